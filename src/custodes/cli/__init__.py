@@ -1,0 +1,253 @@
+"""The ``custodes`` command: parse input, call the workspace, render, map errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from custodes import __version__
+from custodes._files import write_atomic
+from custodes.cli._render import render_assessment
+from custodes.errors import CustodesError, SettingError
+from custodes.settings import SETTINGS, load_settings
+from custodes.workspace import Workspace
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="custodes",
+    help="Assess, anonymize and release public data without leaking privacy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    """Formats of a report."""
+
+    table = "table"
+    json = "json"
+    html = "html"
+
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        help="Workspace folder (else $CUSTODES_WORKSPACE, else ./.custodes).",
+        show_default=False,
+    ),
+]
+
+
+def _workspace(path: Path | None, **overrides: Any) -> Workspace:
+    return Workspace(load_settings(path, overrides))
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("column combinations", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _parse_hierarchies(specs: list[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for spec in specs:
+        column, sep, path = spec.partition("=")
+        if not sep or not column.strip() or not path.strip():
+            raise SettingError(
+                f"--hierarchy {spec!r} is not COLUMN=FILE; write e.g. "
+                "--hierarchy occupation=occupation.csv."
+            )
+        parsed[column.strip()] = path.strip()
+    return parsed
+
+
+@app.command()
+def assess(
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="Table: a file (CSV, TSV, Parquet, Excel, JSON Lines) or a database URI."
+        ),
+    ],
+    qi: Annotated[str, typer.Option("--qi", help="Quasi-identifiers, comma-separated.")],
+    sensitive: Annotated[
+        str | None, typer.Option(help="Sensitive attributes, comma-separated.")
+    ] = None,
+    identifying: Annotated[
+        str | None,
+        typer.Option(help="Direct identifiers, comma-separated (not assessed; flagged)."),
+    ] = None,
+    insensitive: Annotated[
+        str | None, typer.Option(help="Insensitive columns, comma-separated.")
+    ] = None,
+    population: Annotated[
+        str | None,
+        typer.Option(help="Population: a region (china, usa, eu, uk, india, world, ...)."),
+    ] = None,
+    population_size: Annotated[int | None, typer.Option(help="Population size N.")] = None,
+    sampling_fraction: Annotated[
+        float | None, typer.Option(help="Sampling fraction n/N in (0, 1].")
+    ] = None,
+    population_table: Annotated[
+        str | None, typer.Option(help="The table the data was sampled from (for journalist risk).")
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Risk threshold for 'records at risk' [default: 0.2].")
+    ] = None,
+    hierarchy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="COLUMN=FILE: an ARX hierarchy for hierarchical t-closeness. Repeatable."
+        ),
+    ] = None,
+    recursive_c: Annotated[float, typer.Option(help="c of recursive-(c,l) diversity.")] = 4.0,
+    combinations: Annotated[
+        bool, typer.Option(help="Measure every quasi-identifier combination.")
+    ] = True,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.")
+    ] = OutputFormat.table,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the report to this file instead of the terminal.")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected).")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding (default: detected), e.g. gb18030.")
+    ] = None,
+    table: Annotated[str | None, typer.Option(help="Table name, for a database URI.")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Sheet name, for an Excel file.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Measure how identifiable the people in a table are."""
+    ws = _workspace(workspace, risk_threshold=threshold)
+    if population is not None and population_size is not None:
+        raise SettingError("give --population or --population-size, not both.")
+    read_options = {
+        k: v
+        for k, v in {
+            "delimiter": delimiter,
+            "encoding": encoding
+            or (None if ws.settings.encoding == "auto" else ws.settings.encoding),
+            "table": table,
+            "sheet": sheet,
+        }.items()
+        if v is not None
+    }
+    show_progress = sys.stderr.isatty() and combinations
+    with _progress(show_progress) as progress:
+        result = ws.assess(
+            path,
+            quasi_identifiers=qi,
+            sensitive=sensitive,
+            identifying=identifying,
+            insensitive=insensitive,
+            population=population if population is not None else population_size,
+            sampling_fraction=sampling_fraction,
+            population_table=population_table,
+            hierarchies=_parse_hierarchies(hierarchy or []),
+            recursive_c=recursive_c,
+            combinations=combinations,
+            progress=progress,
+            read_options=read_options,
+        )
+    if output_format is OutputFormat.json:
+        text = result.to_json()
+    elif output_format is OutputFormat.html:
+        from custodes.report import render_assessment_html
+
+        text = render_assessment_html(result.to_dict())
+    else:
+        if output is None:
+            render_assessment(result, out)
+            return
+        with Console(file=None, record=True, width=120) as rec:
+            render_assessment(result, rec)
+        text = rec.export_text()
+    if output is None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        write_atomic(output, text)
+        err.print(f"wrote {output}")
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="People in the synthetic register.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generator.")] = 20261130,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Generate a synthetic population register, assess it and write the HTML report."""
+    from custodes.demo import run_demo
+
+    ws = _workspace(workspace)
+    with err.status("generating and assessing the synthetic register..."):
+        result = run_demo(ws, rows=rows, seed=seed)
+    out.print(f"[bold]Synthetic register[/bold]: {result.rows:,} people -> {result.data_path}")
+    for title, assessment in result.assessments:
+        out.rule(title)
+        render_assessment(assessment, out)
+    out.print(f"HTML report: {result.report_path}")
+
+
+@app.command("settings")
+def show_settings(workspace: WorkspaceOpt = None) -> None:
+    """Show every setting, its value and where the value came from."""
+    from rich.table import Table
+
+    resolved = load_settings(workspace)
+    t = Table("setting", "value", "source", "environment variable", "help")
+    for s in SETTINGS:
+        t.add_row(s.name, str(getattr(resolved, s.name)), resolved.sources[s.name], s.env, s.help)
+    out.print(t)
+
+
+@app.command()
+def version() -> None:
+    """Print the version of custodes."""
+    out.print(f"custodes {__version__}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code (errors mapped from the exception tree)."""
+    try:
+        app(args=argv, prog_name="custodes")
+    except SystemExit as exc:  # usage errors and --help: the parser's own exit code
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except CustodesError as exc:
+        err.print(f"[bold red]error[/bold red] [{exc.code}]: {exc.message}", highlight=False)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Reading tables for privacy assessment, as polars LazyFrames, with clear errors.
+
+>>> source = read_table("people.csv")          # doctest: +SKIP
+>>> check_columns(source, ["age", "zip"])      # doctest: +SKIP
+>>> frame = collect(source, ["age", "zip"])    # doctest: +SKIP
+
+Formats: CSV/TSV/TXT (encoding, delimiter and header detected), Parquet,
+JSON Lines, Excel ``.xlsx`` and database URIs (``sqlite:///x.db#table``,
+``postgresql://user@host:port/db#table``). Text columns are read as String;
+Parquet, Excel and database columns keep their types. Errors are
+:mod:`custodes.errors` classes whose messages never quote cell values.
+"""
+
+from ._read import EXTENSIONS, FORMATS, read_table
+from ._source import TableSource, check_columns, collect
+
+__all__ = ["EXTENSIONS", "FORMATS", "TableSource", "check_columns", "collect", "read_table"]

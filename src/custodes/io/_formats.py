@@ -1,0 +1,154 @@
+"""Parquet, JSON Lines and Excel readers.
+
+Parquet and Excel keep the column types stored in the file; JSON Lines
+columns are read as String (nested values as JSON text), like CSV.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from custodes.errors import MalformedTableError, SettingError, closest
+
+from ._csv import check_header
+from ._encoding import open_utf8, text_sample
+from ._source import TableSource
+
+__all__ = ["read_jsonl", "read_parquet", "read_xlsx"]
+
+_UNNAMED = "__UNNAMED__"
+
+
+def read_parquet(path: Path, shown: str) -> TableSource:
+    """Scan a Parquet file lazily."""
+    frame = pl.scan_parquet(path, glob=False)
+    try:
+        names = frame.collect_schema().names()
+    except pl.exceptions.PolarsError:
+        raise MalformedTableError(
+            f"{shown!r} is not a readable Parquet file: it may be incomplete or in another "
+            "format (force one with format='csv', CLI: --format csv)."
+        ) from None
+    return TableSource(frame, shown, "parquet", None, None, tuple(names))
+
+
+def _json_problem(line: str, number: int, shown: str) -> MalformedTableError | None:
+    if not line.strip():
+        return None
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return MalformedTableError(
+            f"line {number} of {shown!r} is not valid JSON ({exc.msg} at column {exc.colno}). "
+            "JSON Lines files hold one JSON object per line."
+        )
+    if not isinstance(value, dict):
+        return MalformedTableError(
+            f"line {number} of {shown!r} is a JSON {type(value).__name__}, not an object. "
+            "JSON Lines files hold one JSON object per line."
+        )
+    return None
+
+
+def _locate_json(path: Path, shown: str) -> MalformedTableError | None:
+    with open(path, encoding="utf-8-sig") as file:
+        for number, line in enumerate(file, start=1):
+            problem = _json_problem(line, number, shown)
+            if problem is not None:
+                return problem
+    return None
+
+
+def _sample_keys(path: Path, shown: str) -> tuple[str, ...]:
+    text, truncated = text_sample(path)
+    lines = text.split("\n")
+    if truncated and len(lines) > 1:
+        lines.pop()
+    keys: dict[str, None] = {}
+    for number, line in enumerate(lines, start=1):
+        problem = _json_problem(line, number, shown)
+        if problem is not None:
+            raise problem
+        if line.strip():
+            keys.update(dict.fromkeys(json.loads(line)))
+    if not keys:
+        raise MalformedTableError(f"{shown!r} has no rows with keys: there are no columns to read.")
+    return tuple(keys)
+
+
+def read_jsonl(path: Path, shown: str, encoding: str | None) -> TableSource:
+    """Scan a JSON Lines file lazily; columns are the keys seen in its first 64 KiB."""
+    utf8_path, det = open_utf8(path, shown, encoding)
+    names = _sample_keys(utf8_path, shown)
+    frame = pl.scan_ndjson(utf8_path, schema=dict.fromkeys(names, pl.String))
+
+    def diagnose() -> None:
+        problem = _locate_json(utf8_path, shown)
+        if problem is not None:
+            raise problem
+
+    try:
+        frame.select(pl.first().is_null().sum()).collect()
+    except pl.exceptions.PolarsError:
+        diagnose()
+        raise MalformedTableError(f"{shown!r} cannot be read as JSON Lines.") from None
+    return TableSource(frame, shown, "jsonl", det.encoding, None, names, diagnose)
+
+
+def _workbook(path: Path, shown: str) -> fastexcel.ExcelReader:
+    try:
+        return fastexcel.read_excel(str(path))
+    except fastexcel.FastExcelError:
+        raise MalformedTableError(
+            f"{shown!r} cannot be read as an Excel workbook (.xlsx): it may be damaged or "
+            "in another format (force one with format='csv', CLI: --format csv)."
+        ) from None
+
+
+def read_xlsx(path: Path, shown: str, sheet: str | None, has_header: bool | None) -> TableSource:
+    """Read one sheet of a workbook (the first unless ``sheet`` names one).
+
+    Excel files are read eagerly (a sheet holds at most about a million rows).
+    Empty rows, and columns with neither a name nor values, are dropped; with
+    ``has_header`` None or True the first row is the header.
+    """
+    sheets = _workbook(path, shown).sheet_names
+    if sheet is None:
+        sheet = sheets[0]
+    elif sheet not in sheets:
+        hint = closest(sheet, sheets)
+        suggestion = f" Did you mean {hint!r}?" if hint else ""
+        listed = ", ".join(repr(s) for s in sheets)
+        raise SettingError(
+            f"sheet {sheet!r} is not in {shown!r}.{suggestion} Its sheets are: {listed}."
+        )
+    where = f"{shown!r} (sheet {sheet!r})"
+    header = has_header is not False
+    try:
+        frame = pl.read_excel(
+            path, sheet_name=sheet, engine="calamine", has_header=header, drop_empty_cols=False
+        )
+    except pl.exceptions.NoDataError:
+        raise MalformedTableError(f"sheet {sheet!r} of {shown!r} is empty.") from None
+    except (pl.exceptions.PolarsError, fastexcel.FastExcelError):
+        raise MalformedTableError(f"sheet {sheet!r} of {shown!r} cannot be read.") from None
+    if not header:
+        frame.columns = [f"column_{i}" for i in range(1, frame.width + 1)]
+        return TableSource(frame.lazy(), shown, "xlsx", None, None, tuple(frame.columns))
+    first = _workbook(path, shown).load_sheet(sheet, header_row=None, n_rows=1, dtypes="string")
+    check_header(where, [value or "" for value in first.to_polars().row(0)], allow_empty=True)
+    unnamed = [c for c in frame.columns if c.startswith(_UNNAMED)]
+    frame = frame.drop([c for c in unnamed if frame[c].null_count() == frame.height])
+    for name in frame.columns:
+        if name.startswith(_UNNAMED):
+            position = int(name.removeprefix(_UNNAMED)) + 1
+            raise MalformedTableError(
+                f"the header of {where} has an empty column name at position {position}, "
+                "and that column holds values. Give every column a name, or pass "
+                "has_header=False (CLI: --no-header) if the first row is data."
+            )
+    return TableSource(frame.lazy(), shown, "xlsx", None, None, tuple(frame.columns))

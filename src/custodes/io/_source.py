@@ -1,0 +1,109 @@
+"""The table a reader returns, and the helpers every reader shares."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from custodes.errors import (
+    CustodesError,
+    DataFileError,
+    MalformedTableError,
+    closest,
+    unknown_column,
+)
+
+__all__ = ["TableSource", "check_columns", "collect", "missing_file", "open_error"]
+
+
+@dataclass(frozen=True, eq=False)
+class TableSource:
+    """A table opened for assessment: a lazy frame plus how it was read.
+
+    ``name`` is the file path as given, or the database URI without its
+    password; ``encoding`` and ``delimiter`` are set for CSV files only.
+    """
+
+    frame: pl.LazyFrame
+    name: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    columns: tuple[str, ...]
+    # Raises the precise error (bad line, bad bytes) when a later collect fails.
+    diagnose: Callable[[], None] | None = field(default=None, repr=False)
+
+
+def check_columns(source: TableSource, names: Iterable[str]) -> None:
+    """Raise :class:`UnknownColumnError` for the first name not in ``source``."""
+    known = set(source.columns)
+    for name in names:
+        if name not in known:
+            raise unknown_column(name, source.columns, where=repr(source.name))
+
+
+def collect(source: TableSource, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Collect ``source`` (optionally only ``columns``) with the streaming engine.
+
+    Failures that only show up while reading the whole table (a ragged line
+    far into a file, a file changed since it was opened) become custodes
+    errors naming the file and line, never polars' message, which may quote
+    values.
+    """
+    frame = source.frame
+    if columns is not None:
+        check_columns(source, columns)
+        frame = frame.select(list(columns))
+    try:
+        return frame.collect(engine="streaming")
+    except CustodesError:
+        raise  # a database reader's own error
+    except (pl.exceptions.PolarsError, OSError):
+        if source.diagnose is not None:
+            try:
+                source.diagnose()
+            except CustodesError:
+                raise
+            except (OSError, ValueError):
+                pass  # the file changed too much to say more than below
+        raise MalformedTableError(
+            f"{source.name!r} could not be read to the end; it may have changed since it "
+            "was opened. Open it again with read_table to find the problem."
+        ) from None
+
+
+def missing_file(path: Path, shown: str) -> DataFileError:
+    """The error for a path that does not exist, with the closest file name."""
+    cwd = Path.cwd()
+    folder = path.parent
+    if not folder.is_dir():
+        return DataFileError(
+            f"file {shown!r} does not exist: its folder {str(folder)!r} does not exist "
+            f"either (working directory: {cwd})."
+        )
+    names: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file():
+                names.append(entry.name)
+            if len(names) >= 10_000:
+                break
+    hint = closest(path.name, names)
+    where = f" Did you mean {str(folder / hint)!r}?" if hint else ""
+    return DataFileError(f"file {shown!r} does not exist (working directory: {cwd}).{where}")
+
+
+def open_error(path: Path, shown: str, exc: OSError) -> DataFileError:
+    """The error for a file that exists but cannot be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return missing_file(path, shown)
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        return DataFileError(f"{shown!r} is a folder, not a file; name a file inside it.")
+    if isinstance(exc, PermissionError):
+        return DataFileError(f"cannot read {shown!r}: permission denied.")
+    reason = exc.strerror or type(exc).__name__
+    return DataFileError(f"cannot read {shown!r}: {reason}.")

@@ -1,0 +1,5 @@
+"""Reports a reviewer can read: self-contained HTML with inline SVG charts."""
+
+from custodes.report._html import render_assessment_html
+
+__all__ = ["render_assessment_html"]

@@ -1,0 +1,39 @@
+"""Re-identification risk, computed from the summary (never from files)."""
+
+from custodes.risk._assess import Assessment, RiskBucket, assess_summary
+from custodes.risk._closeness import TCloseness, t_closeness
+from custodes.risk._combinations import ColumnImpact, QICombination, qi_combinations
+from custodes.risk._diversity import LDiversity, l_diversity
+from custodes.risk._population import (
+    REGIONS,
+    PopulationRisk,
+    population_size,
+    population_uniqueness,
+)
+from custodes.risk._reidentification import (
+    AttackerRisk,
+    ClassStatistics,
+    attacker_risk,
+    class_statistics,
+)
+
+__all__ = [
+    "REGIONS",
+    "Assessment",
+    "AttackerRisk",
+    "ClassStatistics",
+    "ColumnImpact",
+    "LDiversity",
+    "PopulationRisk",
+    "QICombination",
+    "RiskBucket",
+    "TCloseness",
+    "assess_summary",
+    "attacker_risk",
+    "class_statistics",
+    "l_diversity",
+    "population_size",
+    "population_uniqueness",
+    "qi_combinations",
+    "t_closeness",
+]

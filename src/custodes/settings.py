@@ -1,0 +1,145 @@
+"""Settings in one table.
+
+Every setting has a name, a type, a default and a help text. Values are
+resolved in this order, later winning: the defaults below, the workspace's
+``settings.toml``, the environment (``CUSTODES_<NAME>`` upper-cased), then
+explicit overrides (command-line flags or keyword arguments). Secrets are
+never read from the settings file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from custodes.errors import SettingError, closest
+
+__all__ = ["SETTINGS", "Setting", "Settings", "load_settings"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting."""
+
+    name: str
+    default: Any
+    kind: type
+    help: str
+
+    @property
+    def env(self) -> str:
+        """The environment variable that sets it."""
+        return "CUSTODES_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("workspace", ".custodes", str, "Workspace folder: settings, store and reports."),
+    Setting("engine", "polars", str, "Engine for full-data operations: 'polars'."),
+    Setting(
+        "risk_threshold",
+        0.2,
+        float,
+        "Re-identification risk above which a record counts as at risk.",
+    ),
+    Setting(
+        "max_qi_combinations",
+        10,
+        int,
+        "Largest number of quasi-identifiers searched for distinction and separation.",
+    ),
+    Setting("encoding", "auto", str, "Text encoding of CSV input; 'auto' detects it."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one workspace."""
+
+    workspace: Path = Path(".custodes")
+    engine: str = "polars"
+    risk_threshold: float = 0.2
+    max_qi_combinations: int = 10
+    encoding: str = "auto"
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    try:
+        if setting.kind is bool and isinstance(value, str):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        return setting.kind(value)
+    except (TypeError, ValueError):
+        raise SettingError(
+            f"setting {setting.name!r} from {origin} must be a {setting.kind.__name__}; "
+            f"fix it or unset it (default: {setting.default!r})."
+        ) from None
+
+
+def _check(values: dict[str, Any]) -> None:
+    if values["engine"] not in {"polars"}:
+        raise SettingError(
+            f"setting 'engine' is {values['engine']!r}; the engines available are: 'polars'."
+        )
+    threshold = values["risk_threshold"]
+    if not 0.0 < threshold <= 1.0:
+        raise SettingError(
+            f"setting 'risk_threshold' is {threshold}; it must be in (0, 1], e.g. 0.2."
+        )
+    if not 1 <= values["max_qi_combinations"] <= 16:
+        raise SettingError("setting 'max_qi_combinations' must be between 1 and 16.")
+
+
+def load_settings(
+    workspace: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Resolve settings: defaults, then settings file, environment, overrides."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    sources = {s.name: "default" for s in SETTINGS}
+
+    # The workspace folder itself: flag, else environment, else default.
+    if workspace is not None:
+        values["workspace"], sources["workspace"] = str(workspace), "flag"
+    elif _BY_NAME["workspace"].env in env:
+        values["workspace"], sources["workspace"] = env[_BY_NAME["workspace"].env], "environment"
+    ws = Path(values["workspace"])
+
+    settings_file = ws / "settings.toml"
+    if settings_file.is_file():
+        try:
+            data = tomllib.loads(settings_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingError(f"{settings_file}: not valid TOML ({exc}); fix the file.") from None
+        for key, value in data.items():
+            if key not in _BY_NAME or key == "workspace":
+                hint = closest(key, [n for n in _BY_NAME if n != "workspace"])
+                extra = f" Did you mean {hint!r}?" if hint else ""
+                raise SettingError(f"{settings_file}: unknown setting {key!r}.{extra}")
+            values[key] = _coerce(_BY_NAME[key], value, str(settings_file))
+            sources[key] = str(settings_file)
+
+    for s in SETTINGS:
+        if s.name != "workspace" and s.env in env:
+            values[s.name] = _coerce(s, env[s.env], f"environment variable {s.env}")
+            sources[s.name] = "environment"
+
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in _BY_NAME:
+            raise SettingError(f"unknown setting {key!r}.")
+        values[key] = _coerce(_BY_NAME[key], value, "the command line")
+        sources[key] = "flag"
+
+    _check(values)
+    known = {f.name for f in fields(Settings)} - {"sources"}
+    kwargs = {k: v for k, v in values.items() if k in known}
+    kwargs["workspace"] = Path(kwargs["workspace"])
+    return Settings(**kwargs, sources=sources)

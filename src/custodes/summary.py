@@ -1,0 +1,118 @@
+"""The summary: what almost all privacy computation depends on.
+
+A :class:`Summary` holds the distinct combinations of quasi-identifier values
+(the equivalence classes) with their record counts, integer-coded, and for each
+sensitive attribute the histogram of its values inside every class. It is
+usually orders of magnitude smaller than the data; engines build it in one scan
+and everything in :mod:`custodes.risk` works on it in memory.
+
+The category values stay in memory only: they are never logged or printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from custodes.errors import InternalError
+
+__all__ = ["SensitiveHistogram", "Summary", "natural_order"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class SensitiveHistogram:
+    """Counts of one sensitive attribute's values per equivalence class.
+
+    Sparse triples sorted by class: ``class_index[i]`` has ``count[i]`` records
+    with value ``values[value_code[i]]``. Values are in natural order
+    (numeric when every value is a number), so codes can be used as ranks.
+    """
+
+    name: str
+    values: pl.Series
+    class_index: IntArray
+    value_code: IntArray
+    count: IntArray
+
+    @property
+    def domain_size(self) -> int:
+        """Number of distinct values of the attribute in the data."""
+        return len(self.values)
+
+    def overall(self) -> npt.NDArray[np.float64]:
+        """The attribute's distribution over the whole table (sums to 1)."""
+        totals = np.bincount(self.value_code, weights=self.count, minlength=self.domain_size)
+        return np.asarray(totals / totals.sum(), dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class Summary:
+    """Equivalence classes of a table under its quasi-identifiers.
+
+    ``codes[c, j]`` is the code of class ``c``'s value for quasi-identifier
+    ``j`` in ``categories[j]``; ``counts[c]`` is the class size.
+    """
+
+    quasi_identifiers: tuple[str, ...]
+    codes: npt.NDArray[np.int32]
+    categories: tuple[pl.Series, ...]
+    counts: IntArray
+    sensitive: dict[str, SensitiveHistogram]
+
+    def __post_init__(self) -> None:
+        if self.codes.shape != (len(self.counts), len(self.quasi_identifiers)):
+            raise InternalError("summary codes do not match its classes and quasi-identifiers")
+
+    @property
+    def rows(self) -> int:
+        """Number of records summarised."""
+        return int(self.counts.sum())
+
+    @property
+    def classes(self) -> int:
+        """Number of equivalence classes."""
+        return len(self.counts)
+
+    def class_size_frequencies(self) -> tuple[IntArray, IntArray]:
+        """Distinct class sizes (ascending) and how many classes have each."""
+        sizes, freq = np.unique(self.counts, return_counts=True)
+        return sizes.astype(np.int64), freq.astype(np.int64)
+
+    def code_frame(self, columns: Sequence[int] | None = None) -> pl.DataFrame:
+        """The codes (optionally a subset of quasi-identifiers) with a count column."""
+        idx = range(len(self.quasi_identifiers)) if columns is None else columns
+        data: dict[str, npt.NDArray[np.int32] | IntArray] = {f"q{j}": self.codes[:, j] for j in idx}
+        data["__count"] = self.counts
+        return pl.DataFrame(data)
+
+    def values_frame(self) -> pl.DataFrame:
+        """The classes with their decoded quasi-identifier values and counts."""
+        cols = {
+            name: self.categories[j].gather(self.codes[:, j])
+            for j, name in enumerate(self.quasi_identifiers)
+        }
+        return pl.DataFrame(cols).with_columns(pl.Series("__count", self.counts))
+
+
+def natural_order(values: pl.Series) -> pl.Series:
+    """Sort distinct values naturally: numerically if all parse as numbers, else as text.
+
+    Nulls come last. The returned series is the category list whose positions
+    are the codes.
+    """
+    non_null = values.drop_nulls()
+    numeric = non_null.cast(pl.Float64, strict=False) if non_null.dtype == pl.String else None
+    if numeric is not None and numeric.null_count() == 0 and len(non_null) > 0:
+        order = np.lexsort((non_null.to_numpy(), numeric.to_numpy()))
+        ordered = non_null.gather(order)
+    else:
+        ordered = non_null.sort()
+    if values.null_count():
+        ordered = ordered.extend_constant(None, 1)
+    return ordered

@@ -1,0 +1,208 @@
+"""The workspace: the one facade that wires custodes together for a deployment.
+
+The CLI and (later) the server are thin adapters over :class:`Workspace`.
+Module-level functions such as :func:`custodes.assess` use a workspace built
+from the default settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from custodes.engines import Engine, get_engine
+from custodes.errors import ColumnRoleError, InvalidInputError, SettingError, unknown_column
+from custodes.hierarchy import Hierarchy, read_hierarchy
+from custodes.io import TableSource, read_table
+from custodes.risk import Assessment, assess_summary, population_size
+from custodes.settings import Settings, load_settings
+
+__all__ = ["Roles", "TableLike", "Workspace", "assess", "open_table"]
+
+TableLike = str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame | TableSource
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Column roles for privacy work. A column may have one role at most."""
+
+    quasi_identifiers: tuple[str, ...]
+    sensitive: tuple[str, ...] = ()
+    identifying: tuple[str, ...] = ()
+    insensitive: tuple[str, ...] = ()
+
+    def validate(self, columns: Sequence[str], where: str) -> None:
+        """Every named column exists, none has two roles, and there is a quasi-identifier."""
+        if not self.quasi_identifiers:
+            raise ColumnRoleError(
+                "no quasi-identifiers given: name the columns an attacker could know "
+                "(e.g. --qi age,sex,region)."
+            )
+        seen: dict[str, str] = {}
+        for role, names in (
+            ("quasi-identifying", self.quasi_identifiers),
+            ("sensitive", self.sensitive),
+            ("identifying", self.identifying),
+            ("insensitive", self.insensitive),
+        ):
+            for name in names:
+                if name not in columns:
+                    raise unknown_column(name, columns, where=where)
+                if name in seen:
+                    if seen[name] == role:
+                        raise ColumnRoleError(
+                            f"column {name!r} is listed twice as {role}; list it once."
+                        )
+                    raise ColumnRoleError(
+                        f"column {name!r} is given two roles, {seen[name]} and {role}; "
+                        "a column has one role: remove it from one of the lists."
+                    )
+                seen[name] = role
+
+
+def open_table(table: TableLike, **read_options: Any) -> TableSource:
+    """Turn a path, URI, DataFrame or LazyFrame into a :class:`TableSource`."""
+    if isinstance(table, TableSource):
+        return table
+    if isinstance(table, pl.DataFrame | pl.LazyFrame):
+        frame = table.lazy()
+        cols = tuple(frame.collect_schema().names())
+        return TableSource(frame, "<table>", "polars", None, None, cols)
+    return read_table(table, **read_options)
+
+
+def _split(names: str | Iterable[str] | None) -> tuple[str, ...]:
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        return tuple(n.strip() for n in names.split(",") if n.strip())
+    return tuple(names)
+
+
+class Workspace:
+    """One deployment of custodes: its settings and engine."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.engine: Engine = get_engine(self.settings.engine)
+
+    @property
+    def path(self) -> Path:
+        """The workspace folder."""
+        return self.settings.workspace
+
+    def assess(
+        self,
+        table: TableLike,
+        *,
+        quasi_identifiers: str | Iterable[str],
+        sensitive: str | Iterable[str] | None = None,
+        identifying: str | Iterable[str] | None = None,
+        insensitive: str | Iterable[str] | None = None,
+        population: str | int | None = None,
+        sampling_fraction: float | None = None,
+        population_table: TableLike | None = None,
+        threshold: float | None = None,
+        hierarchies: Mapping[str, Hierarchy | str | os.PathLike[str]] | None = None,
+        recursive_c: float = 4.0,
+        combinations: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+        read_options: Mapping[str, Any] | None = None,
+    ) -> Assessment:
+        """Measure how identifiable the people in ``table`` are.
+
+        ``population`` is a region name (``"china"``, ``"usa"``...) or a
+        population size; or give ``sampling_fraction``; or a
+        ``population_table`` the data was sampled from. With none of them the
+        table is taken to be the whole population (a register or census), which
+        is the conservative choice.
+        """
+        source = open_table(table, **dict(read_options or {}))
+        roles = Roles(
+            _split(quasi_identifiers),
+            _split(sensitive),
+            _split(identifying),
+            _split(insensitive),
+        )
+        roles.validate(source.columns, source.name)
+        if threshold is None:
+            threshold = self.settings.risk_threshold
+        if not 0.0 < threshold <= 1.0:
+            raise SettingError(f"--threshold is {threshold}; it must be in (0, 1], e.g. 0.2.")
+        if recursive_c <= 0:
+            raise SettingError(f"recursive-(c,l) c is {recursive_c}; it must be positive, e.g. 4.")
+        loaded = self._hierarchies(hierarchies or {}, roles)
+
+        summary = self.engine.summarize(source.frame, roles.quasi_identifiers, roles.sensitive)
+        pop_summary = None
+        if population_table is not None:
+            if population is not None or sampling_fraction is not None:
+                raise SettingError(
+                    "give one of population, sampling fraction or population table, not several."
+                )
+            pop_source = open_table(population_table)
+            for name in roles.quasi_identifiers:
+                if name not in pop_source.columns:
+                    raise unknown_column(name, pop_source.columns, where=pop_source.name)
+            pop_summary = self.engine.summarize(pop_source.frame, roles.quasi_identifiers)
+
+        size = self._population_size(population, sampling_fraction, summary.rows, pop_summary)
+        return assess_summary(
+            summary,
+            source=source.name,
+            population=size,
+            threshold=threshold,
+            hierarchies=loaded,
+            recursive_c=recursive_c,
+            max_qi_combinations=self.settings.max_qi_combinations,
+            combinations=combinations,
+            population_summary=pop_summary,
+            progress=progress,
+        )
+
+    @staticmethod
+    def _population_size(
+        population: str | int | None,
+        fraction: float | None,
+        rows: int,
+        pop_summary: Any,
+    ) -> int:
+        if pop_summary is not None:
+            return int(pop_summary.rows)
+        if isinstance(population, str) and population.strip().isdigit():
+            population = int(population)
+        given = [x is not None for x in (population, fraction)]
+        if sum(given) > 1:
+            raise SettingError("give either a population (region or size) or a sampling fraction.")
+        if isinstance(population, str):
+            return population_size(region=population, sample_rows=rows)
+        if population is not None:
+            return population_size(size=population, sample_rows=rows)
+        if fraction is not None:
+            return population_size(sampling_fraction=fraction, sample_rows=rows)
+        return rows
+
+    @staticmethod
+    def _hierarchies(
+        given: Mapping[str, Hierarchy | str | os.PathLike[str]], roles: Roles
+    ) -> dict[str, Hierarchy]:
+        loaded: dict[str, Hierarchy] = {}
+        for column, h in given.items():
+            if column not in roles.sensitive:
+                raise InvalidInputError(
+                    f"a hierarchy is given for {column!r}, which is not a sensitive attribute "
+                    "here; the assessment uses hierarchies for t-closeness of sensitive "
+                    "attributes only."
+                )
+            loaded[column] = h if isinstance(h, Hierarchy) else read_hierarchy(Path(h))
+        return loaded
+
+
+def assess(table: TableLike, **options: Any) -> Assessment:
+    """Assess ``table`` with a workspace of default settings (see :meth:`Workspace.assess`)."""
+    return Workspace().assess(table, **options)

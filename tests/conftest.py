@@ -1,0 +1,50 @@
+"""Shared test fixtures: the UCI Adult data from ../shared, when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ADULT_QIS = [
+    "age",
+    "education",
+    "marital-status",
+    "native-country",
+    "race",
+    "salary-class",
+    "sex",
+    "workclass",
+]
+
+
+def adult_path() -> Path:
+    """The folder of the Adult data set: ../shared/data/adult beside the project."""
+    env = os.environ.get("CUSTODES_ADULT_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "adult"
+
+
+def require_adult() -> Path:
+    """The Adult folder; skip (or fail in CI) when it is absent."""
+    folder = adult_path()
+    if not (folder / "adult.csv").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"the Adult data is missing at {folder}; CI must have ../shared")
+        pytest.skip(f"the Adult data is not at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def adult_dir() -> Path:
+    """Folder with adult.csv and ARX's hierarchies."""
+    return require_adult()
+
+
+@pytest.fixture(scope="session")
+def adult_frame(adult_dir: Path) -> pl.LazyFrame:
+    """The Adult table as a lazy frame of strings."""
+    return pl.scan_csv(adult_dir / "adult.csv", separator=";", infer_schema=False)

@@ -1,0 +1,396 @@
+"""custodes.io: delimited text files (CSV, TSV, TXT), encodings and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from custodes.errors import (
+    DataFileError,
+    EncodingError,
+    MalformedTableError,
+    SettingError,
+    UnknownColumnError,
+    UnsupportedError,
+)
+from custodes.io import TableSource, check_columns, collect, read_table
+
+SECRET = "Zhang-Secret-4242"  # a cell value no message may ever show
+PEOPLE = [["name", "city", "age"], ["Ann", "Paris", "31"], ["Bob", "Lyon", "47"]]
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def table(rows: list[list[str]], delimiter: str = ",") -> str:
+    return "".join(delimiter.join(row) + "\n" for row in rows)
+
+
+def values(source: TableSource) -> list[tuple[str | None, ...]]:
+    return collect(source).rows()
+
+
+# --- layout: delimiters, headers, quotes ---------------------------------------------------
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".txt"])
+def test_delimiter_is_sniffed(tmp_path: Path, delimiter: str, suffix: str) -> None:
+    path = write(tmp_path / f"people{suffix}", table(PEOPLE, delimiter))
+    source = read_table(path)
+    assert (source.format, source.delimiter, source.columns) == ("csv", delimiter, tuple(PEOPLE[0]))
+    assert values(source) == [tuple(row) for row in PEOPLE[1:]]
+
+
+def test_sniffing_ignores_delimiters_inside_quotes(tmp_path: Path) -> None:
+    text = 'name;note\n"Ann";"a, b, c"\n"Bob";"d, e"\n'
+    source = read_table(write(tmp_path / "notes.csv", text))
+    assert source.delimiter == ";"
+    assert values(source) == [("Ann", "a, b, c"), ("Bob", "d, e")]
+
+
+def test_quoted_fields_keep_delimiters_quotes_and_newlines(tmp_path: Path) -> None:
+    text = 'id,address,age\n1,"12 Main St,\nApt 3",40\n2,"say ""hi""",50\n'
+    source = read_table(write(tmp_path / "q.csv", text))
+    assert values(source) == [("1", "12 Main St,\nApt 3", "40"), ("2", 'say "hi"', "50")]
+
+
+def test_crlf_line_endings(tmp_path: Path) -> None:
+    source = read_table(write(tmp_path / "win.csv", table(PEOPLE).replace("\n", "\r\n")))
+    assert values(source)[0] == ("Ann", "Paris", "31")
+
+
+def test_every_column_is_string_and_lazy(tmp_path: Path) -> None:
+    source = read_table(write(tmp_path / "p.csv", table(PEOPLE)))
+    assert isinstance(source.frame, pl.LazyFrame)
+    assert source.frame.collect_schema().dtypes() == [pl.String] * 3
+
+
+@pytest.mark.parametrize(
+    ("text", "columns"),
+    [
+        ("name,age\nAnn,31\n", ("name", "age")),
+        ("name,city\nAnn,Paris\n", ("name", "city")),
+        ("Ann,31\nBob,47\n", ("column_1", "column_2")),
+        ("Ann,2001-05-04\nBob,1999-12-31\n", ("column_1", "column_2")),
+        ("id\n1\n2\n", ("id",)),
+    ],
+)
+def test_header_is_detected(tmp_path: Path, text: str, columns: tuple[str, ...]) -> None:
+    assert read_table(write(tmp_path / "h.csv", text)).columns == columns
+
+
+def test_has_header_can_be_forced(tmp_path: Path) -> None:
+    path = write(tmp_path / "h.csv", "2019,2020\n5,6\n")
+    assert read_table(path).columns == ("column_1", "column_2")
+    assert read_table(path, has_header=True).columns == ("2019", "2020")
+    no_header = read_table(write(tmp_path / "n.csv", "name,city\nAnn,Paris\n"), has_header=False)
+    assert values(no_header) == [("name", "city"), ("Ann", "Paris")]
+
+
+def test_delimiter_can_be_forced(tmp_path: Path) -> None:
+    source = read_table(write(tmp_path / "p.csv", "a;b,c\n1;2,3\n"), delimiter=",")
+    assert source.columns == ("a;b", "c")
+
+
+def test_single_column_file(tmp_path: Path) -> None:
+    source = read_table(write(tmp_path / "one.csv", "name\nAnn\n\nBob\n"))
+    assert (source.columns, values(source)) == (("name",), [("Ann",), (None,), ("Bob",)])
+
+
+def test_header_longer_than_the_sample(tmp_path: Path) -> None:
+    names = [f"column_name_{i:05d}" for i in range(5000)]
+    source = read_table(write(tmp_path / "wide.csv", table([names, ["x"] * 5000] * 2)))
+    assert source.columns == tuple(names)
+
+
+def test_header_only_file_has_no_rows(tmp_path: Path) -> None:
+    source = read_table(write(tmp_path / "h.csv", "name,city\n"))
+    assert source.columns == ("name", "city")
+    assert collect(source).height == 0
+
+
+# --- encodings ------------------------------------------------------------------------------
+
+CHINESE = [["姓名", "城市", "年龄"], ["张三", "北京市海淀区", "31"], ["李四", "上海市", "47"]]
+WESTERN = [["nom", "ville", "âge"], ["Müller", "Besançon", "31"], ["Zoë", "Málaga", "47"]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "encoding", "detected"),
+    [
+        (CHINESE, "utf-8", "utf-8"),
+        (CHINESE, "utf-8-sig", "utf-8-sig"),
+        (CHINESE, "gb18030", "gb18030"),
+        (CHINESE, "gbk", "gb18030"),
+        (CHINESE, "utf-16", "utf-16"),
+        (WESTERN, "latin-1", "cp1252"),
+        (WESTERN, "cp1252", "cp1252"),
+        (WESTERN, "utf-8", "utf-8"),
+    ],
+)
+def test_encoding_is_detected(
+    tmp_path: Path, rows: list[list[str]], encoding: str, detected: str
+) -> None:
+    source = read_table(write(tmp_path / "t.csv", table(rows), encoding))
+    assert (source.encoding, source.columns) == (detected, tuple(rows[0]))
+    assert values(source) == [tuple(row) for row in rows[1:]]
+
+
+def test_bom_is_stripped_from_the_first_column_name(tmp_path: Path) -> None:
+    source = read_table(write(tmp_path / "bom.csv", table(PEOPLE), "utf-8-sig"))
+    assert source.columns[0] == "name"
+    check_columns(source, ["name"])
+
+
+def test_forced_encoding(tmp_path: Path) -> None:
+    path = write(tmp_path / "gbk.csv", table(CHINESE), "gbk")
+    source = read_table(path, encoding="GBK")
+    assert (source.encoding, values(source)[0]) == ("gbk", ("张三", "北京市海淀区", "31"))
+
+
+def test_multibyte_characters_across_transcoding_chunks(tmp_path: Path) -> None:
+    rows = [["id", "name"]] + [[str(i), "张三丰" * (i % 7 + 1)] for i in range(150_000)]
+    source = read_table(write(tmp_path / "big.csv", table(rows), "gb18030"))
+    assert source.encoding == "gb18030"
+    assert collect(source).rows() == [tuple(row) for row in rows[1:]]
+
+
+def test_ascii_prefix_longer_than_the_sample_then_gbk(tmp_path: Path) -> None:
+    rows = [["id", "name"]] + [[str(i), "Ann"] for i in range(20_000)] + [["x", "张三"]]
+    source = read_table(write(tmp_path / "late.csv", table(rows), "gbk"))
+    assert source.encoding == "gb18030"
+    assert collect(source).rows()[-1] == ("x", "张三")
+
+
+def test_error_for_bytes_that_do_not_decode_as_the_forced_encoding(tmp_path: Path) -> None:
+    path = write(tmp_path / "gbk.csv", f"id,name\n1,{SECRET}\n2,张三\n", "gbk")
+    with pytest.raises(EncodingError) as caught:
+        read_table(path, encoding="utf-8")
+    assert str(caught.value) == (
+        f"{str(path)!r} does not decode as utf-8 (you asked for it): the bytes at offset 30 "
+        "(line 3) are invalid (invalid continuation byte). Encodings tried: utf-8. If you know "
+        "the file's encoding, force it with encoding='gb18030' (CLI: --encoding gb18030); "
+        "latin-1 reads any bytes but may garble text."
+    )
+
+
+def test_error_for_a_damaged_utf8_file(tmp_path: Path) -> None:
+    good = table([["id", "name"]] + [[str(i), "张三"] for i in range(10)])
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(good.encode() + b"11,\xff" + SECRET.encode() + b"\n")
+    with pytest.raises(EncodingError) as caught:
+        read_table(path)
+    message = str(caught.value)
+    assert message.startswith(
+        f"{str(path)!r} does not decode as utf-8 (it was detected from the first 64 KiB): "
+        f"the bytes at offset {len(good.encode()) + 3} (line 12) are invalid"
+    )
+    assert "--encoding gb18030" in message
+    assert SECRET not in message
+
+
+def test_error_for_an_unknown_encoding_name(tmp_path: Path) -> None:
+    with pytest.raises(SettingError) as caught:
+        read_table(write(tmp_path / "p.csv", table(PEOPLE)), encoding="gbkk")
+    assert str(caught.value) == (
+        "encoding 'gbkk' is not known. Did you mean 'gbk'? "
+        "Common ones: utf-8, gb18030, cp1252, latin-1."
+    )
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_error_for_a_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "people.csv", table(PEOPLE))
+    with pytest.raises(DataFileError) as caught:
+        read_table("peple.csv")
+    assert str(caught.value) == (
+        f"file 'peple.csv' does not exist (working directory: {tmp_path}). "
+        "Did you mean 'people.csv'?"
+    )
+
+
+def test_error_for_a_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataFileError) as caught:
+        read_table("nowhere/people.csv")
+    assert str(caught.value) == (
+        "file 'nowhere/people.csv' does not exist: its folder 'nowhere' does not exist "
+        f"either (working directory: {tmp_path})."
+    )
+
+
+def test_error_for_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").mkdir()
+    with pytest.raises(DataFileError, match=r"is a folder, not a file; name a file inside it"):
+        read_table(tmp_path / "data.csv")
+
+
+def test_error_for_an_empty_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "empty.csv", "")
+    with pytest.raises(MalformedTableError) as caught:
+        read_table(path)
+    assert str(caught.value) == f"{str(path)!r} is empty (0 bytes): there is no header and no rows."
+
+
+@pytest.mark.parametrize(
+    ("line", "fields"),
+    [([SECRET, "Nice", "33", "extra", "more"], 5), ([SECRET, "Nice"], 2)],
+)
+def test_error_for_a_ragged_row(tmp_path: Path, line: list[str], fields: int) -> None:
+    rows = [["name", "city", "age", "zip"]] + [["Ann", "Paris", "31", "75001"]] * 5 + [line]
+    path = write(tmp_path / "ragged.csv", table(rows))
+    with pytest.raises(MalformedTableError) as caught:
+        read_table(path)
+    assert str(caught.value) == (
+        f"line 7 of {str(path)!r} has {fields} fields, expected 4 (the header has 4). A value "
+        "containing the delimiter ',' or a line break must be in double quotes."
+    )
+
+
+def test_ragged_row_far_beyond_the_sample_is_found_at_read_time(tmp_path: Path) -> None:
+    rows = [["id", "name"]] + [[str(i), '"a\nb"'] for i in range(50_000)] + [["1", "2", "3"]]
+    path = write(tmp_path / "far.tsv", table(rows, "\t"))
+    with pytest.raises(MalformedTableError, match=r"^line 100002 of .* has 3 fields, expected 2 "):
+        read_table(path)
+
+
+def test_error_for_a_ragged_row_without_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "nh.csv", "1,2,3\n4,5\n")
+    with pytest.raises(
+        MalformedTableError, match=r"line 2 .* 2 fields, expected 3 \(the first row"
+    ):
+        read_table(path)
+
+
+def test_error_for_a_blank_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "blank.csv", table(PEOPLE) + "\n")
+    with pytest.raises(MalformedTableError) as caught:
+        read_table(path)
+    assert str(caught.value) == (
+        f"line 4 of {str(path)!r} is blank, expected 3 fields (the header has 3). "
+        "Remove blank lines from the file."
+    )
+
+
+def test_error_for_a_repeated_column_name(tmp_path: Path) -> None:
+    path = write(tmp_path / "dup.csv", "name,age,name\nAnn,31,Bob\n")
+    with pytest.raises(MalformedTableError) as caught:
+        read_table(path)
+    assert str(caught.value) == (
+        f"the header of {str(path)!r} repeats the column name 'name' at positions 1 and 3. "
+        "Column names must be unique: rename one, or pass has_header=False "
+        "(CLI: --no-header) if the first row is data."
+    )
+
+
+def test_error_for_an_empty_column_name(tmp_path: Path) -> None:
+    path = write(tmp_path / "empty_name.csv", "name,,city\nAnn,x,Paris\n")
+    with pytest.raises(MalformedTableError) as caught:
+        read_table(path)
+    assert str(caught.value) == (
+        f"the header of {str(path)!r} has an empty column name at position 2 (after 'name'). "
+        "Give every column a name, or pass has_header=False (CLI: --no-header) if the first "
+        "row is data."
+    )
+
+
+def test_error_for_carriage_return_line_endings(tmp_path: Path) -> None:
+    path = write(tmp_path / "mac.csv", table(PEOPLE).replace("\n", "\r"))
+    with pytest.raises(MalformedTableError) as caught:
+        read_table(path)
+    assert str(caught.value) == (
+        f"{str(path)!r} ends its lines with a carriage return only (old Mac style), which the "
+        "reader does not support. Save it again with Windows or Unix line endings."
+    )
+
+
+def test_error_for_an_unsupported_extension(tmp_path: Path) -> None:
+    path = write(tmp_path / "people.docx", table(PEOPLE))
+    with pytest.raises(UnsupportedError) as caught:
+        read_table(path)
+    message = str(caught.value)
+    assert message.startswith(f"cannot tell the format of {str(path)!r} (extension '.docx').")
+    assert "Supported extensions: .csv, .txt, .tsv" in message
+    assert "force it with format='csv' (CLI: --format csv)" in message
+    assert read_table(path, format="csv").columns == tuple(PEOPLE[0])
+
+
+def test_error_for_an_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(SettingError) as caught:
+        read_table(write(tmp_path / "p.csv", table(PEOPLE)), format="parquett")
+    assert str(caught.value) == (
+        "format 'parquett' is not known. Did you mean 'parquet'? Formats: csv, tsv, parquet, "
+        "xlsx, jsonl, sqlite, postgresql."
+    )
+
+
+def test_error_for_an_option_that_does_not_apply(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", table(PEOPLE))
+    with pytest.raises(SettingError) as caught:
+        read_table(path, sheet="Sheet1")
+    assert str(caught.value) == (
+        f"sheet= does not apply to {str(path)!r}, which is read as csv; it applies to xlsx."
+    )
+
+
+def test_error_for_a_long_delimiter(tmp_path: Path) -> None:
+    with pytest.raises(SettingError, match=r"the delimiter must be one character, not 2"):
+        read_table(write(tmp_path / "p.csv", table(PEOPLE)), delimiter="||")
+
+
+def test_no_message_shows_a_cell_value(tmp_path: Path) -> None:
+    for i, text in enumerate([f"a,b\n{SECRET},1\n{SECRET}\n", f"a,b\n{SECRET},1,{SECRET}\n"]):
+        with pytest.raises(MalformedTableError) as caught:
+            read_table(write(tmp_path / f"s{i}.csv", text))
+        assert SECRET not in str(caught.value)
+
+
+# --- columns and collect --------------------------------------------------------------------
+
+
+def test_check_columns_suggests_the_closest(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", table(PEOPLE))
+    source = read_table(path)
+    check_columns(source, ["age", "city"])
+    with pytest.raises(UnknownColumnError) as caught:
+        check_columns(source, ["city", "agee"])
+    assert str(caught.value) == (
+        f"column 'agee' is not in {str(path)!r}. Did you mean 'age'? Its columns are: "
+        "'name', 'city', 'age'."
+    )
+
+
+def test_collect_selects_columns(tmp_path: Path) -> None:
+    source = read_table(write(tmp_path / "p.csv", table(PEOPLE)))
+    assert collect(source, ["age"]).to_dict(as_series=False) == {"age": ["31", "47"]}
+    with pytest.raises(UnknownColumnError):
+        collect(source, ["ages"])
+
+
+def test_collect_reports_a_file_changed_after_it_was_opened(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", table(PEOPLE))
+    source = read_table(path)
+    write(path, table([*PEOPLE, [SECRET, "Nice", "33", "extra"]]))
+    with pytest.raises(MalformedTableError) as caught:
+        collect(source)
+    assert str(caught.value).startswith(f"line 4 of {str(path)!r} has 4 fields, expected 3")
+
+
+def test_collect_reports_a_file_deleted_after_it_was_opened(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", table(PEOPLE))
+    source = read_table(path)
+    path.unlink()
+    with pytest.raises(MalformedTableError) as caught:
+        collect(source)
+    assert str(caught.value) == (
+        f"{str(path)!r} could not be read to the end; it may have changed since it was "
+        "opened. Open it again with read_table to find the problem."
+    )

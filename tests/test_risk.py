@@ -1,0 +1,223 @@
+"""Risk figures: ARX's reference values on Adult, and invariants against oracles."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+from scipy.stats import wasserstein_distance
+
+from custodes.engines import get_engine
+from custodes.hierarchy import Hierarchy, read_hierarchy
+from custodes.risk import assess_summary, l_diversity, qi_combinations, t_closeness
+from tests.conftest import ADULT_QIS
+
+
+@pytest.fixture(scope="module")
+def adult_assessment(adult_frame: pl.LazyFrame, adult_dir: Path):  # type: ignore[no-untyped-def]
+    summary = get_engine().summarize(adult_frame, ADULT_QIS, ["occupation"])
+    hierarchy = read_hierarchy(adult_dir / "adult_hierarchy_occupation.csv")
+    return assess_summary(summary, population=317_238_626, hierarchies={"occupation": hierarchy})
+
+
+def test_adult_matches_arx_classes_and_uniques(adult_assessment) -> None:  # type: ignore[no-untyped-def]
+    a = adult_assessment
+    assert a.rows == 30_162
+    assert a.equivalence_classes.count == 12_458
+    assert a.sample_unique_records == 8_841
+    assert round(a.sample_uniques_fraction * 100, 2) == 29.31
+    assert a.k_anonymity == 1
+
+
+def test_adult_matches_arx_attacker_models(adult_assessment) -> None:  # type: ignore[no-untyped-def]
+    a = adult_assessment
+    assert a.prosecutor.highest_risk == 1.0
+    assert round(a.prosecutor.average_risk, 4) == 0.4130
+    assert round(a.marketer_success_rate, 4) == 0.4130
+    assert round(a.prosecutor.records_at_risk * 100, 2) == 50.90
+    assert a.journalist == a.prosecutor  # no population table: the sample is the population
+
+
+def test_adult_population_models_match_arx(adult_assessment) -> None:  # type: ignore[no-untyped-def]
+    p = adult_assessment.population
+    assert p.size == 317_238_626
+    assert round(p.pitman * 100, 3) == 1.455
+    assert round(p.zayatz * 100, 2) == 8.60
+    assert p.snb is None
+    assert p.dankar_model == "pitman"
+
+
+def test_census_when_no_population_is_given(adult_frame: pl.LazyFrame) -> None:
+    summary = get_engine().summarize(adult_frame, ADULT_QIS)
+    p = assess_summary(summary, population=summary.rows, combinations=False).population
+    assert p is not None
+    assert p.dankar_model == "census"
+    assert p.sampling_fraction == 1.0
+    assert round(p.dankar * 100, 2) == 29.31
+
+
+def test_adult_json_has_documented_fields(adult_assessment) -> None:  # type: ignore[no-untyped-def]
+    d = adult_assessment.to_dict()
+    assert set(d["equivalence_classes"]) >= {"count", "min_size", "avg_size", "max_size"}
+    assert set(d["sample_uniques"]) == {"records", "fraction"}
+    assert set(d["prosecutor"]) >= {"highest_risk", "average_risk", "records_at_risk"}
+    assert set(d["marketer"]) == {"success_rate"}
+    assert set(d["population"]) >= {"size", "pitman", "zayatz", "snb", "dankar"}
+    assert set(d["population"]["dankar"]) == {"model", "fraction"}
+    assert set(d["l_diversity"]["occupation"]) >= {"distinct", "entropy", "recursive"}
+    assert set(d["t_closeness"]["occupation"]) == {
+        "equal_distance",
+        "ordered_distance",
+        "hierarchical",
+    }
+    assert len(d["qi_combinations"]) == 2**8 - 1
+    assert math.isclose(sum(b["records"] for b in d["risk_distribution"]), 1.0)
+
+
+# ---------------------------------------------------------------- oracles
+
+values = st.sampled_from(["a", "b", "c", "d"])
+small_tables = st.lists(
+    st.tuples(values, st.sampled_from(["x", "y"]), st.sampled_from(["s1", "s2", "s3", "s4", "s5"])),
+    min_size=1,
+    max_size=60,
+)
+
+
+def _frame(rows: list[tuple[str, str, str]]) -> pl.LazyFrame:
+    return pl.DataFrame(rows, schema=["q1", "q2", "s"], orient="row").lazy()
+
+
+def _classes(rows: list[tuple[str, str, str]]) -> dict[tuple[str, str], list[str]]:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for q1, q2, s in rows:
+        groups.setdefault((q1, q2), []).append(s)
+    return groups
+
+
+@given(small_tables)
+@settings(max_examples=60, deadline=None)
+def test_classes_and_diversity_match_brute_force(rows: list[tuple[str, str, str]]) -> None:
+    summary = get_engine().summarize(_frame(rows), ["q1", "q2"], ["s"])
+    groups = _classes(rows)
+    assert summary.rows == len(rows)
+    assert sorted(summary.counts.tolist()) == sorted(len(g) for g in groups.values())
+
+    ld = l_diversity(summary.sensitive["s"], summary.classes, c=2.0)
+    assert ld.distinct == min(len(set(g)) for g in groups.values())
+
+    def entropy(g: list[str]) -> float:
+        n = len(g)
+        return -sum(g.count(v) / n * math.log(g.count(v) / n) for v in set(g))
+
+    assert math.isclose(ld.entropy, min(math.exp(entropy(g)) for g in groups.values()))
+
+    def recursive_l(g: list[str], c: float) -> int:
+        r = sorted((g.count(v) for v in set(g)), reverse=True)
+        return max((i for i in range(1, len(r) + 1) if r[0] < c * sum(r[i - 1 :])), default=0)
+
+    assert ld.recursive_l == min(recursive_l(g, 2.0) for g in groups.values())
+
+
+def _emd_lp(p: np.ndarray, q: np.ndarray, dist: np.ndarray) -> float:
+    """Earth mover's distance by linear programming: the textbook definition."""
+    m = len(p)
+    a_eq = []
+    b_eq = []
+    for i in range(m):
+        row = np.zeros((m, m))
+        row[i, :] = 1
+        a_eq.append(row.ravel())
+        b_eq.append(p[i])
+    for j in range(m):
+        col = np.zeros((m, m))
+        col[:, j] = 1
+        a_eq.append(col.ravel())
+        b_eq.append(q[j])
+    res = linprog(dist.ravel(), A_eq=np.array(a_eq), b_eq=np.array(b_eq), bounds=(0, None))
+    assert res.success
+    return float(res.fun)
+
+
+HIER = Hierarchy(
+    rows=(
+        ("s1", "low", "*"),
+        ("s2", "low", "*"),
+        ("s3", "mid", "*"),
+        ("s4", "high", "*"),
+        ("s5", "high", "*"),
+    )
+)
+
+
+@given(small_tables)
+@settings(max_examples=40, deadline=None)
+def test_t_closeness_matches_linear_programming(rows: list[tuple[str, str, str]]) -> None:
+    summary = get_engine().summarize(_frame(rows), ["q1", "q2"], ["s"])
+    hist = summary.sensitive["s"]
+    tc = t_closeness(hist, summary.classes, HIER)
+    domain = hist.values.to_list()
+    m = len(domain)
+    overall = np.array([sum(1 for r in rows if r[2] == v) / len(rows) for v in domain])
+    equal_d = 1.0 - np.eye(m)
+    paths = {r[0]: r for r in HIER.rows}
+
+    def hdist(a: str, b: str) -> float:
+        for level in range(HIER.height + 1):
+            if paths[a][level] == paths[b][level]:
+                return level / HIER.height
+        return 1.0
+
+    hier_d = np.array([[hdist(a, b) for b in domain] for a in domain])
+    worst_equal = worst_ordered = worst_hier = 0.0
+    for g in _classes(rows).values():
+        p = np.array([g.count(v) / len(g) for v in domain])
+        worst_equal = max(worst_equal, _emd_lp(p, overall, equal_d))
+        worst_hier = max(worst_hier, _emd_lp(p, overall, hier_d))
+        if m > 1:
+            positions = np.arange(m)
+            ordered = wasserstein_distance(positions, positions, p, overall) / (m - 1)
+            worst_ordered = max(worst_ordered, ordered)
+    assert tc.equal_distance == pytest.approx(worst_equal, abs=1e-9)
+    assert tc.ordered_distance == pytest.approx(worst_ordered, abs=1e-9)
+    assert tc.hierarchical == pytest.approx(worst_hier, abs=1e-9)
+
+
+@given(small_tables)
+@settings(max_examples=40, deadline=None)
+def test_combinations_match_brute_force(rows: list[tuple[str, str, str]]) -> None:
+    frame = _frame(rows)
+    summary = get_engine().summarize(frame, ["q1", "q2", "s"])
+    combos = {c.columns: c for c in qi_combinations(summary)}
+    assert len(combos) == 7
+    n = len(rows)
+    names = ("q1", "q2", "s")
+    for size in (1, 2, 3):
+        for cols in itertools.combinations(range(3), size):
+            keys = [tuple(r[j] for j in cols) for r in rows]
+            counts = [keys.count(k) for k in set(keys)]
+            got = combos[tuple(names[j] for j in cols)]
+            assert got.distinction == pytest.approx(len(counts) / n)
+            same = sum(c * (c - 1) for c in counts)
+            assert got.separation == pytest.approx(1 - same / (n * (n - 1)) if n > 1 else 0.0)
+            assert got.uniques == pytest.approx(sum(1 for c in counts if c == 1) / n)
+
+
+def test_nulls_form_their_own_class() -> None:
+    frame = pl.DataFrame({"q": ["a", None, None, "a"], "s": ["x", "y", None, "x"]}).lazy()
+    summary = get_engine().summarize(frame, ["q"], ["s"])
+    assert sorted(summary.counts.tolist()) == [2, 2]
+    assert summary.sensitive["s"].domain_size == 3
+
+
+def test_natural_order_is_numeric_when_values_are_numbers() -> None:
+    frame = pl.DataFrame({"q": ["a"] * 4, "s": ["10", "9", "100", "9"]}).lazy()
+    summary = get_engine().summarize(frame, ["q"], ["s"])
+    assert summary.sensitive["s"].values.to_list() == ["9", "10", "100"]
