@@ -28,7 +28,13 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+# pycanon pins an old typer, so it gets an environment of its own.
+.venv-pycanon/.installed:
+	test -x .venv-pycanon/bin/python || $(PYTHON) -m venv .venv-pycanon
+	.venv-pycanon/bin/python -m pip install --quiet 'pycanon>=1.3' 'polars>=1.30' 'pyarrow>=17'
+	touch $@
+
+bench: $(STAMP) .venv-pycanon/.installed
 	$(BIN)/python bench/bench_risk.py
 
 clean:

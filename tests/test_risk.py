@@ -15,6 +15,7 @@ from scipy.optimize import linprog
 from scipy.stats import wasserstein_distance
 
 from custodes.engines import get_engine
+from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy, read_hierarchy
 from custodes.risk import assess_summary, l_diversity, qi_combinations, t_closeness
 from tests.conftest import ADULT_QIS
@@ -221,3 +222,63 @@ def test_natural_order_is_numeric_when_values_are_numbers() -> None:
     frame = pl.DataFrame({"q": ["a"] * 4, "s": ["10", "9", "100", "9"]}).lazy()
     summary = get_engine().summarize(frame, ["q"], ["s"])
     assert summary.sensitive["s"].values.to_list() == ["9", "10", "100"]
+
+
+@given(
+    st.lists(
+        st.tuples(values, st.sampled_from(["x", "y", None]), values, st.sampled_from(["1", "2"])),
+        min_size=1,
+        max_size=50,
+    )
+)
+@settings(max_examples=40, deadline=None)
+def test_several_sensitive_attributes_match_one_at_a_time(
+    rows: list[tuple[str, str | None, str, str]],
+) -> None:
+    frame = pl.DataFrame(rows, schema=["q1", "q2", "s1", "s2"], orient="row").lazy()
+    both = get_engine().summarize(frame, ["q1", "q2"], ["s1", "s2"])
+    for name in ("s1", "s2"):
+        alone = get_engine().summarize(frame, ["q1", "q2"], [name])
+        assert sorted(both.counts.tolist()) == sorted(alone.counts.tolist())
+        a, b = both.sensitive[name], alone.sensitive[name]
+        assert a.values.to_list() == b.values.to_list()
+
+        # Same classes may be numbered differently: compare per-class histograms.
+        def per_class(h, summary):  # type: ignore[no-untyped-def]
+            frame = summary.values_frame().with_row_index("c")
+            keys = {int(r["c"]): (r["q1"], r["q2"]) for r in frame.iter_rows(named=True)}
+            out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+            for c, v, n in zip(h.class_index, h.value_code, h.count, strict=True):
+                out.setdefault(keys[int(c)], []).append((int(v), int(n)))
+            return out
+
+        assert per_class(a, both) == per_class(b, alone)
+
+
+def test_values_frame_decodes_classes() -> None:
+    frame = pl.DataFrame({"q": ["a", "b", "b", None], "n": [1, 2, 2, 3]}).lazy()
+    summary = get_engine().summarize(frame, ["q", "n"])
+    decoded = {(r["q"], r["n"]): r["__count"] for r in summary.values_frame().iter_rows(named=True)}
+    assert decoded == {("a", "1"): 1, ("b", "2"): 2, (None, "3"): 1}
+
+
+def test_population_table_gives_journalist_risk() -> None:
+    sample = pl.DataFrame({"q": ["a", "b", "c"]}).lazy()
+    population = pl.DataFrame({"q": ["a"] * 4 + ["b"] * 2 + ["c"] * 10}).lazy()
+    engine = get_engine()
+    s, p = engine.summarize(sample, ["q"]), engine.summarize(population, ["q"])
+    a = assess_summary(s, population=p.rows, population_summary=p, combinations=False)
+    assert a.prosecutor.highest_risk == 1.0
+    assert a.journalist.highest_risk == 0.5
+    assert a.journalist.basis == "population table"
+    assert a.journalist.average_risk == pytest.approx((1 / 4 + 1 / 2 + 1 / 10) / 3)
+    assert a.journalist.records_at_risk == pytest.approx(2 / 3)  # 1/4 and 1/2 exceed 0.2
+    assert a.marketer_success_rate == pytest.approx(a.journalist.average_risk)
+
+
+def test_population_table_must_contain_the_sample() -> None:
+    engine = get_engine()
+    s = engine.summarize(pl.DataFrame({"q": ["a", "z"]}).lazy(), ["q"])
+    p = engine.summarize(pl.DataFrame({"q": ["a", "a"]}).lazy(), ["q"])
+    with pytest.raises(InvalidInputError, match="does not contain every record"):
+        assess_summary(s, population=2, population_summary=p)

@@ -20,7 +20,7 @@ import polars as pl
 
 from custodes.errors import InternalError
 
-__all__ = ["SensitiveHistogram", "Summary", "natural_order"]
+__all__ = ["SensitiveHistogram", "Summary", "natural_rank"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -55,19 +55,26 @@ class SensitiveHistogram:
 class Summary:
     """Equivalence classes of a table under its quasi-identifiers.
 
-    ``codes[c, j]`` is the code of class ``c``'s value for quasi-identifier
-    ``j`` in ``categories[j]``; ``counts[c]`` is the class size.
+    ``codes[c, j]`` is the integer code of class ``c``'s value for
+    quasi-identifier ``j`` (codes are dense, 0..k-1, in no particular order);
+    ``counts[c]`` is the class size. The values themselves are decoded only on
+    request (:meth:`values_frame`) from ``value_rows`` of ``value_source``.
     """
 
     quasi_identifiers: tuple[str, ...]
     codes: npt.NDArray[np.int32]
-    categories: tuple[pl.Series, ...]
     counts: IntArray
     sensitive: dict[str, SensitiveHistogram]
+    value_source: pl.DataFrame
+    """A frame with one column per quasi-identifier holding every class's values."""
+    value_rows: IntArray
+    """For each class, the row of ``value_source`` holding its values."""
 
     def __post_init__(self) -> None:
         if self.codes.shape != (len(self.counts), len(self.quasi_identifiers)):
             raise InternalError("summary codes do not match its classes and quasi-identifiers")
+        if len(self.value_rows) != len(self.counts):
+            raise InternalError("summary value rows do not match its classes")
 
     @property
     def rows(self) -> int:
@@ -92,27 +99,25 @@ class Summary:
         return pl.DataFrame(data)
 
     def values_frame(self) -> pl.DataFrame:
-        """The classes with their decoded quasi-identifier values and counts."""
-        cols = {
-            name: self.categories[j].gather(self.codes[:, j])
-            for j, name in enumerate(self.quasi_identifiers)
-        }
-        return pl.DataFrame(cols).with_columns(pl.Series("__count", self.counts))
+        """The classes with their decoded quasi-identifier values (as text) and counts."""
+        values = self.value_source.select(
+            pl.col(name).cast(pl.String) for name in self.quasi_identifiers
+        )
+        return values[self.value_rows].with_columns(pl.Series("__count", self.counts))
 
 
-def natural_order(values: pl.Series) -> pl.Series:
-    """Sort distinct values naturally: numerically if all parse as numbers, else as text.
-
-    Nulls come last. The returned series is the category list whose positions
-    are the codes.
-    """
-    non_null = values.drop_nulls()
-    numeric = non_null.cast(pl.Float64, strict=False) if non_null.dtype == pl.String else None
-    if numeric is not None and numeric.null_count() == 0 and len(non_null) > 0:
-        order = np.lexsort((non_null.to_numpy(), numeric.to_numpy()))
-        ordered = non_null.gather(order)
+def natural_rank(values: pl.Series) -> npt.NDArray[np.int64]:
+    """Position of each value in natural order: numeric when every value is a
+    number, else as text; nulls last. ``values`` holds distinct values."""
+    n = len(values)
+    text = values.cast(pl.String)
+    nulls = text.is_null().to_numpy()
+    numeric = text.cast(pl.Float64, strict=False)
+    if numeric.null_count() == int(nulls.sum()) and n > int(nulls.sum()):
+        primary = numeric.fill_null(np.inf).to_numpy()
+        order = np.lexsort((text.fill_null("").to_numpy(), primary, nulls))
     else:
-        ordered = non_null.sort()
-    if values.null_count():
-        ordered = ordered.extend_constant(None, 1)
-    return ordered
+        order = np.lexsort((text.fill_null("").to_numpy(), nulls))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n, dtype=np.int64)
+    return rank

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -190,8 +191,8 @@ def assess(
         if output is None:
             render_assessment(result, out)
             return
-        with Console(file=None, record=True, width=120) as rec:
-            render_assessment(result, rec)
+        rec = Console(file=io.StringIO(), record=True, width=120)
+        render_assessment(result, rec)
         text = rec.export_text()
     if output is None:
         out.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -1,26 +1,100 @@
-"""The Polars engine: one lazy (streaming) scan builds the summary."""
+"""The Polars engine: one lazy (streaming) scan builds the summary.
+
+One group-by over the quasi-identifiers and the sensitive attributes reads the
+data once. Each column of the (much smaller) result is integer-coded by a
+fresh categorical mapping; the classes and histograms are then derived with
+numpy from a mixed-radix key of the codes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from custodes.summary import SensitiveHistogram, Summary, natural_order
+from custodes.summary import SensitiveHistogram, Summary, natural_rank
 
 _COUNT = "__count"
+IntArray = npt.NDArray[np.int64]
 
 
-def _encode(frame: pl.DataFrame, column: str) -> tuple[pl.Series, pl.Series]:
-    """Integer codes (natural order, nulls last) and the category list of a column."""
-    values = frame.get_column(column).cast(pl.String)
-    categories = natural_order(values.unique())
-    non_null = categories.drop_nulls()
-    codes = values.cast(pl.Enum(non_null.to_list())).to_physical().cast(pl.Int64)
-    if categories.null_count():
-        codes = codes.fill_null(len(non_null))
-    return codes, categories
+def _first_index(codes: IntArray, size: int) -> IntArray:
+    """Row of the first occurrence of each code 0..size-1."""
+    first = np.empty(size, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1, dtype=np.int64)
+    return first
+
+
+def _codes(physical: pl.Series) -> IntArray:
+    """Categorical codes as int64, nulls given the code after the largest."""
+    if physical.null_count() == 0:
+        return physical.to_numpy().astype(np.int64)
+    top = physical.max()
+    filler = int(top) + 1 if isinstance(top, int) else 0
+    return physical.fill_null(filler).to_numpy().astype(np.int64)
+
+
+def _dense(codes: IntArray) -> tuple[IntArray, int]:
+    """Make codes 0..k-1 (they normally already are)."""
+    if len(codes) == 0:
+        return codes, 0
+    present = np.bincount(codes) > 0
+    if present.all():
+        return codes, len(present)
+    lut = np.cumsum(present) - 1
+    return lut[codes], int(present.sum())
+
+
+def _radix_key(columns: list[IntArray], sizes: list[int]) -> IntArray | None:
+    """One int64 per row combining the codes (mixed radix), or None if it would overflow."""
+    n = len(columns[0]) if columns else 0
+    if float(np.prod([max(s, 1) for s in sizes], dtype=np.float64)) >= 2.0**62:
+        return None
+    key = np.zeros(n, dtype=np.int64)
+    for codes, size in zip(columns, sizes, strict=True):
+        key = key * max(size, 1) + codes
+    return key
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """Rows grouped into classes. ``order`` sorts rows by class (then by ``tail``)."""
+
+    order: IntArray
+    class_sorted: IntArray  # class of each row, in ``order``
+    starts: IntArray  # position in ``order`` where each class begins
+
+    @property
+    def first_row(self) -> IntArray:
+        return self.order[self.starts]
+
+    def class_of_row(self) -> IntArray:
+        out = np.empty(len(self.order), dtype=np.int64)
+        out[self.order] = self.class_sorted
+        return out
+
+
+def _group(columns: list[IntArray], sizes: list[int], tail: IntArray, tail_size: int) -> _Grouping:
+    """Sort rows by their code columns, then ``tail``; number the distinct classes."""
+    n = len(tail)
+    key = _radix_key([*columns, tail], [*sizes, tail_size])
+    if key is not None:
+        order = np.argsort(key, kind="stable")
+        class_key = key[order] // max(tail_size, 1)
+        new = np.empty(n, dtype=bool)
+        new[:1] = True
+        np.not_equal(class_key[1:], class_key[:-1], out=new[1:])
+    else:  # too many combinations for one integer key: sort rows lexicographically
+        order = np.lexsort([tail, *reversed(columns)]) if columns else np.argsort(tail)
+        new = np.zeros(n, dtype=bool)
+        new[:1] = True
+        for c in columns:
+            sc = c[order]
+            new[1:] |= sc[1:] != sc[:-1]
+    return _Grouping(order.astype(np.int64), np.cumsum(new) - 1, np.flatnonzero(new))
 
 
 class PolarsEngine:
@@ -34,68 +108,98 @@ class PolarsEngine:
         quasi_identifiers: Sequence[str],
         sensitive: Sequence[str] = (),
     ) -> Summary:
-        """Group by the quasi-identifiers (and each sensitive attribute) in one pass."""
+        """Group by the quasi-identifiers and sensitive attributes in one pass."""
         qis = list(quasi_identifiers)
-        queries = [frame.group_by(qis).agg(pl.len().alias(_COUNT))]
-        queries += [frame.group_by([*qis, s]).agg(pl.len().alias(_COUNT)) for s in sensitive]
-        classes, *detail = pl.collect_all(queries, engine="streaming")
+        sens = [s for s in sensitive if s not in qis]
+        keys = [*qis, *sens]
+        # Categorical columns group as integers; a fresh mapping per column keeps the
+        # codes dense and private to this summary.
+        as_categories = [
+            pl.col(name).cast(pl.String).cast(pl.Categorical(pl.Categories.random()))
+            for name in keys
+        ]
+        detail = (
+            frame.select(as_categories)
+            .group_by(keys)
+            .agg(pl.len().alias(_COUNT))
+            .with_columns(
+                pl.col(name).to_physical().alias(f"__c{j}") for j, name in enumerate(keys)
+            )
+            .collect(engine="streaming")
+        )
+        counts = detail.get_column(_COUNT).to_numpy().astype(np.int64)
 
-        qi_codes = []
-        categories = []
-        for name in qis:
-            codes, cats = _encode(classes, name)
-            qi_codes.append(codes)
-            categories.append(cats)
-        code_cols = [f"__q{j}" for j in range(len(qis))]
-        keyed = pl.DataFrame(dict(zip(code_cols, qi_codes, strict=True))).with_columns(
-            classes.get_column(_COUNT)
+        codes: list[IntArray] = []
+        sizes: list[int] = []
+        for j in range(len(keys)):
+            c, size = _dense(_codes(detail.get_column(f"__c{j}")))
+            codes.append(c)
+            sizes.append(size)
+
+        q = len(qis)
+        natural: list[tuple[pl.Series, IntArray]] = []
+        for offset, name in enumerate(sens):
+            j = q + offset
+            values = detail.get_column(name).cast(pl.String)
+            categories = values.gather(_first_index(codes[j], sizes[j]))
+            rank = natural_rank(categories)
+            ordered = categories.gather(np.argsort(rank, kind="stable"))
+            natural.append((ordered, rank[codes[j]]))
+
+        # Sort once by class and, with one sensitive attribute, by its value too:
+        # the sorted rows are then exactly the histogram's (class, value) triples.
+        single = len(sens) == 1
+        tail = natural[0][1] if single else np.zeros(len(counts), dtype=np.int64)
+        grouping = _group(codes[:q], sizes[:q], tail, len(natural[0][0]) if single else 1)
+        classes = len(grouping.starts)
+        sorted_counts = counts[grouping.order]
+        class_counts = (
+            np.add.reduceat(sorted_counts, grouping.starts) if classes else sorted_counts[:0]
         )
-        # A stable class order (by codes) makes results reproducible across engines.
-        keyed = keyed.sort(code_cols).with_row_index("__class")
-        code_matrix = (
-            keyed.select(code_cols).to_numpy().astype(np.int32).reshape(len(keyed), len(qis))
-        )
+        first_row = grouping.first_row
+        if q:
+            matrix = np.stack([c[first_row] for c in codes[:q]], axis=1).astype(np.int32)
+        else:
+            matrix = np.zeros((classes, 0), dtype=np.int32)
 
         histograms: dict[str, SensitiveHistogram] = {}
-        lookups = dict(zip(qis, categories, strict=True))
-        for s, table in zip(sensitive, detail, strict=True):
-            histograms[s] = self._histogram(s, table, qis, lookups, keyed, code_cols)
-
+        if single:
+            histograms[sens[0]] = SensitiveHistogram(
+                name=sens[0],
+                values=natural[0][0],
+                class_index=grouping.class_sorted,
+                value_code=tail[grouping.order],
+                count=sorted_counts,
+            )
+        else:
+            class_of_row = grouping.class_of_row()
+            for name, (ordered, value_codes) in zip(sens, natural, strict=True):
+                histograms[name] = _histogram(name, ordered, value_codes, class_of_row, counts)
         return Summary(
             quasi_identifiers=tuple(qis),
-            codes=code_matrix,
-            categories=tuple(categories),
-            counts=keyed.get_column(_COUNT).to_numpy().astype(np.int64),
+            codes=matrix,
+            counts=class_counts.astype(np.int64),
             sensitive=histograms,
+            value_source=detail,
+            value_rows=first_row,
         )
 
-    @staticmethod
-    def _histogram(
-        name: str,
-        table: pl.DataFrame,
-        qis: list[str],
-        lookups: dict[str, pl.Series],
-        keyed: pl.DataFrame,
-        code_cols: list[str],
-    ) -> SensitiveHistogram:
-        columns: dict[str, pl.Series] = {}
-        for j, q in enumerate(qis):
-            cats = lookups[q]
-            non_null = cats.drop_nulls()
-            codes = (
-                table.get_column(q).cast(pl.String).cast(pl.Enum(non_null.to_list())).to_physical()
-            )
-            columns[code_cols[j]] = codes.cast(pl.Int64).fill_null(len(non_null))
-        s_codes, s_values = _encode(table, name)
-        detail = pl.DataFrame(columns).with_columns(
-            s_codes.alias("__value"), table.get_column(_COUNT)
-        )
-        joined = detail.join(keyed.select(["__class", *code_cols]), on=code_cols, how="left")
-        joined = joined.sort(["__class", "__value"])
-        return SensitiveHistogram(
-            name=name,
-            values=s_values,
-            class_index=joined.get_column("__class").to_numpy().astype(np.int64),
-            value_code=joined.get_column("__value").to_numpy().astype(np.int64),
-            count=joined.get_column(_COUNT).to_numpy().astype(np.int64),
-        )
+
+def _histogram(
+    name: str,
+    values: pl.Series,
+    value_codes: IntArray,
+    class_of_row: IntArray,
+    counts: IntArray,
+) -> SensitiveHistogram:
+    """Sparse (class, value, count) triples summed over rows."""
+    m = max(len(values), 1)
+    unique_keys, inverse = np.unique(class_of_row * m + value_codes, return_inverse=True)
+    totals = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(unique_keys))
+    return SensitiveHistogram(
+        name=name,
+        values=values,
+        class_index=(unique_keys // m).astype(np.int64),
+        value_code=(unique_keys % m).astype(np.int64),
+        count=totals.astype(np.int64),
+    )

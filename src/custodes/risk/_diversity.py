@@ -61,7 +61,8 @@ def l_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> LDive
     entropy = -np.bincount(cls, weights=p * np.log(p), minlength=classes)
 
     # Recursive: rank values in each class by count, descending.
-    order = np.lexsort((-counts, cls))
+    top = int(hist.count.max())
+    order = np.argsort(cls * (top + 1) + (top - hist.count), kind="stable")
     cls_sorted = cls[order]
     cnt_sorted = counts[order]
     cum = np.cumsum(cnt_sorted)

@@ -1,0 +1,202 @@
+"""The command line: figures, files, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from custodes.cli import main
+from tests.conftest import ADULT_QIS
+
+QI = ",".join(ADULT_QIS)
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_assess_adult_json(adult_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        [
+            "assess",
+            str(adult_dir / "adult.csv"),
+            "--qi",
+            QI,
+            "--sensitive",
+            "occupation",
+            "--population",
+            "usa",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["equivalence_classes"]["count"] == 12_458
+    assert data["sample_uniques"]["records"] == 8_841
+    assert round(data["marketer"]["success_rate"], 4) == 0.4130
+    assert round(data["prosecutor"]["records_at_risk"], 4) == 0.5090
+    assert data["population"]["dankar"]["model"] == "pitman"
+    assert data["population"]["snb"] is None
+    assert data["t_closeness"]["occupation"]["hierarchical"] is None
+
+
+def test_sampling_fraction_picks_zayatz(
+    adult_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["assess", str(adult_dir / "adult.csv"), "--qi", QI, "--sampling-fraction", "0.2"]
+    code, out, _ = run([*argv, "--format", "json", "--no-combinations"], capsys)
+    assert code == 0
+    pop = json.loads(out)["population"]
+    assert round(pop["pitman"] * 100, 2) == 17.63
+    assert round(pop["zayatz"] * 100, 2) == 17.64
+    assert pop["dankar"]["model"] == "zayatz"
+
+
+def test_reports_are_written_to_files(
+    adult_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = [
+        "assess",
+        str(adult_dir / "adult.csv"),
+        "--qi",
+        "age,sex,race",
+        "--sensitive",
+        "occupation",
+        "--hierarchy",
+        f"occupation={adult_dir / 'adult_hierarchy_occupation.csv'}",
+    ]
+    for fmt, check in (("json", "{"), ("html", "<!DOCTYPE html>"), ("table", "k-anonymity")):
+        target = tmp_path / f"report.{fmt}"
+        code, out, err = run([*base, "--format", fmt, "--output", str(target)], capsys)
+        assert code == 0, err
+        assert out == ""
+        assert target.read_text(encoding="utf-8").lstrip().startswith(check) or (
+            check in target.read_text(encoding="utf-8")
+        )
+    data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert data["t_closeness"]["occupation"]["hierarchical"] is not None
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_table_output_shows_the_figures(
+    adult_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["assess", str(adult_dir / "adult.csv"), "--qi", QI], capsys)
+    assert code == 0
+    assert "12,458" in out
+    assert "29.31 %" in out
+    assert "50.90 %" in out
+    assert "census" in out
+
+
+@pytest.fixture
+def people(tmp_path: Path) -> Path:
+    path = tmp_path / "people.csv"
+    rows = ["name,age,sex,zip,diagnosis"]
+    rows += [f"SECRETNAME{i},{20 + i % 30},{'MF'[i % 2]},1000{i % 7},D{i % 3}" for i in range(200)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--qi", "agee,sex"], "column 'agee' is not in"),
+        (["--qi", "agee,sex"], "Did you mean 'age'?"),
+        (["--qi", "age,sex", "--sensitive", "sex"], "column 'sex' is given two roles"),
+        (["--qi", "age", "--population", "amurica"], "amurica"),
+        (["--qi", "age", "--population", "usa", "--sampling-fraction", "0.1"], "either"),
+        (["--qi", "age", "--sampling-fraction", "1.5"], "fraction"),
+        (["--qi", "age", "--threshold", "3"], "must be in (0, 1]"),
+        (["--qi", "age", "--sensitive", "diagnosis", "--hierarchy", "diagnosis"], "COLUMN=FILE"),
+        (
+            ["--qi", "age", "--sensitive", "diagnosis", "--hierarchy", "diagnosis=nope.csv"],
+            "nope.csv",
+        ),
+        (["--qi", ""], "no quasi-identifiers"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(
+    people: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["assess", str(people), *args], capsys)
+    assert code == 2
+    assert message in " ".join(err.split())
+    assert "Traceback" not in err
+    assert "SECRETNAME" not in err + out
+
+
+def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["assess", str(tmp_path / "nope.csv"), "--qi", "a"], capsys)
+    assert code == 2
+    assert "nope.csv" in err
+
+
+def test_ragged_rows_name_the_line_not_the_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n3,SECRETVALUE,5\n", encoding="utf-8")
+    code, _, err = run(["assess", str(path), "--qi", "a"], capsys)
+    assert code == 2
+    assert "line 3" in err
+    assert "SECRETVALUE" not in err
+
+
+def test_report_never_contains_data_values(
+    people: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for fmt in ("json", "html", "table"):
+        target = tmp_path / f"r.{fmt}"
+        code, _, _ = run(
+            [
+                "assess",
+                str(people),
+                "--qi",
+                "name,age",
+                "--sensitive",
+                "diagnosis",
+                "--identifying",
+                "zip",
+                "--format",
+                fmt,
+                "--output",
+                str(target),
+            ],
+            capsys,
+        )
+        assert code == 0
+        assert "SECRETNAME" not in target.read_text(encoding="utf-8")
+
+
+def test_usage_error_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["assess"], capsys)
+    assert code == 2
+    assert "Missing argument" in err or "Missing option" in err
+
+
+def test_settings_and_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["settings", "--workspace", str(tmp_path)], capsys)
+    assert code == 0
+    assert "risk_threshold" in out
+    code, out, _ = run(["version"], capsys)
+    assert code == 0
+    assert out.startswith("custodes ")
+
+
+def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["demo", "--rows", "3000", "--workspace", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert "3,000" in out
+    report = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
+    assert "census" in report
+    raw = (tmp_path / "demo" / "register.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")  # the demo writes GB18030, as many government exports are
+    assert "register.csv" in out
