@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,37 @@ def test_every_error_code_is_documented() -> None:
 def test_quick_start_has_the_two_commands() -> None:
     assert "make demo" in README
     assert "make test" in README
+
+
+def _keys(value: object, prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found.add(key)
+            found |= _keys(inner, key)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _keys(inner, prefix)
+    return found
+
+
+def test_every_json_field_is_documented() -> None:
+    import polars as pl
+
+    from custodes.hierarchy import Hierarchy
+    from custodes.workspace import Workspace
+
+    frame = pl.DataFrame(
+        {"age": ["1", "1", "2", "3"], "sex": ["F", "F", "M", "M"], "s": ["a", "b", "a", "b"]}
+    )
+    hierarchy = Hierarchy(rows=(("a", "*"), ("b", "*")))
+    result = Workspace().assess(
+        frame,
+        quasi_identifiers="age,sex",
+        sensitive="s",
+        population=1000,
+        hierarchies={"s": hierarchy},
+    )
+    section = README.split("### The assessment JSON", 1)[1].split("\n### ", 1)[0]
+    for key in _keys(result.to_dict()) - {"s"}:  # "s" is the sensitive column's name
+        assert re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", section), key

@@ -18,7 +18,7 @@ import polars as pl
 from custodes.engines import Engine, get_engine
 from custodes.errors import ColumnRoleError, InvalidInputError, SettingError, unknown_column
 from custodes.hierarchy import Hierarchy, read_hierarchy
-from custodes.io import TableSource, read_table
+from custodes.io import TableSource, read_table, reading
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, load_settings
 
@@ -138,7 +138,8 @@ class Workspace:
             raise SettingError(f"recursive-(c,l) c is {recursive_c}; it must be positive, e.g. 4.")
         loaded = self._hierarchies(hierarchies or {}, roles)
 
-        summary = self.engine.summarize(source.frame, roles.quasi_identifiers, roles.sensitive)
+        with reading(source):
+            summary = self.engine.summarize(source.frame, roles.quasi_identifiers, roles.sensitive)
         pop_summary = None
         if population_table is not None:
             if population is not None or sampling_fraction is not None:
@@ -149,7 +150,8 @@ class Workspace:
             for name in roles.quasi_identifiers:
                 if name not in pop_source.columns:
                     raise unknown_column(name, pop_source.columns, where=pop_source.name)
-            pop_summary = self.engine.summarize(pop_source.frame, roles.quasi_identifiers)
+            with reading(pop_source):
+                pop_summary = self.engine.summarize(pop_source.frame, roles.quasi_identifiers)
 
         size = self._population_size(population, sampling_fraction, summary.rows, pop_summary)
         return assess_summary(

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from custodes import __version__
 from custodes._files import write_atomic
@@ -58,10 +66,12 @@ def _workspace(path: Path | None, **overrides: Any) -> Workspace:
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress display on stderr: the scan, then the column combinations."""
     if not enabled:
         yield None
         return
     with Progress(
+        SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -69,10 +79,14 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         console=err,
         transient=True,
     ) as bar:
-        task = bar.add_task("column combinations", total=None)
+        scan = bar.add_task("reading and summarizing the table", total=None)
+        combos: list[TaskID] = []
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            if not combos:
+                bar.update(scan, total=1, completed=1)
+                combos.append(bar.add_task("measuring column combinations", total=total))
+            bar.update(combos[0], completed=done, total=total)
 
         yield update
 
@@ -164,7 +178,7 @@ def assess(
         }.items()
         if v is not None
     }
-    show_progress = sys.stderr.isatty() and combinations
+    show_progress = err.is_terminal
     with _progress(show_progress) as progress:
         result = ws.assess(
             path,

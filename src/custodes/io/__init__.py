@@ -12,6 +12,14 @@ Parquet, Excel and database columns keep their types. Errors are
 """
 
 from ._read import EXTENSIONS, FORMATS, read_table
-from ._source import TableSource, check_columns, collect
+from ._source import TableSource, check_columns, collect, reading
 
-__all__ = ["EXTENSIONS", "FORMATS", "TableSource", "check_columns", "collect", "read_table"]
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "TableSource",
+    "check_columns",
+    "collect",
+    "read_table",
+    "reading",
+]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,14 @@ from custodes.errors import (
     unknown_column,
 )
 
-__all__ = ["TableSource", "check_columns", "collect", "missing_file", "open_error"]
+__all__ = [
+    "TableSource",
+    "check_columns",
+    "collect",
+    "missing_file",
+    "open_error",
+    "reading",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,22 +54,18 @@ def check_columns(source: TableSource, names: Iterable[str]) -> None:
             raise unknown_column(name, source.columns, where=repr(source.name))
 
 
-def collect(source: TableSource, columns: Sequence[str] | None = None) -> pl.DataFrame:
-    """Collect ``source`` (optionally only ``columns``) with the streaming engine.
+@contextmanager
+def reading(source: TableSource) -> Iterator[None]:
+    """Turn failures while reading ``source`` to the end into custodes errors.
 
     Failures that only show up while reading the whole table (a ragged line
-    far into a file, a file changed since it was opened) become custodes
-    errors naming the file and line, never polars' message, which may quote
-    values.
+    far into a file, a file changed since it was opened) become errors naming
+    the file and line, never polars' message, which may quote values.
     """
-    frame = source.frame
-    if columns is not None:
-        check_columns(source, columns)
-        frame = frame.select(list(columns))
     try:
-        return frame.collect(engine="streaming")
+        yield
     except CustodesError:
-        raise  # a database reader's own error
+        raise  # a reader's own error
     except (pl.exceptions.PolarsError, OSError):
         if source.diagnose is not None:
             try:
@@ -74,6 +78,17 @@ def collect(source: TableSource, columns: Sequence[str] | None = None) -> pl.Dat
             f"{source.name!r} could not be read to the end; it may have changed since it "
             "was opened. Open it again with read_table to find the problem."
         ) from None
+
+
+def collect(source: TableSource, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Collect ``source`` (optionally only ``columns``) with the streaming engine."""
+    frame = source.frame
+    if columns is not None:
+        check_columns(source, columns)
+        frame = frame.select(list(columns))
+    with reading(source):
+        return frame.collect(engine="streaming")
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: reading re-raises)
 
 
 def missing_file(path: Path, shown: str) -> DataFileError:
