@@ -28,13 +28,13 @@ def _first_index(codes: IntArray, size: int) -> IntArray:
     return first
 
 
-def _codes(physical: pl.Series) -> IntArray:
-    """Categorical codes as int64, nulls given the code after the largest."""
-    if physical.null_count() == 0:
-        return physical.to_numpy().astype(np.int64)
-    top = physical.max()
-    filler = int(top) + 1 if isinstance(top, int) else 0
-    return physical.fill_null(filler).to_numpy().astype(np.int64)
+def _code_matrix(physical: pl.DataFrame) -> npt.NDArray[np.int64]:
+    """Categorical codes as an int64 matrix; a null gets the code after the largest."""
+    if any(physical.null_count().row(0)):
+        physical = physical.with_columns(
+            pl.col(c).fill_null(pl.col(c).max().fill_null(-1) + 1) for c in physical.columns
+        )
+    return physical.to_numpy().astype(np.int64).reshape(physical.height, physical.width)
 
 
 def _dense(codes: IntArray) -> tuple[IntArray, int]:
@@ -82,7 +82,7 @@ def _group(columns: list[IntArray], sizes: list[int], tail: IntArray, tail_size:
     n = len(tail)
     key = _radix_key([*columns, tail], [*sizes, tail_size])
     if key is not None:
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)  # keys are distinct: no need for a stable sort
         class_key = key[order] // max(tail_size, 1)
         new = np.empty(n, dtype=bool)
         new[:1] = True
@@ -128,13 +128,12 @@ class PolarsEngine:
             .collect(engine="streaming")
         )
         counts = detail.get_column(_COUNT).to_numpy().astype(np.int64)
-
-        codes: list[IntArray] = []
+        matrix_all = _code_matrix(detail.select(f"__c{j}" for j in range(len(keys))))
         sizes: list[int] = []
         for j in range(len(keys)):
-            c, size = _dense(_codes(detail.get_column(f"__c{j}")))
-            codes.append(c)
+            matrix_all[:, j], size = _dense(matrix_all[:, j])
             sizes.append(size)
+        codes = [matrix_all[:, j] for j in range(len(keys))]
 
         q = len(qis)
         natural: list[tuple[pl.Series, IntArray]] = []
@@ -157,10 +156,7 @@ class PolarsEngine:
             np.add.reduceat(sorted_counts, grouping.starts) if classes else sorted_counts[:0]
         )
         first_row = grouping.first_row
-        if q:
-            matrix = np.stack([c[first_row] for c in codes[:q]], axis=1).astype(np.int32)
-        else:
-            matrix = np.zeros((classes, 0), dtype=np.int32)
+        matrix = matrix_all[first_row, :q]
 
         histograms: dict[str, SensitiveHistogram] = {}
         if single:
@@ -177,7 +173,7 @@ class PolarsEngine:
                 histograms[name] = _histogram(name, ordered, value_codes, class_of_row, counts)
         return Summary(
             quasi_identifiers=tuple(qis),
-            codes=matrix,
+            codes=matrix.astype(np.int32),
             counts=class_counts.astype(np.int64),
             sensitive=histograms,
             value_source=detail,

@@ -62,7 +62,7 @@ def l_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> LDive
 
     # Recursive: rank values in each class by count, descending.
     top = int(hist.count.max())
-    order = np.argsort(cls * (top + 1) + (top - hist.count), kind="stable")
+    order = np.argsort(cls * (top + 1) + (top - hist.count))  # ties have equal counts
     cls_sorted = cls[order]
     cnt_sorted = counts[order]
     cum = np.cumsum(cnt_sorted)
