@@ -200,3 +200,31 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")  # the demo writes GB18030, as many government exports are
     assert "register.csv" in out
+
+
+def test_population_table_gives_journalist_risk(
+    adult_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import polars as pl
+
+    adult = pl.read_csv(adult_dir / "adult.csv", separator=";", infer_schema=False)
+    sample = tmp_path / "sample.parquet"
+    adult.sample(n=3000, seed=7).write_parquet(sample)
+    code, out, err = run(
+        [
+            "assess",
+            str(sample),
+            "--qi",
+            "age,sex,race",
+            "--population-table",
+            str(adult_dir / "adult.csv"),
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["journalist"]["basis"] == "population table"
+    assert data["journalist"]["highest_risk"] <= data["prosecutor"]["highest_risk"]
+    assert data["population"]["size"] == 30_162

@@ -165,6 +165,7 @@ class Workspace:
             combinations=combinations,
             population_summary=pop_summary,
             progress=progress,
+            identifying=roles.identifying,
         )
 
     @staticmethod

@@ -247,7 +247,7 @@ def show_settings(workspace: WorkspaceOpt = None) -> None:
 
 
 @app.command()
-def version() -> None:
+def version(workspace: WorkspaceOpt = None) -> None:
     """Print the version of custodes."""
     out.print(f"custodes {__version__}")
 

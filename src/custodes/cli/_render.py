@@ -28,6 +28,11 @@ def render_assessment(a: Assessment, console: Console) -> None:
     head.add_row("quasi-identifiers", ", ".join(a.quasi_identifiers))
     if a.sensitive:
         head.add_row("sensitive", ", ".join(a.sensitive))
+    if a.identifying:
+        head.add_row(
+            "[bold red]direct identifiers[/bold red]",
+            ", ".join(a.identifying) + " [red](not assessed: remove or mask before release)[/red]",
+        )
     head.add_row(
         "equivalence classes",
         f"{ec.count:,} (size min {ec.min_size:,}, avg {ec.avg_size:,.2f}, max {ec.max_size:,})",

@@ -226,6 +226,11 @@ def _input(a: _Fields) -> str:
         f"Sensitive attributes ({len(sens)})": _columns(sens) if sens else "none",
         "Risk threshold": f"{percent(a.num('threshold'))} (a record is at risk above it)",
     }
+    ids = a.texts("identifying") if a.has("identifying") else []
+    if ids:
+        facts[f"Direct identifiers ({len(ids)})"] = (
+            _columns(ids) + ": not assessed; a release must remove or mask them"
+        )
     rows = "\n".join(
         f'<tr><th scope="row">{h(k)}</th><td>{h(v)}</td></tr>' for k, v in facts.items()
     )

@@ -71,6 +71,8 @@ class Assessment:
     t_closeness: Mapping[str, TCloseness] = field(default_factory=dict)
     qi_combinations: tuple[QICombination, ...] = ()
     column_impact: tuple[ColumnImpact, ...] = ()
+    identifying: tuple[str, ...] = ()
+    """Direct identifiers in the table: not assessed; a release must remove or mask them."""
 
     @property
     def sample_uniques_fraction(self) -> float:
@@ -83,6 +85,7 @@ class Assessment:
             "source": self.source,
             "quasi_identifiers": list(self.quasi_identifiers),
             "sensitive": list(self.sensitive),
+            "identifying": list(self.identifying),
             "threshold": self.threshold,
             "rows": self.rows,
             "equivalence_classes": self.equivalence_classes.to_dict(),
@@ -165,6 +168,7 @@ def assess_summary(
     combinations: bool = True,
     population_summary: Summary | None = None,
     progress: Callable[[int, int], None] | None = None,
+    identifying: tuple[str, ...] = (),
 ) -> Assessment:
     """Compute every figure of an :class:`Assessment` from a summary."""
     hierarchies = hierarchies or {}
@@ -213,4 +217,5 @@ def assess_summary(
         t_closeness=tclose,
         qi_combinations=tuple(combos),
         column_impact=tuple(column_impact(combos, summary.quasi_identifiers)),
+        identifying=identifying,
     )
