@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,38 +24,19 @@ from custodes.risk._population import (
     population_size,
     population_uniqueness,
 )
+from tests.conftest import ADULT_QIS, require_adult
 
 Table = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 ADULT_ROWS = 30_162
 USA = 317_238_626
-QIS = [
-    "age",
-    "education",
-    "marital-status",
-    "native-country",
-    "race",
-    "salary-class",
-    "sex",
-    "workclass",
-]
-
-
-def adult_path() -> Path:
-    """../shared/data/adult beside the project (or $CUSTODES_ADULT_DIR)."""
-    env = os.environ.get("CUSTODES_ADULT_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "adult"
 
 
 @pytest.fixture(scope="module")
 def adult_histogram() -> Table:
     """Adult's class-size frequency table on ARX's 8 QIs."""
-    csv = adult_path() / "adult.csv"
-    if not csv.is_file():
-        pytest.skip(f"the UCI Adult data is not at {csv} (needs ../shared/data/adult)")
+    csv = require_adult() / "adult.csv"
     frame = pl.read_csv(csv, separator=";", infer_schema=False)
-    classes = frame.group_by(QIS).len(name="size")
+    classes = frame.group_by(ADULT_QIS).len(name="size")
     table = classes.group_by("size").len(name="classes").sort("size")
     return table["size"].to_numpy(), table["classes"].to_numpy()
 

@@ -18,23 +18,13 @@ from custodes.errors import InvalidInputError
 from custodes.report._html import render_assessment_html
 from custodes.report._svg import class_size_buckets, percent
 from custodes.risk._assess import assess_summary
+from tests.conftest import ADULT_QIS
 
 EVIL = "<script>alert(1)</script>"
 QIS = (EVIL, "region", "年龄")
 SENSITIVE = "诊断"
 # Class sizes of the test table: 30 uniques, ..., one class of 1,200 records.
 SIZES = [1] * 30 + [2] * 10 + [3] * 5 + [4] * 3 + [7] * 2 + [25, 60, 130, 1200]
-ADULT = Path("/work/shared/data/adult/adult.csv")
-ADULT_QIS = [
-    "age",
-    "education",
-    "marital-status",
-    "native-country",
-    "race",
-    "salary-class",
-    "sex",
-    "workclass",
-]
 NBSP = "\u00a0"
 DASH = "\u2013"  # en dash of the size ranges
 VOID = {"meta", "link", "br", "hr", "img", "input", "wbr", "source", "col", "area", "base"}
@@ -365,11 +355,9 @@ def test_not_an_assessment_names_the_field(assessment: dict[str, Any]) -> None:
         render_assessment_html({**assessment, "rows": "many"})
 
 
-@pytest.mark.skipif(not ADULT.exists(), reason="UCI Adult data not in /work/shared/data")
-def test_adult_report(tmp_path: Path) -> None:
-    frame = pl.scan_csv(ADULT, separator=";", infer_schema=False)
-    summary = get_engine().summarize(frame, ADULT_QIS, ["occupation"])
-    result = assess_summary(summary, source=ADULT.name, population=317_238_626)
+def test_adult_report(adult_frame: pl.LazyFrame, tmp_path: Path) -> None:
+    summary = get_engine().summarize(adult_frame, ADULT_QIS, ["occupation"])
+    result = assess_summary(summary, source="adult.csv", population=317_238_626)
     page = render_assessment_html(result.to_dict())
     (tmp_path / "report.html").write_text(page, encoding="utf-8")
     assert _parse(page).errors == []
