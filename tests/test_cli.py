@@ -228,3 +228,19 @@ def test_population_table_gives_journalist_risk(
     assert data["journalist"]["basis"] == "population table"
     assert data["journalist"]["highest_risk"] <= data["prosecutor"]["highest_risk"]
     assert data["population"]["size"] == 30_162
+
+
+def test_unexpected_errors_exit_70_without_details(
+    monkeypatch: pytest.MonkeyPatch, people: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.workspace import Workspace
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("SECRETNAME0 leaked by some library")
+
+    monkeypatch.setattr(Workspace, "assess", boom)
+    monkeypatch.delenv("CUSTODES_DEBUG", raising=False)
+    code, _, err = run(["assess", str(people), "--qi", "age"], capsys)
+    assert code == 70
+    assert "this is a bug" in " ".join(err.split())
+    assert "SECRETNAME0" not in err

@@ -367,3 +367,14 @@ def test_adult_report(adult_frame: pl.LazyFrame, tmp_path: Path) -> None:
     assert "12,458" in page
     assert f"Dankar&#x27;s rule chooses Pitman for this table: an estimated 1.45{NBSP}%" in page
     assert _table_rows(page, "The 15 riskiest combinations") == 15
+
+
+def test_direct_identifiers_are_listed_and_escaped() -> None:
+    frame = pl.DataFrame({"q": ["a", "b", "b"]}).lazy()
+    summary = get_engine().summarize(frame, ["q"])
+    result = assess_summary(summary, identifying=("身份证号", EVIL))
+    page = render_assessment_html(result.to_dict())
+    assert "Direct identifiers (2)" in page
+    assert '<span class="col">身份证号,</span>' in page
+    assert "&lt;span" not in page
+    assert "<script>" not in page

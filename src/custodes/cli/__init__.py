@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from rich.progress import (
 from custodes import __version__
 from custodes._files import write_atomic
 from custodes.cli._render import render_assessment
-from custodes.errors import CustodesError, SettingError
+from custodes.errors import CustodesError, InternalError, SettingError
 from custodes.settings import SETTINGS, load_settings
 from custodes.workspace import Workspace
 
@@ -261,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     except CustodesError as exc:
         err.print(f"[bold red]error[/bold red] [{exc.code}]: {exc.message}", highlight=False)
         return exc.exit_code
+    except Exception as exc:
+        if os.environ.get("CUSTODES_DEBUG"):
+            raise
+        # Another library's message may quote data values: name only the error's type.
+        bug = InternalError(f"unexpected {type(exc).__name__}; set CUSTODES_DEBUG=1 for details")
+        err.print(f"[bold red]error[/bold red] [{bug.code}]: {bug.message}", highlight=False)
+        return bug.exit_code
     return 0
 
 

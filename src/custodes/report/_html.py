@@ -228,8 +228,8 @@ def _input(a: _Fields) -> str:
     }
     ids = a.texts("identifying") if a.has("identifying") else []
     if ids:
-        facts[f"Direct identifiers ({len(ids)})"] = (
-            _columns(ids) + ": not assessed; a release must remove or mask them"
+        facts[f"Direct identifiers ({len(ids)})"] = Raw(
+            _columns(ids) + escape(": not assessed; a release must remove or mask them")
         )
     rows = "\n".join(
         f'<tr><th scope="row">{h(k)}</th><td>{h(v)}</td></tr>' for k, v in facts.items()
