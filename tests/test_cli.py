@@ -244,3 +244,17 @@ def test_unexpected_errors_exit_70_without_details(
     assert code == 70
     assert "this is a bug" in " ".join(err.split())
     assert "SECRETNAME0" not in err
+
+
+def test_input_format_forces_a_reader(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "export.dat"
+    path.write_text("age;sex\n30;F\n30;F\n40;M\n", encoding="utf-8")
+    code, _, err = run(["assess", str(path), "--qi", "age,sex"], capsys)
+    assert code == 2
+    assert "--input-format csv" in " ".join(err.split())
+    code, out, _ = run(
+        ["assess", str(path), "--qi", "age,sex", "--input-format", "csv", "--format", "json"],
+        capsys,
+    )
+    assert code == 0
+    assert json.loads(out)["equivalence_classes"]["count"] == 2

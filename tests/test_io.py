@@ -319,7 +319,7 @@ def test_error_for_an_unsupported_extension(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.startswith(f"cannot tell the format of {str(path)!r} (extension '.docx').")
     assert "Supported extensions: .csv, .txt, .tsv" in message
-    assert "force it with format='csv' (CLI: --format csv)" in message
+    assert "force it with format='csv' (CLI: --input-format csv)" in message
     assert read_table(path, format="csv").columns == tuple(PEOPLE[0])
 
 

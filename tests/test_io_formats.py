@@ -48,7 +48,7 @@ def test_error_for_a_file_that_is_not_parquet(tmp_path: Path) -> None:
         read_table(path)
     assert str(caught.value) == (
         f"{str(path)!r} is not a readable Parquet file: it may be incomplete or in another "
-        "format (force one with format='csv', CLI: --format csv)."
+        "format (force one with format='csv', CLI: --input-format csv)."
     )
 
 
@@ -176,5 +176,5 @@ def test_error_for_a_file_that_is_not_a_workbook(tmp_path: Path) -> None:
         read_table(path)
     assert str(caught.value) == (
         f"{str(path)!r} cannot be read as an Excel workbook (.xlsx): it may be damaged or in "
-        "another format (force one with format='csv', CLI: --format csv)."
+        "another format (force one with format='csv', CLI: --input-format csv)."
     )

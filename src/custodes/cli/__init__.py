@@ -154,6 +154,10 @@ def assess(
     output: Annotated[
         Path | None, typer.Option(help="Write the report to this file instead of the terminal.")
     ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option(help="Input format when the extension does not tell (csv, parquet, ...)."),
+    ] = None,
     delimiter: Annotated[
         str | None, typer.Option(help="CSV delimiter (default: detected).")
     ] = None,
@@ -171,6 +175,7 @@ def assess(
     read_options = {
         k: v
         for k, v in {
+            "format": input_format,
             "delimiter": delimiter,
             "encoding": encoding
             or (None if ws.settings.encoding == "auto" else ws.settings.encoding),

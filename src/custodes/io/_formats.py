@@ -31,7 +31,7 @@ def read_parquet(path: Path, shown: str) -> TableSource:
     except pl.exceptions.PolarsError:
         raise MalformedTableError(
             f"{shown!r} is not a readable Parquet file: it may be incomplete or in another "
-            "format (force one with format='csv', CLI: --format csv)."
+            "format (force one with format='csv', CLI: --input-format csv)."
         ) from None
     return TableSource(frame, shown, "parquet", None, None, tuple(names))
 
@@ -105,7 +105,7 @@ def _workbook(path: Path, shown: str) -> fastexcel.ExcelReader:
     except fastexcel.FastExcelError:
         raise MalformedTableError(
             f"{shown!r} cannot be read as an Excel workbook (.xlsx): it may be damaged or "
-            "in another format (force one with format='csv', CLI: --format csv)."
+            "in another format (force one with format='csv', CLI: --input-format csv)."
         ) from None
 
 

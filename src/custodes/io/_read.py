@@ -59,7 +59,7 @@ def _format_of(path: Path, shown: str) -> str:
     raise UnsupportedError(
         f"cannot tell the format of {shown!r} ({what}). Supported extensions: {listed}; "
         "database URIs sqlite:///path.db and postgresql://user@host:port/db. If the file "
-        "is one of these formats, force it with format='csv' (CLI: --format csv); formats: "
+        "is one of these formats, force it with format='csv' (CLI: --input-format csv); formats: "
         f"{', '.join(FORMATS)}."
     )
 
