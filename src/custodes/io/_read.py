@@ -9,7 +9,6 @@ from pathlib import Path
 from custodes.errors import MalformedTableError, SettingError, UnsupportedError, closest
 
 from ._csv import read_csv
-from ._database import read_database, scrub
 from ._formats import read_jsonl, read_parquet, read_xlsx
 from ._source import TableSource, open_error
 
@@ -102,6 +101,8 @@ def read_table(
     }
     if _URI.match(shown) and fmt in (None, "sqlite", "postgresql"):
         kind = "sqlite" if shown.startswith("sqlite") else "postgresql"
+        from ._database import read_database, scrub  # SQLAlchemy loads only when needed
+
         _check_options(kind, scrub(shown), given)
         return read_database(shown, table=table)
     if fmt == "postgresql":
@@ -133,4 +134,6 @@ def read_table(
         return read_jsonl(path, shown, encoding)
     if fmt == "xlsx":
         return read_xlsx(path, shown, sheet, has_header)
+    from ._database import read_database
+
     return read_database("sqlite:///" + str(path.resolve()), table=table, path=shown)
