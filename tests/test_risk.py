@@ -282,3 +282,14 @@ def test_population_table_must_contain_the_sample() -> None:
     p = engine.summarize(pl.DataFrame({"q": ["a", "a"]}).lazy(), ["q"])
     with pytest.raises(InvalidInputError, match="does not contain every record"):
         assess_summary(s, population=2, population_summary=p)
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=4), st.integers(-50, 50).map(str)), unique=True)
+)
+@settings(max_examples=100, deadline=None)
+def test_natural_rank_large_and_small_paths_agree(values: list[str | None]) -> None:
+    from custodes.summary import _natural_rank_numpy, natural_rank
+
+    series = pl.Series(values, dtype=pl.String)
+    assert natural_rank(series).tolist() == _natural_rank_numpy(series).tolist()

@@ -28,13 +28,13 @@ def _first_index(codes: IntArray, size: int) -> IntArray:
     return first
 
 
-def _code_matrix(physical: pl.DataFrame) -> npt.NDArray[np.int64]:
-    """Categorical codes as an int64 matrix; a null gets the code after the largest."""
-    if any(physical.null_count().row(0)):
-        physical = physical.with_columns(
-            pl.col(c).fill_null(pl.col(c).max().fill_null(-1) + 1) for c in physical.columns
-        )
-    return physical.to_numpy().astype(np.int64).reshape(physical.height, physical.width)
+def _codes(physical: pl.Series) -> IntArray:
+    """Categorical codes as int64; a null gets the code after the largest."""
+    column = physical.to_numpy()
+    if column.dtype.kind == "f":  # nulls came out as NaN
+        missing = np.isnan(column)
+        column = np.where(missing, (-1.0 if missing.all() else np.nanmax(column)) + 1, column)
+    return column.astype(np.int64)
 
 
 def _dense(codes: IntArray) -> tuple[IntArray, int]:
@@ -114,8 +114,11 @@ class PolarsEngine:
         keys = [*qis, *sens]
         # Categorical columns group as integers; a fresh mapping per column keeps the
         # codes dense and private to this summary.
+        schema = frame.collect_schema()
         as_categories = [
-            pl.col(name).cast(pl.String).cast(pl.Categorical(pl.Categories.random()))
+            (pl.col(name) if schema[name] == pl.String else pl.col(name).cast(pl.String)).cast(
+                pl.Categorical(pl.Categories.random())
+            )
             for name in keys
         ]
         detail = (
@@ -128,19 +131,19 @@ class PolarsEngine:
             .collect(engine="streaming")
         )
         counts = detail.get_column(_COUNT).to_numpy().astype(np.int64)
-        matrix_all = _code_matrix(detail.select(f"__c{j}" for j in range(len(keys))))
+        codes: list[IntArray] = []
         sizes: list[int] = []
         for j in range(len(keys)):
-            matrix_all[:, j], size = _dense(matrix_all[:, j])
+            c, size = _dense(_codes(detail.get_column(f"__c{j}")))
+            codes.append(c)
             sizes.append(size)
-        codes = [matrix_all[:, j] for j in range(len(keys))]
 
         q = len(qis)
         natural: list[tuple[pl.Series, IntArray]] = []
         for offset, name in enumerate(sens):
             j = q + offset
-            values = detail.get_column(name).cast(pl.String)
-            categories = values.gather(_first_index(codes[j], sizes[j]))
+            first = _first_index(codes[j], sizes[j])
+            categories = detail.get_column(name).gather(first).cast(pl.String)
             rank = natural_rank(categories)
             ordered = categories.gather(np.argsort(rank, kind="stable"))
             natural.append((ordered, rank[codes[j]]))
@@ -156,7 +159,9 @@ class PolarsEngine:
             np.add.reduceat(sorted_counts, grouping.starts) if classes else sorted_counts[:0]
         )
         first_row = grouping.first_row
-        matrix = matrix_all[first_row, :q]
+        matrix = np.empty((classes, q), dtype=np.int32)
+        for j in range(q):
+            matrix[:, j] = codes[j][first_row]
 
         histograms: dict[str, SensitiveHistogram] = {}
         if single:
@@ -173,7 +178,7 @@ class PolarsEngine:
                 histograms[name] = _histogram(name, ordered, value_codes, class_of_row, counts)
         return Summary(
             quasi_identifiers=tuple(qis),
-            codes=matrix.astype(np.int32),
+            codes=matrix,
             counts=class_counts.astype(np.int64),
             sensitive=histograms,
             value_source=detail,
