@@ -214,7 +214,7 @@ def main() -> int:
     rows_out: list[list[str]] = []
     for label, n in sizes:
         frame = adult if label == "adult" else adult_like(n, seed=1, source=adult)
-        repeats = 5 if n < 100_000 else 3
+        repeats = 21 if n < 100_000 else 3
         print(f"{label}: {frame.height:,} rows", file=sys.stderr)
         for task, ours, baseline in tasks:
             t_ours, v_ours = median_time(partial(ours, frame), repeats)
@@ -260,7 +260,7 @@ def main() -> int:
         "- data: UCI Adult (30,162 rows) and `custodes.synth.adult_like` scale-ups "
         "(whole rows resampled, age moved by up to 2 years); 8 quasi-identifiers, "
         "sensitive attribute `occupation`",
-        "- timings: median of 5 runs (adult) or 3 runs (1 M, 10 M) after a warm-up; "
+        "- timings: median of 21 runs (adult) or 3 runs (1 M, 10 M) after a warm-up; "
         "pycanon 1.3: one run, adult only (it loops over classes in pandas: at 1 M rows "
         "t-closeness alone would take hours); its t-closeness uses its own distance for "
         "categorical values, so only its time is compared",
