@@ -258,3 +258,87 @@ def test_input_format_forces_a_reader(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     assert code == 0
     assert json.loads(out)["equivalence_classes"]["count"] == 2
+
+
+def test_table_option_reads_a_database_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "two.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table t (a text, b text)")
+        conn.execute("create table u (x text)")
+        conn.executemany("insert into t values (?, ?)", [("1", "x"), ("1", "x"), ("2", "y")])
+    code, out, err = run(
+        ["assess", f"sqlite:///{db}", "--table", "t", "--qi", "a,b", "--format", "json"], capsys
+    )
+    assert code == 0, err
+    assert json.loads(out)["equivalence_classes"]["count"] == 2
+
+
+def test_brackets_in_names_are_shown_not_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text("[b]a,a[/x]\n1,2\n1,3\n", encoding="utf-8")
+    code, out, err = run(["assess", str(path), "--qi", "[b]a,a[/x]"], capsys)
+    assert code == 0, err
+    assert "[b]a" in out
+    assert "a[/x]" in out
+    code, _, err = run(["assess", str(path), "--qi", "[/x]"], capsys)
+    assert code == 2
+    assert "error [unknown_column]: column '[/x]'" in " ".join(err.split())
+
+
+def test_encoding_setting_applies_to_text_files_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import polars as pl
+
+    parquet = tmp_path / "t.parquet"
+    pl.DataFrame({"c": ["a", "b"]}).write_parquet(parquet)
+    text = tmp_path / "t.csv"
+    text.write_bytes("城市,n\n北京,1\n上海,2\n".encode("gb18030"))
+    monkeypatch.setenv("CUSTODES_ENCODING", "gb18030")
+    code, _, err = run(["assess", str(parquet), "--qi", "c"], capsys)
+    assert code == 0, err
+    code, out, err = run(["assess", str(text), "--qi", "城市", "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["quasi_identifiers"] == ["城市"]
+
+
+def test_no_header_and_tab_delimiter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "plain.tsv"
+    path.write_text("Li\tF\nZhang\tM\nWang\tM\n", encoding="utf-8")
+    argv = ["assess", str(path), "--no-header", "--delimiter", "\\t", "--format", "json"]
+    code, out, err = run([*argv, "--qi", "column_2"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["rows"] == 3
+    assert data["equivalence_classes"]["count"] == 2
+
+
+def test_non_finite_recursive_c_is_refused(
+    people: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["assess", str(people), "--qi", "age", "--recursive-c", "nan"], capsys)
+    assert code == 2
+    assert "give a number" in err
+
+
+def test_empty_table_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("age,sex\n", encoding="utf-8")
+    code, _, err = run(["assess", str(path), "--qi", "age", "--population", "usa"], capsys)
+    assert code == 2
+    assert "has no records" in err
+
+
+def test_population_with_thousands_separators(
+    people: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["assess", str(people), "--qi", "age", "--format", "json", "--no-combinations"]
+    code, out, err = run([*argv, "--population", "317,238,626"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["population"]["size"] == 317_238_626

@@ -17,7 +17,7 @@ from typing import Any
 
 from custodes.errors import SettingError, closest
 
-__all__ = ["SETTINGS", "Setting", "Settings", "load_settings"]
+__all__ = ["SETTINGS", "Setting", "Settings", "check_threshold", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -80,16 +80,30 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
         ) from None
 
 
-def _check(values: dict[str, Any]) -> None:
-    if values["engine"] not in {"polars"}:
+def check_threshold(value: object, name: str = "risk_threshold") -> float:
+    """A risk threshold: a number in (0, 1]."""
+    try:
+        threshold = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         raise SettingError(
-            f"setting 'engine' is {values['engine']!r}; the engines available are: 'polars'."
-        )
-    threshold = values["risk_threshold"]
+            f"setting {name!r} is {value!r}; give a number in (0, 1], e.g. 0.2."
+        ) from None
     if not 0.0 < threshold <= 1.0:
+        raise SettingError(f"setting {name!r} is {threshold}; it must be in (0, 1], e.g. 0.2.")
+    return threshold
+
+
+def _check(values: dict[str, Any]) -> None:
+    from custodes.engines import ENGINES
+
+    if values["engine"] not in ENGINES:
+        hint = closest(values["engine"], ENGINES)
+        extra = f" Did you mean {hint!r}?" if hint else ""
         raise SettingError(
-            f"setting 'risk_threshold' is {threshold}; it must be in (0, 1], e.g. 0.2."
+            f"setting 'engine' is {values['engine']!r}.{extra} "
+            f"The engines available are: {', '.join(sorted(ENGINES))}."
         )
+    check_threshold(values["risk_threshold"])
     if not 1 <= values["max_qi_combinations"] <= 16:
         raise SettingError("setting 'max_qi_combinations' must be between 1 and 16.")
 

@@ -7,6 +7,7 @@ from the default settings.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +17,17 @@ from typing import Any
 import polars as pl
 
 from custodes.engines import Engine, get_engine
-from custodes.errors import ColumnRoleError, InvalidInputError, SettingError, unknown_column
+from custodes.errors import (
+    ColumnRoleError,
+    InvalidInputError,
+    SettingError,
+    UnsupportedError,
+    unknown_column,
+)
 from custodes.hierarchy import Hierarchy, read_hierarchy
-from custodes.io import TableSource, read_table, reading
+from custodes.io import EXTENSIONS, TableSource, read_table, reading
 from custodes.risk import Assessment, assess_summary, population_size
-from custodes.settings import Settings, load_settings
+from custodes.settings import Settings, check_threshold, load_settings
 
 __all__ = ["Roles", "TableLike", "Workspace", "assess", "open_table"]
 
@@ -65,15 +72,48 @@ class Roles:
                 seen[name] = role
 
 
-def open_table(table: TableLike, **read_options: Any) -> TableSource:
+def open_table(table: TableLike, /, **read_options: Any) -> TableSource:
     """Turn a path, URI, DataFrame or LazyFrame into a :class:`TableSource`."""
     if isinstance(table, TableSource):
         return table
     if isinstance(table, pl.DataFrame | pl.LazyFrame):
         frame = table.lazy()
-        cols = tuple(frame.collect_schema().names())
+        try:
+            cols = tuple(frame.collect_schema().names())
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InvalidInputError(
+                f"the lazy frame given cannot be read ({type(exc).__name__}); check the file "
+                "it scans, or pass a path and let custodes read it."
+            ) from None
         return TableSource(frame, "<table>", "polars", None, None, cols)
     return read_table(table, **read_options)
+
+
+_TEXT_FORMATS = ("csv", "tsv", "jsonl")
+
+
+def _is_text(table: TableLike, read_options: Mapping[str, Any]) -> bool:
+    """Whether ``table`` will be read as text (where an encoding applies)."""
+    fmt = read_options.get("format")
+    if fmt is not None:
+        return str(fmt).lower() in _TEXT_FORMATS
+    if not isinstance(table, str | os.PathLike) or "://" in str(table):
+        return False
+    return EXTENSIONS.get(Path(table).suffix.lower()) in _TEXT_FORMATS
+
+
+_UNSUPPORTED_KINDS = (pl.List, pl.Array, pl.Struct, pl.Object, pl.Binary)
+
+
+def _check_types(source: TableSource, columns: Sequence[str]) -> None:
+    schema = source.frame.collect_schema()
+    for name in columns:
+        dtype = schema[name]
+        if isinstance(dtype, _UNSUPPORTED_KINDS) or dtype in _UNSUPPORTED_KINDS:
+            raise UnsupportedError(
+                f"column {name!r} of {source.name} holds {dtype} values; privacy roles need "
+                "plain values (text, numbers, dates). Flatten or convert the column first."
+            )
 
 
 def _split(names: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -122,7 +162,11 @@ class Workspace:
         table is taken to be the whole population (a register or census), which
         is the conservative choice.
         """
-        source = open_table(table, **dict(read_options or {}))
+        options = dict(read_options or {})
+        wants_encoding = self.settings.encoding != "auto" and "encoding" not in options
+        if wants_encoding and _is_text(table, options):
+            options["encoding"] = self.settings.encoding
+        source = open_table(table, **options)
         roles = Roles(
             _split(quasi_identifiers),
             _split(sensitive),
@@ -130,16 +174,20 @@ class Workspace:
             _split(insensitive),
         )
         roles.validate(source.columns, source.name)
-        if threshold is None:
-            threshold = self.settings.risk_threshold
-        if not 0.0 < threshold <= 1.0:
-            raise SettingError(f"--threshold is {threshold}; it must be in (0, 1], e.g. 0.2.")
+        _check_types(source, [*roles.quasi_identifiers, *roles.sensitive])
+        threshold = check_threshold(
+            self.settings.risk_threshold if threshold is None else threshold, "threshold"
+        )
+        if not isinstance(recursive_c, int | float) or not math.isfinite(recursive_c):
+            raise SettingError(f"recursive-(c,l) c is {recursive_c!r}; give a number, e.g. 4.")
         if recursive_c <= 0:
             raise SettingError(f"recursive-(c,l) c is {recursive_c}; it must be positive, e.g. 4.")
         loaded = self._hierarchies(hierarchies or {}, roles)
 
         with reading(source):
             summary = self.engine.summarize(source.frame, roles.quasi_identifiers, roles.sensitive)
+        if summary.rows == 0:
+            raise InvalidInputError(f"{source.name} has no records: there is nothing to assess.")
         pop_summary = None
         if population_table is not None:
             if population is not None or sampling_fraction is not None:
@@ -150,8 +198,13 @@ class Workspace:
             for name in roles.quasi_identifiers:
                 if name not in pop_source.columns:
                     raise unknown_column(name, pop_source.columns, where=pop_source.name)
+            # Compare values as the sample holds them (an integer 1 is the float 1.0).
+            sample_schema = source.frame.collect_schema()
+            pop_frame = pop_source.frame.with_columns(
+                pl.col(q).cast(sample_schema[q], strict=False) for q in roles.quasi_identifiers
+            )
             with reading(pop_source):
-                pop_summary = self.engine.summarize(pop_source.frame, roles.quasi_identifiers)
+                pop_summary = self.engine.summarize(pop_frame, roles.quasi_identifiers)
 
         size = self._population_size(population, sampling_fraction, summary.rows, pop_summary)
         return assess_summary(
@@ -177,8 +230,10 @@ class Workspace:
     ) -> int:
         if pop_summary is not None:
             return int(pop_summary.rows)
-        if isinstance(population, str) and population.strip().isdigit():
-            population = int(population)
+        if isinstance(population, str):
+            digits = population.strip().replace(",", "").replace("_", "")
+            if digits.lstrip("+-").isdigit():
+                population = int(digits)
         given = [x is not None for x in (population, fraction)]
         if sum(given) > 1:
             raise SettingError("give either a population (region or size) or a sampling fraction.")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,6 +23,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from custodes import __version__
 from custodes._files import write_atomic
@@ -158,8 +160,14 @@ def assess(
         str | None,
         typer.Option(help="Input format when the extension does not tell (csv, parquet, ...)."),
     ] = None,
+    header: Annotated[
+        bool | None,
+        typer.Option(
+            "--header/--no-header", help="Whether a CSV file's first line names the columns."
+        ),
+    ] = None,
     delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter (default: detected).")
+        str | None, typer.Option(help="CSV delimiter (default: detected); '\\t' is a tab.")
     ] = None,
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding (default: detected), e.g. gb18030.")
@@ -176,9 +184,9 @@ def assess(
         k: v
         for k, v in {
             "format": input_format,
-            "delimiter": delimiter,
-            "encoding": encoding
-            or (None if ws.settings.encoding == "auto" else ws.settings.encoding),
+            "delimiter": {"\\t": "\t", "tab": "\t"}.get(delimiter or "", delimiter),
+            "encoding": encoding,
+            "has_header": header,
             "table": table,
             "sheet": sheet,
         }.items()
@@ -218,7 +226,7 @@ def assess(
         out.print(text, markup=False, highlight=False, soft_wrap=True)
     else:
         write_atomic(output, text)
-        err.print(f"wrote {output}")
+        err.print(f"wrote {output}", markup=False, highlight=False)
 
 
 @app.command()
@@ -233,11 +241,12 @@ def demo(
     ws = _workspace(workspace)
     with err.status("generating and assessing the synthetic register..."):
         result = run_demo(ws, rows=rows, seed=seed)
-    out.print(f"[bold]Synthetic register[/bold]: {result.rows:,} people -> {result.data_path}")
+    path = escape(str(result.data_path))
+    out.print(f"[bold]Synthetic register[/bold]: {result.rows:,} people -> {path}")
     for title, assessment in result.assessments:
         out.rule(title)
         render_assessment(assessment, out)
-    out.print(f"HTML report: {result.report_path}")
+    out.print(f"HTML report: {result.report_path}", markup=False, highlight=False)
 
 
 @app.command("settings")
@@ -258,6 +267,12 @@ def version(workspace: WorkspaceOpt = None) -> None:
     out.print(f"custodes {__version__}")
 
 
+def _error(exc: CustodesError) -> None:
+    text = Text("error", style="bold red")
+    text.append(f" [{exc.code}]: {exc.message}")
+    err.print(text, highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (errors mapped from the exception tree)."""
     try:
@@ -265,14 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # usage errors and --help: the parser's own exit code
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CustodesError as exc:
-        err.print(f"[bold red]error[/bold red] [{exc.code}]: {exc.message}", highlight=False)
+        _error(exc)
         return exc.exit_code
     except Exception as exc:
         if os.environ.get("CUSTODES_DEBUG"):
             raise
         # Another library's message may quote data values: name only the error's type.
         bug = InternalError(f"unexpected {type(exc).__name__}; set CUSTODES_DEBUG=1 for details")
-        err.print(f"[bold red]error[/bold red] [{bug.code}]: {bug.message}", highlight=False)
+        _error(bug)
         return bug.exit_code
     return 0
 

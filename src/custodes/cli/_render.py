@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from custodes.risk import Assessment
 
 __all__ = ["render_assessment"]
+
+
+def _names(names: tuple[str, ...]) -> str:
+    """Column names for Rich markup: escaped, so a '[' in a name is shown as is."""
+    return escape(", ".join(names))
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
@@ -23,15 +29,15 @@ def render_assessment(a: Assessment, console: Console) -> None:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("source", a.source)
+    head.add_row("source", escape(a.source))
     head.add_row("rows", f"{a.rows:,}")
-    head.add_row("quasi-identifiers", ", ".join(a.quasi_identifiers))
+    head.add_row("quasi-identifiers", _names(a.quasi_identifiers))
     if a.sensitive:
-        head.add_row("sensitive", ", ".join(a.sensitive))
+        head.add_row("sensitive", _names(a.sensitive))
     if a.identifying:
         head.add_row(
             "[bold red]direct identifiers[/bold red]",
-            ", ".join(a.identifying) + " [red](not assessed: remove or mask before release)[/red]",
+            _names(a.identifying) + " [red](not assessed: remove or mask before release)[/red]",
         )
     head.add_row(
         "equivalence classes",
@@ -71,7 +77,7 @@ def render_assessment(a: Assessment, console: Console) -> None:
         parts.append(pop)
     for s in a.sensitive:
         ld, tc = a.l_diversity[s], a.t_closeness[s]
-        t = Table(title=f"Sensitive attribute {s!r}", title_justify="left")
+        t = Table(title=f"Sensitive attribute {escape(repr(s))}", title_justify="left")
         t.add_column("measure")
         t.add_column("value", justify="right")
         t.add_column("measure")
@@ -97,7 +103,9 @@ def render_assessment(a: Assessment, console: Console) -> None:
         imp.add_column("uniques removed", justify="right")
         imp.add_column("uniques left", justify="right")
         for impact in a.column_impact[:5]:
-            imp.add_row(impact.column, _pct(impact.uniques_removed), _pct(impact.uniques_without))
+            imp.add_row(
+                escape(impact.column), _pct(impact.uniques_removed), _pct(impact.uniques_without)
+            )
         parts.append(imp)
     if a.qi_combinations:
         riskiest = sorted(a.qi_combinations, key=lambda c: (-c.uniques, len(c.columns)))
@@ -112,7 +120,7 @@ def render_assessment(a: Assessment, console: Console) -> None:
                 continue
             shown.add(len(c.columns))
             combo.add_row(
-                ", ".join(c.columns),
+                _names(c.columns),
                 _pct(c.uniques),
                 f"{c.distinction:.4f}",
                 f"{c.separation:.4f}",
