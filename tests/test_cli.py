@@ -228,6 +228,7 @@ def test_population_table_gives_journalist_risk(
     assert data["journalist"]["basis"] == "population table"
     assert data["journalist"]["highest_risk"] <= data["prosecutor"]["highest_risk"]
     assert data["population"]["size"] == 30_162
+    assert data["population"]["dankar"]["model"] == "population table"
 
 
 def test_unexpected_errors_exit_70_without_details(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custodes.engines import ENGINES, get_engine
-from custodes.errors import SettingError
+from custodes.errors import ColumnRoleError, SettingError
 
 ENGINE_NAMES = sorted(ENGINES)
 
@@ -25,7 +25,8 @@ def test_summary_counts_every_combination(name: str, rows: list[tuple[str | None
     frame = pl.DataFrame(rows, schema=["a", "b", "s"], orient="row").lazy()
     summary = get_engine(name).summarize(frame, ["a", "b"], ["s"])
     expected = Counter((r[0], r[1]) for r in rows)
-    decoded = {(r["a"], r["b"]): r["__count"] for r in summary.values_frame().iter_rows(named=True)}
+    rows_ = summary.values_frame().iter_rows(named=True)
+    decoded = {(r["a"], r["b"]): int(n) for r, n in zip(rows_, summary.counts, strict=True)}
     assert decoded == dict(expected)
     assert summary.rows == len(rows)
     hist = summary.sensitive["s"]
@@ -50,3 +51,19 @@ def test_unknown_engine_is_a_setting_error() -> None:
         SettingError, match=r"'polar', which is not an engine\. Did you mean 'polars'"
     ):
         get_engine("polar")
+
+
+@pytest.mark.parametrize("name", ENGINE_NAMES)
+def test_column_names_cannot_collide_with_internal_ones(name: str) -> None:
+    frame = pl.DataFrame({"__count": ["a", "a", "b"], "c0": ["x", "y", "x"], "k1": ["1"] * 3})
+    summary = get_engine(name).summarize(frame.lazy(), ["__count", "k1"], ["c0"])
+    assert sorted(summary.counts.tolist()) == [1, 2]
+    assert summary.sensitive["c0"].values.to_list() == ["x", "y"]
+    assert summary.values_frame().columns == ["__count", "k1"]
+
+
+@pytest.mark.parametrize("name", ENGINE_NAMES)
+def test_a_column_with_two_roles_is_refused(name: str) -> None:
+    frame = pl.DataFrame({"a": ["1"], "b": ["2"]}).lazy()
+    with pytest.raises(ColumnRoleError, match="one role"):
+        get_engine(name).summarize(frame, ["a", "b"], ["a"])

@@ -100,11 +100,11 @@ class Summary:
         return pl.DataFrame(data)
 
     def values_frame(self) -> pl.DataFrame:
-        """The classes with their decoded quasi-identifier values (as text) and counts."""
+        """One row per class with its quasi-identifier values as text (sizes: ``counts``)."""
         values = self.value_source.select(
             pl.col(name).cast(pl.String) for name in self.quasi_identifiers
         )
-        return values[self.value_rows].with_columns(pl.Series("__count", self.counts))
+        return values[self.value_rows]
 
 
 def _number(text: str) -> float | None:

@@ -64,8 +64,8 @@ def render_assessment(a: Assessment, console: Console) -> None:
         for col in ("Pitman", "Zayatz", "SNB", "Dankar"):
             pop.add_column(col, justify="right")
         dankar = f"{_pct(p.dankar, 3)} ({p.dankar_model})" if p.dankar_model else "n/a"
-        if p.dankar_model == "census":  # the table is the population: nothing to estimate
-            models = ["n/a (census)"] * 3
+        if p.dankar_model in ("census", "population table"):  # counted, not estimated
+            models = [f"n/a ({p.dankar_model})"] * 3
         else:
             models = [_pct(p.pitman, 3), _pct(p.zayatz, 3), _pct(p.snb, 3)]
         pop.add_row(

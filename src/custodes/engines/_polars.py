@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from custodes.errors import ColumnRoleError
 from custodes.summary import SensitiveHistogram, Summary, natural_rank
 
 _COUNT = "__count"
@@ -110,22 +111,31 @@ class PolarsEngine:
     ) -> Summary:
         """Group by the quasi-identifiers and sensitive attributes in one pass."""
         qis = list(quasi_identifiers)
-        sens = [s for s in sensitive if s not in qis]
-        keys = [*qis, *sens]
+        sens = list(sensitive)
+        names = [*qis, *sens]
+        if len(set(names)) != len(names):
+            raise ColumnRoleError(
+                "a column is listed twice among the quasi-identifiers and sensitive "
+                "attributes; give each column one role."
+            )
+        # Positional names inside the query: a user column may be called anything.
+        keys = [f"k{j}" for j in range(len(names))]
         # Group the raw values first (one hash pass over the data), then code each
         # column of the much smaller result with a fresh categorical mapping: the
         # codes stay dense and private to this summary. (Casting the input to
         # categorical first is ~1 ms faster on small tables but 40 % slower at 10 M rows.)
         schema = frame.collect_schema()
+        renamed = [pl.col(name).alias(key) for name, key in zip(names, keys, strict=True)]
         coded = [
-            (pl.col(name) if schema[name] == pl.String else pl.col(name).cast(pl.String))
+            (pl.col(key) if schema[name] == pl.String else pl.col(key).cast(pl.String))
             .cast(pl.Categorical(pl.Categories.random()))
             .to_physical()
-            .alias(f"__c{j}")
-            for j, name in enumerate(keys)
+            .alias(f"c{j}")
+            for j, (name, key) in enumerate(zip(names, keys, strict=True))
         ]
         detail = (
-            frame.group_by(keys)
+            frame.select(renamed)
+            .group_by(keys)
             .agg(pl.len().alias(_COUNT))
             .with_columns(coded)
             .collect(engine="streaming")
@@ -134,7 +144,7 @@ class PolarsEngine:
         codes: list[IntArray] = []
         sizes: list[int] = []
         for j in range(len(keys)):
-            c, size = _dense(_codes(detail.get_column(f"__c{j}")))
+            c, size = _dense(_codes(detail.get_column(f"c{j}")))
             codes.append(c)
             sizes.append(size)
 
@@ -143,7 +153,7 @@ class PolarsEngine:
         for offset, name in enumerate(sens):
             j = q + offset
             first = _first_index(codes[j], sizes[j])
-            categories = detail.get_column(name).gather(first).cast(pl.String)
+            categories = detail.get_column(keys[j]).gather(first).cast(pl.String).alias(name)
             rank = natural_rank(categories)
             ordered = categories.gather(np.argsort(rank, kind="stable"))
             natural.append((ordered, rank[codes[j]]))
@@ -181,7 +191,9 @@ class PolarsEngine:
             codes=matrix,
             counts=class_counts.astype(np.int64),
             sensitive=histograms,
-            value_source=detail,
+            value_source=detail.select(
+                pl.col(key).alias(name) for key, name in zip(keys, qis, strict=False)
+            ),
             value_rows=first_row,
         )
 

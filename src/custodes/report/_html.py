@@ -328,21 +328,26 @@ def _population(a: _Fields) -> str:
     size = pop.num("size")
     dankar = pop.obj("dankar") if pop.has("dankar") else None
     chosen = dankar.text("model") if dankar and dankar.has("model") else ""
-    if chosen == "census" and dankar is not None:
+    if chosen in ("census", "population table") and dankar is not None:
         fraction = dankar.opt_num("fraction")
+        basis = (
+            f"The table is taken to be the whole population ({count(size)} people): a register "
+            "or census. Every record unique in the table is unique in the population"
+            if chosen == "census"
+            else f"The population table ({count(size)} people) was given, so uniqueness in "
+            "the population is counted, not estimated"
+        )
         return _section(
             "population",
             paragraph(
-                f"The table is taken to be the whole population ({count(size)} people): a "
-                "register or census. Every record unique in the table is unique in the "
-                f"population: {percent(fraction)} of the population "
-                f"({_people(fraction, size)} people).",
+                f"{basis}: {percent(fraction)} of the population "
+                f"({_people(fraction, size)} people) are unique on the quasi-identifiers.",
                 "headline",
             ),
             paragraph(
-                "The estimators (Pitman, Zayatz, SNB) do not apply when nothing is sampled. If "
-                "the table is a sample, give the population (a region, a size or a sampling "
-                "fraction) to estimate population uniqueness."
+                "The estimators (Pitman, Zayatz, SNB) are not needed when the population is "
+                "known. If the table is a sample of a larger population, give the population "
+                "(a region, a size or a sampling fraction) to estimate population uniqueness."
             ),
         )
     rows = [

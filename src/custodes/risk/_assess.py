@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
@@ -30,7 +31,7 @@ from custodes.risk._reidentification import (
 )
 from custodes.summary import Summary
 
-__all__ = ["Assessment", "RiskBucket", "assess_summary", "census"]
+__all__ = ["Assessment", "RiskBucket", "assess_summary", "census", "exact_population"]
 
 # Upper bounds of the risk buckets of the distribution plot (as in ARX's view).
 _RISK_EDGES = (1.0, 0.5, 1 / 3, 0.25, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001, 0.0)
@@ -122,6 +123,19 @@ def _risk_distribution(counts: npt.NDArray[np.int64]) -> tuple[RiskBucket, ...]:
     return tuple(buckets)
 
 
+def exact_population(population: Summary, sample_rows: int) -> PopulationRisk:
+    """Population uniqueness counted in the population table itself: no estimate needed."""
+    return PopulationRisk(
+        size=population.rows,
+        sampling_fraction=sample_rows / population.rows,
+        pitman=None,
+        zayatz=None,
+        snb=None,
+        dankar_model="population table",
+        dankar=float((population.counts == 1).sum()) / population.rows,
+    )
+
+
 def census(summary: Summary) -> PopulationRisk:
     """The table is the whole population: its uniques are the population's uniques.
 
@@ -141,16 +155,25 @@ def census(summary: Summary) -> PopulationRisk:
 
 
 def _population_sizes(sample: Summary, population: Summary) -> npt.NDArray[np.int64]:
-    """Size of each sample class in the population table (by value, not code)."""
-    key = list(sample.quasi_identifiers)
-    left = sample.values_frame().with_row_index("__class")
-    right = population.values_frame().rename({"__count": "__population"})
-    joined = left.join(right, on=key, how="left", nulls_equal=True).sort("__class")
-    sizes = joined.get_column("__population")
-    if sizes.null_count() or bool((joined["__population"] < joined["__count"]).any()):
+    """Size of each sample class in the population table (matched by value, not code)."""
+    names = {q: f"v{j}" for j, q in enumerate(sample.quasi_identifiers)}
+    keys = list(names.values())
+    left = (
+        sample.values_frame()
+        .rename(names)
+        .with_columns(pl.Series("class", np.arange(sample.classes)), pl.Series("n", sample.counts))
+    )
+    right = (
+        population.values_frame().rename(names).with_columns(pl.Series("size", population.counts))
+    )
+    joined = left.join(right, on=keys, how="left", nulls_equal=True).sort("class")
+    sizes = joined.get_column("size")
+    missing = sizes.null_count()
+    smaller = int((joined.get_column("size") < joined.get_column("n")).sum())
+    if missing or smaller:
         raise InvalidInputError(
             "the population table does not contain every record of the table: "
-            f"{sizes.null_count()} equivalence classes are missing from it or smaller "
+            f"{missing} equivalence classes are missing from it and {smaller} are smaller "
             "there. Give the table the sample was drawn from, with the same columns."
         )
     return sizes.to_numpy().astype(np.int64)
@@ -185,7 +208,9 @@ def assess_summary(
         marketer = summary.classes / rows if rows else 0.0
 
     pop: PopulationRisk | None = None
-    if population is not None and rows:
+    if population_summary is not None:
+        pop = exact_population(population_summary, rows)
+    elif population is not None and rows:
         if population == rows:
             pop = census(summary)
         else:
