@@ -21,9 +21,11 @@ import polars as pl
 
 from custodes.errors import InternalError
 
-__all__ = ["SensitiveHistogram", "Summary", "natural_rank"]
+__all__ = ["COUNT", "SensitiveHistogram", "Summary", "natural_rank"]
 
 IntArray = npt.NDArray[np.int64]
+COUNT = "n"
+"""Name of the class-size column of :meth:`Summary.code_frame`."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +47,11 @@ class SensitiveHistogram:
     def domain_size(self) -> int:
         """Number of distinct values of the attribute in the data."""
         return len(self.values)
+
+    def class_totals(self, classes: int) -> npt.NDArray[np.float64]:
+        """Number of records in each class (as floats, for weighting)."""
+        totals = np.bincount(self.class_index, weights=self.count, minlength=classes)
+        return np.asarray(totals, dtype=np.float64)
 
     def overall(self) -> npt.NDArray[np.float64]:
         """The attribute's distribution over the whole table (sums to 1)."""
@@ -93,10 +100,10 @@ class Summary:
         return sizes.astype(np.int64), freq.astype(np.int64)
 
     def code_frame(self, columns: Sequence[int] | None = None) -> pl.DataFrame:
-        """The codes (optionally a subset of quasi-identifiers) with a count column."""
+        """Codes as columns ``q0``, ``q1``... (or a subset) and the class sizes as ``n``."""
         idx = range(len(self.quasi_identifiers)) if columns is None else columns
         data: dict[str, npt.NDArray[np.int32] | IntArray] = {f"q{j}": self.codes[:, j] for j in idx}
-        data["__count"] = self.counts
+        data[COUNT] = self.counts
         return pl.DataFrame(data)
 
     def values_frame(self) -> pl.DataFrame:

@@ -18,7 +18,7 @@ import polars as pl
 from custodes.errors import ColumnRoleError
 from custodes.summary import SensitiveHistogram, Summary, natural_rank
 
-_COUNT = "__count"
+_COUNT = "n"  # the other columns of the query are k0, k1, ... and c0, c1, ...
 IntArray = npt.NDArray[np.int64]
 
 

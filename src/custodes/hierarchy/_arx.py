@@ -38,6 +38,24 @@ class Hierarchy:
                     "again; each value must have exactly one row."
                 )
             seen[row[0]] = line
+        # A tree: a group at one level always belongs to the same group one level up,
+        # and everything meets at a single top (ARX writes it as '*').
+        for level in range(1, depth - 1):
+            parent: dict[str, tuple[str, int]] = {}
+            for line, row in enumerate(self.rows, start=1):
+                known = parent.setdefault(row[level], (row[level + 1], line))
+                if known[0] != row[level + 1]:
+                    raise MalformedTableError(
+                        f"{self.source}, line {line}: the level-{level} group of this row has "
+                        f"another level-{level + 1} group than on line {known[1]}; a group "
+                        "must never be split between two groups of the level above."
+                    )
+        tops = {row[-1] for row in self.rows}
+        if depth > 1 and len(tops) != 1:
+            raise MalformedTableError(
+                f"{self.source}: the last level has {len(tops)} different values; every row "
+                "must end with the same top value (usually '*')."
+            )
 
     @property
     def height(self) -> int:

@@ -33,9 +33,8 @@ from custodes.errors import (
 
 from ._source import TableSource, missing_file
 
-__all__ = ["SCHEMES", "read_database", "scrub"]
+__all__ = ["read_database", "scrub"]
 
-SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 _BATCH = 50_000
 _SECRET_KEYS = ("password", "sslpassword")
 _PYTHON_TYPES: dict[type, pl.DataType] = {

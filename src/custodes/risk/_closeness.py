@@ -6,11 +6,14 @@ offered by ARX: *equal* (every two values are 1 apart: half the L1 distance),
 *hierarchical* (the distance of two values is the height of their lowest
 common ancestor in a generalization hierarchy over the hierarchy's height).
 The t a table reaches is the largest distance of any class.
+
+All three are computed from the sparse (class, value, count) triples: the
+work grows with the number of triples (times log m for the ordered distance,
+times the hierarchy's height for the hierarchical one), never with classes x m.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +25,7 @@ from custodes.summary import SensitiveHistogram
 __all__ = ["TCloseness", "t_closeness"]
 
 FloatArray = npt.NDArray[np.float64]
-_CHUNK_CELLS = 4_000_000  # dense cells per block: bounds memory on huge summaries
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -43,50 +46,103 @@ class TCloseness:
         }
 
 
-def _dense_blocks(
-    hist: SensitiveHistogram, classes: int, totals: FloatArray
-) -> Iterator[FloatArray]:
-    """Per-class value distributions as dense blocks of rows, in class order."""
-    m = hist.domain_size
-    step = max(1, _CHUNK_CELLS // max(m, 1))
-    bounds = np.searchsorted(hist.class_index, np.arange(0, classes + step, step))
-    for b, lo in enumerate(range(0, classes, step)):
-        hi = min(lo + step, classes)
-        a, z = bounds[b], bounds[b + 1]
-        block = np.zeros((hi - lo, m))
-        rows = hist.class_index[a:z] - lo
-        block[rows, hist.value_code[a:z]] = hist.count[a:z] / totals[hist.class_index[a:z]]
-        yield block
+def _segment_starts(cls: IntArray) -> npt.NDArray[np.bool_]:
+    first = np.empty(len(cls), dtype=bool)
+    first[:1] = True
+    np.not_equal(cls[1:], cls[:-1], out=first[1:])
+    return first
 
 
-def _hierarchy_steps(hist: SensitiveHistogram, hierarchy: Hierarchy) -> list[npt.NDArray[np.int64]]:
-    """For each level, the parent node index of every node of the level below."""
+def _ordered(
+    cls: IntArray,
+    value: IntArray,
+    counts: IntArray,
+    totals: FloatArray,
+    q: FloatArray,
+    classes: int,
+) -> FloatArray:
+    """Ordered-distance EMD of every class: (1/(m-1)) * sum_i |P_i - Q_i| over cumulatives.
+
+    A class's cumulative P is a step function that changes only at its present
+    values; on each step the sum of |c - Q_i| is read from prefix sums of Q.
+    """
+    m = len(q)
+    big_q = np.cumsum(q)[: m - 1]  # Q_0 .. Q_{m-2}; the last term is always 0
+    prefix = np.concatenate(([0.0], np.cumsum(big_q)))  # prefix[i] = Q_0 + ... + Q_{i-1}
+    first = _segment_starts(cls)
+    last = np.empty(len(cls), dtype=bool)
+    last[:-1] = first[1:]
+    last[-1:] = True
+    # Cumulative p within each class, from exact integer counts.
+    running = np.cumsum(counts)
+    start = np.maximum.accumulate(np.where(first, np.arange(len(cls)), 0))
+    c = (running - (running[start] - counts[start])) / totals[cls]
+    # Step t covers i in [value_t, next value - 1], or up to m - 2 for the last step.
+    a = value
+    nxt = np.empty(len(cls), dtype=np.int64)
+    nxt[:-1] = value[1:]
+    b_end = np.minimum(np.where(last, m - 1, nxt), m - 1)  # exclusive end
+    s = np.clip(np.searchsorted(big_q, c, side="left"), a, np.maximum(a, b_end))
+    below = c * (s - a) - (prefix[s] - prefix[a])
+    above = (prefix[b_end] - prefix[s]) - c * (b_end - s)
+    steps = np.where(b_end > a, below + above, 0.0)
+    total = np.bincount(cls, weights=steps, minlength=classes)
+    # Before a class's first value its cumulative is 0: the sum is Q_0 + ... + Q_{v1-1}.
+    total += np.bincount(cls[first], weights=prefix[value[first]], minlength=classes)
+    return np.asarray(total / (m - 1), dtype=np.float64)
+
+
+def _levels(hist: SensitiveHistogram, hierarchy: Hierarchy) -> list[IntArray]:
+    """Node id of every value at each level 0..H (level 0: the values themselves)."""
     leaves = [str(v) if v is not None else "" for v in hist.values.to_list()]
     paths = hierarchy.paths_for(leaves, column=hist.name)
-    steps: list[npt.NDArray[np.int64]] = []
-    child_ids = np.arange(len(leaves))
+    levels = [np.arange(len(leaves), dtype=np.int64)]
     for level in range(1, hierarchy.height + 1):
-        labels = [p[level] for p in paths]
-        _, node_of_leaf = np.unique(np.array(labels, dtype=object), return_inverse=True)
-        parent = np.zeros(child_ids.max() + 1, dtype=np.int64)
-        parent[child_ids] = node_of_leaf
-        steps.append(parent)
-        child_ids = node_of_leaf
-    return steps
+        labels = np.array([p[level] for p in paths], dtype=object)
+        _, ids = np.unique(labels, return_inverse=True)
+        levels.append(ids.reshape(-1).astype(np.int64))
+    return levels
 
 
-def _hierarchical_emd(diff: FloatArray, steps: list[npt.NDArray[np.int64]]) -> FloatArray:
-    height = len(steps)
-    extra = diff
-    cost = np.zeros(diff.shape[0])
-    for level, parent in enumerate(steps, start=1):
-        nodes = int(parent.max()) + 1
-        member = np.zeros((len(parent), nodes))
-        member[np.arange(len(parent)), parent] = 1.0
-        pos = np.clip(extra, 0.0, None) @ member
-        neg = np.clip(-extra, 0.0, None) @ member
-        cost += level / height * np.minimum(pos, neg).sum(axis=1)
-        extra = pos - neg
+def _hierarchical(
+    cls: IntArray,
+    value: IntArray,
+    p: FloatArray,
+    q: FloatArray,
+    levels: list[IntArray],
+    classes: int,
+) -> FloatArray:
+    """Hierarchical EMD of every class, visiting only ancestors of present values.
+
+    For a node N at height h the cost is h/H * min(pos, neg), where pos and neg
+    add up the positive and negative extras (P - Q) of N's children. Children
+    with no present value have extra -Q(child); their sum is Q(N) minus the Q
+    of the present children, so absent nodes never need to be visited.
+    """
+    height = len(levels) - 1
+    cost = np.zeros(classes)
+    child_cls, child_node, child_p = cls, value, p
+    child_q_of = q  # Q of each node at the child level
+    for h in range(1, height + 1):
+        nodes = int(levels[h].max()) + 1
+        parent_of = np.zeros(int(levels[h - 1].max()) + 1, dtype=np.int64)
+        parent_of[levels[h - 1]] = levels[h]
+        node_q = np.asarray(np.bincount(levels[h], weights=q, minlength=nodes), dtype=np.float64)
+        extra = child_p - child_q_of[child_node]
+        key = child_cls * nodes + parent_of[child_node]
+        unique_keys, inverse = np.unique(key, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        pos = np.bincount(inverse, weights=np.clip(extra, 0.0, None))
+        neg_present = np.bincount(inverse, weights=np.clip(-extra, 0.0, None))
+        q_present = np.bincount(inverse, weights=child_q_of[child_node])
+        parent_p = np.asarray(np.bincount(inverse, weights=child_p), dtype=np.float64)
+        parent_cls = unique_keys // nodes
+        parent_node = unique_keys % nodes
+        neg = neg_present + np.clip(node_q[parent_node] - q_present, 0.0, None)
+        cost += np.bincount(
+            parent_cls, weights=h / height * np.minimum(pos, neg), minlength=classes
+        )
+        child_cls, child_node, child_p, child_q_of = parent_cls, parent_node, parent_p, node_q
     return cost
 
 
@@ -97,27 +153,21 @@ def t_closeness(
     m = hist.domain_size
     if classes == 0 or m <= 1:
         return TCloseness(0.0, 0.0, 0.0 if hierarchy is not None else None)
-    totals = np.asarray(
-        np.bincount(hist.class_index, weights=hist.count, minlength=classes), dtype=np.float64
-    )
+    totals = hist.class_totals(classes)
     q = hist.overall()
-    steps = _hierarchy_steps(hist, hierarchy) if hierarchy is not None else None
+    cls, value = hist.class_index, hist.value_code
+    p = hist.count / totals[cls]
 
-    # Equal distance from the sparse triples: absent values contribute q_v each.
-    p = hist.count / totals[hist.class_index]
-    qv = q[hist.value_code]
-    present = np.bincount(hist.class_index, weights=np.abs(p - qv) - qv, minlength=classes)
+    # Equal distance: absent values contribute q_v each.
+    qv = q[value]
+    present = np.bincount(cls, weights=np.abs(p - qv) - qv, minlength=classes)
     equal = 0.5 * (present + 1.0)
-
-    ordered = 0.0
-    hier = 0.0
-    for block in _dense_blocks(hist, classes, totals):
-        diff = block - q
-        ordered = max(ordered, float(np.abs(np.cumsum(diff, axis=1)).sum(axis=1).max()))
-        if steps is not None:
-            hier = max(hier, float(_hierarchical_emd(diff, steps).max()))
+    ordered = _ordered(cls, value, hist.count, totals, q, classes)
+    hier = None
+    if hierarchy is not None:
+        hier = float(_hierarchical(cls, value, p, q, _levels(hist, hierarchy), classes).max())
     return TCloseness(
         equal_distance=float(equal.max()),
-        ordered_distance=ordered / (m - 1),
-        hierarchical=hier if steps is not None else None,
+        ordered_distance=float(ordered.max()),
+        hierarchical=hier,
     )

@@ -20,11 +20,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from custodes.summary import Summary
+from custodes.summary import COUNT, Summary
 
 __all__ = ["ColumnImpact", "QICombination", "column_impact", "qi_combinations"]
-
-_COUNT = "__count"
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,7 @@ def qi_combinations(
         # before every column its parent already dropped, so each subset is
         # visited once and at most q frames are alive at a time.
         def visit(cols: tuple[int, ...], frame: pl.DataFrame, first_dropped: int) -> None:
-            record(cols, frame.get_column(_COUNT).to_numpy())
+            record(cols, frame.get_column(COUNT).to_numpy())
             if len(cols) == 1:
                 return
             for j in cols:
@@ -123,7 +121,7 @@ def qi_combinations(
                     break
                 child = tuple(c for c in cols if c != j)
                 keys = [f"q{c}" for c in child]
-                rolled = frame.group_by(keys).agg(pl.col(_COUNT).sum())
+                rolled = frame.group_by(keys).agg(pl.col(COUNT).sum())
                 visit(child, rolled, j)
 
         visit(tuple(range(q)), full, q)
@@ -132,8 +130,8 @@ def qi_combinations(
         for size in (1, 2):
             for cols in combinations(range(q), size):
                 keys = [f"q{c}" for c in cols]
-                rolled = full.group_by(keys).agg(pl.col(_COUNT).sum())
-                record(cols, rolled.get_column(_COUNT).to_numpy())
+                rolled = full.group_by(keys).agg(pl.col(COUNT).sum())
+                record(cols, rolled.get_column(COUNT).to_numpy())
     results.sort(key=lambda r: (len(r.columns), -r.uniques, -r.distinction, r.columns))
     return results
 

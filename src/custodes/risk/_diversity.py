@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from custodes.summary import SensitiveHistogram
 
@@ -43,18 +42,13 @@ class LDiversity:
         }
 
 
-def _class_totals(hist: SensitiveHistogram, classes: int) -> npt.NDArray[np.float64]:
-    totals = np.bincount(hist.class_index, weights=hist.count, minlength=classes)
-    return np.asarray(totals, dtype=np.float64)
-
-
 def l_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> LDiversity:
     """Distinct, entropy and recursive-(c,l) diversity of one attribute."""
     if classes == 0:
         return LDiversity(0, 0.0, c, 0, 0, 0.0)
     cls = hist.class_index
     counts = hist.count.astype(np.float64)
-    totals = _class_totals(hist, classes)
+    totals = hist.class_totals(classes)
 
     distinct = np.bincount(cls, minlength=classes)
     p = counts / totals[cls]
