@@ -394,3 +394,10 @@ def test_collect_reports_a_file_deleted_after_it_was_opened(tmp_path: Path) -> N
         f"{str(path)!r} could not be read to the end; it may have changed since it was "
         "opened. Open it again with read_table to find the problem."
     )
+
+
+def test_a_first_row_whose_values_recur_is_data(tmp_path: Path) -> None:
+    path = write(tmp_path / "plain.csv", "Li,Wei,F\nZhang,San,M\nWang,Wu,F\n")
+    source = read_table(path)
+    assert source.columns == ("column_1", "column_2", "column_3")
+    assert source.frame.collect().height == 3

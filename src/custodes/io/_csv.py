@@ -7,8 +7,8 @@ Every column is read as String: privacy work treats values as categories.
   ties go to the extension's usual delimiter, then that order.
 - Header: when ``has_header`` is None the first row is the header unless one
   of its fields looks like a number or date (digits with ``+-.,:/%()`` and
-  spaces). Header names must be non-empty and distinct. Without a header the
-  columns are ``column_1``, ``column_2``...
+  spaces) or occurs again below in its column. Header names must be non-empty
+  and distinct. Without a header the columns are ``column_1``, ``column_2``...
 - Field counts: polars pads short rows with nulls silently, so ``read_table``
   checks every record with pyarrow's multithreaded parser (and compares row
   counts with polars to catch blank lines); only when that finds a problem
@@ -88,6 +88,22 @@ def _looks_numeric(value: str) -> bool:
     )
 
 
+def _looks_like_header(first: list[str], rest: list[list[str]]) -> bool:
+    """Whether the first row names the columns rather than holding data.
+
+    Not a header when a field looks like a number or date, or when a field's
+    text occurs again in its column below (a name such as 'sex' is not a value
+    of the column 'sex'; 'F' is). A repeated name is left to :func:`check_header`.
+    """
+    if any(_looks_numeric(value) for value in first):
+        return False
+    columns: list[set[str]] = [set() for _ in first]
+    for row in rest:
+        for j, value in enumerate(row[: len(first)]):
+            columns[j].add(value)
+    return not any(value and value in columns[j] for j, value in enumerate(first))
+
+
 def check_header(where: str, names: list[str], *, allow_empty: bool = False) -> None:
     """Raise for an empty or repeated column name in the header of ``where``."""
     seen: dict[str, int] = {}
@@ -125,7 +141,7 @@ def _layout(
         raise MalformedTableError(f"{shown!r} has no rows: not even a header line.")
     first = rows[0]
     if has_header is None:
-        has_header = not any(_looks_numeric(value) for value in first)
+        has_header = _looks_like_header(first, rows[1:])
     if has_header:
         check_header(repr(shown), first)
         return _Layout(delimiter, True, tuple(first), f"the header has {len(first)}")
