@@ -378,3 +378,15 @@ def test_direct_identifiers_are_listed_and_escaped() -> None:
     assert '<span class="col">身份证号,</span>' in page
     assert "&lt;span" not in page
     assert "<script>" not in page
+
+
+def test_population_table_and_census_are_reported_as_counted() -> None:
+    engine = get_engine()
+    sample = engine.summarize(pl.DataFrame({"q": ["a", "b"]}).lazy(), ["q"])
+    population = engine.summarize(pl.DataFrame({"q": ["a", "b", "b", "c"]}).lazy(), ["q"])
+    counted = assess_summary(sample, population_summary=population, population=4)
+    page = render_assessment_html(counted.to_dict())
+    assert "The population table (4 people) was given" in page
+    assert f"50.00{NBSP}% of the population" in page
+    census = render_assessment_html(assess_summary(sample, population=2).to_dict())
+    assert "taken to be the whole population (2 people)" in census

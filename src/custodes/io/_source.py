@@ -74,6 +74,11 @@ def reading(source: TableSource) -> Iterator[None]:
                 raise
             except (OSError, ValueError):
                 pass  # the file changed too much to say more than below
+        if source.diagnose is None and source.format == "polars":
+            raise MalformedTableError(
+                "the lazy frame given could not be read to the end; check the data it "
+                "scans, or pass the file's path so that custodes reads and checks it."
+            ) from None
         raise MalformedTableError(
             f"{source.name!r} could not be read to the end; it may have changed since it "
             "was opened. Open it again with read_table to find the problem."
