@@ -1,7 +1,7 @@
 """Times pycanon on the Adult table; run in its own environment (it pins an old typer).
 
-Usage: ``python bench/pycanon_worker.py ADULT_CSV ROWS``. Prints a JSON object
-``{task: [seconds, value]}`` on standard output. The first ROWS rows are used.
+Usage: ``python bench/pycanon_worker.py ADULT_CSV ROWS QI,QI,... SENSITIVE``. Prints a
+JSON object ``{task: [seconds, value]}`` on standard output. The first ROWS rows are used.
 """
 
 from __future__ import annotations
@@ -13,26 +13,15 @@ import time
 import polars as pl
 from pycanon import anonymity
 
-QIS = [
-    "age",
-    "education",
-    "marital-status",
-    "native-country",
-    "race",
-    "salary-class",
-    "sex",
-    "workclass",
-]
-SENSITIVE = "occupation"
-
 
 def main() -> None:
     path, rows = sys.argv[1], int(sys.argv[2])
+    qis, sensitive = sys.argv[3].split(","), sys.argv[4]
     df = pl.read_csv(path, separator=";", infer_schema=False).head(rows).to_pandas()
     tasks = {
-        "k-anonymity": lambda: anonymity.k_anonymity(df, QIS),
-        "distinct l-diversity": lambda: anonymity.l_diversity(df, QIS, [SENSITIVE]),
-        "t-closeness": lambda: anonymity.t_closeness(df, QIS, [SENSITIVE]),
+        "k-anonymity": lambda: anonymity.k_anonymity(df, qis),
+        "distinct l-diversity": lambda: anonymity.l_diversity(df, qis, [sensitive]),
+        "t-closeness": lambda: anonymity.t_closeness(df, qis, [sensitive]),
     }
     out = {}
     for name, fn in tasks.items():
