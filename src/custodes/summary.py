@@ -106,6 +106,17 @@ class Summary:
         data[COUNT] = self.counts
         return pl.DataFrame(data)
 
+    def category_values(self, j: int) -> list[str | None]:
+        """The value (as text) behind each code 0..k-1 of quasi-identifier ``j``."""
+        codes = self.codes[:, j].astype(np.int64)
+        size = int(codes.max()) + 1 if len(codes) else 0
+        first = np.zeros(size, dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1, dtype=np.int64)
+        name = self.quasi_identifiers[j]
+        column = self.value_source.get_column(name).cast(pl.String)
+        values: list[str | None] = column.gather(self.value_rows[first]).to_list()
+        return values
+
     def values_frame(self) -> pl.DataFrame:
         """One row per class with its quasi-identifier values as text (sizes: ``counts``)."""
         values = self.value_source.select(

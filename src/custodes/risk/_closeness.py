@@ -22,7 +22,7 @@ import numpy.typing as npt
 from custodes.hierarchy import Hierarchy
 from custodes.summary import SensitiveHistogram
 
-__all__ = ["TCloseness", "t_closeness"]
+__all__ = ["ClassDistances", "TCloseness", "class_distances", "t_closeness"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -146,28 +146,49 @@ def _hierarchical(
     return cost
 
 
-def t_closeness(
+@dataclass(frozen=True, eq=False)
+class ClassDistances:
+    """Each class's EMD to the whole table, per ground distance."""
+
+    equal: FloatArray
+    ordered: FloatArray
+    hierarchical: FloatArray | None
+
+
+def class_distances(
     hist: SensitiveHistogram, classes: int, hierarchy: Hierarchy | None = None
-) -> TCloseness:
-    """Largest equal, ordered and (with a hierarchy) hierarchical EMD of any class."""
+) -> ClassDistances:
+    """Equal, ordered and (with a hierarchy) hierarchical EMD of every class."""
     m = hist.domain_size
-    if classes == 0 or m <= 1:
-        return TCloseness(0.0, 0.0, 0.0 if hierarchy is not None else None)
+    if m <= 1:
+        zeros = np.zeros(classes)
+        return ClassDistances(zeros, zeros, zeros if hierarchy is not None else None)
     totals = hist.class_totals(classes)
     q = hist.overall()
     cls, value = hist.class_index, hist.value_code
     p = hist.count / totals[cls]
-
     # Equal distance: absent values contribute q_v each.
     qv = q[value]
     present = np.bincount(cls, weights=np.abs(p - qv) - qv, minlength=classes)
-    equal = 0.5 * (present + 1.0)
-    ordered = _ordered(cls, value, hist.count, totals, q, classes)
     hier = None
     if hierarchy is not None:
-        hier = float(_hierarchical(cls, value, p, q, _levels(hist, hierarchy), classes).max())
-    return TCloseness(
-        equal_distance=float(equal.max()),
-        ordered_distance=float(ordered.max()),
+        hier = _hierarchical(cls, value, p, q, _levels(hist, hierarchy), classes)
+    return ClassDistances(
+        equal=0.5 * (present + 1.0),
+        ordered=_ordered(cls, value, hist.count, totals, q, classes),
         hierarchical=hier,
+    )
+
+
+def t_closeness(
+    hist: SensitiveHistogram, classes: int, hierarchy: Hierarchy | None = None
+) -> TCloseness:
+    """Largest equal, ordered and (with a hierarchy) hierarchical EMD of any class."""
+    if classes == 0:
+        return TCloseness(0.0, 0.0, 0.0 if hierarchy is not None else None)
+    d = class_distances(hist, classes, hierarchy)
+    return TCloseness(
+        equal_distance=float(d.equal.max()),
+        ordered_distance=float(d.ordered.max()),
+        hierarchical=None if d.hierarchical is None else float(d.hierarchical.max()),
     )

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from custodes.summary import SensitiveHistogram
 
-__all__ = ["LDiversity", "l_diversity"]
+__all__ = ["ClassDiversity", "LDiversity", "class_diversity", "l_diversity"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,20 @@ class LDiversity:
         }
 
 
-def l_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> LDiversity:
-    """Distinct, entropy and recursive-(c,l) diversity of one attribute."""
-    if classes == 0:
-        return LDiversity(0, 0.0, c, 0, 0, 0.0)
+@dataclass(frozen=True, eq=False)
+class ClassDiversity:
+    """Per-class diversity of one sensitive attribute (arrays indexed by class)."""
+
+    distinct: npt.NDArray[np.int64]
+    entropy: npt.NDArray[np.float64]
+    """exp(entropy): the entropy-l each class reaches."""
+    recursive: npt.NDArray[np.int64]
+    """The largest l for which the class is recursive-(c,l) diverse."""
+    totals: npt.NDArray[np.float64]
+
+
+def class_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> ClassDiversity:
+    """Distinct, entropy and recursive-(c,l) diversity of every class."""
     cls = hist.class_index
     counts = hist.count.astype(np.float64)
     totals = hist.class_totals(classes)
@@ -54,8 +65,9 @@ def l_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> LDive
     p = counts / totals[cls]
     entropy = -np.bincount(cls, weights=p * np.log(p), minlength=classes)
 
-    # Recursive: rank values in each class by count, descending.
-    top = int(hist.count.max())
+    # Recursive: rank values in each class by count, descending; the class is
+    # (c,l)-diverse while r1 < c * (r_l + ... + r_m), a prefix of ranks l.
+    top = int(hist.count.max()) if len(hist.count) else 0
     order = np.argsort(cls * (top + 1) + (top - hist.count))  # ties have equal counts
     cls_sorted = cls[order]
     cnt_sorted = counts[order]
@@ -67,13 +79,23 @@ def l_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> LDive
     r1 = cnt_sorted[start_of]
     satisfied = c * tail > r1
     recursive = np.bincount(cls_sorted[satisfied], minlength=classes)
+    return ClassDiversity(
+        distinct.astype(np.int64), np.exp(entropy), recursive.astype(np.int64), totals
+    )
 
-    homogeneous = distinct == 1
+
+def l_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> LDiversity:
+    """Distinct, entropy and recursive-(c,l) diversity of one attribute."""
+    if classes == 0:
+        return LDiversity(0, 0.0, c, 0, 0, 0.0)
+    per_class = class_diversity(hist, classes, c)
+    homogeneous = per_class.distinct == 1
+    totals = per_class.totals
     return LDiversity(
-        distinct=int(distinct.min()),
-        entropy=float(np.exp(entropy.min())),
+        distinct=int(per_class.distinct.min()),
+        entropy=float(per_class.entropy.min()),
         recursive_c=c,
-        recursive_l=int(recursive.min()),
+        recursive_l=int(per_class.recursive.min()),
         homogeneous_classes=int(homogeneous.sum()),
         records_in_homogeneous_classes=float(totals[homogeneous].sum() / totals.sum()),
     )

@@ -1,0 +1,1 @@
+"""Anonymization: transformations, the lattice search, utility metrics."""

@@ -1,0 +1,132 @@
+"""Full-domain generalization on the summary.
+
+A *transformation* (a node of the lattice) gives each quasi-identifier a
+hierarchy level. Applying it to the summary maps every class's codes to the
+codes of their generalized values and regroups the classes: the result is the
+summary the generalized table would have, computed without touching the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from custodes.errors import InvalidInputError
+from custodes.hierarchy import Hierarchy
+from custodes.summary import SensitiveHistogram, Summary
+
+__all__ = ["Generalized", "Scheme", "apply", "schemes_for"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class Scheme:
+    """How one quasi-identifier generalizes: node ids and domain shares per level."""
+
+    name: str
+    nodes: tuple[IntArray, ...]
+    """``nodes[h][code]``: the node at level ``h`` of the value with that code."""
+    node_counts: tuple[int, ...]
+    shares: tuple[FloatArray, ...]
+    """``shares[h][node]``: the node's share of the hierarchy's values (leaves)."""
+    leaves: int
+    """Number of values in the hierarchy (ARX's domain size D)."""
+
+    @property
+    def height(self) -> int:
+        """The top level (levels run 0..height)."""
+        return len(self.nodes) - 1
+
+
+def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Scheme:
+    leaves = [("" if v is None else v) for v in values]
+    paths = hierarchy.paths_for(leaves, column=name)
+    total_leaves = len(hierarchy.rows)
+    nodes: list[IntArray] = []
+    counts: list[int] = []
+    shares: list[FloatArray] = []
+    for level in range(hierarchy.height + 1):
+        # Domain share: how many of the hierarchy's values the node covers.
+        covered: dict[str, int] = {}
+        for row in hierarchy.rows:
+            covered[row[level]] = covered.get(row[level], 0) + 1
+        labels = [p[level] for p in paths]
+        ids: dict[str, int] = {}
+        node_of_code = np.array([ids.setdefault(label, len(ids)) for label in labels])
+        nodes.append(node_of_code.astype(np.int64))
+        counts.append(len(ids))
+        shares.append(np.array([covered[label] / total_leaves for label in ids], dtype=float))
+    return Scheme(name, tuple(nodes), tuple(counts), tuple(shares), total_leaves)
+
+
+def schemes_for(summary: Summary, hierarchies: dict[str, Hierarchy]) -> tuple[Scheme, ...]:
+    """A scheme for every quasi-identifier of ``summary``; each needs a hierarchy."""
+    schemes = []
+    for j, name in enumerate(summary.quasi_identifiers):
+        if name not in hierarchies:
+            raise InvalidInputError(
+                f"quasi-identifier {name!r} has no generalization hierarchy; give one "
+                f"(e.g. --hierarchy {name}=FILE) or build one in the spec."
+            )
+        schemes.append(_scheme(name, summary.category_values(j), hierarchies[name]))
+    return tuple(schemes)
+
+
+@dataclass(frozen=True, eq=False)
+class Generalized:
+    """The classes of the table after a transformation."""
+
+    levels: tuple[int, ...]
+    class_of: IntArray
+    """For each class of the original summary, its class after generalization."""
+    sizes: IntArray
+    """Size of each generalized class."""
+    nodes: IntArray
+    """``nodes[c, j]``: node (at the transformation's level) of class ``c``, column ``j``."""
+
+    @property
+    def classes(self) -> int:
+        """Number of generalized classes."""
+        return len(self.sizes)
+
+    def histogram(self, hist: SensitiveHistogram) -> SensitiveHistogram:
+        """A sensitive attribute's histogram over the generalized classes."""
+        m = max(hist.domain_size, 1)
+        key = self.class_of[hist.class_index] * m + hist.value_code
+        unique_keys, inverse = np.unique(key, return_inverse=True)
+        counts = np.bincount(inverse.reshape(-1), weights=hist.count, minlength=len(unique_keys))
+        return SensitiveHistogram(
+            name=hist.name,
+            values=hist.values,
+            class_index=(unique_keys // m).astype(np.int64),
+            value_code=(unique_keys % m).astype(np.int64),
+            count=counts.astype(np.int64),
+        )
+
+
+def apply(summary: Summary, schemes: Sequence[Scheme], levels: Sequence[int]) -> Generalized:
+    """Regroup the summary's classes under the transformation ``levels``."""
+    columns = [
+        scheme.nodes[level][summary.codes[:, j]]
+        for j, (scheme, level) in enumerate(zip(schemes, levels, strict=True))
+    ]
+    radix = [scheme.node_counts[level] for scheme, level in zip(schemes, levels, strict=True)]
+    key = np.zeros(summary.classes, dtype=np.int64)
+    if float(np.prod(radix, dtype=np.float64)) < 2.0**62:
+        for column, size in zip(columns, radix, strict=True):
+            key = key * size + column
+        unique_keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        del unique_keys
+    else:
+        _, first, inverse = np.unique(
+            np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True
+        )
+    class_of = inverse.reshape(-1).astype(np.int64)
+    sizes = np.bincount(class_of, weights=summary.counts, minlength=len(first)).astype(np.int64)
+    nodes = np.stack([c[first] for c in columns], axis=1) if columns else np.zeros((1, 0))
+    return Generalized(tuple(levels), class_of, sizes, nodes.astype(np.int64))
