@@ -8,12 +8,14 @@ summary the generalized table would have, computed without touching the data.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from custodes._grouping import group_keys
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
 from custodes.summary import SensitiveHistogram, Summary
@@ -41,6 +43,13 @@ class Scheme:
     def height(self) -> int:
         """The top level (levels run 0..height)."""
         return len(self.nodes) - 1
+
+    @functools.cache  # noqa: B019 (schemes live as long as a search)
+    def up(self, low: int, high: int) -> IntArray:
+        """For each node at level ``low``, its ancestor at level ``high``."""
+        out = np.zeros(self.node_counts[low], dtype=np.int64)
+        out[self.nodes[low]] = self.nodes[high]
+        return out
 
 
 def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Scheme:
@@ -98,8 +107,7 @@ class Generalized:
         """A sensitive attribute's histogram over the generalized classes."""
         m = max(hist.domain_size, 1)
         key = self.class_of[hist.class_index] * m + hist.value_code
-        unique_keys, inverse = np.unique(key, return_inverse=True)
-        counts = np.bincount(inverse.reshape(-1), weights=hist.count, minlength=len(unique_keys))
+        unique_keys, _, counts = group_keys(key, hist.count, self.classes * m)
         return SensitiveHistogram(
             name=hist.name,
             values=hist.values,
@@ -109,24 +117,55 @@ class Generalized:
         )
 
 
-def apply(summary: Summary, schemes: Sequence[Scheme], levels: Sequence[int]) -> Generalized:
-    """Regroup the summary's classes under the transformation ``levels``."""
-    columns = [
-        scheme.nodes[level][summary.codes[:, j]]
-        for j, (scheme, level) in enumerate(zip(schemes, levels, strict=True))
-    ]
-    radix = [scheme.node_counts[level] for scheme, level in zip(schemes, levels, strict=True)]
-    key = np.zeros(summary.classes, dtype=np.int64)
-    if float(np.prod(radix, dtype=np.float64)) < 2.0**62:
+def _regroup(
+    columns: list[IntArray], radix: list[int], weights: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Group rows by code columns: (group of each row, codes of each group, sizes)."""
+    total = float(np.prod(radix, dtype=np.float64))
+    if total < 2.0**62:
+        key = np.zeros(len(weights), dtype=np.int64)
         for column, size in zip(columns, radix, strict=True):
             key = key * size + column
-        unique_keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        del unique_keys
+        distinct, group, sums = group_keys(key, weights, int(total))
+        codes = np.empty((len(distinct), len(columns)), dtype=np.int64)
+        rest = distinct
+        for j in range(len(columns) - 1, -1, -1):  # undo the mixed radix
+            codes[:, j] = rest % radix[j]
+            rest = rest // radix[j]
+        return group, codes, sums.astype(np.int64)
+    _, first, inverse = np.unique(
+        np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    group = inverse.reshape(-1).astype(np.int64)
+    sizes = np.bincount(group, weights=weights, minlength=len(first)).astype(np.int64)
+    return group, np.stack([c[first] for c in columns], axis=1).astype(np.int64), sizes
+
+
+def apply(
+    summary: Summary,
+    schemes: Sequence[Scheme],
+    levels: Sequence[int],
+    start: Generalized | None = None,
+) -> Generalized:
+    """Regroup the summary's classes under the transformation ``levels``.
+
+    With ``start`` (a transformation at or below ``levels`` in every column),
+    its classes are regrouped instead of the summary's: the work is then
+    proportional to its (usually far fewer) classes.
+    """
+    pairs = list(zip(schemes, levels, strict=True))
+    radix = [scheme.node_counts[level] for scheme, level in pairs]
+    if start is None:
+        columns = [
+            scheme.nodes[level][summary.codes[:, j]] for j, (scheme, level) in enumerate(pairs)
+        ]
+        group, nodes, sizes = _regroup(columns, radix, summary.counts)
+        class_of = group
     else:
-        _, first, inverse = np.unique(
-            np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True
-        )
-    class_of = inverse.reshape(-1).astype(np.int64)
-    sizes = np.bincount(class_of, weights=summary.counts, minlength=len(first)).astype(np.int64)
-    nodes = np.stack([c[first] for c in columns], axis=1) if columns else np.zeros((1, 0))
-    return Generalized(tuple(levels), class_of, sizes, nodes.astype(np.int64))
+        columns = [
+            scheme.up(low, level)[start.nodes[:, j]]
+            for j, ((scheme, level), low) in enumerate(zip(pairs, start.levels, strict=True))
+        ]
+        group, nodes, sizes = _regroup(columns, radix, start.sizes)
+        class_of = group[start.class_of]
+    return Generalized(tuple(levels), class_of, sizes, nodes)

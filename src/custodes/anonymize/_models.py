@@ -174,8 +174,12 @@ class TCloseness:
     ) -> BoolArray:
         """Classes that violate the model."""
         assert hist is not None
+        hierarchical = self.distance == "hierarchical"
         d = class_distances(
-            hist, len(sizes), self.hierarchy if self.distance == "hierarchical" else None
+            hist,
+            len(sizes),
+            self.hierarchy if hierarchical else None,
+            only_hierarchical=hierarchical,
         )
         emd = {"equal": d.equal, "ordered": d.ordered, "hierarchical": d.hierarchical}[
             self.distance

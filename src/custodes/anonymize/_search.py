@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from custodes.anonymize._generalize import Generalized, Scheme, apply
 from custodes.anonymize._loss import LossMetric
-from custodes.anonymize._models import PrivacyModel
+from custodes.anonymize._models import DistinctLDiversity, KAnonymity, PrivacyModel
 from custodes.errors import InvalidInputError, SettingError
 from custodes.summary import Summary
 
@@ -60,6 +60,38 @@ def _lower_bounds(
             by_level.append(max(0.0, (cost - low) / (rows - low)) if rows > low else 0.0)
         per_column[:, j] = np.asarray(by_level)[nodes[:, j]]
     return np.asarray(np.exp(np.log1p(per_column).mean(axis=1)) - 1.0)
+
+
+class _Cache:
+    """Recently computed transformations, to regroup new ones from the closest below."""
+
+    def __init__(self, bottom: Generalized, size: int = 256) -> None:
+        self.bottom = bottom
+        self.items: list[Generalized] = []
+        self.levels = np.zeros((0, len(bottom.levels)), dtype=np.int64)
+        self.classes = np.zeros(0, dtype=np.int64)
+        self.size = size
+
+    def closest_below(self, levels: tuple[int, ...]) -> Generalized:
+        """The cached transformation below ``levels`` with the fewest classes."""
+        if not self.items:
+            return self.bottom
+        below = (self.levels <= np.asarray(levels)).all(axis=1)
+        if not below.any():
+            return self.bottom
+        candidates = np.flatnonzero(below)
+        return self.items[int(candidates[np.argmin(self.classes[candidates])])]
+
+    def add(self, generalized: Generalized) -> None:
+        """Remember a transformation, forgetting the oldest beyond the size."""
+        if len(self.items) >= self.size:
+            keep = self.size // 2
+            self.items = self.items[-keep:]
+            self.levels = self.levels[-keep:]
+            self.classes = self.classes[-keep:]
+        self.items.append(generalized)
+        self.levels = np.vstack([self.levels, np.asarray(generalized.levels)[None, :]])
+        self.classes = np.append(self.classes, generalized.classes)
 
 
 def optimal_generalization(
@@ -104,18 +136,18 @@ def optimal_generalization(
     limit = math.floor(suppression_limit * summary.rows + 1e-9)
     leaves = [s.leaves for s in schemes]
 
-    best: tuple[float, int, tuple[int, ...]] | None = None
-    best_result: tuple[Generalized, npt.NDArray[np.bool_], npt.NDArray[np.float64], int] | None
-    best_result = None
+    cache = _Cache(apply(summary, schemes, lows))
+    monotone = all(isinstance(m, KAnonymity | DistinctLDiversity) for m in models)
+    known = np.zeros(len(nodes), dtype=np.int8)  # 1 feasible, -1 not, 0 unknown
+    index_of = {tuple(int(x) for x in row): i for i, row in enumerate(nodes)}
     checked = 0
-    for position, index in enumerate(order):
-        if best is not None and bounds[index] > best[0] + 1e-12:
-            break
-        levels = tuple(int(x) for x in nodes[index])
-        generalized = apply(summary, schemes, levels)
+
+    def evaluate(i: int) -> tuple[Generalized, npt.NDArray[np.bool_], int]:
+        nonlocal checked
+        levels = tuple(int(x) for x in nodes[i])
+        generalized = apply(summary, schemes, levels, cache.closest_below(levels))
+        cache.add(generalized)
         checked += 1
-        if progress is not None:
-            progress(position + 1, len(order))
         suppressed = np.zeros(generalized.classes, dtype=bool)
         for model in models:
             hist = None
@@ -123,8 +155,52 @@ def optimal_generalization(
                 hist = generalized.histogram(summary.sensitive[model.sensitive])
             suppressed |= model.violations(generalized.sizes, hist)
         records = int(generalized.sizes[suppressed].sum())
-        if records > limit:
+        if monotone:  # feasibility is inherited up and down the lattice
+            if records <= limit:
+                known[(nodes >= nodes[i]).all(axis=1)] = 1
+            else:
+                known[(nodes <= nodes[i]).all(axis=1)] = -1
+        return generalized, suppressed, records
+
+    def probe_chain(i: int) -> None:
+        """Binary search the chain from node i to the top for the first feasible node."""
+        chain = [i]
+        current = nodes[i].copy()
+        while (current < highs_arr).any():
+            j = int(np.argmax(highs_arr - current))
+            current[j] += 1
+            chain.append(index_of[tuple(int(x) for x in current)])
+        lo, hi = 0, len(chain) - 1
+        if known[chain[hi]] == 0:
+            evaluate(chain[hi])
+        if known[chain[hi]] == -1:
+            return
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if known[chain[mid]] == 0:
+                evaluate(chain[mid])
+            if known[chain[mid]] == 1:
+                hi = mid
+            else:
+                lo = mid
+
+    highs_arr = np.asarray(highs, dtype=np.int64)
+    best: tuple[float, int, tuple[int, ...]] | None = None
+    best_result: tuple[Generalized, npt.NDArray[np.bool_], npt.NDArray[np.float64], int] | None
+    best_result = None
+    for position, index in enumerate(order):
+        if best is not None and bounds[index] > best[0] + 1e-12:
+            break
+        if progress is not None:
+            progress(position + 1, len(order))
+        if known[index] == -1:
             continue
+        generalized, suppressed, records = evaluate(int(index))
+        if records > limit:
+            if monotone:
+                probe_chain(int(index))
+            continue
+        levels = tuple(int(x) for x in nodes[index])
         per_column = metric.per_column(generalized, schemes, suppressed, leaves)
         loss = metric.aggregate(per_column)
         candidate = (round(loss, 12), sum(levels), levels)

@@ -14,11 +14,13 @@ times the hierarchy's height for the hierarchical one), never with classes x m.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from custodes._grouping import group_keys
 from custodes.hierarchy import Hierarchy
 from custodes.summary import SensitiveHistogram
 
@@ -94,8 +96,13 @@ def _ordered(
 
 def _levels(hist: SensitiveHistogram, hierarchy: Hierarchy) -> list[IntArray]:
     """Node id of every value at each level 0..H (level 0: the values themselves)."""
-    leaves = [str(v) if v is not None else "" for v in hist.values.to_list()]
-    paths = hierarchy.paths_for(leaves, column=hist.name)
+    leaves = tuple(str(v) if v is not None else "" for v in hist.values.to_list())
+    return _levels_of(leaves, hierarchy, hist.name)
+
+
+@functools.lru_cache(maxsize=64)
+def _levels_of(leaves: tuple[str, ...], hierarchy: Hierarchy, name: str) -> list[IntArray]:
+    paths = hierarchy.paths_for(leaves, column=name)
     levels = [np.arange(len(leaves), dtype=np.int64)]
     for level in range(1, hierarchy.height + 1):
         labels = np.array([p[level] for p in paths], dtype=object)
@@ -130,8 +137,7 @@ def _hierarchical(
         node_q = np.asarray(np.bincount(levels[h], weights=q, minlength=nodes), dtype=np.float64)
         extra = child_p - child_q_of[child_node]
         key = child_cls * nodes + parent_of[child_node]
-        unique_keys, inverse = np.unique(key, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        unique_keys, inverse, _ = group_keys(key, child_p, classes * nodes)
         pos = np.bincount(inverse, weights=np.clip(extra, 0.0, None))
         neg_present = np.bincount(inverse, weights=np.clip(-extra, 0.0, None))
         q_present = np.bincount(inverse, weights=child_q_of[child_node])
@@ -156,9 +162,17 @@ class ClassDistances:
 
 
 def class_distances(
-    hist: SensitiveHistogram, classes: int, hierarchy: Hierarchy | None = None
+    hist: SensitiveHistogram,
+    classes: int,
+    hierarchy: Hierarchy | None = None,
+    *,
+    only_hierarchical: bool = False,
 ) -> ClassDistances:
-    """Equal, ordered and (with a hierarchy) hierarchical EMD of every class."""
+    """Equal, ordered and (with a hierarchy) hierarchical EMD of every class.
+
+    With ``only_hierarchical`` the other two are left as zeros (a search that
+    checks one model need not pay for the others).
+    """
     m = hist.domain_size
     if m <= 1:
         zeros = np.zeros(classes)
@@ -173,6 +187,9 @@ def class_distances(
     hier = None
     if hierarchy is not None:
         hier = _hierarchical(cls, value, p, q, _levels(hist, hierarchy), classes)
+    if only_hierarchical:
+        zeros = np.zeros(classes)
+        return ClassDistances(zeros, zeros, hier)
     return ClassDistances(
         equal=0.5 * (present + 1.0),
         ordered=_ordered(cls, value, hist.count, totals, q, classes),
