@@ -159,3 +159,103 @@ def test_every_quasi_identifier_needs_a_hierarchy() -> None:
 def test_invalid_models_name_the_setting(make, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SettingError, match=message):
         make()
+
+
+# ------------------------------------------------------------ the release
+
+
+def _hier_args(adult_dir: Path) -> list[str]:
+    out: list[str] = []
+    for q in ORDER:
+        out += ["--hierarchy", f"{q}={adult_dir / f'adult_hierarchy_{q}.csv'}"]
+    return out
+
+
+def test_cli_anonymize_writes_table_and_manifest(
+    adult_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from custodes.cli import main
+    from custodes.io import file_sha256
+
+    target, manifest = tmp_path / "out.parquet", tmp_path / "m.json"
+    argv = ["anonymize", str(adult_dir / "adult.csv"), "--qi", ",".join(ORDER)]
+    argv += _hier_args(adult_dir)
+    argv += ["--k", "5", "--suppression", "0.02", "--identifying", "occupation"]
+    argv += ["--output", str(target), "--manifest", str(manifest)]
+    assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "suppressed records: 506; loss: 0.2465; optimal" in " ".join(out.split())
+    released = pl.read_parquet(target)
+    assert released.height == 30_162
+    assert "occupation" not in released.columns  # a direct identifier is removed
+    sizes = released.group_by(ORDER).len()["len"]
+    assert int(sizes.min()) >= 5
+    assert int((released["age"] == "*").sum()) == 506
+    m = json.loads(manifest.read_text(encoding="utf-8"))
+    assert m["transformation"] == dict(zip(ORDER, (0, 3, 0, 2, 2, 1, 1, 0), strict=True))
+    assert m["suppressed_records"] == 506
+    assert round(m["utility"]["loss"], 4) == 0.2465
+    assert m["output"]["sha256"] == file_sha256(target)
+    assert m["input"]["sha256"] == file_sha256(adult_dir / "adult.csv")
+    assert m["risk_before"]["k_anonymity"] == 1
+    assert m["risk_after"]["k_anonymity"] >= 5
+    assert m["search"]["optimal"] is True
+    assert len(m["spec_sha256"]) == 64
+
+
+def test_cli_anonymize_l_diversity_meets_the_model(
+    adult_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out.csv"
+    argv = ["anonymize", str(adult_dir / "adult.csv"), "--qi", ",".join(ORDER)]
+    argv += _hier_args(adult_dir)
+    argv += ["--sensitive", "occupation", "--l", "2", "--suppression", "0.02"]
+    argv += ["--output", str(target)]
+    from custodes.cli import main
+
+    assert main(argv) == 0, capsys.readouterr().err
+    released = pl.read_csv(target, infer_schema=False)
+    kept = released.filter(pl.col("age") != "*")
+    distinct = kept.group_by(ORDER).agg(pl.col("occupation").n_unique())["occupation"]
+    assert int(distinct.min()) >= 2
+    assert int((released["age"] == "*").sum()) == 567
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--l", "2"], "--l and --t need --sensitive"),
+        (["--k", "5", "--recursive-c", "4"], "--recursive-c goes with --l"),
+        ([], "no privacy model"),
+        (["--k", "5", "--suppression", "2"], "suppression is 2.0"),
+        (["--k", "0"], "k-anonymity needs a whole number"),
+    ],
+)
+def test_cli_anonymize_bad_policies(
+    adult_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    from custodes.cli import main
+
+    argv = ["anonymize", str(adult_dir / "adult.csv"), "--qi", ",".join(ORDER)]
+    argv += [*_hier_args(adult_dir), "--output", str(tmp_path / "o.csv"), *extra]
+    assert main(argv) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_missing_hierarchy_fails_before_any_work(
+    adult_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.cli import main
+
+    argv = ["anonymize", str(adult_dir / "adult.csv"), "--qi", "age,sex", "--k", "2"]
+    argv += ["--hierarchy", f"age={adult_dir / 'adult_hierarchy_age.csv'}"]
+    argv += ["--output", str(tmp_path / "o.csv")]
+    assert main(argv) == 2
+    assert "'sex' has no hierarchy; add --hierarchy sex=FILE" in capsys.readouterr().err

@@ -3,6 +3,15 @@
 The public surface is listed in ``__all__``; everything else is internal.
 """
 
+from custodes.anonymize import (
+    Anonymization,
+    AnonymizationSpec,
+    DistinctLDiversity,
+    EntropyLDiversity,
+    KAnonymity,
+    RecursiveCLDiversity,
+    TCloseness,
+)
 from custodes.engines import Engine, get_engine
 from custodes.errors import (
     ColumnRoleError,
@@ -21,31 +30,39 @@ from custodes.io import TableSource, read_table
 from custodes.risk import Assessment, PopulationRisk
 from custodes.settings import Settings, load_settings
 from custodes.summary import Summary
-from custodes.workspace import Roles, Workspace, assess
+from custodes.workspace import Roles, Workspace, anonymize, assess
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Anonymization",
+    "AnonymizationSpec",
     "Assessment",
     "ColumnRoleError",
     "CustodesError",
     "DataFileError",
+    "DistinctLDiversity",
     "EncodingError",
     "Engine",
+    "EntropyLDiversity",
     "Hierarchy",
     "InternalError",
     "InvalidInputError",
+    "KAnonymity",
     "MalformedTableError",
     "PopulationRisk",
+    "RecursiveCLDiversity",
     "Roles",
     "SettingError",
     "Settings",
     "Summary",
+    "TCloseness",
     "TableSource",
     "UnknownColumnError",
     "UnsupportedError",
     "Workspace",
     "__version__",
+    "anonymize",
     "assess",
     "get_engine",
     "load_settings",

@@ -16,6 +16,12 @@ from typing import Any
 
 import polars as pl
 
+from custodes.anonymize._generalize import schemes_for, suppressed_labels, value_mappings
+from custodes.anonymize._loss import LossMetric
+from custodes.anonymize._models import TCloseness
+from custodes.anonymize._result import Anonymization
+from custodes.anonymize._search import optimal_generalization
+from custodes.anonymize._spec import AnonymizationSpec
 from custodes.engines import Engine, get_engine
 from custodes.errors import (
     ColumnRoleError,
@@ -25,11 +31,11 @@ from custodes.errors import (
     unknown_column,
 )
 from custodes.hierarchy import Hierarchy, read_hierarchy
-from custodes.io import EXTENSIONS, TableSource, read_table, reading
+from custodes.io import EXTENSIONS, TableSource, file_sha256, read_table, reading, write_table
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
 
-__all__ = ["Roles", "TableLike", "Workspace", "assess", "open_table"]
+__all__ = ["Roles", "TableLike", "Workspace", "anonymize", "assess", "open_table"]
 
 TableLike = str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame | TableSource
 
@@ -221,6 +227,88 @@ class Workspace:
             identifying=roles.identifying,
         )
 
+    def anonymize(
+        self,
+        table: TableLike,
+        spec: AnonymizationSpec,
+        *,
+        output: str | os.PathLike[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        read_options: Mapping[str, Any] | None = None,
+    ) -> Anonymization:
+        """Find the optimal generalization meeting ``spec`` and apply it to the table.
+
+        The spec is validated against the table before any work. With
+        ``output`` the anonymized table is written there (atomically) and the
+        manifest records its SHA-256.
+        """
+        source = open_table(table, **dict(read_options or {}))
+        spec.validate(source.columns, source.name)
+        _check_types(source, [*spec.quasi_identifiers, *spec.sensitive])
+        with reading(source):
+            summary = self.engine.summarize(source.frame, spec.quasi_identifiers, spec.sensitive)
+        if summary.rows == 0:
+            raise InvalidInputError(f"{source.name} has no records: there is nothing to anonymize.")
+        hierarchies = dict(spec.hierarchies)
+        schemes = schemes_for(summary, hierarchies)
+        lows, highs = spec.levels([s.height for s in schemes])
+        result = optimal_generalization(
+            summary,
+            schemes,
+            spec.models,
+            suppression_limit=spec.suppression_limit,
+            metric=LossMetric(spec.gs_factor),
+            min_levels=lows,
+            max_levels=highs,
+            progress=progress,
+        )
+        mappings = value_mappings(summary, hierarchies, result.levels)
+        suppressed = suppressed_labels(
+            summary, hierarchies, result.generalized, result.suppressed_classes
+        )
+        with reading(source):
+            released = self.engine.generalize(
+                source.frame, mappings, suppressed, drop=spec.identifying
+            ).collect(engine="streaming")
+        hierarchy_of = {
+            m.sensitive: m.hierarchy
+            for m in spec.models
+            if isinstance(m, TCloseness) and m.hierarchy is not None
+        }
+        options: dict[str, Any] = {
+            "quasi_identifiers": spec.quasi_identifiers,
+            "sensitive": spec.sensitive,
+            "hierarchies": hierarchy_of,
+            "combinations": False,
+        }
+        before = assess_summary(
+            summary,
+            source=source.name,
+            population=summary.rows,
+            threshold=self.settings.risk_threshold,
+            hierarchies={k: v for k, v in hierarchy_of.items() if k is not None},
+            combinations=False,
+        )
+        after = self.assess(released, **options)
+        written = sha = None
+        if output is not None:
+            write_table(released, output)
+            written, sha = str(output), file_sha256(output)
+        input_sha = None
+        if isinstance(table, str | os.PathLike) and Path(table).is_file():
+            input_sha = file_sha256(table)
+        return Anonymization(
+            table=released,
+            spec=spec,
+            search=result,
+            before=before,
+            after=after,
+            source=source.name,
+            input_sha256=input_sha,
+            output=written,
+            output_sha256=sha,
+        )
+
     @staticmethod
     def _population_size(
         population: str | int | None,
@@ -259,6 +347,11 @@ class Workspace:
                 )
             loaded[column] = h if isinstance(h, Hierarchy) else read_hierarchy(Path(h))
         return loaded
+
+
+def anonymize(table: TableLike, spec: AnonymizationSpec, **options: Any) -> Anonymization:
+    """Anonymize ``table`` with default settings (see :meth:`Workspace.anonymize`)."""
+    return Workspace().anonymize(table, spec, **options)
 
 
 def assess(table: TableLike, **options: Any) -> Assessment:

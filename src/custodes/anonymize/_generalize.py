@@ -169,3 +169,42 @@ def apply(
         group, nodes, sizes = _regroup(columns, radix, start.sizes)
         class_of = group[start.class_of]
     return Generalized(tuple(levels), class_of, sizes, nodes)
+
+
+def value_mappings(
+    summary: Summary, hierarchies: dict[str, Hierarchy], levels: Sequence[int]
+) -> dict[str, tuple[list[str], list[str]]]:
+    """For each quasi-identifier, its values and their generalized labels at ``levels``.
+
+    Null values are looked up as the empty string (give the hierarchy a row for
+    it when a column has nulls).
+    """
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for j, (name, level) in enumerate(zip(summary.quasi_identifiers, levels, strict=True)):
+        values = ["" if v is None else v for v in summary.category_values(j)]
+        paths = hierarchies[name].paths_for(values, column=name)
+        out[name] = (values, [p[level] for p in paths])
+    return out
+
+
+def suppressed_labels(
+    summary: Summary,
+    hierarchies: dict[str, Hierarchy],
+    generalized: Generalized,
+    suppressed: npt.NDArray[np.bool_],
+) -> dict[str, list[str]]:
+    """The generalized labels (one list per quasi-identifier) of the suppressed classes."""
+    mappings = value_mappings(summary, hierarchies, generalized.levels)
+    out: dict[str, list[str]] = {}
+    for j, name in enumerate(summary.quasi_identifiers):
+        values, labels = mappings[name]
+        # Label of each node id at this level: any original code mapping to it.
+        scheme_nodes = np.asarray(generalized.nodes[:, j])
+        label_of_node: dict[int, str] = {}
+        codes = summary.codes[:, j]
+        node_of_code = np.zeros(len(values), dtype=np.int64)
+        node_of_code[codes] = generalized.nodes[generalized.class_of, j]
+        for code, label in enumerate(labels):
+            label_of_node.setdefault(int(node_of_code[code]), label)
+        out[name] = [label_of_node[int(n)] for n in scheme_nodes[suppressed]]
+    return out

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from custodes import __version__
 from custodes._files import write_atomic
+from custodes.anonymize import build_spec
 from custodes.cli._render import render_assessment
 from custodes.errors import CustodesError, InternalError, SettingError
 from custodes.settings import SETTINGS, load_settings
@@ -68,7 +69,9 @@ def _workspace(path: Path | None, **overrides: Any) -> Workspace:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(
+    enabled: bool, label: str = "measuring column combinations"
+) -> Iterator[Callable[[int, int], None] | None]:
     """A progress display on stderr: the scan, then the column combinations."""
     if not enabled:
         yield None
@@ -88,7 +91,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         def update(done: int, total: int) -> None:
             if not combos:
                 bar.update(scan, total=1, completed=1)
-                combos.append(bar.add_task("measuring column combinations", total=total))
+                combos.append(bar.add_task(label, total=total))
             bar.update(combos[0], completed=done, total=total)
 
         yield update
@@ -227,6 +230,78 @@ def assess(
     else:
         write_atomic(output, text)
         err.print(f"wrote {output}", markup=False, highlight=False)
+
+
+@app.command()
+def anonymize(
+    path: Annotated[str, typer.Argument(help="Table to anonymize (any input format).")],
+    qi: Annotated[str, typer.Option("--qi", help="Quasi-identifiers, comma-separated.")],
+    hierarchy: Annotated[
+        list[str], typer.Option(help="COLUMN=FILE: an ARX hierarchy for a column. Repeatable.")
+    ],
+    output: Annotated[Path, typer.Option(help="Where to write the anonymized table.")],
+    k: Annotated[
+        int | None, typer.Option("--k", help="k-anonymity: classes of at least k.")
+    ] = None,
+    sensitive: Annotated[
+        str | None, typer.Option(help="The sensitive attribute for --l and --t.")
+    ] = None,
+    l_value: Annotated[
+        int | None, typer.Option("--l", help="Distinct l-diversity of the sensitive attribute.")
+    ] = None,
+    recursive_c: Annotated[
+        float | None,
+        typer.Option(help="With --l: recursive-(c,l) diversity instead of distinct."),
+    ] = None,
+    t: Annotated[
+        float | None, typer.Option("--t", help="t-closeness of the sensitive attribute.")
+    ] = None,
+    t_distance: Annotated[
+        str, typer.Option(help="EMD ground distance for --t: hierarchical, equal or ordered.")
+    ] = "hierarchical",
+    suppression: Annotated[
+        float, typer.Option(help="Largest fraction of records that may be suppressed.")
+    ] = 0.0,
+    identifying: Annotated[
+        str | None, typer.Option(help="Direct identifiers to remove, comma-separated.")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="Write the release manifest (JSON) here.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Generalize a table to the least-loss transformation that meets a privacy policy."""
+    ws = _workspace(workspace)
+    spec = build_spec(
+        qi=qi,
+        hierarchies=_parse_hierarchies(hierarchy),
+        k=k,
+        sensitive=sensitive,
+        l_value=l_value,
+        recursive_c=recursive_c,
+        t=t,
+        t_distance=t_distance,
+        suppression=suppression,
+        identifying=identifying,
+    )
+    with _progress(err.is_terminal, "searching transformations") as progress:
+        result = ws.anonymize(path, spec, output=output, progress=progress)
+    if manifest is not None:
+        write_atomic(manifest, result.manifest_json())
+    levels = ", ".join(f"{c}={lv}" for c, lv in result.transformation.items())
+    out.print(f"transformation: {levels}", markup=False, highlight=False)
+    s = result.search
+    out.print(
+        f"suppressed records: {s.suppressed_records:,}; loss: {s.loss:.4f}; "
+        f"{'optimal' if s.optimal else 'not proven optimal'} "
+        f"({s.nodes_checked:,} of {s.nodes_in_lattice:,} transformations checked)",
+        markup=False,
+        highlight=False,
+    )
+    for title, assessment in (("before", result.before), ("after", result.after)):
+        out.rule(f"risk {title}")
+        render_assessment(assessment, out)
+    err.print(f"wrote {output}", markup=False, highlight=False)
 
 
 @app.command()

@@ -33,6 +33,16 @@ class Engine(Protocol):
         """Group the table by its quasi-identifiers, with sensitive histograms."""
         ...
 
+    def generalize(
+        self,
+        frame: pl.LazyFrame,
+        mappings: dict[str, tuple[list[str], list[str]]],
+        suppressed: dict[str, list[str]],
+        drop: Sequence[str] = (),
+    ) -> pl.LazyFrame:
+        """Replace values by their generalized labels, suppress records, drop columns."""
+        ...
+
 
 ENGINES: dict[str, type[PolarsEngine]] = {"polars": PolarsEngine}
 

@@ -103,6 +103,16 @@ class PolarsEngine:
 
     name = "polars"
 
+    def generalize(
+        self,
+        frame: pl.LazyFrame,
+        mappings: dict[str, tuple[list[str], list[str]]],
+        suppressed: dict[str, list[str]],
+        drop: Sequence[str] = (),
+    ) -> pl.LazyFrame:
+        """Apply a generalization to the full data (see :func:`generalize`)."""
+        return generalize(frame, mappings, suppressed, drop)
+
     def summarize(
         self,
         frame: pl.LazyFrame,
@@ -216,3 +226,34 @@ def _histogram(
         value_code=(unique_keys % m).astype(np.int64),
         count=totals.astype(np.int64),
     )
+
+
+def generalize(
+    frame: pl.LazyFrame,
+    mappings: dict[str, tuple[list[str], list[str]]],
+    suppressed: dict[str, list[str]],
+    drop: Sequence[str] = (),
+) -> pl.LazyFrame:
+    """Apply a generalization to the full data: replace values, suppress records, drop columns.
+
+    ``mappings[column]`` pairs each value with its generalized label; records
+    whose generalized quasi-identifiers match a row of ``suppressed`` get '*'
+    in every quasi-identifier.
+    """
+    columns = list(mappings)
+    out = frame.with_columns(
+        pl.col(c).cast(pl.String).fill_null("").replace_strict(old, new, return_dtype=pl.String)
+        for c, (old, new) in mappings.items()
+    )
+    if suppressed and any(suppressed.values()):
+        flag = "__suppressed"
+        while flag in frame.collect_schema().names():
+            flag += "_"
+        keys = pl.LazyFrame(
+            {c: pl.Series(c, suppressed[c], dtype=pl.String) for c in columns}
+        ).with_columns(pl.lit(True).alias(flag))
+        out = out.join(keys, on=columns, how="left", maintain_order="left", nulls_equal=True)
+        out = out.with_columns(
+            pl.when(pl.col(flag)).then(pl.lit("*")).otherwise(pl.col(c)).alias(c) for c in columns
+        ).drop(flag)
+    return out.drop(list(drop)) if drop else out

@@ -13,13 +13,17 @@ Parquet, Excel and database columns keep their types. Errors are
 
 from ._read import EXTENSIONS, FORMATS, read_table
 from ._source import TableSource, check_columns, collect, reading
+from ._write import WRITE_FORMATS, file_sha256, write_table
 
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
+    "WRITE_FORMATS",
     "TableSource",
     "check_columns",
     "collect",
+    "file_sha256",
     "read_table",
     "reading",
+    "write_table",
 ]

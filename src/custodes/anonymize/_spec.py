@@ -1,0 +1,128 @@
+"""The anonymization spec: frozen, validated against the table before any work, hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from custodes.anonymize._models import PrivacyModel, TCloseness
+from custodes.errors import ColumnRoleError, SettingError, unknown_column
+from custodes.hierarchy import Hierarchy
+
+__all__ = ["AnonymizationSpec"]
+
+
+@dataclass(frozen=True)
+class AnonymizationSpec:
+    """What to anonymize and to which policy.
+
+    ``hierarchies`` gives every quasi-identifier's generalization hierarchy;
+    ``models`` the privacy models the release must meet; up to
+    ``suppression_limit`` (a fraction of the records) may be suppressed.
+    ``identifying`` columns (direct identifiers) are removed from the release.
+    """
+
+    quasi_identifiers: tuple[str, ...]
+    hierarchies: Mapping[str, Hierarchy]
+    models: tuple[PrivacyModel, ...]
+    suppression_limit: float = 0.0
+    identifying: tuple[str, ...] = ()
+    gs_factor: float = 0.5
+    min_levels: Mapping[str, int] = field(default_factory=dict)
+    max_levels: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.quasi_identifiers:
+            raise SettingError(
+                "the spec names no quasi-identifiers; list them (e.g. --qi age,sex)."
+            )
+        if not self.models:
+            raise SettingError("the spec has no privacy model; give one, e.g. --k 5.")
+        if not 0.0 <= self.suppression_limit <= 1.0:
+            raise SettingError(
+                f"suppression is {self.suppression_limit}; give a fraction of the records in "
+                "[0, 1], e.g. 0.02 for 2 %."
+            )
+        for name in self.quasi_identifiers:
+            if name not in self.hierarchies:
+                raise SettingError(
+                    f"quasi-identifier {name!r} has no hierarchy; add --hierarchy {name}=FILE."
+                )
+        for name in [*self.min_levels, *self.max_levels]:
+            if name not in self.quasi_identifiers:
+                raise SettingError(f"a level limit is set for {name!r}, not a quasi-identifier.")
+        overlap = set(self.quasi_identifiers) & set(self.identifying)
+        if overlap:
+            raise ColumnRoleError(
+                f"column {sorted(overlap)[0]!r} is both quasi-identifying and identifying; "
+                "give it one role."
+            )
+        for model in self.models:
+            if model.sensitive is not None and model.sensitive in self.quasi_identifiers:
+                raise ColumnRoleError(
+                    f"column {model.sensitive!r} is a quasi-identifier and the sensitive "
+                    f"attribute of {model.describe()}; give it one role."
+                )
+
+    @property
+    def sensitive(self) -> tuple[str, ...]:
+        """The sensitive attributes the models are about."""
+        names = [m.sensitive for m in self.models if m.sensitive is not None]
+        return tuple(dict.fromkeys(names))
+
+    def validate(self, columns: Sequence[str], where: str) -> None:
+        """Every column the spec names exists in the table."""
+        for name in [*self.quasi_identifiers, *self.identifying, *self.sensitive]:
+            if name not in columns:
+                raise unknown_column(name, columns, where=where)
+
+    def levels(self, heights: Sequence[int]) -> tuple[list[int], list[int]]:
+        """The minimum and maximum level of each quasi-identifier."""
+        lows = [self.min_levels.get(q, 0) for q in self.quasi_identifiers]
+        highs = [
+            self.max_levels.get(q, h) for q, h in zip(self.quasi_identifiers, heights, strict=True)
+        ]
+        return lows, highs
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as recorded in the manifest: names, parameters and hierarchy hashes."""
+        models = []
+        for m in self.models:
+            entry: dict[str, Any] = {"model": type(m).__name__, "description": m.describe()}
+            entry.update(
+                {
+                    k: v
+                    for k, v in vars(m).items()
+                    if k != "hierarchy" and isinstance(v, str | int | float)
+                }
+            )
+            if isinstance(m, TCloseness) and m.hierarchy is not None:
+                entry["hierarchy_sha256"] = _hierarchy_hash(m.hierarchy)
+            models.append(entry)
+        return {
+            "quasi_identifiers": list(self.quasi_identifiers),
+            "identifying": list(self.identifying),
+            "models": models,
+            "suppression_limit": self.suppression_limit,
+            "gs_factor": self.gs_factor,
+            "min_levels": dict(self.min_levels),
+            "max_levels": dict(self.max_levels),
+            "hierarchies": {
+                q: {"source": self.hierarchies[q].source, "sha256": _hierarchy_hash(h)}
+                for q, h in self.hierarchies.items()
+                if q in self.quasi_identifiers
+            },
+        }
+
+    def sha256(self) -> str:
+        """Hash of the canonical JSON of :meth:`to_dict` (what the ledger records)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _hierarchy_hash(hierarchy: Hierarchy) -> str:
+    text = "\n".join(";".join(row) for row in hierarchy.rows)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
