@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from custodes.anonymize._generalize import schemes_for, suppressed_labels, value_mappings
+from custodes.anonymize._identifiers import apply_identifier_actions
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import TCloseness
 from custodes.anonymize._result import Anonymization
@@ -267,9 +268,10 @@ class Workspace:
             summary, hierarchies, result.generalized, result.suppressed_classes
         )
         with reading(source):
-            released = self.engine.generalize(
-                source.frame, mappings, suppressed, drop=spec.identifying
-            ).collect(engine="streaming")
+            generalized = self.engine.generalize(source.frame, mappings, suppressed)
+            released = apply_identifier_actions(generalized, spec.actions()).collect(
+                engine="streaming"
+            )
         hierarchy_of = {
             m.sensitive: m.hierarchy
             for m in spec.models

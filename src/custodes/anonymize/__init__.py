@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal, cast
 
+from custodes.anonymize._identifiers import (
+    IdentifierAction,
+    Mask,
+    Pseudonymize,
+    Remove,
+    ShiftDates,
+    load_key,
+)
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import (
     DistinctLDiversity,
@@ -25,13 +33,19 @@ __all__ = [
     "AnonymizationSpec",
     "DistinctLDiversity",
     "EntropyLDiversity",
+    "IdentifierAction",
     "KAnonymity",
     "LossMetric",
+    "Mask",
     "PrivacyModel",
+    "Pseudonymize",
     "RecursiveCLDiversity",
+    "Remove",
     "SearchResult",
+    "ShiftDates",
     "TCloseness",
     "build_spec",
+    "load_key",
     "optimal_generalization",
 ]
 
@@ -48,8 +62,16 @@ def build_spec(
     t_distance: str = "hierarchical",
     suppression: float = 0.0,
     identifying: str | None = None,
+    mask: Sequence[str] = (),
+    pseudonymize: Sequence[str] = (),
+    shift_dates: Sequence[str] = (),
+    key_file: str | None = None,
 ) -> AnonymizationSpec:
-    """A spec from the command line's flags (hierarchy files are read here)."""
+    """A spec from the command line's flags (hierarchy and key files are read here).
+
+    ``mask`` items are ``COLUMN[:FIRST:LAST]`` (characters kept at each end),
+    ``shift_dates`` items ``COLUMN:PERSON[:DAYS]``.
+    """
     qis = tuple(n.strip() for n in qi.split(",") if n.strip())
     loaded: dict[str, Hierarchy] = {c: read_hierarchy(f) for c, f in hierarchies.items()}
     models: list[PrivacyModel] = []
@@ -73,10 +95,29 @@ def build_spec(
         distance = cast(Literal["hierarchical", "equal", "ordered"], t_distance)
         models.append(TCloseness(sensitive, t, distance, loaded.pop(sensitive, None)))
     ids = tuple(n.strip() for n in (identifying or "").split(",") if n.strip())
+    actions: list[IdentifierAction] = []
+    for item in mask:
+        column, *keep = item.split(":")
+        if len(keep) not in (0, 2) or not all(k.strip().isdigit() for k in keep):
+            raise SettingError(f"--mask {item!r} is not COLUMN or COLUMN:FIRST:LAST, e.g. id:6:4.")
+        first, last = (int(keep[0]), int(keep[1])) if keep else (0, 0)
+        actions.append(Mask(column.strip(), first, last))
+    needs_key = bool(pseudonymize) or bool(shift_dates)
+    key = load_key(key_file) if needs_key else b""
+    actions += [Pseudonymize(column.strip(), key) for column in pseudonymize]
+    for item in shift_dates:
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].strip().isdigit()):
+            raise SettingError(
+                f"--shift-dates {item!r} is not COLUMN:PERSON[:DAYS], e.g. birth_date:id:30."
+            )
+        days = int(parts[2]) if len(parts) == 3 else 30
+        actions.append(ShiftDates(parts[0].strip(), parts[1].strip(), key, days))
     return AnonymizationSpec(
         quasi_identifiers=qis,
         hierarchies=loaded,
         models=tuple(models),
         suppression_limit=suppression,
         identifying=ids,
+        identifier_actions=tuple(actions),
     )

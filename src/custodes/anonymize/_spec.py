@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from custodes.anonymize._identifiers import IdentifierAction, Remove, ShiftDates
 from custodes.anonymize._models import PrivacyModel, TCloseness
 from custodes.errors import ColumnRoleError, SettingError, unknown_column
 from custodes.hierarchy import Hierarchy
@@ -33,6 +34,8 @@ class AnonymizationSpec:
     gs_factor: float = 0.5
     min_levels: Mapping[str, int] = field(default_factory=dict)
     max_levels: Mapping[str, int] = field(default_factory=dict)
+    identifier_actions: tuple[IdentifierAction, ...] = ()
+    """How to treat direct identifiers; an identifying column without one is removed."""
 
     def __post_init__(self) -> None:
         if not self.quasi_identifiers:
@@ -60,12 +63,24 @@ class AnonymizationSpec:
                 f"column {sorted(overlap)[0]!r} is both quasi-identifying and identifying; "
                 "give it one role."
             )
+        for action in self.identifier_actions:
+            if action.column in self.quasi_identifiers:
+                raise ColumnRoleError(
+                    f"column {action.column!r} is a quasi-identifier and would also be "
+                    f"{action.describe()['action']}d; generalize it or treat it as an identifier."
+                )
         for model in self.models:
             if model.sensitive is not None and model.sensitive in self.quasi_identifiers:
                 raise ColumnRoleError(
                     f"column {model.sensitive!r} is a quasi-identifier and the sensitive "
                     f"attribute of {model.describe()}; give it one role."
                 )
+
+    def actions(self) -> tuple[IdentifierAction, ...]:
+        """The action for every direct identifier (removal unless another is given)."""
+        given = {a.column: a for a in self.identifier_actions}
+        out: list[IdentifierAction] = [given.pop(c, Remove(c)) for c in self.identifying]
+        return (*out, *given.values())
 
     @property
     def sensitive(self) -> tuple[str, ...]:
@@ -75,7 +90,9 @@ class AnonymizationSpec:
 
     def validate(self, columns: Sequence[str], where: str) -> None:
         """Every column the spec names exists in the table."""
-        for name in [*self.quasi_identifiers, *self.identifying, *self.sensitive]:
+        extra = [a.column for a in self.identifier_actions]
+        extra += [a.person for a in self.identifier_actions if isinstance(a, ShiftDates)]
+        for name in [*self.quasi_identifiers, *self.identifying, *self.sensitive, *extra]:
             if name not in columns:
                 raise unknown_column(name, columns, where=where)
 
@@ -105,6 +122,7 @@ class AnonymizationSpec:
         return {
             "quasi_identifiers": list(self.quasi_identifiers),
             "identifying": list(self.identifying),
+            "identifier_actions": [a.describe() for a in self.actions()],
             "models": models,
             "suppression_limit": self.suppression_limit,
             "gs_factor": self.gs_factor,

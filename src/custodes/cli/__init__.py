@@ -265,6 +265,24 @@ def anonymize(
     identifying: Annotated[
         str | None, typer.Option(help="Direct identifiers to remove, comma-separated.")
     ] = None,
+    mask: Annotated[
+        list[str] | None,
+        typer.Option(help="COLUMN[:FIRST:LAST]: mask a direct identifier. Repeatable."),
+    ] = None,
+    pseudonymize: Annotated[
+        list[str] | None,
+        typer.Option(help="COLUMN: replace by a keyed HMAC-SHA-256 pseudonym. Repeatable."),
+    ] = None,
+    shift_dates: Annotated[
+        list[str] | None,
+        typer.Option(help="COLUMN:PERSON[:DAYS]: shift each person's dates. Repeatable."),
+    ] = None,
+    key_file: Annotated[
+        str | None,
+        typer.Option(
+            help="Secret key file for pseudonyms and date shifts (else $CUSTODES_PSEUDONYM_KEY)."
+        ),
+    ] = None,
     manifest: Annotated[
         Path | None, typer.Option(help="Write the release manifest (JSON) here.")
     ] = None,
@@ -283,6 +301,10 @@ def anonymize(
         t_distance=t_distance,
         suppression=suppression,
         identifying=identifying,
+        mask=mask or (),
+        pseudonymize=pseudonymize or (),
+        shift_dates=shift_dates or (),
+        key_file=key_file,
     )
     with _progress(err.is_terminal, "searching transformations") as progress:
         result = ws.anonymize(path, spec, output=output, progress=progress)

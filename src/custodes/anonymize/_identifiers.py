@@ -1,0 +1,193 @@
+"""Direct identifiers: remove, mask, pseudonymize with a keyed hash, shift dates.
+
+Pseudonyms are HMAC-SHA-256 of the value under a secret key: the same value
+gets the same pseudonym within a release (joins still work), and a release
+made with another key cannot be linked to it. Keys come from a key file or the
+environment, never from a spec or the command line; the manifest records only
+a fingerprint of the key (a hash, from which the key cannot be recovered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from custodes.errors import DataFileError, SettingError
+
+__all__ = [
+    "IdentifierAction",
+    "Mask",
+    "Pseudonymize",
+    "Remove",
+    "ShiftDates",
+    "apply_identifier_actions",
+    "load_key",
+]
+
+KEY_ENV = "CUSTODES_PSEUDONYM_KEY"
+
+
+def load_key(key_file: str | os.PathLike[str] | None = None) -> bytes:
+    """The secret key: from a key file, else from the environment variable."""
+    if key_file is not None:
+        try:
+            key = Path(key_file).read_bytes().strip()
+        except OSError as exc:
+            raise DataFileError(
+                f"cannot read key file {str(key_file)!r}: {exc.strerror}."
+            ) from None
+        source = f"key file {str(key_file)!r}"
+    else:
+        value = os.environ.get(KEY_ENV, "")
+        key = value.encode("utf-8")
+        source = f"environment variable {KEY_ENV}"
+    if len(key) < 16:
+        raise SettingError(
+            f"the pseudonymization key from {source} is missing or shorter than 16 bytes; "
+            f"write a random key to a file (e.g. `head -c 32 /dev/urandom | base64 > key`) "
+            f"and pass --key-file, or set {KEY_ENV}."
+        )
+    return key
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short public fingerprint of a key (to tell which key a release used)."""
+    return hashlib.sha256(b"custodes key fingerprint\x00" + key).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Remove:
+    """Drop the column from the release."""
+
+    column: str
+
+    def describe(self) -> dict[str, object]:
+        """The action as recorded in the manifest."""
+        return {"column": self.column, "action": "remove"}
+
+
+@dataclass(frozen=True)
+class Mask:
+    """Keep the first and last few characters, mask the rest (e.g. 110105********002X)."""
+
+    column: str
+    keep_first: int = 0
+    keep_last: int = 0
+    char: str = "*"
+
+    def __post_init__(self) -> None:
+        if self.keep_first < 0 or self.keep_last < 0 or len(self.char) != 1:
+            raise SettingError(
+                f"mask of {self.column!r}: keep counts must be >= 0 and the mask one character."
+            )
+
+    def describe(self) -> dict[str, object]:
+        """The action as recorded in the manifest."""
+        return {
+            "column": self.column,
+            "action": "mask",
+            "keep_first": self.keep_first,
+            "keep_last": self.keep_last,
+        }
+
+
+@dataclass(frozen=True)
+class Pseudonymize:
+    """Replace each value by HMAC-SHA-256(key, value), hex, 32 characters."""
+
+    column: str
+    key: bytes
+
+    def describe(self) -> dict[str, object]:
+        """The action as recorded in the manifest (a key fingerprint, never the key)."""
+        return {
+            "column": self.column,
+            "action": "pseudonymize",
+            "method": "HMAC-SHA-256",
+            "key_fingerprint": key_fingerprint(self.key),
+        }
+
+
+@dataclass(frozen=True)
+class ShiftDates:
+    """Move each person's dates by the same secret offset of up to ``max_days`` days."""
+
+    column: str
+    person: str
+    key: bytes
+    max_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.max_days < 1:
+            raise SettingError(f"date shift of {self.column!r}: max_days must be at least 1.")
+
+    def describe(self) -> dict[str, object]:
+        """The action as recorded in the manifest."""
+        return {
+            "column": self.column,
+            "action": "shift dates",
+            "person": self.person,
+            "max_days": self.max_days,
+            "key_fingerprint": key_fingerprint(self.key),
+        }
+
+
+IdentifierAction = Remove | Mask | Pseudonymize | ShiftDates
+
+
+def _hmac_map(frame: pl.LazyFrame, column: str, key: bytes) -> tuple[list[str], list[str]]:
+    """Each distinct value of the column and its HMAC (computed once per value)."""
+    values = frame.select(pl.col(column).cast(pl.String).unique()).collect().to_series()
+    old = [v for v in values.to_list() if v is not None]
+    new = [hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:32] for v in old]
+    return old, new
+
+
+def _mask(column: str, action: Mask) -> pl.Expr:
+    """Mask the middle; a value no longer than what is kept is masked whole."""
+    text = pl.col(column).cast(pl.String)
+    length = text.str.len_chars()
+    kept = action.keep_first + action.keep_last
+    stars = pl.lit("").str.pad_end(length - kept, action.char)
+    partial = pl.concat_str(
+        [text.str.head(action.keep_first), stars, text.str.tail(action.keep_last)]
+    )
+    whole = pl.lit("").str.pad_end(length, action.char)
+    return pl.when(length > kept).then(partial).otherwise(whole).alias(column)
+
+
+def apply_identifier_actions(
+    frame: pl.LazyFrame, actions: tuple[IdentifierAction, ...]
+) -> pl.LazyFrame:
+    """Apply the actions to the full table (date shifts first: they read the person id)."""
+    out = frame
+    for action in sorted(actions, key=lambda a: not isinstance(a, ShiftDates)):
+        if isinstance(action, ShiftDates):
+            people, digests = _hmac_map(out, action.person, action.key)
+            span = 2 * action.max_days + 1
+            offsets = [int(d[:8], 16) % span - action.max_days for d in digests]
+            days = (
+                pl.col(action.person)
+                .cast(pl.String)
+                .replace_strict(people, offsets, default=0, return_dtype=pl.Int64)
+            )
+            date = pl.col(action.column).cast(pl.String).str.to_date(strict=False)
+            out = out.with_columns(
+                (date + pl.duration(days=days)).dt.to_string("%Y-%m-%d").alias(action.column)
+            )
+        elif isinstance(action, Pseudonymize):
+            old, new = _hmac_map(out, action.column, action.key)
+            out = out.with_columns(
+                pl.col(action.column)
+                .cast(pl.String)
+                .replace_strict(old, new, default=None, return_dtype=pl.String)
+            )
+        elif isinstance(action, Mask):
+            out = out.with_columns(_mask(action.column, action))
+    removed = [a.column for a in actions if isinstance(a, Remove)]
+    return out.drop(removed) if removed else out

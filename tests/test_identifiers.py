@@ -1,0 +1,116 @@
+"""Direct identifiers: masking, keyed pseudonyms, per-person date shifts, key handling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from custodes.anonymize import Mask, Pseudonymize, Remove, ShiftDates, load_key
+from custodes.anonymize._identifiers import apply_identifier_actions, key_fingerprint
+from custodes.errors import SettingError
+
+KEY = b"0123456789abcdef-test-key"
+OTHER = b"fedcba9876543210-other-key"
+
+
+def frame() -> pl.LazyFrame:
+    return pl.DataFrame(
+        {
+            "id": ["11010519491231002X", "360426199101010071", "AB", None],
+            "person": ["p1", "p2", "p1", "p3"],
+            "date": ["2020-01-05", "2020-02-01", "2021-03-03", "2020-01-01"],
+        }
+    ).lazy()
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        (6, 4, ["110105********002X", "360426********0071", "**", None]),
+        (0, 0, ["*" * 18, "*" * 18, "**", None]),
+        (3, 0, ["110" + "*" * 15, "360" + "*" * 15, "**", None]),
+    ],
+)
+def test_mask(first: int, last: int, expected: list[str | None]) -> None:
+    out = apply_identifier_actions(frame(), (Mask("id", first, last),)).collect()
+    assert out["id"].to_list() == expected
+
+
+def test_pseudonyms_are_consistent_within_a_key_and_differ_across_keys() -> None:
+    one = apply_identifier_actions(frame(), (Pseudonymize("person", KEY),)).collect()["person"]
+    again = apply_identifier_actions(frame(), (Pseudonymize("person", KEY),)).collect()["person"]
+    other = apply_identifier_actions(frame(), (Pseudonymize("person", OTHER),)).collect()["person"]
+    assert one.to_list() == again.to_list()
+    assert one[0] == one[2] != one[1]
+    assert set(one.to_list()).isdisjoint(other.to_list())
+    assert all(len(v) == 32 for v in one.to_list())
+    assert "p1" not in one.to_list()
+
+
+def test_date_shift_is_the_same_for_each_person() -> None:
+    out = apply_identifier_actions(frame(), (ShiftDates("date", "person", KEY, 10),)).collect()
+    before = pl.Series(["2020-01-05", "2021-03-03"]).str.to_date()
+    after = out.filter(pl.col("person") == "p1")["date"].str.to_date()
+    shifts = {(a - b).days for a, b in zip(after.to_list(), before.to_list(), strict=True)}
+    assert len(shifts) == 1
+    assert abs(shifts.pop()) <= 10
+
+
+def test_remove_drops_the_column() -> None:
+    out = apply_identifier_actions(frame(), (Remove("id"),)).collect()
+    assert out.columns == ["person", "date"]
+
+
+def test_keys_come_from_a_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_bytes(KEY + b"\n")
+    assert load_key(key_file) == KEY
+    monkeypatch.setenv("CUSTODES_PSEUDONYM_KEY", OTHER.decode())
+    assert load_key() == OTHER
+    monkeypatch.setenv("CUSTODES_PSEUDONYM_KEY", "short")
+    with pytest.raises(SettingError, match="missing or shorter than 16 bytes"):
+        load_key()
+
+
+def test_manifest_records_a_fingerprint_never_the_key() -> None:
+    described = Pseudonymize("person", KEY).describe()
+    assert described["key_fingerprint"] == key_fingerprint(KEY)
+    assert KEY.decode() not in json.dumps(described)
+
+
+def test_cli_pseudonymizes_and_masks(
+    adult_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from custodes.cli import main
+
+    people = tmp_path / "people.csv"
+    rows = ["name,id,age,sex"] + [
+        f"Person{i},11010519491231{i:04d},{20 + i % 5},{'MF'[i % 2]}" for i in range(200)
+    ]
+    people.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    age = tmp_path / "age.csv"
+    age.write_text("".join(f"{a};{a // 5 * 5}-{a // 5 * 5 + 4};*\n" for a in range(20, 25)))
+    sex = tmp_path / "sex.csv"
+    sex.write_text("M;*\nF;*\n", encoding="utf-8")
+    monkeypatch.setenv("CUSTODES_PSEUDONYM_KEY", KEY.decode())
+    out, manifest = tmp_path / "out.csv", tmp_path / "m.json"
+    argv = ["anonymize", str(people), "--qi", "age,sex", "--k", "10"]
+    argv += ["--hierarchy", f"age={age}", "--hierarchy", f"sex={sex}"]
+    argv += ["--pseudonymize", "name", "--mask", "id:6:4", "--output", str(out)]
+    argv += ["--manifest", str(manifest)]
+    assert main(argv) == 0, capsys.readouterr().err
+    released = pl.read_csv(out, infer_schema=False)
+    assert not released["name"].str.starts_with("Person").any()
+    assert released["id"][0] == "110105********0000"
+    text = manifest.read_text(encoding="utf-8")
+    assert KEY.decode() not in text
+    actions = json.loads(text)["spec"]["identifier_actions"]
+    assert {a["action"] for a in actions} == {"pseudonymize", "mask"}
