@@ -34,8 +34,15 @@ test: lint typecheck pytest
 	.venv-pycanon/bin/python -m pip install --quiet 'pycanon>=1.3' 'polars>=1.30' 'pyarrow>=17'
 	touch $@
 
-bench: $(STAMP) .venv-pycanon/.installed
+# anjana likewise runs in its own environment.
+.venv-anjana/.installed:
+	test -x .venv-anjana/bin/python || $(PYTHON) -m venv .venv-anjana
+	.venv-anjana/bin/python -m pip install --quiet 'anjana>=1.2' 'polars>=1.30' 'pyarrow>=17'
+	touch $@
+
+bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed
 	$(BIN)/python bench/bench_risk.py
+	$(BIN)/python bench/bench_anonymize.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
