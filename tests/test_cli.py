@@ -200,6 +200,9 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")  # the demo writes GB18030, as many government exports are
     assert "register.csv" in out
+    assert "release-manifest.json" in " ".join(out.split())
+    assert (tmp_path / "demo" / "release.csv").exists()
+    assert (tmp_path / "keys" / "pseudonym.key").stat().st_mode & 0o777 == 0o600
 
 
 def test_population_table_gives_journalist_risk(

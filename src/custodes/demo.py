@@ -2,17 +2,31 @@
 
 Generates a register of realistic (entirely synthetic) Chinese residents,
 writes it as a GB18030-encoded CSV as many government systems export it,
-reads it back through :mod:`custodes.io` (encoding and delimiter detected) and
-assesses its re-identification risk, writing the HTML report.
+reads it back through :mod:`custodes.io` (encoding and delimiter detected),
+assesses its re-identification risk, then anonymizes it to a policy
+(10-anonymity, at most 1 % of records suppressed; resident ID numbers
+pseudonymized, phones masked, names and addresses removed) and assesses the
+release. The HTML reports and the release manifest go to the workspace.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
+
 from custodes._files import write_atomic
+from custodes.anonymize import Anonymization, AnonymizationSpec, KAnonymity, Mask, Pseudonymize
+from custodes.hierarchy import (
+    Hierarchy,
+    date_hierarchy,
+    mapping_hierarchy,
+    prc_division_hierarchy,
+)
 from custodes.report import render_assessment_html
 from custodes.risk import Assessment
 from custodes.synth import population_register
@@ -23,6 +37,9 @@ __all__ = ["DemoResult", "run_demo"]
 IDENTIFYING = ("resident_id", "name", "phone", "address")
 QUASI_IDENTIFIERS = ("sex", "birth_date", "region_code")
 SENSITIVE = ("diagnosis", "benefit_type")
+# Province and prefecture names repeat what region_code says at a coarser level:
+# they leave with it only as generalized, so the release drops them.
+DERIVED = ("province", "prefecture")
 
 
 @dataclass(frozen=True)
@@ -33,31 +50,80 @@ class DemoResult:
     data_path: Path
     report_path: Path
     assessments: tuple[tuple[str, Assessment], ...]
+    release: Anonymization
+    release_path: Path
+    manifest_path: Path
+
+
+def _key(workspace: Workspace) -> bytes:
+    """The workspace's pseudonymization key, made on first use (file mode 0600)."""
+    path = workspace.path / "keys" / "pseudonym.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+def _hierarchies(register: pl.DataFrame) -> dict[str, Hierarchy]:
+    births = register.get_column("birth_date").cast(pl.String).unique().to_list()
+    regions = register.get_column("region_code").unique().to_list()
+    return {
+        "sex": mapping_hierarchy({"男": ["*"], "女": ["*"]}),
+        "birth_date": date_hierarchy(births, levels=("month", "year", "decade")),
+        "region_code": prc_division_hierarchy(regions),
+    }
 
 
 def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130) -> DemoResult:
-    """Generate the register, assess it, and write the data and report to the workspace."""
+    """Generate the register, assess it, anonymize it, and write everything to the workspace."""
     folder = workspace.path / "demo"
     register = population_register(rows, seed=seed)
     data_path = folder / "register.csv"
-    text = register.write_csv(separator=",")
-    write_atomic(data_path, text.encode("gb18030"))
+    write_atomic(data_path, register.write_csv(separator=",").encode("gb18030"))
 
-    full = workspace.assess(
+    before = workspace.assess(
         data_path,
         quasi_identifiers=QUASI_IDENTIFIERS,
         sensitive=SENSITIVE,
         identifying=IDENTIFYING,
     )
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
     report = render_assessment_html(
-        full.to_dict(),
+        before.to_dict(),
         title="Population register: re-identification risk",
-        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        generated_at=generated,
     )
     report_path = write_atomic(folder / "report.html", report)
+
+    key = _key(workspace)
+    spec = AnonymizationSpec(
+        quasi_identifiers=QUASI_IDENTIFIERS,
+        hierarchies=_hierarchies(register),
+        models=(KAnonymity(10),),
+        suppression_limit=0.01,
+        identifying=(*IDENTIFYING, *DERIVED),
+        identifier_actions=(Pseudonymize("resident_id", key), Mask("phone", 3, 0)),
+    )
+    release_path = folder / "release.csv"
+    release = workspace.anonymize(data_path, spec, output=release_path)
+    manifest_path = write_atomic(folder / "release-manifest.json", release.manifest_json())
+    after_report = render_assessment_html(
+        release.after.to_dict(),
+        title="Released register (10-anonymous): re-identification risk",
+        generated_at=generated,
+    )
+    write_atomic(folder / "release-report.html", after_report)
     return DemoResult(
         rows=rows,
         data_path=data_path,
         report_path=report_path,
-        assessments=(("register, quasi-identifiers: sex, birth date, county", full),),
+        assessments=(
+            ("register, quasi-identifiers: sex, birth date, county", before),
+            ("release: 10-anonymous, identifiers pseudonymized or masked", release.after),
+        ),
+        release=release,
+        release_path=release_path,
+        manifest_path=manifest_path,
     )

@@ -343,7 +343,16 @@ def demo(
     for title, assessment in result.assessments:
         out.rule(title)
         render_assessment(assessment, out)
-    out.print(f"HTML report: {result.report_path}", markup=False, highlight=False)
+    release = result.release
+    levels = ", ".join(f"{c}={lv}" for c, lv in release.transformation.items())
+    for line in (
+        f"release: {levels}; {release.search.suppressed_records:,} records suppressed; "
+        f"loss {release.search.loss:.4f} (optimal, {release.search.nodes_checked} of "
+        f"{release.search.nodes_in_lattice} transformations checked)",
+        f"HTML report: {result.report_path}",
+        f"release: {result.release_path} (manifest: {result.manifest_path})",
+    ):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("settings")
