@@ -115,11 +115,11 @@ def _label(interval: Interval, integer: bool) -> str:
 
 Grouper = Callable[[Fraction, int], Interval]
 """The interval of a value at a level (1 = the finest)."""
+Grid = tuple[Grouper, list[Fraction], bool]
+"""A grouper, the values it must eventually put in one interval, whether bounds are whole."""
 
 
-def _by_cuts(
-    cuts: Sequence[float], levels: int | None
-) -> tuple[Grouper, Callable[[Fraction], bool], bool]:
+def _by_cuts(cuts: Sequence[float], levels: int | None, numbers: list[Fraction]) -> Grid:
     points = [_setting("cuts", c) for c in cuts]
     if not points or any(a >= b for a, b in pairwise(points)):
         raise SettingError("interval_hierarchy: cuts= must be one or more increasing numbers.")
@@ -138,15 +138,12 @@ def _by_cuts(
             points[end - 1] if end <= len(points) else None,
         )
 
-    def coded(x: Fraction) -> bool:
-        return False
-
-    return group, coded, all(p.denominator == 1 for p in points)
+    return group, numbers, all(p.denominator == 1 for p in points)
 
 
 def _by_width(
     width: float, bottom: float | None, top: float | None, numbers: list[Fraction]
-) -> tuple[Grouper, Callable[[Fraction], bool], bool]:
+) -> Grid:
     size = _setting("width", width)
     low = None if bottom is None else _setting("bottom", bottom)
     high = None if top is None else _setting("top", top)
@@ -154,13 +151,9 @@ def _by_width(
         raise SettingError(f"interval_hierarchy: width={width!r} must be greater than 0.")
     if low is not None and high is not None and low >= high:
         raise SettingError(f"interval_hierarchy: bottom={bottom!r} must be below top={top!r}.")
-
-    def coded(x: Fraction) -> bool:
-        return (low is not None and x < low) or (high is not None and x >= high)
-
     # Intervals double from 0; with negative values, from -width * 2**k, the first such
     # point so that [-width * 2**k, width * 2**k) holds every value: 0 stays a bound.
-    inside = [x for x in numbers if not coded(x)]
+    inside = [x for x in numbers if (low is None or x >= low) and (high is None or x < high)]
     least, most = min(inside, default=Fraction(0)), max(inside, default=Fraction(0))
     anchor = Fraction(0)
     while least < 0 and not (anchor <= least and most < -anchor):
@@ -176,8 +169,7 @@ def _by_width(
         hi = lo + step
         return (lo if low is None else max(lo, low), hi if high is None else min(hi, high))
 
-    whole = all(p is None or p.denominator == 1 for p in (size, low, high))
-    return group, coded, whole
+    return group, inside, all(p is None or p.denominator == 1 for p in (size, low, high))
 
 
 def interval_hierarchy(
@@ -193,13 +185,13 @@ def interval_hierarchy(
 
     With ``width``, level 1 cuts the line at the multiples of the width (ages with
     width 5 give ``20-24``) and each higher level doubles it (``20-29``, ``20-39``,
-    ...; counted from 0, or from below the lowest value if there are negatives).
+    ...; 0 stays a bound, so negatives merge with positives only at the top).
     Values below ``bottom`` are coded ``<bottom`` and values at or above ``top``
     ``>=top`` at every level; the intervals beside them are clipped (``18-19``,
-    ``85-89``). With ``cuts``, level 1 is the intervals
-    between the cuts (``<c0``, ``c0-...``, ..., ``>=cN``) and every higher level merges
-    neighbours in pairs. Without ``levels``, levels are added until the next one would
-    put all (uncoded) values in one interval.
+    ``85-89``). With ``cuts``, level 1 is the intervals between the cuts (``<c0``,
+    ``c0-...``, ..., ``>=cN``) and every higher level merges neighbours in pairs.
+    Without ``levels``, levels are added until the next one would put all (uncoded)
+    values in one interval.
 
     Labels are ``20-24`` (``-5 to -1`` with negatives) when every value is a whole
     number and every setting is whole, otherwise ``[20.0, 25.0)``.
@@ -226,16 +218,15 @@ def interval_hierarchy(
             "size), or use masking_hierarchy or mapping_hierarchy for codes and categories.",
         )  # fmt: skip
     numbers = [x for x in parsed if x is not None]
-    group, coded, whole = (
+    group, inside, whole = (
         _by_width(width, bottom, top, numbers)
         if width is not None
-        else _by_cuts(cuts or (), levels)
+        else _by_cuts(cuts or (), levels, numbers)
     )
     whole = whole and all(re.fullmatch(r"\s*[+-]?[0-9]+\s*", v) for v in distinct)
     if levels is None:
         levels = 1
-        uncoded = [x for x in numbers if not coded(x)]
-        while len({group(x, levels + 1) for x in uncoded}) > 1:
+        while len({group(x, levels + 1) for x in inside}) > 1:
             levels += 1
     rows = (
         (v, *(_label(group(x, level), whole) for level in range(1, levels + 1)), TOP)
@@ -448,13 +439,12 @@ def _options(description: str, builder: str, parts: list[str]) -> dict[str, str]
         key, eq, value = (s.strip() for s in part.partition("="))
         if key not in allowed or not eq or key in options:
             hint = closest(key, allowed)
+            takes = (
+                ", ".join(f"{k}=..." for k in allowed) + ", each once" if allowed else "no options"
+            )
             raise SettingError(
                 f"hierarchy description {description!r}: bad part {part!r}; {builder!r} takes "
-                + (
-                    ", ".join(f"{k}=..." for k in allowed) + ", each once"
-                    if allowed
-                    else "no options"
-                )
+                + takes
                 + (f"; did you mean {hint + '=...'!r}?" if hint and hint != key else ".")
             )
         options[key] = value
