@@ -259,3 +259,25 @@ def test_missing_hierarchy_fails_before_any_work(
     argv += ["--output", str(tmp_path / "o.csv")]
     assert main(argv) == 2
     assert "'sex' has no hierarchy; add --hierarchy sex=FILE" in capsys.readouterr().err
+
+
+def test_cli_builds_hierarchies_from_descriptions(
+    adult_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from custodes.cli import main
+
+    manifest = tmp_path / "m.json"
+    argv = ["anonymize", str(adult_dir / "adult.csv"), "--qi", "age,sex,race"]
+    argv += ["--hierarchy", "age=interval:width=5"]
+    argv += ["--hierarchy", f"sex={adult_dir / 'adult_hierarchy_sex.csv'}"]
+    argv += ["--hierarchy", f"race={adult_dir / 'adult_hierarchy_race.csv'}"]
+    argv += ["--k", "20", "--output", str(tmp_path / "o.csv"), "--manifest", str(manifest)]
+    assert main(argv) == 0, capsys.readouterr().err
+    m = json.loads(manifest.read_text(encoding="utf-8"))
+    assert m["spec"]["hierarchies"]["age"] == {"builder": "interval:width=5"}
+    released = pl.read_csv(tmp_path / "o.csv", infer_schema=False)
+    assert int(released.group_by(["age", "sex", "race"]).len()["len"].min()) >= 20
+    assert released["age"].str.contains(r"^(\*|\d+(-\d+)?)$").all()
+    assert 0 <= m["transformation"]["age"]

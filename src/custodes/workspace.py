@@ -31,7 +31,7 @@ from custodes.errors import (
     UnsupportedError,
     unknown_column,
 )
-from custodes.hierarchy import Hierarchy, read_hierarchy
+from custodes.hierarchy import Hierarchy, build_hierarchy, read_hierarchy
 from custodes.io import EXTENSIONS, TableSource, file_sha256, read_table, reading, write_table
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
@@ -250,7 +250,15 @@ class Workspace:
             summary = self.engine.summarize(source.frame, spec.quasi_identifiers, spec.sensitive)
         if summary.rows == 0:
             raise InvalidInputError(f"{source.name} has no records: there is nothing to anonymize.")
-        hierarchies = dict(spec.hierarchies)
+        hierarchies = {
+            q: (
+                build_hierarchy(h, [v or "" for v in summary.category_values(j)])
+                if isinstance(h, str)
+                else h
+            )
+            for j, q in enumerate(spec.quasi_identifiers)
+            for h in [spec.hierarchies[q]]
+        }
         schemes = schemes_for(summary, hierarchies)
         lows, highs = spec.levels([s.height for s in schemes])
         result = optimal_generalization(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Literal, cast
 
 from custodes.anonymize._identifiers import (
@@ -26,7 +27,7 @@ from custodes.anonymize._result import Anonymization
 from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.errors import SettingError
-from custodes.hierarchy import Hierarchy, read_hierarchy
+from custodes.hierarchy import BUILDERS, Hierarchy, read_hierarchy
 
 __all__ = [
     "Anonymization",
@@ -48,6 +49,14 @@ __all__ = [
     "load_key",
     "optimal_generalization",
 ]
+
+
+def _hierarchy(column: str, given: str) -> Hierarchy | str:
+    """A hierarchy file, or a builder description (``interval:width=5``, ``date``, ``prc``...)."""
+    builder = given.split(":", 1)[0].strip().lower()
+    if builder in BUILDERS and not Path(given).exists():
+        return given
+    return read_hierarchy(given)
 
 
 def build_spec(
@@ -73,7 +82,9 @@ def build_spec(
     ``shift_dates`` items ``COLUMN:PERSON[:DAYS]``.
     """
     qis = tuple(n.strip() for n in qi.split(",") if n.strip())
-    loaded: dict[str, Hierarchy] = {c: read_hierarchy(f) for c, f in hierarchies.items()}
+    loaded: dict[str, Hierarchy | str] = {
+        c: _hierarchy(c, given) for c, given in hierarchies.items()
+    }
     models: list[PrivacyModel] = []
     if k is not None:
         models.append(KAnonymity(k))
@@ -93,7 +104,13 @@ def build_spec(
                 f"--t-distance is {t_distance!r}; choose hierarchical, equal or ordered."
             )
         distance = cast(Literal["hierarchical", "equal", "ordered"], t_distance)
-        models.append(TCloseness(sensitive, t, distance, loaded.pop(sensitive, None)))
+        attribute_hierarchy = loaded.pop(sensitive, None)
+        if isinstance(attribute_hierarchy, str):
+            raise SettingError(
+                f"--hierarchy {sensitive}={attribute_hierarchy}: the sensitive attribute's "
+                "hierarchy must be a file."
+            )
+        models.append(TCloseness(sensitive, t, distance, attribute_hierarchy))
     ids = tuple(n.strip() for n in (identifying or "").split(",") if n.strip())
     actions: list[IdentifierAction] = []
     for item in mask:

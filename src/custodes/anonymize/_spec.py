@@ -27,7 +27,9 @@ class AnonymizationSpec:
     """
 
     quasi_identifiers: tuple[str, ...]
-    hierarchies: Mapping[str, Hierarchy]
+    hierarchies: Mapping[str, Hierarchy | str]
+    """A hierarchy per quasi-identifier, or a builder description such as
+    ``interval:width=5`` built from the column's values when the data is read."""
     models: tuple[PrivacyModel, ...]
     suppression_limit: float = 0.0
     identifying: tuple[str, ...] = ()
@@ -129,7 +131,11 @@ class AnonymizationSpec:
             "min_levels": dict(self.min_levels),
             "max_levels": dict(self.max_levels),
             "hierarchies": {
-                q: {"source": self.hierarchies[q].source, "sha256": _hierarchy_hash(h)}
+                q: (
+                    {"builder": h}
+                    if isinstance(h, str)
+                    else {"source": h.source, "sha256": _hierarchy_hash(h)}
+                )
                 for q, h in self.hierarchies.items()
                 if q in self.quasi_identifiers
             },

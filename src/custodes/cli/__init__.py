@@ -237,7 +237,11 @@ def anonymize(
     path: Annotated[str, typer.Argument(help="Table to anonymize (any input format).")],
     qi: Annotated[str, typer.Option("--qi", help="Quasi-identifiers, comma-separated.")],
     hierarchy: Annotated[
-        list[str], typer.Option(help="COLUMN=FILE: an ARX hierarchy for a column. Repeatable.")
+        list[str],
+        typer.Option(
+            help="COLUMN=FILE (an ARX hierarchy) or COLUMN=BUILDER (interval:width=5, "
+            "date:month,year, mask:step=1, prc). Repeatable."
+        ),
     ],
     output: Annotated[Path, typer.Option(help="Where to write the anonymized table.")],
     k: Annotated[
