@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from custodes.anonymize._identifiers import IdentifierAction, Remove, ShiftDates
+from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import PrivacyModel, TCloseness
 from custodes.errors import ColumnRoleError, SettingError, unknown_column
 from custodes.hierarchy import Hierarchy
@@ -46,6 +47,7 @@ class AnonymizationSpec:
             )
         if not self.models:
             raise SettingError("the spec has no privacy model; give one, e.g. --k 5.")
+        LossMetric(self.gs_factor)  # validates the factor
         if not 0.0 <= self.suppression_limit <= 1.0:
             raise SettingError(
                 f"suppression is {self.suppression_limit}; give a fraction of the records in "

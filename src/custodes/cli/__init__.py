@@ -27,9 +27,10 @@ from rich.text import Text
 
 from custodes import __version__
 from custodes._files import write_atomic
-from custodes.anonymize import build_spec
+from custodes.anonymize import Anonymization, AnonymizationSpec, build_spec, load_spec
 from custodes.cli._render import render_assessment
 from custodes.errors import CustodesError, InternalError, SettingError
+from custodes.report import render_assessment_html
 from custodes.settings import SETTINGS, load_settings
 from custodes.workspace import Workspace
 
@@ -235,15 +236,21 @@ def assess(
 @app.command()
 def anonymize(
     path: Annotated[str, typer.Argument(help="Table to anonymize (any input format).")],
-    qi: Annotated[str, typer.Option("--qi", help="Quasi-identifiers, comma-separated.")],
+    output: Annotated[Path, typer.Option(help="Where to write the anonymized table.")],
+    spec_file: Annotated[
+        Path | None,
+        typer.Option("--spec", help="A TOML spec (instead of --qi, --hierarchy and the models)."),
+    ] = None,
+    qi: Annotated[
+        str | None, typer.Option("--qi", help="Quasi-identifiers, comma-separated.")
+    ] = None,
     hierarchy: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             help="COLUMN=FILE (an ARX hierarchy) or COLUMN=BUILDER (interval:width=5, "
             "date:month,year, mask:step=1, prc). Repeatable."
         ),
-    ],
-    output: Annotated[Path, typer.Option(help="Where to write the anonymized table.")],
+    ] = None,
     k: Annotated[
         int | None, typer.Option("--k", help="k-anonymity: classes of at least k.")
     ] = None,
@@ -290,13 +297,55 @@ def anonymize(
     manifest: Annotated[
         Path | None, typer.Option(help="Write the release manifest (JSON) here.")
     ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the HTML risk report of the release here.")
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
     ws = _workspace(workspace)
-    spec = build_spec(
+    flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask]
+    if spec_file is not None:
+        if any(f for f in flags) or pseudonymize or shift_dates or suppression:
+            raise SettingError("give either --spec FILE or the policy as flags, not both.")
+        spec = load_spec(spec_file, key_file)
+    elif qi is None:
+        raise SettingError("give the policy: --spec FILE, or --qi with --hierarchy and a model.")
+    else:
+        spec = _spec_from_flags(
+            qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, suppression,
+            identifying, mask, pseudonymize, shift_dates, key_file,
+        )  # fmt: skip
+    with _progress(err.is_terminal, "searching transformations") as progress:
+        result = ws.anonymize(path, spec, output=output, progress=progress)
+    if manifest is not None:
+        write_atomic(manifest, result.manifest_json())
+    if report is not None:
+        levels = ", ".join(f"{c}={lv}" for c, lv in result.transformation.items())
+        title = f"Release ({levels}): re-identification risk"
+        write_atomic(report, render_assessment_html(result.after.to_dict(), title=title))
+    _print_release(result, output)
+
+
+def _spec_from_flags(
+    qi: str,
+    hierarchy: list[str] | None,
+    k: int | None,
+    sensitive: str | None,
+    l_value: int | None,
+    recursive_c: float | None,
+    t: float | None,
+    t_distance: str,
+    suppression: float,
+    identifying: str | None,
+    mask: list[str] | None,
+    pseudonymize: list[str] | None,
+    shift_dates: list[str] | None,
+    key_file: str | None,
+) -> AnonymizationSpec:
+    return build_spec(
         qi=qi,
-        hierarchies=_parse_hierarchies(hierarchy),
+        hierarchies=_parse_hierarchies(hierarchy or []),
         k=k,
         sensitive=sensitive,
         l_value=l_value,
@@ -310,10 +359,9 @@ def anonymize(
         shift_dates=shift_dates or (),
         key_file=key_file,
     )
-    with _progress(err.is_terminal, "searching transformations") as progress:
-        result = ws.anonymize(path, spec, output=output, progress=progress)
-    if manifest is not None:
-        write_atomic(manifest, result.manifest_json())
+
+
+def _print_release(result: Anonymization, output: Path) -> None:
     levels = ", ".join(f"{c}={lv}" for c, lv in result.transformation.items())
     out.print(f"transformation: {levels}", markup=False, highlight=False)
     s = result.search
