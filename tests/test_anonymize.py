@@ -348,3 +348,50 @@ def test_spec_and_flags_are_exclusive(
     argv = ["anonymize", str(adult_dir / "adult.csv"), "--spec", str(spec), "--k", "5"]
     assert main([*argv, "--output", str(tmp_path / "o.csv")]) == 2
     assert "either --spec FILE or the policy as flags" in capsys.readouterr().err
+
+
+def test_a_saved_transformation_can_be_reapplied(
+    adult_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    from custodes.cli import main
+
+    # Work on copies of the hierarchies so the test can change one.
+    hier = tmp_path / "h"
+    hier.mkdir()
+    for q in ORDER:
+        shutil.copy(adult_dir / f"adult_hierarchy_{q}.csv", hier / f"{q}.csv")
+    args = [a for q in ORDER for a in ("--hierarchy", f"{q}={hier / f'{q}.csv'}")]
+    manifest = tmp_path / "m.json"
+    argv = ["anonymize", str(adult_dir / "adult.csv"), "--qi", ",".join(ORDER), *args]
+    argv += ["--k", "5", "--suppression", "0.02", "--output", str(tmp_path / "a.csv")]
+    assert main([*argv, "--manifest", str(manifest)]) == 0
+    capsys.readouterr()
+
+    # The same table: the same transformation and suppression.
+    again = ["anonymize", str(adult_dir / "adult.csv"), "--apply", str(manifest)]
+    assert main([*again, "--output", str(tmp_path / "b.csv")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "sex=0, age=3, race=0, marital-status=2, education=2" in out
+    assert "suppressed records: 506" in out
+
+    # A small part of the table: the transformation no longer holds.
+    part = tmp_path / "part.csv"
+    pl.read_csv(adult_dir / "adult.csv", separator=";", infer_schema=False).head(500).write_csv(
+        part, separator=";"
+    )
+    assert (
+        main(
+            ["anonymize", str(part), "--apply", str(manifest), "--output", str(tmp_path / "c.csv")]
+        )
+        == 2
+    )
+    assert "does not meet 5-anonymity on this table" in " ".join(capsys.readouterr().err.split())
+
+    # A changed hierarchy is noticed.
+    (hier / "sex.csv").write_text("Male;*\nFemale;*\nOther;*\n", encoding="utf-8")
+    assert main([*again, "--output", str(tmp_path / "d.csv")]) == 2
+    assert "has changed since the release" in " ".join(capsys.readouterr().err.split())
+    assert json.loads(manifest.read_text(encoding="utf-8"))["suppressed_records"] == 506

@@ -207,6 +207,14 @@ def optimal_generalization(
         if best is None or candidate < best:
             best = candidate
             best_result = (generalized, suppressed, per_column, records)
+    if (best is None or best_result is None) and len(order) == 1:
+        fixed = ", ".join(f"{s.name}={lv}" for s, lv in zip(schemes, nodes[0], strict=True))
+        raise InvalidInputError(
+            f"the transformation {fixed} does not meet "
+            + ", ".join(m.describe() for m in models)
+            + f" on this table within the suppression limit ({suppression_limit:.2%}, "
+            f"{limit:,} records): the table differs too much from the one it was made for."
+        )
     if best is None or best_result is None:
         raise InvalidInputError(
             "no transformation meets the privacy models within the suppression limit "

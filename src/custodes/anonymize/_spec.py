@@ -121,6 +121,7 @@ class AnonymizationSpec:
                 }
             )
             if isinstance(m, TCloseness) and m.hierarchy is not None:
+                entry["hierarchy_source"] = m.hierarchy.source
                 entry["hierarchy_sha256"] = _hierarchy_hash(m.hierarchy)
             models.append(entry)
         return {
@@ -147,6 +148,11 @@ class AnonymizationSpec:
         """Hash of the canonical JSON of :meth:`to_dict` (what the ledger records)."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def hierarchy_hash(hierarchy: Hierarchy) -> str:
+    """SHA-256 of a hierarchy's rows (recorded in manifests, checked on re-use)."""
+    return _hierarchy_hash(hierarchy)
 
 
 def _hierarchy_hash(hierarchy: Hierarchy) -> str:

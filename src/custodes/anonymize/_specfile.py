@@ -14,6 +14,7 @@ from custodes.anonymize._identifiers import (
     Pseudonymize,
     Remove,
     ShiftDates,
+    key_fingerprint,
     load_key,
 )
 from custodes.anonymize._models import (
@@ -24,11 +25,11 @@ from custodes.anonymize._models import (
     RecursiveCLDiversity,
     TCloseness,
 )
-from custodes.anonymize._spec import AnonymizationSpec
-from custodes.errors import DataFileError, SettingError, closest
+from custodes.anonymize._spec import AnonymizationSpec, hierarchy_hash
+from custodes.errors import CustodesError, DataFileError, SettingError, closest
 from custodes.hierarchy import BUILDERS, Hierarchy, read_hierarchy
 
-__all__ = ["load_spec"]
+__all__ = ["load_spec", "spec_from_manifest"]
 
 _TOP = {
     "quasi_identifiers",
@@ -191,3 +192,94 @@ def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> Anon
         max_levels=highs,
         identifier_actions=tuple(actions),
     )
+
+
+_MODEL_CLASSES: dict[str, Any] = {
+    "KAnonymity": lambda e: KAnonymity(int(e["k"])),
+    "DistinctLDiversity": lambda e: DistinctLDiversity(e["attribute"], e["l"]),
+    "EntropyLDiversity": lambda e: EntropyLDiversity(e["attribute"], e["l"]),
+    "RecursiveCLDiversity": lambda e: RecursiveCLDiversity(e["attribute"], e["l"], c=e["c"]),
+}
+
+
+def _checked_hierarchy(entry: Mapping[str, Any], where: str) -> Hierarchy | str:
+    if "builder" in entry:
+        return str(entry["builder"])
+    hierarchy = read_hierarchy(entry["source"])
+    if hierarchy_hash(hierarchy) != entry["sha256"]:
+        raise SettingError(
+            f"{where}: the hierarchy file {entry['source']!r} has changed since the release "
+            "(its SHA-256 differs); restore it to re-apply the same transformation."
+        )
+    return hierarchy
+
+
+def spec_from_manifest(
+    manifest: Mapping[str, Any], key_file: str | None = None
+) -> AnonymizationSpec:
+    """The spec of a release, with its transformation fixed, to re-apply it to new data.
+
+    Hierarchy files must be unchanged (checked by SHA-256), and a pseudonymizing
+    release needs the same key (checked by its fingerprint).
+    """
+    try:
+        spec = manifest["spec"]
+        levels = {str(k): int(v) for k, v in manifest["transformation"].items()}
+        hierarchies = {
+            q: _checked_hierarchy(h, f"manifest hierarchies.{q}")
+            for q, h in spec["hierarchies"].items()
+        }
+        models: list[PrivacyModel] = []
+        for entry in spec["models"]:
+            if entry["model"] == "TCloseness":
+                hierarchy = None
+                if "hierarchy_source" in entry:
+                    built = _checked_hierarchy(
+                        {"source": entry["hierarchy_source"], "sha256": entry["hierarchy_sha256"]},
+                        "manifest t-closeness hierarchy",
+                    )
+                    hierarchy = built if isinstance(built, Hierarchy) else None
+                models.append(
+                    TCloseness(entry["attribute"], entry["t"], entry["distance"], hierarchy)
+                )
+            else:
+                models.append(_MODEL_CLASSES[entry["model"]](entry))
+        actions = spec.get("identifier_actions", [])
+        key = None
+        if any(a["action"] in ("pseudonymize", "shift dates") for a in actions):
+            key = load_key(key_file)
+            wanted = {a["key_fingerprint"] for a in actions if "key_fingerprint" in a}
+            if wanted != {key_fingerprint(key)}:
+                raise SettingError(
+                    "the key given is not the key the release was made with (fingerprints "
+                    "differ); pass the same --key-file to re-apply it."
+                )
+        restored: list[IdentifierAction] = []
+        for a in actions:
+            kind = a["action"]
+            if kind == "remove":
+                restored.append(Remove(a["column"]))
+            elif kind == "mask":
+                restored.append(Mask(a["column"], a["keep_first"], a["keep_last"]))
+            elif kind == "pseudonymize" and key is not None:
+                restored.append(Pseudonymize(a["column"], key))
+            elif key is not None:
+                restored.append(ShiftDates(a["column"], a["person"], key, a["max_days"]))
+        return AnonymizationSpec(
+            quasi_identifiers=tuple(spec["quasi_identifiers"]),
+            hierarchies=hierarchies,
+            models=tuple(models),
+            suppression_limit=float(spec["suppression_limit"]),
+            identifying=tuple(spec["identifying"]),
+            gs_factor=float(spec["gs_factor"]),
+            min_levels=levels,
+            max_levels=levels,
+            identifier_actions=tuple(restored),
+        )
+    except CustodesError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SettingError(
+            f"the manifest is incomplete or not a custodes release manifest ({exc!r} is "
+            "missing or wrong); give the manifest file the release wrote."
+        ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -27,9 +28,21 @@ from rich.text import Text
 
 from custodes import __version__
 from custodes._files import write_atomic
-from custodes.anonymize import Anonymization, AnonymizationSpec, build_spec, load_spec
+from custodes.anonymize import (
+    Anonymization,
+    AnonymizationSpec,
+    build_spec,
+    load_spec,
+    spec_from_manifest,
+)
 from custodes.cli._render import render_assessment
-from custodes.errors import CustodesError, InternalError, SettingError
+from custodes.errors import (
+    CustodesError,
+    DataFileError,
+    InternalError,
+    InvalidInputError,
+    SettingError,
+)
 from custodes.report import render_assessment_html
 from custodes.settings import SETTINGS, load_settings
 from custodes.workspace import Workspace
@@ -241,6 +254,14 @@ def anonymize(
         Path | None,
         typer.Option("--spec", help="A TOML spec (instead of --qi, --hierarchy and the models)."),
     ] = None,
+    apply: Annotated[
+        Path | None,
+        typer.Option(
+            "--apply",
+            help="A release manifest: re-apply its transformation to this table, "
+            "checking that its privacy models still hold.",
+        ),
+    ] = None,
     qi: Annotated[
         str | None, typer.Option("--qi", help="Quasi-identifiers, comma-separated.")
     ] = None,
@@ -305,7 +326,11 @@ def anonymize(
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
     ws = _workspace(workspace)
     flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask]
-    if spec_file is not None:
+    if apply is not None:
+        if spec_file is not None or any(f for f in flags) or pseudonymize or shift_dates:
+            raise SettingError("--apply takes the policy from the manifest: give no other policy.")
+        spec = spec_from_manifest(_read_manifest(apply), key_file)
+    elif spec_file is not None:
         if any(f for f in flags) or pseudonymize or shift_dates or suppression:
             raise SettingError("give either --spec FILE or the policy as flags, not both.")
         spec = load_spec(spec_file, key_file)
@@ -359,6 +384,18 @@ def _spec_from_flags(
         shift_dates=shift_dates or (),
         key_file=key_file,
     )
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFileError(f"manifest {str(path)!r} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: not a JSON manifest ({exc}).") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{path}: not a custodes release manifest.")
+    return data
 
 
 def _print_release(result: Anonymization, output: Path) -> None:
