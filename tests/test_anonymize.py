@@ -395,3 +395,32 @@ def test_a_saved_transformation_can_be_reapplied(
     assert main([*again, "--output", str(tmp_path / "d.csv")]) == 2
     assert "has changed since the release" in " ".join(capsys.readouterr().err.split())
     assert json.loads(manifest.read_text(encoding="utf-8"))["suppressed_records"] == 506
+
+
+@pytest.mark.parametrize(("limit", "k"), [(0.0, 5), (0.02, 5), (0.02, 20)])
+def test_heuristic_result_is_feasible_and_not_better_than_the_optimum(  # type: ignore[no-untyped-def]
+    adult, limit: float, k: int
+) -> None:
+    summary, schemes, _ = adult
+    exact = optimal_generalization(summary, schemes, [KAnonymity(k)], suppression_limit=limit)
+    guess = optimal_generalization(
+        summary, schemes, [KAnonymity(k)], suppression_limit=limit, max_nodes=10
+    )
+    assert not guess.optimal
+    assert guess.loss >= exact.loss - 1e-12
+    assert guess.suppressed_records <= int(limit * summary.rows)
+    kept = ~guess.suppressed_classes
+    assert (guess.generalized.sizes[kept] >= k).all()
+
+
+def test_many_quasi_identifiers_use_the_heuristic() -> None:
+    rng = np.random.default_rng(3)
+    columns = {f"c{i}": rng.integers(0, 8, 3000).astype(str) for i in range(16)}
+    frame = pl.DataFrame(columns).lazy()
+    summary = get_engine().summarize(frame, list(columns))
+    schemes = schemes_for(summary, dict.fromkeys(columns, LEAF))
+    result = optimal_generalization(summary, schemes, [KAnonymity(3)], suppression_limit=0.05)
+    assert result.nodes_in_lattice == 4**16
+    assert not result.optimal
+    assert result.suppressed_records <= 150
+    assert (result.generalized.sizes[~result.suppressed_classes] >= 3).all()

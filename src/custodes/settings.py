@@ -51,6 +51,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest number of quasi-identifiers searched for distinction and separation.",
     ),
     Setting("encoding", "auto", str, "Text encoding of CSV input; 'auto' detects it."),
+    Setting(
+        "search_max_nodes",
+        100_000,
+        int,
+        "Largest lattice searched exactly; larger ones get a heuristic (not proven optimal).",
+    ),
+    Setting(
+        "search_time_limit",
+        60.0,
+        float,
+        "Seconds the heuristic search may spend improving its result.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -65,6 +77,8 @@ class Settings:
     risk_threshold: float = 0.2
     max_qi_combinations: int = 10
     encoding: str = "auto"
+    search_max_nodes: int = 100_000
+    search_time_limit: float = 60.0
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -104,6 +118,8 @@ def _check(values: dict[str, Any]) -> None:
             f"The engines available are: {', '.join(sorted(ENGINES))}."
         )
     check_threshold(values["risk_threshold"])
+    if values["search_max_nodes"] < 1 or values["search_time_limit"] <= 0:
+        raise SettingError("settings 'search_max_nodes' and 'search_time_limit' must be positive.")
     if not 1 <= values["max_qi_combinations"] <= 16:
         raise SettingError("setting 'max_qi_combinations' must be between 1 and 16.")
 

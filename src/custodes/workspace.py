@@ -270,6 +270,8 @@ class Workspace:
             min_levels=lows,
             max_levels=highs,
             progress=progress,
+            max_nodes=self.settings.search_max_nodes,
+            time_limit=self.settings.search_time_limit,
         )
         mappings = value_mappings(summary, hierarchies, result.levels)
         suppressed = suppressed_labels(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -104,8 +105,15 @@ def optimal_generalization(
     min_levels: Sequence[int] | None = None,
     max_levels: Sequence[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_nodes: int = 100_000,
+    time_limit: float = 60.0,
 ) -> SearchResult:
-    """The transformation with the least Loss that meets every model within the limit."""
+    """The transformation with the least Loss that meets every model within the limit.
+
+    Lattices of up to ``max_nodes`` transformations are searched exactly;
+    larger ones by a heuristic (greedy generalization, then local improvement)
+    that stops after ``time_limit`` seconds and reports ``optimal=False``.
+    """
     metric = metric or LossMetric()
     if not models:
         raise SettingError("give at least one privacy model (e.g. k=5).")
@@ -127,6 +135,11 @@ def optimal_generalization(
                 f"{model.describe()} needs {model.sensitive!r} as a sensitive attribute."
             )
 
+    size = math.prod(hi - lo + 1 for lo, hi in zip(lows, highs, strict=True))
+    if size > max_nodes:
+        return _heuristic(
+            summary, schemes, models, metric, lows, highs, suppression_limit, size, time_limit
+        )
     nodes = np.array(
         list(itertools.product(*(range(lo, hi + 1) for lo, hi in zip(lows, highs, strict=True)))),
         dtype=np.int64,
@@ -232,4 +245,94 @@ def optimal_generalization(
         nodes_in_lattice=len(order),
         nodes_checked=checked,
         optimal=True,
+    )
+
+
+def _heuristic(
+    summary: Summary,
+    schemes: Sequence[Scheme],
+    models: Sequence[PrivacyModel],
+    metric: LossMetric,
+    lows: list[int],
+    highs: list[int],
+    suppression_limit: float,
+    size: int,
+    time_limit: float,
+) -> SearchResult:
+    """Greedy generalization to a feasible node, then local moves that lower the Loss."""
+    deadline = time.monotonic() + time_limit
+    limit = math.floor(suppression_limit * summary.rows + 1e-9)
+    leaves = [s.leaves for s in schemes]
+    cache = _Cache(apply(summary, schemes, lows))
+    seen: dict[tuple[int, ...], tuple[int, float, Generalized, npt.NDArray[np.bool_]]] = {}
+
+    def evaluate(levels: tuple[int, ...]) -> tuple[int, float, Generalized, npt.NDArray[np.bool_]]:
+        if levels not in seen:
+            generalized = apply(summary, schemes, levels, cache.closest_below(levels))
+            cache.add(generalized)
+            suppressed = np.zeros(generalized.classes, dtype=bool)
+            for model in models:
+                hist = None
+                if model.sensitive is not None:
+                    hist = generalized.histogram(summary.sensitive[model.sensitive])
+                suppressed |= model.violations(generalized.sizes, hist)
+            records = int(generalized.sizes[suppressed].sum())
+            loss = metric.aggregate(metric.per_column(generalized, schemes, suppressed, leaves))
+            seen[levels] = (records, loss, generalized, suppressed)
+        return seen[levels]
+
+    current = tuple(lows)
+    # Ascend: one column up at a time, the step that frees most records per unit of loss.
+    while evaluate(current)[0] > limit:
+        steps = [
+            tuple(lv + (j == i) for j, lv in enumerate(current))
+            for i in range(len(current))
+            if current[i] < highs[i]
+        ]
+        if not steps:
+            raise InvalidInputError(
+                "no transformation meets the privacy models within the suppression limit "
+                f"({suppression_limit:.2%}); raise the limit, allow higher levels, or relax "
+                "the models."
+            )
+        here = evaluate(current)
+
+        def gain(step: tuple[int, ...], here: tuple[int, float, object, object] = here) -> float:
+            # Records no longer suppressed per unit of loss the step costs.
+            records, loss = evaluate(step)[:2]
+            return (here[0] - records) / max(loss - here[1], 1e-9)
+
+        current = max(steps, key=gain)
+    # Descend and swap: feasible neighbours with lower loss, until none or time is up.
+    improved = True
+    while improved and time.monotonic() < deadline:
+        improved = False
+        neighbours = []
+        for i in range(len(current)):
+            if current[i] > lows[i]:
+                down = tuple(lv - (j == i) for j, lv in enumerate(current))
+                neighbours.append(down)
+                for k in range(len(current)):
+                    if k != i and down[k] < highs[k]:
+                        neighbours.append(tuple(lv + (j == k) for j, lv in enumerate(down)))
+        best_loss = evaluate(current)[1]
+        for candidate in neighbours:
+            if time.monotonic() >= deadline:
+                break
+            records, loss, _, _ = evaluate(candidate)
+            if records <= limit and loss < best_loss - 1e-12:
+                current, best_loss, improved = candidate, loss, True
+    records, loss, generalized, suppressed = evaluate(current)
+    return SearchResult(
+        levels=current,
+        loss=loss,
+        loss_per_column=tuple(
+            float(x) for x in metric.per_column(generalized, schemes, suppressed, leaves)
+        ),
+        suppressed_records=records,
+        generalized=generalized,
+        suppressed_classes=suppressed,
+        nodes_in_lattice=size,
+        nodes_checked=len(seen),
+        optimal=False,
     )
