@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 from custodes.anonymize._generalize import apply, schemes_for
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import (
+    AverageRisk,
     DistinctLDiversity,
     KAnonymity,
     PrivacyModel,
     RecursiveCLDiversity,
     TCloseness,
+    violating_classes,
 )
 from custodes.anonymize._search import optimal_generalization
 from custodes.engines import get_engine
@@ -94,10 +96,8 @@ def _brute_force(summary, schemes, models, limit):  # type: ignore[no-untyped-de
     cap = int(limit * summary.rows + 1e-9)
     for levels in itertools.product(*(range(s.height + 1) for s in schemes)):
         g = apply(summary, schemes, levels)
-        bad = np.zeros(g.classes, dtype=bool)
-        for m in models:
-            hist = g.histogram(summary.sensitive["s"]) if m.sensitive else None
-            bad |= m.violations(g.sizes, hist)
+        hist = g.histogram(summary.sensitive["s"])
+        bad = violating_classes(g.sizes, models, lambda _, hist=hist: hist)
         if int(g.sizes[bad].sum()) > cap:
             continue
         loss = metric.aggregate(metric.per_column(g, schemes, bad, [s.leaves for s in schemes]))
@@ -110,7 +110,7 @@ def _brute_force(summary, schemes, models, limit):  # type: ignore[no-untyped-de
     rows=tables,
     k=st.integers(1, 6),
     limit=st.sampled_from([0.0, 0.05, 0.2]),
-    kind=st.sampled_from(["k", "l", "recursive", "t"]),
+    kind=st.sampled_from(["k", "l", "recursive", "t", "average"]),
 )
 @settings(max_examples=60, deadline=None)
 def test_search_finds_the_brute_force_optimum(
@@ -125,6 +125,7 @@ def test_search_finds_the_brute_force_optimum(
         "l": [KAnonymity(k), DistinctLDiversity("s", 2)],
         "recursive": [RecursiveCLDiversity("s", 2, c=2.0)],
         "t": [TCloseness("s", 0.3, "hierarchical", sensitive)],
+        "average": [KAnonymity(k), AverageRisk(0.2)],
     }[kind]
     expected = _brute_force(summary, schemes, models, limit)
     if expected is None:
@@ -134,8 +135,11 @@ def test_search_finds_the_brute_force_optimum(
     result = optimal_generalization(summary, schemes, models, suppression_limit=limit)
     assert (round(result.loss, 12), sum(result.levels), result.levels) == expected
     kept = ~result.suppressed_classes
-    if kind in ("k", "l"):
+    if kind in ("k", "l", "average"):
         assert (result.generalized.sizes[kept] >= k).all()
+    if kind == "average":
+        sizes = result.generalized.sizes[kept]
+        assert len(sizes) == 0 or len(sizes) / sizes.sum() <= 0.2 + 1e-12
     assert result.suppressed_records <= int(limit * summary.rows + 1e-9)
 
 

@@ -16,6 +16,7 @@ from custodes.anonymize._identifiers import (
 )
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import (
+    AverageRisk,
     DistinctLDiversity,
     EntropyLDiversity,
     KAnonymity,
@@ -33,6 +34,7 @@ from custodes.hierarchy import BUILDERS, Hierarchy, read_hierarchy
 __all__ = [
     "Anonymization",
     "AnonymizationSpec",
+    "AverageRisk",
     "DistinctLDiversity",
     "EntropyLDiversity",
     "IdentifierAction",
@@ -72,6 +74,7 @@ def build_spec(
     recursive_c: float | None = None,
     t: float | None = None,
     t_distance: str = "hierarchical",
+    average_risk: float | None = None,
     suppression: float = 0.0,
     identifying: str | None = None,
     mask: Sequence[str] = (),
@@ -114,6 +117,8 @@ def build_spec(
                 "hierarchy must be a file."
             )
         models.append(TCloseness(sensitive, t, distance, attribute_hierarchy))
+    if average_risk is not None:
+        models.append(AverageRisk(average_risk))
     ids = tuple(n.strip() for n in (identifying or "").split(",") if n.strip())
     actions: list[IdentifierAction] = []
     for item in mask:

@@ -10,6 +10,7 @@ t-closeness needs the class's EMD to the whole table to be at most t.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,12 +24,14 @@ from custodes.risk._diversity import class_diversity
 from custodes.summary import SensitiveHistogram
 
 __all__ = [
+    "AverageRisk",
     "DistinctLDiversity",
     "EntropyLDiversity",
     "KAnonymity",
     "PrivacyModel",
     "RecursiveCLDiversity",
     "TCloseness",
+    "violating_classes",
 ]
 
 BoolArray = npt.NDArray[np.bool_]
@@ -192,6 +195,79 @@ class TCloseness:
         return f"{self.t:g}-closeness of {self.attribute!r} ({self.distance} distance)"
 
 
+@dataclass(frozen=True)
+class AverageRisk:
+    """The average prosecutor risk of the released records is at most ``threshold``.
+
+    A table-level model: when the classes that remain after the other models
+    are too small on average, the smallest are suppressed until the average
+    risk (classes / records) falls to the threshold.
+    """
+
+    threshold: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise SettingError(
+                f"average risk threshold is {self.threshold!r}; give a number in (0, 1], e.g. 0.05."
+            )
+
+    @property
+    def sensitive(self) -> str | None:
+        """No sensitive attribute."""
+        return None
+
+    def minimal_class_size(self) -> int:
+        """No minimal class size."""
+        return 1
+
+    def violations(
+        self, sizes: npt.NDArray[np.int64], hist: SensitiveHistogram | None
+    ) -> BoolArray:
+        """No class violates it on its own (see :meth:`extend`)."""
+        return np.zeros(len(sizes), dtype=bool)
+
+    def extend(self, sizes: npt.NDArray[np.int64], suppressed: BoolArray) -> BoolArray:
+        """Suppress the fewest smallest classes that bring the average risk to the threshold."""
+        kept = np.flatnonzero(~suppressed)
+        order = kept[np.argsort(sizes[kept], kind="stable")]
+        records = float(sizes[kept].sum())
+        removed = np.concatenate(([0.0], np.cumsum(sizes[order], dtype=np.float64)))
+        classes_left = len(order) - np.arange(len(order) + 1)
+        records_left = records - removed
+        safe = np.maximum(records_left, 1.0)
+        risk = np.where(records_left > 0, classes_left / safe, 0.0)
+        k = int(np.argmax(risk <= self.threshold + 1e-12))
+        out = suppressed.copy()
+        out[order[:k]] = True
+        return out
+
+    def describe(self) -> str:
+        """A short name for reports."""
+        return f"average re-identification risk at most {self.threshold:g}"
+
+
 PrivacyModel = (
-    KAnonymity | DistinctLDiversity | EntropyLDiversity | RecursiveCLDiversity | TCloseness
+    KAnonymity
+    | DistinctLDiversity
+    | EntropyLDiversity
+    | RecursiveCLDiversity
+    | TCloseness
+    | AverageRisk
 )
+
+
+def violating_classes(
+    sizes: npt.NDArray[np.int64],
+    models: Sequence[PrivacyModel],
+    histogram: Callable[[str], SensitiveHistogram],
+) -> BoolArray:
+    """Classes to suppress under all the models (class-level first, then table-level)."""
+    suppressed = np.zeros(len(sizes), dtype=bool)
+    for model in models:
+        attribute = model.sensitive
+        suppressed |= model.violations(sizes, histogram(attribute) if attribute else None)
+    for model in models:
+        if isinstance(model, AverageRisk):
+            suppressed = model.extend(sizes, suppressed)
+    return suppressed

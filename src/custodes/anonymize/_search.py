@@ -22,7 +22,12 @@ import numpy.typing as npt
 
 from custodes.anonymize._generalize import Generalized, Scheme, apply
 from custodes.anonymize._loss import LossMetric
-from custodes.anonymize._models import DistinctLDiversity, KAnonymity, PrivacyModel
+from custodes.anonymize._models import (
+    DistinctLDiversity,
+    KAnonymity,
+    PrivacyModel,
+    violating_classes,
+)
 from custodes.errors import InvalidInputError, SettingError
 from custodes.summary import Summary
 
@@ -61,6 +66,14 @@ def _lower_bounds(
             by_level.append(max(0.0, (cost - low) / (rows - low)) if rows > low else 0.0)
         per_column[:, j] = np.asarray(by_level)[nodes[:, j]]
     return np.asarray(np.exp(np.log1p(per_column).mean(axis=1)) - 1.0)
+
+
+def _violations(
+    summary: Summary, generalized: Generalized, models: Sequence[PrivacyModel]
+) -> npt.NDArray[np.bool_]:
+    return violating_classes(
+        generalized.sizes, models, lambda name: generalized.histogram(summary.sensitive[name])
+    )
 
 
 class _Cache:
@@ -161,12 +174,7 @@ def optimal_generalization(
         generalized = apply(summary, schemes, levels, cache.closest_below(levels))
         cache.add(generalized)
         checked += 1
-        suppressed = np.zeros(generalized.classes, dtype=bool)
-        for model in models:
-            hist = None
-            if model.sensitive is not None:
-                hist = generalized.histogram(summary.sensitive[model.sensitive])
-            suppressed |= model.violations(generalized.sizes, hist)
+        suppressed = _violations(summary, generalized, models)
         records = int(generalized.sizes[suppressed].sum())
         if monotone:  # feasibility is inherited up and down the lattice
             if records <= limit:
@@ -270,12 +278,7 @@ def _heuristic(
         if levels not in seen:
             generalized = apply(summary, schemes, levels, cache.closest_below(levels))
             cache.add(generalized)
-            suppressed = np.zeros(generalized.classes, dtype=bool)
-            for model in models:
-                hist = None
-                if model.sensitive is not None:
-                    hist = generalized.histogram(summary.sensitive[model.sensitive])
-                suppressed |= model.violations(generalized.sizes, hist)
+            suppressed = _violations(summary, generalized, models)
             records = int(generalized.sizes[suppressed].sum())
             loss = metric.aggregate(metric.per_column(generalized, schemes, suppressed, leaves))
             seen[levels] = (records, loss, generalized, suppressed)

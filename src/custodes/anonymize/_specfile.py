@@ -18,6 +18,7 @@ from custodes.anonymize._identifiers import (
     load_key,
 )
 from custodes.anonymize._models import (
+    AverageRisk,
     DistinctLDiversity,
     EntropyLDiversity,
     KAnonymity,
@@ -47,6 +48,7 @@ _MODELS = (
     "entropy-l-diversity",
     "recursive-cl-diversity",
     "t-closeness",
+    "average-risk",
 )
 _ACTIONS = ("remove", "mask", "pseudonymize", "shift-dates")
 
@@ -98,6 +100,9 @@ def _model(entry: Mapping[str, Any], where: str, base: Path) -> PrivacyModel:
     if kind == "k-anonymity":
         t = _Table(entry, where, {"type", "k"})
         return KAnonymity(t.get("k", int, required=True))
+    if kind == "average-risk":
+        t = _Table(entry, where, {"type", "threshold"})
+        return AverageRisk(t.get("threshold", float, required=True))
     if kind == "t-closeness":
         t = _Table(entry, where, {"type", "attribute", "t", "distance", "hierarchy"})
         distance = t.get("distance", str, "hierarchical")
@@ -196,6 +201,7 @@ def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> Anon
 
 _MODEL_CLASSES: dict[str, Any] = {
     "KAnonymity": lambda e: KAnonymity(int(e["k"])),
+    "AverageRisk": lambda e: AverageRisk(float(e["threshold"])),
     "DistinctLDiversity": lambda e: DistinctLDiversity(e["attribute"], e["l"]),
     "EntropyLDiversity": lambda e: EntropyLDiversity(e["attribute"], e["l"]),
     "RecursiveCLDiversity": lambda e: RecursiveCLDiversity(e["attribute"], e["l"], c=e["c"]),

@@ -291,6 +291,10 @@ def anonymize(
     t_distance: Annotated[
         str, typer.Option(help="EMD ground distance for --t: hierarchical, equal or ordered.")
     ] = "hierarchical",
+    average_risk: Annotated[
+        float | None,
+        typer.Option(help="Average re-identification risk of the release at most this."),
+    ] = None,
     suppression: Annotated[
         float, typer.Option(help="Largest fraction of records that may be suppressed.")
     ] = 0.0,
@@ -325,7 +329,7 @@ def anonymize(
 ) -> None:
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
     ws = _workspace(workspace)
-    flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask]
+    flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask, average_risk]
     if apply is not None:
         if spec_file is not None or any(f for f in flags) or pseudonymize or shift_dates:
             raise SettingError("--apply takes the policy from the manifest: give no other policy.")
@@ -338,8 +342,8 @@ def anonymize(
         raise SettingError("give the policy: --spec FILE, or --qi with --hierarchy and a model.")
     else:
         spec = _spec_from_flags(
-            qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, suppression,
-            identifying, mask, pseudonymize, shift_dates, key_file,
+            qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, average_risk,
+            suppression, identifying, mask, pseudonymize, shift_dates, key_file,
         )  # fmt: skip
     with _progress(err.is_terminal, "searching transformations") as progress:
         result = ws.anonymize(path, spec, output=output, progress=progress)
@@ -361,6 +365,7 @@ def _spec_from_flags(
     recursive_c: float | None,
     t: float | None,
     t_distance: str,
+    average_risk: float | None,
     suppression: float,
     identifying: str | None,
     mask: list[str] | None,
@@ -377,6 +382,7 @@ def _spec_from_flags(
         recursive_c=recursive_c,
         t=t,
         t_distance=t_distance,
+        average_risk=average_risk,
         suppression=suppression,
         identifying=identifying,
         mask=mask or (),
