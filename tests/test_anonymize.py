@@ -428,3 +428,27 @@ def test_many_quasi_identifiers_use_the_heuristic() -> None:
     assert not result.optimal
     assert result.suppressed_records <= 150
     assert (result.generalized.sizes[~result.suppressed_classes] >= 3).all()
+
+
+def test_utility_measures_on_simple_cases() -> None:
+    from custodes.anonymize._utility import utility
+
+    frame = pl.DataFrame({"v": ["0", "1", "2", "3", "4", "5", "6", "7"]}).lazy()
+    summary = get_engine().summarize(frame, ["v"])
+    schemes = schemes_for(summary, {"v": LEAF})
+    for level, bits, share in ((0, 0.0, 1 / 8), (1, 1.0, 2 / 8), (2, 2.0, 4 / 8), (3, 3.0, 1.0)):
+        g = apply(summary, schemes, (level,))
+        u = utility(summary, schemes, g, np.zeros(g.classes, dtype=bool))
+        column = u.columns[0]
+        assert column.non_uniform_entropy == pytest.approx(bits)
+        assert column.granularity == pytest.approx(share)
+        assert column.generalization_intensity == pytest.approx(level / 3)
+        assert column.missing_fraction == (1.0 if level == 3 else 0.0)
+        assert u.discernibility == pytest.approx(8 * (2**level) ** 1)  # classes of 2**level
+    g = apply(summary, schemes, (1,))
+    suppressed = np.zeros(g.classes, dtype=bool)
+    suppressed[0] = True
+    u = utility(summary, schemes, g, suppressed)
+    assert u.columns[0].missing_fraction == pytest.approx(2 / 8)
+    assert u.discernibility == pytest.approx(3 * 4 + 2 * 8)
+    assert u.average_class_size == pytest.approx(8 / 4)

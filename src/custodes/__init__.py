@@ -6,6 +6,7 @@ The public surface is listed in ``__all__``; everything else is internal.
 from custodes.anonymize import (
     Anonymization,
     AnonymizationSpec,
+    AverageRisk,
     DistinctLDiversity,
     EntropyLDiversity,
     KAnonymity,
@@ -38,6 +39,7 @@ __all__ = [
     "Anonymization",
     "AnonymizationSpec",
     "Assessment",
+    "AverageRisk",
     "ColumnRoleError",
     "CustodesError",
     "DataFileError",

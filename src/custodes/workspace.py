@@ -23,6 +23,7 @@ from custodes.anonymize._models import TCloseness
 from custodes.anonymize._result import Anonymization
 from custodes.anonymize._search import optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
+from custodes.anonymize._utility import utility
 from custodes.engines import Engine, get_engine
 from custodes.errors import (
     ColumnRoleError,
@@ -313,6 +314,7 @@ class Workspace:
             table=released,
             spec=spec,
             search=result,
+            utility=utility(summary, schemes, result.generalized, result.suppressed_classes),
             before=before,
             after=after,
             source=source.name,

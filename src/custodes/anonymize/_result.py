@@ -10,6 +10,7 @@ import polars as pl
 
 from custodes.anonymize._search import SearchResult
 from custodes.anonymize._spec import AnonymizationSpec
+from custodes.anonymize._utility import Utility
 from custodes.risk import Assessment
 
 __all__ = ["Anonymization"]
@@ -25,6 +26,7 @@ class Anonymization:
     before: Assessment
     after: Assessment
     source: str
+    utility: Utility | None = None
     input_sha256: str | None = None
     output: str | None = None
     output_sha256: str | None = None
@@ -58,6 +60,7 @@ class Anonymization:
                 "loss_per_column": dict(
                     zip(self.spec.quasi_identifiers, s.loss_per_column, strict=True)
                 ),
+                **(self.utility.to_dict() if self.utility is not None else {}),
             },
             "search": {
                 "optimal": s.optimal,

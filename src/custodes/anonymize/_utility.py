@@ -1,0 +1,110 @@
+"""Utility of a release: how much each column was coarsened, and class-based measures.
+
+Computed from the summary and the chosen transformation, for the manifest:
+
+- per column: *generalization intensity* (level / height), *granularity* (the
+  mean share of the hierarchy's values a released value covers, 1 for '*'),
+  *non-uniform entropy* (Gionis and Tassa: the mean number of bits lost,
+  -log2(frequency of the original value / frequency of its generalized value);
+  a suppressed cell loses all of -log2(frequency of the original value)) and
+  the *missing fraction* (cells released as '*');
+- for the table: *discernibility* (the sum of squared class sizes, a
+  suppressed record counting as the whole table) and the *average class size*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from custodes.anonymize._generalize import Generalized, Scheme
+from custodes.summary import Summary
+
+__all__ = ["ColumnUtility", "Utility", "utility"]
+
+
+@dataclass(frozen=True)
+class ColumnUtility:
+    """How one quasi-identifier was coarsened."""
+
+    column: str
+    level: int
+    generalization_intensity: float
+    granularity: float
+    non_uniform_entropy: float
+    missing_fraction: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {
+            "column": self.column,
+            "level": self.level,
+            "generalization_intensity": self.generalization_intensity,
+            "granularity": self.granularity,
+            "non_uniform_entropy": self.non_uniform_entropy,
+            "missing_fraction": self.missing_fraction,
+        }
+
+
+@dataclass(frozen=True)
+class Utility:
+    """Utility measures of a release."""
+
+    columns: tuple[ColumnUtility, ...]
+    discernibility: float
+    average_class_size: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {
+            "columns": [c.to_dict() for c in self.columns],
+            "discernibility": self.discernibility,
+            "average_class_size": self.average_class_size,
+        }
+
+
+def utility(
+    summary: Summary,
+    schemes: Sequence[Scheme],
+    generalized: Generalized,
+    suppressed: npt.NDArray[np.bool_],
+) -> Utility:
+    """The measures of the transformation ``generalized`` with ``suppressed`` classes."""
+    rows = float(summary.rows)
+    counts = summary.counts.astype(np.float64)
+    cut = suppressed[generalized.class_of]  # per original class: is it suppressed?
+    columns = []
+    for j, scheme in enumerate(schemes):
+        level = generalized.levels[j]
+        codes = summary.codes[:, j]
+        code_freq = np.bincount(codes, weights=counts)
+        nodes = scheme.nodes[level]
+        node_freq = np.bincount(nodes, weights=code_freq, minlength=scheme.node_counts[level])
+        original = code_freq[codes]
+        kept_bits = -np.log2(original / node_freq[nodes[codes]])
+        lost_bits = np.where(cut, -np.log2(original / rows), kept_bits)
+        share = np.where(cut, 1.0, scheme.shares[level][nodes[codes]])
+        is_top = level == scheme.height
+        missing = rows if is_top else float(counts[cut].sum())
+        columns.append(
+            ColumnUtility(
+                column=scheme.name,
+                level=level,
+                generalization_intensity=level / scheme.height if scheme.height else 0.0,
+                granularity=float((counts * share).sum() / rows),
+                non_uniform_entropy=float((counts * lost_bits).sum() / rows),
+                missing_fraction=missing / rows,
+            )
+        )
+    sizes = generalized.sizes.astype(np.float64)
+    kept = sizes[~suppressed]
+    suppressed_records = float(sizes[suppressed].sum())
+    classes = len(kept) + (1 if suppressed_records else 0)
+    return Utility(
+        columns=tuple(columns),
+        discernibility=float((kept**2).sum() + suppressed_records * rows),
+        average_class_size=rows / classes if classes else 0.0,
+    )
