@@ -27,7 +27,7 @@ from custodes.anonymize._models import (
 from custodes.anonymize._result import Anonymization
 from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
-from custodes.anonymize._specfile import load_spec, spec_from_manifest
+from custodes.anonymize._specfile import load_spec, read_manifest, spec_from_manifest
 from custodes.errors import SettingError
 from custodes.hierarchy import BUILDERS, Hierarchy, read_hierarchy
 
@@ -52,6 +52,7 @@ __all__ = [
     "load_key",
     "load_spec",
     "optimal_generalization",
+    "read_manifest",
     "spec_from_manifest",
 ]
 

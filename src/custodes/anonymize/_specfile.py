@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -27,10 +28,16 @@ from custodes.anonymize._models import (
     TCloseness,
 )
 from custodes.anonymize._spec import AnonymizationSpec, hierarchy_hash
-from custodes.errors import CustodesError, DataFileError, SettingError, closest
+from custodes.errors import (
+    CustodesError,
+    DataFileError,
+    InvalidInputError,
+    SettingError,
+    closest,
+)
 from custodes.hierarchy import BUILDERS, Hierarchy, read_hierarchy
 
-__all__ = ["load_spec", "spec_from_manifest"]
+__all__ = ["load_spec", "read_manifest", "spec_from_manifest"]
 
 _TOP = {
     "quasi_identifiers",
@@ -197,6 +204,20 @@ def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> Anon
         max_levels=highs,
         identifier_actions=tuple(actions),
     )
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a release manifest (JSON) written by :meth:`Anonymization.manifest_json`."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFileError(f"manifest {str(path)!r} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: not a JSON manifest ({exc}).") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{path}: not a custodes release manifest.")
+    return data
 
 
 _MODEL_CLASSES: dict[str, Any] = {

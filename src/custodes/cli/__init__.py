@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -33,16 +32,11 @@ from custodes.anonymize import (
     AnonymizationSpec,
     build_spec,
     load_spec,
+    read_manifest,
     spec_from_manifest,
 )
 from custodes.cli._render import render_assessment
-from custodes.errors import (
-    CustodesError,
-    DataFileError,
-    InternalError,
-    InvalidInputError,
-    SettingError,
-)
+from custodes.errors import CustodesError, InternalError, SettingError
 from custodes.report import render_assessment_html
 from custodes.settings import SETTINGS, load_settings
 from custodes.workspace import Workspace
@@ -333,7 +327,7 @@ def anonymize(
     if apply is not None:
         if spec_file is not None or any(f for f in flags) or pseudonymize or shift_dates:
             raise SettingError("--apply takes the policy from the manifest: give no other policy.")
-        spec = spec_from_manifest(_read_manifest(apply), key_file)
+        spec = spec_from_manifest(read_manifest(apply), key_file)
     elif spec_file is not None:
         if any(f for f in flags) or pseudonymize or shift_dates or suppression:
             raise SettingError("give either --spec FILE or the policy as flags, not both.")
@@ -390,18 +384,6 @@ def _spec_from_flags(
         shift_dates=shift_dates or (),
         key_file=key_file,
     )
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(f"manifest {str(path)!r} does not exist.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{path}: not a JSON manifest ({exc}).") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{path}: not a custodes release manifest.")
-    return data
 
 
 def _print_release(result: Anonymization, output: Path) -> None:
