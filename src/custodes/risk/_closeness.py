@@ -191,7 +191,7 @@ def class_distances(
         zeros = np.zeros(classes)
         return ClassDistances(zeros, zeros, hier)
     return ClassDistances(
-        equal=0.5 * (present + 1.0),
+        equal=np.asarray(0.5 * (present + 1.0), dtype=np.float64),
         ordered=_ordered(cls, value, hist.count, totals, q, classes),
         hierarchical=hier,
     )
