@@ -1,0 +1,159 @@
+"""Local recoding: Mondrian multidimensional partitioning (LeFevre et al. 2006).
+
+The records (here: the summary's classes with their counts) are split
+recursively at the median of the quasi-identifier whose values in the part are
+the most spread out, as long as both halves still meet the privacy models. Each
+final part is released with, per column, the lowest hierarchy node covering its
+values, so different records of the same value may be generalized differently
+(local recoding) and less information is lost than with one level per column.
+
+Values are ordered by their rows in the hierarchy, so a contiguous range of
+values tends to lie under one node. Supported models: k-anonymity and distinct
+l-diversity (both hold for a part when they hold for its records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from custodes.anonymize._generalize import Scheme
+from custodes.anonymize._loss import LossMetric
+from custodes.anonymize._models import DistinctLDiversity, KAnonymity, PrivacyModel
+from custodes.errors import SettingError
+from custodes.hierarchy import Hierarchy
+from custodes.summary import Summary
+
+__all__ = ["LocalRecoding", "mondrian"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class LocalRecoding:
+    """The parts Mondrian found and the label each column gets in each part."""
+
+    part_of_class: IntArray
+    """For each class of the summary, its part."""
+    sizes: IntArray
+    labels: dict[str, list[str]]
+    """Per quasi-identifier, the released label of each part."""
+    loss: float
+    loss_per_column: tuple[float, ...]
+
+    @property
+    def parts(self) -> int:
+        """Number of parts (the equivalence classes of the release)."""
+        return len(self.sizes)
+
+
+def _ranks(hierarchy: Hierarchy, values: list[str]) -> IntArray:
+    """Position of each code's value among the hierarchy's rows."""
+    position = {row[0]: i for i, row in enumerate(hierarchy.rows)}
+    return np.array([position[v] for v in values], dtype=np.int64)
+
+
+def mondrian(
+    summary: Summary,
+    schemes: Sequence[Scheme],
+    hierarchies: dict[str, Hierarchy],
+    models: Sequence[PrivacyModel],
+) -> LocalRecoding:
+    """Partition the summary's classes so every part meets the models."""
+    k = 1
+    l_model: DistinctLDiversity | None = None
+    for model in models:
+        if isinstance(model, KAnonymity):
+            k = max(k, model.k)
+        elif isinstance(model, DistinctLDiversity):
+            l_model = model
+        else:
+            raise SettingError(
+                f"local recoding supports k-anonymity and distinct l-diversity, not "
+                f"{model.describe()}; use the global search for it."
+            )
+    counts = summary.counts
+    q = len(schemes)
+    values = [["" if v is None else v for v in summary.category_values(j)] for j in range(q)]
+    ranks = np.stack(
+        [
+            _ranks(hierarchies[s.name], values[j])[summary.codes[:, j]]
+            for j, s in enumerate(schemes)
+        ],
+        axis=1,
+    )
+    spans = np.array([len(hierarchies[s.name].rows) for s in schemes], dtype=np.float64)
+
+    # Distinct sensitive values per part: classes' (class, value) pairs.
+    hist = summary.sensitive[l_model.attribute] if l_model is not None else None
+
+    def allowed(part: IntArray) -> bool:
+        if int(counts[part].sum()) < k:
+            return False
+        if hist is None or l_model is None:
+            return True
+        member = np.zeros(summary.classes, dtype=bool)
+        member[part] = True
+        distinct = np.unique(hist.value_code[member[hist.class_index]])
+        return len(distinct) >= l_model.l
+
+    if not allowed(np.arange(summary.classes)):
+        raise SettingError("the whole table does not meet the privacy models; nothing to release.")
+    final: list[IntArray] = []
+    stack = [np.arange(summary.classes)]
+    while stack:
+        part = stack.pop()
+        r = ranks[part]
+        width = (r.max(axis=0) - r.min(axis=0)) / spans
+        halves = None
+        for j in np.argsort(-width, kind="stable"):
+            if width[j] == 0:
+                break
+            order = np.argsort(r[:, j], kind="stable")
+            cum = np.cumsum(counts[part[order]])
+            median = r[order[int(np.searchsorted(cum, cum[-1] / 2))], j]
+            left, right = part[r[:, j] <= median], part[r[:, j] > median]
+            if len(right) == 0:  # the median is the largest value: split just below it
+                left, right = part[r[:, j] < median], part[r[:, j] >= median]
+            if len(left) and len(right) and allowed(left) and allowed(right):
+                halves = (left, right)
+                break
+        if halves is None:
+            final.append(part)
+        else:
+            stack += list(halves)
+
+    part_of_class = np.zeros(summary.classes, dtype=np.int64)
+    for p, part in enumerate(final):
+        part_of_class[part] = p
+    sizes = np.bincount(part_of_class, weights=counts, minlength=len(final)).astype(np.int64)
+    labels: dict[str, list[str]] = {}
+    per_column = np.zeros(q)
+    rows = float(summary.rows)
+    metric = LossMetric()
+    for j, scheme in enumerate(schemes):
+        hierarchy = hierarchies[scheme.name]
+        column_labels = []
+        cost = 0.0
+        for p, part in enumerate(final):
+            codes = np.unique(summary.codes[part, j])
+            level = next(
+                h for h in range(scheme.height + 1) if len(np.unique(scheme.nodes[h][codes])) == 1
+            )
+            node = int(scheme.nodes[level][codes[0]])
+            path = hierarchy.paths_for([values[j][codes[0]]], column=scheme.name)[0]
+            column_labels.append(path[level])
+            cost += float(sizes[p]) * float(scheme.shares[level][node])
+        labels[scheme.name] = column_labels
+        low = metric.g_factor * rows / scheme.leaves
+        per_column[j] = max(0.0, (cost - low) / (rows - low)) if rows > low else 0.0
+    return LocalRecoding(
+        part_of_class=part_of_class,
+        sizes=sizes,
+        labels=labels,
+        loss=metric.aggregate(per_column),
+        loss_per_column=tuple(float(x) for x in per_column),
+    )
