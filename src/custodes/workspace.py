@@ -20,8 +20,9 @@ from custodes.anonymize._generalize import schemes_for, suppressed_labels, value
 from custodes.anonymize._identifiers import apply_identifier_actions
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import TCloseness
+from custodes.anonymize._mondrian import LocalRecoding, mondrian
 from custodes.anonymize._result import Anonymization
-from custodes.anonymize._search import optimal_generalization
+from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.anonymize._utility import utility
 from custodes.engines import Engine, get_engine
@@ -261,28 +262,43 @@ class Workspace:
             for h in [spec.hierarchies[q]]
         }
         schemes = schemes_for(summary, hierarchies)
-        lows, highs = spec.levels([s.height for s in schemes])
-        result = optimal_generalization(
-            summary,
-            schemes,
-            spec.models,
-            suppression_limit=spec.suppression_limit,
-            metric=LossMetric(spec.gs_factor),
-            min_levels=lows,
-            max_levels=highs,
-            progress=progress,
-            max_nodes=self.settings.search_max_nodes,
-            time_limit=self.settings.search_time_limit,
-        )
-        mappings = value_mappings(summary, hierarchies, result.levels)
-        suppressed = suppressed_labels(
-            summary, hierarchies, result.generalized, result.suppressed_classes
-        )
-        with reading(source):
-            generalized = self.engine.generalize(source.frame, mappings, suppressed)
-            released = apply_identifier_actions(generalized, spec.actions()).collect(
-                engine="streaming"
+        result: SearchResult | None = None
+        local: LocalRecoding | None = None
+        if spec.method == "local":
+            local = mondrian(summary, schemes, hierarchies, spec.models)
+            mapping = summary.values_frame().with_columns(pl.all().fill_null(""))
+            mapping = mapping.with_columns(
+                pl.Series(f"new{j}", local.labels[q], dtype=pl.String).gather(local.part_of_class)
+                for j, q in enumerate(spec.quasi_identifiers)
             )
+            with reading(source):
+                recoded = self.engine.recode(source.frame, mapping, spec.quasi_identifiers)
+                released = apply_identifier_actions(recoded, spec.actions()).collect(
+                    engine="streaming"
+                )
+        else:
+            lows, highs = spec.levels([s.height for s in schemes])
+            result = optimal_generalization(
+                summary,
+                schemes,
+                spec.models,
+                suppression_limit=spec.suppression_limit,
+                metric=LossMetric(spec.gs_factor),
+                min_levels=lows,
+                max_levels=highs,
+                progress=progress,
+                max_nodes=self.settings.search_max_nodes,
+                time_limit=self.settings.search_time_limit,
+            )
+            mappings = value_mappings(summary, hierarchies, result.levels)
+            suppressed = suppressed_labels(
+                summary, hierarchies, result.generalized, result.suppressed_classes
+            )
+            with reading(source):
+                generalized = self.engine.generalize(source.frame, mappings, suppressed)
+                released = apply_identifier_actions(generalized, spec.actions()).collect(
+                    engine="streaming"
+                )
         hierarchy_of = {
             m.sensitive: m.hierarchy
             for m in spec.models
@@ -314,7 +330,10 @@ class Workspace:
             table=released,
             spec=spec,
             search=result,
-            utility=utility(summary, schemes, result.generalized, result.suppressed_classes),
+            utility=None
+            if result is None
+            else utility(summary, schemes, result.generalized, result.suppressed_classes),
+            local=local,
             before=before,
             after=after,
             source=source.name,

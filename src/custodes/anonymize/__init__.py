@@ -82,6 +82,7 @@ def build_spec(
     pseudonymize: Sequence[str] = (),
     shift_dates: Sequence[str] = (),
     key_file: str | None = None,
+    local: bool = False,
 ) -> AnonymizationSpec:
     """A spec from the command line's flags (hierarchy and key files are read here).
 
@@ -146,4 +147,5 @@ def build_spec(
         suppression_limit=suppression,
         identifying=ids,
         identifier_actions=tuple(actions),
+        method="local" if local else "global",
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from custodes.anonymize._mondrian import LocalRecoding
 from custodes.anonymize._search import SearchResult
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.anonymize._utility import Utility
@@ -22,25 +23,57 @@ class Anonymization:
 
     table: pl.DataFrame
     spec: AnonymizationSpec
-    search: SearchResult
+    search: SearchResult | None
     before: Assessment
     after: Assessment
     source: str
     utility: Utility | None = None
+    local: LocalRecoding | None = None
     input_sha256: str | None = None
     output: str | None = None
     output_sha256: str | None = None
 
     @property
     def transformation(self) -> dict[str, int]:
-        """The chosen level of every quasi-identifier."""
+        """The chosen level of every quasi-identifier (empty for local recoding)."""
+        if self.search is None:
+            return {}
         return dict(zip(self.spec.quasi_identifiers, self.search.levels, strict=True))
+
+    @property
+    def loss(self) -> float:
+        """ARX's Loss of the release."""
+        if self.search is not None:
+            return self.search.loss
+        return self.local.loss if self.local is not None else 0.0
+
+    @property
+    def suppressed_records(self) -> int:
+        """Records whose quasi-identifiers were suppressed."""
+        return self.search.suppressed_records if self.search is not None else 0
+
+    def summary_lines(self) -> list[str]:
+        """What a person reads first: the transformation, suppression, loss, search."""
+        s = self.search
+        if s is None:
+            parts = self.local.parts if self.local is not None else 0
+            return [f"local recoding: {parts:,} parts; loss: {self.loss:.4f}"]
+        levels = ", ".join(f"{c}={lv}" for c, lv in self.transformation.items())
+        proof = "optimal" if s.optimal else "not proven optimal"
+        return [
+            f"transformation: {levels}",
+            f"suppressed records: {s.suppressed_records:,}; loss: {s.loss:.4f}; {proof} "
+            f"({s.nodes_checked:,} of {s.nodes_in_lattice:,} transformations checked)",
+        ]
 
     def manifest(self) -> dict[str, Any]:
         """The release manifest (documented in the README)."""
         from custodes import __version__
 
         s = self.search
+        per_column = s.loss_per_column if s is not None else ()
+        if s is None and self.local is not None:
+            per_column = self.local.loss_per_column
         return {
             "custodes_version": __version__,
             "input": {"name": self.source, "sha256": self.input_sha256, "rows": self.before.rows},
@@ -51,18 +84,20 @@ class Anonymization:
             },
             "spec": self.spec.to_dict(),
             "spec_sha256": self.spec.sha256(),
-            "transformation": self.transformation,
-            "suppressed_records": s.suppressed_records,
+            "method": self.spec.method,
+            "transformation": self.transformation if s is not None else None,
+            "parts": self.local.parts if self.local is not None else None,
+            "suppressed_records": self.suppressed_records,
             "privacy_models": [m.describe() for m in self.spec.models],
             "models_met": True,
             "utility": {
-                "loss": s.loss,
-                "loss_per_column": dict(
-                    zip(self.spec.quasi_identifiers, s.loss_per_column, strict=True)
-                ),
+                "loss": self.loss,
+                "loss_per_column": dict(zip(self.spec.quasi_identifiers, per_column, strict=True)),
                 **(self.utility.to_dict() if self.utility is not None else {}),
             },
-            "search": {
+            "search": None
+            if s is None
+            else {
                 "optimal": s.optimal,
                 "nodes_in_lattice": s.nodes_in_lattice,
                 "nodes_checked": s.nodes_checked,

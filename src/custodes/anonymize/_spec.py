@@ -39,6 +39,8 @@ class AnonymizationSpec:
     max_levels: Mapping[str, int] = field(default_factory=dict)
     identifier_actions: tuple[IdentifierAction, ...] = ()
     """How to treat direct identifiers; an identifying column without one is removed."""
+    method: str = "global"
+    """'global' (one level per column, the optimum) or 'local' (Mondrian partitioning)."""
 
     def __post_init__(self) -> None:
         if not self.quasi_identifiers:
@@ -48,6 +50,8 @@ class AnonymizationSpec:
         if not self.models:
             raise SettingError("the spec has no privacy model; give one, e.g. --k 5.")
         LossMetric(self.gs_factor)  # validates the factor
+        if self.method not in ("global", "local"):
+            raise SettingError(f"method is {self.method!r}; choose 'global' or 'local'.")
         if not 0.0 <= self.suppression_limit <= 1.0:
             raise SettingError(
                 f"suppression is {self.suppression_limit}; give a fraction of the records in "
@@ -125,6 +129,7 @@ class AnonymizationSpec:
                 entry["hierarchy_sha256"] = _hierarchy_hash(m.hierarchy)
             models.append(entry)
         return {
+            "method": self.method,
             "quasi_identifiers": list(self.quasi_identifiers),
             "identifying": list(self.identifying),
             "identifier_actions": [a.describe() for a in self.actions()],

@@ -48,6 +48,7 @@ _TOP = {
     "identifying",
     "identifiers",
     "levels",
+    "method",
 }
 _MODELS = (
     "k-anonymity",
@@ -203,6 +204,7 @@ def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> Anon
         min_levels=lows,
         max_levels=highs,
         identifier_actions=tuple(actions),
+        method=top.get("method", str, "global"),
     )
 
 

@@ -285,6 +285,13 @@ def anonymize(
     t_distance: Annotated[
         str, typer.Option(help="EMD ground distance for --t: hierarchical, equal or ordered.")
     ] = "hierarchical",
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Local recoding (Mondrian partitioning) instead of one level per column.",
+        ),
+    ] = False,
     average_risk: Annotated[
         float | None,
         typer.Option(help="Average re-identification risk of the release at most this."),
@@ -337,7 +344,7 @@ def anonymize(
     else:
         spec = _spec_from_flags(
             qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, average_risk,
-            suppression, identifying, mask, pseudonymize, shift_dates, key_file,
+            suppression, identifying, mask, pseudonymize, shift_dates, key_file, local,
         )  # fmt: skip
     with _progress(err.is_terminal, "searching transformations") as progress:
         result = ws.anonymize(path, spec, output=output, progress=progress)
@@ -366,6 +373,7 @@ def _spec_from_flags(
     pseudonymize: list[str] | None,
     shift_dates: list[str] | None,
     key_file: str | None,
+    local: bool,
 ) -> AnonymizationSpec:
     return build_spec(
         qi=qi,
@@ -383,20 +391,13 @@ def _spec_from_flags(
         pseudonymize=pseudonymize or (),
         shift_dates=shift_dates or (),
         key_file=key_file,
+        local=local,
     )
 
 
 def _print_release(result: Anonymization, output: Path) -> None:
-    levels = ", ".join(f"{c}={lv}" for c, lv in result.transformation.items())
-    out.print(f"transformation: {levels}", markup=False, highlight=False)
-    s = result.search
-    out.print(
-        f"suppressed records: {s.suppressed_records:,}; loss: {s.loss:.4f}; "
-        f"{'optimal' if s.optimal else 'not proven optimal'} "
-        f"({s.nodes_checked:,} of {s.nodes_in_lattice:,} transformations checked)",
-        markup=False,
-        highlight=False,
-    )
+    for line in result.summary_lines():
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     for title, assessment in (("before", result.before), ("after", result.after)):
         out.rule(f"risk {title}")
         render_assessment(assessment, out)
@@ -421,11 +422,8 @@ def demo(
         out.rule(title)
         render_assessment(assessment, out)
     release = result.release
-    levels = ", ".join(f"{c}={lv}" for c, lv in release.transformation.items())
     for line in (
-        f"release: {levels}; {release.search.suppressed_records:,} records suppressed; "
-        f"loss {release.search.loss:.4f} (optimal, {release.search.nodes_checked} of "
-        f"{release.search.nodes_in_lattice} transformations checked)",
+        *release.summary_lines(),
         f"HTML report: {result.report_path}",
         f"release: {result.release_path} (manifest: {result.manifest_path})",
     ):

@@ -33,6 +33,12 @@ class Engine(Protocol):
         """Group the table by its quasi-identifiers, with sensitive histograms."""
         ...
 
+    def recode(
+        self, frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]
+    ) -> pl.LazyFrame:
+        """Replace each row's quasi-identifiers by those its combination maps to."""
+        ...
+
     def generalize(
         self,
         frame: pl.LazyFrame,

@@ -103,6 +103,12 @@ class PolarsEngine:
 
     name = "polars"
 
+    def recode(
+        self, frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]
+    ) -> pl.LazyFrame:
+        """Local recoding of the full data (see :func:`recode`)."""
+        return recode(frame, mapping, columns)
+
     def generalize(
         self,
         frame: pl.LazyFrame,
@@ -257,3 +263,22 @@ def generalize(
             pl.when(pl.col(flag)).then(pl.lit("*")).otherwise(pl.col(c)).alias(c) for c in columns
         ).drop(flag)
     return out.drop(list(drop)) if drop else out
+
+
+def recode(frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]) -> pl.LazyFrame:
+    """Replace each row's values of ``columns`` by those its combination maps to.
+
+    ``mapping`` has the original values (as text, nulls as "") in ``columns``
+    and the released values in as many further columns, in the same order.
+    """
+    names = frame.collect_schema().names()
+    prefix = "__recoded_"
+    while any(n.startswith(prefix) for n in names):
+        prefix += "_"
+    new = mapping.columns[len(columns) :]
+    renamed = mapping.rename({n: f"{prefix}{j}" for j, n in enumerate(new)})
+    out = frame.with_columns(pl.col(c).cast(pl.String).fill_null("") for c in columns)
+    out = out.join(renamed.lazy(), on=list(columns), how="left", maintain_order="left")
+    return out.with_columns(pl.col(f"{prefix}{j}").alias(c) for j, c in enumerate(columns)).drop(
+        [f"{prefix}{j}" for j in range(len(new))]
+    )
