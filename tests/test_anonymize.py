@@ -540,3 +540,38 @@ def test_cli_local_recoding_release(
     assert m["parts"] > 1000
     assert m["utility"]["loss"] < 0.2465  # below even the global optimum with 2 % suppressed
     assert m["risk_after"]["k_anonymity"] >= 5
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [("mean", [2.0, 2.0, 2.0, 10.0, 10.0]), ("median", [2.0, 2.0, 2.0, 10.0, 10.0])],
+)
+def test_microaggregation_replaces_values_by_their_class_aggregate(
+    function: str, expected: list[float]
+) -> None:
+    from custodes import AnonymizationSpec, anonymize
+
+    frame = pl.DataFrame({"v": ["0", "1", "1", "6", "7"], "x": ["1", "2", "3", "9", "11"]})
+    spec = AnonymizationSpec(
+        quasi_identifiers=("v",),
+        hierarchies={"v": LEAF},
+        models=(KAnonymity(2),),
+        microaggregation={"x": function},
+    )
+    release = anonymize(frame, spec)
+    assert release.table["v"].to_list() == ["0x", "0x", "0x", "3x", "3x"]
+    assert release.table["x"].to_list() == expected
+    assert release.manifest()["spec"]["microaggregation"] == {"x": function}
+
+
+def test_microaggregation_of_a_quasi_identifier_is_refused() -> None:
+    from custodes import AnonymizationSpec
+    from custodes.errors import ColumnRoleError
+
+    with pytest.raises(ColumnRoleError, match="cannot be microaggregated"):
+        AnonymizationSpec(
+            quasi_identifiers=("v",),
+            hierarchies={"v": LEAF},
+            models=(KAnonymity(2),),
+            microaggregation={"v": "mean"},
+        )

@@ -19,6 +19,7 @@ import polars as pl
 from custodes.anonymize._generalize import schemes_for, suppressed_labels, value_mappings
 from custodes.anonymize._identifiers import apply_identifier_actions
 from custodes.anonymize._loss import LossMetric
+from custodes.anonymize._microaggregate import microaggregate
 from custodes.anonymize._models import TCloseness
 from custodes.anonymize._mondrian import LocalRecoding, mondrian
 from custodes.anonymize._result import Anonymization
@@ -273,6 +274,7 @@ class Workspace:
             )
             with reading(source):
                 recoded = self.engine.recode(source.frame, mapping, spec.quasi_identifiers)
+                recoded = microaggregate(recoded, spec.microaggregation, spec.quasi_identifiers)
                 released = apply_identifier_actions(recoded, spec.actions()).collect(
                     engine="streaming"
                 )
@@ -296,6 +298,9 @@ class Workspace:
             )
             with reading(source):
                 generalized = self.engine.generalize(source.frame, mappings, suppressed)
+                generalized = microaggregate(
+                    generalized, spec.microaggregation, spec.quasi_identifiers
+                )
                 released = apply_identifier_actions(generalized, spec.actions()).collect(
                     engine="streaming"
                 )

@@ -83,6 +83,7 @@ def build_spec(
     shift_dates: Sequence[str] = (),
     key_file: str | None = None,
     local: bool = False,
+    microaggregate: Sequence[str] = (),
 ) -> AnonymizationSpec:
     """A spec from the command line's flags (hierarchy and key files are read here).
 
@@ -148,4 +149,14 @@ def build_spec(
         identifying=ids,
         identifier_actions=tuple(actions),
         method="local" if local else "global",
+        microaggregation=_aggregations(microaggregate),
     )
+
+
+def _aggregations(items: Sequence[str]) -> dict[str, str]:
+    """``COLUMN[:mean|median|mode]`` items (mean by default)."""
+    out: dict[str, str] = {}
+    for item in items:
+        column, _, function = item.partition(":")
+        out[column.strip()] = function.strip() or "mean"
+    return out

@@ -39,6 +39,8 @@ class AnonymizationSpec:
     max_levels: Mapping[str, int] = field(default_factory=dict)
     identifier_actions: tuple[IdentifierAction, ...] = ()
     """How to treat direct identifiers; an identifying column without one is removed."""
+    microaggregation: Mapping[str, str] = field(default_factory=dict)
+    """Numeric columns replaced by their class's mean, median or mode in the release."""
     method: str = "global"
     """'global' (one level per column, the optimum) or 'local' (Mondrian partitioning)."""
 
@@ -50,6 +52,16 @@ class AnonymizationSpec:
         if not self.models:
             raise SettingError("the spec has no privacy model; give one, e.g. --k 5.")
         LossMetric(self.gs_factor)  # validates the factor
+        for column, function in self.microaggregation.items():
+            if function not in ("mean", "median", "mode"):
+                raise SettingError(
+                    f"microaggregation of {column!r} is {function!r}; use mean, median or mode."
+                )
+            if column in self.quasi_identifiers or column in self.identifying:
+                raise ColumnRoleError(
+                    f"column {column!r} cannot be microaggregated: it is a quasi-identifier or "
+                    "identifier; microaggregate other numeric columns."
+                )
         if self.method not in ("global", "local"):
             raise SettingError(f"method is {self.method!r}; choose 'global' or 'local'.")
         if not 0.0 <= self.suppression_limit <= 1.0:
@@ -98,7 +110,7 @@ class AnonymizationSpec:
 
     def validate(self, columns: Sequence[str], where: str) -> None:
         """Every column the spec names exists in the table."""
-        extra = [a.column for a in self.identifier_actions]
+        extra = [a.column for a in self.identifier_actions] + list(self.microaggregation)
         extra += [a.person for a in self.identifier_actions if isinstance(a, ShiftDates)]
         for name in [*self.quasi_identifiers, *self.identifying, *self.sensitive, *extra]:
             if name not in columns:
@@ -130,6 +142,7 @@ class AnonymizationSpec:
             models.append(entry)
         return {
             "method": self.method,
+            "microaggregation": dict(self.microaggregation),
             "quasi_identifiers": list(self.quasi_identifiers),
             "identifying": list(self.identifying),
             "identifier_actions": [a.describe() for a in self.actions()],

@@ -49,6 +49,7 @@ _TOP = {
     "identifiers",
     "levels",
     "method",
+    "microaggregation",
 }
 _MODELS = (
     "k-anonymity",
@@ -205,6 +206,7 @@ def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> Anon
         max_levels=highs,
         identifier_actions=tuple(actions),
         method=top.get("method", str, "global"),
+        microaggregation={str(c): str(f) for c, f in top.get("microaggregation", dict, {}).items()},
     )
 
 
@@ -251,6 +253,11 @@ def spec_from_manifest(
     Hierarchy files must be unchanged (checked by SHA-256), and a pseudonymizing
     release needs the same key (checked by its fingerprint).
     """
+    if isinstance(manifest.get("spec"), dict) and manifest["spec"].get("method") == "local":
+        raise SettingError(
+            "the manifest is of a local recoding, whose parts are specific to its table; "
+            "it cannot be re-applied: anonymize the new table with the same spec instead."
+        )
     try:
         spec = manifest["spec"]
         levels = {str(k): int(v) for k, v in manifest["transformation"].items()}
@@ -303,6 +310,7 @@ def spec_from_manifest(
             gs_factor=float(spec["gs_factor"]),
             min_levels=levels,
             max_levels=levels,
+            microaggregation=dict(spec.get("microaggregation", {})),
             identifier_actions=tuple(restored),
         )
     except CustodesError:

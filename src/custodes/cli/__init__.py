@@ -292,6 +292,13 @@ def anonymize(
             help="Local recoding (Mondrian partitioning) instead of one level per column.",
         ),
     ] = False,
+    microaggregate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="COLUMN[:mean|median|mode]: replace a numeric column by its class's "
+            "aggregate. Repeatable."
+        ),
+    ] = None,
     average_risk: Annotated[
         float | None,
         typer.Option(help="Average re-identification risk of the release at most this."),
@@ -330,7 +337,8 @@ def anonymize(
 ) -> None:
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
     ws = _workspace(workspace)
-    flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask, average_risk]
+    flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask]
+    flags += [average_risk, microaggregate]
     if apply is not None:
         if spec_file is not None or any(f for f in flags) or pseudonymize or shift_dates:
             raise SettingError("--apply takes the policy from the manifest: give no other policy.")
@@ -345,6 +353,7 @@ def anonymize(
         spec = _spec_from_flags(
             qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, average_risk,
             suppression, identifying, mask, pseudonymize, shift_dates, key_file, local,
+            microaggregate,
         )  # fmt: skip
     with _progress(err.is_terminal, "searching transformations") as progress:
         result = ws.anonymize(path, spec, output=output, progress=progress)
@@ -374,6 +383,7 @@ def _spec_from_flags(
     shift_dates: list[str] | None,
     key_file: str | None,
     local: bool,
+    microaggregate: list[str] | None,
 ) -> AnonymizationSpec:
     return build_spec(
         qi=qi,
@@ -392,6 +402,7 @@ def _spec_from_flags(
         shift_dates=shift_dates or (),
         key_file=key_file,
         local=local,
+        microaggregate=microaggregate or (),
     )
 
 
