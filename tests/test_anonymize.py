@@ -309,7 +309,11 @@ def test_spec_file_gives_the_same_optimum_as_arx(
     assert main(argv) == 0, capsys.readouterr().err
     out = " ".join(capsys.readouterr().out.split())
     assert "suppressed records: 599; loss: 0.2428" in out
-    assert "<!DOCTYPE html>" in report.read_text(encoding="utf-8")
+    page = report.read_text(encoding="utf-8")
+    assert "<!DOCTYPE html>" in page
+    assert "Risk before and after" in page
+    assert "What each column lost" in page
+    assert "age: before and after" in page
 
 
 @pytest.mark.parametrize(

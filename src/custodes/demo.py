@@ -109,12 +109,10 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     release_path = folder / "release.csv"
     release = workspace.anonymize(data_path, spec, output=release_path)
     manifest_path = write_atomic(folder / "release-manifest.json", release.manifest_json())
-    after_report = render_assessment_html(
-        release.after.to_dict(),
-        title="Released register (10-anonymous): re-identification risk",
-        generated_at=generated,
+    write_atomic(
+        folder / "release-report.html",
+        release.report_html("Released register: 10-anonymous, identifiers pseudonymized"),
     )
-    write_atomic(folder / "release-report.html", after_report)
     return DemoResult(
         rows=rows,
         data_path=data_path,

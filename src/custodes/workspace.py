@@ -331,7 +331,16 @@ class Workspace:
         input_sha = None
         if isinstance(table, str | os.PathLike) and Path(table).is_file():
             input_sha = file_sha256(table)
+        before_values = summary.values_frame().with_columns(pl.Series("__n", summary.counts))
+        distributions = {
+            q: (
+                _counts(before_values.group_by(q).agg(pl.col("__n").sum())),
+                _counts(released.group_by(q).agg(pl.len().alias("__n"))),
+            )
+            for q in spec.quasi_identifiers
+        }
         return Anonymization(
+            distributions=distributions,
             table=released,
             spec=spec,
             search=result,
@@ -385,6 +394,11 @@ class Workspace:
                 )
             loaded[column] = h if isinstance(h, Hierarchy) else read_hierarchy(Path(h))
         return loaded
+
+
+def _counts(frame: pl.DataFrame) -> list[tuple[str, int]]:
+    """(value as text, count) pairs of a two-column frame."""
+    return [("" if v is None else str(v), int(n)) for v, n in frame.iter_rows()]
 
 
 def anonymize(table: TableLike, spec: AnonymizationSpec, **options: Any) -> Anonymization:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -29,6 +29,10 @@ class Anonymization:
     source: str
     utility: Utility | None = None
     local: LocalRecoding | None = None
+    distributions: dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = field(
+        default_factory=dict
+    )
+    """Per quasi-identifier: (value, records) before and after, for the report."""
     input_sha256: str | None = None
     output: str | None = None
     output_sha256: str | None = None
@@ -105,6 +109,12 @@ class Anonymization:
             "risk_before": _risk(self.before),
             "risk_after": _risk(self.after),
         }
+
+    def report_html(self, title: str = "Anonymized release") -> str:
+        """The release report: per-column loss, risk before and after, distributions."""
+        from custodes.report import render_release_html
+
+        return render_release_html(self.manifest(), self.distributions, title=title)
 
     def manifest_json(self) -> str:
         """The manifest as JSON text."""

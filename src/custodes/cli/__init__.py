@@ -37,7 +37,6 @@ from custodes.anonymize import (
 )
 from custodes.cli._render import render_assessment
 from custodes.errors import CustodesError, InternalError, SettingError
-from custodes.report import render_assessment_html
 from custodes.settings import SETTINGS, load_settings
 from custodes.workspace import Workspace
 
@@ -360,9 +359,7 @@ def anonymize(
     if manifest is not None:
         write_atomic(manifest, result.manifest_json())
     if report is not None:
-        levels = ", ".join(f"{c}={lv}" for c, lv in result.transformation.items())
-        title = f"Release ({levels}): re-identification risk"
-        write_atomic(report, render_assessment_html(result.after.to_dict(), title=title))
+        write_atomic(report, result.report_html())
     _print_release(result, output)
 
 

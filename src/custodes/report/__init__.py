@@ -1,5 +1,6 @@
 """Reports a reviewer can read: self-contained HTML with inline SVG charts."""
 
 from custodes.report._html import render_assessment_html
+from custodes.report._release import render_release_html
 
-__all__ = ["render_assessment_html"]
+__all__ = ["render_assessment_html", "render_release_html"]
