@@ -579,3 +579,47 @@ def test_microaggregation_of_a_quasi_identifier_is_refused() -> None:
             models=(KAnonymity(2),),
             microaggregation={"v": "mean"},
         )
+
+
+@given(
+    rows=tables,
+    k=st.integers(1, 5),
+    limit=st.sampled_from([0.0, 0.1]),
+    name=st.sampled_from(["precision", "discernibility", "aecs", "entropy"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_other_objectives_find_the_brute_force_optimum(
+    rows: list[tuple[str, str, str]], k: int, limit: float, name: str
+) -> None:
+    from custodes.anonymize._objectives import Objective
+
+    frame = pl.DataFrame(rows, schema=["v", "w", "s"], orient="row").lazy()
+    summary = get_engine().summarize(frame, ["v", "w"], ["s"])
+    schemes = schemes_for(summary, {"v": LEAF, "w": FLAT})
+    objective = Objective(name)
+    cap = int(limit * summary.rows + 1e-9)
+    best = None
+    for levels in itertools.product(*(range(s.height + 1) for s in schemes)):
+        g = apply(summary, schemes, levels)
+        bad = g.sizes < k
+        if int(g.sizes[bad].sum()) > cap:
+            continue
+        key = (round(objective.value(summary, schemes, g, bad), 12), sum(levels), levels)
+        best = key if best is None or key < best else best
+    if summary.rows < k:
+        return
+    assert best is not None  # the top node always meets k when the table has k rows
+    result = optimal_generalization(
+        summary, schemes, [KAnonymity(k)], suppression_limit=limit, objective=objective
+    )
+    assert (round(result.objective_value, 12), sum(result.levels), result.levels) == best
+    assert result.objective == name
+
+
+def test_unknown_objective_suggests_the_closest() -> None:
+    from custodes.anonymize._objectives import Objective
+
+    with pytest.raises(
+        SettingError, match=r"objective 'precison' is not known\. Did you mean 'precision'"
+    ):
+        Objective("precison")

@@ -22,6 +22,7 @@ from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._microaggregate import microaggregate
 from custodes.anonymize._models import TCloseness
 from custodes.anonymize._mondrian import LocalRecoding, mondrian
+from custodes.anonymize._objectives import Objective
 from custodes.anonymize._result import Anonymization
 from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
@@ -291,6 +292,7 @@ class Workspace:
                 progress=progress,
                 max_nodes=self.settings.search_max_nodes,
                 time_limit=self.settings.search_time_limit,
+                objective=Objective(spec.objective, LossMetric(spec.gs_factor)),
             )
             mappings = value_mappings(summary, hierarchies, result.levels)
             suppressed = suppressed_labels(

@@ -84,6 +84,7 @@ def build_spec(
     key_file: str | None = None,
     local: bool = False,
     microaggregate: Sequence[str] = (),
+    objective: str = "loss",
 ) -> AnonymizationSpec:
     """A spec from the command line's flags (hierarchy and key files are read here).
 
@@ -150,6 +151,7 @@ def build_spec(
         identifier_actions=tuple(actions),
         method="local" if local else "global",
         microaggregation=_aggregations(microaggregate),
+        objective=objective,
     )
 
 

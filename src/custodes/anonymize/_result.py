@@ -105,6 +105,8 @@ class Anonymization:
                 "optimal": s.optimal,
                 "nodes_in_lattice": s.nodes_in_lattice,
                 "nodes_checked": s.nodes_checked,
+                "objective": s.objective,
+                "objective_value": s.objective_value,
             },
             "risk_before": _risk(self.before),
             "risk_after": _risk(self.after),

@@ -28,6 +28,7 @@ from custodes.anonymize._models import (
     PrivacyModel,
     violating_classes,
 )
+from custodes.anonymize._objectives import Objective
 from custodes.errors import InvalidInputError, SettingError
 from custodes.summary import Summary
 
@@ -47,25 +48,9 @@ class SearchResult:
     nodes_in_lattice: int
     nodes_checked: int
     optimal: bool
-    """True when the search proved no other transformation has a lower Loss."""
-
-
-def _lower_bounds(
-    summary: Summary, schemes: Sequence[Scheme], metric: LossMetric, nodes: npt.NDArray[np.int64]
-) -> npt.NDArray[np.float64]:
-    """Loss of each node if nothing were suppressed: a bound that needs no grouping."""
-    rows = float(summary.rows)
-    per_column = np.zeros(nodes.shape)
-    for j, scheme in enumerate(schemes):
-        records_per_code = np.bincount(summary.codes[:, j], weights=summary.counts)
-        low = metric.g_factor * rows / scheme.leaves
-        by_level = []
-        for level in range(scheme.height + 1):
-            share = scheme.shares[level][scheme.nodes[level]]
-            cost = metric.g_factor * float((records_per_code * share).sum())
-            by_level.append(max(0.0, (cost - low) / (rows - low)) if rows > low else 0.0)
-        per_column[:, j] = np.asarray(by_level)[nodes[:, j]]
-    return np.asarray(np.exp(np.log1p(per_column).mean(axis=1)) - 1.0)
+    """True when the search proved no other transformation has a lower objective."""
+    objective: str = "loss"
+    objective_value: float = 0.0
 
 
 def _violations(
@@ -120,6 +105,7 @@ def optimal_generalization(
     progress: Callable[[int, int], None] | None = None,
     max_nodes: int = 100_000,
     time_limit: float = 60.0,
+    objective: Objective | None = None,
 ) -> SearchResult:
     """The transformation with the least Loss that meets every model within the limit.
 
@@ -128,6 +114,7 @@ def optimal_generalization(
     that stops after ``time_limit`` seconds and reports ``optimal=False``.
     """
     metric = metric or LossMetric()
+    objective = objective or Objective("loss", metric)
     if not models:
         raise SettingError("give at least one privacy model (e.g. k=5).")
     if not 0.0 <= suppression_limit <= 1.0:
@@ -151,13 +138,22 @@ def optimal_generalization(
     size = math.prod(hi - lo + 1 for lo, hi in zip(lows, highs, strict=True))
     if size > max_nodes:
         return _heuristic(
-            summary, schemes, models, metric, lows, highs, suppression_limit, size, time_limit
+            summary,
+            schemes,
+            models,
+            metric,
+            objective,
+            lows,
+            highs,
+            suppression_limit,
+            size,
+            time_limit,
         )
     nodes = np.array(
         list(itertools.product(*(range(lo, hi + 1) for lo, hi in zip(lows, highs, strict=True)))),
         dtype=np.int64,
     ).reshape(-1, len(schemes))
-    bounds = _lower_bounds(summary, schemes, metric, nodes)
+    bounds = objective.lower_bounds(summary, schemes, nodes)
     order = np.lexsort((nodes.sum(axis=1), bounds))
     limit = math.floor(suppression_limit * summary.rows + 1e-9)
     leaves = [s.leaves for s in schemes]
@@ -222,11 +218,11 @@ def optimal_generalization(
                 probe_chain(int(index))
             continue
         levels = tuple(int(x) for x in nodes[index])
-        per_column = metric.per_column(generalized, schemes, suppressed, leaves)
-        loss = metric.aggregate(per_column)
-        candidate = (round(loss, 12), sum(levels), levels)
+        score = objective.value(summary, schemes, generalized, suppressed)
+        candidate = (round(score, 12), sum(levels), levels)
         if best is None or candidate < best:
             best = candidate
+            per_column = metric.per_column(generalized, schemes, suppressed, leaves)
             best_result = (generalized, suppressed, per_column, records)
     if (best is None or best_result is None) and len(order) == 1:
         fixed = ", ".join(f"{s.name}={lv}" for s, lv in zip(schemes, nodes[0], strict=True))
@@ -253,6 +249,8 @@ def optimal_generalization(
         nodes_in_lattice=len(order),
         nodes_checked=checked,
         optimal=True,
+        objective=objective.name,
+        objective_value=best[0],
     )
 
 
@@ -261,6 +259,7 @@ def _heuristic(
     schemes: Sequence[Scheme],
     models: Sequence[PrivacyModel],
     metric: LossMetric,
+    objective: Objective,
     lows: list[int],
     highs: list[int],
     suppression_limit: float,
@@ -280,8 +279,8 @@ def _heuristic(
             cache.add(generalized)
             suppressed = _violations(summary, generalized, models)
             records = int(generalized.sizes[suppressed].sum())
-            loss = metric.aggregate(metric.per_column(generalized, schemes, suppressed, leaves))
-            seen[levels] = (records, loss, generalized, suppressed)
+            score = objective.value(summary, schemes, generalized, suppressed)
+            seen[levels] = (records, score, generalized, suppressed)
         return seen[levels]
 
     current = tuple(lows)
@@ -325,17 +324,18 @@ def _heuristic(
             records, loss, _, _ = evaluate(candidate)
             if records <= limit and loss < best_loss - 1e-12:
                 current, best_loss, improved = candidate, loss, True
-    records, loss, generalized, suppressed = evaluate(current)
+    records, score, generalized, suppressed = evaluate(current)
+    per_column = metric.per_column(generalized, schemes, suppressed, leaves)
     return SearchResult(
         levels=current,
-        loss=loss,
-        loss_per_column=tuple(
-            float(x) for x in metric.per_column(generalized, schemes, suppressed, leaves)
-        ),
+        loss=metric.aggregate(per_column),
+        loss_per_column=tuple(float(x) for x in per_column),
         suppressed_records=records,
         generalized=generalized,
         suppressed_classes=suppressed,
         nodes_in_lattice=size,
         nodes_checked=len(seen),
         optimal=False,
+        objective=objective.name,
+        objective_value=score,
     )

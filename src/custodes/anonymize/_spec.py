@@ -11,6 +11,7 @@ from typing import Any
 from custodes.anonymize._identifiers import IdentifierAction, Remove, ShiftDates
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import PrivacyModel, TCloseness
+from custodes.anonymize._objectives import Objective
 from custodes.errors import ColumnRoleError, SettingError, unknown_column
 from custodes.hierarchy import Hierarchy
 
@@ -41,6 +42,8 @@ class AnonymizationSpec:
     """How to treat direct identifiers; an identifying column without one is removed."""
     microaggregation: Mapping[str, str] = field(default_factory=dict)
     """Numeric columns replaced by their class's mean, median or mode in the release."""
+    objective: str = "loss"
+    """What the global search minimises: loss, precision, discernibility, aecs or entropy."""
     method: str = "global"
     """'global' (one level per column, the optimum) or 'local' (Mondrian partitioning)."""
 
@@ -51,7 +54,7 @@ class AnonymizationSpec:
             )
         if not self.models:
             raise SettingError("the spec has no privacy model; give one, e.g. --k 5.")
-        LossMetric(self.gs_factor)  # validates the factor
+        Objective(self.objective, LossMetric(self.gs_factor))  # validates both
         for column, function in self.microaggregation.items():
             if function not in ("mean", "median", "mode"):
                 raise SettingError(
@@ -142,6 +145,7 @@ class AnonymizationSpec:
             models.append(entry)
         return {
             "method": self.method,
+            "objective": self.objective,
             "microaggregation": dict(self.microaggregation),
             "quasi_identifiers": list(self.quasi_identifiers),
             "identifying": list(self.identifying),

@@ -50,6 +50,7 @@ _TOP = {
     "levels",
     "method",
     "microaggregation",
+    "objective",
 }
 _MODELS = (
     "k-anonymity",
@@ -206,6 +207,7 @@ def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> Anon
         max_levels=highs,
         identifier_actions=tuple(actions),
         method=top.get("method", str, "global"),
+        objective=top.get("objective", str, "loss"),
         microaggregation={str(c): str(f) for c, f in top.get("microaggregation", dict, {}).items()},
     )
 
@@ -311,6 +313,7 @@ def spec_from_manifest(
             min_levels=levels,
             max_levels=levels,
             microaggregation=dict(spec.get("microaggregation", {})),
+            objective=str(spec.get("objective", "loss")),
             identifier_actions=tuple(restored),
         )
     except CustodesError:

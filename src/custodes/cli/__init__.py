@@ -284,6 +284,12 @@ def anonymize(
     t_distance: Annotated[
         str, typer.Option(help="EMD ground distance for --t: hierarchical, equal or ordered.")
     ] = "hierarchical",
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="What the search minimises: loss, precision, discernibility, aecs or entropy."
+        ),
+    ] = "loss",
     local: Annotated[
         bool,
         typer.Option(
@@ -337,7 +343,7 @@ def anonymize(
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
     ws = _workspace(workspace)
     flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask]
-    flags += [average_risk, microaggregate]
+    flags += [average_risk, microaggregate, objective != "loss"]
     if apply is not None:
         if spec_file is not None or any(f for f in flags) or pseudonymize or shift_dates:
             raise SettingError("--apply takes the policy from the manifest: give no other policy.")
@@ -352,7 +358,7 @@ def anonymize(
         spec = _spec_from_flags(
             qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, average_risk,
             suppression, identifying, mask, pseudonymize, shift_dates, key_file, local,
-            microaggregate,
+            microaggregate, objective,
         )  # fmt: skip
     with _progress(err.is_terminal, "searching transformations") as progress:
         result = ws.anonymize(path, spec, output=output, progress=progress)
@@ -381,6 +387,7 @@ def _spec_from_flags(
     key_file: str | None,
     local: bool,
     microaggregate: list[str] | None,
+    objective: str,
 ) -> AnonymizationSpec:
     return build_spec(
         qi=qi,
@@ -400,6 +407,7 @@ def _spec_from_flags(
         key_file=key_file,
         local=local,
         microaggregate=microaggregate or (),
+        objective=objective,
     )
 
 
