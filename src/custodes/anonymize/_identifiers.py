@@ -140,11 +140,20 @@ class ShiftDates:
 IdentifierAction = Remove | Mask | Pseudonymize | ShiftDates
 
 
-def _hmac_map(frame: pl.LazyFrame, column: str, key: bytes) -> tuple[list[str], list[str]]:
-    """Each distinct value of the column and its HMAC (computed once per value)."""
+def _hmac_map(
+    frame: pl.LazyFrame, column: str, key: bytes, purpose: bytes
+) -> tuple[list[str], list[str]]:
+    """Each distinct value of the column and its HMAC (computed once per value).
+
+    ``purpose`` separates uses of one key: a date offset must not be derivable
+    from a pseudonym released beside it.
+    """
     values = frame.select(pl.col(column).cast(pl.String).unique()).collect().to_series()
     old = [v for v in values.to_list() if v is not None]
-    new = [hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:32] for v in old]
+    new = [
+        hmac.new(key, purpose + b"\x00" + v.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        for v in old
+    ]
     return old, new
 
 
@@ -164,24 +173,33 @@ def _mask(column: str, action: Mask) -> pl.Expr:
 def apply_identifier_actions(
     frame: pl.LazyFrame, actions: tuple[IdentifierAction, ...]
 ) -> pl.LazyFrame:
-    """Apply the actions to the full table (date shifts first: they read the person id)."""
+    """Apply the actions to the full table (date shifts first: they read the person id).
+
+    A date whose person is unknown (null) is released as null: it cannot be
+    shifted consistently with that person's other dates.
+    """
     out = frame
+    schema = frame.collect_schema()
     for action in sorted(actions, key=lambda a: not isinstance(a, ShiftDates)):
         if isinstance(action, ShiftDates):
-            people, digests = _hmac_map(out, action.person, action.key)
+            people, digests = _hmac_map(out, action.person, action.key, b"date shift")
             span = 2 * action.max_days + 1
             offsets = [int(d[:8], 16) % span - action.max_days for d in digests]
             days = (
                 pl.col(action.person)
                 .cast(pl.String)
-                .replace_strict(people, offsets, default=0, return_dtype=pl.Int64)
+                .replace_strict(people, offsets, default=None, return_dtype=pl.Int64)
             )
-            date = pl.col(action.column).cast(pl.String).str.to_date(strict=False)
+            dtype = schema[action.column]
+            if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+                date = pl.col(action.column).cast(pl.Date)
+            else:
+                date = pl.col(action.column).cast(pl.String).str.to_date(strict=False)
             out = out.with_columns(
                 (date + pl.duration(days=days)).dt.to_string("%Y-%m-%d").alias(action.column)
             )
         elif isinstance(action, Pseudonymize):
-            old, new = _hmac_map(out, action.column, action.key)
+            old, new = _hmac_map(out, action.column, action.key, b"pseudonym")
             out = out.with_columns(
                 pl.col(action.column)
                 .cast(pl.String)

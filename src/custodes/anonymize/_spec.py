@@ -86,6 +86,13 @@ class AnonymizationSpec:
                 f"column {sorted(overlap)[0]!r} is both quasi-identifying and identifying; "
                 "give it one role."
             )
+        columns = [a.column for a in self.identifier_actions]
+        repeated = {c for c in columns if columns.count(c) > 1}
+        if repeated:
+            raise SettingError(
+                f"column {sorted(repeated)[0]!r} has two identifier actions; give it one "
+                "(remove, mask, pseudonymize or shift dates)."
+            )
         for action in self.identifier_actions:
             if action.column in self.quasi_identifiers:
                 raise ColumnRoleError(
@@ -93,6 +100,17 @@ class AnonymizationSpec:
                     f"{action.describe()['action']}d; generalize it or treat it as an identifier."
                 )
         for model in self.models:
+            attribute = model.sensitive
+            if attribute is not None and (
+                attribute in self.identifying
+                or attribute in self.microaggregation
+                or attribute in columns
+            ):
+                raise ColumnRoleError(
+                    f"column {attribute!r} is the sensitive attribute of {model.describe()} "
+                    "and would be removed, masked or microaggregated in the release; give it "
+                    "one role."
+                )
             if model.sensitive is not None and model.sensitive in self.quasi_identifiers:
                 raise ColumnRoleError(
                     f"column {model.sensitive!r} is a quasi-identifier and the sensitive "

@@ -243,8 +243,9 @@ def generalize(
     """Apply a generalization to the full data: replace values, suppress records, drop columns.
 
     ``mappings[column]`` pairs each value with its generalized label; records
-    whose generalized quasi-identifiers match a row of ``suppressed`` get '*'
-    in every quasi-identifier.
+    whose generalized quasi-identifiers match a row of ``suppressed`` are
+    removed from the release (suppressed records would otherwise form one
+    class of their own that no model was checked against).
     """
     columns = list(mappings)
     out = frame.with_columns(
@@ -259,9 +260,7 @@ def generalize(
             {c: pl.Series(c, suppressed[c], dtype=pl.String) for c in columns}
         ).with_columns(pl.lit(True).alias(flag))
         out = out.join(keys, on=columns, how="left", maintain_order="left", nulls_equal=True)
-        out = out.with_columns(
-            pl.when(pl.col(flag)).then(pl.lit("*")).otherwise(pl.col(c)).alias(c) for c in columns
-        ).drop(flag)
+        out = out.filter(pl.col(flag).is_null()).drop(flag)
     return out.drop(list(drop)) if drop else out
 
 
