@@ -267,7 +267,12 @@ class Workspace:
         result: SearchResult | None = None
         local: LocalRecoding | None = None
         if spec.method == "local":
-            local = mondrian(summary, schemes, hierarchies, spec.models)
+            if spec.min_levels or spec.max_levels:
+                raise SettingError(
+                    "level limits apply to the global search only; local recoding chooses "
+                    "a node per part. Remove the limits or use the global method."
+                )
+            local = mondrian(summary, schemes, hierarchies, spec.models, LossMetric(spec.gs_factor))
             mapping = summary.values_frame().with_columns(pl.all().fill_null(""))
             mapping = mapping.with_columns(
                 pl.Series(f"new{j}", local.labels[q], dtype=pl.String).gather(local.part_of_class)

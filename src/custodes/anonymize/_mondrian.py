@@ -1,8 +1,10 @@
 """Local recoding: Mondrian multidimensional partitioning (LeFevre et al. 2006).
 
 The records (here: the summary's classes with their counts) are split
-recursively at the median of the quasi-identifier whose values in the part are
-the most spread out, as long as both halves still meet the privacy models. Each
+recursively along the quasi-identifier whose values in the part are the most
+spread out, as long as both halves still meet the privacy models. A cut falls
+on a node boundary of the column's hierarchy, the highest level first and the
+boundary nearest the median first, so parts follow the hierarchy. Each
 final part is released with, per column, the lowest hierarchy node covering its
 values, so different records of the same value may be generalized differently
 (local recoding) and less information is lost than with one level per column.
@@ -51,8 +53,21 @@ class LocalRecoding:
 
 
 def _ranks(hierarchy: Hierarchy, values: list[str]) -> IntArray:
-    """Position of each code's value among the hierarchy's rows."""
-    position = {row[0]: i for i, row in enumerate(hierarchy.rows)}
+    """Rank of each code's value: by its generalizations from the top down, then naturally.
+
+    Values under the same node are then contiguous, so a median split tends to
+    follow the hierarchy, whatever order its rows were written in.
+    """
+
+    def key(row: tuple[str, ...]) -> tuple[tuple[str, ...], float, str]:
+        try:
+            number = float(row[0])
+        except ValueError:
+            number = float("inf")
+        return (tuple(reversed(row[1:])), number, row[0])
+
+    ordered = sorted(hierarchy.rows, key=key)
+    position = {row[0]: i for i, row in enumerate(ordered)}
     return np.array([position[v] for v in values], dtype=np.int64)
 
 
@@ -61,15 +76,17 @@ def mondrian(
     schemes: Sequence[Scheme],
     hierarchies: dict[str, Hierarchy],
     models: Sequence[PrivacyModel],
+    metric: LossMetric | None = None,
 ) -> LocalRecoding:
     """Partition the summary's classes so every part meets the models."""
     k = 1
-    l_model: DistinctLDiversity | None = None
+    l_models: list[DistinctLDiversity] = []
     for model in models:
         if isinstance(model, KAnonymity):
             k = max(k, model.k)
         elif isinstance(model, DistinctLDiversity):
-            l_model = model
+            l_models.append(model)
+            k = max(k, model.minimal_class_size())
         else:
             raise SettingError(
                 f"local recoding supports k-anonymity and distinct l-diversity, not "
@@ -87,23 +104,45 @@ def mondrian(
     )
     spans = np.array([len(hierarchies[s.name].rows) for s in schemes], dtype=np.float64)
 
-    # Distinct sensitive values per part: classes' (class, value) pairs.
-    hist = summary.sensitive[l_model.attribute] if l_model is not None else None
-
     def allowed(part: IntArray) -> bool:
         if int(counts[part].sum()) < k:
             return False
-        if hist is None or l_model is None:
+        if not l_models:
             return True
         member = np.zeros(summary.classes, dtype=bool)
         member[part] = True
-        distinct = np.unique(hist.value_code[member[hist.class_index]])
-        return len(distinct) >= l_model.l
+        for l_model in l_models:  # distinct sensitive values among the part's records
+            hist = summary.sensitive[l_model.attribute]
+            if len(np.unique(hist.value_code[member[hist.class_index]])) < l_model.l:
+                return False
+        return True
 
     if not allowed(np.arange(summary.classes)):
         raise SettingError("the whole table does not meet the privacy models; nothing to release.")
     final: list[IntArray] = []
     stack = [np.arange(summary.classes)]
+    # Node of every class at every level, per column: cuts follow node boundaries.
+    node_of = [
+        [scheme.nodes[h][summary.codes[:, j]] for h in range(scheme.height + 1)]
+        for j, scheme in enumerate(schemes)
+    ]
+
+    def split(part: IntArray, j: int) -> tuple[IntArray, IntArray] | None:
+        """The best allowed cut of ``part`` along column j, highest hierarchy level first."""
+        ordered = part[np.argsort(ranks[part, j], kind="stable")]
+        cum = np.cumsum(counts[ordered])
+        half = cum[-1] / 2
+        for h in range(schemes[j].height - 1, -1, -1):
+            ids = node_of[j][h][ordered]
+            cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+            if len(cuts) == 0:
+                continue
+            for pos in cuts[np.argsort(np.abs(cum[cuts - 1] - half), kind="stable")][:8]:
+                left, right = ordered[:pos], ordered[pos:]
+                if allowed(left) and allowed(right):
+                    return left, right
+        return None
+
     while stack:
         part = stack.pop()
         r = ranks[part]
@@ -112,14 +151,8 @@ def mondrian(
         for j in np.argsort(-width, kind="stable"):
             if width[j] == 0:
                 break
-            order = np.argsort(r[:, j], kind="stable")
-            cum = np.cumsum(counts[part[order]])
-            median = r[order[int(np.searchsorted(cum, cum[-1] / 2))], j]
-            left, right = part[r[:, j] <= median], part[r[:, j] > median]
-            if len(right) == 0:  # the median is the largest value: split just below it
-                left, right = part[r[:, j] < median], part[r[:, j] >= median]
-            if len(left) and len(right) and allowed(left) and allowed(right):
-                halves = (left, right)
+            halves = split(part, int(j))
+            if halves is not None:
                 break
         if halves is None:
             final.append(part)
@@ -133,7 +166,7 @@ def mondrian(
     labels: dict[str, list[str]] = {}
     per_column = np.zeros(q)
     rows = float(summary.rows)
-    metric = LossMetric()
+    metric = metric or LossMetric()
     for j, scheme in enumerate(schemes):
         hierarchy = hierarchies[scheme.name]
         column_labels = []
