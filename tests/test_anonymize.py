@@ -657,3 +657,34 @@ def test_local_recoding_enforces_every_l_model(adult_dir: Path) -> None:
     )
     assert int(groups["occupation"].min()) >= 6
     assert int(groups["salary-class"].min()) >= 2
+
+
+def test_nulls_and_empty_strings_stay_apart(tmp_path: Path) -> None:
+    from custodes import AnonymizationSpec, anonymize
+
+    frame = pl.DataFrame(
+        {"q": [None, "", "a", None, "", "a", "a", "", None], "x": [str(i) for i in range(9)]}
+    )
+    hierarchy = Hierarchy(rows=(("", "*"), ("a", "*")))
+    for method in ("global", "local"):
+        spec = AnonymizationSpec(("q",), {"q": hierarchy}, (KAnonymity(3),), method=method)
+        release = anonymize(frame, spec, output=tmp_path / f"{method}.parquet")
+        assert release.table.height == 9
+        assert sorted(release.table["x"].to_list()) == [str(i) for i in range(9)]
+
+
+def test_output_must_not_overwrite_the_input(tmp_path: Path) -> None:
+    from custodes import AnonymizationSpec, anonymize
+
+    path = tmp_path / "t.csv"
+    pl.DataFrame({"q": ["a"] * 5}).write_csv(path)
+    spec = AnonymizationSpec(("q",), {"q": Hierarchy(rows=(("a", "*"),))}, (KAnonymity(2),))
+    with pytest.raises(SettingError, match="is the input table"):
+        anonymize(path, spec, output=path)
+    assert path.read_text(encoding="utf-8").startswith("q\n")
+
+
+def test_nodes_are_counted_once(adult) -> None:  # type: ignore[no-untyped-def]
+    summary, schemes, _ = adult
+    result = optimal_generalization(summary, schemes, [KAnonymity(5)], suppression_limit=0.02)
+    assert result.nodes_checked <= result.nodes_in_lattice

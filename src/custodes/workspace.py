@@ -249,6 +249,16 @@ class Workspace:
         """
         source = open_table(table, **dict(read_options or {}))
         spec.validate(source.columns, source.name)
+        path = Path(table) if isinstance(table, str | os.PathLike) else None
+        if output is not None and path is not None and path.is_file():
+            same = Path(output).resolve() == path.resolve()
+        else:
+            same = False
+        if same:
+            raise SettingError(
+                f"--output {str(output)!r} is the input table; write the release elsewhere "
+                "so the original stays intact."
+            )
         _check_types(source, [*spec.quasi_identifiers, *spec.sensitive])
         with reading(source):
             summary = self.engine.summarize(source.frame, spec.quasi_identifiers, spec.sensitive)
@@ -273,9 +283,11 @@ class Workspace:
                     "a node per part. Remove the limits or use the global method."
                 )
             local = mondrian(summary, schemes, hierarchies, spec.models, LossMetric(spec.gs_factor))
-            mapping = summary.values_frame().with_columns(pl.all().fill_null(""))
-            mapping = mapping.with_columns(
-                pl.Series(f"new{j}", local.labels[q], dtype=pl.String).gather(local.part_of_class)
+            prefix = _free_name("new", spec.quasi_identifiers)
+            mapping = summary.values_frame().with_columns(
+                pl.Series(f"{prefix}{j}", local.labels[q], dtype=pl.String).gather(
+                    local.part_of_class
+                )
                 for j, q in enumerate(spec.quasi_identifiers)
             )
             with reading(source):
@@ -338,11 +350,12 @@ class Workspace:
         input_sha = None
         if isinstance(table, str | os.PathLike) and Path(table).is_file():
             input_sha = file_sha256(table)
-        before_values = summary.values_frame().with_columns(pl.Series("__n", summary.counts))
+        n = _free_name("n", spec.quasi_identifiers)
+        before_values = summary.values_frame().with_columns(pl.Series(n, summary.counts))
         distributions = {
             q: (
-                _counts(before_values.group_by(q).agg(pl.col("__n").sum())),
-                _counts(released.group_by(q).agg(pl.len().alias("__n"))),
+                _counts(before_values.group_by(q).agg(pl.col(n).sum())),
+                _counts(released.group_by(q).agg(pl.len().alias(n))),
             )
             for q in spec.quasi_identifiers
         }
@@ -401,6 +414,14 @@ class Workspace:
                 )
             loaded[column] = h if isinstance(h, Hierarchy) else read_hierarchy(Path(h))
         return loaded
+
+
+def _free_name(base: str, taken: Sequence[str]) -> str:
+    """A column name starting with ``base`` that no name in ``taken`` starts with."""
+    name = f"__{base}"
+    while any(t.startswith(name) for t in taken):
+        name += "_"
+    return name
 
 
 def _counts(frame: pl.DataFrame) -> list[tuple[str, int]]:

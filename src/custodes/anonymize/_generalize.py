@@ -173,16 +173,17 @@ def apply(
 
 def value_mappings(
     summary: Summary, hierarchies: dict[str, Hierarchy], levels: Sequence[int]
-) -> dict[str, tuple[list[str], list[str]]]:
+) -> dict[str, tuple[list[str | None], list[str]]]:
     """For each quasi-identifier, its values and their generalized labels at ``levels``.
 
-    Null values are looked up as the empty string (give the hierarchy a row for
-    it when a column has nulls).
+    A null value is looked up in the hierarchy as the empty string (give the
+    hierarchy a row for it when a column has nulls); it stays a separate value.
     """
-    out: dict[str, tuple[list[str], list[str]]] = {}
+    out: dict[str, tuple[list[str | None], list[str]]] = {}
     for j, (name, level) in enumerate(zip(summary.quasi_identifiers, levels, strict=True)):
-        values = ["" if v is None else v for v in summary.category_values(j)]
-        paths = hierarchies[name].paths_for(values, column=name)
+        values = summary.category_values(j)
+        lookup = ["" if v is None else v for v in values]
+        paths = hierarchies[name].paths_for(lookup, column=name)
         out[name] = (values, [p[level] for p in paths])
     return out
 

@@ -164,12 +164,18 @@ def optimal_generalization(
     index_of = {tuple(int(x) for x in row): i for i, row in enumerate(nodes)}
     checked = 0
 
+    results: dict[int, tuple[Generalized, npt.NDArray[np.bool_], int]] = {}
+    visited: set[int] = set()
+
     def evaluate(i: int) -> tuple[Generalized, npt.NDArray[np.bool_], int]:
         nonlocal checked
+        if i in results:
+            return results[i]
         levels = tuple(int(x) for x in nodes[i])
         generalized = apply(summary, schemes, levels, cache.closest_below(levels))
         cache.add(generalized)
-        checked += 1
+        visited.add(i)
+        checked = len(visited)
         suppressed = _violations(summary, generalized, models)
         records = int(generalized.sizes[suppressed].sum())
         if monotone:  # feasibility is inherited up and down the lattice
@@ -177,6 +183,8 @@ def optimal_generalization(
                 known[(nodes >= nodes[i]).all(axis=1)] = 1
             else:
                 known[(nodes <= nodes[i]).all(axis=1)] = -1
+        if len(results) < 4096:
+            results[i] = (generalized, suppressed, records)
         return generalized, suppressed, records
 
     def probe_chain(i: int) -> None:

@@ -343,13 +343,15 @@ def anonymize(
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
     ws = _workspace(workspace)
     flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask]
-    flags += [average_risk, microaggregate, objective != "loss"]
+    flags += [average_risk, microaggregate]
+    chosen = [local, objective != "loss"]
     if apply is not None:
-        if spec_file is not None or any(f for f in flags) or pseudonymize or shift_dates:
+        taken = any(f for f in flags) or pseudonymize or shift_dates or suppression
+        if spec_file is not None or taken or any(chosen):
             raise SettingError("--apply takes the policy from the manifest: give no other policy.")
         spec = spec_from_manifest(read_manifest(apply), key_file)
     elif spec_file is not None:
-        if any(f for f in flags) or pseudonymize or shift_dates or suppression:
+        if any(f for f in flags) or pseudonymize or shift_dates or suppression or any(chosen):
             raise SettingError("give either --spec FILE or the policy as flags, not both.")
         spec = load_spec(spec_file, key_file)
     elif qi is None:

@@ -42,7 +42,7 @@ class Engine(Protocol):
     def generalize(
         self,
         frame: pl.LazyFrame,
-        mappings: dict[str, tuple[list[str], list[str]]],
+        mappings: dict[str, tuple[list[str | None], list[str]]],
         suppressed: dict[str, list[str]],
         drop: Sequence[str] = (),
     ) -> pl.LazyFrame:

@@ -112,7 +112,7 @@ class PolarsEngine:
     def generalize(
         self,
         frame: pl.LazyFrame,
-        mappings: dict[str, tuple[list[str], list[str]]],
+        mappings: dict[str, tuple[list[str | None], list[str]]],
         suppressed: dict[str, list[str]],
         drop: Sequence[str] = (),
     ) -> pl.LazyFrame:
@@ -234,9 +234,20 @@ def _histogram(
     )
 
 
+def _relabel(column: str, old: list[str | None], new: list[str]) -> pl.Expr:
+    """Each value's label; nulls get the label of the null value (a value of its own)."""
+    text = pl.col(column).cast(pl.String)
+    keys = [(o, n) for o, n in zip(old, new, strict=True) if o is not None]
+    null_label = next((n for o, n in zip(old, new, strict=True) if o is None), None)
+    mapped = text.replace_strict(
+        [o for o, _ in keys], [n for _, n in keys], default=None, return_dtype=pl.String
+    )
+    return pl.when(text.is_null()).then(pl.lit(null_label)).otherwise(mapped).alias(column)
+
+
 def generalize(
     frame: pl.LazyFrame,
-    mappings: dict[str, tuple[list[str], list[str]]],
+    mappings: dict[str, tuple[list[str | None], list[str]]],
     suppressed: dict[str, list[str]],
     drop: Sequence[str] = (),
 ) -> pl.LazyFrame:
@@ -248,10 +259,7 @@ def generalize(
     class of their own that no model was checked against).
     """
     columns = list(mappings)
-    out = frame.with_columns(
-        pl.col(c).cast(pl.String).fill_null("").replace_strict(old, new, return_dtype=pl.String)
-        for c, (old, new) in mappings.items()
-    )
+    out = frame.with_columns(_relabel(c, old, new) for c, (old, new) in mappings.items())
     if suppressed and any(suppressed.values()):
         flag = "__suppressed"
         while flag in frame.collect_schema().names():
@@ -267,7 +275,7 @@ def generalize(
 def recode(frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]) -> pl.LazyFrame:
     """Replace each row's values of ``columns`` by those its combination maps to.
 
-    ``mapping`` has the original values (as text, nulls as "") in ``columns``
+    ``mapping`` has the original values (as text; nulls match nulls) in ``columns``
     and the released values in as many further columns, in the same order.
     """
     names = frame.collect_schema().names()
@@ -276,8 +284,10 @@ def recode(frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]) -
         prefix += "_"
     new = mapping.columns[len(columns) :]
     renamed = mapping.rename({n: f"{prefix}{j}" for j, n in enumerate(new)})
-    out = frame.with_columns(pl.col(c).cast(pl.String).fill_null("") for c in columns)
-    out = out.join(renamed.lazy(), on=list(columns), how="left", maintain_order="left")
+    out = frame.with_columns(pl.col(c).cast(pl.String) for c in columns)
+    out = out.join(
+        renamed.lazy(), on=list(columns), how="left", maintain_order="left", nulls_equal=True
+    )
     return out.with_columns(pl.col(f"{prefix}{j}").alias(c) for j, c in enumerate(columns)).drop(
         [f"{prefix}{j}" for j in range(len(new))]
     )

@@ -26,6 +26,8 @@ def write_table(frame: pl.LazyFrame | pl.DataFrame, path: str | os.PathLike[str]
             f"{', '.join(WRITE_FORMATS)}."
         )
     data = frame.collect(engine="streaming") if isinstance(frame, pl.LazyFrame) else frame
+    if fmt in ("csv", "tsv", "jsonl"):
+        data = _as_text_friendly(data, target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -44,6 +46,20 @@ def write_table(frame: pl.LazyFrame | pl.DataFrame, path: str | os.PathLike[str]
         Path(tmp).unlink(missing_ok=True)
         raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
     return data.height
+
+
+def _as_text_friendly(data: pl.DataFrame, target: Path) -> pl.DataFrame:
+    """Durations as text and bytes as hex for text formats; nested values cannot go."""
+    for name, dtype in data.schema.items():
+        if isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Object):
+            raise UnsupportedError(
+                f"column {name!r} holds {dtype} values, which {str(target)!r} cannot hold as "
+                "text; write Parquet (.parquet) or drop the column."
+            )
+    return data.with_columns(
+        pl.col(pl.Duration).cast(pl.String),
+        pl.col(pl.Binary).bin.encode("hex"),
+    )
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
