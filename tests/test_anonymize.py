@@ -688,3 +688,20 @@ def test_nodes_are_counted_once(adult) -> None:  # type: ignore[no-untyped-def]
     summary, schemes, _ = adult
     result = optimal_generalization(summary, schemes, [KAnonymity(5)], suppression_limit=0.02)
     assert result.nodes_checked <= result.nodes_in_lattice
+
+
+def test_mean_of_text_or_dates_is_refused() -> None:
+    from custodes import AnonymizationSpec, anonymize
+
+    frame = pl.DataFrame(
+        {
+            "q": ["a"] * 4,
+            "t": ["x", "1", "2", "3"],
+            "d": pl.Series(["2020-01-01"] * 4).str.to_date(),
+        }
+    )
+    base = {"quasi_identifiers": ("q",), "hierarchies": {"q": Hierarchy(rows=(("a", "*"),))}}
+    for column, message in (("t", "1 values that are not numbers"), ("d", "holds dates")):
+        spec = AnonymizationSpec(**base, models=(KAnonymity(2),), microaggregation={column: "mean"})  # type: ignore[arg-type]
+        with pytest.raises(SettingError, match=message):
+            anonymize(frame, spec)

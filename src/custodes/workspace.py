@@ -260,6 +260,7 @@ class Workspace:
                 "so the original stays intact."
             )
         _check_types(source, [*spec.quasi_identifiers, *spec.sensitive])
+        _check_aggregations(source, spec.microaggregation)
         with reading(source):
             summary = self.engine.summarize(source.frame, spec.quasi_identifiers, spec.sensitive)
         if summary.rows == 0:
@@ -414,6 +415,33 @@ class Workspace:
                 )
             loaded[column] = h if isinstance(h, Hierarchy) else read_hierarchy(Path(h))
         return loaded
+
+
+def _check_aggregations(source: TableSource, functions: Mapping[str, str]) -> None:
+    """Mean and median need numbers: refuse columns of dates or text."""
+    numeric = [c for c, f in functions.items() if f in ("mean", "median")]
+    if not numeric:
+        return
+    schema = source.frame.collect_schema()
+    for column in numeric:
+        if schema[column].is_temporal():
+            raise SettingError(
+                f"column {column!r} holds dates; microaggregate it with mode, or generalize "
+                "it as a quasi-identifier."
+            )
+    with reading(source):
+        counts = source.frame.select(
+            (
+                pl.col(c).cast(pl.Float64, strict=False).is_null().sum() - pl.col(c).is_null().sum()
+            ).alias(c)
+            for c in numeric
+        ).collect(engine="streaming")
+    for column in numeric:
+        if int(counts[0, column]) > 0:
+            raise SettingError(
+                f"column {column!r} has {int(counts[0, column]):,} values that are not numbers; "
+                f"microaggregate it with mode ({column}:mode) or clean the column."
+            )
 
 
 def _free_name(base: str, taken: Sequence[str]) -> str:

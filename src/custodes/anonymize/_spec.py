@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from custodes.anonymize._identifiers import IdentifierAction, Remove, ShiftDates
@@ -158,7 +159,7 @@ class AnonymizationSpec:
                 }
             )
             if isinstance(m, TCloseness) and m.hierarchy is not None:
-                entry["hierarchy_source"] = m.hierarchy.source
+                entry["hierarchy_source"] = _absolute(m.hierarchy.source)
                 entry["hierarchy_sha256"] = _hierarchy_hash(m.hierarchy)
             models.append(entry)
         return {
@@ -177,7 +178,7 @@ class AnonymizationSpec:
                 q: (
                     {"builder": h}
                     if isinstance(h, str)
-                    else {"source": h.source, "sha256": _hierarchy_hash(h)}
+                    else {"source": _absolute(h.source), "sha256": _hierarchy_hash(h)}
                 )
                 for q, h in self.hierarchies.items()
                 if q in self.quasi_identifiers
@@ -188,6 +189,12 @@ class AnonymizationSpec:
         """Hash of the canonical JSON of :meth:`to_dict` (what the ledger records)."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _absolute(source: str) -> str:
+    """A hierarchy file's absolute path (so a manifest works from any folder)."""
+    path = Path(source)
+    return str(path.resolve()) if path.is_file() else source
 
 
 def hierarchy_hash(hierarchy: Hierarchy) -> str:
