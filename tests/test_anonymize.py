@@ -17,6 +17,7 @@ from custodes.anonymize._models import (
     AverageRisk,
     DistinctLDiversity,
     KAnonymity,
+    PopulationUniqueness,
     PrivacyModel,
     RecursiveCLDiversity,
     TCloseness,
@@ -110,7 +111,7 @@ def _brute_force(summary, schemes, models, limit):  # type: ignore[no-untyped-de
     rows=tables,
     k=st.integers(1, 6),
     limit=st.sampled_from([0.0, 0.05, 0.2]),
-    kind=st.sampled_from(["k", "l", "recursive", "t", "average"]),
+    kind=st.sampled_from(["k", "l", "recursive", "t", "average", "population"]),
 )
 @settings(max_examples=60, deadline=None)
 def test_search_finds_the_brute_force_optimum(
@@ -126,6 +127,7 @@ def test_search_finds_the_brute_force_optimum(
         "recursive": [RecursiveCLDiversity("s", 2, c=2.0)],
         "t": [TCloseness("s", 0.3, "hierarchical", sensitive)],
         "average": [KAnonymity(k), AverageRisk(0.2)],
+        "population": [KAnonymity(k), PopulationUniqueness(0.02, 1000)],
     }[kind]
     expected = _brute_force(summary, schemes, models, limit)
     if expected is None:
@@ -705,3 +707,26 @@ def test_mean_of_text_or_dates_is_refused() -> None:
         spec = AnonymizationSpec(**base, models=(KAnonymity(2),), microaggregation={column: "mean"})  # type: ignore[arg-type]
         with pytest.raises(SettingError, match=message):
             anonymize(frame, spec)
+
+
+def test_population_uniqueness_model_on_adult(
+    adult_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from custodes.cli import main
+    from custodes.risk import population_uniqueness
+
+    manifest = tmp_path / "m.json"
+    argv = ["anonymize", str(adult_dir / "adult.csv"), "--qi", ",".join(ORDER)]
+    argv += [*_hier_args(adult_dir), "--population-uniqueness", "0.0001"]
+    argv += ["--population", "usa", "--suppression", "0.02"]
+    argv += ["--output", str(tmp_path / "o.csv"), "--manifest", str(manifest)]
+    assert main(argv) == 0, capsys.readouterr().err
+    released = pl.read_csv(tmp_path / "o.csv", infer_schema=False)
+    sizes = released.group_by(ORDER).len()["len"].to_numpy()
+    values, counts = np.unique(sizes, return_counts=True)
+    risk = population_uniqueness(values, counts, 317_238_626)
+    assert risk.dankar is None or risk.dankar <= 0.0001
+    m = json.loads(manifest.read_text(encoding="utf-8"))
+    assert m["spec"]["models"][0]["population"] == 317_238_626

@@ -10,6 +10,7 @@ from custodes.anonymize import (
     DistinctLDiversity,
     EntropyLDiversity,
     KAnonymity,
+    PopulationUniqueness,
     RecursiveCLDiversity,
     TCloseness,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "KAnonymity",
     "MalformedTableError",
     "PopulationRisk",
+    "PopulationUniqueness",
     "RecursiveCLDiversity",
     "Roles",
     "SettingError",

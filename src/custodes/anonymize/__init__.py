@@ -20,6 +20,7 @@ from custodes.anonymize._models import (
     DistinctLDiversity,
     EntropyLDiversity,
     KAnonymity,
+    PopulationUniqueness,
     PrivacyModel,
     RecursiveCLDiversity,
     TCloseness,
@@ -41,6 +42,7 @@ __all__ = [
     "KAnonymity",
     "LossMetric",
     "Mask",
+    "PopulationUniqueness",
     "PrivacyModel",
     "Pseudonymize",
     "RecursiveCLDiversity",
@@ -85,6 +87,8 @@ def build_spec(
     local: bool = False,
     microaggregate: Sequence[str] = (),
     objective: str = "loss",
+    population_uniqueness: float | None = None,
+    population: str | None = None,
 ) -> AnonymizationSpec:
     """A spec from the command line's flags (hierarchy and key files are read here).
 
@@ -123,6 +127,12 @@ def build_spec(
         models.append(TCloseness(sensitive, t, distance, attribute_hierarchy))
     if average_risk is not None:
         models.append(AverageRisk(average_risk))
+    if population_uniqueness is not None:
+        if population is None:
+            raise SettingError(
+                "--population-uniqueness needs --population (a region such as usa, or a size)."
+            )
+        models.append(PopulationUniqueness(population_uniqueness, population_of(population)))
     ids = tuple(n.strip() for n in (identifying or "").split(",") if n.strip())
     actions: list[IdentifierAction] = []
     for item in mask:
@@ -153,6 +163,16 @@ def build_spec(
         microaggregation=_aggregations(microaggregate),
         objective=objective,
     )
+
+
+def population_of(given: str | int) -> int:
+    """A population size from a region name or a number (commas allowed)."""
+    from custodes.risk import population_size
+
+    text = str(given).strip().replace(",", "").replace("_", "")
+    if text.isdigit():
+        return int(text)
+    return population_size(region=str(given), sample_rows=1)
 
 
 def _aggregations(items: Sequence[str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from custodes.errors import SettingError
 from custodes.hierarchy import Hierarchy
 from custodes.risk._closeness import class_distances
 from custodes.risk._diversity import class_diversity
+from custodes.risk._population import population_uniqueness
 from custodes.summary import SensitiveHistogram
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "DistinctLDiversity",
     "EntropyLDiversity",
     "KAnonymity",
+    "PopulationUniqueness",
     "PrivacyModel",
     "RecursiveCLDiversity",
     "TCloseness",
@@ -247,6 +249,63 @@ class AverageRisk:
         return f"average re-identification risk at most {self.threshold:g}"
 
 
+@dataclass(frozen=True)
+class PopulationUniqueness:
+    """At most ``threshold`` of the population is estimated unique (Dankar et al.'s rule).
+
+    A table-level model over the released classes: when the estimate for the
+    population of ``population`` people exceeds the threshold, every class
+    counts as violating, so the transformation is rejected.
+    """
+
+    threshold: float
+    population: int
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise SettingError(
+                f"population uniqueness threshold is {self.threshold!r}; give a fraction in "
+                "[0, 1], e.g. 0.01."
+            )
+        if self.population < 1:
+            raise SettingError("the population size must be a whole number of people >= 1.")
+
+    @property
+    def sensitive(self) -> str | None:
+        """No sensitive attribute."""
+        return None
+
+    def minimal_class_size(self) -> int:
+        """No minimal class size."""
+        return 1
+
+    def violations(
+        self, sizes: npt.NDArray[np.int64], hist: SensitiveHistogram | None
+    ) -> BoolArray:
+        """No class violates it on its own (see :meth:`extend`)."""
+        return np.zeros(len(sizes), dtype=bool)
+
+    def extend(self, sizes: npt.NDArray[np.int64], suppressed: BoolArray) -> BoolArray:
+        """All classes when the kept ones make too many people unique in the population."""
+        kept = sizes[~suppressed]
+        if not len(kept) or not (kept == 1).any():
+            return suppressed
+        rows = int(kept.sum())
+        if self.population <= rows:
+            estimate = float((kept == 1).sum()) / rows
+        else:
+            values, counts = np.unique(kept, return_counts=True)
+            risk = population_uniqueness(values, counts, self.population)
+            estimate = 1.0 if risk.dankar is None else risk.dankar
+        if estimate <= self.threshold:
+            return suppressed
+        return np.ones(len(sizes), dtype=bool)
+
+    def describe(self) -> str:
+        """A short name for reports."""
+        return f"population uniqueness at most {self.threshold:g} of {self.population:,} people"
+
+
 PrivacyModel = (
     KAnonymity
     | DistinctLDiversity
@@ -254,6 +313,7 @@ PrivacyModel = (
     | RecursiveCLDiversity
     | TCloseness
     | AverageRisk
+    | PopulationUniqueness
 )
 
 
@@ -268,6 +328,6 @@ def violating_classes(
         attribute = model.sensitive
         suppressed |= model.violations(sizes, histogram(attribute) if attribute else None)
     for model in models:
-        if isinstance(model, AverageRisk):
+        if isinstance(model, AverageRisk | PopulationUniqueness):
             suppressed = model.extend(sizes, suppressed)
     return suppressed

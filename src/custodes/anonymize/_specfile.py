@@ -23,6 +23,7 @@ from custodes.anonymize._models import (
     DistinctLDiversity,
     EntropyLDiversity,
     KAnonymity,
+    PopulationUniqueness,
     PrivacyModel,
     RecursiveCLDiversity,
     TCloseness,
@@ -59,6 +60,7 @@ _MODELS = (
     "recursive-cl-diversity",
     "t-closeness",
     "average-risk",
+    "population-uniqueness",
 )
 _ACTIONS = ("remove", "mask", "pseudonymize", "shift-dates")
 
@@ -113,6 +115,16 @@ def _model(entry: Mapping[str, Any], where: str, base: Path) -> PrivacyModel:
     if kind == "average-risk":
         t = _Table(entry, where, {"type", "threshold"})
         return AverageRisk(t.get("threshold", float, required=True))
+    if kind == "population-uniqueness":
+        from custodes.anonymize import population_of
+
+        t = _Table(entry, where, {"type", "threshold", "population"})
+        population = t.data.get("population")
+        if not isinstance(population, str | int) or isinstance(population, bool):
+            raise SettingError(f"{where}: 'population' must be a region name or a size.")
+        return PopulationUniqueness(
+            t.get("threshold", float, required=True), population_of(population)
+        )
     if kind == "t-closeness":
         t = _Table(entry, where, {"type", "attribute", "t", "distance", "hierarchy"})
         distance = t.get("distance", str, "hierarchical")
@@ -229,6 +241,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
 _MODEL_CLASSES: dict[str, Any] = {
     "KAnonymity": lambda e: KAnonymity(int(e["k"])),
     "AverageRisk": lambda e: AverageRisk(float(e["threshold"])),
+    "PopulationUniqueness": lambda e: PopulationUniqueness(
+        float(e["threshold"]), int(e["population"])
+    ),
     "DistinctLDiversity": lambda e: DistinctLDiversity(e["attribute"], e["l"]),
     "EntropyLDiversity": lambda e: EntropyLDiversity(e["attribute"], e["l"]),
     "RecursiveCLDiversity": lambda e: RecursiveCLDiversity(e["attribute"], e["l"], c=e["c"]),

@@ -304,6 +304,16 @@ def anonymize(
             "aggregate. Repeatable."
         ),
     ] = None,
+    population_uniqueness: Annotated[
+        float | None,
+        typer.Option(
+            help="At most this fraction of the population estimated unique (with --population)."
+        ),
+    ] = None,
+    population: Annotated[
+        str | None,
+        typer.Option(help="Population for --population-uniqueness: a region or a size."),
+    ] = None,
     average_risk: Annotated[
         float | None,
         typer.Option(help="Average re-identification risk of the release at most this."),
@@ -343,7 +353,7 @@ def anonymize(
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
     ws = _workspace(workspace)
     flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask]
-    flags += [average_risk, microaggregate]
+    flags += [average_risk, microaggregate, population_uniqueness, population]
     chosen = [local, objective != "loss"]
     if apply is not None:
         taken = any(f for f in flags) or pseudonymize or shift_dates or suppression
@@ -360,7 +370,7 @@ def anonymize(
         spec = _spec_from_flags(
             qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, average_risk,
             suppression, identifying, mask, pseudonymize, shift_dates, key_file, local,
-            microaggregate, objective,
+            microaggregate, objective, population_uniqueness, population,
         )  # fmt: skip
     with _progress(err.is_terminal, "searching transformations") as progress:
         result = ws.anonymize(path, spec, output=output, progress=progress)
@@ -390,6 +400,8 @@ def _spec_from_flags(
     local: bool,
     microaggregate: list[str] | None,
     objective: str,
+    population_uniqueness: float | None,
+    population: str | None,
 ) -> AnonymizationSpec:
     return build_spec(
         qi=qi,
@@ -410,6 +422,8 @@ def _spec_from_flags(
         local=local,
         microaggregate=microaggregate or (),
         objective=objective,
+        population_uniqueness=population_uniqueness,
+        population=population,
     )
 
 
