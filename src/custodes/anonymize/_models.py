@@ -197,22 +197,8 @@ class TCloseness:
         return f"{self.t:g}-closeness of {self.attribute!r} ({self.distance} distance)"
 
 
-@dataclass(frozen=True)
-class AverageRisk:
-    """The average prosecutor risk of the released records is at most ``threshold``.
-
-    A table-level model: when the classes that remain after the other models
-    are too small on average, the smallest are suppressed until the average
-    risk (classes / records) falls to the threshold.
-    """
-
-    threshold: float
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold <= 1.0:
-            raise SettingError(
-                f"average risk threshold is {self.threshold!r}; give a number in (0, 1], e.g. 0.05."
-            )
+class _TableLevel:
+    """A model about the whole release rather than single classes (see ``extend``)."""
 
     @property
     def sensitive(self) -> str | None:
@@ -228,6 +214,28 @@ class AverageRisk:
     ) -> BoolArray:
         """No class violates it on its own (see :meth:`extend`)."""
         return np.zeros(len(sizes), dtype=bool)
+
+    def extend(self, sizes: npt.NDArray[np.int64], suppressed: BoolArray) -> BoolArray:
+        """The classes to suppress, given those the class-level models suppress."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class AverageRisk(_TableLevel):
+    """The average prosecutor risk of the released records is at most ``threshold``.
+
+    A table-level model: when the classes that remain after the other models
+    are too small on average, the smallest are suppressed until the average
+    risk (classes / records) falls to the threshold.
+    """
+
+    threshold: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise SettingError(
+                f"average risk threshold is {self.threshold!r}; give a number in (0, 1], e.g. 0.05."
+            )
 
     def extend(self, sizes: npt.NDArray[np.int64], suppressed: BoolArray) -> BoolArray:
         """Suppress the fewest smallest classes that bring the average risk to the threshold."""
@@ -250,7 +258,7 @@ class AverageRisk:
 
 
 @dataclass(frozen=True)
-class PopulationUniqueness:
+class PopulationUniqueness(_TableLevel):
     """At most ``threshold`` of the population is estimated unique (Dankar et al.'s rule).
 
     A table-level model over the released classes: when the estimate for the
@@ -269,21 +277,6 @@ class PopulationUniqueness:
             )
         if self.population < 1:
             raise SettingError("the population size must be a whole number of people >= 1.")
-
-    @property
-    def sensitive(self) -> str | None:
-        """No sensitive attribute."""
-        return None
-
-    def minimal_class_size(self) -> int:
-        """No minimal class size."""
-        return 1
-
-    def violations(
-        self, sizes: npt.NDArray[np.int64], hist: SensitiveHistogram | None
-    ) -> BoolArray:
-        """No class violates it on its own (see :meth:`extend`)."""
-        return np.zeros(len(sizes), dtype=bool)
 
     def extend(self, sizes: npt.NDArray[np.int64], suppressed: BoolArray) -> BoolArray:
         """All classes when the kept ones make too many people unique in the population."""
@@ -328,6 +321,6 @@ def violating_classes(
         attribute = model.sensitive
         suppressed |= model.violations(sizes, histogram(attribute) if attribute else None)
     for model in models:
-        if isinstance(model, AverageRisk | PopulationUniqueness):
+        if isinstance(model, _TableLevel):
             suppressed = model.extend(sizes, suppressed)
     return suppressed

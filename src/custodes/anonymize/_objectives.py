@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from custodes.anonymize._generalize import Generalized, Scheme
 from custodes.anonymize._loss import LossMetric
+from custodes.anonymize._utility import bits_lost, utility
 from custodes.errors import SettingError, closest
 from custodes.summary import Summary
 
@@ -39,14 +40,11 @@ def _per_level(summary: Summary, schemes: Sequence[Scheme], j: int) -> list[floa
     counts = summary.counts.astype(np.float64)
     codes = summary.codes[:, j]
     code_freq = np.bincount(codes, weights=counts)
-    out = []
     scheme = schemes[j]
-    for level in range(scheme.height + 1):
-        nodes = scheme.nodes[level]
-        node_freq = np.bincount(nodes, weights=code_freq, minlength=scheme.node_counts[level])
-        bits = -np.log2(code_freq / node_freq[nodes])
-        out.append(float((code_freq * bits).sum() / counts.sum()))
-    return out
+    return [
+        float((code_freq * bits_lost(code_freq, scheme, level)).sum() / counts.sum())
+        for level in range(scheme.height + 1)
+    ]
 
 
 @dataclass(frozen=True)
@@ -126,7 +124,5 @@ class Objective:
                 for s, lv in zip(schemes, generalized.levels, strict=True)
             ]
             return float(np.mean(per)) / rows
-        from custodes.anonymize._utility import utility
-
         measures = utility(summary, schemes, generalized, suppressed)
         return float(np.mean([c.non_uniform_entropy for c in measures.columns]))

@@ -23,7 +23,9 @@ import numpy.typing as npt
 from custodes.anonymize._generalize import Generalized, Scheme
 from custodes.summary import Summary
 
-__all__ = ["ColumnUtility", "Utility", "utility"]
+__all__ = ["ColumnUtility", "Utility", "bits_lost", "utility"]
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,14 @@ class Utility:
         }
 
 
+def bits_lost(code_freq: npt.ArrayLike, scheme: Scheme, level: int) -> FloatArray:
+    """Bits each code loses at ``level``: -log2(its records / its node's records)."""
+    freq = np.asarray(code_freq, dtype=np.float64)
+    nodes = scheme.nodes[level]
+    node_freq = np.bincount(nodes, weights=freq, minlength=scheme.node_counts[level])
+    return np.asarray(-np.log2(freq / node_freq[nodes]), dtype=np.float64)
+
+
 def utility(
     summary: Summary,
     schemes: Sequence[Scheme],
@@ -81,12 +91,10 @@ def utility(
         level = generalized.levels[j]
         codes = summary.codes[:, j]
         code_freq = np.bincount(codes, weights=counts)
-        nodes = scheme.nodes[level]
-        node_freq = np.bincount(nodes, weights=code_freq, minlength=scheme.node_counts[level])
         original = code_freq[codes]
-        kept_bits = -np.log2(original / node_freq[nodes[codes]])
+        kept_bits = bits_lost(code_freq, scheme, level)[codes]
         lost_bits = np.where(cut, -np.log2(original / rows), kept_bits)
-        share = np.where(cut, 1.0, scheme.shares[level][nodes[codes]])
+        share = np.where(cut, 1.0, scheme.shares[level][scheme.nodes[level][codes]])
         is_top = level == scheme.height
         missing = rows if is_top else float(counts[cut].sum())
         columns.append(
