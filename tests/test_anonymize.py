@@ -730,3 +730,41 @@ def test_population_uniqueness_model_on_adult(
     assert risk.dankar is None or risk.dankar <= 0.0001
     m = json.loads(manifest.read_text(encoding="utf-8"))
     assert m["spec"]["models"][0]["population"] == 317_238_626
+
+
+@given(rows=tables, t=st.sampled_from([0.2, 0.4]), kind=st.sampled_from(["t", "recursive"]))
+@settings(max_examples=40, deadline=None)
+def test_mondrian_meets_t_closeness_and_recursive_diversity(
+    rows: list[tuple[str, str, str]], t: float, kind: str
+) -> None:
+    from custodes.anonymize._mondrian import mondrian
+    from custodes.risk._closeness import class_distances
+    from custodes.risk._diversity import class_diversity
+
+    frame = pl.DataFrame(rows, schema=["v", "w", "s"], orient="row").lazy()
+    summary = get_engine().summarize(frame, ["v", "w"], ["s"])
+    hierarchies = {"v": LEAF, "w": FLAT}
+    schemes = schemes_for(summary, hierarchies)
+    sensitive = Hierarchy(rows=(("s1", "low", "*"), ("s2", "low", "*"), ("s3", "high", "*")))
+    model: PrivacyModel = (
+        TCloseness("s", t, "hierarchical", sensitive)
+        if kind == "t"
+        else RecursiveCLDiversity("s", 2, c=2.0)
+    )
+    try:
+        local = mondrian(summary, schemes, hierarchies, [model])
+    except SettingError:
+        return  # the whole table does not meet the model
+    # Regroup the summary by part and check every part.
+    g = apply(summary, schemes, (0, 0))
+    hist = summary.sensitive["s"]
+    from custodes.anonymize._generalize import Generalized
+
+    parts = Generalized((0, 0), local.part_of_class, local.sizes, g.nodes[: local.parts])
+    merged = parts.histogram(hist)
+    if kind == "t":
+        emd = class_distances(merged, local.parts, sensitive).hierarchical
+        assert emd is not None
+        assert (emd <= t + 1e-9).all()
+    else:
+        assert (class_diversity(merged, local.parts, 2.0).recursive >= 2).all()

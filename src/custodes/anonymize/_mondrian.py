@@ -9,9 +9,10 @@ final part is released with, per column, the lowest hierarchy node covering its
 values, so different records of the same value may be generalized differently
 (local recoding) and less information is lost than with one level per column.
 
-Values are ordered by their rows in the hierarchy, so a contiguous range of
-values tends to lie under one node. Supported models: k-anonymity and distinct
-l-diversity (both hold for a part when they hold for its records).
+Values are ordered by their generalizations from the top down, so the values
+under one node are contiguous. Supported models: the class-based ones
+(k-anonymity, every l-diversity, t-closeness), each checked on a part as one
+class against the whole table.
 """
 
 from __future__ import annotations
@@ -22,14 +23,30 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from custodes._grouping import group_keys
 from custodes.anonymize._generalize import Scheme
 from custodes.anonymize._loss import LossMetric
-from custodes.anonymize._models import DistinctLDiversity, KAnonymity, PrivacyModel
+from custodes.anonymize._models import (
+    DistinctLDiversity,
+    EntropyLDiversity,
+    KAnonymity,
+    PrivacyModel,
+    RecursiveCLDiversity,
+    TCloseness,
+)
 from custodes.errors import SettingError
 from custodes.hierarchy import Hierarchy
-from custodes.summary import Summary
+from custodes.summary import SensitiveHistogram, Summary
 
 __all__ = ["LocalRecoding", "mondrian"]
+
+_CLASS_MODELS = (
+    KAnonymity,
+    DistinctLDiversity,
+    EntropyLDiversity,
+    RecursiveCLDiversity,
+    TCloseness,
+)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -79,18 +96,11 @@ def mondrian(
     metric: LossMetric | None = None,
 ) -> LocalRecoding:
     """Partition the summary's classes so every part meets the models."""
-    k = 1
-    l_models: list[DistinctLDiversity] = []
     for model in models:
-        if isinstance(model, KAnonymity):
-            k = max(k, model.k)
-        elif isinstance(model, DistinctLDiversity):
-            l_models.append(model)
-            k = max(k, model.minimal_class_size())
-        else:
+        if not isinstance(model, _CLASS_MODELS):
             raise SettingError(
-                f"local recoding supports k-anonymity and distinct l-diversity, not "
-                f"{model.describe()}; use the global search for it."
+                f"local recoding supports class-based models (k-anonymity, l-diversity, "
+                f"t-closeness), not {model.describe()}; use the global search for it."
             )
     counts = summary.counts
     q = len(schemes)
@@ -104,16 +114,36 @@ def mondrian(
     )
     spans = np.array([len(hierarchies[s.name].rows) for s in schemes], dtype=np.float64)
 
+    merged_cache: dict[str, SensitiveHistogram] = {}
+
+    def merged(name: str, member: npt.NDArray[np.bool_]) -> SensitiveHistogram:
+        """The attribute's histogram with the part as class 0 and the rest as class 1."""
+        hist = summary.sensitive[name]
+        m = max(hist.domain_size, 1)
+        key = np.where(member[hist.class_index], 0, 1) * m + hist.value_code
+        unique_keys, _, totals = group_keys(key, hist.count, 2 * m)
+        return SensitiveHistogram(
+            name=name,
+            values=hist.values,
+            class_index=(unique_keys // m).astype(np.int64),
+            value_code=(unique_keys % m).astype(np.int64),
+            count=totals.astype(np.int64),
+        )
+
     def allowed(part: IntArray) -> bool:
-        if int(counts[part].sum()) < k:
-            return False
-        if not l_models:
-            return True
         member = np.zeros(summary.classes, dtype=bool)
         member[part] = True
-        for l_model in l_models:  # distinct sensitive values among the part's records
-            hist = summary.sensitive[l_model.attribute]
-            if len(np.unique(hist.value_code[member[hist.class_index]])) < l_model.l:
+        inside = int(counts[part].sum())
+        sizes = np.array([inside, summary.rows - inside], dtype=np.int64)
+        merged_cache.clear()
+        for model in models:
+            name = model.sensitive
+            hist = None
+            if name is not None:
+                if name not in merged_cache:
+                    merged_cache[name] = merged(name, member)
+                hist = merged_cache[name]
+            if model.violations(sizes, hist)[0]:
                 return False
         return True
 
