@@ -74,10 +74,18 @@ class LossMetric:
             else:
                 s = share[suppressed]
                 cost += float((sizes[suppressed] * (s + self.s_factor * (1 - s))).sum())
-            low = self.g_factor * rows / leaves[j]
-            span = rows - low
-            out[j] = round(max(0.0, (cost - low) / span), 10) if span > 0 else 0.0
+            out[j] = self.normalize(cost, rows, leaves[j])
         return out
+
+    def normalize(self, cost: float, rows: float, leaves: int) -> float:
+        """L_j from a column's cost: 0 for the untouched table, 1 for all '*' or suppressed.
+
+        Rounded to 10 decimals, as ARX rounds; rounding keeps the order of
+        costs, so a bound normalised the same way stays a bound.
+        """
+        low = self.g_factor * rows / leaves
+        span = rows - low
+        return round(max(0.0, (cost - low) / span), 10) if span > 0 else 0.0
 
     @staticmethod
     def aggregate(per_column: FloatArray) -> float:

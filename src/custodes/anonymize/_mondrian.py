@@ -209,10 +209,9 @@ def mondrian(
             node = int(scheme.nodes[level][codes[0]])
             path = hierarchy.paths_for([values[j][codes[0]]], column=scheme.name)[0]
             column_labels.append(path[level])
-            cost += float(sizes[p]) * float(scheme.shares[level][node])
+            cost += metric.g_factor * float(sizes[p]) * float(scheme.shares[level][node])
         labels[scheme.name] = column_labels
-        low = metric.g_factor * rows / scheme.leaves
-        per_column[j] = max(0.0, (cost - low) / (rows - low)) if rows > low else 0.0
+        per_column[j] = metric.normalize(cost, rows, scheme.leaves)
     return LocalRecoding(
         part_of_class=part_of_class,
         sizes=sizes,

@@ -85,12 +85,11 @@ class Objective:
                 by_level = _per_level(summary, schemes, j)
             else:
                 records_per_code = np.bincount(summary.codes[:, j], weights=summary.counts)
-                low = self.metric.g_factor * rows / scheme.leaves
                 by_level = []
                 for level in range(scheme.height + 1):
                     share = scheme.shares[level][scheme.nodes[level]]
                     cost = self.metric.g_factor * float((records_per_code * share).sum())
-                    by_level.append(max(0.0, (cost - low) / (rows - low)) if rows > low else 0.0)
+                    by_level.append(self.metric.normalize(cost, rows, scheme.leaves))
             per_column[:, j] = np.asarray(by_level)[nodes[:, j]]
         if self.name == "loss":
             return np.asarray(np.exp(np.log1p(per_column).mean(axis=1)) - 1.0)
