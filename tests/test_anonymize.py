@@ -112,10 +112,12 @@ def _brute_force(summary, schemes, models, limit):  # type: ignore[no-untyped-de
     k=st.integers(1, 6),
     limit=st.sampled_from([0.0, 0.05, 0.2]),
     kind=st.sampled_from(["k", "l", "recursive", "t", "average", "population"]),
+    t=st.sampled_from([0.1, 0.2, 0.3, 0.5]),
+    distance=st.sampled_from(["equal", "ordered", "hierarchical"]),
 )
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 def test_search_finds_the_brute_force_optimum(
-    rows: list[tuple[str, str, str]], k: int, limit: float, kind: str
+    rows: list[tuple[str, str, str]], k: int, limit: float, kind: str, t: float, distance: str
 ) -> None:
     frame = pl.DataFrame(rows, schema=["v", "w", "s"], orient="row").lazy()
     summary = get_engine().summarize(frame, ["v", "w"], ["s"])
@@ -125,7 +127,7 @@ def test_search_finds_the_brute_force_optimum(
         "k": [KAnonymity(k)],
         "l": [KAnonymity(k), DistinctLDiversity("s", 2)],
         "recursive": [RecursiveCLDiversity("s", 2, c=2.0)],
-        "t": [TCloseness("s", 0.3, "hierarchical", sensitive)],
+        "t": [TCloseness("s", t, distance, sensitive)],  # type: ignore[arg-type]
         "average": [KAnonymity(k), AverageRisk(0.2)],
         "population": [KAnonymity(k), PopulationUniqueness(0.02, 1000)],
     }[kind]

@@ -14,10 +14,20 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 from scipy.stats import wasserstein_distance
 
+from custodes import summary as summary_module
 from custodes.engines import get_engine
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy, read_hierarchy
-from custodes.risk import assess_summary, l_diversity, qi_combinations, t_closeness
+from custodes.risk import (
+    assess_summary,
+    l_diversity,
+    qi_combinations,
+    smallest_close_class,
+    t_closeness,
+)
+from custodes.risk._closeness import class_distances
+from custodes.risk._diversity import class_diversity
+from custodes.summary import SensitiveHistogram
 from tests.conftest import ADULT_QIS
 
 
@@ -204,6 +214,70 @@ def test_t_closeness_matches_linear_programming(
     assert tc.equal_distance == pytest.approx(worst_equal, abs=1e-9)
     assert tc.ordered_distance == pytest.approx(worst_ordered, abs=1e-9)
     assert tc.hierarchical == pytest.approx(worst_hier, abs=1e-9)
+
+
+@given(rows=small_tables)
+@settings(max_examples=40, deadline=None)
+def test_dense_and_sparse_measures_agree(rows: list[tuple[str, str, str]]) -> None:
+    summary = get_engine().summarize(_frame(rows), ["q1", "q2"], ["s"])
+    hist = summary.sensitive["s"]
+    dense_d = class_distances(hist, summary.classes, HIER_DEEP)
+    dense_l = class_diversity(hist, summary.classes, 2.0)
+    assert hist.matrix(summary.classes) is not None
+    triples = (hist.class_index, hist.value_code, hist.count)
+    sparse = SensitiveHistogram(hist.name, hist.values, *triples)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(summary_module, "DENSE_CELLS", 0)
+        assert sparse.matrix(summary.classes) is None
+        sparse_d = class_distances(sparse, summary.classes, HIER_DEEP)
+        sparse_l = class_diversity(sparse, summary.classes, 2.0)
+    for field in ("equal", "ordered", "hierarchical"):
+        np.testing.assert_allclose(getattr(dense_d, field), getattr(sparse_d, field), atol=1e-12)
+    np.testing.assert_array_equal(dense_l.distinct, sparse_l.distinct)
+    np.testing.assert_array_equal(dense_l.recursive, sparse_l.recursive)
+    np.testing.assert_allclose(dense_l.entropy, sparse_l.entropy, rtol=1e-12)
+
+
+def _compositions(total: int, parts: int) -> list[tuple[int, ...]]:
+    if parts == 1:
+        return [(total,)]
+    return [(i, *rest) for i in range(total + 1) for rest in _compositions(total - i, parts - 1)]
+
+
+@pytest.mark.parametrize("distance", ["equal", "ordered", "hierarchical"])
+@given(rows=small_tables, t=st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.5]))
+@settings(max_examples=25, deadline=None)
+def test_smallest_close_class_matches_enumeration(
+    distance: str, rows: list[tuple[str, str, str]], t: float
+) -> None:
+    """No class below the size found is within t; some class of that size is."""
+    summary = get_engine().summarize(_frame(rows), ["q1", "q2"], ["s"])
+    hist = summary.sensitive["s"]
+    m = hist.domain_size
+    found = smallest_close_class(hist, t, distance, HIER_DEEP, cap=5)
+    q = hist.overall()
+    domain = hist.values.to_list()
+    paths = {r[0]: r for r in HIER_DEEP.rows}
+    height = HIER_DEEP.height
+    least = []
+    for size in range(1, 6):
+        p = np.array(_compositions(size, m), dtype=np.float64) / size
+        extra = p - q
+        if distance == "equal":
+            emd = 0.5 * np.abs(extra).sum(axis=1)
+        elif distance == "ordered":
+            emd = np.abs(np.cumsum(extra, axis=1)[:, : m - 1]).sum(axis=1) / max(m - 1, 1)
+        else:  # tree distance: |P(v) - Q(v)| / 2H over every node below the root
+            emd = np.zeros(len(p))
+            for level in range(height):
+                for node in {paths[v][level] for v in domain}:
+                    under = [i for i, v in enumerate(domain) if paths[v][level] == node]
+                    emd += np.abs(extra[:, under].sum(axis=1)) / (2 * height)
+        least.append(float(emd.min()))
+    expected = next((s for s, v in enumerate(least, start=1) if v <= t + 1e-9), 6)
+    if m <= 1:
+        expected = 1
+    assert found == expected, (least, t)
 
 
 @given(small_tables)

@@ -16,13 +16,14 @@ def group_keys(
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Distinct keys (ascending), the group of every row, and the weight sum per group.
 
-    ``key_range`` bounds the keys (0 <= key < key_range). When it is not much
-    larger than the number of rows, counting into a dense array avoids sorting.
+    ``key_range`` bounds the keys (0 <= key < key_range); every weight must be
+    positive. When the range is not much larger than the number of rows,
+    counting into a dense array avoids sorting.
     """
     n = len(key)
     if key_range <= max(4 * n, 1 << 12):
         sums = np.bincount(key, weights=weights, minlength=key_range)
-        present = np.bincount(key, minlength=key_range) > 0
+        present = sums > 0
         distinct = np.flatnonzero(present).astype(np.int64)
         ids = np.cumsum(present) - 1
         return distinct, ids[key].astype(np.int64), np.asarray(sums[distinct], dtype=np.float64)

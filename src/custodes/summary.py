@@ -21,41 +21,121 @@ import polars as pl
 
 from custodes.errors import InternalError
 
-__all__ = ["COUNT", "SensitiveHistogram", "Summary", "natural_rank"]
+__all__ = [
+    "COUNT",
+    "DENSE_CELLS",
+    "SensitiveHistogram",
+    "Summary",
+    "fits_dense",
+    "natural_rank",
+]
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 COUNT = "n"
 """Name of the class-size column of :meth:`Summary.code_frame`."""
 
 
-@dataclass(frozen=True, eq=False)
+DENSE_CELLS = 1 << 22
+"""Largest classes x values for which a histogram is also held as a dense matrix."""
+
+
+def fits_dense(classes: int, values: int) -> bool:
+    """Whether a classes x values matrix of counts is small enough to hold."""
+    return classes * max(values, 1) <= DENSE_CELLS
+
+
 class SensitiveHistogram:
     """Counts of one sensitive attribute's values per equivalence class.
 
     Sparse triples sorted by class: ``class_index[i]`` has ``count[i]`` records
     with value ``values[value_code[i]]``. Values are in natural order
     (numeric when every value is a number), so codes can be used as ranks.
+
+    When classes x values is small (at most :data:`DENSE_CELLS`) the same
+    counts are also available as a dense matrix (:meth:`matrix`), on which the
+    per-class measures are a few vector operations. A histogram made from a
+    matrix (:meth:`from_matrix`) builds its triples only when asked.
     """
 
-    name: str
-    values: pl.Series
-    class_index: IntArray
-    value_code: IntArray
-    count: IntArray
+    def __init__(
+        self,
+        name: str,
+        values: pl.Series,
+        class_index: IntArray,
+        value_code: IntArray,
+        count: IntArray,
+    ) -> None:
+        self.name = name
+        self.values = values
+        self._triples: tuple[IntArray, IntArray, IntArray] | None = (
+            class_index,
+            value_code,
+            count,
+        )
+        self._matrix: FloatArray | None = None
+
+    @classmethod
+    def from_matrix(cls, name: str, values: pl.Series, matrix: FloatArray) -> SensitiveHistogram:
+        """A histogram from dense counts (``matrix[class, value]``)."""
+        hist = cls.__new__(cls)
+        hist.name, hist.values = name, values
+        hist._triples, hist._matrix = None, matrix
+        return hist
+
+    def _sparse(self) -> tuple[IntArray, IntArray, IntArray]:
+        if self._triples is None:
+            assert self._matrix is not None
+            rows, cols = np.nonzero(self._matrix)
+            counts = self._matrix[rows, cols].astype(np.int64)
+            self._triples = (rows.astype(np.int64), cols.astype(np.int64), counts)
+        return self._triples
+
+    @property
+    def class_index(self) -> IntArray:
+        """Class of each triple (ascending)."""
+        return self._sparse()[0]
+
+    @property
+    def value_code(self) -> IntArray:
+        """Value code of each triple (ascending within a class)."""
+        return self._sparse()[1]
+
+    @property
+    def count(self) -> IntArray:
+        """Records of each triple (always >= 1)."""
+        return self._sparse()[2]
 
     @property
     def domain_size(self) -> int:
         """Number of distinct values of the attribute in the data."""
         return len(self.values)
 
-    def class_totals(self, classes: int) -> npt.NDArray[np.float64]:
+    def matrix(self, classes: int) -> FloatArray | None:
+        """Counts as a dense ``classes x domain_size`` matrix, or None when too large."""
+        m = self.domain_size
+        if self._matrix is not None and self._matrix.shape[0] == classes:
+            return self._matrix
+        if not fits_dense(classes, m):
+            return None
+        cls, value, count = self._sparse()
+        flat = np.bincount(cls * m + value, weights=count, minlength=classes * m)
+        self._matrix = np.asarray(flat, dtype=np.float64).reshape(classes, m)
+        return self._matrix
+
+    def class_totals(self, classes: int) -> FloatArray:
         """Number of records in each class (as floats, for weighting)."""
+        if self._matrix is not None and self._matrix.shape[0] == classes:
+            return np.asarray(self._matrix.sum(axis=1), dtype=np.float64)
         totals = np.bincount(self.class_index, weights=self.count, minlength=classes)
         return np.asarray(totals, dtype=np.float64)
 
-    def overall(self) -> npt.NDArray[np.float64]:
+    def overall(self) -> FloatArray:
         """The attribute's distribution over the whole table (sums to 1)."""
-        totals = np.bincount(self.value_code, weights=self.count, minlength=self.domain_size)
+        if self._matrix is not None:
+            totals = self._matrix.sum(axis=0)
+        else:
+            totals = np.bincount(self.value_code, weights=self.count, minlength=self.domain_size)
         return np.asarray(totals / totals.sum(), dtype=np.float64)
 
 

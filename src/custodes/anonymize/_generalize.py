@@ -18,7 +18,7 @@ import numpy.typing as npt
 from custodes._grouping import group_keys
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
-from custodes.summary import SensitiveHistogram, Summary
+from custodes.summary import SensitiveHistogram, Summary, fits_dense
 
 __all__ = ["Generalized", "Scheme", "apply", "schemes_for"]
 
@@ -107,6 +107,10 @@ class Generalized:
         """A sensitive attribute's histogram over the generalized classes."""
         m = max(hist.domain_size, 1)
         key = self.class_of[hist.class_index] * m + hist.value_code
+        if fits_dense(self.classes, m):  # straight into a matrix: no grouping
+            flat = np.bincount(key, weights=hist.count, minlength=self.classes * m)
+            matrix = np.asarray(flat, dtype=np.float64).reshape(self.classes, m)
+            return SensitiveHistogram.from_matrix(hist.name, hist.values, matrix)
         unique_keys, _, counts = group_keys(key, hist.count, self.classes * m)
         return SensitiveHistogram(
             name=hist.name,
@@ -118,27 +122,30 @@ class Generalized:
 
 
 def _regroup(
-    columns: list[IntArray], radix: list[int], weights: IntArray
+    source: npt.NDArray[np.int64] | npt.NDArray[np.int32],
+    tables: list[IntArray],
+    radix: list[int],
+    weights: IntArray,
 ) -> tuple[IntArray, IntArray, IntArray]:
-    """Group rows by code columns: (group of each row, codes of each group, sizes)."""
+    """Group rows by mapped codes: (group of each row, codes of each group, sizes).
+
+    Column j of row r maps to ``tables[j][source[r, j]]``; rows with the same
+    mapped codes form a group.
+    """
+    offsets = np.cumsum([0, *(len(t) for t in tables[:-1])], dtype=np.int64)
+    mapped = np.concatenate(tables)[source + offsets]  # one gather for all columns
     total = float(np.prod(radix, dtype=np.float64))
     if total < 2.0**62:
-        key = np.zeros(len(weights), dtype=np.int64)
-        for column, size in zip(columns, radix, strict=True):
-            key = key * size + column
+        multipliers = np.cumprod([1, *radix[:0:-1]], dtype=np.int64)[::-1]
+        key = mapped @ multipliers
         distinct, group, sums = group_keys(key, weights, int(total))
-        codes = np.empty((len(distinct), len(columns)), dtype=np.int64)
-        rest = distinct
-        for j in range(len(columns) - 1, -1, -1):  # undo the mixed radix
-            codes[:, j] = rest % radix[j]
-            rest = rest // radix[j]
-        return group, codes, sums.astype(np.int64)
-    _, first, inverse = np.unique(
-        np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True
-    )
+        representative = np.empty(len(distinct), dtype=np.int64)
+        representative[group] = np.arange(len(group), dtype=np.int64)  # any row of the group
+        return group, mapped[representative], sums.astype(np.int64)
+    _, first, inverse = np.unique(mapped, axis=0, return_index=True, return_inverse=True)
     group = inverse.reshape(-1).astype(np.int64)
     sizes = np.bincount(group, weights=weights, minlength=len(first)).astype(np.int64)
-    return group, np.stack([c[first] for c in columns], axis=1).astype(np.int64), sizes
+    return group, mapped[first].astype(np.int64), sizes
 
 
 def apply(
@@ -153,20 +160,19 @@ def apply(
     its classes are regrouped instead of the summary's: the work is then
     proportional to its (usually far fewer) classes.
     """
+    if start is not None and tuple(start.levels) == tuple(levels):
+        return start
     pairs = list(zip(schemes, levels, strict=True))
     radix = [scheme.node_counts[level] for scheme, level in pairs]
     if start is None:
-        columns = [
-            scheme.nodes[level][summary.codes[:, j]] for j, (scheme, level) in enumerate(pairs)
-        ]
-        group, nodes, sizes = _regroup(columns, radix, summary.counts)
+        tables = [scheme.nodes[level] for scheme, level in pairs]
+        group, nodes, sizes = _regroup(summary.codes, tables, radix, summary.counts)
         class_of = group
     else:
-        columns = [
-            scheme.up(low, level)[start.nodes[:, j]]
-            for j, ((scheme, level), low) in enumerate(zip(pairs, start.levels, strict=True))
+        tables = [
+            scheme.up(low, level) for (scheme, level), low in zip(pairs, start.levels, strict=True)
         ]
-        group, nodes, sizes = _regroup(columns, radix, start.sizes)
+        group, nodes, sizes = _regroup(start.nodes, tables, radix, start.sizes)
         class_of = group[start.class_of]
     return Generalized(tuple(levels), class_of, sizes, nodes)
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from custodes.errors import SettingError
 from custodes.hierarchy import Hierarchy
-from custodes.risk._closeness import class_distances
+from custodes.risk._closeness import class_distances, smallest_close_class
 from custodes.risk._diversity import class_diversity
 from custodes.risk._population import population_uniqueness
 from custodes.summary import SensitiveHistogram
@@ -54,7 +54,7 @@ class KAnonymity:
         """The sensitive attribute the model is about (None: none)."""
         return None
 
-    def minimal_class_size(self) -> int:
+    def minimal_class_size(self, hist: SensitiveHistogram | None = None) -> int:
         """Classes smaller than this always violate."""
         return self.k
 
@@ -83,7 +83,7 @@ class _LModel:
         """The sensitive attribute the model is about."""
         return self.attribute
 
-    def minimal_class_size(self) -> int:
+    def minimal_class_size(self, hist: SensitiveHistogram | None = None) -> int:
         """Classes smaller than l always violate."""
         return math.ceil(self.l)
 
@@ -170,9 +170,17 @@ class TCloseness:
         """The sensitive attribute the model is about."""
         return self.attribute
 
-    def minimal_class_size(self) -> int:
-        """t-closeness sets no minimal class size."""
-        return 1
+    def minimal_class_size(self, hist: SensitiveHistogram | None = None) -> int:
+        """Classes smaller than this violate whatever their values (1 without ``hist``).
+
+        ``hist`` is the attribute's histogram over the whole table: a class of
+        s records can only take counts in steps of 1/s, and below some s no
+        such distribution is within t of the table's (see
+        :func:`custodes.risk.smallest_close_class`).
+        """
+        if hist is None:
+            return 1
+        return smallest_close_class(hist, self.t, self.distance, self.hierarchy)
 
     def violations(
         self, sizes: npt.NDArray[np.int64], hist: SensitiveHistogram | None
@@ -205,7 +213,7 @@ class _TableLevel:
         """No sensitive attribute."""
         return None
 
-    def minimal_class_size(self) -> int:
+    def minimal_class_size(self, hist: SensitiveHistogram | None = None) -> int:
         """No minimal class size."""
         return 1
 

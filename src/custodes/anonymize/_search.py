@@ -160,12 +160,41 @@ def optimal_generalization(
 
     cache = _Cache(apply(summary, schemes, lows))
     monotone = all(isinstance(m, KAnonymity | DistinctLDiversity) for m in models)
+    # Classes smaller than the floor violate whatever their values; the records
+    # in them only shrink as the levels rise, so too many of them at a node
+    # rule out the node and every node below it (for any model).
+    floor = max(
+        m.minimal_class_size(summary.sensitive[m.sensitive] if m.sensitive else None)
+        for m in models
+    )
     known = np.zeros(len(nodes), dtype=np.int8)  # 1 feasible, -1 not, 0 unknown
-    index_of = {tuple(int(x) for x in row): i for i, row in enumerate(nodes)}
+    relaxed = np.zeros(len(nodes), dtype=np.int8)  # the same for the floor alone
+    # Nodes are in lexicographic order: a node's index is its mixed-radix number.
+    spans = [hi - lo + 1 for lo, hi in zip(lows, highs, strict=True)]
+    strides = np.cumprod([1, *spans[:0:-1]], dtype=np.int64)[::-1]
+    lows_arr = np.asarray(lows, dtype=np.int64)
     checked = 0
 
     results: dict[int, tuple[Generalized, npt.NDArray[np.bool_], int]] = {}
+    # Keep results within about 256 MB (each holds a class number per summary class).
+    keep = max(16, (256 << 20) // max(1, 16 * summary.classes * (len(schemes) + 1)))
     visited: set[int] = set()
+
+    # at_most[j][v]: the nodes whose level j is at most v (and at_least likewise).
+    at_most = [[nodes[:, j] <= v for v in range(hi + 1)] for j, hi in enumerate(highs)]
+    at_least = [[nodes[:, j] >= v for v in range(hi + 1)] for j, hi in enumerate(highs)]
+
+    def below(i: int) -> npt.NDArray[np.bool_]:
+        out = np.ones(len(nodes), dtype=bool)
+        for j, v in enumerate(nodes[i]):
+            out &= at_most[j][v]
+        return out
+
+    def above(i: int) -> npt.NDArray[np.bool_]:
+        out = np.ones(len(nodes), dtype=bool)
+        for j, v in enumerate(nodes[i]):
+            out &= at_least[j][v]
+        return out
 
     def evaluate(i: int) -> tuple[Generalized, npt.NDArray[np.bool_], int]:
         nonlocal checked
@@ -176,35 +205,50 @@ def optimal_generalization(
         cache.add(generalized)
         visited.add(i)
         checked = len(visited)
-        suppressed = _violations(summary, generalized, models)
-        records = int(generalized.sizes[suppressed].sum())
-        if monotone:  # feasibility is inherited up and down the lattice
-            if records <= limit:
-                known[(nodes >= nodes[i]).all(axis=1)] = 1
-            else:
-                known[(nodes <= nodes[i]).all(axis=1)] = -1
-        if len(results) < 4096:
+        small = generalized.sizes < floor
+        records = int(generalized.sizes[small].sum())
+        if records > limit:  # ruled out by the floor alone: no model needs checking
+            lower = below(i)
+            known[lower] = -1
+            relaxed[lower] = -1
+            suppressed = small
+        else:
+            if relaxed[i] != 1:  # else every node above is marked already
+                relaxed[above(i)] = 1
+            suppressed = _violations(summary, generalized, models)
+            records = int(generalized.sizes[suppressed].sum())
+            if monotone:  # feasibility is inherited up and down the lattice
+                if records <= limit:
+                    known[above(i)] = 1
+                else:
+                    known[below(i)] = -1
+        if len(results) < keep:
             results[i] = (generalized, suppressed, records)
         return generalized, suppressed, records
 
-    def probe_chain(i: int) -> None:
-        """Binary search the chain from node i to the top for the first feasible node."""
+    def probe_chain(i: int, state: npt.NDArray[np.int8]) -> None:
+        """Binary search the chain from node i to the top for the first feasible node.
+
+        ``state`` is ``known`` (when the models are monotone) or ``relaxed``
+        (the floor alone, which is): either way, nodes found infeasible mark
+        every node below them.
+        """
         chain = [i]
         current = nodes[i].copy()
         while (current < highs_arr).any():
             j = int(np.argmax(highs_arr - current))
             current[j] += 1
-            chain.append(index_of[tuple(int(x) for x in current)])
+            chain.append(int((current - lows_arr) @ strides))
         lo, hi = 0, len(chain) - 1
-        if known[chain[hi]] == 0:
+        if state[chain[hi]] == 0:
             evaluate(chain[hi])
-        if known[chain[hi]] == -1:
+        if state[chain[hi]] == -1:
             return
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if known[chain[mid]] == 0:
+            if state[chain[mid]] == 0:
                 evaluate(chain[mid])
-            if known[chain[mid]] == 1:
+            if state[chain[mid]] == 1:
                 hi = mid
             else:
                 lo = mid
@@ -223,7 +267,9 @@ def optimal_generalization(
         generalized, suppressed, records = evaluate(int(index))
         if records > limit:
             if monotone:
-                probe_chain(int(index))
+                probe_chain(int(index), known)
+            elif relaxed[index] == -1:
+                probe_chain(int(index), relaxed)
             continue
         levels = tuple(int(x) for x in nodes[index])
         score = objective.value(summary, schemes, generalized, suppressed)

@@ -1,7 +1,7 @@
 """Re-identification risk, computed from the summary (never from files)."""
 
 from custodes.risk._assess import Assessment, RiskBucket, assess_summary
-from custodes.risk._closeness import TCloseness, t_closeness
+from custodes.risk._closeness import TCloseness, smallest_close_class, t_closeness
 from custodes.risk._combinations import ColumnImpact, QICombination, qi_combinations
 from custodes.risk._diversity import LDiversity, l_diversity
 from custodes.risk._population import (
@@ -35,5 +35,6 @@ __all__ = [
     "population_size",
     "population_uniqueness",
     "qi_combinations",
+    "smallest_close_class",
     "t_closeness",
 ]

@@ -7,9 +7,11 @@ offered by ARX: *equal* (every two values are 1 apart: half the L1 distance),
 common ancestor in a generalization hierarchy over the hierarchy's height).
 The t a table reaches is the largest distance of any class.
 
-All three are computed from the sparse (class, value, count) triples: the
-work grows with the number of triples (times log m for the ordered distance,
-times the hierarchy's height for the hierarchical one), never with classes x m.
+When classes x m is small, all three are computed on the dense counts with a
+few matrix operations (the hierarchical one as one product per level). Else
+they are computed from the sparse (class, value, count) triples: the work
+grows with the number of triples (times log m for the ordered distance, times
+the hierarchy's height for the hierarchical one), never with classes x m.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from custodes._grouping import group_keys
 from custodes.hierarchy import Hierarchy
 from custodes.summary import SensitiveHistogram
 
-__all__ = ["ClassDistances", "TCloseness", "class_distances", "t_closeness"]
+__all__ = [
+    "ClassDistances",
+    "TCloseness",
+    "class_distances",
+    "smallest_close_class",
+    "t_closeness",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -177,6 +185,9 @@ def class_distances(
     if m <= 1:
         zeros = np.zeros(classes)
         return ClassDistances(zeros, zeros, zeros if hierarchy is not None else None)
+    matrix = hist.matrix(classes)
+    if matrix is not None:
+        return _dense_distances(hist, matrix, hierarchy, only_hierarchical)
     totals = hist.class_totals(classes)
     q = hist.overall()
     cls, value = hist.class_index, hist.value_code
@@ -195,6 +206,136 @@ def class_distances(
         ordered=_ordered(cls, value, hist.count, totals, q, classes),
         hierarchical=hier,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _memberships(leaves: tuple[str, ...], hierarchy: Hierarchy, name: str) -> list[FloatArray]:
+    """For each level h >= 1, the 0/1 matrix mapping level h-1 nodes to their parents."""
+    levels = _levels_of(leaves, hierarchy, name)
+    out = []
+    for h in range(1, len(levels)):
+        member = np.zeros((int(levels[h - 1].max()) + 1, int(levels[h].max()) + 1))
+        member[levels[h - 1], levels[h]] = 1.0
+        out.append(member)
+    return out
+
+
+def _dense_distances(
+    hist: SensitiveHistogram,
+    matrix: FloatArray,
+    hierarchy: Hierarchy | None,
+    only_hierarchical: bool,
+) -> ClassDistances:
+    """:func:`class_distances` on dense counts (one row per class)."""
+    classes, m = matrix.shape
+    q = hist.overall()
+    extra = matrix / np.maximum(matrix.sum(axis=1), 1.0)[:, None] - q  # P - Q
+    hier = None
+    if hierarchy is not None:
+        leaves = tuple(str(v) if v is not None else "" for v in hist.values.to_list())
+        memberships = _memberships(leaves, hierarchy, hist.name)
+        height = len(memberships)
+        hier = np.zeros(classes)
+        child = extra
+        for h, member in enumerate(memberships, start=1):
+            # Per parent: positive and negative extras of its children.
+            pos = np.clip(child, 0.0, None) @ member
+            net = child @ member
+            hier += h / height * np.minimum(pos, pos - net).sum(axis=1)
+            child = net
+    if only_hierarchical:
+        zeros = np.zeros(classes)
+        return ClassDistances(zeros, zeros, hier)
+    cumulative = np.cumsum(extra, axis=1)[:, : m - 1]
+    return ClassDistances(
+        equal=np.asarray(0.5 * np.abs(extra).sum(axis=1), dtype=np.float64),
+        ordered=np.asarray(np.abs(cumulative).sum(axis=1) / (m - 1), dtype=np.float64),
+        hierarchical=hier,
+    )
+
+
+def _min_plus(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``out[n] = min over i + j = n of a[i] + b[j]``."""
+    out = np.full(len(a), np.inf)
+    for i in range(len(a)):
+        np.minimum(out[i:], a[i] + b[: len(a) - i], out=out[i:])
+    return out
+
+
+def _least_tree_distance(q: FloatArray, levels: list[IntArray], size: int) -> float:
+    """The smallest tree EMD to ``q`` that a class of ``size`` records can have.
+
+    The hierarchical EMD is the tree distance sum over non-root nodes v of
+    |P(v) - Q(v)| / (2H); with counts n(v) = size * P(v) it is minimised by
+    dynamic programming over the tree, children combined by min-plus
+    convolution (work: nodes x size^2).
+    """
+    height = len(levels) - 1
+    counts = np.arange(size + 1) / size
+    weight = 1.0 / (2 * height)
+    cost = [weight * np.abs(counts - qv) for qv in q]  # leaves
+    for h in range(1, height + 1):
+        nodes = int(levels[h].max()) + 1
+        parent = np.zeros(int(levels[h - 1].max()) + 1, dtype=np.int64)
+        parent[levels[h - 1]] = levels[h]
+        node_q = np.bincount(levels[h], weights=q, minlength=nodes)
+        merged: list[FloatArray | None] = [None] * nodes
+        for child, child_cost in enumerate(cost):
+            current = merged[parent[child]]
+            merged[parent[child]] = (
+                child_cost if current is None else _min_plus(current, child_cost)
+            )
+        edge = weight if h < height else 0.0
+        cost = [
+            np.asarray(m, dtype=np.float64) + edge * np.abs(counts - node_q[n])
+            for n, m in enumerate(merged)
+            if m is not None
+        ]
+    return float(cost[0][size])
+
+
+def _least_ordered_distance(q: FloatArray, size: int) -> float:
+    """The smallest ordered EMD to ``q`` that a class of ``size`` records can have."""
+    m = len(q)
+    cumulative_q = np.cumsum(q)[: m - 1]
+    counts = np.arange(size + 1) / size
+    best = np.zeros(size + 1)
+    for qc in cumulative_q:  # cumulative counts never decrease
+        best = np.minimum.accumulate(best) + np.abs(counts - qc) / (m - 1)
+    return float(best.min())
+
+
+def smallest_close_class(
+    hist: SensitiveHistogram,
+    t: float,
+    distance: str,
+    hierarchy: Hierarchy | None = None,
+    *,
+    cap: int = 64,
+) -> int:
+    """The fewest records a class can have and be within ``t`` of the table.
+
+    Every class smaller than this violates t-closeness whatever its values,
+    so the number is a minimal class size, like k, which the search uses to
+    rule out transformations without computing distances. Sizes are tried
+    from 1 to ``cap``; when none is close enough, ``cap + 1`` is returned.
+    """
+    q = hist.overall() if hist.domain_size else np.zeros(0)
+    m = len(q)
+    if m <= 1:
+        return 1
+    if distance == "hierarchical" and hierarchy is not None:
+        levels = _levels(hist, hierarchy)
+    else:
+        levels = [np.arange(m, dtype=np.int64), np.zeros(m, dtype=np.int64)]
+    for size in range(1, cap + 1):
+        if distance == "ordered":
+            least = _least_ordered_distance(q, size)
+        else:
+            least = _least_tree_distance(q, levels, size)
+        if least <= t + 1e-9:
+            return size
+    return cap + 1
 
 
 def t_closeness(

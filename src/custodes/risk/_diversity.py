@@ -1,6 +1,8 @@
 """l-diversity of a sensitive attribute: distinct, entropy and recursive-(c,l).
 
-All three are computed for every class at once from the sparse histogram.
+All three are computed for every class at once, from the dense counts when
+they fit in memory (:meth:`SensitiveHistogram.matrix`), else from the sparse
+triples.
 Definitions (Machanavajjhala et al. 2007, as in ARX): a class is distinct
 l-diverse with l distinct values; entropy l-diverse when its value entropy is
 at least log(l), so its entropy-l is exp(H); recursive-(c,l) diverse when
@@ -57,6 +59,9 @@ class ClassDiversity:
 
 def class_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> ClassDiversity:
     """Distinct, entropy and recursive-(c,l) diversity of every class."""
+    matrix = hist.matrix(classes)
+    if matrix is not None:
+        return _dense_diversity(matrix, c)
     cls = hist.class_index
     counts = hist.count.astype(np.float64)
     totals = hist.class_totals(classes)
@@ -81,6 +86,25 @@ def class_diversity(hist: SensitiveHistogram, classes: int, c: float = 4.0) -> C
     recursive = np.bincount(cls_sorted[satisfied], minlength=classes)
     return ClassDiversity(
         distinct.astype(np.int64), np.exp(entropy), recursive.astype(np.int64), totals
+    )
+
+
+def _dense_diversity(matrix: npt.NDArray[np.float64], c: float) -> ClassDiversity:
+    """:func:`class_diversity` on dense counts (one row per class)."""
+    present = matrix > 0
+    totals = matrix.sum(axis=1)
+    p = matrix / np.maximum(totals, 1.0)[:, None]
+    log_p = np.zeros_like(p)
+    np.log(p, out=log_p, where=present)
+    entropy = -(p * log_p).sum(axis=1)
+    ranked = -np.sort(-matrix, axis=1)  # counts in descending order
+    tail = totals[:, None] - (np.cumsum(ranked, axis=1) - ranked)  # r_i + ... + r_m
+    satisfied = (ranked > 0) & (c * tail > ranked[:, :1])
+    return ClassDiversity(
+        present.sum(axis=1).astype(np.int64),
+        np.exp(entropy),
+        satisfied.sum(axis=1).astype(np.int64),
+        np.asarray(totals, dtype=np.float64),
     )
 
 
