@@ -209,6 +209,7 @@ def test_cli_anonymize_writes_table_and_manifest(
     assert m["input"]["sha256"] == file_sha256(adult_dir / "adult.csv")
     assert m["risk_before"]["k_anonymity"] == 1
     assert m["risk_after"]["k_anonymity"] >= 5
+    assert m["global_optimum"] is None
     assert m["search"]["optimal"] is True
     assert len(m["spec_sha256"]) == 64
 
@@ -537,8 +538,12 @@ def test_cli_local_recoding_release(
     argv = ["anonymize", str(adult_dir / "adult.csv"), "--qi", ",".join(ORDER)]
     argv += [*_hier_args(adult_dir), "--k", "5", "--local"]
     argv += ["--output", str(target), "--manifest", str(manifest)]
+    argv += ["--report", str(tmp_path / "r.html")]
     assert main(argv) == 0, capsys.readouterr().err
-    assert "local recoding:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "local recoding:" in out
+    assert "global optimum: sex=0, age=4, race=1" in out  # ARX's k=5, 0 % optimum
+    assert "local recoding loses less" in out
     released = pl.read_csv(target, infer_schema=False)
     assert released.height == 30_162
     assert int(released.group_by(ORDER).len()["len"].min()) >= 5
@@ -548,6 +553,14 @@ def test_cli_local_recoding_release(
     assert m["parts"] > 1000
     assert m["utility"]["loss"] < 0.2465  # below even the global optimum with 2 % suppressed
     assert m["risk_after"]["k_anonymity"] >= 5
+    best = m["global_optimum"]
+    assert best["exists"]
+    assert best["suppressed_records"] == 0
+    assert best["loss"] == pytest.approx(0.5422, abs=5e-5)
+    assert m["utility"]["loss"] < best["loss"]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "The global optimum under the same policy (sex=0, age=4" in html
+    assert "local recoding keeps more information" in html
 
 
 @pytest.mark.parametrize(

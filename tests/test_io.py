@@ -10,12 +10,13 @@ import pytest
 from custodes.errors import (
     DataFileError,
     EncodingError,
+    InvalidInputError,
     MalformedTableError,
     SettingError,
     UnknownColumnError,
     UnsupportedError,
 )
-from custodes.io import TableSource, check_columns, collect, read_table
+from custodes.io import TableSource, check_columns, collect, read_table, reading
 
 SECRET = "Zhang-Secret-4242"  # a cell value no message may ever show
 PEOPLE = [["name", "city", "age"], ["Ann", "Paris", "31"], ["Bob", "Lyon", "47"]]
@@ -394,6 +395,19 @@ def test_collect_reports_a_file_deleted_after_it_was_opened(tmp_path: Path) -> N
         f"{str(path)!r} could not be read to the end; it may have changed since it was "
         "opened. Open it again with read_table to find the problem."
     )
+
+
+def test_a_computation_failing_on_a_good_file_is_not_called_a_read_error(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "p.csv", table([*PEOPLE, [SECRET, "Nice", "33"]]))
+    source = read_table(path)
+    with pytest.raises(InvalidInputError) as caught, reading(source, "making the release"):
+        source.frame.select(pl.col("name").cast(pl.Int64, strict=True)).collect()
+    message = str(caught.value)
+    assert message.startswith(f"making the release failed on {str(path)!r}")
+    assert SECRET not in message
+    assert "could not be read" not in message
 
 
 def test_a_first_row_whose_values_recur_is_data(tmp_path: Path) -> None:

@@ -66,7 +66,9 @@ def _key(workspace: Workspace) -> bytes:
     return path.read_bytes().strip()
 
 
-def _hierarchies(register: pl.DataFrame) -> dict[str, Hierarchy]:
+def register_hierarchies(register: pl.DataFrame) -> dict[str, Hierarchy]:
+    """Hierarchies for the register's quasi-identifiers: sex, birth date (day to
+    month, year, decade) and county (to prefecture and province)."""
     births = register.get_column("birth_date").cast(pl.String).unique().to_list()
     regions = register.get_column("region_code").unique().to_list()
     return {
@@ -100,7 +102,7 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     key = _key(workspace)
     spec = AnonymizationSpec(
         quasi_identifiers=QUASI_IDENTIFIERS,
-        hierarchies=_hierarchies(register),
+        hierarchies=register_hierarchies(register),
         models=(KAnonymity(10),),
         suppression_limit=0.01,
         identifying=(*IDENTIFYING, *DERIVED),

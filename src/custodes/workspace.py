@@ -277,6 +277,7 @@ class Workspace:
         schemes = schemes_for(summary, hierarchies)
         result: SearchResult | None = None
         local: LocalRecoding | None = None
+        compared: SearchResult | None = None
         if spec.method == "local":
             if spec.min_levels or spec.max_levels:
                 raise SettingError(
@@ -284,6 +285,18 @@ class Workspace:
                     "a node per part. Remove the limits or use the global method."
                 )
             local = mondrian(summary, schemes, hierarchies, spec.models, LossMetric(spec.gs_factor))
+            try:  # the global optimum under the same policy, for the comparison
+                compared = optimal_generalization(
+                    summary,
+                    schemes,
+                    spec.models,
+                    suppression_limit=spec.suppression_limit,
+                    metric=LossMetric(spec.gs_factor),
+                    max_nodes=self.settings.search_max_nodes,
+                    time_limit=self.settings.search_time_limit,
+                )
+            except InvalidInputError:
+                compared = None  # no global transformation meets the policy
             prefix = _free_name("new", spec.quasi_identifiers)
             mapping = summary.values_frame().with_columns(
                 pl.Series(f"{prefix}{j}", local.labels[q], dtype=pl.String).gather(
@@ -291,7 +304,7 @@ class Workspace:
                 )
                 for j, q in enumerate(spec.quasi_identifiers)
             )
-            with reading(source):
+            with reading(source, "making the release"):
                 recoded = self.engine.recode(source.frame, mapping, spec.quasi_identifiers)
                 recoded = microaggregate(recoded, spec.microaggregation, spec.quasi_identifiers)
                 released = apply_identifier_actions(recoded, spec.actions()).collect(
@@ -316,7 +329,7 @@ class Workspace:
             suppressed = suppressed_labels(
                 summary, hierarchies, result.generalized, result.suppressed_classes
             )
-            with reading(source):
+            with reading(source, "making the release"):
                 generalized = self.engine.generalize(source.frame, mappings, suppressed)
                 generalized = microaggregate(
                     generalized, spec.microaggregation, spec.quasi_identifiers
@@ -369,6 +382,7 @@ class Workspace:
             if result is None
             else utility(summary, schemes, result.generalized, result.suppressed_classes),
             local=local,
+            compared=compared,
             before=before,
             after=after,
             source=source.name,

@@ -29,6 +29,8 @@ class Anonymization:
     source: str
     utility: Utility | None = None
     local: LocalRecoding | None = None
+    compared: SearchResult | None = None
+    """For local recoding: the global optimum under the same policy (None: there is none)."""
     distributions: dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = field(
         default_factory=dict
     )
@@ -61,7 +63,24 @@ class Anonymization:
         s = self.search
         if s is None:
             parts = self.local.parts if self.local is not None else 0
-            return [f"local recoding: {parts:,} parts; loss: {self.loss:.4f}"]
+            lines = [f"local recoding: {parts:,} parts; loss: {self.loss:.4f}"]
+            c = self.compared
+            if c is None:
+                lines.append("global optimum: none meets the policy within the suppression limit")
+            else:
+                levels = ", ".join(
+                    f"{q}={lv}" for q, lv in zip(self.spec.quasi_identifiers, c.levels, strict=True)
+                )
+                verdict = (
+                    "local recoding loses less"
+                    if self.loss < c.loss
+                    else "the global transformation loses less: consider the global method"
+                )
+                lines.append(
+                    f"global optimum: {levels}, {c.suppressed_records:,} records suppressed, "
+                    f"loss {c.loss:.4f}; {verdict}"
+                )
+            return lines
         levels = ", ".join(f"{c}={lv}" for c, lv in self.transformation.items())
         proof = "optimal" if s.optimal else "not proven optimal"
         return [
@@ -108,6 +127,7 @@ class Anonymization:
                 "objective": s.objective,
                 "objective_value": s.objective_value,
             },
+            "global_optimum": None if self.local is None else _global(self.spec, self.compared),
             "risk_before": _risk(self.before),
             "risk_after": _risk(self.after),
         }
@@ -121,6 +141,19 @@ class Anonymization:
     def manifest_json(self) -> str:
         """The manifest as JSON text."""
         return json.dumps(self.manifest(), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def _global(spec: AnonymizationSpec, c: SearchResult | None) -> dict[str, Any]:
+    """The global optimum a local recoding is compared with."""
+    if c is None:
+        return {"exists": False}
+    return {
+        "exists": True,
+        "transformation": dict(zip(spec.quasi_identifiers, c.levels, strict=True)),
+        "suppressed_records": c.suppressed_records,
+        "loss": c.loss,
+        "optimal": c.optimal,
+    }
 
 
 def _risk(a: Assessment) -> dict[str, Any]:

@@ -64,8 +64,10 @@ def _violations(
 class _Cache:
     """Recently computed transformations, to regroup new ones from the closest below."""
 
-    def __init__(self, bottom: Generalized, size: int = 256) -> None:
+    def __init__(self, bottom: Generalized, size: int = 256, budget: int = 512 << 20) -> None:
         self.bottom = bottom
+        # Each entry holds a class number per summary class: stay within the budget.
+        size = max(8, min(size, budget // max(1, 8 * len(bottom.class_of))))
         self.items: list[Generalized] = []
         self.levels = np.zeros((0, len(bottom.levels)), dtype=np.int64)
         self.classes = np.zeros(0, dtype=np.int64)

@@ -13,6 +13,7 @@ import polars as pl
 from custodes.errors import (
     CustodesError,
     DataFileError,
+    InvalidInputError,
     MalformedTableError,
     closest,
     unknown_column,
@@ -55,18 +56,21 @@ def check_columns(source: TableSource, names: Iterable[str]) -> None:
 
 
 @contextmanager
-def reading(source: TableSource) -> Iterator[None]:
+def reading(source: TableSource, task: str | None = None) -> Iterator[None]:
     """Turn failures while reading ``source`` to the end into custodes errors.
 
     Failures that only show up while reading the whole table (a ragged line
     far into a file, a file changed since it was opened) become errors naming
-    the file and line, never polars' message, which may quote values.
+    the file and line, never polars' message, which may quote values. With
+    ``task`` (what is being computed from the table, e.g. "writing the
+    release"), a failure on a file that still reads correctly is reported as
+    that task failing instead.
     """
     try:
         yield
     except CustodesError:
         raise  # a reader's own error
-    except (pl.exceptions.PolarsError, OSError):
+    except (pl.exceptions.PolarsError, OSError) as exc:
         if source.diagnose is not None:
             try:
                 source.diagnose()
@@ -74,6 +78,13 @@ def reading(source: TableSource) -> Iterator[None]:
                 raise
             except (OSError, ValueError):
                 pass  # the file changed too much to say more than below
+            else:
+                if task is not None:  # the file is fine: the computation failed
+                    raise InvalidInputError(
+                        f"{task} failed on {source.name!r} ({type(exc).__name__}) although "
+                        "the table reads correctly; check that the spec's identifier actions "
+                        "and microaggregation suit the columns' types."
+                    ) from None
         if source.diagnose is None and source.format == "polars":
             raise MalformedTableError(
                 "the lazy frame given could not be read to the end; check the data it "

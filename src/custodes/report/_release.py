@@ -76,6 +76,21 @@ def render_release_html(
             f"Local recoding (Mondrian) into {count(manifest['parts'])} parts; "
             f"Loss {utility['loss']:.4f}."
         )
+        best = manifest.get("global_optimum") or {}
+        if best.get("exists"):
+            chosen = ", ".join(f"{q}={lv}" for q, lv in best["transformation"].items())
+            verdict = (
+                "local recoding keeps more information"
+                if utility["loss"] < best["loss"]
+                else "the global transformation keeps more information; consider it"
+            )
+            summary += (
+                f" The global optimum under the same policy ({chosen}, "
+                f"{count(best['suppressed_records'])} records suppressed) has Loss "
+                f"{best['loss']:.4f}: {verdict}."
+            )
+        elif best:
+            summary += " No global transformation meets the policy within the suppression limit."
     else:
         summary = (
             f"Full-domain generalization, {count(manifest['suppressed_records'])} records "
