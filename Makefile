@@ -40,7 +40,13 @@ test: lint typecheck pytest
 	.venv-anjana/bin/python -m pip install --quiet 'anjana>=1.2' 'polars>=1.30' 'pyarrow>=17'
 	touch $@
 
-bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed
+# presidio-analyzer runs in its own environment too; only its pattern recognizers are used.
+.venv-presidio/.installed:
+	test -x .venv-presidio/bin/python || $(PYTHON) -m venv .venv-presidio
+	.venv-presidio/bin/python -m pip install --quiet 'presidio-analyzer>=2.2' 'polars>=1.30' 'pyarrow>=17'
+	touch $@
+
+bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/.installed
 	$(BIN)/python bench/bench_risk.py
 	$(BIN)/python bench/bench_anonymize.py
 

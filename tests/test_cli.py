@@ -203,6 +203,11 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "release-manifest.json" in " ".join(out.split())
     assert (tmp_path / "demo" / "release.csv").exists()
     assert (tmp_path / "keys" / "pseudonym.key").stat().st_mode & 0o777 == 0o600
+    scan = json.loads((tmp_path / "demo" / "scan.json").read_text(encoding="utf-8"))
+    assert scan["roles"]["identifying"] == ["resident_id", "name", "phone", "address"]
+    assert {"sex", "birth_date", "region_code"} <= set(scan["roles"]["quasi_identifying"])
+    assert "suggested grade" in out
+    assert "with the roles the scan suggested" in out
 
 
 def test_population_table_gives_journalist_risk(

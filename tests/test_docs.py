@@ -78,3 +78,23 @@ def test_every_json_field_is_documented() -> None:
     section = README.split("### The assessment JSON", 1)[1].split("\n### ", 1)[0]
     for key in _keys(result.to_dict()) - {"s"}:  # "s" is the sensitive column's name
         assert re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", section), key
+
+
+def test_every_scan_json_field_is_documented() -> None:
+    import polars as pl
+
+    from custodes.detect import scan
+
+    frame = pl.DataFrame(
+        {
+            "id_card": ["11010519491231002X", "360426199101010071"],
+            "remarks": [
+                "来电人电话13812345678，已记录情况并转办",
+                "订单已经处理完毕，客户表示满意无异议",
+            ],
+        }
+    )
+    result = scan(frame)
+    section = README.split("### The scan JSON", 1)[1].split("\n### ", 1)[0]
+    for key in _keys(result.to_dict()):
+        assert re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", section), key

@@ -14,6 +14,7 @@ from custodes.anonymize import (
     RecursiveCLDiversity,
     TCloseness,
 )
+from custodes.detect import ScanResult
 from custodes.engines import Engine, get_engine
 from custodes.errors import (
     ColumnRoleError,
@@ -32,7 +33,7 @@ from custodes.io import TableSource, read_table
 from custodes.risk import Assessment, PopulationRisk
 from custodes.settings import Settings, load_settings
 from custodes.summary import Summary
-from custodes.workspace import Roles, Workspace, anonymize, assess
+from custodes.workspace import Roles, Workspace, anonymize, assess, scan
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "PopulationUniqueness",
     "RecursiveCLDiversity",
     "Roles",
+    "ScanResult",
     "SettingError",
     "Settings",
     "Summary",
@@ -72,4 +74,5 @@ __all__ = [
     "load_settings",
     "read_hierarchy",
     "read_table",
+    "scan",
 ]

@@ -3,7 +3,8 @@
 Generates a register of realistic (entirely synthetic) Chinese residents,
 writes it as a GB18030-encoded CSV as many government systems export it,
 reads it back through :mod:`custodes.io` (encoding and delimiter detected),
-assesses its re-identification risk, then anonymizes it to a policy
+scans it for personal data, assesses its re-identification risk with the
+roles the scan suggested, then anonymizes it to a policy
 (10-anonymity, at most 1 % of records suppressed; resident ID numbers
 pseudonymized, phones masked, names and addresses removed) and assesses the
 release. The HTML reports and the release manifest go to the workspace.
@@ -21,13 +22,14 @@ import polars as pl
 
 from custodes._files import write_atomic
 from custodes.anonymize import Anonymization, AnonymizationSpec, KAnonymity, Mask, Pseudonymize
+from custodes.detect import ScanResult
 from custodes.hierarchy import (
     Hierarchy,
     date_hierarchy,
     mapping_hierarchy,
     prc_division_hierarchy,
 )
-from custodes.report import render_assessment_html
+from custodes.report import render_assessment_html, render_scan_html
 from custodes.risk import Assessment
 from custodes.synth import population_register
 from custodes.workspace import Workspace
@@ -36,7 +38,6 @@ __all__ = ["DemoResult", "run_demo"]
 
 IDENTIFYING = ("resident_id", "name", "phone", "address")
 QUASI_IDENTIFIERS = ("sex", "birth_date", "region_code")
-SENSITIVE = ("diagnosis", "benefit_type")
 # Province and prefecture names repeat what region_code says at a coarser level:
 # they leave with it only as generalized, so the release drops them.
 DERIVED = ("province", "prefecture")
@@ -50,6 +51,8 @@ class DemoResult:
     data_path: Path
     report_path: Path
     assessments: tuple[tuple[str, Assessment], ...]
+    scan: ScanResult
+    scan_path: Path
     release: Anonymization
     release_path: Path
     manifest_path: Path
@@ -85,11 +88,15 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     data_path = folder / "register.csv"
     write_atomic(data_path, register.write_csv(separator=",").encode("gb18030"))
 
+    scanned = workspace.scan(data_path)
+    scan_path = write_atomic(folder / "scan.json", scanned.to_json())
+    write_atomic(folder / "scan.html", render_scan_html(scanned.to_dict()))
+    roles = scanned.roles()
     before = workspace.assess(
         data_path,
-        quasi_identifiers=QUASI_IDENTIFIERS,
-        sensitive=SENSITIVE,
-        identifying=IDENTIFYING,
+        quasi_identifiers=roles["quasi_identifying"],
+        sensitive=roles["sensitive"],
+        identifying=roles["identifying"] + roles["redact"],
     )
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     report = render_assessment_html(
@@ -119,8 +126,10 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         rows=rows,
         data_path=data_path,
         report_path=report_path,
+        scan=scanned,
+        scan_path=scan_path,
         assessments=(
-            ("register, quasi-identifiers: sex, birth date, county", before),
+            ("register, with the roles the scan suggested", before),
             ("release: 10-anonymous, identifiers pseudonymized or masked", release.after),
         ),
         release=release,

@@ -27,6 +27,7 @@ from custodes.anonymize._result import Anonymization
 from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.anonymize._utility import utility
+from custodes.detect import DEFAULT_POLICY, GradingPolicy, ScanResult, load_policy, scan_table
 from custodes.engines import Engine, get_engine
 from custodes.errors import (
     ColumnRoleError,
@@ -40,7 +41,7 @@ from custodes.io import EXTENSIONS, TableSource, file_sha256, read_table, readin
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
 
-__all__ = ["Roles", "TableLike", "Workspace", "anonymize", "assess", "open_table"]
+__all__ = ["Roles", "TableLike", "Workspace", "anonymize", "assess", "open_table", "scan"]
 
 TableLike = str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame | TableSource
 
@@ -230,6 +231,33 @@ class Workspace:
             population_summary=pop_summary,
             progress=progress,
             identifying=roles.identifying,
+        )
+
+    def scan(
+        self,
+        table: TableLike,
+        *,
+        sample: int = 10_000,
+        full: bool = False,
+        policy: GradingPolicy | str | os.PathLike[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        read_options: Mapping[str, Any] | None = None,
+    ) -> ScanResult:
+        """Find the columns holding personal data, suggest roles and the table's grade.
+
+        Reads the first ``sample`` rows (every row with ``full``); ``policy``
+        is a grading policy or the path of its TOML file (default: the
+        built-in one, see :data:`custodes.detect.DEFAULT_POLICY`).
+        """
+        if isinstance(policy, str | os.PathLike):
+            policy = load_policy(policy)
+        source = open_table(table, **dict(read_options or {}))
+        return scan_table(
+            source,
+            sample=sample,
+            full=full,
+            policy=policy or DEFAULT_POLICY,
+            progress=progress,
         )
 
     def anonymize(
@@ -474,6 +502,11 @@ def _counts(frame: pl.DataFrame) -> list[tuple[str, int]]:
 def anonymize(table: TableLike, spec: AnonymizationSpec, **options: Any) -> Anonymization:
     """Anonymize ``table`` with default settings (see :meth:`Workspace.anonymize`)."""
     return Workspace().anonymize(table, spec, **options)
+
+
+def scan(table: TableLike, **options: Any) -> ScanResult:
+    """Scan ``table`` for personal data (see :meth:`Workspace.scan`)."""
+    return Workspace().scan(table, **options)
 
 
 def assess(table: TableLike, **options: Any) -> Assessment:

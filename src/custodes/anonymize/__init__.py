@@ -10,6 +10,7 @@ from custodes.anonymize._identifiers import (
     IdentifierAction,
     Mask,
     Pseudonymize,
+    Redact,
     Remove,
     ShiftDates,
     load_key,
@@ -46,6 +47,7 @@ __all__ = [
     "PrivacyModel",
     "Pseudonymize",
     "RecursiveCLDiversity",
+    "Redact",
     "Remove",
     "SearchResult",
     "ShiftDates",
@@ -85,6 +87,7 @@ def build_spec(
     shift_dates: Sequence[str] = (),
     key_file: str | None = None,
     local: bool = False,
+    redact: Sequence[str] = (),
     microaggregate: Sequence[str] = (),
     objective: str = "loss",
     population_uniqueness: float | None = None,
@@ -93,7 +96,8 @@ def build_spec(
     """A spec from the command line's flags (hierarchy and key files are read here).
 
     ``mask`` items are ``COLUMN[:FIRST:LAST]`` (characters kept at each end),
-    ``shift_dates`` items ``COLUMN:PERSON[:DAYS]``.
+    ``shift_dates`` items ``COLUMN:PERSON[:DAYS]``, ``redact`` items
+    ``COLUMN[:ENTITY,ENTITY...]`` (free text; default every entity type).
     """
     qis = tuple(n.strip() for n in qi.split(",") if n.strip())
     loaded: dict[str, Hierarchy | str] = {
@@ -152,6 +156,10 @@ def build_spec(
             )
         days = int(parts[2]) if len(parts) == 3 else 30
         actions.append(ShiftDates(parts[0].strip(), parts[1].strip(), key, days))
+    for item in redact:
+        column, _, kinds = item.partition(":")
+        entities = tuple(e.strip().upper() for e in kinds.split(",") if e.strip())
+        actions.append(Redact(column.strip(), entities))
     return AnonymizationSpec(
         quasi_identifiers=qis,
         hierarchies=loaded,

@@ -1,4 +1,5 @@
-"""Direct identifiers: remove, mask, pseudonymize with a keyed hash, shift dates.
+"""Direct identifiers: remove, mask, pseudonymize with a keyed hash, shift dates, and
+redact identifiers inside free text.
 
 Pseudonyms are HMAC-SHA-256 of the value under a secret key: the same value
 gets the same pseudonym within a release (joins still work), and a release
@@ -17,12 +18,14 @@ from pathlib import Path
 
 import polars as pl
 
+from custodes.detect._redact import identifier_spans, redaction
 from custodes.errors import DataFileError, SettingError
 
 __all__ = [
     "IdentifierAction",
     "Mask",
     "Pseudonymize",
+    "Redact",
     "Remove",
     "ShiftDates",
     "apply_identifier_actions",
@@ -137,7 +140,20 @@ class ShiftDates:
         }
 
 
-IdentifierAction = Remove | Mask | Pseudonymize | ShiftDates
+@dataclass(frozen=True)
+class Redact:
+    """Mask identifiers inside free text (IDs, phones, cards, e-mails...) with their type."""
+
+    column: str
+    entities: tuple[str, ...] = ()
+    """The entity types to mask (empty: every type found in text)."""
+
+    def describe(self) -> dict[str, object]:
+        """The action as recorded in the manifest."""
+        return {"column": self.column, "action": "redact", "entities": list(self.entities)}
+
+
+IdentifierAction = Remove | Mask | Pseudonymize | ShiftDates | Redact
 
 
 def _hmac_map(
@@ -207,5 +223,8 @@ def apply_identifier_actions(
             )
         elif isinstance(action, Mask):
             out = out.with_columns(_mask(action.column, action))
+        elif isinstance(action, Redact):
+            spans = identifier_spans(out, action.column, action.entities)
+            out = out.with_columns(redaction(action.column, spans))
     removed = [a.column for a in actions if isinstance(a, Remove)]
     return out.drop(removed) if removed else out

@@ -92,7 +92,7 @@ class AnonymizationSpec:
         if repeated:
             raise SettingError(
                 f"column {sorted(repeated)[0]!r} has two identifier actions; give it one "
-                "(remove, mask, pseudonymize or shift dates)."
+                "(remove, mask, pseudonymize, shift dates or redact)."
             )
         for action in self.identifier_actions:
             if action.column in self.quasi_identifiers:

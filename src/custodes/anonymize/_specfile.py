@@ -13,6 +13,7 @@ from custodes.anonymize._identifiers import (
     IdentifierAction,
     Mask,
     Pseudonymize,
+    Redact,
     Remove,
     ShiftDates,
     key_fingerprint,
@@ -62,7 +63,7 @@ _MODELS = (
     "average-risk",
     "population-uniqueness",
 )
-_ACTIONS = ("remove", "mask", "pseudonymize", "shift-dates")
+_ACTIONS = ("remove", "mask", "pseudonymize", "shift-dates", "redact")
 
 
 class _Table:
@@ -161,11 +162,16 @@ def _action(entry: Mapping[str, Any], where: str, key: bytes | None) -> Identifi
         raise SettingError(
             f"{where}.action is {action!r}.{extra} Choose one of {', '.join(_ACTIONS)}."
         )
-    allowed = {"column", "action", "keep_first", "keep_last", "person", "max_days"}
+    allowed = {"column", "action", "keep_first", "keep_last", "person", "max_days", "entities"}
     t = _Table(entry, where, allowed)
     column = t.get("column", str, required=True)
     if action == "remove":
         return Remove(column)
+    if action == "redact":
+        entities = t.get("entities", list, [])
+        if not all(isinstance(e, str) for e in entities):
+            raise SettingError(f"{where}.entities must be a list of entity names, e.g. ['PHONE'].")
+        return Redact(column, tuple(e.upper() for e in entities))
     if action == "mask":
         return Mask(column, t.get("keep_first", int, 0), t.get("keep_last", int, 0))
     if key is None:
@@ -312,6 +318,8 @@ def spec_from_manifest(
             kind = a["action"]
             if kind == "remove":
                 restored.append(Remove(a["column"]))
+            elif kind == "redact":
+                restored.append(Redact(a["column"], tuple(a.get("entities", ()))))
             elif kind == "mask":
                 restored.append(Mask(a["column"], a["keep_first"], a["keep_last"]))
             elif kind == "pseudonymize" and key is not None:

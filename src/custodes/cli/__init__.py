@@ -35,7 +35,8 @@ from custodes.anonymize import (
     read_manifest,
     spec_from_manifest,
 )
-from custodes.cli._render import render_assessment
+from custodes.cli._render import render_assessment, render_scan
+from custodes.detect import read_scan_roles
 from custodes.errors import CustodesError, InternalError, SettingError
 from custodes.settings import SETTINGS, load_settings
 from custodes.workspace import Workspace
@@ -125,7 +126,17 @@ def assess(
             help="Table: a file (CSV, TSV, Parquet, Excel, JSON Lines) or a database URI."
         ),
     ],
-    qi: Annotated[str, typer.Option("--qi", help="Quasi-identifiers, comma-separated.")],
+    qi: Annotated[
+        str | None,
+        typer.Option("--qi", help="Quasi-identifiers, comma-separated (or from --roles-from)."),
+    ] = None,
+    roles_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="A saved scan (custodes scan --format json): take the column roles it "
+            "suggests; --qi, --sensitive and --identifying override them."
+        ),
+    ] = None,
     sensitive: Annotated[
         str | None, typer.Option(help="Sensitive attributes, comma-separated.")
     ] = None,
@@ -190,18 +201,11 @@ def assess(
     ws = _workspace(workspace, risk_threshold=threshold)
     if population is not None and population_size is not None:
         raise SettingError("give --population or --population-size, not both.")
-    read_options = {
-        k: v
-        for k, v in {
-            "format": input_format,
-            "delimiter": {"\\t": "\t", "tab": "\t"}.get(delimiter or "", delimiter),
-            "encoding": encoding,
-            "has_header": header,
-            "table": table,
-            "sheet": sheet,
-        }.items()
-        if v is not None
-    }
+    read_options = _read_options(input_format, delimiter, encoding, header, table, sheet)
+    if roles_from is not None:
+        qi, sensitive, identifying = _scan_roles(roles_from, qi, sensitive, identifying)
+    if qi is None:
+        raise SettingError("give the quasi-identifiers: --qi COLUMNS, or --roles-from SCAN.json.")
     show_progress = err.is_terminal
     with _progress(show_progress) as progress:
         result = ws.assess(
@@ -237,6 +241,106 @@ def assess(
     else:
         write_atomic(output, text)
         err.print(f"wrote {output}", markup=False, highlight=False)
+
+
+@app.command()
+def scan(
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="Table: a file (CSV, TSV, Parquet, Excel, JSON Lines) or a database URI."
+        ),
+    ],
+    sample: Annotated[
+        int, typer.Option(help="Rows to scan (the first ones), unless --all.")
+    ] = 10_000,
+    all_rows: Annotated[
+        bool,
+        typer.Option("--all", help="Count every row (for the entity types the sample points to)."),
+    ] = False,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="Grading policy (TOML with a [grading] table); default: built in."),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.")
+    ] = OutputFormat.table,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the report to this file instead of the terminal.")
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option(help="Input format when the extension does not tell (csv, parquet, ...)."),
+    ] = None,
+    header: Annotated[
+        bool | None,
+        typer.Option(
+            "--header/--no-header", help="Whether a CSV file's first line names the columns."
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected); '\\t' is a tab.")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding (default: detected), e.g. gb18030.")
+    ] = None,
+    table: Annotated[str | None, typer.Option(help="Table name, for a database URI.")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Sheet name, for an Excel file.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Find the columns holding personal data; suggest roles and the table's grade."""
+    ws = _workspace(workspace)
+    options = _read_options(input_format, delimiter, encoding, header, table, sheet)
+    with _progress(err.is_terminal, "scanning columns") as progress:
+        result = ws.scan(
+            path,
+            sample=sample,
+            full=all_rows,
+            policy=policy,
+            progress=progress,
+            read_options=options,
+        )
+    if output_format is OutputFormat.json:
+        text = result.to_json()
+    elif output_format is OutputFormat.html:
+        from custodes.report import render_scan_html
+
+        text = render_scan_html(result.to_dict())
+    else:
+        if output is None:
+            render_scan(result, out)
+            return
+        rec = Console(file=io.StringIO(), record=True, width=120)
+        render_scan(result, rec)
+        text = rec.export_text()
+    if output is None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        write_atomic(output, text)
+        err.print(f"wrote {output}", markup=False, highlight=False)
+
+
+def _read_options(
+    input_format: str | None,
+    delimiter: str | None,
+    encoding: str | None,
+    header: bool | None,
+    table: str | None,
+    sheet: str | None,
+) -> dict[str, Any]:
+    """The reader's options from the common input flags."""
+    return {
+        k: v
+        for k, v in {
+            "format": input_format,
+            "delimiter": {"\\t": "\t", "tab": "\t"}.get(delimiter or "", delimiter),
+            "encoding": encoding,
+            "has_header": header,
+            "table": table,
+            "sheet": sheet,
+        }.items()
+        if v is not None
+    }
 
 
 @app.command()
@@ -342,6 +446,20 @@ def anonymize(
             help="Secret key file for pseudonyms and date shifts (else $CUSTODES_PSEUDONYM_KEY)."
         ),
     ] = None,
+    redact: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="COLUMN[:ENTITY,...]: mask identifiers inside free text (IDs, phones, cards, "
+            "e-mails...) by their type. Repeatable."
+        ),
+    ] = None,
+    roles_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="A saved scan (custodes scan --format json): remove its identifying columns "
+            "and redact its free text, besides --identifying."
+        ),
+    ] = None,
     manifest: Annotated[
         Path | None, typer.Option(help="Write the release manifest (JSON) here.")
     ] = None,
@@ -352,7 +470,7 @@ def anonymize(
 ) -> None:
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
     ws = _workspace(workspace)
-    flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask]
+    flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask, redact]
     flags += [average_risk, microaggregate, population_uniqueness, population]
     chosen = [local, objective != "loss"]
     if apply is not None:
@@ -367,10 +485,12 @@ def anonymize(
     elif qi is None:
         raise SettingError("give the policy: --spec FILE, or --qi with --hierarchy and a model.")
     else:
+        if roles_from is not None:
+            identifying, redact = _scan_identifiers(roles_from, identifying, redact)
         spec = _spec_from_flags(
             qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, average_risk,
             suppression, identifying, mask, pseudonymize, shift_dates, key_file, local,
-            microaggregate, objective, population_uniqueness, population,
+            microaggregate, objective, population_uniqueness, population, redact,
         )  # fmt: skip
     with _progress(err.is_terminal, "searching transformations") as progress:
         result = ws.anonymize(path, spec, output=output, progress=progress)
@@ -402,6 +522,7 @@ def _spec_from_flags(
     objective: str,
     population_uniqueness: float | None,
     population: str | None,
+    redact: list[str] | None,
 ) -> AnonymizationSpec:
     return build_spec(
         qi=qi,
@@ -424,7 +545,46 @@ def _spec_from_flags(
         objective=objective,
         population_uniqueness=population_uniqueness,
         population=population,
+        redact=redact or (),
     )
+
+
+def _scan_roles(
+    path: Path, qi: str | None, sensitive: str | None, identifying: str | None
+) -> tuple[str, str | None, str | None]:
+    """Roles for assess from a saved scan; columns named in flags keep the flag's role."""
+    roles = read_scan_roles(path)
+
+    def names(text: str | None) -> list[str]:
+        return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+    given = {*names(qi), *names(sensitive), *names(identifying)}
+
+    def pick(flag: str | None, *keys: str) -> str | None:
+        if flag is not None:
+            return flag
+        chosen = [c for k in keys for c in roles[k] if c not in given]
+        return ",".join(chosen) or None
+
+    found_qi = pick(qi, "quasi_identifying")
+    if found_qi is None:
+        raise SettingError(
+            f"the scan {str(path)!r} suggests no quasi-identifiers; name them with --qi."
+        )
+    return found_qi, pick(sensitive, "sensitive"), pick(identifying, "identifying", "redact")
+
+
+def _scan_identifiers(
+    path: Path, identifying: str | None, redact: list[str] | None
+) -> tuple[str | None, list[str]]:
+    """Add a saved scan's identifying and free-text columns to the flags' own."""
+    roles = read_scan_roles(path)
+    given_ids = [n.strip() for n in (identifying or "").split(",") if n.strip()]
+    given_redact = list(redact or [])
+    redacted = {item.partition(":")[0].strip() for item in given_redact}
+    ids = given_ids + [c for c in roles["identifying"] if c not in given_ids + list(redacted)]
+    given_redact += [c for c in roles["redact"] if c not in redacted and c not in ids]
+    return ",".join(ids) or None, given_redact
 
 
 def _print_release(result: Anonymization, output: Path) -> None:
@@ -450,6 +610,8 @@ def demo(
         result = run_demo(ws, rows=rows, seed=seed)
     path = escape(str(result.data_path))
     out.print(f"[bold]Synthetic register[/bold]: {result.rows:,} people -> {path}")
+    render_scan(result.scan, out)
+    out.print(f"scan: {result.scan_path}", markup=False, highlight=False)
     for title, assessment in result.assessments:
         out.rule(title)
         render_assessment(assessment, out)

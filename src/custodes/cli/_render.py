@@ -9,9 +9,10 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from custodes.detect import ScanResult
 from custodes.risk import Assessment
 
-__all__ = ["render_assessment"]
+__all__ = ["render_assessment", "render_scan"]
 
 
 def _names(names: tuple[str, ...]) -> str:
@@ -127,3 +128,37 @@ def render_assessment(a: Assessment, console: Console) -> None:
             )
         parts.append(combo)
     console.print(Panel(Group(*parts), title="Re-identification risk", expand=False))
+
+
+def render_scan(result: ScanResult, console: Console) -> None:
+    """Print a scan: one row per column, then the suggested grade and its reasons."""
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("source", escape(result.source))
+    scope = "every row" if result.full else f"the first {result.scanned_rows:,} rows"
+    head.add_row("rows", f"{result.rows:,} (scanned: {scope})")
+    columns = Table(title="Columns", title_justify="left")
+    for name in ("column", "suggested role", "entity", "match", "confidence", "categories"):
+        columns.add_column(name, justify="right" if name in ("match", "confidence") else "left")
+    styles = {"identifying": "bold red", "quasi_identifying": "yellow", "sensitive": "magenta"}
+    for c in result.columns:
+        role = c.suggested_role.replace("_", "-")
+        if c.suggested_action == "redact":
+            role += " (redact)"
+        entity = c.main_entity or ", ".join(sorted({e.entity for e in c.entities if e.in_text}))
+        columns.add_row(
+            escape(c.name),
+            f"[{styles.get(c.suggested_role, 'dim')}]{role}[/]",
+            escape(entity or "-"),
+            f"{c.match_rate:.0%}" if c.match_rate else "",
+            f"{c.confidence:.2f}" if c.confidence else "",
+            escape(", ".join(c.sensitive_categories)),
+        )
+    grade = Table.grid(padding=(0, 2))
+    grade.add_column(style="bold")
+    grade.add_column()
+    grade.add_row("suggested grade", f"[bold]{result.grade.level}[/bold] (GB/T 43697)")
+    for reason in result.grade.reasons:
+        grade.add_row("", escape(reason))
+    console.print(Panel(Group(head, columns, grade), title="personal data scan"))

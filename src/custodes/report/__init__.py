@@ -2,5 +2,6 @@
 
 from custodes.report._html import render_assessment_html
 from custodes.report._release import render_release_html
+from custodes.report._scan import render_scan_html
 
-__all__ = ["render_assessment_html", "render_release_html"]
+__all__ = ["render_assessment_html", "render_release_html", "render_scan_html"]

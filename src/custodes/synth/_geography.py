@@ -22,11 +22,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
 
+from custodes._divisions import Entries as _Entries
+from custodes._divisions import loc_dat as _loc_dat
 from custodes.errors import InternalError
 
 __all__ = [
@@ -60,34 +61,7 @@ _PROVINCE_POPULATION: dict[str, float] = {
     "65": 25.85,
 }  # fmt: skip
 
-_ENTRY = re.compile(r"^\[(\d*)-(\d*)\](.*)$")
-_LINE = re.compile(r'^(\s*)(\d+) (?:province|county)="([^"]*)"$')
 _SUFFIX = re.compile(r"(自治县|自治旗|特区|林区|县|市|区|旗)$")
-
-
-@dataclass(frozen=True)
-class _Entry:
-    start: int | None
-    end: int | None
-    name: str
-
-    def valid(self, year: int) -> bool:
-        return (self.start is None or year >= self.start) and (self.end is None or year <= self.end)
-
-
-_Entries = tuple[_Entry, ...]
-
-
-def _parse_entries(text: str) -> _Entries:
-    entries = []
-    for part in text.split(","):
-        match = _ENTRY.match(part)
-        if match is None:
-            entries.append(_Entry(None, None, part))
-        else:
-            start, end, name = match.groups()
-            entries.append(_Entry(int(start) if start else None, int(end) if end else None, name))
-    return tuple(entries)
 
 
 def _name_in(entries: _Entries, year: int) -> str | None:
@@ -113,22 +87,6 @@ def _is_county_level(code: str, entries: _Entries) -> bool:
         and code[:2] in _PROVINCE_POPULATION
         and not any(e.name == "市辖区" or "直辖" in e.name for e in entries)
     )
-
-
-@cache
-def _loc_dat() -> dict[str, _Entries]:
-    """Every code in loc.dat (provinces as 2 digits, the rest as 6) with its entries."""
-    text = resources.files("stdnum").joinpath("cn/loc.dat").read_text(encoding="utf-8")
-    divisions: dict[str, _Entries] = {}
-    province = ""
-    for line in text.splitlines():
-        match = _LINE.match(line)
-        if match is None:
-            continue
-        indent, digits, value = match.groups()
-        province = digits if not indent else province
-        divisions[digits if not indent else province + digits] = _parse_entries(value)
-    return divisions
 
 
 @cache

@@ -1,0 +1,51 @@
+"""Personal-data detection and data grading.
+
+- :func:`scan`: which columns of a table hold identifiers or sensitive personal
+  information, each column's suggested role, and the table's suggested grade.
+- :data:`RECOGNIZERS`: the registry of recognizers (validated where a standard
+  defines a check).
+- :func:`redact`: mask identifier spans inside free text.
+"""
+
+from custodes.detect._grading import (
+    DEFAULT_POLICY,
+    GRADES,
+    SENSITIVE_CATEGORIES,
+    Grade,
+    GradingPolicy,
+    grade,
+    load_policy,
+)
+from custodes.detect._recognizers import RECOGNIZERS, Recognizer, recognizer
+from custodes.detect._redact import SPAN_ENTITIES, identifier_spans
+from custodes.detect._scan import (
+    ColumnScan,
+    EntityMatch,
+    ScanResult,
+    classify,
+    read_scan_roles,
+    scan,
+    scan_table,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "GRADES",
+    "RECOGNIZERS",
+    "SENSITIVE_CATEGORIES",
+    "SPAN_ENTITIES",
+    "ColumnScan",
+    "EntityMatch",
+    "Grade",
+    "GradingPolicy",
+    "Recognizer",
+    "ScanResult",
+    "classify",
+    "grade",
+    "identifier_spans",
+    "load_policy",
+    "read_scan_roles",
+    "recognizer",
+    "scan",
+    "scan_table",
+]

@@ -1,0 +1,442 @@
+"""The recognizer registry: what a value of each kind of personal data looks like.
+
+A :class:`Recognizer` is a regular expression a whole cell must match (after
+one of a few normalisations), an optional vectorised validator (check digits,
+real dates, registries), the confidence a validated value earns, and the
+evidence a column name can add. Recognizers with a ``span`` pattern are also
+searched inside free text (and masked there by the ``redact`` action).
+
+Validators are exact where a standard defines a check (resident ID, credit
+code, Luhn, IBAN, SSN, phone number ranges from libphonenumber's metadata);
+types without one (passports, plates, names) rely on shape and column context
+and carry lower confidence.
+
+Span patterns take whole runs (all the digits in a row, all the letters and
+digits): a phone number's digits inside an 18-digit order number are not a
+phone number, because the run they are in is not one.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import phonenumbers
+import polars as pl
+
+from custodes._divisions import loc_dat
+from custodes.detect._lexicon import ADDRESS_MARKERS, COMPOUND_SURNAMES, SURNAMES
+from custodes.detect._validate import (
+    iban_pattern,
+    iban_valid,
+    luhn_valid,
+    ric15_valid,
+    ric18_valid,
+    ssn_valid,
+    uscc_plausible,
+    valid_dates,
+)
+
+__all__ = ["RECOGNIZERS", "Recognizer", "Role", "Variant", "normalised", "recognizer"]
+
+BoolArray = npt.NDArray[np.bool_]
+Role = Literal["identifying", "quasi_identifying", "sensitive"]
+Variant = Literal["text", "compact", "phone"]
+"""How a cell is normalised before matching: ``text`` stripped; ``compact``
+also without spaces and dashes, upper case; ``phone`` also without brackets."""
+
+
+@dataclass(frozen=True)
+class Recognizer:
+    """One kind of personal data."""
+
+    name: str
+    entity: str
+    description: str
+    pattern: str
+    """A regular expression the whole normalised cell must match."""
+    role: Role
+    confidence: float
+    """Confidence in a value that matches (and passes ``validate``)."""
+    variant: Variant = "compact"
+    validate: Callable[[pl.Series], BoolArray] | None = field(default=None, repr=False)
+    shape_confidence: float | None = None
+    """Confidence in a value of the right shape that fails ``validate``; None: not reported."""
+    shape_pattern: str | None = None
+    """What a failing value must also match to be reported as shape-only (None: ``pattern``)."""
+    span: str | None = None
+    """A regular expression for candidates inside free text (None: not searched there)."""
+    categories: tuple[str, ...] = ()
+    """Sensitive personal information categories (GB/T 35273 Appendix B, PIPL Art. 28)."""
+    needs_hint: bool = False
+    """Reported only when the column name supports it (the shape alone is too common)."""
+
+
+def normalised(column: pl.Expr, variant: Variant) -> pl.Expr:
+    """A string column normalised for matching."""
+    text = column.cast(pl.String).str.strip_chars()
+    if variant == "text":
+        return text
+    compact = text.str.replace_all(r"[\s\-]", "").str.to_uppercase()
+    if variant == "compact":
+        return compact
+    return compact.str.replace_all(r"[()\x{FF08}\x{FF09}]", "")  # also full-width brackets
+
+
+# ---------------------------------------------------------------- validators
+
+
+def _phone_pattern(kind: str) -> str:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert meta is not None
+    desc = meta.mobile if kind == "mobile" else meta.fixed_line
+    assert desc is not None
+    assert desc.national_number_pattern is not None
+    return desc.national_number_pattern
+
+
+@functools.cache
+def _cn_mobile() -> str:
+    return rf"^(?:\+?86|0086)?(?:{_phone_pattern('mobile')})$"
+
+
+@functools.cache
+def _cn_landline() -> str:
+    national = _phone_pattern("fixed")
+    return rf"^(?:(?:\+?86|0086)(?:{national})|0(?:{national}))$"
+
+
+def _international_phone(values: pl.Series) -> BoolArray:
+    """E.164 numbers valid under libphonenumber (each distinct value parsed once)."""
+    distinct = values.unique()
+
+    def ok(text: str) -> bool:
+        try:
+            return phonenumbers.is_valid_number(phonenumbers.parse(text, None))
+        except phonenumbers.NumberParseException:
+            return False
+
+    good = [v for v in distinct.to_list() if ok(v)]
+    return values.is_in(good).to_numpy()
+
+
+def _bank_card(values: pl.Series) -> BoolArray:
+    """Luhn, and not an 18-digit resident ID with a typo (a real date and region inside)."""
+    ok = luhn_valid(values)
+    eighteen = values.str.len_bytes().to_numpy() == 18
+    if eighteen.any():
+        rows = np.flatnonzero(eighteen)
+        m = values.gather(rows)
+        year = m.str.slice(6, 4).cast(pl.Int64).to_numpy()
+        month = m.str.slice(10, 2).cast(pl.Int64).to_numpy()
+        day = m.str.slice(12, 2).cast(pl.Int64).to_numpy()
+        dated = valid_dates(year, month, day) & (year >= 1900) & (year <= date.today().year)
+        region = m.str.slice(0, 6).is_in([c for c in loc_dat() if len(c) == 6]).to_numpy()
+        ok[rows[dated & region]] = False
+    return ok
+
+
+def _ipv6(values: pl.Series) -> BoolArray:
+    def ok(text: str) -> bool:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            return False
+        return True
+
+    good = [v for v in values.unique().to_list() if ok(v)]
+    return values.is_in(good).to_numpy()
+
+
+def _date_parts(values: pl.Series) -> tuple[BoolArray, npt.NDArray[np.int64]]:
+    """Whether each value is a real date from 1900 to today, and its year."""
+    parts = values.str.extract_groups(r"^(\d{4})\D?(\d{1,2})\D?(\d{1,2})\D?$")
+    year, month, day = (
+        parts.struct.field(str(i)).cast(pl.Int64, strict=False).fill_null(0).to_numpy()
+        for i in (1, 2, 3)
+    )
+    ok = valid_dates(year, month, day)
+    today = date.today()
+    ordinal = year * 10_000 + month * 100 + day
+    recent = ordinal <= today.year * 10_000 + today.month * 100 + today.day
+    return np.asarray(ok & (year >= 1900) & recent), year
+
+
+def _birth_date(values: pl.Series) -> BoolArray:
+    return _date_parts(values)[0]
+
+
+def _gps(values: pl.Series) -> BoolArray:
+    parts = values.str.extract_groups(r"^(-?\d{1,3}\.\d+)[,\x{FF0C};\s]+(-?\d{1,3}\.\d+)$")
+    a, b = (parts.struct.field(str(i)).cast(pl.Float64, strict=False) for i in (1, 2))
+    lat, lon = a.fill_null(999.0).to_numpy(), b.fill_null(999.0).to_numpy()
+    latlon = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    lonlat = (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
+    return np.asarray(latlon | lonlat)
+
+
+def _person_name(values: pl.Series) -> BoolArray:
+    first = values.str.slice(0, 1)
+    first_two = values.str.slice(0, 2)
+    return np.asarray(
+        first.is_in(list(SURNAMES)).to_numpy()
+        | (first_two.is_in(list(COMPOUND_SURNAMES)) & (values.str.len_chars() >= 3)).to_numpy()
+    )
+
+
+@functools.cache
+def _division_names() -> list[str]:
+    """Names of provinces, prefectures and counties (current and former), 2+ characters."""
+    names = {e.name for entries in loc_dat().values() for e in entries}
+    generic = ("市辖区", "县", "省直辖县级行政区划")
+    return sorted(n for n in names if len(n) >= 2 and n not in generic)
+
+
+def _address(values: pl.Series) -> BoolArray:
+    region = values.str.contains_any(_division_names())
+    street = values.str.contains_any(list(ADDRESS_MARKERS))
+    return np.asarray((region & street).to_numpy())
+
+
+# ---------------------------------------------------------------- the registry
+
+_ALNUM = "A-HJ-NP-Z0-9"
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领"
+
+RECOGNIZERS: tuple[Recognizer, ...] = (
+    Recognizer(
+        "cn_resident_id",
+        "CN_RESIDENT_ID",
+        "PRC resident identity number (GB 11643-1999, 18 characters, MOD 11-2)",
+        r"^\d{17}[0-9X]$",
+        "identifying",
+        0.99,
+        validate=ric18_valid,
+        span=r"\d+[Xx]?",  # whole digit runs: an ID inside a longer number is not one
+        categories=("identity_document",),
+    ),
+    Recognizer(
+        "cn_resident_id_15",
+        "CN_RESIDENT_ID",
+        "PRC first-generation resident identity number (15 digits, no check digit)",
+        r"^\d{15}$",
+        "identifying",
+        0.6,
+        validate=ric15_valid,
+        categories=("identity_document",),
+    ),
+    Recognizer(
+        "cn_uscc",
+        "CN_USCC",
+        "unified social credit code (GB 32100-2015: mod 31, authority and type, region)",
+        r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+        "identifying",
+        0.98,
+        validate=uscc_plausible,
+        shape_confidence=0.6,
+        shape_pattern=r"^.{8,16}[A-HJ-NPQRTUWXY]",  # a letter in the organisation part
+        span=r"[0-9A-Z]+",
+    ),
+    Recognizer(
+        "cn_mobile",
+        "PHONE",
+        "mainland mobile number (libphonenumber ranges; +86 / 0086 forms)",
+        _cn_mobile(),
+        "identifying",
+        0.95,
+        variant="phone",
+        span=r"(?:\+86|0086)?[ -]?1[3-9]\d[ -]\d{4}[ -]\d{4}|\+?\d+",
+    ),
+    Recognizer(
+        "cn_landline",
+        "PHONE",
+        "mainland landline number with area code (libphonenumber ranges)",
+        _cn_landline(),
+        "identifying",
+        0.85,
+        variant="phone",
+        span=r"(?:\+86[ -]?|0)\d{2,3}-\d{7,8}",
+    ),
+    Recognizer(
+        "e164_phone",
+        "PHONE",
+        "international phone number in E.164 form (libphonenumber)",
+        r"^\+[1-9]\d{6,14}$",
+        "identifying",
+        0.9,
+        variant="phone",
+        validate=_international_phone,
+    ),
+    Recognizer(
+        "cn_bank_card",
+        "BANK_CARD",
+        "UnionPay bank card number (62 prefix, 16-19 digits, Luhn)",
+        r"^62\d{14,17}$",
+        "identifying",
+        0.95,
+        validate=_bank_card,
+        span=r"\d+",
+        categories=("financial_account",),
+    ),
+    Recognizer(
+        "credit_card",
+        "CREDIT_CARD",
+        "payment card number (Visa, Mastercard, Amex, Discover, JCB, Diners; Luhn)",
+        r"^(?:4\d{12}(?:\d{3}|\d{6})?|5[1-5]\d{14}|2(?:2[2-9]\d|[3-6]\d\d|7[01]\d|720)\d{12}"
+        r"|3[47]\d{13}|6(?:011|5\d\d)\d{12}|35(?:2[89]|[3-8]\d)\d{12,15}|3(?:0[0-5]|[68]\d)\d{11})$",
+        "identifying",
+        0.95,
+        validate=luhn_valid,
+        span=r"\d+",
+        categories=("financial_account",),
+    ),
+    Recognizer(
+        "iban",
+        "IBAN",
+        "international bank account number (ISO 13616, mod 97)",
+        iban_pattern(),
+        "identifying",
+        0.98,
+        validate=iban_valid,
+        span=r"[A-Z0-9]+",
+        categories=("financial_account",),
+    ),
+    Recognizer(
+        "cn_passport",
+        "PASSPORT",
+        "PRC passport (E + 8 digits, E + letter + 7 digits; G, D, S, P + 8 digits)",
+        r"^(?:E\d{8}|E[A-HJ-NP-Z]\d{7}|[GDSP]\d{8})$",
+        "identifying",
+        0.85,
+        span=r"[A-Z0-9]+",
+        categories=("identity_document",),
+    ),
+    Recognizer(
+        "cn_travel_permit",
+        "TRAVEL_PERMIT",
+        "Hong Kong / Macao / Taiwan travel permit (C, W, H, M, L, T prefixes)",
+        r"^(?:C[A-HJ-NP-Z0-9]\d{7}|W\d{8}|[HM]\d{8}(?:\d{2})?|[LT]\d{8})$",
+        "identifying",
+        0.8,
+        categories=("identity_document",),
+    ),
+    Recognizer(
+        "cn_vehicle_plate",
+        "VEHICLE_PLATE",
+        "mainland vehicle plate (province, letter, 5 characters; new-energy 6)",
+        rf"^[{_PROVINCES}][A-HJ-NP-Z][-·・ ]?(?:[{_ALNUM}]{{4}}[{_ALNUM}挂学警港澳]"
+        rf"|[DF][{_ALNUM}]{{5}}|[{_ALNUM}]{{5}}[DF])$",
+        "identifying",
+        0.9,
+        variant="text",
+        span=rf"[{_PROVINCES}][A-HJ-NP-Z][-·・ ]?[{_ALNUM}]{{5,6}}",
+    ),
+    Recognizer(
+        "email",
+        "EMAIL",
+        "e-mail address",
+        r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$",
+        "identifying",
+        0.95,
+        variant="text",
+        span=r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
+    ),
+    Recognizer(
+        "ipv4",
+        "IP_ADDRESS",
+        "IPv4 address",
+        r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$",
+        "identifying",
+        0.8,
+        variant="text",
+        span=r"[0-9.]*\d",
+    ),
+    Recognizer(
+        "ipv6",
+        "IP_ADDRESS",
+        "IPv6 address",
+        r"^[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*$",
+        "identifying",
+        0.9,
+        variant="text",
+        validate=_ipv6,
+    ),
+    Recognizer(
+        "mac_address",
+        "MAC_ADDRESS",
+        "MAC address (colon, dash or dotted form)",
+        r"(?i)^(?:[0-9A-F]{2}(?::[0-9A-F]{2}){5}|[0-9A-F]{2}(?:-[0-9A-F]{2}){5}"
+        r"|[0-9A-F]{4}\.[0-9A-F]{4}\.[0-9A-F]{4})$",
+        "identifying",
+        0.9,
+        variant="text",
+        span=r"[0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){5}",
+    ),
+    Recognizer(
+        "gps",
+        "GPS",
+        "latitude, longitude pair in decimal degrees",
+        r"^-?\d{1,3}\.\d{3,}[,\x{FF0C};\s]+-?\d{1,3}\.\d{3,}$",
+        "quasi_identifying",
+        0.85,
+        variant="text",
+        validate=_gps,
+        categories=("whereabouts",),
+    ),
+    Recognizer(
+        "us_ssn",
+        "US_SSN",
+        "US social security number",
+        r"^\d{9}$",
+        "identifying",
+        0.7,
+        validate=ssn_valid,
+        needs_hint=True,
+        categories=("identity_document",),
+    ),
+    Recognizer(
+        "date_of_birth",
+        "DATE_OF_BIRTH",
+        "a date from 1900 to today (a date of birth when the column name says so)",
+        r"^\d{4}(?:-\d{1,2}-\d{1,2}|/\d{1,2}/\d{1,2}|\.\d{1,2}\.\d{1,2}|年\d{1,2}月\d{1,2}日?|\d{4})$",
+        "quasi_identifying",
+        0.7,
+        variant="text",
+        validate=_birth_date,
+    ),
+    Recognizer(
+        "cn_person_name",
+        "PERSON_NAME",
+        "Chinese personal name (a known surname and one to three more characters)",
+        r"^[\u4e00-\u9fff]{2,4}$|^[\u4e00-\u9fff]{1,4}·[\u4e00-\u9fff]{1,8}$",
+        "identifying",
+        0.6,
+        variant="text",
+        validate=_person_name,
+    ),
+    Recognizer(
+        "cn_address",
+        "ADDRESS",
+        "mainland address (a division name and a street-level marker)",
+        r"^.*[\u4e00-\u9fff].*$",
+        "identifying",
+        0.75,
+        variant="text",
+        validate=_address,
+        categories=(),
+    ),
+)
+
+
+def recognizer(name: str) -> Recognizer:
+    """The recognizer called ``name``."""
+    for r in RECOGNIZERS:
+        if r.name == name:
+            return r
+    raise KeyError(name)

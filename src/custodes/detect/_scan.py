@@ -1,0 +1,483 @@
+"""Scan a table: which columns hold personal data, their suggested roles, the grade.
+
+The scan reads a sample (the first ``sample`` rows) and, for every column,
+matches every recognizer on the normalised values at once (Polars evaluates
+the expressions in parallel), then validates the candidates. With
+``full=True`` it then counts every value of the table for the recognizers the
+sample or the column's name pointed to, one column at a time.
+
+Cells that are not one entity but text (remarks, case notes) are searched for
+identifier spans. Nothing in the result quotes a value: only names, counts
+and rates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from custodes.detect._grading import DEFAULT_POLICY, Grade, GradingPolicy, grade
+from custodes.detect._lexicon import CATEGORY_HINTS, NAME_HINTS, QUASI_HINTS, name_has
+from custodes.detect._recognizers import RECOGNIZERS, BoolArray, Recognizer, normalised
+from custodes.errors import DataFileError, InvalidInputError, SettingError
+from custodes.io import TableSource, reading
+
+__all__ = [
+    "ColumnScan",
+    "EntityMatch",
+    "ScanResult",
+    "classify",
+    "read_scan_roles",
+    "scan",
+    "scan_table",
+]
+
+SuggestedRole = Literal["identifying", "quasi_identifying", "sensitive", "insensitive"]
+MAIN_RATE = 0.5
+"""Share of a column's values an entity must reach to decide the column's role."""
+HINTED_RATE = 0.2
+"""The same when the column's name supports the entity."""
+SECONDARY_RATE = 0.05
+"""Share of values below which other entities than the main one are not reported."""
+FREE_TEXT_LENGTH = 15
+"""Median characters from which a column that is no single entity counts as text."""
+
+
+@dataclass(frozen=True)
+class EntityMatch:
+    """How many of a column's values are one kind of personal data."""
+
+    entity: str
+    recognizer: str
+    matches: int
+    """Values that match (validated where a validator exists)."""
+    shape_only: int
+    """Values of the right shape that fail validation (counted only where meaningful)."""
+    match_rate: float
+    confidence: float
+    name_evidence: bool
+    in_text: bool = False
+    """Found as spans inside free text (``matches`` counts cells with one or more)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "entity": self.entity,
+            "recognizer": self.recognizer,
+            "matches": self.matches,
+            "shape_only": self.shape_only,
+            "match_rate": round(self.match_rate, 6),
+            "confidence": round(self.confidence, 4),
+            "name_evidence": self.name_evidence,
+            "in_text": self.in_text,
+        }
+
+
+@dataclass(frozen=True)
+class ColumnScan:
+    """What the scan found in one column."""
+
+    name: str
+    values: int
+    """Non-empty values scanned."""
+    entities: tuple[EntityMatch, ...]
+    suggested_role: SuggestedRole
+    confidence: float
+    match_rate: float
+    """Share of values that are the column's main entity (0 when there is none)."""
+    sensitive_categories: tuple[str, ...]
+    free_text: bool
+    suggested_action: str | None
+    """``remove``, ``redact`` (free text with identifiers) or None."""
+    reasons: tuple[str, ...] = field(default=())
+
+    @property
+    def main_entity(self) -> str | None:
+        """The entity that decided the role, if any."""
+        if self.match_rate <= 0 or not self.entities:
+            return None
+        return self.entities[0].entity
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (documented in the README)."""
+        return {
+            "name": self.name,
+            "values": self.values,
+            "entities": [e.to_dict() for e in self.entities],
+            "main_entity": self.main_entity,
+            "match_rate": round(self.match_rate, 6),
+            "confidence": round(self.confidence, 4),
+            "suggested_role": self.suggested_role,
+            "suggested_action": self.suggested_action,
+            "sensitive_categories": list(self.sensitive_categories),
+            "free_text": self.free_text,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The scan of a table."""
+
+    source: str
+    rows: int
+    scanned_rows: int
+    full: bool
+    columns: tuple[ColumnScan, ...]
+    grade: Grade
+    policy: GradingPolicy
+
+    def column(self, name: str) -> ColumnScan:
+        """The scan of one column."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def roles(self) -> dict[str, list[str]]:
+        """Suggested roles as lists of column names (what assess and anonymize take)."""
+        out: dict[str, list[str]] = {
+            "identifying": [],
+            "quasi_identifying": [],
+            "sensitive": [],
+            "redact": [],
+        }
+        for c in self.columns:
+            if c.suggested_role == "insensitive":
+                continue
+            if c.suggested_action == "redact":
+                out["redact"].append(c.name)
+            else:
+                out[c.suggested_role].append(c.name)
+        return out
+
+    def to_json(self) -> str:
+        """The JSON form as text."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (documented in the README)."""
+        return {
+            "source": self.source,
+            "rows": self.rows,
+            "scanned_rows": self.scanned_rows,
+            "full": self.full,
+            "columns": [c.to_dict() for c in self.columns],
+            "roles": self.roles(),
+            "grade": self.grade.to_dict(),
+            "policy": self.policy.to_dict(),
+        }
+
+
+def _confidence(r: Recognizer, valid: int, shaped: int, hinted: bool) -> float:
+    total = valid + shaped
+    if total == 0:
+        return 0.0
+    base = (valid * r.confidence + shaped * (r.shape_confidence or 0.0)) / total
+    if hinted:  # the column's name agrees: a third of the doubt remains
+        base = 1.0 - (1.0 - base) / 3.0
+    return min(base, 0.999)
+
+
+def _count(
+    values: pl.DataFrame, column: str, candidates: Sequence[Recognizer]
+) -> dict[str, tuple[int, int]]:
+    """(valid, shape-only) counts of each candidate on one column's values."""
+    if not candidates or values.height == 0:
+        return {}
+    variants = {r.variant for r in candidates}
+    frame = values.select(normalised(pl.col(column), v).alias(v) for v in sorted(variants))
+    masks = frame.select(
+        pl.col(r.variant).str.contains(r.pattern).fill_null(False).alias(r.name) for r in candidates
+    )
+    out: dict[str, tuple[int, int]] = {}
+    for r in candidates:
+        mask = masks.get_column(r.name)
+        shaped = int(mask.sum())
+        if shaped == 0:
+            out[r.name] = (0, 0)
+            continue
+        if r.validate is None:
+            out[r.name] = (shaped, 0)
+            continue
+        candidates_values = frame.get_column(r.variant).filter(mask)
+        ok = r.validate(candidates_values)
+        failing = 0
+        if r.shape_confidence is not None:
+            failed = candidates_values.filter(pl.Series(~ok))
+            failing = int(failed.str.contains(r.shape_pattern or r.pattern).sum())
+        out[r.name] = (int(ok.sum()), failing)
+    return out
+
+
+def classify(values: pl.Series) -> pl.Series:
+    """The entity each value is (the most confident recognizer that accepts it), or null.
+
+    Judges values one by one, without a column name: recognizers that need
+    one (``needs_hint``) are left out.
+    """
+    name = values.name or "value"
+    frame = pl.DataFrame({name: values.cast(pl.String)})
+    counts_by: list[tuple[float, str, BoolArray]] = []
+    for r in RECOGNIZERS:
+        if r.needs_hint:
+            continue
+        norm = frame.select(normalised(pl.col(name), r.variant)).to_series()
+        mask = norm.str.contains(r.pattern).fill_null(False).to_numpy()
+        if r.validate is not None and mask.any():
+            rows = np.flatnonzero(mask)
+            ok = r.validate(norm.gather(rows))
+            mask = np.zeros(len(values), dtype=bool)
+            mask[rows[ok]] = True
+        counts_by.append((r.confidence, r.entity, mask))
+    best = np.full(len(values), -1.0)
+    label = np.full(len(values), None, dtype=object)
+    for confidence, entity, mask in counts_by:
+        better = mask & (confidence > best)
+        best[better] = confidence
+        label[better] = entity
+    return pl.Series(name, label.tolist(), dtype=pl.String)
+
+
+def _spans(values: pl.Series) -> dict[str, int]:
+    """Cells holding one or more valid spans, per recognizer with a span pattern."""
+    out: dict[str, int] = {}
+    frame = values.to_frame("text").with_row_index("row")
+    for r in RECOGNIZERS:
+        if r.span is None:
+            continue
+        found = (
+            frame.select("row", pl.col("text").str.extract_all(r.span).alias("span"))
+            .explode("span")
+            .drop_nulls("span")
+            .with_columns(normalised(pl.col("span"), r.variant).alias("span"))
+            .filter(pl.col("span").str.contains(r.pattern))
+        )
+        if found.height and r.validate is not None:
+            found = found.filter(pl.Series(r.validate(found.get_column("span"))))
+        out[r.name] = int(found.get_column("row").n_unique()) if found.height else 0
+    return out
+
+
+def _minors(values: pl.Series, birth: bool) -> bool:
+    """Whether a date-of-birth or age column shows people under 14."""
+    if birth:
+        parts = values.str.extract_groups(r"^(\d{4})\D?(\d{1,2})\D?(\d{1,2})")
+        year = parts.struct.field("1").cast(pl.Int64, strict=False).drop_nulls()
+        return bool(len(year)) and bool((year > date.today().year - 14).any())
+    ages = values.cast(pl.Float64, strict=False).drop_nulls()
+    return bool(len(ages)) and bool(((ages >= 0) & (ages < 14)).any())
+
+
+def _column(
+    name: str,
+    values: pl.Series,
+    counts: dict[str, tuple[int, int]],
+    spans: dict[str, int] | None,
+) -> ColumnScan:
+    n = len(values)
+    matches: list[EntityMatch] = []
+    for r in RECOGNIZERS:
+        valid, shaped = counts.get(r.name, (0, 0))
+        hinted = name_has(name, NAME_HINTS.get(r.entity, ()))
+        if valid + shaped == 0 or (r.needs_hint and not hinted):
+            continue
+        entity = r.entity
+        if entity == "DATE_OF_BIRTH" and not hinted:
+            entity = "DATE"
+        matches.append(
+            EntityMatch(
+                entity,
+                r.name,
+                valid,
+                shaped,
+                (valid + shaped) / n if n else 0.0,
+                _confidence(r, valid, shaped, hinted),
+                hinted,
+            )
+        )
+    matches.sort(key=lambda m: (-m.match_rate * m.confidence, m.recognizer))
+    main = next(
+        (m for m in matches if m.match_rate >= (HINTED_RATE if m.name_evidence else MAIN_RATE)),
+        None,
+    )
+    # Secondary entities under 5 % of values are chance matches of a check digit.
+    matches = [m for m in matches if m is main or m.match_rate >= SECONDARY_RATE]
+    if main is not None:  # the main entity first
+        matches.remove(main)
+        matches.insert(0, main)
+    span_matches: list[EntityMatch] = []
+    if spans:
+        for r in RECOGNIZERS:
+            cells = spans.get(r.name, 0)
+            if cells:
+                span_matches.append(
+                    EntityMatch(
+                        r.entity, r.name, cells, 0, cells / n, r.confidence, False, in_text=True
+                    )
+                )
+    quasi_hint = name_has(name, QUASI_HINTS)
+    categories = {c for c, hints in CATEGORY_HINTS.items() if name_has(name, hints)}
+    reasons: list[str] = []
+    role: SuggestedRole = "insensitive"
+    action: str | None = None
+    confidence = 0.0
+    by_name = {r.name: r for r in RECOGNIZERS}
+    weak_main = main is not None and main.entity in ("PERSON_NAME", "ADDRESS", "DATE")
+    if main is not None and not (weak_main and categories and not main.name_evidence):
+        r = by_name[main.recognizer]
+        role = "quasi_identifying" if main.entity == "DATE" else r.role
+        confidence = main.confidence
+        categories.update(r.categories)
+        reasons.append(
+            f"{main.match_rate:.0%} of values are {main.entity} ({r.description})"
+            + ("; the column name agrees" if main.name_evidence else "")
+        )
+        action = "remove" if role == "identifying" else None
+    elif span_matches:
+        role, action = "identifying", "redact"
+        confidence = max(m.confidence for m in span_matches)
+        found = ", ".join(sorted({m.entity for m in span_matches}))
+        reasons.append(f"free text with identifiers inside ({found}): redact them")
+        for m in span_matches:
+            categories.update(by_name[m.recognizer].categories)
+    elif quasi_hint:
+        role, confidence = "quasi_identifying", 0.7
+        reasons.append("the column name suggests a quasi-identifier")
+    unrecognized = role == "insensitive" or (role == "quasi_identifying" and main is None)
+    if unrecognized and categories - {"whereabouts"}:
+        role, confidence = "sensitive", max(confidence, 0.7)
+        named = ", ".join(sorted(categories))
+        reasons.append(f"the column name suggests sensitive information ({named})")
+    birth = main is not None and main.entity == "DATE_OF_BIRTH"
+    if (birth or name_has(name, ("年龄", "age"))) and _minors(values, birth):
+        categories.add("minors_under_14")
+        reasons.append("holds people under 14 (sensitive under PIPL Art. 28)")
+    return ColumnScan(
+        name=name,
+        values=n,
+        entities=tuple(matches + span_matches),
+        suggested_role=role,
+        confidence=confidence,
+        match_rate=main.match_rate if main is not None and role != "sensitive" else 0.0,
+        sensitive_categories=tuple(sorted(categories)),
+        free_text=spans is not None,
+        suggested_action=action,
+        reasons=tuple(reasons),
+    )
+
+
+def _text_values(frame: pl.DataFrame, column: str) -> pl.Series:
+    values = frame.get_column(column).cast(pl.String).str.strip_chars()
+    return values.filter(values.is_not_null() & (values != ""))
+
+
+def _scan_sample(sample: pl.DataFrame) -> dict[str, tuple[pl.Series, dict[str, tuple[int, int]]]]:
+    out = {}
+    for column in sample.columns:
+        values = _text_values(sample, column)
+        out[column] = (values, _count(values.to_frame(column), column, RECOGNIZERS))
+    return out
+
+
+def scan_table(
+    source: TableSource,
+    *,
+    sample: int = 10_000,
+    full: bool = False,
+    policy: GradingPolicy = DEFAULT_POLICY,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScanResult:
+    """Scan an opened table (see the module's description)."""
+    if sample < 1:
+        raise SettingError(f"--sample is {sample}; give a number of rows >= 1, e.g. 10000.")
+    with reading(source):
+        rows = int(source.frame.select(pl.len()).collect().item())
+        head = source.frame.head(sample).collect()
+    sampled = _scan_sample(head)
+    columns: list[ColumnScan] = []
+    for i, name in enumerate(source.columns):
+        values, counts = sampled[name]
+        lengths = values.str.len_chars()
+        long_text = len(values) > 0 and float(np.median(lengths.to_numpy())) >= FREE_TEXT_LENGTH
+        matched = (
+            any(v + s for v, s in counts.values())
+            and max((v + s) / max(len(values), 1) for v, s in counts.values()) >= HINTED_RATE
+        )
+        spans = _spans(values) if long_text and not matched else None
+        if full:
+            candidates = [
+                r
+                for r in RECOGNIZERS
+                if sum(counts.get(r.name, (0, 0))) or name_has(name, NAME_HINTS.get(r.entity, ()))
+            ]
+            with reading(source):
+                whole = source.frame.select(pl.col(name)).collect(engine="streaming")
+            values = _text_values(whole, name)
+            counts = _count(values.to_frame(name), name, candidates)
+            if spans is not None:
+                spans = _spans(values)
+        columns.append(_column(name, values, counts, spans))
+        if progress is not None:
+            progress(i + 1, len(source.columns))
+    scanned = rows if full else head.height
+    personal = [c for c in columns if c.suggested_role in ("identifying", "quasi_identifying")]
+    sensitive = [c for c in columns if c.sensitive_categories]
+    people = rows if personal else 0
+    share = max((c.values / max(scanned, 1) for c in sensitive), default=0.0)
+    sensitive_people = math.floor(rows * share)
+    categories = sorted({cat for c in columns for cat in c.sensitive_categories})
+    verdict = grade(people, sensitive_people, categories, policy, personal=bool(personal))
+    return ScanResult(
+        source=source.name,
+        rows=rows,
+        scanned_rows=scanned,
+        full=full,
+        columns=tuple(columns),
+        grade=verdict,
+        policy=policy,
+    )
+
+
+def scan(
+    table: Any,
+    *,
+    sample: int = 10_000,
+    full: bool = False,
+    policy: GradingPolicy = DEFAULT_POLICY,
+    **options: Any,
+) -> ScanResult:
+    """Scan a table (a path, URI, or Polars frame) for personal data."""
+    from custodes.workspace import open_table  # the workspace uses the scan too
+
+    return scan_table(open_table(table, **options), sample=sample, full=full, policy=policy)
+
+
+def read_scan_roles(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """The suggested roles of a scan saved as JSON (``custodes scan --format json``)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFileError(f"scan {str(path)!r} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: not a JSON scan ({exc}).") from None
+    roles = data.get("roles") if isinstance(data, dict) else None
+    keys = ("identifying", "quasi_identifying", "sensitive", "redact")
+    if not isinstance(roles, dict) or not all(
+        isinstance(roles.get(k), list) and all(isinstance(c, str) for c in roles[k]) for k in keys
+    ):
+        raise InvalidInputError(
+            f"{path}: not a custodes scan (no roles lists); save one with "
+            "`custodes scan TABLE --format json --output FILE`."
+        )
+    return {k: list(roles[k]) for k in keys}

@@ -1,0 +1,380 @@
+"""Personal-data detection: validators against stdnum and libphonenumber, the corpus, the scan."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import phonenumbers
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum import iban, luhn
+from stdnum.cn import ric, uscc
+from stdnum.us import ssn
+
+from custodes._divisions import loc_dat
+from custodes.detect import (
+    GradingPolicy,
+    classify,
+    grade,
+    identifier_spans,
+    load_policy,
+    read_scan_roles,
+    recognizer,
+    scan,
+)
+from custodes.detect._validate import (
+    iban_pattern,
+    iban_valid,
+    luhn_valid,
+    ric18_valid,
+    ssn_valid,
+    uscc_valid,
+)
+from custodes.errors import DataFileError, InvalidInputError, SettingError
+from custodes.synth import population_register
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from detect_corpus import NONE, corpus, scores
+
+REGIONS = sorted(c for c in loc_dat() if len(c) == 6)
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _stdnum_ric(value: str) -> bool:
+    try:
+        return bool(ric.is_valid(value))
+    except KeyError:  # stdnum's lookup fails on some codes it has no county for
+        return False
+
+
+# ------------------------------------------------------------ validators vs the oracles
+
+
+@st.composite
+def ric_like(draw: st.DrawFn) -> str:
+    """Mostly well-formed IDs (real regions, plausible dates), some check characters wrong."""
+    region = draw(st.sampled_from(REGIONS))
+    born = draw(st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 12, 31)))
+    day = born.strftime("%Y%m%d")
+    if draw(st.booleans()):  # an impossible date now and then
+        day = day[:6] + draw(st.sampled_from(["00", "30", "31", "32"]))
+    body = region + day + draw(st.text("0123456789", min_size=3, max_size=3))
+    check = draw(st.sampled_from(list("0123456789X") + ["right"] * 4))
+    if check == "right":
+        weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+        total = sum(int(c) * w for c, w in zip(body, weights, strict=True))
+        check = "10X98765432"[total % 11]
+    return body + check
+
+
+@given(st.lists(ric_like(), min_size=1, max_size=50))
+@settings(max_examples=60, deadline=None)
+def test_resident_id_agrees_with_stdnum(values: list[str]) -> None:
+    ours = ric18_valid(pl.Series(values))
+    assert ours.tolist() == [_stdnum_ric(v) for v in values]
+
+
+@given(st.lists(st.text("0123456789", min_size=17, max_size=17), min_size=1, max_size=50))
+@settings(max_examples=40, deadline=None)
+def test_random_digits_agree_with_stdnum(bodies: list[str]) -> None:
+    values = [b + "10X98765432"[i % 11] for i, b in enumerate(bodies)]
+    assert ric18_valid(pl.Series(values)).tolist() == [_stdnum_ric(v) for v in values]
+
+
+def test_the_issues_examples() -> None:
+    ids = pl.Series(["11010519491231002X", "360426199101010071", "340524198001010013"])
+    assert ric18_valid(ids).tolist() == [True, True, False]
+    codes = pl.Series(["91350100M000100Y43", "91110000600037341L", "91350211M0000XUF46"])
+    assert uscc_valid(codes).tolist() == [True, True, False]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text("0123456789", min_size=8, max_size=8),
+            st.text(USCC_ALPHABET, min_size=10, max_size=10),
+        ).map("".join),
+        min_size=1,
+        max_size=50,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_credit_code_agrees_with_stdnum(values: list[str]) -> None:
+    # Half get their right check character.
+    fixed = [v[:-1] + uscc.calc_check_digit(v) if i % 2 else v for i, v in enumerate(values)]
+    assert uscc_valid(pl.Series(fixed)).tolist() == [uscc.is_valid(v) for v in fixed]
+
+
+@given(st.lists(st.text("0123456789", min_size=12, max_size=19), min_size=1, max_size=50))
+@settings(max_examples=60, deadline=None)
+def test_luhn_agrees_with_stdnum(values: list[str]) -> None:
+    fixed = [v[:-1] + luhn.calc_check_digit(v[:-1]) if i % 3 else v for i, v in enumerate(values)]
+    assert luhn_valid(pl.Series(fixed)).tolist() == [luhn.is_valid(v) for v in fixed]
+
+
+def test_iban_agrees_with_stdnum() -> None:
+    from faker import Faker
+
+    Faker.seed(3)
+    rng = random.Random(3)
+    values = [Faker(loc).iban() for loc in ("en_GB", "de_DE", "fr_FR", "nl_NL") for _ in range(200)]
+    values += [v[:6] + rng.choice(string.digits) + v[7:] for v in values]
+    series = pl.Series(values)
+    shaped = series.str.contains(iban_pattern()).to_numpy()
+    ours = np.zeros(len(values), dtype=bool)
+    ours[shaped] = iban_valid(series.filter(pl.Series(shaped)))
+    assert ours.tolist() == [iban.is_valid(v, check_country=False) for v in values]
+
+
+@given(st.lists(st.text("0123456789", min_size=9, max_size=9), min_size=1, max_size=80))
+@settings(max_examples=40, deadline=None)
+def test_ssn_agrees_with_stdnum(values: list[str]) -> None:
+    values = [*values, "078051120", "666123456", "900123456"]
+    assert ssn_valid(pl.Series(values)).tolist() == [ssn.is_valid(v) for v in values]
+
+
+@given(st.lists(st.text("0123456789", min_size=10, max_size=10), min_size=1, max_size=50))
+@settings(max_examples=40, deadline=None)
+def test_mobile_numbers_agree_with_libphonenumber(rests: list[str]) -> None:
+    values = ["1" + r for r in rests]
+    pattern = recognizer("cn_mobile").pattern
+    ours = pl.Series(values).str.contains(pattern).to_list()
+    kinds = phonenumbers.PhoneNumberType
+    mobile = (kinds.MOBILE, kinds.FIXED_LINE_OR_MOBILE)
+    expected = [
+        phonenumbers.number_type(phonenumbers.parse(v, "CN")) in mobile
+        and phonenumbers.is_valid_number(phonenumbers.parse(v, "CN"))
+        for v in values
+    ]
+    assert ours == expected
+
+
+# ------------------------------------------------------------ the labelled corpus
+
+
+def test_checksummed_types_reach_99_percent_on_the_corpus() -> None:
+    frame = corpus(per_type=300, seed=7)
+    table = scores(frame, classify(frame["value"]))
+    by_entity = {row["entity"]: row for row in table.iter_rows(named=True)}
+    for entity in ("CN_RESIDENT_ID", "CN_USCC", "BANK_CARD", "CREDIT_CARD", "IBAN"):
+        assert by_entity[entity]["precision"] >= 0.99, by_entity[entity]
+        assert by_entity[entity]["recall"] >= 0.99, by_entity[entity]
+    # No hard negative is taken for a checksummed identifier.
+    negatives = frame.with_columns(classify(frame["value"]).alias("p")).filter(
+        pl.col("label") == NONE
+    )
+    assert negatives.filter(pl.col("p").is_in(["CN_RESIDENT_ID", "IBAN"])).height == 0
+
+
+# ------------------------------------------------------------ the scan
+
+
+@pytest.fixture(scope="module")
+def register() -> pl.DataFrame:
+    return population_register(3_000, seed=5)
+
+
+def test_scan_suggests_the_registers_roles(register: pl.DataFrame) -> None:
+    result = scan(register)
+    roles = {c.name: c.suggested_role for c in result.columns}
+    assert roles["resident_id"] == "identifying"
+    assert result.column("resident_id").main_entity == "CN_RESIDENT_ID"
+    assert result.column("resident_id").match_rate == 1.0
+    assert roles["name"] == "identifying"
+    assert roles["phone"] == "identifying"
+    assert roles["address"] == "identifying"
+    assert roles["birth_date"] == "quasi_identifying"
+    assert roles["sex"] == "quasi_identifying"
+    assert roles["diagnosis"] == "sensitive"
+    assert "health" in result.column("diagnosis").sensitive_categories
+    assert "identity_document" in result.column("resident_id").sensitive_categories
+    assert "minors_under_14" in result.column("birth_date").sensitive_categories
+    assert result.grade.level == "general"
+
+
+def test_the_scan_never_shows_a_value(register: pl.DataFrame) -> None:
+    text = scan(register).to_json()
+    for column in ("resident_id", "name", "phone", "address", "diagnosis"):
+        for value in register[column].head(200).to_list():
+            assert str(value) not in text
+
+
+def test_free_text_columns_get_redact(tmp_path: Path) -> None:
+    rng = random.Random(1)
+    notes = []
+    for i in range(400):
+        if i % 4 == 0:
+            notes.append(f"来电人 11010519491231002X 反映情况，电话13812345678，已记录{i}")
+        else:
+            notes.append(f"订单号20261130{rng.randint(10**9, 10**10 - 1)}已发货，客户满意度良好。")
+    frame = pl.DataFrame({"case_id": [str(i) for i in range(400)], "remarks": notes})
+    result = scan(frame)
+    remarks = result.column("remarks")
+    assert remarks.free_text
+    assert remarks.suggested_action == "redact"
+    found = {e.entity for e in remarks.entities if e.in_text}
+    assert found == {"CN_RESIDENT_ID", "PHONE"}
+    assert result.roles()["redact"] == ["remarks"]
+
+
+def test_a_credit_code_failing_its_checksum_is_shape_only() -> None:
+    frame = pl.DataFrame({"code": ["91350211M0000XUF46"] * 20 + ["91350100M000100Y43"] * 5})
+    column = scan(frame).column("code")
+    match = column.entities[0]
+    assert match.entity == "CN_USCC"
+    assert (match.matches, match.shape_only) == (5, 20)
+    assert 0.6 <= match.confidence < 0.98  # lower than a clean code's
+
+
+def test_full_scan_counts_every_row(register: pl.DataFrame) -> None:
+    sampled = scan(register, sample=100)
+    full = scan(register, sample=100, full=True)
+    assert sampled.scanned_rows == 100
+    assert full.scanned_rows == full.rows == register.height
+    assert full.column("resident_id").entities[0].matches == register.height
+
+
+def test_sample_must_be_positive(register: pl.DataFrame) -> None:
+    with pytest.raises(SettingError, match="--sample"):
+        scan(register, sample=0)
+
+
+# ------------------------------------------------------------ grading
+
+
+def test_grading_takes_the_higher_level() -> None:
+    assert grade(1000, 0, []).level == "general"
+    big = grade(2_000_000, 0, [])
+    assert big.level == "important"
+    assert any("over 1,000,000" in r for r in big.reasons)
+    sensitive = grade(200_000, 150_000, ["health"])
+    assert sensitive.level == "important"
+    policy = GradingPolicy(core_categories=("biometric",), important_people=10)
+    core = grade(50, 50, ["biometric"], policy)
+    assert core.level == "core"
+    assert core.reasons[-1].endswith("core (就高从严)")
+
+
+def test_policy_file(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text("[grading]\nimportant_people = 100\ncore_categories = ['health']\n")
+    policy = load_policy(path)
+    assert (policy.important_people, policy.core_categories) == (100, ("health",))
+    path.write_text("[grading]\nimportant_peple = 100\n")
+    with pytest.raises(SettingError, match="unknown setting 'important_peple'"):
+        load_policy(path)
+    path.write_text("[grading]\ncore_categories = ['heath']\n")
+    with pytest.raises(SettingError, match="'heath', which is not a category"):
+        load_policy(path)
+    with pytest.raises(DataFileError):
+        load_policy(tmp_path / "missing.toml")
+
+
+# ------------------------------------------------------------ redaction and saved roles
+
+
+def test_redaction_masks_validated_spans_only() -> None:
+    frame = pl.DataFrame(
+        {
+            "note": [
+                "身份证号11010519491231002X，电话13812345678",
+                "订单号202611301381234567890 未付款",
+                "校验错误 340524198001010013",
+                None,
+            ]
+        }
+    ).lazy()
+    spans = identifier_spans(frame, "note")
+    assert spans == {
+        "cn_resident_id": {"11010519491231002X": "[CN_RESIDENT_ID]"},
+        "cn_mobile": {"13812345678": "[PHONE]"},
+    }
+    with pytest.raises(SettingError, match="cannot be found in text"):
+        identifier_spans(frame, "note", ["PERSON_NAME"])
+
+
+def test_cli_scan_then_assess_and_anonymize_with_its_roles(
+    register: pl.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.cli import main
+
+    data = tmp_path / "register.csv"
+    register.write_csv(data)
+    saved = tmp_path / "scan.json"
+    assert main(["scan", str(data), "--format", "json", "--output", str(saved)]) == 0
+    roles = read_scan_roles(saved)
+    assert "resident_id" in roles["identifying"]
+    assert main(["scan", str(data), "--format", "html", "--output", str(tmp_path / "s.html")]) == 0
+    html = (tmp_path / "s.html").read_text(encoding="utf-8")
+    assert "Suggested grade" in html
+    assert str(register["resident_id"][0]) not in html
+    assert main(["scan", str(data)]) == 0
+    assert "suggested grade" in capsys.readouterr().out
+    assert main(["assess", str(data), "--roles-from", str(saved), "--format", "json"]) == 0
+    assessed = json.loads(capsys.readouterr().out)
+    assert set(assessed["quasi_identifiers"]) >= {"sex", "birth_date", "region_code"}
+    assert "diagnosis" in assessed["sensitive"]
+    assert "resident_id" in assessed["identifying"]
+    out = tmp_path / "release.csv"
+    argv = ["anonymize", str(data), "--qi", "region_code", "--k", "2"]
+    argv += ["--hierarchy", "region_code=prc"]
+    argv += ["--suppression", "1", "--roles-from", str(saved), "--output", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    released = pl.read_csv(out, infer_schema=False)
+    assert "resident_id" not in released.columns
+    assert "phone" not in released.columns
+
+
+def test_cli_scan_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from custodes.cli import main
+
+    data = tmp_path / "t.csv"
+    data.write_text("a,b\n1,2\n")
+    policy = tmp_path / "p.toml"
+    policy.write_text("[grading]\ncore_people = -1\n")
+    assert main(["scan", str(data), "--policy", str(policy)]) == 2
+    assert "core_people is -1" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert main(["assess", str(data), "--roles-from", str(bad)]) == 2
+    assert "not a custodes scan" in capsys.readouterr().err
+    with pytest.raises(InvalidInputError):
+        read_scan_roles(bad)
+
+
+def test_anonymize_redacts_free_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from custodes.cli import main
+
+    rows = 60
+    frame = pl.DataFrame(
+        {
+            "sex": ["男", "女"] * (rows // 2),
+            "notes": [
+                f"第{i}号来电：身份证11010519491231002X，手机13812345678；订单202611301381234567890"
+                for i in range(rows)
+            ],
+        }
+    )
+    data, out = tmp_path / "cases.csv", tmp_path / "release.csv"
+    frame.write_csv(data)
+    (tmp_path / "sex.csv").write_text("男;*\n女;*\n", encoding="utf-8")
+    argv = ["anonymize", str(data), "--qi", "sex", "--hierarchy", f"sex={tmp_path / 'sex.csv'}"]
+    argv += ["--k", "2", "--redact", "notes", "--output", str(out)]
+    argv += ["--manifest", str(tmp_path / "m.json")]
+    assert main(argv) == 0, capsys.readouterr().err
+    notes = pl.read_csv(out, infer_schema=False)["notes"].to_list()
+    assert notes[0] == "第0号来电：身份证[CN_RESIDENT_ID]，手机[PHONE]；订单202611301381234567890"
+    manifest = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    actions = manifest["spec"]["identifier_actions"]
+    assert {"column": "notes", "action": "redact", "entities": []} in actions
+    argv[argv.index("notes")] = "notes:PHONE"
+    assert main(argv) == 0
+    assert pl.read_csv(out, infer_schema=False)["notes"][0].startswith("第0号来电：身份证110105")
