@@ -43,12 +43,13 @@ test: lint typecheck pytest
 # presidio-analyzer runs in its own environment too; only its pattern recognizers are used.
 .venv-presidio/.installed:
 	test -x .venv-presidio/bin/python || $(PYTHON) -m venv .venv-presidio
-	.venv-presidio/bin/python -m pip install --quiet 'presidio-analyzer>=2.2' 'polars>=1.30' 'pyarrow>=17'
+	.venv-presidio/bin/python -m pip install --quiet 'presidio-analyzer>=2.2.366' 'polars>=1.30' 'pyarrow>=17'
 	touch $@
 
 bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/.installed
 	$(BIN)/python bench/bench_risk.py
 	$(BIN)/python bench/bench_anonymize.py
+	$(BIN)/python bench/bench_detect.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

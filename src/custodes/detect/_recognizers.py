@@ -251,7 +251,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "identifying",
         0.95,
         variant="phone",
-        span=r"(?:\+86|0086)?[ -]?1[3-9]\d[ -]\d{4}[ -]\d{4}|\+?\d+",
+        span=r"(?:\+86|0086)?[ -]?1[3-9]\d[ -]\d{4}[ -]\d{4}|\+?\d+[Xx]?",
     ),
     Recognizer(
         "cn_landline",
@@ -281,7 +281,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "identifying",
         0.95,
         validate=_bank_card,
-        span=r"\d+",
+        span=r"\d+[Xx]?",
         categories=("financial_account",),
     ),
     Recognizer(
@@ -293,7 +293,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "identifying",
         0.95,
         validate=luhn_valid,
-        span=r"\d+",
+        span=r"\d+[Xx]?",
         categories=("financial_account",),
     ),
     Recognizer(

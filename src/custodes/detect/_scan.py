@@ -250,18 +250,18 @@ def classify(values: pl.Series) -> pl.Series:
 
 def _spans(values: pl.Series) -> dict[str, int]:
     """Cells holding one or more valid spans, per recognizer with a span pattern."""
+    frame = values.to_frame("text").with_row_index("row").lazy()
+    chosen = [r for r in RECOGNIZERS if r.span is not None]
+    queries = [
+        frame.select("row", pl.col("text").str.extract_all(r.span or "").alias("span"))
+        .explode("span")
+        .drop_nulls("span")
+        .with_columns(normalised(pl.col("span"), r.variant).alias("span"))
+        .filter(pl.col("span").str.contains(r.pattern))
+        for r in chosen
+    ]
     out: dict[str, int] = {}
-    frame = values.to_frame("text").with_row_index("row")
-    for r in RECOGNIZERS:
-        if r.span is None:
-            continue
-        found = (
-            frame.select("row", pl.col("text").str.extract_all(r.span).alias("span"))
-            .explode("span")
-            .drop_nulls("span")
-            .with_columns(normalised(pl.col("span"), r.variant).alias("span"))
-            .filter(pl.col("span").str.contains(r.pattern))
-        )
+    for r, found in zip(chosen, pl.collect_all(queries), strict=True):  # in parallel
         if found.height and r.validate is not None:
             found = found.filter(pl.Series(r.validate(found.get_column("span"))))
         out[r.name] = int(found.get_column("row").n_unique()) if found.height else 0
