@@ -378,3 +378,16 @@ def test_anonymize_redacts_free_text(tmp_path: Path, capsys: pytest.CaptureFixtu
     argv[argv.index("notes")] = "notes:PHONE"
     assert main(argv) == 0
     assert pl.read_csv(out, infer_schema=False)["notes"][0].startswith("第0号来电：身份证110105")
+
+
+def test_the_workspace_setting_chooses_the_grading_policy(tmp_path: Path) -> None:
+    from custodes import Workspace, load_settings
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[grading]\nimportant_people = 10\n")
+    ws = Workspace(load_settings(tmp_path, {"grading_policy": str(policy)}))
+    frame = pl.DataFrame({"id_card": ["11010519491231002X"] * 20})
+    result = ws.scan(frame)
+    assert result.policy.source == str(policy)
+    assert result.grade.level == "important"
+    assert Workspace(load_settings(tmp_path)).scan(frame).grade.level == "general"

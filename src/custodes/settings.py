@@ -63,6 +63,12 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "Seconds the heuristic search may spend improving its result.",
     ),
+    Setting(
+        "grading_policy",
+        "",
+        str,
+        "Grading policy file (TOML) for custodes scan; empty: the built-in policy.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -79,6 +85,7 @@ class Settings:
     encoding: str = "auto"
     search_max_nodes: int = 100_000
     search_time_limit: float = 60.0
+    grading_policy: str = ""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 

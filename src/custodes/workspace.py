@@ -247,8 +247,11 @@ class Workspace:
 
         Reads the first ``sample`` rows (every row with ``full``); ``policy``
         is a grading policy or the path of its TOML file (default: the
-        built-in one, see :data:`custodes.detect.DEFAULT_POLICY`).
+        ``grading_policy`` setting, else the built-in one,
+        :data:`custodes.detect.DEFAULT_POLICY`).
         """
+        if policy is None and self.settings.grading_policy:
+            policy = self.settings.grading_policy
         if isinstance(policy, str | os.PathLike):
             policy = load_policy(policy)
         source = open_table(table, **dict(read_options or {}))

@@ -49,6 +49,7 @@ def render_scan_html(
         + "</section>"
     ]
     rows = []
+    reasons = []
     for c in scan["columns"]:
         in_text = sorted({e["entity"] for e in c["entities"] if e["in_text"]})
         entity = c["main_entity"] or (", ".join(in_text) + " (in text)" if in_text else "")
@@ -60,16 +61,18 @@ def render_scan_html(
                 c["name"],
                 role,
                 entity,
+                ", ".join(c["sensitive_categories"]).replace("_", " "),
                 f"{c['match_rate']:.1%}" if c["match_rate"] else "",
                 f"{c['confidence']:.2f}" if c["confidence"] else "",
-                ", ".join(c["sensitive_categories"]),
-                "; ".join(c["reasons"]),
             ]
         )
-    headers = ["Column", "Suggested role", "Entity", "Match", "Confidence", "Categories", "Why"]
+        if c["reasons"]:
+            reasons.append(f"<dt>{h(c['name'])}</dt><dd>{h('; '.join(c['reasons']))}.</dd>")
+    headers = ["Column", "Suggested role", "Entity", "Sensitive categories", "Match", "Confidence"]
     sections.append(
         '<section id="columns"><h2>Columns</h2>'
-        + table("What each column holds", headers, rows, numeric_from=3)
+        + table("What each column holds", headers, rows, numeric_from=4)
+        + (f"<h3>Why</h3><dl>{''.join(reasons)}</dl>" if reasons else "")
         + "</section>"
     )
     bars = [
@@ -95,7 +98,7 @@ def render_scan_html(
             '<html lang="en">\n<head>\n<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{h(title)}</title>",
-            f"<style>{STYLESHEET}</style>\n</head>\n<body>",
+            f"<style>{STYLESHEET} dt {{ font-weight: 600; }}</style>\n</head>\n<body>",
             f'<header>\n<h1>{h(title)}</h1>\n<p class="subtitle">generated {h(when)}</p>\n'
             "</header>",
             "<main>",
