@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+import tomllib
 from pathlib import Path
+from typing import Any
 
-from custodes.errors import DataFileError
+from custodes.errors import DataFileError, InvalidInputError, SettingError
 
-__all__ = ["write_atomic"]
+__all__ = ["read_json_object", "read_toml", "write_atomic"]
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
@@ -30,3 +33,28 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
     return target
+
+
+def read_toml(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
+    """A TOML file's table; ``kind`` names the file in errors ("spec file", ...)."""
+    source = Path(path)
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFileError(f"{kind} {str(source)!r} does not exist.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingError(f"{source}: not valid TOML ({exc}); fix the file.") from None
+
+
+def read_json_object(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
+    """A JSON file holding an object; ``kind`` names the file in errors ("manifest", ...)."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFileError(f"{kind} {str(source)!r} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{source}: not a JSON {kind} ({exc}).") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{source}: not a custodes {kind}.")
+    return data

@@ -16,7 +16,12 @@ from typing import Any
 
 import polars as pl
 
-from custodes.anonymize._generalize import schemes_for, suppressed_labels, value_mappings
+from custodes.anonymize._generalize import (
+    Scheme,
+    schemes_for,
+    suppressed_labels,
+    value_mappings,
+)
 from custodes.anonymize._identifiers import apply_identifier_actions
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._microaggregate import microaggregate
@@ -40,6 +45,7 @@ from custodes.hierarchy import Hierarchy, build_hierarchy, read_hierarchy
 from custodes.io import EXTENSIONS, TableSource, file_sha256, read_table, reading, write_table
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
+from custodes.summary import Summary
 
 __all__ = ["Roles", "TableLike", "Workspace", "anonymize", "assess", "open_table", "scan"]
 
@@ -317,15 +323,7 @@ class Workspace:
                 )
             local = mondrian(summary, schemes, hierarchies, spec.models, LossMetric(spec.gs_factor))
             try:  # the global optimum under the same policy, for the comparison
-                compared = optimal_generalization(
-                    summary,
-                    schemes,
-                    spec.models,
-                    suppression_limit=spec.suppression_limit,
-                    metric=LossMetric(spec.gs_factor),
-                    max_nodes=self.settings.search_max_nodes,
-                    time_limit=self.settings.search_time_limit,
-                )
+                compared = self._search(summary, schemes, spec)
             except InvalidInputError:
                 compared = None  # no global transformation meets the policy
             prefix = _free_name("new", spec.quasi_identifiers)
@@ -343,17 +341,13 @@ class Workspace:
                 )
         else:
             lows, highs = spec.levels([s.height for s in schemes])
-            result = optimal_generalization(
+            result = self._search(
                 summary,
                 schemes,
-                spec.models,
-                suppression_limit=spec.suppression_limit,
-                metric=LossMetric(spec.gs_factor),
+                spec,
                 min_levels=lows,
                 max_levels=highs,
                 progress=progress,
-                max_nodes=self.settings.search_max_nodes,
-                time_limit=self.settings.search_time_limit,
                 objective=Objective(spec.objective, LossMetric(spec.gs_factor)),
             )
             mappings = value_mappings(summary, hierarchies, result.levels)
@@ -420,6 +414,25 @@ class Workspace:
             input_sha256=input_sha,
             output=written,
             output_sha256=sha,
+        )
+
+    def _search(
+        self,
+        summary: Summary,
+        schemes: Sequence[Scheme],
+        spec: AnonymizationSpec,
+        **options: Any,
+    ) -> SearchResult:
+        """The optimal generalization under the spec's models and this workspace's limits."""
+        return optimal_generalization(
+            summary,
+            schemes,
+            spec.models,
+            suppression_limit=spec.suppression_limit,
+            metric=LossMetric(spec.gs_factor),
+            max_nodes=self.settings.search_max_nodes,
+            time_limit=self.settings.search_time_limit,
+            **options,
         )
 
     @staticmethod

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from custodes._files import read_json_object, read_toml
 from custodes.anonymize._identifiers import (
     IdentifierAction,
     Mask,
@@ -33,7 +32,6 @@ from custodes.anonymize._spec import AnonymizationSpec, hierarchy_hash
 from custodes.errors import (
     CustodesError,
     DataFileError,
-    InvalidInputError,
     SettingError,
     closest,
 )
@@ -184,12 +182,7 @@ def _action(entry: Mapping[str, Any], where: str, key: bytes | None) -> Identifi
 def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> AnonymizationSpec:
     """Read and validate a TOML spec; relative hierarchy paths are relative to the file."""
     source = Path(path)
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(f"spec file {str(source)!r} does not exist.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingError(f"{source}: not valid TOML ({exc}); fix the file.") from None
+    data = read_toml(source, "spec file")
     where = str(source)
     top = _Table(data, where, _TOP)
     base = source.parent
@@ -232,16 +225,7 @@ def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> Anon
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a release manifest (JSON) written by :meth:`Anonymization.manifest_json`."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(f"manifest {str(path)!r} does not exist.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{path}: not a JSON manifest ({exc}).") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{path}: not a custodes release manifest.")
-    return data
+    return read_json_object(path, "release manifest")
 
 
 _MODEL_CLASSES: dict[str, Any] = {

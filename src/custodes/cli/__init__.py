@@ -72,6 +72,54 @@ WorkspaceOpt = Annotated[
 ]
 
 
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+OutputOpt = Annotated[
+    Path | None, typer.Option(help="Write the report to this file instead of the terminal.")
+]
+InputFormatOpt = Annotated[
+    str | None,
+    typer.Option(help="Input format when the extension does not tell (csv, parquet, ...)."),
+]
+HeaderOpt = Annotated[
+    bool | None,
+    typer.Option("--header/--no-header", help="Whether a CSV file's first line names the columns."),
+]
+DelimiterOpt = Annotated[
+    str | None, typer.Option(help="CSV delimiter (default: detected); '\\t' is a tab.")
+]
+EncodingOpt = Annotated[
+    str | None, typer.Option(help="Text encoding (default: detected), e.g. gb18030.")
+]
+TableOpt = Annotated[str | None, typer.Option(help="Table name, for a database URI.")]
+SheetOpt = Annotated[str | None, typer.Option(help="Sheet name, for an Excel file.")]
+
+
+def _emit(
+    output_format: OutputFormat,
+    output: Path | None,
+    to_json: Callable[[], str],
+    to_html: Callable[[], str],
+    render: Callable[[Console], None],
+) -> None:
+    """Print or write a report in the chosen format (files are written atomically)."""
+    if output_format is OutputFormat.json:
+        text = to_json()
+    elif output_format is OutputFormat.html:
+        text = to_html()
+    else:
+        if output is None:
+            render(out)
+            return
+        rec = Console(file=io.StringIO(), record=True, width=120)
+        render(rec)
+        text = rec.export_text()
+    if output is None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        write_atomic(output, text)
+        err.print(f"wrote {output}", markup=False, highlight=False)
+
+
 def _workspace(path: Path | None, **overrides: Any) -> Workspace:
     return Workspace(load_settings(path, overrides))
 
@@ -171,30 +219,14 @@ def assess(
     combinations: Annotated[
         bool, typer.Option(help="Measure every quasi-identifier combination.")
     ] = True,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.")
-    ] = OutputFormat.table,
-    output: Annotated[
-        Path | None, typer.Option(help="Write the report to this file instead of the terminal.")
-    ] = None,
-    input_format: Annotated[
-        str | None,
-        typer.Option(help="Input format when the extension does not tell (csv, parquet, ...)."),
-    ] = None,
-    header: Annotated[
-        bool | None,
-        typer.Option(
-            "--header/--no-header", help="Whether a CSV file's first line names the columns."
-        ),
-    ] = None,
-    delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter (default: detected); '\\t' is a tab.")
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option(help="Text encoding (default: detected), e.g. gb18030.")
-    ] = None,
-    table: Annotated[str | None, typer.Option(help="Table name, for a database URI.")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Sheet name, for an Excel file.")] = None,
+    output_format: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    input_format: InputFormatOpt = None,
+    header: HeaderOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
+    table: TableOpt = None,
+    sheet: SheetOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Measure how identifiable the people in a table are."""
@@ -223,24 +255,15 @@ def assess(
             progress=progress,
             read_options=read_options,
         )
-    if output_format is OutputFormat.json:
-        text = result.to_json()
-    elif output_format is OutputFormat.html:
-        from custodes.report import render_assessment_html
+    from custodes.report import render_assessment_html
 
-        text = render_assessment_html(result.to_dict())
-    else:
-        if output is None:
-            render_assessment(result, out)
-            return
-        rec = Console(file=io.StringIO(), record=True, width=120)
-        render_assessment(result, rec)
-        text = rec.export_text()
-    if output is None:
-        out.print(text, markup=False, highlight=False, soft_wrap=True)
-    else:
-        write_atomic(output, text)
-        err.print(f"wrote {output}", markup=False, highlight=False)
+    _emit(
+        output_format,
+        output,
+        result.to_json,
+        lambda: render_assessment_html(result.to_dict()),
+        lambda console: render_assessment(result, console),
+    )
 
 
 @app.command()
@@ -260,32 +283,16 @@ def scan(
     ] = False,
     policy: Annotated[
         Path | None,
-        typer.Option(help="Grading policy (TOML with a [grading] table); default: built in."),
+        typer.Option(help="Grading policy file (TOML, a grading table); default: built in."),
     ] = None,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.")
-    ] = OutputFormat.table,
-    output: Annotated[
-        Path | None, typer.Option(help="Write the report to this file instead of the terminal.")
-    ] = None,
-    input_format: Annotated[
-        str | None,
-        typer.Option(help="Input format when the extension does not tell (csv, parquet, ...)."),
-    ] = None,
-    header: Annotated[
-        bool | None,
-        typer.Option(
-            "--header/--no-header", help="Whether a CSV file's first line names the columns."
-        ),
-    ] = None,
-    delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter (default: detected); '\\t' is a tab.")
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option(help="Text encoding (default: detected), e.g. gb18030.")
-    ] = None,
-    table: Annotated[str | None, typer.Option(help="Table name, for a database URI.")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Sheet name, for an Excel file.")] = None,
+    output_format: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    input_format: InputFormatOpt = None,
+    header: HeaderOpt = None,
+    delimiter: DelimiterOpt = None,
+    encoding: EncodingOpt = None,
+    table: TableOpt = None,
+    sheet: SheetOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Find the columns holding personal data; suggest roles and the table's grade."""
@@ -300,24 +307,15 @@ def scan(
             progress=progress,
             read_options=options,
         )
-    if output_format is OutputFormat.json:
-        text = result.to_json()
-    elif output_format is OutputFormat.html:
-        from custodes.report import render_scan_html
+    from custodes.report import render_scan_html
 
-        text = render_scan_html(result.to_dict())
-    else:
-        if output is None:
-            render_scan(result, out)
-            return
-        rec = Console(file=io.StringIO(), record=True, width=120)
-        render_scan(result, rec)
-        text = rec.export_text()
-    if output is None:
-        out.print(text, markup=False, highlight=False, soft_wrap=True)
-    else:
-        write_atomic(output, text)
-        err.print(f"wrote {output}", markup=False, highlight=False)
+    _emit(
+        output_format,
+        output,
+        result.to_json,
+        lambda: render_scan_html(result.to_dict()),
+        lambda console: render_scan(result, console),
+    )
 
 
 def _read_options(

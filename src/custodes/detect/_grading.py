@@ -9,13 +9,13 @@ level", 就高从严).
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from custodes.errors import DataFileError, SettingError
+from custodes._files import read_toml
+from custodes.errors import SettingError
 
 __all__ = ["DEFAULT_POLICY", "GRADES", "Grade", "GradingPolicy", "grade", "load_policy"]
 
@@ -87,12 +87,7 @@ DEFAULT_POLICY = GradingPolicy()
 def load_policy(path: str | os.PathLike[str]) -> GradingPolicy:
     """Read a grading policy: a TOML file with a ``[grading]`` table of the fields above."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(f"grading policy {str(path)!r} does not exist.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingError(f"grading policy {path}: not valid TOML ({exc}).") from None
+    data = read_toml(path, "grading policy")
     table = data.get("grading")
     if not isinstance(table, Mapping):
         raise SettingError(f"grading policy {path}: it needs a [grading] table.")

@@ -19,16 +19,16 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 
+from custodes._files import read_json_object
 from custodes.detect._grading import DEFAULT_POLICY, Grade, GradingPolicy, grade
 from custodes.detect._lexicon import CATEGORY_HINTS, NAME_HINTS, QUASI_HINTS, name_has
 from custodes.detect._recognizers import RECOGNIZERS, BoolArray, Recognizer, normalised
-from custodes.errors import DataFileError, InvalidInputError, SettingError
+from custodes.errors import InvalidInputError, SettingError
 from custodes.io import TableSource, reading
 
 __all__ = [
@@ -464,14 +464,8 @@ def scan(
 
 def read_scan_roles(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     """The suggested roles of a scan saved as JSON (``custodes scan --format json``)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(f"scan {str(path)!r} does not exist.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{path}: not a JSON scan ({exc}).") from None
-    roles = data.get("roles") if isinstance(data, dict) else None
+    data = read_json_object(path, "scan")
+    roles = data.get("roles")
     keys = ("identifying", "quasi_identifying", "sensitive", "redact")
     if not isinstance(roles, dict) or not all(
         isinstance(roles.get(k), list) and all(isinstance(c, str) for c in roles[k]) for k in keys
