@@ -3,6 +3,8 @@
 The public surface is listed in ``__all__``; everything else is internal.
 """
 
+from typing import Any as _Any
+
 from custodes.anonymize import (
     Anonymization,
     AnonymizationSpec,
@@ -14,7 +16,6 @@ from custodes.anonymize import (
     RecursiveCLDiversity,
     TCloseness,
 )
-from custodes.detect import ScanResult
 from custodes.engines import Engine, get_engine
 from custodes.errors import (
     ColumnRoleError,
@@ -76,3 +77,12 @@ __all__ = [
     "read_table",
     "scan",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``custodes.ScanResult``, imported on first use (detection loads registries)."""
+    if name == "ScanResult":
+        from custodes.detect import ScanResult
+
+        return ScanResult
+    raise AttributeError(f"module 'custodes' has no attribute {name!r}")

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -32,7 +32,6 @@ from custodes.anonymize._result import Anonymization
 from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.anonymize._utility import utility
-from custodes.detect import DEFAULT_POLICY, GradingPolicy, ScanResult, load_policy, scan_table
 from custodes.engines import Engine, get_engine
 from custodes.errors import (
     ColumnRoleError,
@@ -46,6 +45,9 @@ from custodes.io import EXTENSIONS, TableSource, file_sha256, read_table, readin
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
 from custodes.summary import Summary
+
+if TYPE_CHECKING:  # detection loads its registries only when a scan runs
+    from custodes.detect import GradingPolicy, ScanResult
 
 __all__ = ["Roles", "TableLike", "Workspace", "anonymize", "assess", "open_table", "scan"]
 
@@ -256,6 +258,8 @@ class Workspace:
         ``grading_policy`` setting, else the built-in one,
         :data:`custodes.detect.DEFAULT_POLICY`).
         """
+        from custodes.detect import DEFAULT_POLICY, load_policy, scan_table
+
         if policy is None and self.settings.grading_policy:
             policy = self.settings.grading_policy
         if isinstance(policy, str | os.PathLike):

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import polars as pl
 
-from custodes.detect._redact import identifier_spans, redaction
 from custodes.errors import DataFileError, SettingError
 
 __all__ = [
@@ -224,6 +223,8 @@ def apply_identifier_actions(
         elif isinstance(action, Mask):
             out = out.with_columns(_mask(action.column, action))
         elif isinstance(action, Redact):
+            from custodes.detect._redact import identifier_spans, redaction
+
             spans = identifier_spans(out, action.column, action.entities)
             out = out.with_columns(redaction(action.column, spans))
     removed = [a.column for a in actions if isinstance(a, Remove)]

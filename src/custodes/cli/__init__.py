@@ -36,7 +36,6 @@ from custodes.anonymize import (
     spec_from_manifest,
 )
 from custodes.cli._render import render_assessment, render_scan
-from custodes.detect import read_scan_roles
 from custodes.errors import CustodesError, InternalError, SettingError
 from custodes.settings import SETTINGS, load_settings
 from custodes.workspace import Workspace
@@ -551,6 +550,8 @@ def _scan_roles(
     path: Path, qi: str | None, sensitive: str | None, identifying: str | None
 ) -> tuple[str, str | None, str | None]:
     """Roles for assess from a saved scan; columns named in flags keep the flag's role."""
+    from custodes.detect import read_scan_roles
+
     roles = read_scan_roles(path)
 
     def names(text: str | None) -> list[str]:
@@ -576,6 +577,8 @@ def _scan_identifiers(
     path: Path, identifying: str | None, redact: list[str] | None
 ) -> tuple[str | None, list[str]]:
     """Add a saved scan's identifying and free-text columns to the flags' own."""
+    from custodes.detect import read_scan_roles
+
     roles = read_scan_roles(path)
     given_ids = [n.strip() for n in (identifying or "").split(",") if n.strip()]
     given_redact = list(redact or [])

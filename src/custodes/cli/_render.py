@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from custodes.detect import ScanResult
 from custodes.risk import Assessment
+
+if TYPE_CHECKING:
+    from custodes.detect import ScanResult
 
 __all__ = ["render_assessment", "render_scan"]
 
