@@ -21,8 +21,19 @@ def _commands() -> dict[str, Any]:
     return dict(group.commands)
 
 
+def _leaves(commands: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every command, sub-commands of groups included, by its full name."""
+    out: dict[str, Any] = {}
+    for name, command in commands.items():
+        full = f"{prefix}{name}"
+        out[full] = command
+        if hasattr(command, "commands"):
+            out |= _leaves(dict(command.commands), f"{full} ")
+    return out
+
+
 def test_every_command_and_option_is_documented() -> None:
-    for name, command in _commands().items():
+    for name, command in _leaves(_commands()).items():
         assert f"custodes {name}" in README, name
         for param in command.params:
             if param.param_type_name == "option":

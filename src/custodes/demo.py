@@ -29,6 +29,7 @@ from custodes.hierarchy import (
     mapping_hierarchy,
     prc_division_hierarchy,
 )
+from custodes.ledger import init_workspace, load_public_key, open_ledger, verify_export
 from custodes.report import render_assessment_html, render_scan_html
 from custodes.risk import Assessment
 from custodes.synth import population_register
@@ -56,6 +57,10 @@ class DemoResult:
     release: Anonymization
     release_path: Path
     manifest_path: Path
+    ledger_path: Path
+    ledger_entries: int
+    """Entries of the workspace's ledger, verified offline after the export."""
+    ledger_root: str
 
 
 def _key(workspace: Workspace) -> bytes:
@@ -82,7 +87,13 @@ def register_hierarchies(register: pl.DataFrame) -> dict[str, Hierarchy]:
 
 
 def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130) -> DemoResult:
-    """Generate the register, assess it, anonymize it, and write everything to the workspace."""
+    """Generate the register, assess it, anonymize it, and write everything to the workspace.
+
+    The workspace is set up first (``custodes init``), so the scan and the
+    release are recorded in its ledger; the ledger is then exported and
+    verified offline with its public key, as an auditor would.
+    """
+    init_workspace(workspace.settings)
     folder = workspace.path / "demo"
     register = population_register(rows, seed=seed)
     data_path = folder / "register.csv"
@@ -122,8 +133,18 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         folder / "release-report.html",
         release.report_html("Released register: 10-anonymous, identifiers pseudonymized"),
     )
+    ledger = open_ledger(workspace.settings)
+    head = ledger.sign_head()
+    ledger_path = folder / "ledger.jsonl"
+    ledger.export(ledger_path)
+    ledger.store.dispose()
+    public = load_public_key(workspace.settings.signing_key_path().with_suffix(".pub"))
+    verified = verify_export(ledger_path, public)
     return DemoResult(
         rows=rows,
+        ledger_path=ledger_path,
+        ledger_entries=verified.size,
+        ledger_root=head.root_hash.hex(),
         data_path=data_path,
         report_path=report_path,
         scan=scanned,

@@ -14,6 +14,7 @@ from the builtin they resemble, so ``except ValueError`` keeps working::
     │   ├── ColumnRoleError                       a column given two roles, or none
     │   └── SettingError                          a setting or flag has a bad value
     ├── UnsupportedError (NotImplementedError)    a format or feature not available
+    ├── TamperedError                             a ledger fails verification, exit 3
     └── InternalError (RuntimeError)              a bug in custodes: please report it
 
 Messages never contain raw values of the data: they name files, lines,
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidInputError",
     "MalformedTableError",
     "SettingError",
+    "TamperedError",
     "UnknownColumnError",
     "UnsupportedError",
     "closest",
@@ -112,6 +114,14 @@ class UnsupportedError(CustodesError, NotImplementedError):
     code = "unsupported"
     http_status = 501
     exit_code = 2
+
+
+class TamperedError(CustodesError):
+    """A ledger export, head or proof fails verification: something was changed."""
+
+    code = "tampered"
+    http_status = 409
+    exit_code = 3
 
 
 class InternalError(CustodesError, RuntimeError):

@@ -69,6 +69,24 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Grading policy file (TOML) for custodes scan; empty: the built-in policy.",
     ),
+    Setting(
+        "store_url",
+        "",
+        str,
+        "Database of the store (SQLAlchemy URL); empty: SQLite custodes.db in the workspace.",
+    ),
+    Setting(
+        "signing_key",
+        "",
+        str,
+        "The ledger's Ed25519 private key file; empty: keys/ledger.key in the workspace.",
+    ),
+    Setting(
+        "ledger_head_every",
+        1000,
+        int,
+        "Sign a tree head automatically after every this many ledger entries.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -86,7 +104,22 @@ class Settings:
     search_max_nodes: int = 100_000
     search_time_limit: float = 60.0
     grading_policy: str = ""
+    store_url: str = ""
+    signing_key: str = ""
+    ledger_head_every: int = 1000
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def database_url(self) -> str:
+        """The store's SQLAlchemy URL (default: SQLite in the workspace folder)."""
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.workspace / 'custodes.db').resolve()}"
+
+    def signing_key_path(self) -> Path:
+        """Where the ledger's private key is."""
+        if self.signing_key:
+            return Path(self.signing_key)
+        return self.workspace / "keys" / "ledger.key"
 
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
@@ -129,6 +162,8 @@ def _check(values: dict[str, Any]) -> None:
         raise SettingError("settings 'search_max_nodes' and 'search_time_limit' must be positive.")
     if not 1 <= values["max_qi_combinations"] <= 16:
         raise SettingError("setting 'max_qi_combinations' must be between 1 and 16.")
+    if values["ledger_head_every"] < 1:
+        raise SettingError("setting 'ledger_head_every' must be a whole number >= 1, e.g. 1000.")
 
 
 def load_settings(

@@ -7,6 +7,8 @@ from the default settings.
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -265,13 +267,26 @@ class Workspace:
         if isinstance(policy, str | os.PathLike):
             policy = load_policy(policy)
         source = open_table(table, **dict(read_options or {}))
-        return scan_table(
+        result = scan_table(
             source,
             sample=sample,
             full=full,
             policy=policy or DEFAULT_POLICY,
             progress=progress,
         )
+        self.record(
+            "scan.made",
+            source.name,
+            {
+                "input_sha256": _file_hash(table),
+                "rows": result.rows,
+                "full": result.full,
+                "grade": result.grade.level,
+                "roles": result.roles(),
+                "policy": result.policy.source,
+            },
+        )
+        return result
 
     def anonymize(
         self,
@@ -402,7 +417,7 @@ class Workspace:
             )
             for q in spec.quasi_identifiers
         }
-        return Anonymization(
+        release = Anonymization(
             distributions=distributions,
             table=released,
             spec=spec,
@@ -419,6 +434,41 @@ class Workspace:
             output=written,
             output_sha256=sha,
         )
+        self.record(
+            "release.made",
+            written or source.name,
+            {
+                "input_sha256": input_sha,
+                "output_sha256": sha,
+                "manifest_sha256": hashlib.sha256(release.manifest_json().encode()).hexdigest(),
+                "spec_sha256": spec.sha256(),
+                "method": spec.method,
+                "transformation": release.transformation,
+                "suppressed_records": release.suppressed_records,
+                "rows_in": before.rows,
+                "rows_out": released.height,
+                "privacy_models": [m.describe() for m in spec.models],
+                "loss": f"{release.loss:.6f}",
+            },
+        )
+        return release
+
+    def initialized(self) -> bool:
+        """Whether ``custodes init`` set this workspace up (its signing key exists)."""
+        return self.settings.signing_key_path().is_file()
+
+    def record(self, event: str, subject: str, payload: Mapping[str, Any]) -> int | None:
+        """Append an event to the workspace's ledger (None when it has none yet)."""
+        if not self.initialized():
+            return None
+        from custodes.ledger import open_ledger
+
+        ledger = open_ledger(self.settings)
+        try:
+            with ledger.store.transaction() as session:
+                return ledger.append(session, event, _actor(), subject, payload)
+        finally:
+            ledger.store.dispose()
 
     def _search(
         self,
@@ -522,6 +572,17 @@ def _counts(frame: pl.DataFrame) -> list[tuple[str, int]]:
 def anonymize(table: TableLike, spec: AnonymizationSpec, **options: Any) -> Anonymization:
     """Anonymize ``table`` with default settings (see :meth:`Workspace.anonymize`)."""
     return Workspace().anonymize(table, spec, **options)
+
+
+def _actor() -> str:
+    """Who is acting: $CUSTODES_ACTOR, else the operating-system user."""
+    return os.environ.get("CUSTODES_ACTOR") or getpass.getuser()
+
+
+def _file_hash(table: TableLike) -> str | None:
+    if isinstance(table, str | os.PathLike) and Path(table).is_file():
+        return file_sha256(table)
+    return None
 
 
 def scan(table: TableLike, **options: Any) -> ScanResult:

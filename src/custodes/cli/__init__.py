@@ -621,7 +621,158 @@ def demo(
         *release.summary_lines(),
         f"HTML report: {result.report_path}",
         f"release: {result.release_path} (manifest: {result.manifest_path})",
+        f"ledger: {result.ledger_entries:,} entries, exported to {result.ledger_path} and "
+        f"verified offline; root {result.ledger_root}",
     ):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def init(
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Database URL (else the store_url setting, else SQLite in the workspace), "
+            "e.g. postgresql+psycopg://user@host/db."
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create the workspace: folder, store (migrated) and the ledger's signing key."""
+    from custodes.ledger import init_workspace
+
+    result = init_workspace(load_settings(workspace, {"store_url": store} if store else None))
+    verb = "created" if result.created else "already set up; checked and migrated"
+    for line in (
+        f"workspace {result.workspace}: {verb}",
+        f"store: {result.store}",
+        f"ledger signing key: {result.key_path} (fingerprint {result.fingerprint})",
+        f"public key for auditors: {result.public_key_path}",
+    ):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+ledger_app = typer.Typer(
+    help="The verifiable ledger: export it, sign a tree head, prove an entry.",
+    no_args_is_help=True,
+)
+audit_app = typer.Typer(help="Verify a ledger export offline.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
+
+
+@ledger_app.command("export")
+def ledger_export(
+    output: Annotated[Path, typer.Option(help="The export file (JSON Lines).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Write every entry and signed head to a file an auditor can verify offline."""
+    from custodes.ledger import open_ledger
+
+    ledger = open_ledger(load_settings(workspace))
+    size = ledger.export(output)
+    err.print(f"wrote {output} ({size:,} entries)", markup=False, highlight=False)
+
+
+@ledger_app.command("head")
+def ledger_head(
+    output: Annotated[
+        Path | None, typer.Option(help="Also save the head (JSON) here, e.g. to trust later.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Sign a tree head for the ledger as it is now and print it."""
+    import json
+
+    from custodes.ledger import open_ledger
+
+    head = open_ledger(load_settings(workspace)).sign_head()
+    text = json.dumps(head.to_dict(), indent=2)
+    if output is not None:
+        write_atomic(output, text + "\n")
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@ledger_app.command("prove")
+def ledger_prove(
+    entry: Annotated[
+        int | None, typer.Option(help="Prove that this entry is in the ledger.")
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(help="With --entry: the signed head's size (default: the newest)."),
+    ] = None,
+    from_size: Annotated[
+        int | None,
+        typer.Option(
+            "--from", help="Prove that the signed head of this size is a prefix of a newer one."
+        ),
+    ] = None,
+    to_size: Annotated[
+        int | None, typer.Option("--to", help="With --from: the newer head's size.")
+    ] = None,
+    output: OutputOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Print an inclusion proof (--entry) or a consistency proof (--from) as JSON."""
+    import json
+
+    from custodes.ledger import open_ledger
+
+    if (entry is None) == (from_size is None):
+        raise SettingError("give --entry N (inclusion) or --from SIZE (consistency).")
+    settings = load_settings(workspace)
+    # The key signs a head when none covers the entry yet; without it, heads must exist.
+    ledger = open_ledger(settings, signing=settings.signing_key_path().exists())
+    if entry is not None:
+        if to_size is not None:
+            raise SettingError("--to goes with --from; with --entry give --size.")
+        proof = ledger.inclusion_proof(entry, size)
+    else:
+        assert from_size is not None
+        if size is not None:
+            raise SettingError("--size goes with --entry; with --from give --to.")
+        proof = ledger.consistency_proof(from_size, to_size)
+    text = json.dumps(proof, indent=2, ensure_ascii=False)
+    if output is not None:
+        write_atomic(output, text + "\n")
+        err.print(f"wrote {output}", markup=False, highlight=False)
+    else:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ledger: Annotated[
+        Path, typer.Option("--ledger", help="A ledger export (custodes ledger export).")
+    ],
+    public_key: Annotated[
+        Path, typer.Option(help="The ledger's public key (the workspace's keys/ledger.pub).")
+    ],
+    trusted_head: Annotated[
+        Path | None,
+        typer.Option(help="A signed head saved earlier: the ledger must extend it unchanged."),
+    ] = None,
+    output_format: FormatOpt = OutputFormat.table,
+) -> None:
+    """Check every signature, recompute the tree, and check a trusted head; no database needed."""
+    import json
+
+    from custodes.ledger import load_head, load_public_key, verify_export
+
+    key = load_public_key(public_key)
+    trusted = load_head(trusted_head, key) if trusted_head is not None else None
+    result = verify_export(ledger, key, trusted)
+    if output_format is OutputFormat.json:
+        out.print(json.dumps(result.to_dict(), indent=2), markup=False, highlight=False)
+        return
+    newest = result.newest_head
+    lines = [f"verified: {result.size:,} entries, {result.heads:,} signed heads"]
+    if newest is not None:
+        lines.append(f"newest signed head: size {newest.size:,}, root {newest.root_hash.hex()}")
+    if trusted is not None:
+        lines.append(f"consistent with the trusted head of size {trusted.size:,}")
+    for line in lines:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 

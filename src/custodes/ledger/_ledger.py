@@ -1,0 +1,515 @@
+"""The append-only ledger: entries, signed tree heads, proofs and exports.
+
+Each entry is canonical JSON (``v``, ``index``, ``time``, ``type``, ``actor``,
+``subject``, ``payload``): the leaf of an RFC 9162 Merkle tree. The ledger
+signs every entry's leaf hash, and signs tree heads (size, root hash, the hash
+of all entry signatures so far, time) on demand and after every
+``head_every`` entries. An entry is appended in the caller's transaction, so
+it commits with the state change it records or not at all; appenders lock
+the ledger's state row first, so concurrent threads and processes never
+produce a gap, a duplicate index or a fork.
+
+Payloads carry hashes and parameters: a value that looks like a resident ID,
+phone, card or e-mail address is refused (record its hash instead).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from custodes.errors import DataFileError, InternalError, InvalidInputError, SettingError
+from custodes.ledger._canonical import canonical
+from custodes.ledger._keys import public_key_text, verify_signature
+from custodes.ledger._merkle import MerkleTree, leaf_hash
+from custodes.store import LedgerEntry, LedgerState, Store, TreeHead
+
+__all__ = [
+    "ENTRY_DOMAIN",
+    "EXPORT_FORMAT",
+    "HEAD_DOMAIN",
+    "Event",
+    "Ledger",
+    "SignedHead",
+    "entry_message",
+]
+
+ENTRY_DOMAIN = b"custodes-ledger-entry-v1\x00"
+HEAD_DOMAIN = b"custodes-tree-head-v1\x00"
+EXPORT_FORMAT = "custodes-ledger-export"
+_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
+def entry_message(leaf: bytes) -> bytes:
+    """What an entry's signature signs: the domain and the leaf hash."""
+    return ENTRY_DOMAIN + leaf
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A governance event to record."""
+
+    type: str
+    """Dotted lower-case name, e.g. ``release.made``."""
+    actor: str
+    subject: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """A signed tree head."""
+
+    size: int
+    root_hash: bytes
+    signatures_hash: bytes
+    """SHA-256 of the signatures of entries 0 .. size - 1, concatenated."""
+    timestamp: str
+    signature: bytes
+
+    def body(self) -> dict[str, Any]:
+        """The signed fields."""
+        return {
+            "root_hash": self.root_hash.hex(),
+            "signatures_hash": self.signatures_hash.hex(),
+            "size": self.size,
+            "timestamp": self.timestamp,
+        }
+
+    def message(self) -> bytes:
+        """What the signature signs."""
+        return HEAD_DOMAIN + canonical(self.body())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (a head file, an export line)."""
+        return {"head": self.body(), "signature": _b64(self.signature)}
+
+    def verify(self, key: Ed25519PublicKey) -> bool:
+        """Whether the key signed this head."""
+        return verify_signature(key, self.signature, self.message())
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> SignedHead:
+        """Parse a head's JSON form; ``where`` names it in errors."""
+        try:
+            body = data["head"]
+            head = cls(
+                size=int(body["size"]),
+                root_hash=bytes.fromhex(body["root_hash"]),
+                signatures_hash=bytes.fromhex(body["signatures_hash"]),
+                timestamp=str(body["timestamp"]),
+                signature=base64.b64decode(data["signature"], validate=True),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise InvalidInputError(
+                f"{where} is not a signed tree head (head.size, head.root_hash, "
+                "head.signatures_hash, head.timestamp, signature)."
+            ) from None
+        if set(data) != {"head", "signature"} or set(body) != set(head.body()):
+            raise InvalidInputError(f"{where} has fields a signed tree head does not have.")
+        return head
+
+
+# Values a payload must not hold: identifiers written out (record their hash).
+_TOKEN = re.compile(r"[0-9A-Za-z@._+\-]+")
+_RIC = re.compile(r"^\d{17}[\dXx]$")
+_MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+_CARD = re.compile(r"^\d{13,19}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _identifier_kind(token: str) -> str | None:
+    if _RIC.match(token):
+        total = sum(int(c) * w for c, w in zip(token, _RIC_WEIGHTS, strict=False))
+        if "10X98765432"[total % 11] == token[-1].upper():
+            return "a resident ID number"
+    if _MOBILE.match(token):
+        return "a phone number"
+    if _CARD.match(token) and _luhn(token):
+        return "a card number"
+    if _EMAIL.match(token):
+        return "an e-mail address"
+    return None
+
+
+def _check_payload(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        for token in _TOKEN.findall(value):
+            kind = _identifier_kind(token)
+            if kind is not None:
+                raise InvalidInputError(
+                    f"ledger payload {where} holds what looks like {kind}; the ledger records "
+                    "hashes and parameters, never personal data: record its hash instead."
+                )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_payload(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_payload(item, f"{where}[{i}]")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class Ledger:
+    """The ledger of one store. Appending and signing heads need the private key."""
+
+    def __init__(
+        self, store: Store, key: Ed25519PrivateKey | None = None, *, head_every: int = 1000
+    ) -> None:
+        if head_every < 1:
+            raise SettingError("ledger_head_every must be >= 1, e.g. 1000.")
+        self.store = store
+        self.key = key
+        self.head_every = head_every
+        self._lock = threading.Lock()
+        self._tree = MerkleTree()
+        self._signatures = hashlib.sha256()
+
+    # ------------------------------------------------------------ the in-memory mirror
+
+    def _reset(self) -> None:
+        self._tree = MerkleTree()
+        self._signatures = hashlib.sha256()
+
+    def _sync(self, session: Session, size: int) -> None:
+        """Bring the in-memory tree to the store's first ``size`` entries."""
+        tree = self._tree
+        if tree.size > size:
+            self._reset()  # a transaction that appended was rolled back
+        elif tree.size:
+            last = session.execute(
+                select(LedgerEntry.leaf_hash).where(LedgerEntry.index == tree.size - 1)
+            ).scalar_one_or_none()
+            if last != tree.levels[0][-1]:
+                self._reset()  # the mirror is stale: rebuild it
+        if self._tree.size == size:
+            return
+        rows = session.execute(
+            select(LedgerEntry.index, LedgerEntry.leaf_hash, LedgerEntry.signature)
+            .where(LedgerEntry.index >= self._tree.size, LedgerEntry.index < size)
+            .order_by(LedgerEntry.index)
+        )
+        for index, leaf, signature in rows:
+            if index != self._tree.size:
+                raise InternalError(f"ledger entry {self._tree.size} is missing from the store")
+            self._tree.append(leaf)
+            self._signatures.update(signature)
+        if self._tree.size != size:
+            raise InternalError("the ledger's size and its entries disagree")
+
+    def _state(self, session: Session) -> LedgerState:
+        state = session.execute(
+            select(LedgerState).where(LedgerState.id == 1).with_for_update()
+        ).scalar_one_or_none()
+        if state is None:
+            raise SettingError("the store has no ledger; run `custodes init`.")
+        return state
+
+    def _signer(self) -> Ed25519PrivateKey:
+        if self.key is None:
+            raise SettingError("appending to the ledger needs its signing key (custodes init).")
+        return self.key
+
+    # ------------------------------------------------------------ appending
+
+    def append(
+        self,
+        session: Session,
+        type: str,
+        actor: str,
+        subject: str,
+        payload: Mapping[str, Any],
+        *,
+        time: str | None = None,
+    ) -> int:
+        """Record an event in ``session``'s transaction; its index."""
+        return self.append_many(session, [Event(type, actor, subject, payload)], time=time)[0]
+
+    def append_many(
+        self, session: Session, events: Sequence[Event], *, time: str | None = None
+    ) -> list[int]:
+        """Record events in ``session``'s transaction, in order; their indexes."""
+        key = self._signer()
+        for event in events:
+            if not _TYPE.match(event.type):
+                raise InvalidInputError(
+                    f"ledger event type {event.type!r} must be dotted lower-case words, "
+                    "e.g. release.made."
+                )
+            _check_payload(dict(event.payload), "payload")
+        with self._lock:
+            state = self._state(session)
+            self._sync(session, state.size)
+            when = time or _now()
+            indexes = []
+            for event in events:
+                index = state.size
+                text = canonical(
+                    {
+                        "actor": event.actor,
+                        "index": index,
+                        "payload": dict(event.payload),
+                        "subject": event.subject,
+                        "time": when,
+                        "type": event.type,
+                        "v": 1,
+                    }
+                )
+                leaf = leaf_hash(text)
+                signature = key.sign(entry_message(leaf))
+                session.add(
+                    LedgerEntry(
+                        index=index,
+                        entry=text.decode("utf-8"),
+                        leaf_hash=leaf,
+                        signature=signature,
+                    )
+                )
+                self._tree.append(leaf)
+                self._signatures.update(signature)
+                state.size = index + 1
+                indexes.append(index)
+                if state.size % self.head_every == 0:
+                    self._add_head(session, key, when)
+            session.flush()
+            return indexes
+
+    def _add_head(self, session: Session, key: Ed25519PrivateKey, when: str) -> SignedHead:
+        size = self._tree.size
+        existing = session.get(TreeHead, size)
+        if existing is not None:
+            return _head(existing)
+        unsigned = SignedHead(size, self._tree.root(), self._signatures.digest(), when, b"")
+        head = SignedHead(
+            size,
+            unsigned.root_hash,
+            unsigned.signatures_hash,
+            when,
+            key.sign(unsigned.message()),
+        )
+        session.add(
+            TreeHead(
+                size=size,
+                root_hash=head.root_hash,
+                signatures_hash=head.signatures_hash,
+                timestamp=when,
+                signature=head.signature,
+            )
+        )
+        return head
+
+    def sign_head(self) -> SignedHead:
+        """Sign (and store) a head for the ledger as it is now."""
+        key = self._signer()
+        with self.store.transaction() as session, self._lock:
+            state = self._state(session)
+            self._sync(session, state.size)
+            return self._add_head(session, key, _now())
+
+    # ------------------------------------------------------------ reading
+
+    def size(self) -> int:
+        """Number of entries."""
+        with self.store.transaction() as session:
+            state = session.get(LedgerState, 1)
+            return 0 if state is None else state.size
+
+    def heads(self) -> list[SignedHead]:
+        """Every signed head, by size."""
+        with self.store.transaction() as session:
+            rows = session.execute(select(TreeHead).order_by(TreeHead.size)).scalars()
+            return [_head(r) for r in rows]
+
+    def latest_head(self) -> SignedHead | None:
+        """The newest signed head."""
+        heads = self.heads()
+        return heads[-1] if heads else None
+
+    def entry(self, index: int) -> dict[str, Any]:
+        """An entry as stored (its canonical JSON parsed)."""
+        import json
+
+        with self.store.transaction() as session:
+            row = session.get(LedgerEntry, index)
+            if row is None:
+                raise InvalidInputError(f"the ledger has no entry {index}.")
+            data: dict[str, Any] = json.loads(row.entry)
+            return data
+
+    def _tree_at(self, session: Session) -> MerkleTree:
+        state = session.get(LedgerState, 1)
+        size = 0 if state is None else state.size
+        with self._lock:
+            self._sync(session, size)
+            return self._tree
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """That entry ``index`` is in the tree of ``size`` entries (default: the newest head).
+
+        The proof carries the entry, its signature, the audit path and the
+        signed head it leads to; a head is signed first if none covers the entry.
+        """
+        head = self._covering_head(index, size)
+        with self.store.transaction() as session:
+            tree = self._tree_at(session)
+            row = session.get(LedgerEntry, index)
+            if row is None:
+                raise InvalidInputError(f"the ledger has no entry {index}.")
+            path = tree.inclusion_proof(index, head.size)
+            return {
+                "entry": row.entry,
+                "entry_signature": _b64(row.signature),
+                "index": index,
+                "leaf_hash": row.leaf_hash.hex(),
+                "path": [p.hex() for p in path],
+                "head": head.to_dict(),
+            }
+
+    def _covering_head(self, index: int, size: int | None) -> SignedHead:
+        heads = self.heads()
+        if size is not None:
+            chosen = next((h for h in heads if h.size == size), None)
+            if chosen is None:
+                sizes = ", ".join(str(h.size) for h in heads[-5:]) or "none"
+                raise InvalidInputError(
+                    f"no signed head has size {size} (newest: {sizes}); sign one with "
+                    "`custodes ledger head`, or leave the size out."
+                )
+        else:
+            chosen = heads[-1] if heads and heads[-1].size > index else self.sign_head()
+        if not 0 <= index < chosen.size:
+            raise InvalidInputError(
+                f"entry {index} is not in the ledger's first {chosen.size} entries."
+            )
+        return chosen
+
+    def consistency_proof(self, old: int, new: int | None = None) -> dict[str, Any]:
+        """That the signed head of size ``old`` is a prefix of the one of size ``new``."""
+        heads = {h.size: h for h in self.heads()}
+        if old not in heads:
+            raise InvalidInputError(f"no signed head has size {old}.")
+        if new is None:
+            new_head = self.latest_head() or self.sign_head()
+        elif new in heads:
+            new_head = heads[new]
+        else:
+            raise InvalidInputError(f"no signed head has size {new}.")
+        with self.store.transaction() as session:
+            tree = self._tree_at(session)
+            path = tree.consistency_proof(old, new_head.size)
+        return {
+            "old_head": heads[old].to_dict(),
+            "new_head": new_head.to_dict(),
+            "path": [p.hex() for p in path],
+        }
+
+    # ------------------------------------------------------------ export
+
+    def export(self, path: str | os.PathLike[str], *, batch: int = 10_000) -> int:
+        """Write the whole ledger (entries and signed heads) as JSON Lines; its size.
+
+        The file is written beside ``path`` and renamed into place when
+        complete. Entries and heads are written as the store has them: the
+        export is what an auditor verifies, so nothing is repaired here.
+        """
+        target = Path(path)
+        public = self.key.public_key() if self.key is not None else None
+        with self.store.transaction() as session:
+            state = session.get(LedgerState, 1)
+            size = 0 if state is None else state.size
+            heads = list(session.execute(select(TreeHead).order_by(TreeHead.size)).scalars())
+            header = {
+                "format": EXPORT_FORMAT,
+                "public_key": public_key_text(public) if public is not None else "",
+                "size": size,
+                "version": 1,
+            }
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            except OSError as exc:
+                raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(canonical(header) + b"\n")
+                    pending = iter(heads)
+                    head = next(pending, None)
+                    for row in _rows(session, batch):
+                        out.write(
+                            b'{"entry":'
+                            + row.entry.encode("utf-8")
+                            + b',"signature":"'
+                            + base64.b64encode(row.signature)
+                            + b'"}\n'
+                        )
+                        while head is not None and head.size <= row.index + 1:
+                            out.write(canonical(_head(head).to_dict()) + b"\n")
+                            head = next(pending, None)
+                    while head is not None:  # heads beyond the entries (a truncated store)
+                        out.write(canonical(_head(head).to_dict()) + b"\n")
+                        head = next(pending, None)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, target)
+            except OSError as exc:
+                Path(tmp).unlink(missing_ok=True)
+                raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
+        return size
+
+
+def _rows(session: Session, batch: int) -> Iterator[LedgerEntry]:
+    last = -1
+    while True:
+        rows = list(
+            session.execute(
+                select(LedgerEntry)
+                .where(LedgerEntry.index > last)
+                .order_by(LedgerEntry.index)
+                .limit(batch)
+            ).scalars()
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].index
+        session.expunge_all()
+
+
+def _head(row: TreeHead) -> SignedHead:
+    """A stored head."""
+    return SignedHead(
+        size=row.size,
+        root_hash=row.root_hash,
+        signatures_hash=row.signatures_hash,
+        timestamp=row.timestamp,
+        signature=row.signature,
+    )

@@ -1,0 +1,240 @@
+"""The offline verifier: an export and the public key are all it needs.
+
+A first pass streams the export once: every entry line is hashed as it is
+(the leaf is the entry's exact bytes) into the Merkle tree's right edge,
+every entry signature into the running signatures hash, and each signed
+head is checked (its signature, its root and its signatures hash against
+the recomputed ones, its size against the entries before it). Entries after
+the newest head have their own signatures checked. With a trusted head
+saved earlier, the first ``size`` entries must give the same root.
+
+When anything fails, a second pass names the first bad entry: a line that
+is not canonical, an index out of place (an entry removed or moved), or a
+signature the ledger's key did not make (an entry edited or re-signed).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from custodes.errors import DataFileError, InvalidInputError, TamperedError
+from custodes.ledger._canonical import canonical
+from custodes.ledger._keys import fingerprint, public_key_text, verify_signature
+from custodes.ledger._ledger import EXPORT_FORMAT, SignedHead, entry_message
+from custodes.ledger._merkle import Frontier, leaf_hash
+
+__all__ = ["Verification", "load_head", "verify_export"]
+
+_ENTRY = b'{"entry":'
+_SIGNATURE = b',"signature":"'
+_END = b'"}\n'
+_B64_SIGNATURE = 88  # characters of a 64-byte signature in base64
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a successful verification established."""
+
+    size: int
+    heads: int
+    newest_head: SignedHead | None
+    trusted_head: SignedHead | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "verified": True,
+            "entries": self.size,
+            "signed_heads": self.heads,
+            "newest_head": None if self.newest_head is None else self.newest_head.to_dict(),
+            "consistent_with_trusted_head": self.trusted_head is not None,
+        }
+
+
+class _FailureError(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _entry_parts(line: bytes, lineno: int) -> tuple[bytes, bytes]:
+    """An entry line's entry bytes and signature."""
+    cut = line.rfind(_SIGNATURE)
+    if (
+        not line.endswith(_END)
+        or cut < len(_ENTRY)
+        or len(line) - cut - len(_SIGNATURE) - len(_END) != _B64_SIGNATURE
+    ):
+        raise _FailureError(f"line {lineno} is not an entry line of an export")
+    try:
+        signature = base64.b64decode(line[cut + len(_SIGNATURE) : -len(_END)], validate=True)
+    except (binascii.Error, ValueError):
+        raise _FailureError(f"line {lineno}: the signature is not base64") from None
+    return line[len(_ENTRY) : cut], signature
+
+
+def _json_line(line: bytes, lineno: int) -> Any:
+    try:
+        value = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _FailureError(f"line {lineno} is not JSON") from None
+    if canonical(value) + b"\n" != line:
+        raise _FailureError(f"line {lineno} is not in canonical form")
+    return value
+
+
+def load_head(path: str | os.PathLike[str], key: Ed25519PublicKey) -> SignedHead:
+    """A signed head saved as JSON (``custodes ledger head --output``), checked against the key."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFileError(f"trusted head {str(source)!r} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidInputError(f"{source} is not a JSON signed tree head.") from None
+    head = SignedHead.from_dict(data, str(source))
+    if not head.verify(key):
+        raise TamperedError(f"the trusted head {source} is not signed by this public key.")
+    return head
+
+
+def verify_export(
+    path: str | os.PathLike[str],
+    key: Ed25519PublicKey,
+    trusted: SignedHead | None = None,
+) -> Verification:
+    """Verify an export; raise :class:`TamperedError` naming the first bad entry."""
+    source = Path(path)
+    try:
+        return _fast(source, key, trusted)
+    except _FailureError as failure:
+        bad = _first_bad_entry(source, key)
+        if bad is not None:
+            raise TamperedError(f"{bad} ({failure.message}).") from None
+        raise TamperedError(f"{failure.message}.") from None
+    except FileNotFoundError:
+        raise DataFileError(f"ledger export {str(source)!r} does not exist.") from None
+
+
+def _header(line: bytes, key: Ed25519PublicKey) -> int:
+    header = _json_line(line, 1)
+    expected = {"format", "public_key", "size", "version"}
+    if not isinstance(header, dict) or set(header) != expected:
+        raise _FailureError("line 1 is not the header of a custodes ledger export")
+    if header["format"] != EXPORT_FORMAT or header["version"] != 1:
+        raise _FailureError("line 1: not a custodes ledger export of version 1")
+    if header["public_key"] != public_key_text(key):
+        raise _FailureError(f"the export names another signing key than {fingerprint(key)}")
+    size = header["size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise _FailureError("line 1: the size is not a whole number")
+    return size
+
+
+def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Verification:
+    frontier = Frontier()
+    signatures = hashlib.sha256()
+    count = heads = 0
+    newest: SignedHead | None = None
+    tail: list[tuple[int, bytes, bytes]] = []  # entries after the newest head
+    trusted_ok = trusted is None or trusted.size == 0
+    with source.open("rb") as handle:
+        first = handle.readline()
+        if not first:
+            raise _FailureError("the export is empty")
+        declared = _header(first, key)
+        for lineno, line in enumerate(handle, start=2):
+            if line.startswith(_ENTRY):
+                entry, signature = _entry_parts(line, lineno)
+                leaf = leaf_hash(entry)
+                frontier.append(leaf)
+                signatures.update(signature)
+                tail.append((count, leaf, signature))
+                count += 1
+                if trusted is not None and count == trusted.size:
+                    if (frontier.root(), signatures.digest()) != (
+                        trusted.root_hash,
+                        trusted.signatures_hash,
+                    ):
+                        raise _FailureError(
+                            f"the first {trusted.size} entries differ from the trusted head's"
+                        )
+                    trusted_ok = True
+            elif line.startswith(b'{"head":'):
+                head = SignedHead.from_dict(_json_line(line, lineno), f"line {lineno}")
+                if head.size != count:
+                    raise _FailureError(
+                        f"the signed head of size {head.size} follows {count} entries: entries "
+                        f"{count} to {head.size - 1} are missing"
+                        if head.size > count
+                        else f"line {lineno}: a head of size {head.size} after {count} entries"
+                    )
+                if not head.verify(key):
+                    raise _FailureError(f"the signed head of size {head.size} has a bad signature")
+                if head.root_hash != frontier.root() or head.signatures_hash != signatures.digest():
+                    raise _FailureError(
+                        f"the entries before the signed head of size {head.size} do not give its "
+                        "root hash and signatures hash"
+                    )
+                if newest is not None and head.size < newest.size:
+                    raise _FailureError(f"line {lineno}: signed heads out of order")
+                heads += 1
+                newest = head
+                tail.clear()
+            else:
+                raise _FailureError(f"line {lineno} is neither an entry nor a signed head")
+    for index, leaf, signature in tail:
+        if not verify_signature(key, signature, entry_message(leaf)):
+            raise _FailureError(f"entry {index} (after the newest signed head) has a bad signature")
+    if declared != count:
+        raise _FailureError(
+            f"the export declares {declared} entries but holds {count}"
+            + (f": entries from {count} on are missing" if declared > count else "")
+        )
+    if not trusted_ok:
+        assert trusted is not None
+        raise _FailureError(
+            f"the ledger has {count} entries, fewer than the trusted head's {trusted.size}: "
+            f"entries from {count} on were removed"
+        )
+    return Verification(count, heads, newest, trusted)
+
+
+def _first_bad_entry(source: Path, key: Ed25519PublicKey) -> str | None:
+    """The first entry that is malformed, out of place or wrongly signed, described."""
+    position = 0
+    try:
+        with source.open("rb") as handle:
+            handle.readline()
+            for lineno, line in enumerate(handle, start=2):
+                if not line.startswith(_ENTRY):
+                    continue
+                try:
+                    entry, signature = _entry_parts(line, lineno)
+                    value = _json_line(line, lineno)
+                except _FailureError as failure:
+                    return f"entry {position} is damaged: {failure.message}"
+                index = value.get("entry", {}).get("index") if isinstance(value, dict) else None
+                if not isinstance(index, int):
+                    return f"entry {position} is damaged: it has no index (line {lineno})"
+                if index > position:
+                    return f"entry {position} is missing (line {lineno} holds entry {index})"
+                if index < position:
+                    return f"entry {position} is out of place (line {lineno} holds entry {index})"
+                if not verify_signature(key, signature, entry_message(leaf_hash(entry))):
+                    return (
+                        f"entry {position} was changed or re-signed: its signature is not the "
+                        "ledger key's signature of its content"
+                    )
+                position += 1
+    except OSError:
+        return None
+    return None

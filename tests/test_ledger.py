@@ -1,0 +1,453 @@
+"""The store and the verifiable ledger: RFC 9162 vectors, proofs, tampering, concurrency.
+
+The store tests run on SQLite and on a real PostgreSQL server (each test gets
+a fresh database); PostgreSQL needs CUSTODES_TEST_POSTGRES_URL (set by
+``scripts/with-postgres``): without it those tests skip, except under CI.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pymerkle import InmemoryTree
+
+from custodes.errors import InvalidInputError, TamperedError
+from custodes.ledger import (
+    EMPTY_ROOT,
+    Event,
+    Ledger,
+    MerkleTree,
+    canonical,
+    init_workspace,
+    leaf_hash,
+    load_head,
+    load_public_key,
+    open_ledger,
+    root_of,
+    verify_consistency,
+    verify_export,
+    verify_inclusion,
+)
+from custodes.ledger._ledger import entry_message
+from custodes.settings import Settings, load_settings
+from custodes.store import HEAD_REVISION, Store
+
+# ------------------------------------------------------------ RFC 6962 / 9162 vectors
+
+LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243")]
+LEAVES += [bytes.fromhex("5051525354555657"), bytes.fromhex("606162636465666768696a6b6c6d6e6f")]
+ROOTS = [
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+]
+
+
+def test_tree_hashes_match_the_rfc_vectors() -> None:
+    assert EMPTY_ROOT.hex() == ROOTS[0]
+    tree = MerkleTree(leaf_hash(x) for x in LEAVES)
+    for n, expected in enumerate(ROOTS):
+        assert tree.root(n).hex() == expected
+        assert root_of([leaf_hash(x) for x in LEAVES[:n]]).hex() == expected
+
+
+def test_proofs_match_the_rfc_vectors() -> None:
+    tree = MerkleTree(leaf_hash(x) for x in LEAVES)
+    assert [p.hex() for p in tree.inclusion_proof(5, 8)] == [
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    ]
+    assert [p.hex() for p in tree.consistency_proof(2, 5)] == [
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+    ]
+    assert [p.hex() for p in tree.consistency_proof(3, 8)] == [
+        "0298d122906dcfc10892cb53a73992fc5b9f493ea4c9badb27b791b4127a7fe7",
+        "07506a85fd9dd2f120eb694f86011e5bb4662e5c415a62917033d4a9624487e7",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+    ]
+
+
+@given(st.lists(st.binary(max_size=8), min_size=1, max_size=70, unique=True))
+@settings(max_examples=40, deadline=None)
+def test_every_proof_verifies_and_matches_pymerkle(entries: list[bytes]) -> None:
+    tree = MerkleTree(leaf_hash(x) for x in entries)
+    reference = InmemoryTree(algorithm="sha256")
+    for x in entries:
+        reference.append_entry(x)
+    n = len(entries)
+    assert tree.root() == reference.get_root()
+    for size in range(1, n + 1):
+        root = tree.root(size)
+        assert root == reference.get_root(size)
+        for index in range(size):
+            proof = tree.inclusion_proof(index, size)
+            assert verify_inclusion(tree.levels[0][index], index, size, proof, root)
+            if proof:  # a changed proof, index or size fails
+                assert not verify_inclusion(tree.levels[0][index], index, size, proof[:-1], root)
+                if size > 1:
+                    other = (index + 1) % size
+                    assert not verify_inclusion(tree.levels[0][index], other, size, proof, root)
+        for old in range(1, size + 1):
+            proof = tree.consistency_proof(old, size)
+            assert verify_consistency(old, size, tree.root(old), root, proof)
+            if old < size:
+                assert not verify_consistency(old, size, root, root, proof)
+
+
+def test_canonical_json_refuses_floats_and_sorts_keys() -> None:
+    assert canonical({"b": 1, "a": ["x", True, None]}) == b'{"a":["x",true,null],"b":1}'
+    assert canonical({"名": "值"}) == '{"名":"值"}'.encode()
+    with pytest.raises(InvalidInputError, match=r"no floats \(the entry.k is one\)"):
+        canonical({"k": 0.5})
+
+
+# ------------------------------------------------------------ the store, on both databases
+
+
+def _postgres_base() -> str | None:
+    url = os.environ.get("CUSTODES_TEST_POSTGRES_URL")
+    if url:
+        return url
+    if os.environ.get("CI"):
+        pytest.fail("CUSTODES_TEST_POSTGRES_URL is not set (CI: PostgreSQL tests may not skip)")
+    pytest.skip(
+        "CUSTODES_TEST_POSTGRES_URL is not set; run the tests through scripts/with-postgres"
+    )
+    return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'custodes.db'}"
+        Store.dispose_all()
+        return
+    base = sa.make_url(_postgres_base() or "")
+    name = f"custodes_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        Store.dispose_all()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def workspace(store_url: str, tmp_path: Path) -> Settings:
+    ws = load_settings(tmp_path / "ws", {"store_url": store_url, "ledger_head_every": 10})
+    init_workspace(ws)
+    return ws
+
+
+def _fill(ledger: Ledger, count: int) -> None:
+    with ledger.store.transaction() as session:
+        ledger.append_many(
+            session,
+            [Event("test.event", "tester", f"item {i}", {"n": i}) for i in range(count)],
+        )
+
+
+def test_init_twice_is_harmless(workspace: Settings) -> None:
+    again = init_workspace(workspace)
+    assert not again.created
+    assert Store(workspace.database_url()).revision() == HEAD_REVISION
+    assert workspace.signing_key_path().stat().st_mode & 0o777 == 0o600
+    ledger = open_ledger(workspace)
+    assert ledger.size() == 1  # one workspace.initialized entry, not two
+    assert ledger.entry(0)["type"] == "workspace.initialized"
+
+
+def test_an_entry_commits_with_its_transaction_or_not_at_all(workspace: Settings) -> None:
+    ledger = open_ledger(workspace)
+
+    def failing_change() -> None:
+        with ledger.store.transaction() as session:
+            ledger.append(session, "test.event", "tester", "s", {"n": 1})
+            raise RuntimeError("the state change failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+    assert ledger.size() == 1
+    with ledger.store.transaction() as session:
+        assert ledger.append(session, "test.event", "tester", "s", {"n": 2}) == 1
+    export = workspace.workspace / "export.jsonl"
+    ledger.export(export)
+    key = load_public_key(workspace.signing_key_path().with_suffix(".pub"))
+    assert verify_export(export, key).size == 2
+
+
+def test_payloads_never_hold_personal_data(workspace: Settings) -> None:
+    ledger = open_ledger(workspace)
+    with pytest.raises(InvalidInputError) as caught, ledger.store.transaction() as session:
+        ledger.append(session, "test.event", "tester", "s", {"who": {"id": "11010519491231002X"}})
+    assert "payload.who.id" in str(caught.value)
+    assert "11010519491231002X" not in str(caught.value)
+    with pytest.raises(InvalidInputError, match="phone"), ledger.store.transaction() as session:
+        ledger.append(session, "test.event", "tester", "s", {"note": "call 13812345678"})
+    with pytest.raises(InvalidInputError, match="dotted"), ledger.store.transaction() as session:
+        ledger.append(session, "Bad Type", "tester", "s", {})
+
+
+def _append_in_process(settings_dict: dict[str, str], count: int) -> None:
+    overrides = {"store_url": settings_dict["store_url"], "ledger_head_every": 10}
+    ws = load_settings(settings_dict["workspace"], overrides)
+    ledger = open_ledger(ws)
+    for i in range(count):
+        with ledger.store.transaction() as session:
+            ledger.append(session, "test.event", f"process {os.getpid()}", "s", {"n": i})
+
+
+def test_concurrent_appenders_never_gap_duplicate_or_fork(workspace: Settings) -> None:
+    def worker(count: int) -> None:
+        ledger = open_ledger(workspace)  # each thread its own ledger object and connections
+        for i in range(count):
+            with ledger.store.transaction() as session:
+                ledger.append(session, "test.event", "thread", "s", {"n": i})
+
+    threads = [threading.Thread(target=worker, args=(25,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    context = multiprocessing.get_context("spawn")
+    shared = {"workspace": str(workspace.workspace), "store_url": workspace.store_url}
+    processes = [context.Process(target=_append_in_process, args=(shared, 25)) for _ in range(2)]
+    for p in processes:
+        p.start()
+    for t in threads:
+        t.join()
+    for p in processes:
+        p.join()
+        assert p.exitcode == 0
+    ledger = open_ledger(workspace)
+    assert ledger.size() == 1 + 4 * 25 + 2 * 25
+    export = workspace.workspace / "export.jsonl"
+    ledger.export(export)
+    key = load_public_key(workspace.signing_key_path().with_suffix(".pub"))
+    result = verify_export(export, key)
+    assert result.size == 151
+    assert result.heads == 15  # one every 10 entries, however the appenders interleaved
+
+
+def test_proofs_from_the_store_verify(workspace: Settings) -> None:
+    ledger = open_ledger(workspace)
+    _fill(ledger, 40)
+    proof = ledger.inclusion_proof(17)
+    head = proof["head"]["head"]
+    assert head["size"] == 40  # the newest signed head (one every 10 entries)
+    path = [bytes.fromhex(p) for p in proof["path"]]
+    leaf = leaf_hash(proof["entry"].encode("utf-8"))
+    assert leaf.hex() == proof["leaf_hash"]
+    assert verify_inclusion(leaf, 17, head["size"], path, bytes.fromhex(head["root_hash"]))
+    consistency = ledger.consistency_proof(10, 40)
+    old, new = consistency["old_head"]["head"], consistency["new_head"]["head"]
+    assert verify_consistency(
+        10,
+        40,
+        bytes.fromhex(old["root_hash"]),
+        bytes.fromhex(new["root_hash"]),
+        [bytes.fromhex(p) for p in consistency["path"]],
+    )
+    with pytest.raises(InvalidInputError, match="no signed head has size 12"):
+        ledger.consistency_proof(12)
+
+
+# ------------------------------------------------------------ tampering with the database
+
+
+def _tampered(workspace: Settings, sql: list[str], trusted: bool = False) -> str:
+    """Fill the ledger, save a head, run ``sql`` on the database, export, verify: the error."""
+    ledger = open_ledger(workspace)
+    _fill(ledger, 34)  # 35 entries, heads at 10, 20, 30
+    head_file = workspace.workspace / "head.json"
+    head_file.write_text(json.dumps(ledger.sign_head().to_dict()))
+    engine = sa.create_engine(workspace.database_url())
+    Store.dispose_all()  # no other connection while the database is edited
+    with engine.begin() as connection:
+        for statement in sql:
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+    export = workspace.workspace / "export.jsonl"
+    open_ledger(workspace).export(export)
+    key = load_public_key(workspace.signing_key_path().with_suffix(".pub"))
+    trusted_head = load_head(head_file, key) if trusted else None
+    with pytest.raises(TamperedError) as caught:
+        verify_export(export, key, trusted_head)
+    return str(caught.value)
+
+
+def test_an_edited_payload_byte_is_named(workspace: Settings) -> None:
+    edit = "UPDATE ledger_entries SET entry = REPLACE(entry, '\"n\":16', '\"n\":61') WHERE idx = 17"
+    message = _tampered(workspace, [edit])
+    assert message.startswith("entry 17 was changed or re-signed")
+
+
+def test_a_deleted_entry_is_named(workspace: Settings) -> None:
+    message = _tampered(workspace, ["DELETE FROM ledger_entries WHERE idx = 12"])
+    assert message.startswith("entry 12 is missing")
+
+
+def test_swapped_entries_are_named(workspace: Settings) -> None:
+    swap = [
+        "UPDATE ledger_entries SET idx = -1 WHERE idx = 5",
+        "UPDATE ledger_entries SET idx = 5 WHERE idx = 8",
+        "UPDATE ledger_entries SET idx = 8 WHERE idx = -1",
+    ]
+    message = _tampered(workspace, swap)
+    assert message.startswith("entry 5 is missing (line 7 holds entry 8)")
+
+
+def test_a_truncated_tail_is_named(workspace: Settings) -> None:
+    cut = [
+        "DELETE FROM ledger_entries WHERE idx >= 31",
+        "DELETE FROM tree_heads WHERE size > 30",
+        "UPDATE ledger_state SET size = 31",
+    ]
+    message = _tampered(workspace, cut, trusted=True)
+    assert "fewer than the trusted head's 35: entries from 31 on were removed" in message
+
+
+def test_a_ledger_re_signed_with_another_key_is_named(workspace: Settings) -> None:
+    ledger = open_ledger(workspace)
+    _fill(ledger, 5)
+    export = workspace.workspace / "export.jsonl"
+    ledger.export(export)
+    forger = Ledger(Store(workspace.database_url()), Ed25519PrivateKey.generate())
+    engine = sa.create_engine(workspace.database_url())
+    with engine.begin() as connection:
+        rows = connection.execute(sa.text("SELECT idx, leaf_hash FROM ledger_entries")).all()
+        for index, leaf in rows:
+            assert forger.key is not None
+            signature = forger.key.sign(entry_message(bytes(leaf)))
+            connection.execute(
+                sa.text("UPDATE ledger_entries SET signature = :s WHERE idx = :i"),
+                {"s": signature, "i": index},
+            )
+    engine.dispose()
+    ledger.export(export)
+    key = load_public_key(workspace.signing_key_path().with_suffix(".pub"))
+    with pytest.raises(TamperedError, match=r"^entry 0 was changed or re-signed"):
+        verify_export(export, key)
+
+
+# ------------------------------------------------------------ any byte of an export
+
+
+@pytest.fixture(scope="module")
+def clean_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
+    folder = tmp_path_factory.mktemp("export")
+    ws = load_settings(folder / "ws", {"ledger_head_every": 7})
+    init_workspace(ws)
+    ledger = open_ledger(ws)
+    _fill(ledger, 30)
+    path = folder / "export.jsonl"
+    ledger.export(path)
+    return path.read_bytes(), ws.signing_key_path().with_suffix(".pub")
+
+
+@given(position=st.integers(min_value=0), change=st.integers(min_value=1, max_value=255))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_flipping_any_byte_of_an_export_is_caught(
+    clean_export: tuple[bytes, Path], tmp_path: Path, position: int, change: int
+) -> None:
+    data, public = clean_export
+    key = load_public_key(public)
+    original = tmp_path / "clean.jsonl"
+    original.write_bytes(data)
+    assert verify_export(original, key).size == 31
+    spot = position % len(data)
+    damaged = bytearray(data)
+    damaged[spot] ^= change
+    path = tmp_path / "damaged.jsonl"
+    path.write_bytes(bytes(damaged))
+    with pytest.raises((TamperedError, InvalidInputError)):
+        verify_export(path, key)
+
+
+# ------------------------------------------------------------ the command line
+
+
+def test_cli_init_export_prove_and_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.cli import main
+
+    ws = tmp_path / "ws"
+    assert main(["init", "--workspace", str(ws)]) == 0
+    assert "created" in capsys.readouterr().out
+    assert main(["init", "--workspace", str(ws)]) == 0
+    assert "already set up" in capsys.readouterr().out
+    head = tmp_path / "head.json"
+    assert main(["ledger", "head", "--workspace", str(ws), "--output", str(head)]) == 0
+    capsys.readouterr()
+    assert main(["ledger", "prove", "--entry", "0", "--workspace", str(ws)]) == 0
+    proof = json.loads(capsys.readouterr().out)
+    assert proof["index"] == 0
+    export = tmp_path / "export.jsonl"
+    assert main(["ledger", "export", "--output", str(export), "--workspace", str(ws)]) == 0
+    public = ws / "keys" / "ledger.pub"
+    argv = ["audit", "verify", "--ledger", str(export), "--public-key", str(public)]
+    assert main([*argv, "--trusted-head", str(head)]) == 0
+    assert "verified: 1 entries" in capsys.readouterr().out
+    lines = export.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b"workspace.initialized", b"workspace.initialised")
+    export.write_bytes(b"".join(lines))
+    assert main(argv) == 3
+    assert "entry 0 was changed" in capsys.readouterr().err
+    assert main(["ledger", "prove", "--workspace", str(ws)]) == 2
+    assert "give --entry N" in capsys.readouterr().err
+
+
+def test_scans_and_releases_are_recorded_once_the_workspace_is_set_up(tmp_path: Path) -> None:
+    import polars as pl
+
+    from custodes import AnonymizationSpec, KAnonymity, Workspace
+    from custodes.hierarchy import Hierarchy
+
+    settings = load_settings(tmp_path / "ws")
+    ws = Workspace(settings)
+    frame = pl.DataFrame({"sex": ["F", "M"] * 10, "id_card": ["11010519491231002X"] * 20})
+    ws.scan(frame)
+    assert not ws.initialized()  # nothing recorded before custodes init
+    init_workspace(settings)
+    ws.scan(frame)
+    spec = AnonymizationSpec(
+        quasi_identifiers=("sex",),
+        hierarchies={"sex": Hierarchy(rows=(("F", "*"), ("M", "*")))},
+        models=(KAnonymity(2),),
+        identifying=("id_card",),
+    )
+    release = ws.anonymize(frame, spec, output=tmp_path / "release.csv")
+    ledger = open_ledger(settings)
+    assert ledger.size() == 3
+    assert ledger.entry(1)["type"] == "scan.made"
+    made = ledger.entry(2)
+    assert made["type"] == "release.made"
+    assert made["payload"]["output_sha256"] == release.output_sha256
+    assert made["payload"]["privacy_models"] == ["2-anonymity"]
+    assert "11010519491231002X" not in json.dumps(made)
+    Store.dispose_all()
