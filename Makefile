@@ -50,6 +50,7 @@ bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/
 	$(BIN)/python bench/bench_risk.py
 	$(BIN)/python bench/bench_anonymize.py
 	$(BIN)/python bench/bench_detect.py
+	scripts/with-postgres $(BIN)/python bench/bench_ledger.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from bench_risk import machine, median_time
+from bench_risk import machine, markdown_table, median_time, write_result
 from custodes.anonymize import DistinctLDiversity, KAnonymity, RecursiveCLDiversity, TCloseness
 from custodes.anonymize._generalize import Scheme, schemes_for
 from custodes.anonymize._search import SearchResult, optimal_generalization
@@ -211,12 +211,6 @@ def register_scale() -> tuple[list[list[str]], str]:
     return rows, memory
 
 
-def table(head: str, rows: list[list[str]]) -> list[str]:
-    cols = head.split("|")
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows] + [""]
-
-
 SECTIONS = {  # title: (text, table head)
     "In-process search on Adult": (
         "'search' gets the summary already built; 'summary + search' starts from the Polars "
@@ -295,12 +289,10 @@ def main() -> int:
     tables = [search_rows, process_rows, anjana_rows, scale_rows, register_rows]
     for (title, (text, head)), rows in zip(SECTIONS.items(), tables, strict=True):
         lines += [f"## {title}", "", text, ""]
-        lines += [anjana_error, ""] if rows is anjana_rows and anjana_error else table(head, rows)
+        missing = rows is anjana_rows and anjana_error
+        lines += [anjana_error, ""] if missing else markdown_table(head, rows)
     lines += [memory, "", register_memory, ""]
-    out = ROOT / "bench" / "results" / "anonymize.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {out}", file=sys.stderr)
+    write_result("anonymize.md", lines)
     return 0
 
 

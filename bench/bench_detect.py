@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from bench_risk import machine
+from bench_risk import machine, markdown_table, write_result
 from custodes.detect import classify, scan
 from custodes.synth import population_register
 
@@ -125,7 +125,7 @@ def main() -> int:
         "",
     ]
     print("quality", file=sys.stderr)
-    lines += _table("entity|positives|false positives|precision|recall", quality())
+    lines += markdown_table("entity|positives|false positives|precision|recall", quality())
     lines += [
         "Names are judged by their surname alone here: a two-character word that starts with "
         "a surname character (李子, 黄色) is taken for a name. In a scan the column name "
@@ -168,7 +168,7 @@ def main() -> int:
                 ]
             )
             rows[1][3] = f"{rate / peer_rate:,.0f}x"
-        lines += _table("run|seconds|cells per second|custodes / Presidio", rows)
+        lines += markdown_table("run|seconds|cells per second|custodes / Presidio", rows)
         if not isinstance(peer, dict):
             lines += [peer, ""]
         assert hasattr(result, "columns")
@@ -189,17 +189,8 @@ def main() -> int:
             f"({before:,.0f} MiB before it; the tables are generated in a child process).",
             "",
         ]
-    out = ROOT / "bench" / "results" / "detect.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {out}", file=sys.stderr)
+    write_result("detect.md", lines)
     return 0
-
-
-def _table(head: str, rows: list[list[str]]) -> list[str]:
-    cols = head.split("|")
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    return out + ["| " + " | ".join(r) + " |" for r in rows] + [""]
 
 
 if __name__ == "__main__":

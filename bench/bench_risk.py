@@ -289,11 +289,23 @@ def main() -> int:
         f"combinations): median {process * 1000:,.0f} ms.",
         "",
     ]
-    out = ROOT / "bench" / "results" / "risk.md"
+    write_result("risk.md", lines)
+    return 0
+
+
+def markdown_table(head: str, rows: list[list[str]]) -> list[str]:
+    """A Markdown table: ``head`` is the column names joined by '|'."""
+    cols = head.split("|")
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    return out + ["| " + " | ".join(r) + " |" for r in rows] + [""]
+
+
+def write_result(name: str, lines: list[str]) -> None:
+    """Write ``bench/results/NAME``."""
+    out = ROOT / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {out}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

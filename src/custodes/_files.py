@@ -6,18 +6,23 @@ import json
 import os
 import tempfile
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from custodes.errors import DataFileError, InvalidInputError, SettingError
 
-__all__ = ["read_json_object", "read_toml", "write_atomic"]
+__all__ = ["atomic_writer", "read_json_object", "read_toml", "write_atomic"]
 
 
-def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+@contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file beside ``path`` that replaces it only once written and synced.
+
+    If the block fails, the temporary file is removed and ``path`` is untouched.
+    """
     target = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -25,14 +30,24 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
         raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
-    return target
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_writer(path) as handle:
+        handle.write(payload)
+    return Path(path)
 
 
 def read_toml(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:

@@ -11,7 +11,12 @@ from sqlalchemy import select
 
 from custodes._files import write_atomic
 from custodes.errors import SettingError
-from custodes.ledger._keys import fingerprint, load_or_create_key, load_private_key
+from custodes.ledger._keys import (
+    fingerprint,
+    load_or_create_key,
+    load_private_key,
+    public_key_text,
+)
 from custodes.ledger._ledger import Ledger
 from custodes.settings import Settings
 from custodes.store import Meta, Store
@@ -66,6 +71,7 @@ def init_workspace(settings: Settings) -> InitResult:
             created = recorded is None
             if created:
                 session.add(Meta(key="ledger_key_fingerprint", value=fingerprint(public)))
+                session.add(Meta(key="ledger_public_key", value=public_key_text(public)))
                 session.add(
                     Meta(key="created", value=datetime.now(UTC).isoformat(timespec="seconds"))
                 )

@@ -19,7 +19,6 @@ import base64
 import hashlib
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from custodes.errors import DataFileError, InternalError, InvalidInputError, SettingError
+from custodes._files import atomic_writer
+from custodes.errors import InternalError, InvalidInputError, SettingError
 from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import public_key_text, verify_signature
 from custodes.ledger._merkle import MerkleTree, leaf_hash
-from custodes.store import LedgerEntry, LedgerState, Store, TreeHead
+from custodes.store import LedgerEntry, LedgerState, Meta, Store, TreeHead
 
 __all__ = [
     "ENTRY_DOMAIN",
@@ -206,9 +206,7 @@ class Ledger:
         if tree.size > size:
             self._reset()  # a transaction that appended was rolled back
         elif tree.size:
-            last = session.execute(
-                select(LedgerEntry.leaf_hash).where(LedgerEntry.index == tree.size - 1)
-            ).scalar_one_or_none()
+            last = session.execute(_LEAF, {"i": tree.size - 1}).scalar_one_or_none()
             if last != tree.levels[0][-1]:
                 self._reset()  # the mirror is stale: rebuild it
         if self._tree.size == size:
@@ -351,8 +349,8 @@ class Ledger:
 
     def latest_head(self) -> SignedHead | None:
         """The newest signed head."""
-        heads = self.heads()
-        return heads[-1] if heads else None
+        with self.store.transaction() as session:
+            return self._newest_head(session)
 
     def entry(self, index: int) -> dict[str, Any]:
         """An entry as stored (its canonical JSON parsed)."""
@@ -366,11 +364,25 @@ class Ledger:
             return data
 
     def _tree_at(self, session: Session) -> MerkleTree:
-        state = session.get(LedgerState, 1)
-        size = 0 if state is None else state.size
+        size = session.execute(_SIZE).scalar_one_or_none()
         with self._lock:
-            self._sync(session, size)
+            self._sync(session, size or 0)
             return self._tree
+
+    def _newest_head(self, session: Session) -> SignedHead | None:
+        row = session.execute(_NEWEST_HEAD).one_or_none()
+        return None if row is None else SignedHead(*row)
+
+    def _head_of_size(self, session: Session, size: int) -> SignedHead:
+        row = session.execute(select(*_HEAD_COLUMNS).where(TreeHead.size == size)).one_or_none()
+        if row is not None:
+            return SignedHead(*row)
+        newest = self._newest_head(session)
+        raise InvalidInputError(
+            f"no signed head has size {size} (the newest has size "
+            f"{newest.size if newest else 0}); sign one with `custodes ledger head`, or "
+            "leave the size out."
+        )
 
     def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
         """That entry ``index`` is in the tree of ``size`` entries (default: the newest head).
@@ -378,56 +390,54 @@ class Ledger:
         The proof carries the entry, its signature, the audit path and the
         signed head it leads to; a head is signed first if none covers the entry.
         """
-        head = self._covering_head(index, size)
         with self.store.transaction() as session:
+            if size is not None:
+                head = self._head_of_size(session, size)
+            else:
+                newest = self._newest_head(session)
+                if newest is not None and newest.size > index:
+                    head = newest
+                else:  # sign a head that covers the entry, in this transaction
+                    key = self._signer()
+                    with self._lock:
+                        state = self._state(session)
+                        self._sync(session, state.size)
+                        head = self._add_head(session, key, _now())
+            if not 0 <= index < head.size:
+                raise InvalidInputError(
+                    f"entry {index} is not in the ledger's first {head.size} entries."
+                )
             tree = self._tree_at(session)
-            row = session.get(LedgerEntry, index)
+            row = session.execute(_ENTRY, {"i": index}).one_or_none()
             if row is None:
                 raise InvalidInputError(f"the ledger has no entry {index}.")
+            entry, signature, leaf = row
             path = tree.inclusion_proof(index, head.size)
             return {
-                "entry": row.entry,
-                "entry_signature": _b64(row.signature),
+                "entry": entry,
+                "entry_signature": _b64(signature),
                 "index": index,
-                "leaf_hash": row.leaf_hash.hex(),
+                "leaf_hash": bytes(leaf).hex(),
                 "path": [p.hex() for p in path],
                 "head": head.to_dict(),
             }
 
-    def _covering_head(self, index: int, size: int | None) -> SignedHead:
-        heads = self.heads()
-        if size is not None:
-            chosen = next((h for h in heads if h.size == size), None)
-            if chosen is None:
-                sizes = ", ".join(str(h.size) for h in heads[-5:]) or "none"
-                raise InvalidInputError(
-                    f"no signed head has size {size} (newest: {sizes}); sign one with "
-                    "`custodes ledger head`, or leave the size out."
-                )
-        else:
-            chosen = heads[-1] if heads and heads[-1].size > index else self.sign_head()
-        if not 0 <= index < chosen.size:
-            raise InvalidInputError(
-                f"entry {index} is not in the ledger's first {chosen.size} entries."
-            )
-        return chosen
-
     def consistency_proof(self, old: int, new: int | None = None) -> dict[str, Any]:
         """That the signed head of size ``old`` is a prefix of the one of size ``new``."""
-        heads = {h.size: h for h in self.heads()}
-        if old not in heads:
-            raise InvalidInputError(f"no signed head has size {old}.")
-        if new is None:
-            new_head = self.latest_head() or self.sign_head()
-        elif new in heads:
-            new_head = heads[new]
-        else:
-            raise InvalidInputError(f"no signed head has size {new}.")
         with self.store.transaction() as session:
-            tree = self._tree_at(session)
-            path = tree.consistency_proof(old, new_head.size)
+            old_head = self._head_of_size(session, old)
+            if new is None:
+                new_head = self._newest_head(session)
+                assert new_head is not None  # there is the old one at least
+            else:
+                new_head = self._head_of_size(session, new)
+            if new_head.size < old:
+                raise InvalidInputError(
+                    f"the head of size {new_head.size} is older than the one of size {old}."
+                )
+            path = self._tree_at(session).consistency_proof(old, new_head.size)
         return {
-            "old_head": heads[old].to_dict(),
+            "old_head": old_head.to_dict(),
             "new_head": new_head.to_dict(),
             "path": [p.hex() for p in path],
         }
@@ -447,61 +457,69 @@ class Ledger:
             state = session.get(LedgerState, 1)
             size = 0 if state is None else state.size
             heads = list(session.execute(select(TreeHead).order_by(TreeHead.size)).scalars())
+            recorded = session.get(Meta, "ledger_public_key")
             header = {
                 "format": EXPORT_FORMAT,
-                "public_key": public_key_text(public) if public is not None else "",
+                "public_key": public_key_text(public)
+                if public is not None
+                else (recorded.value if recorded is not None else ""),
                 "size": size,
                 "version": 1,
             }
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            except OSError as exc:
-                raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(canonical(header) + b"\n")
-                    pending = iter(heads)
-                    head = next(pending, None)
-                    for row in _rows(session, batch):
-                        out.write(
-                            b'{"entry":'
-                            + row.entry.encode("utf-8")
-                            + b',"signature":"'
-                            + base64.b64encode(row.signature)
-                            + b'"}\n'
-                        )
-                        while head is not None and head.size <= row.index + 1:
-                            out.write(canonical(_head(head).to_dict()) + b"\n")
-                            head = next(pending, None)
-                    while head is not None:  # heads beyond the entries (a truncated store)
+            with atomic_writer(target) as out:
+                out.write(canonical(header) + b"\n")
+                pending = iter(heads)
+                head = next(pending, None)
+                for index, entry, signature in _rows(session, batch):
+                    out.write(
+                        b'{"entry":'
+                        + entry.encode("utf-8")
+                        + b',"signature":"'
+                        + base64.b64encode(signature)
+                        + b'"}\n'
+                    )
+                    while head is not None and head.size <= index + 1:
                         out.write(canonical(_head(head).to_dict()) + b"\n")
                         head = next(pending, None)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, target)
-            except OSError as exc:
-                Path(tmp).unlink(missing_ok=True)
-                raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
+                while head is not None:  # heads beyond the entries (a truncated store)
+                    out.write(canonical(_head(head).to_dict()) + b"\n")
+                    head = next(pending, None)
         return size
 
 
-def _rows(session: Session, batch: int) -> Iterator[LedgerEntry]:
+def _rows(session: Session, batch: int) -> Iterator[tuple[int, str, bytes]]:
+    """(index, entry, signature) rows in order, a batch at a time."""
     last = -1
     while True:
-        rows = list(
-            session.execute(
-                select(LedgerEntry)
-                .where(LedgerEntry.index > last)
-                .order_by(LedgerEntry.index)
-                .limit(batch)
-            ).scalars()
-        )
+        rows = session.execute(
+            select(LedgerEntry.index, LedgerEntry.entry, LedgerEntry.signature)
+            .where(LedgerEntry.index > last)
+            .order_by(LedgerEntry.index)
+            .limit(batch)
+        ).all()
         if not rows:
             return
-        yield from rows
-        last = rows[-1].index
-        session.expunge_all()
+        for index, entry, signature in rows:
+            yield int(index), str(entry), bytes(signature)
+        last = int(rows[-1][0])
+
+
+_HEAD_COLUMNS = (
+    TreeHead.size,
+    TreeHead.root_hash,
+    TreeHead.signatures_hash,
+    TreeHead.timestamp,
+    TreeHead.signature,
+)
+
+
+# Statements built once (proofs run them many times).
+_SIZE = select(LedgerState.size).where(LedgerState.id == 1)
+_LEAF = select(LedgerEntry.leaf_hash).where(LedgerEntry.index == bindparam("i"))
+_ENTRY = select(LedgerEntry.entry, LedgerEntry.signature, LedgerEntry.leaf_hash).where(
+    LedgerEntry.index == bindparam("i")
+)
+_NEWEST_HEAD = select(*_HEAD_COLUMNS).order_by(TreeHead.size.desc()).limit(1)
 
 
 def _head(row: TreeHead) -> SignedHead:
