@@ -446,7 +446,7 @@ def test_scans_and_releases_are_recorded_once_the_workspace_is_set_up(tmp_path: 
     assert ledger.size() == 3
     assert ledger.entry(1)["type"] == "scan.made"
     made = ledger.entry(2)
-    assert made["type"] == "release.made"
+    assert made["type"] == "anonymization.made"
     assert made["payload"]["output_sha256"] == release.output_sha256
     assert made["payload"]["privacy_models"] == ["2-anonymity"]
     assert "11010519491231002X" not in json.dumps(made)

@@ -12,10 +12,12 @@ release. The HTML reports and the release manifest go to the workspace.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -61,6 +63,8 @@ class DemoResult:
     ledger_entries: int
     """Entries of the workspace's ledger, verified offline after the export."""
     ledger_root: str
+    governance: dict[str, str]
+    """The governed release: request, recipient, charge, audit verdict, report paths."""
 
 
 def _key(workspace: Workspace) -> bytes:
@@ -83,6 +87,97 @@ def register_hierarchies(register: pl.DataFrame) -> dict[str, Hierarchy]:
         "sex": mapping_hierarchy({"男": ["*"], "女": ["*"]}),
         "birth_date": date_hierarchy(births, levels=("month", "year", "decade")),
         "region_code": prc_division_hierarchy(regions),
+    }
+
+
+_PLAN = """quasi_identifiers = ["sex", "birth_date", "region_code"]
+suppression = 0.01
+identifying = ["name", "phone", "address", "province", "prefecture"]
+
+[hierarchies]
+sex = "sex.csv"
+birth_date = "date:month,year,decade"
+region_code = "prc"
+
+[[models]]
+type = "k-anonymity"
+k = 10
+
+[[identifiers]]
+column = "resident_id"
+action = "pseudonymize"
+"""
+_ACTORS = (
+    ("admin", ["admin"], None),
+    ("steward", ["steward"], None),
+    ("researcher", ["requester"], None),
+    ("counsel", ["reviewer"], "legal"),
+    ("privacy-officer", ["reviewer"], "privacy_technical"),
+    ("pricing-office", ["pricing_authority"], None),
+    ("auditor", ["auditor"], None),
+)
+
+
+def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> dict[str, str]:
+    """The whole lifecycle: register, request, prepare, review, release, charge, audit."""
+    from custodes.errors import RefusedError
+    from custodes.governance import Governance, audit_report, disclosure_report
+    from custodes.report import render_audit_html
+
+    def act(who: str) -> Governance:
+        return Governance(workspace, who)
+
+    for name, roles, board in _ACTORS:
+        with contextlib.suppress(RefusedError):  # an earlier run added it
+            act(name if name == "admin" else "admin").add_actor(
+                name, roles, organisation="Municipal data office", credential=f"staff-{name}",
+                board_role=board,
+            )  # fmt: skip
+    with contextlib.suppress(RefusedError):
+        act("steward").add_department("civil-affairs", "Civil Affairs Bureau")
+    act("steward").register_dataset(
+        "population-register", department="civil-affairs", system="household registration",
+        source=data_path,
+    )  # fmt: skip
+    standard = act("steward").propose_fee_standard(
+        department="civil-affairs", product="anonymized register extract",
+        unit="per_product", cap="500.00",
+    )  # fmt: skip
+    act("pricing-office").approve_fee_standard(standard, "cost-based pricing study, 2026")
+    write_atomic(folder / "sex.csv", "男;*\n女;*\n")
+    plan = write_atomic(folder / "plan.toml", _PLAN)
+    columns = ["resident_id", "sex", "birth_date", "region_code", "household_size"]
+    columns += ["income_band", "diagnosis", "benefit_type"]
+    request = act("researcher").file_request("population-register")
+    act("researcher").set_objectives(
+        request, purpose="commercial", sharing_model="file_under_agreement", columns=columns,
+        intended_use="market study of household benefits by county", term_end="2027-12-31",
+        fee_standard=standard,
+    )  # fmt: skip
+    act("steward").identify(request)
+    act("steward").prepare(request, plan)
+    act("researcher").submit(request)
+    act("counsel").decide(request, True, "data use agreement signed; lawful basis checked")
+    act("privacy-officer").decide(request, True, "k = 10, highest risk 0.1; identifiers handled")
+    released = act("steward").release(
+        request, recipient="Example Analytics Ltd.", terms="data use agreement DUA-2026-014"
+    )
+    charged = act("steward").charge(request, quantity="1", unit_price="450.00")
+    year = date.today().year
+    audit = audit_report(act("auditor"), year)
+    audit_path = write_atomic(folder / "audit-report.html", render_audit_html(audit))
+    disclosure_path = write_atomic(
+        folder / "disclosure.json",
+        json.dumps(disclosure_report(act("auditor"), year), indent=2, ensure_ascii=False),
+    )
+    return {
+        "request": request,
+        "recipient": released["recipient"],
+        "artifact": str(released["path"]),
+        "charged": f"{charged['amount']} {charged['currency']}",
+        "anomalies": "; ".join(audit["anomalies"]) or "none",
+        "audit_report": str(audit_path),
+        "disclosure": str(disclosure_path),
     }
 
 
@@ -133,6 +228,7 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         folder / "release-report.html",
         release.report_html("Released register: 10-anonymous, identifiers pseudonymized"),
     )
+    governed = _governed_release(workspace, data_path, folder)
     ledger = open_ledger(workspace.settings)
     head = ledger.sign_head()
     ledger_path = folder / "ledger.jsonl"
@@ -142,6 +238,7 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     verified = verify_export(ledger_path, public)
     return DemoResult(
         rows=rows,
+        governance=governed,
         ledger_path=ledger_path,
         ledger_entries=verified.size,
         ledger_root=head.root_hash.hex(),

@@ -12,8 +12,10 @@ from the builtin they resemble, so ``except ValueError`` keeps working::
     │   ├── MalformedTableError                   ragged rows, empty file, bad header
     │   ├── UnknownColumnError (KeyError)         a column name not in the table
     │   ├── ColumnRoleError                       a column given two roles, or none
-    │   └── SettingError                          a setting or flag has a bad value
+    │   ├── SettingError                          a setting or flag has a bad value
+    │   └── RefusedError                          a governance step refused, and why
     ├── UnsupportedError (NotImplementedError)    a format or feature not available
+    ├── ForbiddenError (PermissionError)          the actor's roles do not allow it, exit 4
     ├── TamperedError                             a ledger fails verification, exit 3
     └── InternalError (RuntimeError)              a bug in custodes: please report it
 
@@ -31,9 +33,11 @@ __all__ = [
     "CustodesError",
     "DataFileError",
     "EncodingError",
+    "ForbiddenError",
     "InternalError",
     "InvalidInputError",
     "MalformedTableError",
+    "RefusedError",
     "SettingError",
     "TamperedError",
     "UnknownColumnError",
@@ -114,6 +118,21 @@ class UnsupportedError(CustodesError, NotImplementedError):
     code = "unsupported"
     http_status = 501
     exit_code = 2
+
+
+class RefusedError(InvalidInputError):
+    """A governance step refused: a missing artifact, a policy gate, a wrong state."""
+
+    code = "refused"
+    http_status = 409
+
+
+class ForbiddenError(CustodesError, PermissionError):
+    """The actor has no role that allows this."""
+
+    code = "forbidden"
+    http_status = 403
+    exit_code = 4
 
 
 class TamperedError(CustodesError):

@@ -82,6 +82,18 @@ SETTINGS: tuple[Setting, ...] = (
         "The ledger's Ed25519 private key file; empty: keys/ledger.key in the workspace.",
     ),
     Setting(
+        "governance_policy",
+        "",
+        str,
+        "Governance policy file (TOML): quorum, board roles, release gates; empty: built in.",
+    ),
+    Setting(
+        "actor",
+        "",
+        str,
+        "Who acts in governance commands (else --as); an actor registered in the store.",
+    ),
+    Setting(
         "ledger_head_every",
         1000,
         int,
@@ -107,6 +119,8 @@ class Settings:
     store_url: str = ""
     signing_key: str = ""
     ledger_head_every: int = 1000
+    governance_policy: str = ""
+    actor: str = ""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def database_url(self) -> str:

@@ -296,6 +296,7 @@ class Workspace:
         output: str | os.PathLike[str] | None = None,
         progress: Callable[[int, int], None] | None = None,
         read_options: Mapping[str, Any] | None = None,
+        record: bool = True,
     ) -> Anonymization:
         """Find the optimal generalization meeting ``spec`` and apply it to the table.
 
@@ -434,8 +435,10 @@ class Workspace:
             output=written,
             output_sha256=sha,
         )
+        if not record:  # the caller (a governed release) records it with its own change
+            return release
         self.record(
-            "release.made",
+            "anonymization.made",
             written or source.name,
             {
                 "input_sha256": input_sha,

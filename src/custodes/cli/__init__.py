@@ -35,6 +35,7 @@ from custodes.anonymize import (
     read_manifest,
     spec_from_manifest,
 )
+from custodes.cli._governance import register as _register_governance
 from custodes.cli._render import render_assessment, render_scan
 from custodes.errors import CustodesError, InternalError, SettingError
 from custodes.settings import SETTINGS, load_settings
@@ -621,6 +622,11 @@ def demo(
         *release.summary_lines(),
         f"HTML report: {result.report_path}",
         f"release: {result.release_path} (manifest: {result.manifest_path})",
+        f"governed release: request {result.governance['request']} approved by the board and "
+        f"released to {result.governance['recipient']} ({result.governance['artifact']}); "
+        f"charged {result.governance['charged']} under the approved fee standard",
+        f"audit report: anomalies: {result.governance['anomalies']} "
+        f"({result.governance['audit_report']}); disclosure: {result.governance['disclosure']}",
         f"ledger: {result.ledger_entries:,} entries, exported to {result.ledger_path} and "
         f"verified offline; root {result.ledger_root}",
     ):
@@ -656,7 +662,10 @@ ledger_app = typer.Typer(
     help="The verifiable ledger: export it, sign a tree head, prove an entry.",
     no_args_is_help=True,
 )
-audit_app = typer.Typer(help="Verify a ledger export offline.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The auditor: verify a ledger export offline; the yearly audit report.",
+    no_args_is_help=True,
+)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 
@@ -774,6 +783,9 @@ def audit_verify(
         lines.append(f"consistent with the trusted head of size {trusted.size:,}")
     for line in lines:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+_register_governance(app, out, err)
 
 
 @app.command("settings")

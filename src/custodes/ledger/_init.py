@@ -19,7 +19,7 @@ from custodes.ledger._keys import (
 )
 from custodes.ledger._ledger import Ledger
 from custodes.settings import Settings
-from custodes.store import Meta, Store
+from custodes.store import HEAD_REVISION, Meta, Store
 
 __all__ = ["InitResult", "init_workspace", "open_ledger"]
 
@@ -80,7 +80,7 @@ def init_workspace(settings: Settings) -> InitResult:
                     "workspace.initialized",
                     "custodes init",
                     "workspace",
-                    {"ledger_key_fingerprint": fingerprint(public), "schema": "0001"},
+                    {"ledger_key_fingerprint": fingerprint(public), "schema": HEAD_REVISION},
                 )
     finally:
         store.dispose()

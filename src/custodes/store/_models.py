@@ -5,7 +5,21 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "LedgerEntry", "LedgerState", "Meta", "TreeHead"]
+__all__ = [
+    "Actor",
+    "Base",
+    "Charge",
+    "Dataset",
+    "Decision",
+    "Department",
+    "FeeStandard",
+    "LedgerEntry",
+    "LedgerState",
+    "Meta",
+    "Request",
+    "RevenueLimit",
+    "TreeHead",
+]
 
 
 class Base(DeclarativeBase):
@@ -47,3 +61,120 @@ class TreeHead(Base):
     signatures_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     timestamp: Mapped[str] = mapped_column(String(40))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+class Actor(Base):
+    """Someone who acts in custodes, with roles and a verified identity record."""
+
+    __tablename__ = "actors"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    roles: Mapped[str] = mapped_column(Text)
+    """JSON list of roles."""
+    board_role: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    credential: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class Department(Base):
+    """A department that owns data systems and datasets."""
+
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Dataset(Base):
+    """One version of a registered dataset."""
+
+    __tablename__ = "datasets"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department: Mapped[str] = mapped_column(String(60))
+    system: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    columns: Mapped[str] = mapped_column(Text)
+    roles: Mapped[str] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(String(20))
+    grade_reasons: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class Request(Base):
+    """A release request and where it is in the workflow."""
+
+    __tablename__ = "requests"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[str] = mapped_column(String(40))
+    requester: Mapped[str] = mapped_column(String(100))
+    dataset: Mapped[str] = mapped_column(String(100))
+    dataset_version: Mapped[int] = mapped_column(Integer)
+    details: Mapped[str] = mapped_column(Text)
+    preparer: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    plan: Mapped[str | None] = mapped_column(Text, nullable=True)
+    report: Mapped[str | None] = mapped_column(Text, nullable=True)
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    release: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[str] = mapped_column(String(40))
+
+
+class Decision(Base):
+    """A review board member's decision on a request, with the written rationale."""
+
+    __tablename__ = "decisions"
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    reviewer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    board_role: Mapped[str] = mapped_column(String(40))
+    decision: Mapped[str] = mapped_column(String(10))
+    rationale: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class FeeStandard(Base):
+    """A fee standard: product, charging unit, cap price, approval."""
+
+    __tablename__ = "fee_standards"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    department: Mapped[str] = mapped_column(String(60))
+    product: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(20))
+    cap: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(String(20))
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    report: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class RevenueLimit(Base):
+    """The maximum permitted revenue of a department in a year."""
+
+    __tablename__ = "revenue_limits"
+    department: Mapped[str] = mapped_column(String(60), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class Charge(Base):
+    """A fee charged for a release."""
+
+    __tablename__ = "charges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(40))
+    fee_standard: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(String(60))
+    quantity: Mapped[str] = mapped_column(String(40))
+    unit_price: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[str] = mapped_column(String(40))
+    deducted: Mapped[str] = mapped_column(String(40))
+    """The part above the year's permitted revenue, deducted from next year's."""
+    currency: Mapped[str] = mapped_column(String(3))
+    year: Mapped[int] = mapped_column(Integer)
+    charged_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[str] = mapped_column(String(40))

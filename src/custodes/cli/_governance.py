@@ -1,0 +1,419 @@
+"""Governance commands: actors, the catalog, requests, fees, the disclosure and audit reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from custodes._files import write_atomic
+from custodes.errors import SettingError
+from custodes.settings import load_settings
+from custodes.workspace import Workspace
+
+__all__ = ["register"]
+
+AsOpt = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as this registered actor (else the actor setting)."),
+]
+WsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace", help="Workspace folder (else $CUSTODES_WORKSPACE, else ./.custodes)."
+    ),
+]
+ReportFormat = Annotated[str, typer.Option("--format", help="Output format: json or html.")]
+ReportOutput = Annotated[Path | None, typer.Option(help="Write the report to this file.")]
+
+
+def _governance(workspace: Path | None, actor: str | None) -> Any:
+    from custodes.governance import Governance
+
+    settings = load_settings(workspace)
+    who = actor or settings.actor
+    if not who:
+        raise SettingError("say who acts: --as NAME, or the actor setting.")
+    return Governance(Workspace(settings), who)
+
+
+def _show(out: Console, value: Any) -> None:
+    out.print(json.dumps(value, indent=2, ensure_ascii=False), markup=False, highlight=False)
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def register(app: typer.Typer, out: Console, err: Console) -> None:
+    """Add the governance command groups to ``app``."""
+    actor_app = typer.Typer(help="Actors: who may act, with which roles.", no_args_is_help=True)
+    catalog_app = typer.Typer(help="The catalog: departments and datasets.", no_args_is_help=True)
+    request_app = typer.Typer(help="Release requests and their workflow.", no_args_is_help=True)
+    fee_app = typer.Typer(help="Fee standards, permitted revenue, charges.", no_args_is_help=True)
+    app.add_typer(actor_app, name="actor")
+    app.add_typer(catalog_app, name="catalog")
+    app.add_typer(request_app, name="request")
+    app.add_typer(fee_app, name="fee")
+
+    def run(workspace: Path | None, actor: str | None, job: Callable[[Any], Any]) -> Any:
+        gov = _governance(workspace, actor)
+        try:
+            return job(gov)
+        finally:
+            gov.close()
+
+    @actor_app.command("add")
+    def actor_add(
+        name: Annotated[str, typer.Argument(help="The actor's name.")],
+        roles: Annotated[
+            str,
+            typer.Option(
+                help="Comma-separated: admin, steward, requester, reviewer, pricing_authority, "
+                "auditor."
+            ),
+        ],
+        organisation: Annotated[str, typer.Option(help="The actor's organisation.")],
+        credential: Annotated[
+            str, typer.Option(help="Reference of the verified credential (not the credential).")
+        ],
+        board_role: Annotated[
+            str | None,
+            typer.Option(help="For reviewers: legal, privacy_technical or leadership."),
+        ] = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Register an actor (an admin; the first actor of a workspace must be an admin)."""
+        run(
+            workspace,
+            as_ or name,
+            lambda g: g.add_actor(
+                name,
+                _names(roles),
+                organisation=organisation,
+                credential=credential,
+                board_role=board_role,
+            ),
+        )
+        out.print(f"actor {name} added", markup=False, highlight=False)
+
+    @actor_app.command("list")
+    def actor_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+        """List the actors and their roles."""
+        _show(out, run(workspace, as_, lambda g: g.actors()))
+
+    @catalog_app.command("department")
+    def catalog_department(
+        code: Annotated[str, typer.Argument(help="Short code, e.g. civil-affairs.")],
+        name: Annotated[str, typer.Option(help="The department's name.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Add a department."""
+        run(workspace, as_, lambda g: g.add_department(code, name))
+        out.print(f"department {code} added", markup=False, highlight=False)
+
+    @catalog_app.command("add")
+    def catalog_add(
+        name: Annotated[str, typer.Argument(help="The dataset's name.")],
+        department: Annotated[str, typer.Option(help="Its department's code.")],
+        system: Annotated[str, typer.Option(help="The data system it comes from.")],
+        source: Annotated[Path, typer.Option(help="The data file.")],
+        owner: Annotated[str | None, typer.Option(help="Its owner (default: you).")] = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Register a dataset, or a new version when its content changed (scanned and graded)."""
+        registered = run(
+            workspace,
+            as_,
+            lambda g: g.register_dataset(
+                name, department=department, system=system, source=source, owner=owner
+            ),
+        )
+        _show(out, registered)
+
+    @catalog_app.command("list")
+    def catalog_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+        """List every dataset version."""
+        rows = run(workspace, as_, lambda g: g.datasets())
+        _show(
+            out,
+            [{k: r[k] for k in ("name", "version", "department", "grade", "rows")} for r in rows],
+        )
+
+    @catalog_app.command("show")
+    def catalog_show(
+        name: Annotated[str, typer.Argument(help="The dataset's name.")],
+        version: Annotated[int | None, typer.Option(help="The version (default: newest).")] = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Show a dataset: source, schema, roles, grade and reasons, content hash."""
+        _show(out, run(workspace, as_, lambda g: g.dataset(name, version)))
+
+    @request_app.command("file")
+    def request_file(
+        dataset: Annotated[str, typer.Argument(help="The dataset asked for.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Open a draft request (a requester); prints its id."""
+        out.print(run(workspace, as_, lambda g: g.file_request(dataset)), markup=False)
+
+    @request_app.command("objectives")
+    def request_objectives(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        purpose: Annotated[
+            str,
+            typer.Option(help="public_governance, public_welfare, research or commercial."),
+        ],
+        sharing: Annotated[
+            str,
+            typer.Option(help="open_publication, file_under_agreement, dp_query or enclave."),
+        ],
+        columns: Annotated[str, typer.Option(help="The columns asked for, comma-separated.")],
+        use: Annotated[str, typer.Option(help="The intended use, in words.")],
+        term_end: Annotated[str, typer.Option(help="When the permission ends (YYYY-MM-DD).")],
+        fee_standard: Annotated[
+            str | None, typer.Option(help="The approved fee standard (non-free purposes).")
+        ] = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Set a draft request's objectives (its requester)."""
+        run(
+            workspace,
+            as_,
+            lambda g: g.set_objectives(
+                request,
+                purpose=purpose,
+                sharing_model=sharing,
+                columns=_names(columns),
+                intended_use=use,
+                term_end=term_end,
+                fee_standard=fee_standard,
+            ),
+        )
+        out.print(f"request {request}: objectives set", markup=False)
+
+    @request_app.command("identify")
+    def request_identify(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Identify the request's identifiers from the dataset's scan (a steward)."""
+        _show(out, run(workspace, as_, lambda g: g.identify(request)))
+
+    @request_app.command("prepare")
+    def request_prepare(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        plan: Annotated[
+            Path | None, typer.Option(help="The anonymization plan (a spec file) for a file.")
+        ] = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Run the plan and attach the risk and utility report (a steward); gates checked."""
+        _show(out, run(workspace, as_, lambda g: g.prepare(request, plan)))
+
+    @request_app.command("submit")
+    def request_submit(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Send a processed request to the review board."""
+        run(workspace, as_, lambda g: g.submit(request))
+        out.print(f"request {request}: under review", markup=False)
+
+    @request_app.command("review")
+    def request_review(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        rationale: Annotated[str, typer.Option(help="The written rationale of the decision.")],
+        approve: Annotated[bool, typer.Option("--approve/--reject", help="The decision.")] = True,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Decide on a request as a member of the review board."""
+        state = run(workspace, as_, lambda g: g.decide(request, approve, rationale))
+        out.print(f"request {request}: {state.replace('_', ' ')}", markup=False)
+
+    @request_app.command("release")
+    def request_release(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        recipient: Annotated[str, typer.Option(help="Who receives the release.")],
+        terms: Annotated[str, typer.Option(help="The terms of use.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Produce the approved artifact exactly (hash-checked) and record the release."""
+        _show(
+            out, run(workspace, as_, lambda g: g.release(request, recipient=recipient, terms=terms))
+        )
+
+    @request_app.command("monitor")
+    def request_monitor(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        note: Annotated[str, typer.Option(help="The monitoring review's findings.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Record a monitoring review of a released request."""
+        run(workspace, as_, lambda g: g.review_monitoring(request, note))
+        out.print(f"request {request}: monitoring reviewed", markup=False)
+
+    @request_app.command("revoke")
+    def request_revoke(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        reason: Annotated[str, typer.Option(help="Why it is revoked.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Revoke a released request."""
+        run(workspace, as_, lambda g: g.revoke(request, reason))
+        out.print(f"request {request}: revoked", markup=False)
+
+    @request_app.command("expire")
+    def request_expire(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+        """Mark released requests whose term has ended as expired."""
+        _show(out, run(workspace, as_, lambda g: g.expire()))
+
+    @request_app.command("due")
+    def request_due(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+        """List released requests whose monitoring review is due."""
+        _show(out, run(workspace, as_, lambda g: g.monitoring_due()))
+
+    @request_app.command("show")
+    def request_show(
+        request: Annotated[str, typer.Argument(help="The request's id.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Show a request: state, objectives, plan, report, decisions, release."""
+        _show(out, run(workspace, as_, lambda g: g.request(request).to_dict()))
+
+    @request_app.command("list")
+    def request_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+        """List the requests and their states."""
+        rows = run(workspace, as_, lambda g: g.requests())
+        _show(out, [{"id": r.id, "state": r.state, "dataset": r.dataset} for r in rows])
+
+    @fee_app.command("propose")
+    def fee_propose(
+        department: Annotated[str, typer.Option(help="The department charging.")],
+        product: Annotated[str, typer.Option(help="The data product.")],
+        unit: Annotated[str, typer.Option(help="per_call, per_volume, per_period or per_product.")],
+        cap: Annotated[str, typer.Option(help="The cap price per unit (a decimal).")],
+        currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "CNY",
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Propose a fee standard (a steward); prints its id."""
+        standard = run(
+            workspace,
+            as_,
+            lambda g: g.propose_fee_standard(
+                department=department, product=product, unit=unit, cap=cap, currency=currency
+            ),
+        )
+        out.print(standard, markup=False)
+
+    @fee_app.command("approve")
+    def fee_approve(
+        standard: Annotated[str, typer.Argument(help="The fee standard's id.")],
+        report: Annotated[str, typer.Option(help="The written pricing report.")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Approve a fee standard (the pricing authority)."""
+        run(workspace, as_, lambda g: g.approve_fee_standard(standard, report))
+        out.print(f"fee standard {standard}: approved", markup=False)
+
+    @fee_app.command("limit")
+    def fee_limit(
+        department: Annotated[str, typer.Option(help="The department.")],
+        year: Annotated[int, typer.Option(help="The year.")],
+        amount: Annotated[str, typer.Option(help="The maximum permitted revenue.")],
+        currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "CNY",
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Set a department's maximum permitted revenue for a year (the pricing authority)."""
+        run(workspace, as_, lambda g: g.set_revenue_limit(department, year, amount, currency))
+        out.print(f"permitted revenue of {department} in {year}: {amount} {currency}", markup=False)
+
+    @fee_app.command("charge")
+    def fee_charge(
+        request: Annotated[str, typer.Argument(help="The released request charged for.")],
+        quantity: Annotated[str, typer.Option(help="How many units.")],
+        unit_price: Annotated[str, typer.Option(help="The price per unit (at most the cap).")],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Charge for a release under its approved fee standard (a steward)."""
+        _show(
+            out,
+            run(
+                workspace,
+                as_,
+                lambda g: g.charge(request, quantity=quantity, unit_price=unit_price),
+            ),
+        )
+
+    def _report(
+        kind: str,
+        year: int,
+        output_format: str,
+        output: Path | None,
+        as_: str | None,
+        workspace: Path | None,
+    ) -> None:
+        from custodes.governance import audit_report, disclosure_report
+        from custodes.report import render_audit_html, render_disclosure_html
+
+        if output_format not in ("json", "html"):
+            raise SettingError(f"--format {output_format!r}: choose json or html.")
+        make = audit_report if kind == "audit" else disclosure_report
+        data = run(workspace, as_, lambda g: make(g, year))
+        if output_format == "json":
+            text = json.dumps(data, indent=2, ensure_ascii=False)
+        else:
+            text = (render_audit_html if kind == "audit" else render_disclosure_html)(data)
+        if output is None:
+            out.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            write_atomic(output, text)
+            err.print(f"wrote {output}", markup=False, highlight=False)
+
+    @app.command("disclosure")
+    def disclosure(
+        year: Annotated[int, typer.Option(help="The year.")] = date.today().year,
+        output_format: ReportFormat = "json",
+        output: ReportOutput = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """The annual disclosure: authorisations, capped fee standards, products, fees charged."""
+        _report("disclosure", year, output_format, output, as_, workspace)
+
+    audit_group = next(g for g in app.registered_groups if g.name == "audit").typer_instance
+    assert audit_group is not None
+
+    @audit_group.command("report")
+    def audit_report_command(
+        year: Annotated[int, typer.Option(help="The year.")] = date.today().year,
+        output_format: ReportFormat = "json",
+        output: ReportOutput = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """The auditor's report: releases, revenue against standards, rejections, anomalies."""
+        _report("audit", year, output_format, output, as_, workspace)

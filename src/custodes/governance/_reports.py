@@ -1,0 +1,220 @@
+"""The annual disclosure report and the audit report, from the store and the ledger.
+
+The disclosure report is what a department publishes each year under the
+public data pricing rules: authorisations, capped fee standards, products
+and the fees actually charged. The audit report is what an auditor reads:
+releases by department, recipient and grade; revenue against approved
+standards and permitted revenue; requests rejected and why; and anomalies,
+found by re-checking every invariant from the records and by verifying the
+ledger offline.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter, defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from custodes.errors import CustodesError
+from custodes.governance._policy import FREE_PURPOSES
+from custodes.governance._service import Governance
+from custodes.ledger import load_public_key, verify_export
+from custodes.store import Charge, Dataset, Decision, FeeStandard, Request, RevenueLimit
+
+__all__ = ["audit_report", "disclosure_report"]
+
+_RELEASED = ("released", "monitoring", "revoked", "expired")
+
+
+def _year_of(timestamp: str) -> int:
+    return int(timestamp[:4])
+
+
+def _released_in(session: Session, year: int) -> list[tuple[Request, dict[str, Any], Dataset]]:
+    out = []
+    for row in session.execute(select(Request).where(Request.state.in_(_RELEASED))).scalars():
+        release = json.loads(row.release or "{}")
+        if release.get("released_at") and _year_of(release["released_at"]) == year:
+            data = session.get(Dataset, (row.dataset, row.dataset_version))
+            assert data is not None
+            out.append((row, release, data))
+    return out
+
+
+def disclosure_report(governance: Governance, year: int) -> dict[str, Any]:
+    """The year's disclosure: authorisations, fee standards, products, fees charged."""
+    with governance.store.transaction() as session:
+        governance._need(session, "auditor", "admin", "pricing_authority", "steward")
+        released = _released_in(session, year)
+        standards = list(
+            session.execute(
+                select(FeeStandard).where(FeeStandard.state == "approved").order_by(FeeStandard.id)
+            ).scalars()
+        )
+        charges = list(session.execute(select(Charge).where(Charge.year == year)).scalars())
+        by_standard: dict[str, Decimal] = defaultdict(Decimal)
+        for c in charges:
+            by_standard[c.fee_standard] += Decimal(c.amount)
+        return {
+            "year": year,
+            "authorisations": [
+                {
+                    "request": row.id,
+                    "dataset": f"{data.name}@{data.version}",
+                    "department": data.department,
+                    "purpose": json.loads(row.details)["purpose"],
+                    "sharing_model": json.loads(row.details)["sharing_model"],
+                    "recipient": release["recipient"],
+                    "released_at": release["released_at"],
+                }
+                for row, release, data in released
+            ],
+            "fee_standards": [
+                {
+                    "id": s.id,
+                    "department": s.department,
+                    "product": s.product,
+                    "unit": s.unit,
+                    "cap": s.cap,
+                    "currency": s.currency,
+                    "approved_by": s.approved_by,
+                }
+                for s in standards
+            ],
+            "products": sorted({s.product for s in standards}),
+            "fees_charged": [
+                {
+                    "fee_standard": sid,
+                    "amount": str(total),
+                    "currency": next(s.currency for s in standards if s.id == sid),
+                }
+                for sid, total in sorted(by_standard.items())
+            ],
+        }
+
+
+def audit_report(governance: Governance, year: int) -> dict[str, Any]:
+    """The auditor's report for a year (see the module's description)."""
+    with governance.store.transaction() as session:
+        governance._need(session, "auditor", "admin")
+        released = _released_in(session, year)
+        releases = {
+            "by_department": dict(Counter(d.department for _, _, d in released)),
+            "by_recipient": dict(Counter(r["recipient"] for _, r, _ in released)),
+            "by_grade": dict(Counter(d.grade for _, _, d in released)),
+            "list": [
+                {
+                    "request": row.id,
+                    "dataset": f"{data.name}@{data.version}",
+                    "grade": data.grade,
+                    "recipient": release["recipient"],
+                    "artifact_sha256": release["artifact_sha256"],
+                    "state": row.state,
+                }
+                for row, release, data in released
+            ],
+        }
+        charges = list(session.execute(select(Charge).where(Charge.year == year)).scalars())
+        revenue: dict[str, dict[str, Any]] = {}
+        for c in charges:
+            entry = revenue.setdefault(
+                c.department,
+                {"charged": Decimal(0), "deducted_next_period": Decimal(0), "currency": c.currency},
+            )
+            entry["charged"] += Decimal(c.amount)
+            entry["deducted_next_period"] += Decimal(c.deducted)
+        for department, entry in revenue.items():
+            limit = session.get(RevenueLimit, (department, year))
+            entry["permitted"] = None if limit is None else limit.amount
+        rejected = []
+        for row in session.execute(select(Request).where(Request.state == "rejected")).scalars():
+            if _year_of(row.updated_at) == year:
+                reasons = session.execute(
+                    select(Decision).where(
+                        Decision.request_id == row.id, Decision.decision == "reject"
+                    )
+                ).scalars()
+                rejected.append(
+                    {
+                        "request": row.id,
+                        "dataset": row.dataset,
+                        "reasons": [
+                            f"{d.reviewer} ({d.board_role}): {d.rationale}" for d in reasons
+                        ],
+                    }
+                )
+        anomalies = _anomalies(governance, session, released, charges)
+    anomalies += _ledger_anomalies(governance)  # after the transaction: the export reads alone
+    return {
+        "year": year,
+        "releases": releases,
+        "revenue": {
+            d: {k: str(v) if isinstance(v, Decimal) else v for k, v in e.items()}
+            for d, e in revenue.items()
+        },
+        "dp_budget_spent": {},
+        "rejected_requests": rejected,
+        "anomalies": anomalies,
+    }
+
+
+def _anomalies(
+    governance: Governance,
+    session: Session,
+    released: list[tuple[Request, dict[str, Any], Dataset]],
+    charges: list[Charge],
+) -> list[str]:
+    """Every invariant re-checked from the records, and the ledger verified offline."""
+    found = []
+    policy = governance.policy
+    for row, release, data in released:
+        approvals = list(
+            session.execute(
+                select(Decision).where(
+                    Decision.request_id == row.id, Decision.decision == "approve"
+                )
+            ).scalars()
+        )
+        roles = {d.board_role for d in approvals}
+        needed = set(policy.board_roles.get(data.grade, ()))
+        if len(approvals) < policy.quorum or not needed <= roles:
+            found.append(f"request {row.id} was released without the quorum the policy demands")
+        if any(d.reviewer in (row.requester, row.preparer) for d in approvals):
+            found.append(f"request {row.id} was approved by its requester or preparer")
+        if data.grade == "core":
+            found.append(f"request {row.id} released core data")
+        path = release.get("path")
+        if path and Path(path).is_file():
+            from custodes.io import file_sha256
+
+            if file_sha256(path) != release["artifact_sha256"]:
+                found.append(f"the released file of request {row.id} no longer matches its hash")
+    for c in charges:
+        request = session.get(Request, c.request_id)
+        standard = session.get(FeeStandard, c.fee_standard)
+        if request is None or json.loads(request.details).get("purpose") in FREE_PURPOSES:
+            found.append(f"charge {c.id} was made on a free purpose")
+        if standard is None or standard.state != "approved":
+            found.append(f"charge {c.id} has no approved fee standard")
+        elif Decimal(c.unit_price) > Decimal(standard.cap):
+            found.append(f"charge {c.id} is above its standard's cap")
+    return found
+
+
+def _ledger_anomalies(governance: Governance) -> list[str]:
+    """The ledger exported and verified offline, as an outside auditor would."""
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            export = Path(folder) / "ledger.jsonl"
+            governance.ledger.export(export)
+            key = load_public_key(governance.settings.signing_key_path().with_suffix(".pub"))
+            verify_export(export, key)
+    except CustodesError as exc:
+        return [f"the ledger fails verification: {exc.message}"]
+    return []

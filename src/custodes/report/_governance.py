@@ -1,0 +1,112 @@
+"""The disclosure report and the audit report as self-contained HTML pages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from custodes import __version__
+from custodes.report._svg import STYLESHEET, h, paragraph, table
+
+__all__ = ["render_audit_html", "render_disclosure_html"]
+
+
+def _page(title: str, sections: Sequence[str]) -> str:
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">\n<head>\n<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{h(title)}</title>",
+            f"<style>{STYLESHEET}</style>\n</head>\n<body>",
+            f'<header>\n<h1>{h(title)}</h1>\n<p class="subtitle">generated {h(when)}</p>\n'
+            "</header>",
+            "<main>",
+            *sections,
+            "</main>",
+            f"<footer>\n<p>Generated {h(when)} by custodes {h(__version__)} from the store; "
+            "every figure is backed by ledger entries.</p>\n</footer>",
+            "</body>\n</html>\n",
+        ]
+    )
+
+
+def _rows(items: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[list[str]]:
+    return [[str(item.get(k, "")) for k in keys] for item in items]
+
+
+def _section(
+    title: str, caption: str, items: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> str:
+    if not items:
+        return f"<section><h2>{h(title)}</h2>{paragraph('None.')}</section>"
+    headers = [k.replace("_", " ").capitalize() for k in keys]
+    body = table(caption, headers, _rows(items, keys), numeric_from=len(keys))
+    return f"<section><h2>{h(title)}</h2>{body}</section>"
+
+
+def render_disclosure_html(report: Mapping[str, Any]) -> str:
+    """The annual disclosure report (see :func:`custodes.governance.disclosure_report`)."""
+    year = report["year"]
+    return _page(
+        f"Public data: annual disclosure {year}",
+        [
+            _section(
+                "Authorisations",
+                f"Data released in {year}",
+                report["authorisations"],
+                ["request", "dataset", "department", "purpose", "sharing_model", "recipient"],
+            ),
+            _section(
+                "Fee standards (caps)",
+                "Approved fee standards",
+                report["fee_standards"],
+                ["id", "department", "product", "unit", "cap", "currency", "approved_by"],
+            ),
+            _section(
+                "Fees charged",
+                f"Fees actually charged in {year}, per fee standard",
+                report["fees_charged"],
+                ["fee_standard", "amount", "currency"],
+            ),
+        ],
+    )
+
+
+def render_audit_html(report: Mapping[str, Any]) -> str:
+    """The audit report (see :func:`custodes.governance.audit_report`)."""
+    year = report["year"]
+    revenue = [{"department": d, **v} for d, v in report["revenue"].items()]
+    anomalies = report["anomalies"]
+    verdict = (
+        paragraph("No anomaly: every release had its quorum, every charge its approved "
+                  "standard, and the ledger verifies.", "headline")
+        if not anomalies
+        else "<ul>" + "".join(f"<li>{h(a)}</li>" for a in anomalies) + "</ul>"
+    )  # fmt: skip
+    return _page(
+        f"Audit report {year}",
+        [
+            f"<section><h2>Anomalies</h2>{verdict}</section>",
+            _section(
+                "Releases",
+                f"Releases in {year}",
+                report["releases"]["list"],
+                ["request", "dataset", "grade", "recipient", "state", "artifact_sha256"],
+            ),
+            _section(
+                "Revenue",
+                "Revenue by department against the permitted revenue",
+                revenue,
+                ["department", "charged", "deducted_next_period", "permitted", "currency"],
+            ),
+            _section(
+                "Rejected requests",
+                "Requests the board rejected, and why",
+                [{**r, "reasons": "; ".join(r["reasons"])} for r in report["rejected_requests"]],
+                ["request", "dataset", "reasons"],
+            ),
+        ],
+    )

@@ -1,0 +1,359 @@
+"""Governance end to end, on SQLite and PostgreSQL: the happy path and every refusal."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from custodes import Workspace
+from custodes.errors import ForbiddenError, InvalidInputError, RefusedError, SettingError
+from custodes.governance import Governance, GovernancePolicy, audit_report, disclosure_report
+from custodes.ledger import init_workspace, load_public_key, open_ledger, verify_export
+from custodes.settings import Settings, load_settings
+from custodes.store import Store
+from custodes.synth import population_register
+from tests.test_ledger import store_url  # noqa: F401 (the SQLite / PostgreSQL fixture)
+
+COLUMNS = ["sex", "birth_date", "region_code", "household_size", "income_band", "diagnosis"]
+COLUMNS += ["benefit_type"]
+PLAN = """quasi_identifiers = ["sex", "birth_date", "region_code"]
+suppression = 0.05
+identifying = ["resident_id", "name", "phone", "address", "province", "prefecture"]
+
+[hierarchies]
+sex = "sex.csv"
+birth_date = "date:year,decade"
+region_code = "prc"
+
+[[models]]
+type = "k-anonymity"
+k = 10
+"""
+
+
+@pytest.fixture
+def office(store_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Path]]:  # noqa: F811
+    settings = load_settings(tmp_path / "ws", {"store_url": store_url})
+    init_workspace(settings)
+    data = tmp_path / "register.csv"
+    population_register(3_000, seed=3).write_csv(data)
+    (tmp_path / "plan.toml").write_text(PLAN, encoding="utf-8")
+    (tmp_path / "sex.csv").write_text("男;*\n女;*\n", encoding="utf-8")
+    gov = Governance(Workspace(settings), "root")
+    gov.add_actor("root", ["admin"], organisation="Data office", credential="ID-0001")
+    for name, roles, board in [
+        ("stella", ["steward"], None),
+        ("rita", ["requester"], None),
+        ("lee", ["reviewer"], "legal"),
+        ("pat", ["reviewer"], "privacy_technical"),
+        ("lin", ["reviewer"], "leadership"),
+        ("priya", ["pricing_authority"], None),
+        ("audrey", ["auditor"], None),
+    ]:
+        gov.add_actor(
+            name, roles, organisation="Data office", credential=f"ID-{name}", board_role=board
+        )
+    gov.close()
+    yield settings, tmp_path
+    Store.dispose_all()
+
+
+def act(settings: Settings, who: str) -> Governance:
+    return Governance(Workspace(settings), who)
+
+
+def _registered(settings: Settings, folder: Path) -> None:
+    act(settings, "stella").add_department("civil", "Civil Affairs Bureau")
+    act(settings, "stella").register_dataset(
+        "register", department="civil", system="hukou", source=folder / "register.csv"
+    )
+
+
+def _through_review(settings: Settings, folder: Path, purpose: str = "public_welfare",
+                    fee: str | None = None) -> str:  # fmt: skip
+    request = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request,
+        purpose=purpose,
+        sharing_model="file_under_agreement",
+        columns=COLUMNS,
+        intended_use="study household benefits by county",
+        term_end="2030-12-31",
+        fee_standard=fee,
+    )
+    act(settings, "stella").identify(request)
+    act(settings, "stella").prepare(request, folder / "plan.toml")
+    act(settings, "stella").submit(request)
+    return request
+
+
+def test_the_whole_lifecycle(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    data = act(settings, "audrey").dataset("register")
+    assert data["version"] == 1
+    assert data["grade"] == "general"
+    assert "resident_id" in data["roles"]["identifying"]
+    standard = act(settings, "stella").propose_fee_standard(
+        department="civil", product="register extract", unit="per_product", cap="500.00"
+    )
+    act(settings, "priya").approve_fee_standard(standard, "cost-based pricing, report 2026-7")
+    act(settings, "priya").set_revenue_limit("civil", 2026, "600")
+    request = _through_review(settings, folder, purpose="commercial", fee=standard)
+    view = act(settings, "audrey").request(request)
+    assert view.state == "under_review"
+    assert view.report is not None
+    assert view.report["k_anonymity"] >= 10
+    assert act(settings, "pat").decide(request, True, "risk below thresholds") == "under_review"
+    assert act(settings, "lee").decide(request, True, "agreement signed") == "approved"
+    released = act(settings, "stella").release(request, recipient="University X", terms="DUA-17")
+    assert released["artifact_sha256"] == view.artifact_sha256
+    assert Path(released["path"]).is_file()
+    first = act(settings, "stella").charge(request, quantity="1", unit_price="450.00")
+    assert first["amount"] == "450.00"
+    assert first["deducted_next_period"] == "0"
+    second = act(settings, "stella").charge(request, quantity="1", unit_price="400")
+    assert Decimal(second["deducted_next_period"]) == Decimal("250.00")  # above the 600 permitted
+    act(settings, "stella").review_monitoring(request, "recipient confirmed secure storage")
+    disclosure = disclosure_report(act(settings, "audrey"), 2026)
+    assert [a["request"] for a in disclosure["authorisations"]] == [request]
+    assert disclosure["fees_charged"] == [
+        {"fee_standard": standard, "amount": "850.00", "currency": "CNY"}
+    ]
+    audit = audit_report(act(settings, "audrey"), 2026)
+    assert audit["anomalies"] == []
+    assert audit["releases"]["by_grade"] == {"general": 1}
+    assert audit["revenue"]["civil"]["charged"] == "850.00"
+    assert audit["revenue"]["civil"]["permitted"] == "600"
+    # Every step is on the ledger, and the ledger verifies.
+    ledger = open_ledger(settings)
+    export = folder / "ledger.jsonl"
+    ledger.export(export)
+    key = load_public_key(settings.signing_key_path().with_suffix(".pub"))
+    assert verify_export(export, key).size == ledger.size()
+    types = [json.loads(line)["entry"]["type"] for line in export.read_text().splitlines()[1:]
+             if line.startswith('{"entry"')]  # fmt: skip
+    for expected in ("dataset.registered", "request.objectives_set", "request.processed",
+                     "request.approved", "request.released", "fee.charged",
+                     "fee_standard.approved", "request.monitoring"):  # fmt: skip
+        assert expected in types, expected
+
+
+def test_refusals_name_what_is_missing(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    with pytest.raises(ForbiddenError, match="needs the role 'requester'"):
+        act(settings, "stella").file_request("register")
+    with pytest.raises(ForbiddenError, match="not a registered actor"):
+        act(settings, "mallory").file_request("register")
+    request = act(settings, "rita").file_request("register")
+    with pytest.raises(RefusedError, match="needs it identifiers identified"):
+        act(settings, "stella").prepare(request, folder / "plan.toml")
+    with pytest.raises(RefusedError, match="needs an approved fee standard"):
+        act(settings, "rita").set_objectives(
+            request, purpose="commercial", sharing_model="file_under_agreement",
+            columns=COLUMNS, intended_use="resale", term_end="2030-01-01",
+        )  # fmt: skip
+    with pytest.raises(RefusedError, match="unknown salary"):
+        act(settings, "rita").set_objectives(
+            request, purpose="public_welfare", sharing_model="file_under_agreement",
+            columns=["salary"], intended_use="x", term_end="2030-01-01",
+        )  # fmt: skip
+    with pytest.raises(SettingError, match="not a date"):
+        act(settings, "rita").set_objectives(
+            request, purpose="public_welfare", sharing_model="enclave",
+            columns=COLUMNS, intended_use="x", term_end="next year",
+        )  # fmt: skip
+    # A plan that leaves an identifier in the file is refused at processing.
+    weak = folder / "weak.toml"
+    weak.write_text(PLAN.replace('"resident_id", ', ""), encoding="utf-8")
+    act(settings, "rita").set_objectives(
+        request, purpose="public_welfare", sharing_model="file_under_agreement",
+        columns=[*COLUMNS, "resident_id"], intended_use="x", term_end="2030-01-01",
+    )  # fmt: skip
+    act(settings, "stella").identify(request)
+    with pytest.raises(RefusedError, match="direct identifiers never leave unprocessed"):
+        act(settings, "stella").prepare(request, weak)
+    loose = folder / "loose.toml"
+    loose.write_text(PLAN.replace("k = 10", "k = 2"), encoding="utf-8")
+    with pytest.raises(RefusedError, match=r"k >= 10, highest risk <= 0.1"):
+        act(settings, "stella").prepare(request, loose)
+    with pytest.raises(RefusedError, match="needs an anonymization plan"):
+        act(settings, "stella").prepare(request)
+
+
+def test_review_rules(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    # The requester and the preparer can never approve, even holding the reviewer role.
+    act(settings, "root").add_actor(
+        "stan", ["steward", "reviewer"], organisation="Data office", credential="ID-stan",
+        board_role="privacy_technical",
+    )  # fmt: skip
+    request = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request, purpose="public_welfare", sharing_model="file_under_agreement",
+        columns=COLUMNS, intended_use="benefit planning", term_end="2030-01-01",
+    )  # fmt: skip
+    act(settings, "stan").identify(request)
+    act(settings, "stan").prepare(request, folder / "plan.toml")
+    act(settings, "stan").submit(request)
+    with pytest.raises(ForbiddenError, match="filed or prepared request"):
+        act(settings, "stan").decide(request, True, "fine")
+    with pytest.raises(RefusedError, match="written rationale"):
+        act(settings, "pat").decide(request, True, "  ")
+    # Two approvals without the privacy-technical role do not make the quorum.
+    assert act(settings, "lee").decide(request, True, "lawful") == "under_review"
+    assert act(settings, "lin").decide(request, True, "in the plan") == "under_review"
+    with pytest.raises(RefusedError, match=r"decided on request .* already"):
+        act(settings, "lin").decide(request, True, "again")
+    with pytest.raises(RefusedError, match="needs it approved"):
+        act(settings, "stan").release(request, recipient="x", terms="y")
+    assert act(settings, "pat").decide(request, True, "risk fine") == "approved"
+    act(settings, "stan").release(request, recipient="Welfare office", terms="internal use")
+    with pytest.raises(RefusedError, match="is free: nothing may be charged"):
+        act(settings, "stan").charge(request, quantity="1", unit_price="1")
+
+
+def test_fee_rules(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    standard = act(settings, "stella").propose_fee_standard(
+        department="civil", product="extract", unit="per_call", cap="10"
+    )
+    with pytest.raises(ForbiddenError, match="pricing_authority"):
+        act(settings, "stella").approve_fee_standard(standard, "self-approved")
+    with pytest.raises(RefusedError, match="written report"):
+        act(settings, "priya").approve_fee_standard(standard, "")
+    request = act(settings, "rita").file_request("register")
+    with pytest.raises(RefusedError, match="is not approved"):
+        act(settings, "rita").set_objectives(
+            request, purpose="commercial", sharing_model="file_under_agreement",
+            columns=COLUMNS, intended_use="x", term_end="2030-01-01", fee_standard=standard,
+        )  # fmt: skip
+    act(settings, "priya").approve_fee_standard(standard, "cost study 2026")
+    request = _through_review(settings, folder, purpose="commercial", fee=standard)
+    act(settings, "pat").decide(request, True, "ok")
+    act(settings, "lee").decide(request, True, "ok")
+    act(settings, "stella").release(request, recipient="Firm Y", terms="licence 3")
+    with pytest.raises(RefusedError, match="above the approved cap"):
+        act(settings, "stella").charge(request, quantity="3", unit_price="10.01")
+    with pytest.raises(InvalidInputError, match="decimal amount"):
+        act(settings, "stella").charge(request, quantity="3", unit_price="ten")
+    assert (
+        act(settings, "stella").charge(request, quantity="3", unit_price="9.99")["amount"]
+        == "29.97"
+    )
+
+
+def test_core_and_important_data_gates(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    strict = GovernancePolicy(sharing={"general": ("dp_query",), "important": (), "core": ()})
+    request = act(settings, "rita").file_request("register")
+    with pytest.raises(RefusedError, match="may only be shared as dp_query"):
+        Governance(Workspace(settings), "rita", strict).set_objectives(
+            request, purpose="public_welfare", sharing_model="open_publication",
+            columns=COLUMNS, intended_use="x", term_end="2030-01-01",
+        )  # fmt: skip
+    with pytest.raises(SettingError, match="core data is never released"):
+        GovernancePolicy(sharing={"core": ("enclave",)})
+
+
+def test_concurrent_approvals_and_releases(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    request = _through_review(settings, folder)
+    act(settings, "lee").decide(request, True, "lawful")
+    outcomes: list[str] = []
+
+    def decide(who: str) -> None:
+        try:
+            outcomes.append(act(settings, who).decide(request, True, "fine"))
+        except RefusedError as exc:
+            outcomes.append(f"refused: {exc.message}")
+
+    threads = [threading.Thread(target=decide, args=(who,)) for who in ("pat", "lin")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert act(settings, "audrey").request(request).state == "approved"
+    assert sum(o == "approved" for o in outcomes) >= 1
+    released: list[str] = []
+
+    def release() -> None:
+        try:
+            act(settings, "stella").release(request, recipient="Uni", terms="DUA")
+            released.append("ok")
+        except RefusedError:
+            released.append("refused")
+
+    threads = [threading.Thread(target=release) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(released) == ["ok", "refused"]
+    ledger = open_ledger(settings)
+    export = folder / "ledger.jsonl"
+    ledger.export(export)
+    key = load_public_key(settings.signing_key_path().with_suffix(".pub"))
+    verify_export(export, key)
+    assert sum('"type":"request.released"' in line for line in export.read_text().splitlines()) == 1
+
+
+def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from custodes.cli import main
+
+    ws = str(tmp_path / "ws")
+    data = tmp_path / "register.csv"
+    population_register(2_000, seed=4).write_csv(data)
+    (tmp_path / "plan.toml").write_text(PLAN, encoding="utf-8")
+    (tmp_path / "sex.csv").write_text("男;*\n女;*\n", encoding="utf-8")
+    base = ["--workspace", ws]
+    assert main(["init", *base]) == 0
+    assert main(["actor", "add", "root", "--roles", "admin", "--organisation", "O",
+                 "--credential", "C", *base]) == 0  # fmt: skip
+    for name, roles, board in [("s", "steward", None), ("r", "requester", None),
+                               ("p", "reviewer", "privacy_technical"),
+                               ("l", "reviewer", "legal"), ("a", "auditor", None)]:  # fmt: skip
+        extra = ["--board-role", board] if board else []
+        argv = ["actor", "add", name, "--roles", roles, "--organisation", "O", "--credential",
+                f"C-{name}", *extra, "--as", "root", *base]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+    assert main(["catalog", "department", "civil", "--name", "Civil", "--as", "s", *base]) == 0
+    argv = ["catalog", "add", "register", "--department", "civil", "--system", "hukou",
+            "--source", str(data), "--as", "s", *base]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["request", "file", "register", "--as", "r", *base]) == 0
+    request = capsys.readouterr().out.strip()
+    argv = ["request", "objectives", request, "--purpose", "public_welfare", "--sharing",
+            "file_under_agreement", "--columns", ",".join(COLUMNS), "--use", "study",
+            "--term-end", "2030-01-01", "--as", "r", *base]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    assert main(["request", "identify", request, "--as", "s", *base]) == 0
+    argv = ["request", "prepare", request, "--plan", str(tmp_path / "plan.toml"), "--as", "s"]
+    assert main([*argv, *base]) == 0, capsys.readouterr().err
+    assert main(["request", "submit", request, "--as", "r", *base]) == 0
+    for who in ("p", "l"):
+        argv = ["request", "review", request, "--approve", "--rationale", "ok", "--as", who]
+        assert main([*argv, *base]) == 0
+    assert "approved" in capsys.readouterr().out
+    argv = ["request", "release", request, "--recipient", "Uni", "--terms", "DUA", "--as", "s"]
+    assert main([*argv, *base]) == 0
+    assert main(["request", "file", "register", *base]) == 2
+    assert "--as NAME" in capsys.readouterr().err
+    assert main(["request", "file", "register", "--as", "a", *base]) == 4
+    out = tmp_path / "audit.html"
+    argv = ["audit", "report", "--format", "html", "--output", str(out), "--as", "a", *base]
+    assert main(argv) == 0
+    assert "No anomaly" in out.read_text(encoding="utf-8")
+    assert main(["disclosure", "--as", "a", *base]) == 0
+    assert request in capsys.readouterr().out
