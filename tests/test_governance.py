@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from custodes import Workspace
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError, SettingError
@@ -249,6 +251,22 @@ def test_fee_rules(office: tuple[Settings, Path]) -> None:
         act(settings, "stella").charge(request, quantity="3", unit_price="9.99")["amount"]
         == "29.97"
     )
+    # Last year's revenue above its limit is deducted from this year's permitted revenue.
+    year = date.today().year
+    engine = sa.create_engine(settings.database_url())
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO charges (request_id, fee_standard, department, quantity, unit_price,"
+                " amount, deducted, currency, year, charged_by, created_at) VALUES (:r, :f,"
+                " 'civil', '1', '40', '40', '15.00', 'CNY', :y, 'stella', '2025-12-31T00:00:00Z')"
+            ),
+            {"r": request, "f": standard, "y": year - 1},
+        )
+    engine.dispose()
+    act(settings, "priya").set_revenue_limit("civil", year, "50")
+    charged = act(settings, "stella").charge(request, quantity="1", unit_price="10")
+    assert charged["deducted_next_period"] == "4.97"  # room 50 - 15 carried - 29.97 = 5.03
 
 
 def test_core_and_important_data_gates(office: tuple[Settings, Path]) -> None:

@@ -926,7 +926,19 @@ class Governance:
                     ),
                     Decimal(0),
                 )
-                room = max(Decimal(limit.amount) - earned, Decimal(0))
+                # What last year's charges brought above its limit is deducted from this year's.
+                carried = sum(
+                    (
+                        Decimal(c.deducted)
+                        for c in session.execute(
+                            select(Charge).where(
+                                Charge.department == standard.department, Charge.year == year - 1
+                            )
+                        ).scalars()
+                    ),
+                    Decimal(0),
+                )
+                room = max(Decimal(limit.amount) - carried - earned, Decimal(0))
                 deducted = max(amount - room, Decimal(0))
             session.add(
                 Charge(
