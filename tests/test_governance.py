@@ -375,3 +375,31 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "No anomaly" in out.read_text(encoding="utf-8")
     assert main(["disclosure", "--as", "a", *base]) == 0
     assert request in capsys.readouterr().out
+
+
+def test_changed_plans_and_sources_are_refused_and_terms_end(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    request = _through_review(settings, folder)
+    act(settings, "pat").decide(request, True, "ok")
+    act(settings, "lee").decide(request, True, "ok")
+    plan = folder / "plan.toml"
+    original = plan.read_text(encoding="utf-8")
+    plan.write_text(original.replace("suppression = 0.05", "suppression = 0.2"), encoding="utf-8")
+    with pytest.raises(RefusedError, match=r"plan of request .* changed since it was approved"):
+        act(settings, "stella").release(request, recipient="Uni", terms="DUA")
+    plan.write_text(original, encoding="utf-8")
+    data = folder / "register.csv"
+    kept = data.read_bytes()
+    data.write_bytes(kept + kept.splitlines(keepends=True)[1])  # one more row
+    with pytest.raises(RefusedError, match="changed or is gone since it was registered"):
+        act(settings, "stella").release(request, recipient="Uni", terms="DUA")
+    data.write_bytes(kept)
+    act(settings, "stella").release(request, recipient="Uni", terms="DUA")
+    with pytest.raises(RefusedError, match="written reason"):
+        act(settings, "stella").revoke(request, "")
+    assert act(settings, "stella").expire(date(2031, 1, 1)) == [request]
+    assert act(settings, "audrey").request(request).state == "expired"
+    with pytest.raises(RefusedError, match="needs it released or monitoring"):
+        act(settings, "stella").review_monitoring(request, "late")
+    assert act(settings, "audrey").monitoring_due(date(2031, 1, 1)) == []
