@@ -6,35 +6,24 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from custodes import __version__
-from custodes.report._svg import STYLESHEET, h, paragraph, table
+from custodes.report._svg import h, html_page, paragraph, table
 
 __all__ = ["render_audit_html", "render_disclosure_html"]
 
 
 def _page(title: str, sections: Sequence[str]) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">\n<head>\n<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{h(title)}</title>",
-            f"<style>{STYLESHEET}</style>\n</head>\n<body>",
-            f'<header>\n<h1>{h(title)}</h1>\n<p class="subtitle">generated {h(when)}</p>\n'
-            "</header>",
-            "<main>",
-            *sections,
-            "</main>",
-            f"<footer>\n<p>Generated {h(when)} by custodes {h(__version__)} from the store; "
-            "every figure is backed by ledger entries.</p>\n</footer>",
-            "</body>\n</html>\n",
-        ]
+    return html_page(
+        title,
+        f"generated {when}",
+        sections,
+        "Every figure comes from the store and is backed by ledger entries.",
+        generated=when,
     )
 
 
 def _rows(items: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[list[str]]:
-    return [[str(item.get(k, "")) for k in keys] for item in items]
+    return [["—" if item.get(k) is None else str(item.get(k)) for k in keys] for item in items]
 
 
 def _section(
@@ -102,6 +91,12 @@ def render_audit_html(report: Mapping[str, Any]) -> str:
                 revenue,
                 ["department", "charged", "deducted_next_period", "permitted", "currency"],
             ),
+            "<section><h2>Differential privacy budget spent</h2>"
+            + paragraph(
+                "; ".join(f"{k}: {v}" for k, v in report["dp_budget_spent"].items())
+                or "None recorded."
+            )
+            + "</section>",
             _section(
                 "Rejected requests",
                 "Requests the board rejected, and why",

@@ -14,16 +14,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from custodes import __version__
 from custodes.errors import InvalidInputError
 from custodes.report._svg import (
-    STYLESHEET,
     Raw,
     class_size_buckets,
     class_size_chart,
     count,
     figure,
     h,
+    html_page,
     impact_chart,
     paragraph,
     percent,
@@ -531,21 +530,11 @@ def render_assessment_html(
     sections += [_population(a), _sensitive(a), _combinations(a)]
     nav = "".join(f'<li><a href="#{k}">{h(name)}</a></li>' for k, name in _SECTIONS.items())
     subtitle = f"{a.text('source', '')} · {count(a.whole('rows'))} records · generated {when}"
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">\n<head>\n<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f'<meta name="generator" content="custodes {h(__version__)}">',
-            f"<title>{h(title)}</title>",
-            f"<style>{STYLESHEET}</style>\n</head>\n<body>",
-            f'<header>\n<h1>{h(title)}</h1>\n<p class="subtitle">{h(subtitle)}</p>\n</header>',
-            f'<nav aria-label="Contents"><ul>{nav}</ul></nav>',
-            "<main>",
-            *sections,
-            "</main>",
-            f"<footer>\n<p>Generated {h(when)} by custodes {h(__version__)}. The report holds "
-            "aggregate figures and column names only, no data values.</p>\n</footer>",
-            "</body>\n</html>\n",
-        ]
+    return html_page(
+        title,
+        subtitle,
+        sections,
+        "The report holds aggregate figures and column names only, no data values.",
+        generated=when,
+        nav=f'<nav aria-label="Contents"><ul>{nav}</ul></nav>',
     )

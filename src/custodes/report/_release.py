@@ -6,14 +6,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from custodes import __version__
 from custodes.report._svg import (
-    STYLESHEET,
     Bar,
     count,
     figure,
     h,
     horizontal_bar_chart,
+    html_page,
     paragraph,
     percent,
     table,
@@ -146,21 +145,11 @@ def render_release_html(
             )
             charts.append(figure(svg, f"{q}: records per value {label} anonymization."))
         sections.append(f"<section><h2>{h(q)}: before and after</h2>{''.join(charts)}</section>")
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">\n<head>\n<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{h(title)}</title>",
-            f"<style>{STYLESHEET}</style>\n</head>\n<body>",
-            f'<header>\n<h1>{h(title)}</h1>\n<p class="subtitle">generated {h(when)}</p>\n'
-            "</header>",
-            "<main>",
-            *sections,
-            "</main>",
-            f"<footer>\n<p>Generated {h(when)} by custodes {h(__version__)}. Quasi-identifier "
-            "values appear only as counts; identifying and sensitive columns never do.</p>\n"
-            "</footer>",
-            "</body>\n</html>\n",
-        ]
+    return html_page(
+        title,
+        f"generated {when}",
+        sections,
+        "Quasi-identifier values appear only as counts; identifying and sensitive columns "
+        "never do.",
+        generated=when,
     )

@@ -6,14 +6,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from custodes import __version__
 from custodes.report._svg import (
-    STYLESHEET,
     Bar,
     count,
     figure,
     h,
     horizontal_bar_chart,
+    html_page,
     paragraph,
     table,
 )
@@ -92,20 +91,11 @@ def render_scan_html(
             + figure(svg, "Share of each column's values that are its main entity.")
             + "</section>"
         )
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">\n<head>\n<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{h(title)}</title>",
-            f"<style>{STYLESHEET} dt {{ font-weight: 600; }}</style>\n</head>\n<body>",
-            f'<header>\n<h1>{h(title)}</h1>\n<p class="subtitle">generated {h(when)}</p>\n'
-            "</header>",
-            "<main>",
-            *sections,
-            "</main>",
-            f"<footer>\n<p>Generated {h(when)} by custodes {h(__version__)}. The scan shows "
-            "column names, counts and rates only, never a value.</p>\n</footer>",
-            "</body>\n</html>\n",
-        ]
+    return html_page(
+        title,
+        f"generated {when}",
+        sections,
+        "The scan shows column names, counts and rates only, never a value.",
+        generated=when,
+        extra_style=" dt { font-weight: 600; }",
     )

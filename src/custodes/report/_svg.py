@@ -33,6 +33,7 @@ __all__ = [
     "figure",
     "h",
     "horizontal_bar_chart",
+    "html_page",
     "impact_chart",
     "paragraph",
     "percent",
@@ -485,4 +486,40 @@ def impact_chart(impacts: Sequence[tuple[str, float, float]]) -> str:
         title="Share of unique records that leaving each column out would remove",
         description="; ".join(f"without {b.label}: {b.text}" for b in bars),
         max_value=1.0,
+    )
+
+
+def html_page(
+    title: str,
+    subtitle: str,
+    sections: Sequence[str],
+    footer: str,
+    *,
+    generated: str,
+    nav: str = "",
+    extra_style: str = "",
+) -> str:
+    """One self-contained report page: head, header, optional navigation, sections, footer.
+
+    ``footer`` is text (escaped here), said after "Generated WHEN by custodes X.".
+    """
+    from custodes import __version__
+
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">\n<head>\n<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f'<meta name="generator" content="custodes {h(__version__)}">',
+            f"<title>{h(title)}</title>",
+            f"<style>{STYLESHEET}{extra_style}</style>\n</head>\n<body>",
+            f'<header>\n<h1>{h(title)}</h1>\n<p class="subtitle">{h(subtitle)}</p>\n</header>',
+            nav,
+            "<main>",
+            *sections,
+            "</main>",
+            f"<footer>\n<p>Generated {h(generated)} by custodes {h(__version__)}. {h(footer)}"
+            "</p>\n</footer>",
+            "</body>\n</html>\n",
+        ]
     )
