@@ -456,6 +456,28 @@ class Workspace:
         )
         return release
 
+    def dp_query(
+        self,
+        sql: str,
+        *,
+        actor: str,
+        rho: str | float | None = None,
+        epsilon: float | None = None,
+    ) -> dict[str, Any]:
+        """Answer an aggregate query with differential privacy, as ``actor`` (a recipient).
+
+        See :class:`custodes.dp.PrivateQueries`: the recipient needs a released
+        request for DP query access, and both the recipient's budget and the
+        dataset's global ceiling must pay the query's rho.
+        """
+        from custodes.dp import PrivateQueries
+
+        access = PrivateQueries(self, actor)
+        try:
+            return access.query(sql, rho=None if rho is None else str(rho), epsilon=epsilon)
+        finally:
+            access.close()
+
     def initialized(self) -> bool:
         """Whether ``custodes init`` set this workspace up (its signing key exists)."""
         return self.settings.signing_key_path().is_file()

@@ -368,6 +368,80 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
             ),
         )
 
+    dp_app = typer.Typer(
+        help="Differential-privacy query access: configure, budgets, queries.",
+        no_args_is_help=True,
+    )
+    app.add_typer(dp_app, name="dp")
+
+    def _access(workspace: Path | None, actor: str | None) -> Any:
+        from custodes.dp import PrivateQueries
+
+        settings = load_settings(workspace)
+        who = actor or settings.actor
+        if not who:
+            raise SettingError("say who acts: --as NAME, or the actor setting.")
+        return PrivateQueries(Workspace(settings), who)
+
+    def dp_run(workspace: Path | None, actor: str | None, job: Callable[[Any], Any]) -> Any:
+        access = _access(workspace, actor)
+        try:
+            return job(access)
+        finally:
+            access.close()
+
+    @dp_app.command("configure")
+    def dp_configure(
+        dataset: Annotated[str, typer.Argument(help="The catalog dataset.")],
+        config: Annotated[
+            Path,
+            typer.Option(help="TOML: privacy_unit, max_contributions, [bounds], [public_groups]."),
+        ],
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Declare how a dataset answers DP queries (a steward)."""
+        from custodes._files import read_toml
+
+        settings = read_toml(config, "DP settings")
+        _show(out, dp_run(workspace, as_, lambda a: a.configure(dataset, settings)))
+
+    @dp_app.command("budget")
+    def dp_budget(
+        dataset: Annotated[str, typer.Argument(help="The catalog dataset.")],
+        set_rho: Annotated[
+            str | None,
+            typer.Option("--set", help="Set the budget to this rho (zCDP), e.g. 1/2."),
+        ] = None,
+        recipient: Annotated[
+            str, typer.Option(help="With --set: whose budget ('*': the global ceiling).")
+        ] = "*",
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Show the budgets on a dataset (total, spent, remaining), or set one."""
+        if set_rho is not None:
+            dp_run(workspace, as_, lambda a: a.set_budget(dataset, set_rho, recipient))
+        _show(out, dp_run(workspace, as_, lambda a: a.budget(dataset)))
+
+    @dp_app.command("query")
+    def dp_query(
+        dataset: Annotated[str, typer.Argument(help="The catalog dataset the query reads.")],
+        sql: Annotated[str, typer.Argument(help="SELECT ... FROM dataset [WHERE] [GROUP BY].")],
+        epsilon: Annotated[
+            float | None, typer.Option(help="Privacy loss as epsilon (at the policy's delta).")
+        ] = None,
+        rho: Annotated[str | None, typer.Option(help="Privacy loss as rho (zCDP).")] = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Answer an aggregate query with differential privacy (a recipient)."""
+        from custodes.dp import parse_query
+
+        if parse_query(sql).dataset != dataset:
+            raise SettingError(f"the query reads FROM another dataset than {dataset!r}.")
+        _show(out, dp_run(workspace, as_, lambda a: a.query(sql, rho=rho, epsilon=epsilon)))
+
     def _report(
         kind: str,
         year: int,

@@ -62,6 +62,16 @@ class GovernancePolicy:
     sensitive_max_highest_risk: float = 0.1
     monitoring_days: int = 90
     """Days after a release until its monitoring review is due."""
+    dp_recipient_rho: Mapping[str, str] = field(
+        default_factory=lambda: {"general": "1", "important": "1/2", "core": "0"}
+    )
+    """Default DP budget (rho-zCDP) of one recipient on one dataset, by grade."""
+    dp_dataset_rho: Mapping[str, str] = field(
+        default_factory=lambda: {"general": "10", "important": "5", "core": "0"}
+    )
+    """Default global DP ceiling (rho-zCDP) of a dataset over all recipients, by grade."""
+    dp_delta: float = 1e-6
+    """The delta of reported (epsilon, delta) figures and of DP partition selection."""
     source: str = "built-in defaults"
 
     def __post_init__(self) -> None:
@@ -99,6 +109,9 @@ class GovernancePolicy:
             "sensitive_min_k": self.sensitive_min_k,
             "sensitive_max_highest_risk": self.sensitive_max_highest_risk,
             "monitoring_days": self.monitoring_days,
+            "dp_recipient_rho": dict(self.dp_recipient_rho),
+            "dp_dataset_rho": dict(self.dp_dataset_rho),
+            "dp_delta": self.dp_delta,
         }
 
 
@@ -111,7 +124,11 @@ _KEYS = {
     "sensitive_min_k": int,
     "sensitive_max_highest_risk": float,
     "monitoring_days": int,
+    "dp_delta": float,
 }
+
+
+_ALL_KEYS = (*_KEYS, "board_roles", "sharing", "dp_recipient_rho", "dp_dataset_rho")
 
 
 def load_governance_policy(path: str | os.PathLike[str]) -> GovernancePolicy:
@@ -130,10 +147,14 @@ def load_governance_policy(path: str | os.PathLike[str]) -> GovernancePolicy:
                     f"governance policy {path}: {key} is {value!r}; give a number."
                 ) from None
         elif key in ("board_roles", "sharing") and isinstance(value, Mapping):
-            values[key] = {str(g): tuple(str(x) for x in v) for g, v in value.items()}
+            given = {str(g): tuple(str(x) for x in v) for g, v in value.items()}
+            values[key] = {**getattr(DEFAULT_GOVERNANCE, key), **given}
+        elif key in ("dp_recipient_rho", "dp_dataset_rho") and isinstance(value, Mapping):
+            given_rho = {str(g): str(v) for g, v in value.items()}
+            values[key] = {**getattr(DEFAULT_GOVERNANCE, key), **given_rho}
         else:
             raise SettingError(
                 f"governance policy {path}: unknown setting {key!r}; the settings are "
-                f"{', '.join(sorted([*_KEYS, 'board_roles', 'sharing']))}."
+                f"{', '.join(sorted(_ALL_KEYS))}."
             )
     return GovernancePolicy(**values, source=str(path))

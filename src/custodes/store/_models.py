@@ -9,6 +9,8 @@ __all__ = [
     "Actor",
     "Base",
     "Charge",
+    "DPBudget",
+    "DPConfig",
     "Dataset",
     "Decision",
     "Department",
@@ -178,3 +180,21 @@ class Charge(Base):
     year: Mapped[int] = mapped_column(Integer)
     charged_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[str] = mapped_column(String(40))
+
+
+class DPConfig(Base):
+    """How a dataset answers DP queries: privacy unit, bounds, public group domains."""
+
+    __tablename__ = "dp_configs"
+    dataset: Mapped[str] = mapped_column(String(100), primary_key=True)
+    config: Mapped[str] = mapped_column(Text)
+
+
+class DPBudget(Base):
+    """A privacy budget in rho-zCDP (exact fractions as text): per recipient, or '*' global."""
+
+    __tablename__ = "dp_budgets"
+    dataset: Mapped[str] = mapped_column(String(100), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(100), primary_key=True)
+    total: Mapped[str] = mapped_column(String(80))
+    spent: Mapped[str] = mapped_column(String(80))
