@@ -208,6 +208,8 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert {"sex", "birth_date", "region_code"} <= set(scan["roles"]["quasi_identifying"])
     assert "suggested grade" in out
     assert "with the roles the scan suggested" in out
+    assert "remaining rho 0" in out
+    assert "refused: your privacy budget on population-register cannot pay" in " ".join(out.split())
 
 
 def test_population_table_gives_journalist_risk(

@@ -19,6 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -163,6 +164,7 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
         request, recipient="Example Analytics Ltd.", terms="data use agreement DUA-2026-014"
     )
     charged = act("steward").charge(request, quantity="1", unit_price="450.00")
+    queries = _dp_queries(workspace, act)
     year = date.today().year
     audit = audit_report(act("auditor"), year)
     audit_path = write_atomic(folder / "audit-report.html", render_audit_html(audit))
@@ -171,6 +173,7 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
         json.dumps(disclosure_report(act("auditor"), year), indent=2, ensure_ascii=False),
     )
     return {
+        "dp_queries": "\n".join(queries),
         "request": request,
         "recipient": released["recipient"],
         "artifact": str(released["path"]),
@@ -179,6 +182,70 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
         "audit_report": str(audit_path),
         "disclosure": str(disclosure_path),
     }
+
+
+_DP_QUERIES = (
+    'SELECT sex, COUNT(*) FROM "population-register" GROUP BY sex',
+    'SELECT sex, AVG(household_size) FROM "population-register" GROUP BY sex',
+    'SELECT COUNT(*) FROM "population-register" WHERE household_size >= 5',
+    'SELECT sex, MEDIAN(household_size) FROM "population-register" GROUP BY sex',
+)
+
+
+def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
+    """A researcher with DP query access: three answers, then the budget refuses a fourth."""
+    from custodes.dp import PrivateQueries, parse_rho
+    from custodes.errors import RefusedError
+
+    dataset = "population-register"
+    request = act("researcher").file_request(dataset)
+    act("researcher").set_objectives(
+        request, purpose="public_welfare", sharing_model="dp_query",
+        columns=["sex", "household_size"], intended_use="household statistics by sex",
+        term_end="2027-12-31",
+    )  # fmt: skip
+    act("steward").identify(request)
+    act("steward").prepare(request)
+    act("researcher").submit(request)
+    act("counsel").decide(request, True, "aggregates only, under a budget")
+    act("privacy-officer").decide(request, True, "rho 3/10 for this researcher")
+    act("steward").release(request, recipient="researcher", terms="DP query access")
+    steward = PrivateQueries(workspace, "steward")
+    steward.configure(
+        dataset,
+        {
+            "privacy_unit": "resident_id",
+            "max_contributions": 1,
+            "bounds": {"household_size": [1, 10]},
+            "public_groups": {"sex": ["男", "女"]},
+        },
+    )
+    spent = steward.budget(dataset)["budgets"].get("researcher", {}).get("spent_rho", "0")
+    steward.set_budget(dataset, str(parse_rho(spent) + parse_rho("3/10")), "researcher")
+    steward.close()
+    lines = []
+    for sql in _DP_QUERIES:
+        query = sql
+        try:
+            answer = workspace.dp_query(query, actor="researcher", rho="1/10")
+        except RefusedError as exc:
+            lines.append(f"  {query}\n    refused: {exc.message}")
+            continue
+        cells = []
+        for row in answer["rows"]:
+            keys = [str(row[c]) for c in answer["columns"] if c in row and "(" not in c
+                    and c != "count"]  # fmt: skip
+            values = [
+                f"{c} {row[c]} (95 % interval {row[c + ' 95% interval']})"
+                for c in answer["columns"]
+                if c not in keys and (c == "count" or "(" in c)
+            ]
+            cells.append(" ".join(keys) + (": " if keys else "") + "; ".join(values))
+        lines.append(
+            f"  {query}\n    " + "\n    ".join(cells)
+            + f"\n    spent rho {answer['rho_spent']}; remaining rho {answer['remaining_rho']}"
+        )  # fmt: skip
+    return lines
 
 
 def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130) -> DemoResult:

@@ -625,6 +625,8 @@ def demo(
         f"governed release: request {result.governance['request']} approved by the board and "
         f"released to {result.governance['recipient']} ({result.governance['artifact']}); "
         f"charged {result.governance['charged']} under the approved fee standard",
+        "DP queries by the researcher (three answered, the fourth refused by the budget):\n"
+        + result.governance["dp_queries"],
         f"audit report: anomalies: {result.governance['anomalies']} "
         f"({result.governance['audit_report']}); disclosure: {result.governance['disclosure']}",
         f"ledger: {result.ledger_entries:,} entries, exported to {result.ledger_path} and "
