@@ -568,7 +568,7 @@ class Governance:
 
     def _checked_source(self, data: Dataset) -> Path:
         source = Path(data.source)
-        if not source.is_file() or file_sha256(source) != data.content_sha256:
+        if not source.is_file() or _hash_of(source) != data.content_sha256:
             raise RefusedError(
                 f"the source of {data.name} version {data.version} changed or is gone since it "
                 "was registered (SHA-256 differs); register the new version and file a new request."
@@ -965,6 +965,20 @@ class Governance:
             }
             self._record(session, "fee.charged", request_id, record)
             return record
+
+
+_HASHES: dict[tuple[str, int, int, int], str] = {}
+
+
+def _hash_of(path: Path) -> str:
+    """The file's SHA-256, computed again whenever its size, inode or modification time change."""
+    info = path.stat()
+    key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
+    if key not in _HASHES:
+        if len(_HASHES) > 256:
+            _HASHES.clear()
+        _HASHES[key] = file_sha256(path)
+    return _HASHES[key]
 
 
 def _is_removal(action: Any) -> bool:
