@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterator
@@ -202,6 +203,7 @@ def test_budgets_refuse_with_the_figures(service: tuple[Settings, Path]) -> None
     answered = [e for e in answered if e["type"] == "dp.query_answered"]
     assert len(answered) == 1
     assert set(answered[0]["payload"]) == {"query_sha256", "rho", "epsilon", "delta", "recipient"}
+    assert answered[0]["payload"]["rho"] == [9, 10]
 
 
 def test_fifty_concurrent_queries_never_overspend(service: tuple[Settings, Path]) -> None:
@@ -271,3 +273,36 @@ def test_a_reconstruction_attack_fails_through_custodes(service: tuple[Settings,
     assert len(asked) == 200  # rho 1 of budget, 1/200 a query
     recovered = (_reconstruct(answers, asked, people) == secret).mean()
     assert recovered < 0.75  # about chance: the noise (sigma 10) swamps counts of about 15
+
+
+def test_cli_dp_commands(
+    service: tuple[Settings, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.cli import main
+
+    settings, _ = service
+    base = ["--workspace", str(settings.workspace)]
+    config = settings.workspace / "dp.toml"
+    config.write_text(
+        'privacy_unit = "person"\nmax_contributions = 1\n[bounds]\nincome = [0, 10000]\n'
+        '[public_groups]\nsex = ["F", "M"]\n',
+        encoding="utf-8",
+    )
+    if settings.store_url.startswith("postgresql"):
+        pytest.skip("the command line is the same on both stores")
+    (settings.workspace / "settings.toml").write_text(
+        f'store_url = "{settings.store_url}"\n', encoding="utf-8"
+    )
+    assert main(["dp", "configure", "people", "--config", str(config), "--as", "st", *base]) == 0
+    capsys.readouterr()
+    sql = "SELECT sex, SUM(income) FROM people GROUP BY sex"
+    assert main(["dp", "query", "people", sql, "--epsilon", "1", "--as", "an", *base]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["columns"] == ["sex", "sum(income)"]
+    assert answer["epsilon_spent"] == pytest.approx(1.0, rel=1e-6)
+    argv = ["dp", "budget", "people", "--set", "2", "--recipient", "an", "--as", "st", *base]
+    assert main(argv) == 0
+    budgets = json.loads(capsys.readouterr().out)["budgets"]
+    assert budgets["an"]["total_rho"] == "2"
+    assert main(["dp", "query", "other", sql, "--rho", "0.1", "--as", "an", *base]) == 2
+    assert "reads FROM another dataset" in capsys.readouterr().err

@@ -128,7 +128,7 @@ class PrivateQueries(Governance):
                 )
             row.total = str(total)
             self._record(
-                session, "dp.budget_set", dataset, {"recipient": recipient, "rho": str(total)}
+                session, "dp.budget_set", dataset, {"recipient": recipient, "rho": _exact(total)}
             )
 
     def _budget_row(self, session: Session, dataset: str, recipient: str, grade: str) -> DPBudget:
@@ -234,7 +234,7 @@ class PrivateQueries(Governance):
                 query.dataset,
                 {
                     "query_sha256": digest,
-                    "rho": str(spend),
+                    "rho": _exact(spend),
                     "epsilon": f"{epsilon_of(spend, delta):.6f}",
                     "delta": f"{delta:g}",
                     "recipient": self.actor,
@@ -256,6 +256,11 @@ def _check_query(query: Query, config: Mapping[str, Any]) -> None:
             )
     if config["privacy_unit"] in query.groups:
         raise RefusedError("grouping by the privacy unit would release each person's own figures.")
+
+
+def _exact(value: Fraction) -> list[int]:
+    """A fraction for the ledger: [numerator, denominator] (integers, exact, never a float)."""
+    return [value.numerator, value.denominator]
 
 
 def _sha(text: str) -> str:
