@@ -32,14 +32,24 @@ ReportFormat = Annotated[str, typer.Option("--format", help="Output format: json
 ReportOutput = Annotated[Path | None, typer.Option(help="Write the report to this file.")]
 
 
-def _governance(workspace: Path | None, actor: str | None) -> Any:
-    from custodes.governance import Governance
-
+def _acting(workspace: Path | None, actor: str | None) -> tuple[Workspace, str]:
     settings = load_settings(workspace)
     who = actor or settings.actor
     if not who:
         raise SettingError("say who acts: --as NAME, or the actor setting.")
-    return Governance(Workspace(settings), who)
+    return Workspace(settings), who
+
+
+def _governance(workspace: Path | None, actor: str | None) -> Any:
+    from custodes.governance import Governance
+
+    return Governance(*_acting(workspace, actor))
+
+
+def _access(workspace: Path | None, actor: str | None) -> Any:
+    from custodes.dp import PrivateQueries
+
+    return PrivateQueries(*_acting(workspace, actor))
 
 
 def _show(out: Console, value: Any) -> None:
@@ -61,12 +71,17 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
     app.add_typer(request_app, name="request")
     app.add_typer(fee_app, name="fee")
 
-    def run(workspace: Path | None, actor: str | None, job: Callable[[Any], Any]) -> Any:
-        gov = _governance(workspace, actor)
+    def run(
+        workspace: Path | None,
+        actor: str | None,
+        job: Callable[[Any], Any],
+        make: Callable[[Path | None, str | None], Any] = _governance,
+    ) -> Any:
+        acting = make(workspace, actor)
         try:
-            return job(gov)
+            return job(acting)
         finally:
-            gov.close()
+            acting.close()
 
     @actor_app.command("add")
     def actor_add(
@@ -374,21 +389,8 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
     )
     app.add_typer(dp_app, name="dp")
 
-    def _access(workspace: Path | None, actor: str | None) -> Any:
-        from custodes.dp import PrivateQueries
-
-        settings = load_settings(workspace)
-        who = actor or settings.actor
-        if not who:
-            raise SettingError("say who acts: --as NAME, or the actor setting.")
-        return PrivateQueries(Workspace(settings), who)
-
     def dp_run(workspace: Path | None, actor: str | None, job: Callable[[Any], Any]) -> Any:
-        access = _access(workspace, actor)
-        try:
-            return job(access)
-        finally:
-            access.close()
+        return run(workspace, actor, job, _access)
 
     @dp_app.command("configure")
     def dp_configure(

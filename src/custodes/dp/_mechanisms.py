@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 import opendp.prelude as dp
 
@@ -60,32 +61,31 @@ def _fitted(make: object, sensitivity: float, rho: Fraction) -> tuple[object, fl
     raise RuntimeError("no scale meets the privacy budget")  # pragma: no cover
 
 
-def noisy_counts(counts: Sequence[int], sensitivity: int, rho: Fraction) -> tuple[list[int], float]:
-    """Counts with Gaussian noise (OpenDP, integers, L2 sensitivity); and the scale."""
-    domain = dp.vector_domain(dp.atom_domain(T=int))
-    metric = dp.l2_distance(T=int)
+def _gaussian(
+    values: Sequence[float], kind: type, sensitivity: float, rho: Fraction
+) -> tuple[list[Any], float]:
+    """Values with Gaussian noise from OpenDP (integers or floats, L2 sensitivity); the scale."""
+    atom = dp.atom_domain(T=int) if kind is int else dp.atom_domain(T=float, nan=False)
+    domain, metric = dp.vector_domain(atom), dp.l2_distance(T=kind)
 
     def make(scale: float) -> object:
         return dp.m.make_gaussian(domain, metric, scale=scale)
 
     measurement, scale = _fitted(make, sensitivity, rho)
-    released = measurement([int(c) for c in counts])  # type: ignore[operator]
-    return [int(v) for v in released], scale
+    released = measurement([kind(v) for v in values])  # type: ignore[operator]
+    return [kind(v) for v in released], scale
+
+
+def noisy_counts(counts: Sequence[int], sensitivity: int, rho: Fraction) -> tuple[list[int], float]:
+    """Counts with Gaussian noise (OpenDP, integers, L2 sensitivity); and the scale."""
+    return _gaussian(counts, int, sensitivity, rho)
 
 
 def noisy_sums(
     sums: Sequence[float], sensitivity: float, rho: Fraction
 ) -> tuple[list[float], float]:
     """Sums with Gaussian noise (OpenDP, floats, L2 sensitivity); and the scale."""
-    domain = dp.vector_domain(dp.atom_domain(T=float, nan=False))
-    metric = dp.l2_distance(T=float)
-
-    def make(scale: float) -> object:
-        return dp.m.make_gaussian(domain, metric, scale=scale)
-
-    measurement, scale = _fitted(make, sensitivity, rho)
-    released = measurement([float(s) for s in sums])  # type: ignore[operator]
-    return [float(v) for v in released], scale
+    return _gaussian(sums, float, sensitivity, rho)
 
 
 def noisy_quantile(
