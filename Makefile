@@ -46,11 +46,32 @@ test: lint typecheck pytest
 	.venv-presidio/bin/python -m pip install --quiet 'presidio-analyzer>=2.2.366' 'polars>=1.30' 'pyarrow>=17'
 	touch $@
 
-bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/.installed
+# The differential-privacy libraries pin Polars/numpy/pandas versions that clash with ours,
+# so each gets an environment of its own. OpenDP 0.16's Polars plugin demands polars 1.36.1.
+.venv-opendp/.installed:
+	test -x .venv-opendp/bin/python || $(PYTHON) -m venv .venv-opendp
+	.venv-opendp/bin/python -m pip install --quiet 'opendp[polars]>=0.16' 'polars==1.36.1' 'pyarrow>=17'
+	touch $@
+
+# smartnoise-sql brings its own opendp and pandas pins.
+.venv-smartnoise/.installed:
+	test -x .venv-smartnoise/bin/python || $(PYTHON) -m venv .venv-smartnoise
+	.venv-smartnoise/bin/python -m pip install --quiet 'smartnoise-sql' 'pandas' 'pyarrow' 'sqlalchemy'
+	touch $@
+
+# diffprivlib 0.6.6 imports sklearn.tree._tree.DOUBLE, which scikit-learn 1.9 removed.
+.venv-diffprivlib/.installed:
+	test -x .venv-diffprivlib/bin/python || $(PYTHON) -m venv .venv-diffprivlib
+	.venv-diffprivlib/bin/python -m pip install --quiet 'diffprivlib' 'scikit-learn<1.9' 'pandas' 'pyarrow'
+	touch $@
+
+bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/.installed \
+		.venv-opendp/.installed .venv-smartnoise/.installed .venv-diffprivlib/.installed
 	$(BIN)/python bench/bench_risk.py
 	$(BIN)/python bench/bench_anonymize.py
 	$(BIN)/python bench/bench_detect.py
 	scripts/with-postgres $(BIN)/python bench/bench_ledger.py
+	$(BIN)/python bench/bench_dp.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

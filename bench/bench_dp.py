@@ -78,7 +78,8 @@ def service(folder: Path, data: Path) -> Workspace:
     root.add_actor("root", ["admin"], organisation="bench", credential="b0")
     for name, roles, board in [("st", ["steward"], None), ("analyst", ["requester"], None),
                                ("a", ["reviewer"], "legal"),
-                               ("b", ["reviewer"], "privacy_technical")]:  # fmt: skip
+                               ("b", ["reviewer"], "privacy_technical"),
+                               ("c", ["reviewer"], "leadership")]:  # fmt: skip
         root.add_actor(name, roles, organisation="bench", credential=f"b-{name}", board_role=board)
     Governance(ws, "st").add_department("bench", "Benchmark")
     Governance(ws, "st").register_dataset("adult", department="bench", system="b", source=data)
@@ -90,8 +91,9 @@ def service(folder: Path, data: Path) -> Workspace:
     Governance(ws, "st").identify(request)
     Governance(ws, "st").prepare(request)
     Governance(ws, "analyst").submit(request)
-    Governance(ws, "a").decide(request, True, "bench")
-    Governance(ws, "b").decide(request, True, "bench")
+    for reviewer in ("a", "b", "c"):  # important data (over 1 M people) needs all three roles
+        if Governance(ws, "st").request(request).state == "under_review":
+            Governance(ws, reviewer).decide(request, True, "bench")
     Governance(ws, "st").release(request, recipient="analyst", terms="bench")
     steward = PrivateQueries(ws, "st")
     steward.configure(
@@ -118,7 +120,9 @@ def ours(ws: Workspace, data: Path, repeats: int) -> dict[str, dict[str, float]]
         column = "count" if "COUNT" in sql else "sum"
         label = "count" if column == "count" else "sum(age)"
         exact_of = dict(zip(exact["sex"].to_list(), exact[column].to_list(), strict=True))
-        access.query(sql, rho=RHO)  # warm-up
+        start = time.perf_counter()
+        access.query(sql, rho=RHO)  # the first query reads and bounds the table
+        first = time.perf_counter() - start
         times, errors = [], []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -135,6 +139,7 @@ def ours(ws: Workspace, data: Path, repeats: int) -> dict[str, dict[str, float]]
             answer_times.append(time.perf_counter() - start)
         sensitivity = 1 if column == "count" else 90
         out[name] = {
+            "first_s": first,
             "query_s": statistics.median(times),
             "answer_s": statistics.median(answer_times),
             "noise_std": sensitivity / math.sqrt(2 * float(RHO)),
@@ -174,9 +179,8 @@ def main() -> int:
             mine = ours(ws, path, repeats)
             Store.dispose_all()
             for name, figures in mine.items():
-                rows.append(
-                    [label, name, "custodes (service)", "", f"{figures['query_s']:.3f}", ""]
-                )
+                first_s, query_s = f"{figures['first_s']:.3f}", f"{figures['query_s']:.3f}"
+                rows.append([label, name, "custodes (service)", first_s, query_s, ""])
                 answer_s = f"{figures['answer_s']:.3f}"
                 rows.append([label, name, "custodes (answer only)", "", answer_s, ""])
                 if label == "adult":
@@ -215,8 +219,9 @@ def main() -> int:
         "- custodes (service): the whole path of `workspace.dp_query` (access check, budget "
         "reservation and ledger entry in one transaction, reading the Parquet file, bounding, "
         "Polars aggregation, OpenDP noise); custodes (answer only): the same without the store",
-        "- times: median of 20 runs after a warm-up on Adult, 5 at 1 M, 3 at 10 M; peers' "
-        "setup (building a context, copying into SQLite) is timed once and shown apart",
+        "- times: median of 20 runs after a first query on Adult, 5 at 1 M, 3 at 10 M; setup: "
+        "custodes' first query of a process (it reads the Parquet file and bounds it, then "
+        "keeps it in memory), the peers' one-off work (building a context, copying into SQLite)",
         "",
         "## Latency per query",
         "",

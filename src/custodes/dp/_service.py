@@ -280,18 +280,9 @@ def answer_query(
     bounds = config["bounds"]
     public = config["public_groups"]
     needed = sorted(query.columns | {unit})
-    frame = read_table(source).frame.select(needed)
+    data = _bounded(source, needed, unit, m, bounds)
     if query.where is not None:
-        frame = frame.filter(query.where.fill_null(False))
-    # Contribution bounding: at most m rows per person.
-    frame = frame.filter(pl.int_range(pl.len()).over(unit) < m)
-    for column in {a.column for a in query.aggregates if a.column in bounds}:
-        assert column is not None
-        low, high = bounds[column]
-        frame = frame.with_columns(
-            pl.col(column).cast(pl.Float64, strict=False).fill_null(low).clip(low, high)
-        )
-    data = frame.collect(engine="streaming")
+        data = data.filter(query.where.fill_null(False))
     groups = list(query.groups)
     private_groups = [g for g in groups if g not in public]
     releases = sum(2 if a.kind == "avg" else 1 for a in query.aggregates)
@@ -308,7 +299,7 @@ def answer_query(
         exact = data.group_by(groups).agg(
             pl.len().alias("__n"),
             *[
-                pl.col(a.column).sum().alias(f"__s_{a.column}")
+                pl.col(f"__c_{a.column}").sum().alias(f"__s_{a.column}")
                 for a in query.aggregates
                 if a.kind in ("sum", "avg") and a.column is not None
             ],
@@ -318,7 +309,7 @@ def answer_query(
         cells = pl.DataFrame(
             {"__n": [data.height]}
             | {
-                f"__s_{a.column}": [float(data.get_column(a.column).sum())]
+                f"__s_{a.column}": [float(data.get_column(f"__c_{a.column}").sum())]
                 for a in query.aggregates
                 if a.kind in ("sum", "avg") and a.column is not None
             }
@@ -357,6 +348,39 @@ def answer_query(
         "delta": delta,
         "notes": notes,
     }
+
+
+_FRAMES: dict[tuple[Any, ...], pl.DataFrame] = {}
+
+
+def _bounded(
+    source: Path, needed: list[str], unit: str, m: int, bounds: Mapping[str, list[float]]
+) -> pl.DataFrame:
+    """The table's needed columns with at most ``m`` rows per person and clamped copies
+    (``__c_<column>``) of the bounded columns; kept in memory between queries of a process
+    (again read when the file's size or modification time change)."""
+    info = source.stat()
+    key = (str(source.resolve()), info.st_mtime_ns, info.st_size, tuple(needed), unit, m,
+           json.dumps(bounds, sort_keys=True))  # fmt: skip
+    if key not in _FRAMES:
+        frame = read_table(source).frame.select(needed)
+        if m == 1:  # contribution bounding: the first row of each person
+            frame = frame.filter(pl.col(unit).is_first_distinct())
+        else:
+            frame = frame.filter(pl.int_range(pl.len()).over(unit) < m)
+        clamped = [
+            pl.col(c)
+            .cast(pl.Float64, strict=False)
+            .fill_null(low)
+            .clip(low, high)
+            .alias(f"__c_{c}")
+            for c, (low, high) in bounds.items()
+            if c in needed
+        ]
+        if len(_FRAMES) >= 4:
+            _FRAMES.pop(next(iter(_FRAMES)))
+        _FRAMES[key] = frame.with_columns(clamped).collect(engine="streaming")
+    return _FRAMES[key]
 
 
 def _release(
@@ -408,7 +432,7 @@ def _release(
         else:
             part = data
         picked = noisy_quantile(
-            part.get_column(agg.column).to_list(), candidates, agg.quantile, m, share
+            part.get_column(f"__c_{agg.column}").to_list(), candidates, agg.quantile, m, share
         )
         values.append(round(picked, 4))
     return values, [None] * len(values)
