@@ -47,27 +47,17 @@ import pandas as pd
 from diffprivlib import tools
 from diffprivlib.mechanisms import Geometric
 
-KEYS = ("Male", "Female")
-AGE_BOUNDS = (17, 90)
-AGE_FILL = AGE_BOUNDS[0]  # value given to a missing or unparsable age
+from dp_worker_common import AGE_BOUNDS, AGE_FILL, KEYS, QUERIES, epsilon_of
+from dp_worker_common import parse_args as common_arguments
+
 DELTA = 1e-6  # only used to convert rho to epsilon
-QUERIES = ("count by sex", "sum of age by sex")
 # diffprivlib calibrates a bounded sum to upper - lower; a count is a sum of 0/1 values.
 SENSITIVITY = {"count by sex": 1, "sum of age by sex": AGE_BOUNDS[1] - AGE_BOUNDS[0]}
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("table", help="Parquet file with columns sex, age, pid")
-    parser.add_argument("--rho", type=float, required=True, help="rho-zCDP the query stands for")
-    parser.add_argument("--repeats", type=int, default=5, help="releases timed per query")
-    parser.add_argument("--max-seconds", type=float, default=None, help="soft time budget")
+    parser = common_arguments(__doc__.split("\n")[0], "soft time budget")
     return parser.parse_args()
-
-
-def epsilon_of(rho: float, delta: float) -> float:
-    """An epsilon such that rho-zCDP implies (epsilon, delta)-DP (Bun & Steinke 2016, Prop 1.3)."""
-    return rho + 2 * math.sqrt(rho * math.log(1 / delta))
 
 
 def count_by_sex(sex: pd.Series, age: np.ndarray, epsilon: float) -> dict[str, int]:

@@ -39,18 +39,12 @@ from typing import Any
 import opendp.prelude as dp
 import polars as pl
 
-KEYS = ("Male", "Female")
-AGE_BOUNDS = (17, 90)
-AGE_FILL = AGE_BOUNDS[0]  # value given to a missing or unparsable age
-QUERIES = ("count by sex", "sum of age by sex")
+from dp_worker_common import AGE_BOUNDS, AGE_FILL, KEYS, QUERIES
+from dp_worker_common import parse_args as common_arguments
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("table", help="Parquet file with columns sex, age, pid")
-    parser.add_argument("--rho", type=float, required=True, help="rho-zCDP spent by each query")
-    parser.add_argument("--repeats", type=int, default=5, help="releases timed per query")
-    parser.add_argument("--max-seconds", type=float, default=None, help="soft time budget")
+    parser = common_arguments(__doc__.split("\n")[0], "soft time budget")
     parser.add_argument(
         "--max-length",
         type=int,

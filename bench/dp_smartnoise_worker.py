@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import sqlite3
 import statistics
 import sys
@@ -47,9 +46,9 @@ import snsql
 from snsql.sql._mechanisms.base import Mechanism
 from snsql.sql.privacy import Stat
 
-KEYS = ("Male", "Female")
-AGE_BOUNDS = (17, 90)
-AGE_FILL = AGE_BOUNDS[0]  # value given to a missing or unparsable age
+from dp_worker_common import AGE_BOUNDS, AGE_FILL, KEYS, epsilon_of
+from dp_worker_common import parse_args as common_arguments
+
 DELTA = 1e-6
 TABLE = "main.adult"
 QUERIES = {
@@ -100,17 +99,8 @@ class Deadline:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("table", help="Parquet file with columns sex, age, pid")
-    parser.add_argument("--rho", type=float, required=True, help="rho-zCDP spent by each query")
-    parser.add_argument("--repeats", type=int, default=5, help="releases timed per query")
-    parser.add_argument("--max-seconds", type=float, default=None, help="time budget of the run")
+    parser = common_arguments(__doc__.split("\n")[0], "time budget of the run")
     return parser.parse_args()
-
-
-def epsilon_of(rho: float, delta: float) -> float:
-    """An epsilon such that rho-zCDP implies (epsilon, delta)-DP (Bun & Steinke 2016, Prop 1.3)."""
-    return rho + 2 * math.sqrt(rho * math.log(1 / delta))
 
 
 def gaussian_privacy(epsilon: float) -> snsql.Privacy:
