@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -13,7 +14,7 @@ from typing import Any, BinaryIO
 
 from custodes.errors import DataFileError, InvalidInputError, SettingError
 
-__all__ = ["atomic_writer", "read_json_object", "read_toml", "write_atomic"]
+__all__ = ["atomic_writer", "read_json_object", "read_toml", "text_sha256", "write_atomic"]
 
 
 @contextmanager
@@ -73,3 +74,8 @@ def read_json_object(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInputError(f"{source}: not a custodes {kind}.")
     return data
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 (hex) of a text's UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -8,7 +8,6 @@ from the default settings.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from custodes._files import text_sha256
 from custodes.anonymize._generalize import (
     Scheme,
     schemes_for,
@@ -406,9 +406,7 @@ class Workspace:
         if output is not None:
             write_table(released, output)
             written, sha = str(output), file_sha256(output)
-        input_sha = None
-        if isinstance(table, str | os.PathLike) and Path(table).is_file():
-            input_sha = file_sha256(table)
+        input_sha = _file_hash(table)
         n = _free_name("n", spec.quasi_identifiers)
         before_values = summary.values_frame().with_columns(pl.Series(n, summary.counts))
         distributions = {
@@ -443,7 +441,7 @@ class Workspace:
             {
                 "input_sha256": input_sha,
                 "output_sha256": sha,
-                "manifest_sha256": hashlib.sha256(release.manifest_json().encode()).hexdigest(),
+                "manifest_sha256": text_sha256(release.manifest_json()),
                 "spec_sha256": spec.sha256(),
                 "method": spec.method,
                 "transformation": release.transformation,

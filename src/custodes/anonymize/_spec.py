@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from custodes._files import text_sha256
 from custodes.anonymize._identifiers import IdentifierAction, Remove, ShiftDates
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import PrivacyModel, TCloseness
@@ -187,8 +187,7 @@ class AnonymizationSpec:
 
     def sha256(self) -> str:
         """Hash of the canonical JSON of :meth:`to_dict` (what the ledger records)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return text_sha256(json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")))
 
 
 def _absolute(source: str) -> str:
@@ -203,5 +202,4 @@ def hierarchy_hash(hierarchy: Hierarchy) -> str:
 
 
 def _hierarchy_hash(hierarchy: Hierarchy) -> str:
-    text = "\n".join(";".join(row) for row in hierarchy.rows)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return text_sha256("\n".join(";".join(row) for row in hierarchy.rows))

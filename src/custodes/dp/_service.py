@@ -12,7 +12,6 @@ released through OpenDP's mechanisms.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from scipy.stats import norm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from custodes._files import text_sha256
 from custodes.dp._mechanisms import (
     Z95,
     epsilon_of,
@@ -111,7 +111,7 @@ class PrivateQueries(Governance):
             else:
                 row.config = text
             self._budget_row(session, dataset, GLOBAL, data.grade)
-            self._record(session, "dp.configured", dataset, {"config_sha256": _sha(text)})
+            self._record(session, "dp.configured", dataset, {"config_sha256": text_sha256(text)})
             return checked
 
     def set_budget(self, dataset: str, rho: str | Fraction, recipient: str = GLOBAL) -> None:
@@ -187,7 +187,7 @@ class PrivateQueries(Governance):
         if spend <= 0:
             raise SettingError("a query must spend some privacy loss (rho > 0).")
         query = parse_query(sql)
-        digest = _sha(query.text)
+        digest = text_sha256(query.text)
         with self._change() as session:
             self._need(session, "requester")
             data = self._dataset(session, query.dataset)
@@ -261,10 +261,6 @@ def _check_query(query: Query, config: Mapping[str, Any]) -> None:
 def _exact(value: Fraction) -> list[int]:
     """A fraction for the ledger: [numerator, denominator] (integers, exact, never a float)."""
     return [value.numerator, value.denominator]
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def answer_query(

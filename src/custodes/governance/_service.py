@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from custodes._files import text_sha256
+from custodes.anonymize._identifiers import Remove
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError, SettingError
 from custodes.governance._policy import (
     BOARD_ROLES,
@@ -535,7 +537,7 @@ class Governance:
                 "suppressed_records": made.suppressed_records,
                 "rows_out": made.table.height,
                 "columns_out": list(made.table.columns),
-                "manifest_sha256": _sha256_text(made.manifest_json()),
+                "manifest_sha256": text_sha256(made.manifest_json()),
             }
             plan_record = {"spec_path": str(spec_path), "spec_sha256": spec.sha256()}
         else:
@@ -555,7 +557,7 @@ class Governance:
                 session,
                 row,
                 "processed",
-                {"plan": plan_record, "artifact_sha256": artifact, "report": _flat(report)},
+                {"plan": plan_record, "artifact_sha256": artifact, "report": report},
             )
         return report
 
@@ -598,7 +600,7 @@ class Governance:
             )
         out = set(made.table.columns)
         identifiers = set(roles.get("identifying", []))
-        handled = {a.column for a in made.spec.actions() if not _is_removal(a)}
+        handled = {a.column for a in made.spec.actions() if not isinstance(a, Remove)}
         raw = sorted((identifiers & out) - handled)
         if raw:
             raise RefusedError(
@@ -748,7 +750,7 @@ class Governance:
                 date.today() + timedelta(days=self.policy.monitoring_days)
             ).isoformat()
             row.release = json.dumps(release, ensure_ascii=False)
-            self._move(session, row, "monitoring", {"note_sha256": _sha256_text(note)})
+            self._move(session, row, "monitoring", {"note_sha256": text_sha256(note)})
 
     def revoke(self, request_id: str, reason: str) -> None:
         """Revoke a released request (steward or admin)."""
@@ -758,7 +760,7 @@ class Governance:
             self._need(session, "steward", "admin")
             row = self._request(session, request_id)
             self._state(row, "released", "monitoring", step="revocation", missing="released")
-            self._move(session, row, "revoked", {"reason_sha256": _sha256_text(reason)})
+            self._move(session, row, "revoked", {"reason_sha256": text_sha256(reason)})
 
     def expire(self, today: date | None = None) -> list[str]:
         """Mark released requests whose term has ended as expired; their ids."""
@@ -862,7 +864,7 @@ class Governance:
                 session,
                 "fee_standard.approved",
                 standard_id,
-                {"cap": row.cap, "currency": row.currency, "report_sha256": _sha256_text(report)},
+                {"cap": row.cap, "currency": row.currency, "report_sha256": text_sha256(report)},
             )
 
     def set_revenue_limit(
@@ -979,20 +981,6 @@ def _hash_of(path: Path) -> str:
             _HASHES.clear()
         _HASHES[key] = file_sha256(path)
     return _HASHES[key]
-
-
-def _is_removal(action: Any) -> bool:
-    return type(action).__name__ == "Remove"
-
-
-def _flat(report: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in report.items() if not isinstance(v, float)}
-
-
-def _sha256_text(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _dataset_dict(row: Dataset) -> dict[str, Any]:

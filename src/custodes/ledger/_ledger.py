@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import threading
@@ -29,6 +30,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from stdnum import luhn
+from stdnum.cn import ric
 
 from custodes._files import atomic_writer
 from custodes.errors import InternalError, InvalidInputError, SettingError
@@ -133,25 +136,14 @@ _RIC = re.compile(r"^\d{17}[\dXx]$")
 _MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 _CARD = re.compile(r"^\d{13,19}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
-_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
 
 
 def _identifier_kind(token: str) -> str | None:
-    if _RIC.match(token):
-        total = sum(int(c) * w for c, w in zip(token, _RIC_WEIGHTS, strict=False))
-        if "10X98765432"[total % 11] == token[-1].upper():
-            return "a resident ID number"
+    if _RIC.match(token) and ric.calc_check_digit(token) == token[-1].upper():
+        return "a resident ID number"
     if _MOBILE.match(token):
         return "a phone number"
-    if _CARD.match(token) and _luhn(token):
+    if _CARD.match(token) and luhn.is_valid(token):
         return "a card number"
     if _EMAIL.match(token):
         return "an e-mail address"
@@ -354,8 +346,6 @@ class Ledger:
 
     def entry(self, index: int) -> dict[str, Any]:
         """An entry as stored (its canonical JSON parsed)."""
-        import json
-
         with self.store.transaction() as session:
             row = session.get(LedgerEntry, index)
             if row is None:
