@@ -35,6 +35,7 @@ from custodes.anonymize import (
     read_manifest,
     spec_from_manifest,
 )
+from custodes.cli._governance import _names
 from custodes.cli._governance import register as _register_governance
 from custodes.cli._render import render_assessment, render_scan
 from custodes.errors import CustodesError, InternalError, SettingError
@@ -555,10 +556,7 @@ def _scan_roles(
 
     roles = read_scan_roles(path)
 
-    def names(text: str | None) -> list[str]:
-        return [n.strip() for n in (text or "").split(",") if n.strip()]
-
-    given = {*names(qi), *names(sensitive), *names(identifying)}
+    given = {*_names(qi or ""), *_names(sensitive or ""), *_names(identifying or "")}
 
     def pick(flag: str | None, *keys: str) -> str | None:
         if flag is not None:
@@ -581,7 +579,7 @@ def _scan_identifiers(
     from custodes.detect import read_scan_roles
 
     roles = read_scan_roles(path)
-    given_ids = [n.strip() for n in (identifying or "").split(",") if n.strip()]
+    given_ids = _names(identifying or "")
     given_redact = list(redact or [])
     redacted = {item.partition(":")[0].strip() for item in given_redact}
     ids = given_ids + [c for c in roles["identifying"] if c not in given_ids + list(redacted)]

@@ -413,7 +413,8 @@ def scan_table(
             any(v + s for v, s in counts.values())
             and max((v + s) / max(len(values), 1) for v, s in counts.values()) >= HINTED_RATE
         )
-        spans = _spans(values) if long_text and not matched else None
+        text = long_text and not matched  # searched for identifier spans
+        spans = _spans(values) if text and not full else None
         if full:
             candidates = [
                 r
@@ -424,8 +425,8 @@ def scan_table(
                 whole = source.frame.select(pl.col(name)).collect(engine="streaming")
             values = _text_values(whole, name)
             counts = _count(values.to_frame(name), name, candidates)
-            if spans is not None:
-                spans = _spans(values)
+            if text:
+                spans = _spans(values)  # the sample's spans would be counted again here
         columns.append(_column(name, values, counts, spans))
         if progress is not None:
             progress(i + 1, len(source.columns))

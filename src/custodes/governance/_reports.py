@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from custodes.errors import CustodesError
 from custodes.governance._policy import FREE_PURPOSES
 from custodes.governance._service import Governance
+from custodes.io import file_sha256
 from custodes.ledger import load_public_key, verify_export
 from custodes.store import Charge, Dataset, Decision, FeeStandard, Request, RevenueLimit
 
@@ -190,11 +191,8 @@ def _anomalies(
         if data.grade == "core":
             found.append(f"request {row.id} released core data")
         path = release.get("path")
-        if path and Path(path).is_file():
-            from custodes.io import file_sha256
-
-            if file_sha256(path) != release["artifact_sha256"]:
-                found.append(f"the released file of request {row.id} no longer matches its hash")
+        if path and Path(path).is_file() and file_sha256(path) != release["artifact_sha256"]:
+            found.append(f"the released file of request {row.id} no longer matches its hash")
     for c in charges:
         request = session.get(Request, c.request_id)
         standard = session.get(FeeStandard, c.fee_standard)
