@@ -248,7 +248,7 @@ def test_concurrent_appenders_never_gap_duplicate_or_fork(workspace: Settings) -
     key = load_public_key(workspace.signing_key_path().with_suffix(".pub"))
     result = verify_export(export, key)
     assert result.size == 151
-    assert result.heads == 15  # one every 10 entries, however the appenders interleaved
+    assert result.heads == 16  # one every 10 entries, however they interleaved, and the last
 
 
 def test_proofs_from_the_store_verify(workspace: Settings) -> None:
@@ -388,6 +388,219 @@ def test_flipping_any_byte_of_an_export_is_caught(
         verify_export(path, key)
 
 
+# ------------------------------------------------------------ reordered, thinned or cut exports
+
+
+@pytest.fixture(scope="module", params=[7, 1000], ids=["heads-every-7", "no-periodic-heads"])
+def sealed_export(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[bytes], Path]:
+    """The lines of a 31-entry export (periodic heads every 7, or none) and the public key."""
+    folder = tmp_path_factory.mktemp("sealed")
+    ws = load_settings(folder / "ws", {"ledger_head_every": request.param})
+    init_workspace(ws)
+    ledger = open_ledger(ws)
+    _fill(ledger, 30)
+    path = folder / "export.jsonl"
+    ledger.export(path)
+    Store.dispose_all()
+    return path.read_bytes().splitlines(keepends=True), ws.signing_key_path().with_suffix(".pub")
+
+
+def _entry_lines(lines: list[bytes]) -> list[int]:
+    return [i for i, line in enumerate(lines) if line.startswith(b'{"entry":')]
+
+
+def _verify_lines(lines: list[bytes], public: Path, folder: Path, name: str = "x.jsonl") -> str:
+    """Write the lines as an export, verify it: the error message (it must fail)."""
+    path = folder / name
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(TamperedError) as caught:
+        verify_export(path, load_public_key(public))
+    return str(caught.value)
+
+
+def _with_size(lines: list[bytes], size: int) -> list[bytes]:
+    header = json.loads(lines[0])
+    header["size"] = size
+    return [canonical(header) + b"\n", *lines[1:]]
+
+
+def test_an_export_always_ends_in_a_head_over_every_entry(
+    sealed_export: tuple[list[bytes], Path], tmp_path: Path
+) -> None:
+    lines, public = sealed_export
+    assert lines[-1].startswith(b'{"head":')
+    assert json.loads(lines[-1])["head"]["size"] == 31
+    path = tmp_path / "clean.jsonl"
+    path.write_bytes(b"".join(lines))
+    result = verify_export(path, load_public_key(public))
+    assert result.size == 31
+    assert not result.truncation_ruled_out
+    caveat = result.caveat()
+    assert caveat is not None
+    assert "newest entries were removed" in caveat
+    assert "--trusted-head" in caveat
+
+
+def test_swapped_entry_lines_name_the_first_bad_entry(
+    sealed_export: tuple[list[bytes], Path], tmp_path: Path
+) -> None:
+    lines, public = sealed_export
+    at = _entry_lines(lines)
+    for first, second in [(3, 4), (0, 30), (12, 13), (29, 30)]:
+        swapped = list(lines)
+        swapped[at[first]], swapped[at[second]] = lines[at[second]], lines[at[first]]
+        message = _verify_lines(swapped, public, tmp_path)
+        assert message.startswith(f"entry {first} is missing (line {at[first] + 1} holds entry "), (
+            message
+        )
+
+
+def test_an_entry_replaced_by_its_neighbour_is_named(
+    sealed_export: tuple[list[bytes], Path], tmp_path: Path
+) -> None:
+    lines, public = sealed_export
+    at = _entry_lines(lines)
+    for index in (1, 14, 30):  # a fee.charged or request.decided vanishes behind a copy
+        replaced = list(lines)
+        replaced[at[index]] = lines[at[index - 1]]
+        message = _verify_lines(replaced, public, tmp_path)
+        assert message.startswith(f"entry {index} is out of place: line {at[index] + 1} holds "
+                                  f"entry {index - 1} again"), message  # fmt: skip
+        replaced = list(lines)
+        if index < 30:
+            replaced[at[index]] = lines[at[index + 1]]
+            message = _verify_lines(replaced, public, tmp_path)
+            assert message.startswith(f"entry {index} is missing"), message
+
+
+def test_a_duplicated_entry_is_named(
+    sealed_export: tuple[list[bytes], Path], tmp_path: Path
+) -> None:
+    lines, public = sealed_export
+    at = _entry_lines(lines)
+    for index in (0, 9, 30):
+        doubled = list(lines)
+        doubled.insert(at[index] + 1, lines[at[index]])
+        message = _verify_lines(_with_size(doubled, 32), public, tmp_path)
+        assert message.startswith(f"entry {index + 1} is out of place"), message
+
+
+def test_a_cut_tail_fails_whatever_the_declared_size_and_heads(
+    sealed_export: tuple[list[bytes], Path], tmp_path: Path
+) -> None:
+    lines, public = sealed_export
+    at = _entry_lines(lines)
+    cut = at[27]  # entries 27 to 30 dropped
+    kept_head = [*lines[:cut], lines[-1]]  # the final head kept
+    for declared in (31, 27):
+        message = _verify_lines(_with_size(kept_head, declared), public, tmp_path)
+        assert "the signed head of size 31 follows 27 entries: entries 27 to 30 are missing" in (
+            message
+        )
+    message = _verify_lines(lines[:cut], public, tmp_path)
+    assert "declares 31 entries but holds 27: entries from 27 on are missing" in message
+    message = _verify_lines(_with_size(lines[:cut], 27), public, tmp_path)
+    assert "does not end in a signed head over its 27 entries" in message
+    assert "entries after entry 26 may have been cut" in message
+
+
+def test_a_cut_at_a_signed_head_is_caught_only_by_a_trusted_head(tmp_path: Path) -> None:
+    ws = load_settings(tmp_path / "ws", {"ledger_head_every": 10})
+    init_workspace(ws)
+    ledger = open_ledger(ws)
+    _fill(ledger, 34)
+    head_file = tmp_path / "head.json"
+    head_file.write_text(json.dumps(ledger.sign_head().to_dict()))
+    path = tmp_path / "export.jsonl"
+    ledger.export(path)
+    Store.dispose_all()
+    key = load_public_key(ws.signing_key_path().with_suffix(".pub"))
+    lines = path.read_bytes().splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if b'"size":30,' in line)
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"".join(_with_size(lines[: end + 1], 30)))
+    result = verify_export(cut, key)  # an export cut at a head verifies on its own ...
+    assert result.size == 30
+    assert result.caveat() is not None
+    with pytest.raises(TamperedError, match="fewer than the trusted head's 35"):
+        verify_export(cut, key, load_head(head_file, key))  # ... but not against a saved head
+    whole = verify_export(path, key, load_head(head_file, key))
+    assert whole.truncation_ruled_out
+    assert whole.caveat() is None
+
+
+def test_an_export_without_the_key_needs_a_head_over_every_entry(tmp_path: Path) -> None:
+    from custodes.errors import SettingError
+
+    ws = load_settings(tmp_path / "ws", {"ledger_head_every": 1000})
+    init_workspace(ws)
+    _fill(open_ledger(ws), 3)
+    reader = open_ledger(ws, signing=False)
+    with pytest.raises(SettingError, match="covers 0 of its 4 entries"):
+        reader.export(tmp_path / "export.jsonl")
+    assert not (tmp_path / "export.jsonl").exists()
+    open_ledger(ws).sign_head()
+    assert reader.export(tmp_path / "export.jsonl") == 4
+    Store.dispose_all()
+
+
+@given(data=st.data())
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_reordering_truncation_or_duplication_fails(
+    sealed_export: tuple[list[bytes], Path], tmp_path: Path, data: st.DataObject
+) -> None:
+    lines, public = sealed_export
+    at = _entry_lines(lines)
+    entries = [lines[i] for i in at]
+    heads = {i: line for i, line in enumerate(lines) if line.startswith(b'{"head":')}
+    kind = data.draw(st.sampled_from(["permute", "truncate", "duplicate", "drop"]))
+    if kind == "permute":
+        order = data.draw(st.permutations(range(len(entries))))
+        if list(order) == sorted(order):
+            order = [1, 0, *range(2, len(entries))]
+        changed = [entries[i] for i in order]
+    elif kind == "truncate":
+        keep = data.draw(st.integers(min_value=1, max_value=len(entries) - 1))
+        changed = entries[:keep]
+    elif kind == "duplicate":
+        index = data.draw(st.integers(min_value=0, max_value=len(entries) - 1))
+        changed = [*entries[: index + 1], entries[index], *entries[index + 1 :]]
+    else:
+        index = data.draw(st.integers(min_value=0, max_value=len(entries) - 1))
+        changed = entries[:index] + entries[index + 1 :]
+    # Heads stay after the same number of lines; the declared size may be lowered too.
+    rebuilt = [lines[0]]
+    for position, line in enumerate(changed):
+        rebuilt.append(line)
+        original = at[position] if position < len(at) else None
+        if original is not None and original + 1 in heads:
+            rebuilt.append(heads[original + 1])
+    if data.draw(st.booleans()):
+        rebuilt = _with_size(rebuilt, len(changed))
+    if data.draw(st.booleans()) and not rebuilt[-1].startswith(b'{"head":'):
+        rebuilt.append(lines[-1])
+    path = tmp_path / "changed.jsonl"
+    path.write_bytes(b"".join(rebuilt))
+    key = load_public_key(public)
+    if kind == "truncate" and rebuilt[-1].startswith(b'{"head":'):
+        head = json.loads(rebuilt[-1])["head"]
+        if head["size"] == len(changed) and json.loads(rebuilt[0])["size"] == len(changed):
+            # Cut exactly at a signed head: only a trusted head catches it.
+            assert verify_export(path, key).caveat() is not None
+            full = tmp_path / "full.jsonl"
+            full.write_bytes(b"".join(lines))
+            trusted = verify_export(full, key).newest_head
+            with pytest.raises(TamperedError):
+                verify_export(path, key, trusted)
+            return
+    with pytest.raises((TamperedError, InvalidInputError)):
+        verify_export(path, key)
+
+
 # ------------------------------------------------------------ the command line
 
 
@@ -412,7 +625,14 @@ def test_cli_init_export_prove_and_verify(
     public = ws / "keys" / "ledger.pub"
     argv = ["audit", "verify", "--ledger", str(export), "--public-key", str(public)]
     assert main([*argv, "--trusted-head", str(head)]) == 0
-    assert "verified: 1 entries" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "verified: 1 entries" in printed
+    assert "not ruled out" not in printed
+    assert main(argv) == 0  # without a trusted head, the output says what it cannot show
+    printed = capsys.readouterr().out
+    assert "not ruled out: that the newest entries were removed" in printed
+    assert main([*argv, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["truncation_ruled_out"] is False
     lines = export.read_bytes().splitlines(keepends=True)
     lines[1] = lines[1].replace(b"workspace.initialized", b"workspace.initialised")
     export.write_bytes(b"".join(lines))

@@ -764,7 +764,11 @@ def audit_verify(
     ] = None,
     output_format: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Check every signature, recompute the tree, and check a trusted head; no database needed."""
+    """Recompute the whole Merkle tree, check every signed head and a trusted head; no database.
+
+    Without --trusted-head the output says that the newest entries' removal cannot be
+    ruled out, since the export's own final head is signed with the workspace key.
+    """
     import json
 
     from custodes.ledger import load_head, load_public_key, verify_export
@@ -773,7 +777,9 @@ def audit_verify(
     trusted = load_head(trusted_head, key) if trusted_head is not None else None
     result = verify_export(ledger, key, trusted)
     if output_format is OutputFormat.json:
-        out.print(json.dumps(result.to_dict(), indent=2), markup=False, highlight=False)
+        out.print(
+            json.dumps(result.to_dict(), indent=2), markup=False, highlight=False, soft_wrap=True
+        )
         return
     newest = result.newest_head
     lines = [f"verified: {result.size:,} entries, {result.heads:,} signed heads"]
@@ -781,6 +787,9 @@ def audit_verify(
         lines.append(f"newest signed head: size {newest.size:,}, root {newest.root_hash.hex()}")
     if trusted is not None:
         lines.append(f"consistent with the trusted head of size {trusted.size:,}")
+    caveat = result.caveat()
+    if caveat is not None:
+        lines.append(caveat)
     for line in lines:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 

@@ -437,15 +437,33 @@ class Ledger:
     def export(self, path: str | os.PathLike[str], *, batch: int = 10_000) -> int:
         """Write the whole ledger (entries and signed heads) as JSON Lines; its size.
 
-        The file is written beside ``path`` and renamed into place when
-        complete. Entries and heads are written as the store has them: the
-        export is what an auditor verifies, so nothing is repaired here.
+        The export always ends in a signed head over all its entries: one is
+        signed (and stored) first when the newest head is older. The file is
+        written beside ``path`` and renamed into place when complete. Entries
+        and heads are written as the store has them: the export is what an
+        auditor verifies, so nothing is repaired here.
         """
         target = Path(path)
         public = self.key.public_key() if self.key is not None else None
         with self.store.transaction() as session:
             state = session.get(LedgerState, 1)
             size = 0 if state is None else state.size
+            newest = self._newest_head(session)
+            if state is not None and (newest is None or newest.size != size):
+                # Seal the export: a head over every entry, so that a verifier can tell
+                # an export cut short from a complete one.
+                if self.key is None:
+                    raise SettingError(
+                        f"the ledger's newest signed head covers {newest.size if newest else 0} "
+                        f"of its {size} entries; exporting signs a head over all of them and "
+                        "needs the signing key (the signing_key setting)."
+                    )
+                with self._lock:
+                    state = self._state(session)
+                    size = state.size
+                    self._sync(session, size)
+                    self._add_head(session, self.key, _now())
+                session.flush()
             heads = list(session.execute(select(TreeHead).order_by(TreeHead.size)).scalars())
             recorded = session.get(Meta, "ledger_public_key")
             header = {

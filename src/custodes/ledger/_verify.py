@@ -1,16 +1,26 @@
 """The offline verifier: an export and the public key are all it needs.
 
-A first pass streams the export once: every entry line is hashed as it is
-(the leaf is the entry's exact bytes) into the Merkle tree's right edge,
-every entry signature into the running signatures hash, and each signed
-head is checked (its signature, its root and its signatures hash against
-the recomputed ones, its size against the entries before it). Entries after
-the newest head have their own signatures checked. With a trusted head
-saved earlier, the first ``size`` entries must give the same root.
+A first pass streams the export once. Every entry line must hold the entry
+whose index is its position (0, 1, 2, ... with no gap, repeat or swap); its
+exact bytes are the leaf appended to the Merkle tree's right edge, and its
+signature goes into the running signatures hash. Each signed head is checked
+where it stands: its signature, its size against the entries before it, and
+its root hash and signatures hash against the recomputed ones. The export
+must end in a signed head over all its entries (``Ledger.export`` signs one),
+so the whole export is one signed Merkle tree. Entries after the newest head
+(in an export made otherwise) have their own signatures checked and fail the
+verification as unsealed. With a trusted head saved earlier, the first
+``size`` entries must give the same root.
+
+What a signed export cannot show by itself: that nobody with the signing key
+removed the newest entries and signed a head over what was left. Only a head
+kept outside the office (``--trusted-head``, an auditor's saved head) rules
+that out; :attr:`Verification.truncation_ruled_out` says whether it was.
 
 When anything fails, a second pass names the first bad entry: a line that
-is not canonical, an index out of place (an entry removed or moved), or a
-signature the ledger's key did not make (an entry edited or re-signed).
+is not canonical, an index out of place (an entry removed, moved, repeated or
+replaced), or a signature the ledger's key did not make (an entry edited or
+re-signed).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from custodes.ledger._merkle import Frontier, leaf_hash
 __all__ = ["Verification", "load_head", "verify_export"]
 
 _ENTRY = b'{"entry":'
+_INDEX = b',"index":'
 _SIGNATURE = b',"signature":"'
 _END = b'"}\n'
 _B64_SIGNATURE = 88  # characters of a 64-byte signature in base64
@@ -49,6 +60,30 @@ class Verification:
     newest_head: SignedHead | None
     trusted_head: SignedHead | None
 
+    @property
+    def truncation_ruled_out(self) -> bool:
+        """Whether a trusted head shows that no newest entries were removed.
+
+        Only a head kept outside the office can: the export's own final head
+        is signed with the workspace key, which whoever runs the office holds.
+        """
+        return self.trusted_head is not None and self.trusted_head.size == self.size
+
+    def caveat(self) -> str | None:
+        """What this verification could not establish, and how to establish it."""
+        if self.truncation_ruled_out:
+            return None
+        if self.trusted_head is None:
+            since = "the newest entries"
+        else:
+            since = f"entries after the trusted head's {self.trusted_head.size:,}"
+        return (
+            f"not ruled out: that {since} were removed before the export was made and a head "
+            "signed over the rest (the workspace key can sign one). To rule it out, verify "
+            "with --trusted-head, a head an auditor saved (custodes ledger head --output) at "
+            "or after the last event they know of."
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
@@ -57,6 +92,9 @@ class Verification:
             "signed_heads": self.heads,
             "newest_head": None if self.newest_head is None else self.newest_head.to_dict(),
             "consistent_with_trusted_head": self.trusted_head is not None,
+            "trusted_head_size": None if self.trusted_head is None else self.trusted_head.size,
+            "truncation_ruled_out": self.truncation_ruled_out,
+            "caveat": self.caveat(),
         }
 
 
@@ -79,6 +117,23 @@ def _entry_parts(line: bytes, lineno: int) -> tuple[bytes, bytes]:
     except (binascii.Error, ValueError):
         raise _FailureError(f"line {lineno}: the signature is not base64") from None
     return line[len(_ENTRY) : cut], signature
+
+
+def _index_of(entry: bytes, lineno: int) -> int:
+    """The index an entry's bytes declare.
+
+    Canonical JSON sorts the keys (``actor`` then ``index``), and a string can
+    never hold an unescaped quote, so the first ``,"index":`` is the key's.
+    """
+    at = entry.find(_INDEX)
+    if at < 0:
+        raise _FailureError(f"line {lineno}: the entry has no index")
+    start = at + len(_INDEX)
+    end = entry.find(b",", start)
+    digits = entry[start:end]
+    if end < 0 or not digits.isdigit() or (len(digits) > 1 and digits[:1] == b"0"):
+        raise _FailureError(f"line {lineno}: the entry's index is not a whole number")
+    return int(digits)
 
 
 def _json_line(line: bytes, lineno: int) -> Any:
@@ -154,6 +209,11 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
         for lineno, line in enumerate(handle, start=2):
             if line.startswith(_ENTRY):
                 entry, signature = _entry_parts(line, lineno)
+                index = _index_of(entry, lineno)
+                if index != count:
+                    raise _FailureError(
+                        f"line {lineno} holds entry {index} where entry {count} belongs"
+                    )
                 leaf = leaf_hash(entry)
                 frontier.append(leaf)
                 signatures.update(signature)
@@ -205,6 +265,14 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
             f"the ledger has {count} entries, fewer than the trusted head's {trusted.size}: "
             f"entries from {count} on were removed"
         )
+    if newest is None or newest.size != count:
+        sealed = 0 if newest is None else newest.size
+        raise _FailureError(
+            f"the export does not end in a signed head over its {count} entries (the newest "
+            f"covers {sealed}): entries from {sealed} on are not sealed, and entries after "
+            f"entry {count - 1} may have been cut; export with `custodes ledger export`, which "
+            "signs a head over every entry"
+        )
     return Verification(count, heads, newest, trusted)
 
 
@@ -223,12 +291,15 @@ def _first_bad_entry(source: Path, key: Ed25519PublicKey) -> str | None:
                 except _FailureError as failure:
                     return f"entry {position} is damaged: {failure.message}"
                 index = value.get("entry", {}).get("index") if isinstance(value, dict) else None
-                if not isinstance(index, int):
+                if not isinstance(index, int) or isinstance(index, bool):
                     return f"entry {position} is damaged: it has no index (line {lineno})"
                 if index > position:
                     return f"entry {position} is missing (line {lineno} holds entry {index})"
                 if index < position:
-                    return f"entry {position} is out of place (line {lineno} holds entry {index})"
+                    return (
+                        f"entry {position} is out of place: line {lineno} holds entry {index} "
+                        "again (an entry repeated, moved or replaced)"
+                    )
                 if not verify_signature(key, signature, entry_message(leaf_hash(entry))):
                     return (
                         f"entry {position} was changed or re-signed: its signature is not the "
