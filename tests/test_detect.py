@@ -30,6 +30,7 @@ from custodes.detect import (
     recognizer,
     scan,
 )
+from custodes.detect._redact import redaction
 from custodes.detect._validate import (
     iban_pattern,
     iban_valid,
@@ -45,14 +46,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detect_corpus import NONE, corpus, scores
 
 REGIONS = sorted(c for c in loc_dat() if len(c) == 6)
+REGIONS_SET = frozenset(REGIONS)
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
 def _stdnum_ric(value: str) -> bool:
+    """stdnum's check character and date rules, with GB 11643-1999's region rule.
+
+    stdnum demands the region code be in use in the birth year; the standard
+    makes it the county where the number was assigned (from 1984 on, often
+    decades after birth), so any code ever in use is valid. The birth date
+    must also be possible: not in the future.
+    """
     try:
-        return bool(ric.is_valid(value))
-    except KeyError:  # stdnum's lookup fails on some codes it has no county for
+        born = ric.get_birth_date(value)
+    except Exception:  # stdnum raises on an impossible date
         return False
+    return (
+        ric.calc_check_digit(value) == value[-1]
+        and value[:6] in REGIONS_SET
+        and born.year >= 1850
+        and born <= date.today()
+    )
 
 
 # ------------------------------------------------------------ validators vs the oracles
@@ -87,6 +102,48 @@ def test_resident_id_agrees_with_stdnum(values: list[str]) -> None:
 def test_random_digits_agree_with_stdnum(bodies: list[str]) -> None:
     values = [b + "10X98765432"[i % 11] for i, b in enumerate(bodies)]
     assert ric18_valid(pl.Series(values)).tolist() == [_stdnum_ric(v) for v in values]
+
+
+def _with_check(body: str) -> str:
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+def late_region_ids(count: int, seed: int = 0) -> list[str]:
+    """Valid IDs whose region code came into use after the holder's birth (assigned later)."""
+    rng = random.Random(seed)
+    late = sorted(
+        code
+        for code, entries in loc_dat().items()
+        if len(code) == 6
+        and entries
+        and all(e.start is not None and e.start > 1960 for e in entries)
+    )
+    out = []
+    for _ in range(count):
+        code = rng.choice(late)
+        first = min(e.start for e in loc_dat()[code] if e.start is not None)
+        born = date(rng.randint(1930, first - 1), rng.randint(1, 12), rng.randint(1, 28))
+        out.append(_with_check(code + born.strftime("%Y%m%d") + f"{rng.randint(0, 999):03d}"))
+    return out
+
+
+def test_ids_assigned_by_a_county_created_after_birth_are_valid() -> None:
+    ids = late_region_ids(500)
+    assert not any(_stdnum_strict(v) for v in ids[:50])  # stdnum's stricter rule rejects them
+    assert ric18_valid(pl.Series(ids)).all()
+    future = _with_check("110105" + f"{date.today().year + 1}0101" + "123")
+    assert ric18_valid(pl.Series([future, _with_check("11010518000101123")])).tolist() == [
+        False,
+        False,
+    ]
+
+
+def _stdnum_strict(value: str) -> bool:
+    try:
+        return bool(ric.is_valid(value))
+    except KeyError:
+        return False
 
 
 def test_the_issues_examples() -> None:
@@ -391,3 +448,19 @@ def test_the_workspace_setting_chooses_the_grading_policy(tmp_path: Path) -> Non
     assert result.policy.source == str(policy)
     assert result.grade.level == "important"
     assert Workspace(load_settings(tmp_path)).scan(frame).grade.level == "general"
+
+
+def test_late_region_ids_under_an_uninformative_name_and_in_text_are_found() -> None:
+    ids = late_region_ids(1_000, seed=7)
+    notes = [
+        f"来访登记，证件{v}，已核实" if i % 2 else f"备注{i}：无证件" for i, v in enumerate(ids)
+    ]
+    frame = pl.DataFrame({"编号": ids, "记录": notes})
+    result = scan(frame, sample=1_000)
+    column = result.column("编号")
+    assert column.suggested_role == "identifying"
+    assert column.entities[0].entity == "CN_RESIDENT_ID"
+    spans = identifier_spans(frame.lazy(), "记录")
+    redacted = frame.lazy().select(redaction("记录", spans)).collect().get_column("记录")
+    assert not any(v in text for v, text in zip(ids, redacted.to_list(), strict=True))
+    assert redacted.str.contains(r"\[CN_RESIDENT_ID\]").sum() == 500

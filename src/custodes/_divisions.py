@@ -2,8 +2,6 @@
 
 ``loc.dat`` lists every division code since 1980 with the years it was in
 use (``[1983-]`` from 1983 on, ``[-1993]`` until 1993, no brackets: always).
-stdnum's resident ID check accepts a region code only when one of its entries
-is in use in the holder's birth year; :func:`valid_in` is that rule.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["Entries", "Entry", "loc_dat", "valid_in"]
+__all__ = ["Entries", "Entry", "loc_dat"]
 
 _ENTRY = re.compile(r"^\[(\d*)-(\d*)\](.*)$")
 _LINE = re.compile(r'^(\s*)(\d+) (?:province|county)="([^"]*)"$')
@@ -62,8 +60,3 @@ def loc_dat() -> dict[str, Entries]:
         divisions[digits if not indent else province + digits] = _parse_entries(value)
     return divisions
 
-
-def valid_in(code: str, year: int) -> bool:
-    """Whether the 6-digit ``code`` was in use in ``year`` (stdnum's resident ID rule)."""
-    entries = loc_dat().get(code) if len(code) == 6 else None
-    return bool(entries) and any(e.valid(year) for e in entries or ())

@@ -3,18 +3,20 @@
 Each validator takes a Polars string Series of candidates (already normalised
 and of the right shape, no nulls) and returns a numpy boolean array. Strings
 of one fixed width are viewed as a bytes matrix straight from Arrow's buffer,
-so a check digit over ten million values is a few numpy operations. Where a
-registry lookup is needed (region codes in use in a year), the distinct keys
-are looked up once each.
+so a check digit over ten million values is a few numpy operations. Registry
+lookups (region codes) are one table index per value.
 
 python-stdnum is the reference: the tests check that every validator here
-agrees with stdnum's ``is_valid`` on generated values.
+agrees with stdnum's ``is_valid`` on generated values, except where stdnum is
+stricter than the standard (a resident ID's region code need not have been in
+use in the birth year: see :func:`ric18_valid`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from datetime import date
 from importlib import resources
 
 import numpy as np
@@ -22,7 +24,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
-from custodes._divisions import loc_dat, valid_in
+from custodes._divisions import loc_dat
 
 __all__ = [
     "bytes_matrix",
@@ -86,42 +88,56 @@ def valid_dates(year: IntArray, month: IntArray, day: IntArray) -> BoolArray:
     )
 
 
-def _regions_in_use(region: IntArray, year: IntArray, ok: BoolArray) -> BoolArray:
-    """Whether each 6-digit region code was in use in its year (rows with ``ok`` only)."""
-    out = np.zeros(len(region), dtype=bool)
-    rows = np.flatnonzero(ok)
-    if not len(rows):
-        return out
-    keys = region[rows] * 10_000 + year[rows]
-    distinct, inverse = np.unique(keys, return_inverse=True)
-    verdict = np.array(
-        [valid_in(f"{k // 10_000:06d}", int(k % 10_000)) for k in distinct.tolist()], dtype=bool
-    )
-    out[rows] = verdict[inverse.reshape(-1)]
-    return out
+@functools.cache
+def _region_table() -> BoolArray:
+    """Whether each 6-digit number is a county-level code that was ever in use."""
+    table = np.zeros(1_000_000, dtype=bool)
+    table[[int(code) for code in loc_dat() if len(code) == 6 and code.isdigit()]] = True
+    return table
+
+
+def _regions_known(region: IntArray) -> BoolArray:
+    """Whether each 6-digit region code was ever in use, in any year.
+
+    GB 11643-1999 makes the address code the one of the county where the
+    holder's household was registered when the number was assigned, not at
+    birth: numbers were assigned from 1984 on, so a county created in 1990
+    assigns numbers to people born in 1950. python-stdnum's ``cn.ric``
+    demands the code be in use in the birth year and so rejects real numbers.
+    """
+    return np.asarray(_region_table()[np.clip(region, 0, 999_999)])
+
+
+def _possible_births(year: IntArray, month: IntArray, day: IntArray) -> BoolArray:
+    """A real calendar date, not in the future and not before 1850."""
+    today = date.today()
+    stamp = year * 10_000 + month * 100 + day
+    now = today.year * 10_000 + today.month * 100 + today.day
+    return np.asarray(valid_dates(year, month, day) & (year >= 1850) & (stamp <= now))
 
 
 def ric18_valid(values: pl.Series) -> BoolArray:
     """GB 11643-1999 resident identity numbers: 17 digits and a MOD 11-2 check character.
 
-    Valid when the check character matches, digits 7-14 are a real date, and
-    the region code (digits 1-6) was in use in that year (stdnum's rules).
-    Values must match ``\\d{17}[\\dX]``.
+    Valid when the check character matches (decisive), digits 7-14 are a
+    possible birth date (a real date, not in the future), and the region code
+    (digits 1-6) was ever in use. Values must match ``\\d{17}[\\dX]``.
     """
     m = bytes_matrix(values, 18)
     digits = m[:, :17].astype(np.int64) - 48
     check_ok = _RIC_CHECK[(digits @ _RIC_WEIGHTS) % 11] == m[:, 17]
     year, month, day = _number(m[:, 6:10]), _number(m[:, 10:12]), _number(m[:, 12:14])
-    ok = np.asarray(check_ok & valid_dates(year, month, day))
-    return ok & _regions_in_use(_number(m[:, :6]), year, ok)
+    return np.asarray(
+        check_ok & _possible_births(year, month, day) & _regions_known(_number(m[:, :6]))
+    )
 
 
 def ric15_valid(values: pl.Series) -> BoolArray:
     """The first-generation 15-digit number: region, YYMMDD (19YY), sequence; no check digit."""
     m = bytes_matrix(values, 15)
     year = 1900 + _number(m[:, 6:8])
-    ok = valid_dates(year, _number(m[:, 8:10]), _number(m[:, 10:12]))
-    return ok & _regions_in_use(_number(m[:, :6]), year, ok)
+    ok = _possible_births(year, _number(m[:, 8:10]), _number(m[:, 10:12]))
+    return np.asarray(ok & _regions_known(_number(m[:, :6])))
 
 
 @functools.cache
