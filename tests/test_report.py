@@ -390,3 +390,35 @@ def test_population_table_and_census_are_reported_as_counted() -> None:
     assert f"50.00{NBSP}% of the population" in page
     census = render_assessment_html(assess_summary(sample, population=2).to_dict())
     assert "taken to be the whole population (2 people)" in census
+
+
+def test_release_reports_never_name_a_value_rarer_than_k() -> None:
+    """Birth dates held by 2 or 3 people were listed in the release report."""
+    from datetime import date, timedelta
+
+    from custodes import AnonymizationSpec, KAnonymity
+    from custodes.hierarchy import Hierarchy
+
+    days = [date(1950, 1, 1) + timedelta(days=i) for i in range(120)]
+    births = [d.isoformat() for d in days for _ in range(1 + days.index(d) % 4)]
+    births += ["1960-06-01"] * 40  # one date held by many: it may be named
+    frame = pl.DataFrame({"birth": births, "sex": ["F", "M"] * (len(births) // 2)})
+    rows = tuple(sorted({(b, b[:4], "*") for b in births}))
+    spec = AnonymizationSpec(
+        quasi_identifiers=("birth", "sex"),
+        hierarchies={
+            "birth": Hierarchy(rows=rows),
+            "sex": Hierarchy(rows=(("F", "*"), ("M", "*"))),
+        },
+        models=(KAnonymity(5),),
+    )
+    release = custodes.anonymize(frame, spec)
+    page = release.report_html()
+    counts = frame.group_by("birth").len()
+    rare = counts.filter(pl.col("len") < 5).get_column("birth").to_list()
+    assert len(rare) == 120
+    assert not [b for b in rare if b in page]
+    assert "1960-06-01" in page
+    assert re.search(r"held by at least \d+ records", page)
+    for before, after in release.distributions.values():
+        assert all(n >= 5 or "fewer than" in v for v, n in [*before, *after])

@@ -59,4 +59,3 @@ def loc_dat() -> dict[str, Entries]:
         province = digits if not indent else province
         divisions[digits if not indent else province + digits] = _parse_entries(value)
     return divisions
-

@@ -44,6 +44,7 @@ from custodes.errors import (
 )
 from custodes.hierarchy import Hierarchy, build_hierarchy, read_hierarchy
 from custodes.io import EXTENSIONS, TableSource, file_sha256, read_table, reading, write_table
+from custodes.report import fold_rare, smallest_shown
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
 from custodes.summary import Summary
@@ -415,6 +416,14 @@ class Workspace:
                 _counts(released.group_by(q).agg(pl.len().alias(n))),
             )
             for q in spec.quasi_identifiers
+        }
+        # Nothing downstream gets a value rarer than the release's k: it would single people out.
+        smallest = smallest_shown(
+            {"spec": spec.to_dict(), "risk_after": {"k_anonymity": after.k_anonymity}}
+        )
+        distributions = {
+            q: (fold_rare(b, smallest), fold_rare(a, smallest))
+            for q, (b, a) in distributions.items()
         }
         release = Anonymization(
             distributions=distributions,

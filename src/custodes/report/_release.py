@@ -18,10 +18,38 @@ from custodes.report._svg import (
     table,
 )
 
-__all__ = ["render_release_html"]
+__all__ = ["fold_rare", "render_release_html", "smallest_shown"]
 
 Distribution = Sequence[tuple[str, int]]
 _TOP = 12
+
+
+def smallest_shown(manifest: Mapping[str, Any]) -> int:
+    """The fewest records a value needs to be named in a report of this release.
+
+    The release's k: the largest of the k of its k-anonymity models, the
+    smallest class it achieved, and 2. A value held by fewer records is only
+    counted, among "values below k".
+    """
+    ks = [
+        int(m["k"])
+        for m in manifest.get("spec", {}).get("models", [])
+        if isinstance(m, Mapping) and m.get("model") == "KAnonymity" and "k" in m
+    ]
+    achieved = manifest.get("risk_after", {}).get("k_anonymity")
+    if isinstance(achieved, int) and not isinstance(achieved, bool):
+        ks.append(achieved)
+    return max([2, *ks])
+
+
+def fold_rare(distribution: Distribution, smallest: int) -> list[tuple[str, int]]:
+    """The distribution with every value held by fewer than ``smallest`` records folded
+    into one entry that names no value."""
+    kept = [(v, n) for v, n in distribution if n >= smallest]
+    rare = [n for _, n in distribution if n < smallest]
+    if rare:
+        kept.append((f"{len(rare):,} values with fewer than {smallest:,} records", sum(rare)))
+    return kept
 
 
 def _bars(distribution: Distribution, total: int) -> list[Bar]:
@@ -62,8 +90,10 @@ def render_release_html(
 
     ``distributions[column]`` holds the quasi-identifier's (value, records)
     before and after; beyond the twelve most frequent values the rest are
-    shown together as "other values".
+    shown together as "other values". A value held by fewer records than the
+    release's k (:func:`smallest_shown`) is never named.
     """
+    smallest = smallest_shown(manifest)
     when = generated_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     spec = manifest["spec"]
     utility = manifest["utility"]
@@ -136,7 +166,8 @@ def render_release_html(
     sections.append(f'<section id="risk"><h2>Risk before and after</h2>{risk}</section>')
     for q, (before, after) in distributions.items():
         charts = []
-        for label, dist in (("before", before), ("after", after)):
+        for label, raw in (("before", before), ("after", after)):
+            dist = fold_rare(raw, smallest)
             total = sum(n for _, n in dist) or 1
             svg = horizontal_bar_chart(
                 _bars(dist, total),
@@ -149,7 +180,8 @@ def render_release_html(
         title,
         f"generated {when}",
         sections,
-        "Quasi-identifier values appear only as counts; identifying and sensitive columns "
-        "never do.",
+        f"Quasi-identifier values held by at least {smallest:,} records (the release's k) "
+        "appear with their counts, rarer ones only as counts; identifying and sensitive "
+        "columns never do.",
         generated=when,
     )
