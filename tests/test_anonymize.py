@@ -694,11 +694,11 @@ def test_output_must_not_overwrite_the_input(tmp_path: Path) -> None:
     from custodes import AnonymizationSpec, anonymize
 
     path = tmp_path / "t.csv"
-    pl.DataFrame({"q": ["a"] * 5}).write_csv(path)
-    spec = AnonymizationSpec(("q",), {"q": Hierarchy(rows=(("a", "*"),))}, (KAnonymity(2),))
+    pl.DataFrame({"quasi": ["a"] * 5}).write_csv(path)
+    spec = AnonymizationSpec(("quasi",), {"quasi": Hierarchy(rows=(("a", "*"),))}, (KAnonymity(2),))
     with pytest.raises(SettingError, match="is the input table"):
         anonymize(path, spec, output=path)
-    assert path.read_text(encoding="utf-8").startswith("q\n")
+    assert path.read_text(encoding="utf-8").startswith("quasi\n")
 
 
 def test_nodes_are_counted_once(adult) -> None:  # type: ignore[no-untyped-def]

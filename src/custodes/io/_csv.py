@@ -5,10 +5,13 @@ Every column is read as String: privacy work treats values as categories.
 - Delimiter: among ``,`` ``;`` tab ``|``, the one giving every record of the
   first 64 KiB the same number of fields (more than one), respecting quotes;
   ties go to the extension's usual delimiter, then that order.
-- Header: when ``has_header`` is None the first row is the header unless one
-  of its fields looks like a number or date (digits with ``+-.,:/%()`` and
-  spaces) or occurs again below in its column. Header names must be non-empty
-  and distinct. Without a header the columns are ``column_1``, ``column_2``...
+- Header: when ``has_header`` is None, :func:`header_verdict` judges the first
+  row: data when one of its fields looks like a number or date (digits with
+  ``+-.,:/%()`` and spaces) or occurs again below in its column; a header when
+  a field could not be a value of its column; otherwise it asks (an error
+  asking for ``has_header``) instead of guessing. Header names must be
+  non-empty and distinct, and errors never show them. Without a header the
+  columns are ``column_1``, ``column_2``...
 - Field counts: polars pads short rows with nulls silently, so ``read_table``
   checks every record with pyarrow's multithreaded parser (and compares row
   counts with polars to catch blank lines); only when that finds a problem
@@ -31,7 +34,15 @@ from custodes.errors import MalformedTableError, SettingError
 from ._encoding import open_utf8, text_sample
 from ._source import TableSource
 
-__all__ = ["DELIMITERS", "check_header", "locate", "read_csv", "sniff_delimiter"]
+__all__ = [
+    "DELIMITERS",
+    "ask_header",
+    "check_header",
+    "header_verdict",
+    "locate",
+    "read_csv",
+    "sniff_delimiter",
+]
 
 DELIMITERS = (",", ";", "\t", "|")
 _NUMERIC_CHARS = frozenset("0123456789+-.,:/%() ")
@@ -88,38 +99,104 @@ def _looks_numeric(value: str) -> bool:
     )
 
 
-def _looks_like_header(first: list[str], rest: list[list[str]]) -> bool:
-    """Whether the first row names the columns rather than holding data.
+def _kind(ch: str) -> str:
+    if ch.isdigit():
+        return "digit"
+    if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+        return "han"
+    if ch.isascii() and ch.isalpha():
+        return "latin"
+    if ch.isalpha():
+        return "letter"
+    return "other"
 
-    Not a header when a field looks like a number or date, or when a field's
-    text occurs again in its column below (a name such as 'sex' is not a value
-    of the column 'sex'; 'F' is). A repeated name is left to :func:`check_header`.
+
+def _shape(value: str) -> tuple[str, str]:
+    """A field's coarse shape: its dominant kind of character and, for Latin text, its case."""
+    kinds = [_kind(ch) for ch in value if not ch.isspace()]
+    if not kinds:
+        return ("empty", "")
+    dominant = max(set(kinds), key=lambda k: (kinds.count(k), k))
+    if dominant != "latin":
+        return (dominant, "")
+    letters = [ch for ch in value if ch.isascii() and ch.isalpha()]
+    if all(ch.islower() for ch in letters):
+        case = "lower"
+    elif all(ch.isupper() for ch in letters):
+        case = "upper"
+    elif letters[0].isupper() and all(ch.islower() for ch in letters[1:]):
+        case = "title"
+    else:
+        case = "mixed"
+    return ("latin", case)
+
+
+def _fits(value: str, column: list[str]) -> bool:
+    """Whether ``value`` could be one more value of ``column`` (its shape and length)."""
+    values = [v for v in column if v.strip()]
+    if not value.strip() or not values:
+        return True
+    if len(values) >= 20 and len(set(values)) <= 0.3 * len(values):
+        return False  # a category column, and the field is none of its categories
+    lengths = [len(v.strip()) for v in values]
+    if not min(lengths) <= len(value.strip()) <= max(lengths):
+        return False
+    return _shape(value) in {_shape(v) for v in values}
+
+
+def header_verdict(first: list[str], rest: list[list[str]]) -> bool | None:
+    """Whether the first row names the columns (True), holds data (False), or cannot tell.
+
+    Data when a field looks like a number or date, or occurs again in its
+    column below (a name such as 'sex' is not a value of the column 'sex';
+    'F' is). A header when some field could not be a value of its column: not
+    one of a category column's values, or of another shape or length than
+    every value below it ('身份证号' above 18-digit numbers). When every field
+    could be one more value of its column (a file of names and addresses
+    without a header), it cannot tell: the caller must ask rather than guess,
+    since a row of personal data taken for a header would be shown and kept
+    as column names. A repeated name is left to :func:`check_header`.
     """
     if any(_looks_numeric(value) for value in first):
         return False
-    columns: list[set[str]] = [set() for _ in first]
+    if not rest:
+        return True
+    columns: list[list[str]] = [[] for _ in first]
     for row in rest:
         for j, value in enumerate(row[: len(first)]):
-            columns[j].add(value)
-    return not any(value and value in columns[j] for j, value in enumerate(first))
+            columns[j].append(value)
+    if any(value and value in columns[j] for j, value in enumerate(first)):
+        return False
+    if any(not _fits(value, columns[j]) for j, value in enumerate(first)):
+        return True
+    return None
+
+
+def ask_header(where: str) -> MalformedTableError:
+    """The error for a first row that may be a header or data."""
+    return MalformedTableError(
+        f"cannot tell whether the first row of {where} names the columns or holds data: each "
+        "of its fields looks like the values below it. Say which: has_header=True or "
+        "has_header=False (CLI: --header or --no-header)."
+    )
 
 
 def check_header(where: str, names: list[str], *, allow_empty: bool = False) -> None:
     """Raise for an empty or repeated column name in the header of ``where``."""
     seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
+        # Names are not shown: a first row taken for a header may hold personal data.
         if not name.strip():
             if allow_empty:
                 continue
-            after = f" (after {names[position - 2]!r})" if position > 1 else ""
             raise MalformedTableError(
                 f"the header of {where} has an empty column name at position "
-                f"{position}{after}. Give every column a name, or pass has_header=False "
+                f"{position}. Give every column a name, or pass has_header=False "
                 "(CLI: --no-header) if the first row is data."
             )
         if name in seen:
             raise MalformedTableError(
-                f"the header of {where} repeats the column name {name!r} at positions "
+                f"the header of {where} repeats a column name at positions "
                 f"{seen[name]} and {position}. Column names must be unique: rename one, "
                 "or pass has_header=False (CLI: --no-header) if the first row is data."
             )
@@ -141,7 +218,9 @@ def _layout(
         raise MalformedTableError(f"{shown!r} has no rows: not even a header line.")
     first = rows[0]
     if has_header is None:
-        has_header = _looks_like_header(first, rows[1:])
+        has_header = header_verdict(first, rows[1:])
+        if has_header is None:
+            raise ask_header(repr(shown))
     if has_header:
         check_header(repr(shown), first)
         return _Layout(delimiter, True, tuple(first), f"the header has {len(first)}")

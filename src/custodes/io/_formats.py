@@ -14,7 +14,7 @@ import polars as pl
 
 from custodes.errors import MalformedTableError, SettingError, closest
 
-from ._csv import check_header
+from ._csv import ask_header, check_header, header_verdict
 from ._encoding import open_utf8, text_sample
 from ._source import TableSource
 
@@ -109,12 +109,17 @@ def _workbook(path: Path, shown: str) -> fastexcel.ExcelReader:
         ) from None
 
 
+_HEADER_SAMPLE = 1_000
+"""Rows of a sheet read to judge whether its first row is a header."""
+
+
 def read_xlsx(path: Path, shown: str, sheet: str | None, has_header: bool | None) -> TableSource:
     """Read one sheet of a workbook (the first unless ``sheet`` names one).
 
     Excel files are read eagerly (a sheet holds at most about a million rows).
-    Empty rows, and columns with neither a name nor values, are dropped; with
-    ``has_header`` None or True the first row is the header.
+    Empty rows, and columns with neither a name nor values, are dropped. With
+    ``has_header`` None the first row is judged as in a CSV file
+    (:func:`~custodes.io._csv.header_verdict`).
     """
     sheets = _workbook(path, shown).sheet_names
     if sheet is None:
@@ -127,6 +132,15 @@ def read_xlsx(path: Path, shown: str, sheet: str | None, has_header: bool | None
             f"sheet {sheet!r} is not in {shown!r}.{suggestion} Its sheets are: {listed}."
         )
     where = f"{shown!r} (sheet {sheet!r})"
+    if has_header is None:
+        head = _workbook(path, shown).load_sheet(
+            sheet, header_row=None, n_rows=_HEADER_SAMPLE, dtypes="string"
+        )
+        cells = [["" if v is None else str(v) for v in row] for row in head.to_polars().rows()]
+        if cells:
+            has_header = header_verdict(cells[0], cells[1:])
+            if has_header is None:
+                raise ask_header(where)
     header = has_header is not False
     try:
         frame = pl.read_excel(
