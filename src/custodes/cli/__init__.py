@@ -492,9 +492,7 @@ def anonymize(
             microaggregate, objective, population_uniqueness, population, redact,
         )  # fmt: skip
     with _progress(err.is_terminal, "searching transformations") as progress:
-        result = ws.anonymize(path, spec, output=output, progress=progress)
-    if manifest is not None:
-        write_atomic(manifest, result.manifest_json())
+        result = ws.anonymize(path, spec, output=output, manifest=manifest, progress=progress)
     if report is not None:
         write_atomic(report, result.report_html())
     _print_release(result, output)
