@@ -50,6 +50,7 @@ from custodes.settings import Settings, check_threshold, load_settings
 from custodes.summary import Summary
 
 if TYPE_CHECKING:  # detection loads its registries only when a scan runs
+    from custodes._doctor import Checkup
     from custodes.detect import GradingPolicy, ScanResult
 
 __all__ = ["Roles", "TableLike", "Workspace", "anonymize", "assess", "open_table", "scan"]
@@ -480,8 +481,9 @@ class Workspace:
             "privacy_models": [m.describe() for m in spec.models],
             "loss": f"{release.loss:.6f}",
         }
-        if manifest is not None:
-            payload["manifest"] = str(manifest)
+        if manifest is not None and release.output is not None:  # for custodes doctor
+            payload["output_path"] = str(Path(release.output).resolve())
+            payload["manifest_path"] = str(Path(manifest).resolve())
         self.record("anonymization.made", release.output or release.source, payload)
 
     def dp_query(
@@ -505,6 +507,28 @@ class Workspace:
             return access.query(sql, rho=None if rho is None else str(rho), epsilon=epsilon)
         finally:
             access.close()
+
+    def doctor(
+        self, *, folders: Iterable[str | os.PathLike[str]] = (), fix: bool = False
+    ) -> Checkup:
+        """What killed processes and interrupted steps left in the workspace.
+
+        Stale temporary files (in the workspace and ``folders``), release or
+        staged files of requests whose release or preparation never
+        committed, outputs whose recorded manifest is gone. ``fix`` removes
+        the stale temporary files. See :mod:`custodes._doctor`.
+        """
+        from custodes._doctor import checkup
+
+        if not self.initialized():
+            return checkup(self.settings, None, folders=folders, fix=fix)
+        from custodes.store import Store
+
+        store = Store(self.settings.database_url())
+        try:
+            return checkup(self.settings, store, folders=folders, fix=fix)
+        finally:
+            store.dispose()
 
     def initialized(self) -> bool:
         """Whether ``custodes init`` set this workspace up (its signing key exists)."""
