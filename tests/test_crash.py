@@ -62,7 +62,8 @@ def test_only_the_leftovers_of_dead_writers_are_stale_and_removed(tmp_path: Path
         assert stale_temporaries(tmp_path) == sorted([left, other])
         write_atomic(tmp_path / "out.csv", "a\n1\n")
         assert not left.exists()  # the dead writer's leftover of the same file
-        assert busy.exists() and mine.exists()  # never a live writer's file
+        assert busy.exists()
+        assert mine.exists()
         assert other.exists()  # another file's: its own next run removes it
         assert (tmp_path / ".user.tmp").exists()
         assert not [p for p in _temporaries(tmp_path) if p not in (busy, mine, other)]
@@ -106,7 +107,8 @@ def test_an_output_appears_only_with_its_manifest_and_ledger_entry(
     assert _temporaries(tmp_path) == []
     monkeypatch.undo()
     made = ws.anonymize(_frame(), _spec(), output=output, manifest=manifest)
-    assert output.is_file() and manifest.is_file()
+    assert output.is_file()
+    assert manifest.is_file()
     assert json.loads(manifest.read_text(encoding="utf-8"))["output"]["sha256"] == (
         made.output_sha256
     )
@@ -160,13 +162,15 @@ def test_a_killed_anonymize_leaves_no_output_and_the_next_run_cleans_up(
     assert not (out / "release.csv").exists()  # nothing looks finished
     assert not (out / "manifest.json").exists()
     left = _temporaries(out)
-    assert len(left) == 1 and left[0].name.startswith(f".release.csv.custodes-{child.pid}-")
+    assert len(left) == 1
+    assert left[0].name.startswith(f".release.csv.custodes-{child.pid}-")
     capsys.readouterr()
     assert main(["doctor", str(out), "--workspace", str(ws)]) == 1
     assert f"stale_temporary: {left[0]}" in capsys.readouterr().out
     assert main(argv) == 0, capsys.readouterr().err
     assert _temporaries(out) == []
-    assert (out / "release.csv").is_file() and (out / "manifest.json").is_file()
+    assert (out / "release.csv").is_file()
+    assert (out / "manifest.json").is_file()
     capsys.readouterr()
     assert main(["doctor", str(out), "--workspace", str(ws), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["findings"] == []
@@ -182,7 +186,8 @@ def test_doctor_fix_removes_stale_temporaries_and_export_cleans_its_own(
     left = tmp_path / f".ledger.jsonl.custodes-{dead}-k1ll3d.tmp"
     left.write_text('{"entry": half', encoding="utf-8")
     assert main(["ledger", "export", "--output", str(export), "--workspace", str(ws)]) == 0
-    assert not left.exists() and export.is_file()
+    assert not left.exists()
+    assert export.is_file()
     inside = ws / "releases" / "R-1" / f".staged.csv.custodes-{dead}-k1ll3d.tmp"
     inside.parent.mkdir(parents=True)
     inside.write_text("half", encoding="utf-8")
