@@ -317,3 +317,30 @@ def test_a_killed_preparation_is_cleaned_up_by_the_next(
     assert (releases / "staged.csv").is_file()
     assert act(settings, "audrey").request(request).state == "processed"
     assert Workspace(settings).doctor().healthy
+
+
+def test_a_preparation_refused_by_the_gates_leaves_no_file(
+    office: tuple[Settings, Path],  # noqa: F811
+) -> None:
+    from custodes.errors import RefusedError
+    from custodes.governance import Governance, GovernancePolicy
+
+    settings, folder = office
+    _registered(settings, folder)
+    request = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request,
+        purpose="public_welfare",
+        sharing_model="file_under_agreement",
+        columns=COLUMNS,
+        intended_use="study household sizes by county",
+        term_end="2030-12-31",
+    )
+    act(settings, "stella").identify(request)
+    policy = GovernancePolicy(min_k=10**5, sensitive_min_k=10**5)
+    strict = Governance(Workspace(settings), "stella", policy)
+    with pytest.raises(RefusedError, match="fails the policy's gate"):
+        strict.prepare(request, folder / "plan.toml")
+    releases = settings.workspace / "releases" / request
+    assert not releases.exists() or list(releases.iterdir()) == []
+    assert Workspace(settings).doctor().healthy
