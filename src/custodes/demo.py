@@ -289,8 +289,8 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         identifier_actions=(Pseudonymize("resident_id", key), Mask("phone", 3, 0)),
     )
     release_path = folder / "release.csv"
-    release = workspace.anonymize(data_path, spec, output=release_path)
-    manifest_path = write_atomic(folder / "release-manifest.json", release.manifest_json())
+    manifest_path = folder / "release-manifest.json"
+    release = workspace.anonymize(data_path, spec, output=release_path, manifest=manifest_path)
     write_atomic(
         folder / "release-report.html",
         release.report_html("Released register: 10-anonymous, identifiers pseudonymized"),

@@ -11,13 +11,14 @@ import getpass
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from custodes._files import text_sha256
+from custodes._files import StagedFile, text_sha256, write_atomic
 from custodes.anonymize._generalize import (
     Scheme,
     schemes_for,
@@ -50,6 +51,7 @@ from custodes.settings import Settings, check_threshold, load_settings
 from custodes.summary import Summary
 
 if TYPE_CHECKING:  # detection loads its registries only when a scan runs
+    from custodes._doctor import Checkup
     from custodes.detect import GradingPolicy, ScanResult
 
 __all__ = ["Roles", "TableLike", "Workspace", "anonymize", "assess", "open_table", "scan"]
@@ -294,7 +296,8 @@ class Workspace:
         table: TableLike,
         spec: AnonymizationSpec,
         *,
-        output: str | os.PathLike[str] | None = None,
+        output: str | os.PathLike[str] | StagedFile | None = None,
+        manifest: str | os.PathLike[str] | None = None,
         progress: Callable[[int, int], None] | None = None,
         read_options: Mapping[str, Any] | None = None,
         record: bool = True,
@@ -302,19 +305,25 @@ class Workspace:
         """Find the optimal generalization meeting ``spec`` and apply it to the table.
 
         The spec is validated against the table before any work. With
-        ``output`` the anonymized table is written there (atomically) and the
-        manifest records its SHA-256.
+        ``output`` the anonymized table is written there and the manifest
+        records its SHA-256. The table is written under a temporary name and
+        renamed to ``output`` only after the ``manifest`` file (when given)
+        and the ledger entry (when ``record``) exist, so an output never looks
+        finished without them. A :class:`~custodes._files.StagedFile` as
+        ``output`` is left unrenamed: its caller commits it (a governed
+        release renames it in the transaction that records the release).
         """
         source = open_table(table, **dict(read_options or {}))
         spec.validate(source.columns, source.name)
         path = Path(table) if isinstance(table, str | os.PathLike) else None
-        if output is not None and path is not None and path.is_file():
-            same = Path(output).resolve() == path.resolve()
+        target = output.target if isinstance(output, StagedFile) else output
+        if target is not None and path is not None and path.is_file():
+            same = Path(target).resolve() == path.resolve()
         else:
             same = False
         if same:
             raise SettingError(
-                f"--output {str(output)!r} is the input table; write the release elsewhere "
+                f"--output {str(target)!r} is the input table; write the release elsewhere "
                 "so the original stays intact."
             )
         _check_types(source, [*spec.quasi_identifiers, *spec.sensitive])
@@ -403,65 +412,88 @@ class Workspace:
             combinations=False,
         )
         after = self.assess(released, **options)
-        written = sha = None
-        if output is not None:
-            write_table(released, output)
-            written, sha = str(output), file_sha256(output)
-        input_sha = _file_hash(table)
-        n = _free_name("n", spec.quasi_identifiers)
-        before_values = summary.values_frame().with_columns(pl.Series(n, summary.counts))
-        distributions = {
-            q: (
-                _counts(before_values.group_by(q).agg(pl.col(n).sum())),
-                _counts(released.group_by(q).agg(pl.len().alias(n))),
+        with ExitStack() as stack:
+            staged: StagedFile | None = None
+            if isinstance(output, StagedFile):
+                staged = output  # its caller renames it
+            elif output is not None:
+                staged = stack.enter_context(StagedFile(output))
+            written = sha = None
+            if staged is not None:
+                write_table(released, staged)
+                written, sha = str(staged.target), file_sha256(staged.temp)
+            input_sha = _file_hash(table)
+            n = _free_name("n", spec.quasi_identifiers)
+            before_values = summary.values_frame().with_columns(pl.Series(n, summary.counts))
+            distributions = {
+                q: (
+                    _counts(before_values.group_by(q).agg(pl.col(n).sum())),
+                    _counts(released.group_by(q).agg(pl.len().alias(n))),
+                )
+                for q in spec.quasi_identifiers
+            }
+            # Nothing downstream gets a value rarer than the release's k: it singles people out.
+            smallest = smallest_shown(
+                {"spec": spec.to_dict(), "risk_after": {"k_anonymity": after.k_anonymity}}
             )
-            for q in spec.quasi_identifiers
-        }
-        # Nothing downstream gets a value rarer than the release's k: it would single people out.
-        smallest = smallest_shown(
-            {"spec": spec.to_dict(), "risk_after": {"k_anonymity": after.k_anonymity}}
-        )
-        distributions = {
-            q: (fold_rare(b, smallest), fold_rare(a, smallest))
-            for q, (b, a) in distributions.items()
-        }
-        release = Anonymization(
-            distributions=distributions,
-            table=released,
-            spec=spec,
-            search=result,
-            utility=None
-            if result is None
-            else utility(summary, schemes, result.generalized, result.suppressed_classes),
-            local=local,
-            compared=compared,
-            before=before,
-            after=after,
-            source=source.name,
-            input_sha256=input_sha,
-            output=written,
-            output_sha256=sha,
-        )
-        if not record:  # the caller (a governed release) records it with its own change
-            return release
-        self.record(
-            "anonymization.made",
-            written or source.name,
-            {
-                "input_sha256": input_sha,
-                "output_sha256": sha,
-                "manifest_sha256": text_sha256(release.manifest_json()),
-                "spec_sha256": spec.sha256(),
-                "method": spec.method,
-                "transformation": release.transformation,
-                "suppressed_records": release.suppressed_records,
-                "rows_in": before.rows,
-                "rows_out": released.height,
-                "privacy_models": [m.describe() for m in spec.models],
-                "loss": f"{release.loss:.6f}",
-            },
-        )
+            distributions = {
+                q: (fold_rare(b, smallest), fold_rare(a, smallest))
+                for q, (b, a) in distributions.items()
+            }
+            release = Anonymization(
+                distributions=distributions,
+                table=released,
+                spec=spec,
+                search=result,
+                utility=None
+                if result is None
+                else utility(summary, schemes, result.generalized, result.suppressed_classes),
+                local=local,
+                compared=compared,
+                before=before,
+                after=after,
+                source=source.name,
+                input_sha256=input_sha,
+                output=written,
+                output_sha256=sha,
+            )
+            # The output looks finished (has its name) only once its manifest and ledger
+            # entry exist: a process killed before leaves a temporary file, nothing more.
+            manifest_written: Path | None = None
+            try:
+                if manifest is not None:
+                    manifest_written = write_atomic(manifest, release.manifest_json())
+                if record:
+                    self._record_anonymization(release, manifest)
+                if staged is not None and staged is not output:
+                    staged.commit()
+            except BaseException:
+                if manifest_written is not None:
+                    manifest_written.unlink(missing_ok=True)
+                raise
         return release
+
+    def _record_anonymization(
+        self, release: Anonymization, manifest: str | os.PathLike[str] | None
+    ) -> None:
+        before, spec = release.before, release.spec
+        payload: dict[str, Any] = {
+            "input_sha256": release.input_sha256,
+            "output_sha256": release.output_sha256,
+            "manifest_sha256": text_sha256(release.manifest_json()),
+            "spec_sha256": spec.sha256(),
+            "method": spec.method,
+            "transformation": release.transformation,
+            "suppressed_records": release.suppressed_records,
+            "rows_in": before.rows,
+            "rows_out": release.table.height,
+            "privacy_models": [m.describe() for m in spec.models],
+            "loss": f"{release.loss:.6f}",
+        }
+        if manifest is not None and release.output is not None:  # for custodes doctor
+            payload["output_path"] = str(Path(release.output).resolve())
+            payload["manifest_path"] = str(Path(manifest).resolve())
+        self.record("anonymization.made", release.output or release.source, payload)
 
     def dp_query(
         self,
@@ -484,6 +516,28 @@ class Workspace:
             return access.query(sql, rho=None if rho is None else str(rho), epsilon=epsilon)
         finally:
             access.close()
+
+    def doctor(
+        self, *, folders: Iterable[str | os.PathLike[str]] = (), fix: bool = False
+    ) -> Checkup:
+        """What killed processes and interrupted steps left in the workspace.
+
+        Stale temporary files (in the workspace and ``folders``), release or
+        staged files of requests whose release or preparation never
+        committed, outputs whose recorded manifest is gone. ``fix`` removes
+        the stale temporary files. See :mod:`custodes._doctor`.
+        """
+        from custodes._doctor import checkup
+
+        if not self.initialized():
+            return checkup(self.settings, None, folders=folders, fix=fix)
+        from custodes.store import Store
+
+        store = Store(self.settings.database_url())
+        try:
+            return checkup(self.settings, store, folders=folders, fix=fix)
+        finally:
+            store.dispose()
 
     def initialized(self) -> bool:
         """Whether ``custodes init`` set this workspace up (its signing key exists)."""

@@ -492,9 +492,7 @@ def anonymize(
             microaggregate, objective, population_uniqueness, population, redact,
         )  # fmt: skip
     with _progress(err.is_terminal, "searching transformations") as progress:
-        result = ws.anonymize(path, spec, output=output, progress=progress)
-    if manifest is not None:
-        write_atomic(manifest, result.manifest_json())
+        result = ws.anonymize(path, spec, output=output, manifest=manifest, progress=progress)
     if report is not None:
         write_atomic(report, result.report_html())
     _print_release(result, output)
@@ -795,6 +793,36 @@ def audit_verify(
 
 
 _register_governance(app, out, err)
+
+
+@app.command()
+def doctor(
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Also look for stale temporary files here (where outputs and exports go).",
+            show_default=False,
+        ),
+    ] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Remove the stale temporary files.")] = False,
+    output_format: FormatOpt = OutputFormat.table,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List what killed or interrupted commands left behind; exit 1 when something needs care."""
+    import json
+
+    result = _workspace(workspace).doctor(folders=folders or (), fix=fix)
+    if output_format is OutputFormat.json:
+        out.print(json.dumps(result.to_dict(), indent=2), markup=False, highlight=False)
+    elif not result.findings:
+        out.print(f"workspace {result.workspace}: healthy", markup=False, highlight=False)
+    else:
+        for f in result.findings:
+            status = " (removed)" if f.fixed else ""
+            line = f"{f.kind}{status}: {f.path}\n    {f.detail}"
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not result.healthy:
+        raise typer.Exit(1)
 
 
 @app.command("settings")

@@ -5,8 +5,9 @@ public data pricing rules: authorisations, capped fee standards, products
 and the fees actually charged. The audit report is what an auditor reads:
 releases by department, recipient and grade; revenue against approved
 standards and permitted revenue; requests rejected and why; and anomalies,
-found by re-checking every invariant from the records and by verifying the
-ledger offline.
+found by re-checking every invariant from the records, by verifying the
+ledger offline, and by looking for what killed or interrupted steps left in
+the workspace (a release file of a request still approved, ...).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from custodes._doctor import checkup
 from custodes.errors import CustodesError
 from custodes.governance._policy import FREE_PURPOSES
 from custodes.governance._service import Governance
@@ -152,6 +154,7 @@ def audit_report(governance: Governance, year: int) -> dict[str, Any]:
                 )
         anomalies = _anomalies(governance, session, released, charges)
     anomalies += _ledger_anomalies(governance)  # after the transaction: the export reads alone
+    anomalies += _leftovers(governance)
     return {
         "year": year,
         "releases": releases,
@@ -203,6 +206,12 @@ def _anomalies(
         elif Decimal(c.unit_price) > Decimal(standard.cap):
             found.append(f"charge {c.id} is above its standard's cap")
     return found
+
+
+def _leftovers(governance: Governance) -> list[str]:
+    """What killed or interrupted steps left in the workspace (see ``custodes doctor``)."""
+    found = checkup(governance.settings, governance.store).findings
+    return [f"{f.kind.replace('_', ' ')} {f.path}: {f.detail}" for f in found]
 
 
 def _ledger_anomalies(governance: Governance) -> list[str]:

@@ -19,7 +19,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from custodes._files import text_sha256
+from custodes._files import StagedFile, text_sha256
 from custodes.anonymize._identifiers import Remove
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError, SettingError
 from custodes.governance._policy import (
@@ -516,49 +516,59 @@ class Governance:
         report: dict[str, Any]
         plan_record: dict[str, Any]
         artifact = None
-        if model in FILE_MODELS:
-            if plan is None:
-                raise RefusedError(
-                    f"request {request_id} shares a file: processing needs an anonymization "
-                    "plan (a spec file, --plan)."
+        with ExitStack() as stack:
+            staged: StagedFile | None = None
+            if model in FILE_MODELS:
+                if plan is None:
+                    raise RefusedError(
+                        f"request {request_id} shares a file: processing needs an anonymization "
+                        "plan (a spec file, --plan)."
+                    )
+                spec, spec_path = self._load_plan(plan)
+                source = self._checked_source(data)
+                # Written under a temporary name, renamed as the preparation commits.
+                staged = stack.enter_context(
+                    StagedFile(self._artifact_path(request_id, "staged", source))
                 )
-            spec, spec_path = self._load_plan(plan)
-            source = self._checked_source(data)
-            staged = self._artifact_path(request_id, "staged", source)
-            made = self.workspace.anonymize(source, spec, output=staged, record=False)
-            self._gates(data, details, made)
-            artifact = made.output_sha256
-            report = {
-                "k_anonymity": made.after.k_anonymity,
-                "highest_risk": str(made.after.prosecutor.highest_risk),
-                "average_risk": str(made.after.prosecutor.average_risk),
-                "records_at_risk": str(made.after.prosecutor.records_at_risk),
-                "loss": f"{made.loss:.6f}",
-                "suppressed_records": made.suppressed_records,
-                "rows_out": made.table.height,
-                "columns_out": list(made.table.columns),
-                "manifest_sha256": text_sha256(made.manifest_json()),
-            }
-            plan_record = {"spec_path": str(spec_path), "spec_sha256": spec.sha256()}
-        else:
-            report = {"access": model, "rows": data.rows}
-            plan_record = {"access": model}
-        with self._change() as session:
-            self._need(session, "steward")
-            row = self._request(session, request_id)
-            self._state(
-                row, "identifiers_identified", step="processing", missing="identifiers identified"
-            )
-            row.preparer = self.actor
-            row.plan = json.dumps(plan_record, ensure_ascii=False)
-            row.report = json.dumps(report, ensure_ascii=False)
-            row.artifact_sha256 = artifact
-            self._move(
-                session,
-                row,
-                "processed",
-                {"plan": plan_record, "artifact_sha256": artifact, "report": report},
-            )
+                made = self.workspace.anonymize(source, spec, output=staged, record=False)
+                self._gates(data, details, made)
+                artifact = made.output_sha256
+                report = {
+                    "k_anonymity": made.after.k_anonymity,
+                    "highest_risk": str(made.after.prosecutor.highest_risk),
+                    "average_risk": str(made.after.prosecutor.average_risk),
+                    "records_at_risk": str(made.after.prosecutor.records_at_risk),
+                    "loss": f"{made.loss:.6f}",
+                    "suppressed_records": made.suppressed_records,
+                    "rows_out": made.table.height,
+                    "columns_out": list(made.table.columns),
+                    "manifest_sha256": text_sha256(made.manifest_json()),
+                }
+                plan_record = {"spec_path": str(spec_path), "spec_sha256": spec.sha256()}
+            else:
+                report = {"access": model, "rows": data.rows}
+                plan_record = {"access": model}
+            with self._change() as session:
+                self._need(session, "steward")
+                row = self._request(session, request_id)
+                self._state(
+                    row,
+                    "identifiers_identified",
+                    step="processing",
+                    missing="identifiers identified",
+                )
+                row.preparer = self.actor
+                row.plan = json.dumps(plan_record, ensure_ascii=False)
+                row.report = json.dumps(report, ensure_ascii=False)
+                row.artifact_sha256 = artifact
+                self._move(
+                    session,
+                    row,
+                    "processed",
+                    {"plan": plan_record, "artifact_sha256": artifact, "report": report},
+                )
+                if staged is not None:
+                    staged.commit()  # the last step before the commit; undone if it fails
         return report
 
     def _load_plan(self, plan: str | os.PathLike[str]) -> tuple[Any, Path]:
@@ -692,50 +702,56 @@ class Governance:
             plan = json.loads(row.plan or "{}")
             data = self._dataset(session, row.dataset, row.dataset_version)
         path = None
-        if details["sharing_model"] in FILE_MODELS:
-            spec, _ = self._load_plan(plan["spec_path"])
-            if spec.sha256() != plan["spec_sha256"]:
-                raise RefusedError(
-                    f"the plan of request {request_id} changed since it was approved "
-                    "(spec SHA-256 differs); prepare and review it again."
-                )
-            source = self._checked_source(data)
-            path = self._artifact_path(request_id, "release", source)
-            made = self.workspace.anonymize(source, spec, output=path, record=False)
-            if made.output_sha256 != row.artifact_sha256:
-                path.unlink(missing_ok=True)
-                raise RefusedError(
-                    f"the release of request {request_id} does not reproduce the approved file "
-                    "(SHA-256 differs); nothing was released."
-                )
-        with self._change() as session:
-            self._need(session, "steward")
-            row = self._request(session, request_id)
-            self._state(row, "approved", step="release", missing="approved by the board")
-            due = (date.today() + timedelta(days=self.policy.monitoring_days)).isoformat()
-            record = {
-                "recipient": recipient,
-                "terms": terms,
-                "path": None if path is None else str(path),
-                "artifact_sha256": row.artifact_sha256,
-                "released_at": _now(),
-                "monitoring_due": due,
-                "term_end": details["term_end"],
-            }
-            row.release = json.dumps(record, ensure_ascii=False)
-            self._move(
-                session,
-                row,
-                "released",
-                {
+        with ExitStack() as stack:
+            staged: StagedFile | None = None
+            if details["sharing_model"] in FILE_MODELS:
+                spec, _ = self._load_plan(plan["spec_path"])
+                if spec.sha256() != plan["spec_sha256"]:
+                    raise RefusedError(
+                        f"the plan of request {request_id} changed since it was approved "
+                        "(spec SHA-256 differs); prepare and review it again."
+                    )
+                source = self._checked_source(data)
+                path = self._artifact_path(request_id, "release", source)
+                # Written under a temporary name: release.csv appears only as the release
+                # commits (a kill in between leaves what `custodes doctor` reports).
+                staged = stack.enter_context(StagedFile(path))
+                made = self.workspace.anonymize(source, spec, output=staged, record=False)
+                if made.output_sha256 != row.artifact_sha256:
+                    raise RefusedError(
+                        f"the release of request {request_id} does not reproduce the approved "
+                        "file (SHA-256 differs); nothing was released."
+                    )
+            with self._change() as session:
+                self._need(session, "steward")
+                row = self._request(session, request_id)
+                self._state(row, "approved", step="release", missing="approved by the board")
+                due = (date.today() + timedelta(days=self.policy.monitoring_days)).isoformat()
+                record = {
                     "recipient": recipient,
+                    "terms": terms,
+                    "path": None if path is None else str(path),
                     "artifact_sha256": row.artifact_sha256,
-                    "dataset": f"{data.name}@{data.version}",
-                    "department": data.department,
-                    "grade": data.grade,
-                },
-            )
-            return record
+                    "released_at": _now(),
+                    "monitoring_due": due,
+                    "term_end": details["term_end"],
+                }
+                row.release = json.dumps(record, ensure_ascii=False)
+                self._move(
+                    session,
+                    row,
+                    "released",
+                    {
+                        "recipient": recipient,
+                        "artifact_sha256": row.artifact_sha256,
+                        "dataset": f"{data.name}@{data.version}",
+                        "department": data.department,
+                        "grade": data.grade,
+                    },
+                )
+                if staged is not None:
+                    staged.commit()  # the last step before the commit; undone if it fails
+        return record
 
     def review_monitoring(self, request_id: str, note: str) -> None:
         """Record a monitoring review of a released request (steward)."""

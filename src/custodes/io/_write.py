@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
+from custodes._files import StagedFile
 from custodes.errors import DataFileError, UnsupportedError
 
 __all__ = ["WRITE_FORMATS", "file_sha256", "write_table"]
@@ -16,9 +16,17 @@ __all__ = ["WRITE_FORMATS", "file_sha256", "write_table"]
 WRITE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".jsonl": "jsonl"}
 
 
-def write_table(frame: pl.LazyFrame | pl.DataFrame, path: str | os.PathLike[str]) -> int:
-    """Write ``frame`` to ``path`` in the format its extension names; return the rows written."""
-    target = Path(path)
+def write_table(
+    frame: pl.LazyFrame | pl.DataFrame, path: str | os.PathLike[str] | StagedFile
+) -> int:
+    """Write ``frame`` to ``path`` in the format its extension names; return the rows written.
+
+    Given a :class:`~custodes._files.StagedFile`, the table goes to its
+    temporary file and the caller renames it into place (``commit``) once
+    whatever must exist first (a manifest, a ledger entry) does.
+    """
+    staged = path if isinstance(path, StagedFile) else None
+    target = path.target if isinstance(path, StagedFile) else Path(path)
     fmt = WRITE_FORMATS.get(target.suffix.lower())
     if fmt is None:
         raise UnsupportedError(
@@ -28,24 +36,25 @@ def write_table(frame: pl.LazyFrame | pl.DataFrame, path: str | os.PathLike[str]
     data = frame.collect(engine="streaming") if isinstance(frame, pl.LazyFrame) else frame
     if fmt in ("csv", "tsv", "jsonl"):
         data = _as_text_friendly(data, target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
+    if staged is not None:
+        _write(data, staged.temp, fmt, target)
+        return data.height
+    with StagedFile(target) as own:
+        _write(data, own.temp, fmt, target)
+        own.commit()
+    return data.height
+
+
+def _write(data: pl.DataFrame, temp: Path, fmt: str, target: Path) -> None:
     try:
         if fmt == "parquet":
-            data.write_parquet(tmp)
+            data.write_parquet(temp)
         elif fmt == "jsonl":
-            data.write_ndjson(tmp)
+            data.write_ndjson(temp)
         else:
-            data.write_csv(tmp, separator="\t" if fmt == "tsv" else ",")
-        os.replace(tmp, target)
+            data.write_csv(temp, separator="\t" if fmt == "tsv" else ",")
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
-    return data.height
 
 
 def _as_text_friendly(data: pl.DataFrame, target: Path) -> pl.DataFrame:
