@@ -671,3 +671,101 @@ def test_scans_and_releases_are_recorded_once_the_workspace_is_set_up(tmp_path: 
     assert made["payload"]["privacy_models"] == ["2-anonymity"]
     assert "11010519491231002X" not in json.dumps(made)
     Store.dispose_all()
+
+
+# ------------------------------------------------------------ nothing personal in any string
+
+
+@pytest.mark.parametrize(
+    ("where", "event"),
+    [
+        ("the subject", Event("test.event", "tester", "11010519491231002X", {})),
+        ("the actor", Event("test.event", "13812345678", "s", {})),
+        ("payload (a key)", Event("test.event", "tester", "s", {"11010519491231002X": 1})),
+        ("payload.note", Event("test.event", "tester", "s", {"note": "ID 110105 19491231 002X"})),
+        ("payload.note", Event("test.event", "tester", "s", {"note": "no.11010519491231002Xabc"})),
+        ("payload.note", Event("test.event", "tester", "s", {"note": "tel 138-1234-5678"})),
+        ("payload.cols[1]", Event("test.event", "tester", "s", {"cols": ["a", "x@example.org"]})),
+        ("payload.card", Event("test.event", "tester", "s", {"card": "6222 0212 3456 7894"})),
+    ],
+)
+def test_every_string_of_an_entry_is_checked_for_identifiers(
+    tmp_path: Path, where: str, event: Event
+) -> None:
+    ws = load_settings(tmp_path / "ws")
+    init_workspace(ws)
+    ledger = open_ledger(ws)
+    with pytest.raises(InvalidInputError) as caught, ledger.store.transaction() as session:
+        ledger.append_many(session, [event])
+    message = str(caught.value)
+    assert message.startswith(f"ledger entry: {where} holds what looks like"), message
+    assert not any(v in message for v in ("1101051949", "1381234", "x@example", "6222"))
+    assert ledger.size() == 1
+    Store.dispose_all()
+
+
+def test_with_the_recognizers_names_and_addresses_are_refused_too(tmp_path: Path) -> None:
+    from custodes.detect import personal_data_in
+
+    ws = load_settings(tmp_path / "ws")
+    init_workspace(ws)
+    plain, screened = open_ledger(ws), open_ledger(ws, screen=personal_data_in)
+    for payload in ({"columns": ["张伟", "性别"]}, {"where": "北京市朝阳区建国路88号"}):
+        with (
+            pytest.raises(InvalidInputError, match="is or holds personal data") as caught,
+            screened.store.transaction() as session,
+        ):
+            screened.append(session, "test.event", "tester", "s", payload)
+        assert "张伟" not in str(caught.value)
+        assert "建国路" not in str(caught.value)
+    with plain.store.transaction() as session:  # the ledger alone knows no names
+        plain.append(session, "test.event", "tester", "s", {"columns": ["性别"]})
+    Store.dispose_all()
+
+
+def test_column_names_that_are_personal_data_reach_the_ledger_hashed(tmp_path: Path) -> None:
+    """A header-less file read with --header: the first person's data as column names."""
+    import hashlib
+
+    import polars as pl
+
+    from custodes import Workspace
+
+    settings = load_settings(tmp_path / "ws")
+    init_workspace(settings)
+    first = ["王秀英", "北京市朝阳区建国路88号", "11010519491231002X", "女"]
+    frame = pl.DataFrame(
+        {first[0]: ["李娜", "张伟"] * 10, first[1]: ["上海市徐汇区漕溪北路1号"] * 20,
+         first[2]: ["11010519491231002X"] * 20, first[3]: ["男", "女"] * 10}
+    )  # fmt: skip
+    Workspace(settings).scan(frame)
+    export = tmp_path / "export.jsonl"
+    open_ledger(settings).export(export)
+    text = export.read_text(encoding="utf-8")
+    assert not [v for v in first[:3] if v in text]
+    for value in first[:3]:
+        assert "sha256:" + hashlib.sha256(value.encode()).hexdigest() in text
+    Store.dispose_all()
+
+
+def test_a_signature_with_its_unused_base64_bits_changed_is_caught(
+    sealed_export: tuple[list[bytes], Path], tmp_path: Path
+) -> None:
+    """'...Dg==' and '...Dj==' decode to the same bytes: the export must still differ."""
+    import base64
+
+    lines, public = sealed_export
+    for index in (_entry_lines(lines)[5], len(lines) - 1):
+        line = lines[index]
+        cut = line.rindex(b'=="}') if b'=="}' in line else line.rindex(b'="}')
+        alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        last = alphabet.index(line[cut - 1 : cut])
+        other = alphabet[last ^ 1 : (last ^ 1) + 1]
+        changed = line[: cut - 1] + other + line[cut:]
+        start = changed.rindex(b'"signature":"') + len(b'"signature":"')
+        assert base64.b64decode(changed[start : changed.rindex(b'"')]) == base64.b64decode(
+            line[start : line.rindex(b'"')]
+        )
+        altered = list(lines)
+        altered[index] = changed
+        assert "canonical" in _verify_lines(altered, public, tmp_path)

@@ -547,9 +547,12 @@ class Workspace:
         """Append an event to the workspace's ledger (None when it has none yet)."""
         if not self.initialized():
             return None
+        from custodes.detect import hash_personal, personal_data_in
         from custodes.ledger import open_ledger
 
-        ledger = open_ledger(self.settings)
+        # Column names and other strings that are personal data go to the ledger hashed.
+        subject, payload = hash_personal(subject, payload)
+        ledger = open_ledger(self.settings, screen=personal_data_in)
         try:
             with ledger.store.transaction() as session:
                 return ledger.append(session, event, _actor(), subject, payload)

@@ -27,6 +27,7 @@ from custodes.detect._scan import (
     scan,
     scan_table,
 )
+from custodes.detect._screen import hash_personal, personal_data_in
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -42,8 +43,10 @@ __all__ = [
     "ScanResult",
     "classify",
     "grade",
+    "hash_personal",
     "identifier_spans",
     "load_policy",
+    "personal_data_in",
     "read_scan_roles",
     "recognizer",
     "scan",

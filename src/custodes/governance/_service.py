@@ -139,7 +139,9 @@ class Governance:
             path = self.settings.governance_policy
             policy = load_governance_policy(path) if path else DEFAULT_GOVERNANCE
         self.policy = policy
-        self.ledger: Ledger = open_ledger(self.settings)
+        from custodes.detect import personal_data_in
+
+        self.ledger: Ledger = open_ledger(self.settings, screen=personal_data_in)
         self.store = self.ledger.store
         self.actor = actor
 
@@ -157,7 +159,11 @@ class Governance:
     def _record(
         self, session: Session, event: str, subject: str, payload: Mapping[str, Any]
     ) -> None:
-        self.ledger.append(session, event, self.actor, subject, dict(payload))
+        from custodes.detect import hash_personal
+
+        # Column names and other strings that are personal data go to the ledger hashed.
+        subject, hashed = hash_personal(subject, payload)
+        self.ledger.append(session, event, self.actor, subject, hashed)
 
     def _me(self, session: Session) -> Actor:
         me = session.get(Actor, self.actor)

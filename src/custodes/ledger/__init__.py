@@ -9,7 +9,7 @@
 from custodes.ledger._canonical import canonical
 from custodes.ledger._init import InitResult, init_workspace, open_ledger
 from custodes.ledger._keys import fingerprint, load_public_key
-from custodes.ledger._ledger import Event, Ledger, SignedHead
+from custodes.ledger._ledger import Event, Ledger, Screen, SignedHead
 from custodes.ledger._merkle import (
     EMPTY_ROOT,
     Frontier,
@@ -29,6 +29,7 @@ __all__ = [
     "InitResult",
     "Ledger",
     "MerkleTree",
+    "Screen",
     "SignedHead",
     "Verification",
     "canonical",

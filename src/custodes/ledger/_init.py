@@ -17,7 +17,7 @@ from custodes.ledger._keys import (
     load_private_key,
     public_key_text,
 )
-from custodes.ledger._ledger import Ledger
+from custodes.ledger._ledger import Ledger, Screen
 from custodes.settings import Settings
 from custodes.store import HEAD_REVISION, Meta, Store
 
@@ -89,9 +89,15 @@ def init_workspace(settings: Settings) -> InitResult:
     )
 
 
-def open_ledger(settings: Settings, *, signing: bool = True) -> Ledger:
-    """The workspace's ledger (its store checked to be set up and current)."""
+def open_ledger(
+    settings: Settings, *, signing: bool = True, screen: Screen | None = None
+) -> Ledger:
+    """The workspace's ledger (its store checked to be set up and current).
+
+    ``screen`` judges the strings of every entry for personal data (the
+    workspace passes :func:`custodes.detect.personal_data_in`).
+    """
     store = Store(settings.database_url())
     store.check()
     key = load_private_key(settings.signing_key_path()) if signing else None
-    return Ledger(store, key, head_every=settings.ledger_head_every)
+    return Ledger(store, key, head_every=settings.ledger_head_every, screen=screen)

@@ -9,8 +9,10 @@ it commits with the state change it records or not at all; appenders lock
 the ledger's state row first, so concurrent threads and processes never
 produce a gap, a duplicate index or a fork.
 
-Payloads carry hashes and parameters: a value that looks like a resident ID,
-phone, card or e-mail address is refused (record its hash instead).
+Entries carry hashes and parameters: a string anywhere in an entry that holds
+a resident ID, phone, card number or e-mail address is refused, and with a
+screen (the workspace passes custodes's recognizers) a subject or payload
+string that is a name or an address too (record its hash instead).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +48,7 @@ __all__ = [
     "HEAD_DOMAIN",
     "Event",
     "Ledger",
+    "Screen",
     "SignedHead",
     "entry_message",
 ]
@@ -130,41 +133,81 @@ class SignedHead:
         return head
 
 
-# Values a payload must not hold: identifiers written out (record their hash).
-_TOKEN = re.compile(r"[0-9A-Za-z@._+\-]+")
-_RIC = re.compile(r"^\d{17}[\dXx]$")
-_MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
-_CARD = re.compile(r"^\d{13,19}$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+# Values an entry must not hold: identifiers written out (record their hash). Digits
+# written apart by spaces or dashes are put together first, and digit runs are found
+# wherever they stand, also glued to letters; a hex digest's digit runs are chance.
+_SPLIT = re.compile(r"(?<=[0-9])[\s\-\u00a0\u3000]+(?=[0-9])")
+_RUN = re.compile(r"(?:\+?86)?[0-9]+[Xx]?")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+_DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
+_MOBILE = re.compile(r"^(?:\+?86)?1[3-9][0-9]{9}$")
 
 
-def _identifier_kind(token: str) -> str | None:
-    if _RIC.match(token) and ric.calc_check_digit(token) == token[-1].upper():
-        return "a resident ID number"
-    if _MOBILE.match(token):
-        return "a phone number"
-    if _CARD.match(token) and luhn.is_valid(token):
-        return "a card number"
-    if _EMAIL.match(token):
+def _identifier_kind(text: str) -> str | None:
+    if _DIGEST.match(text):
+        return None
+    if _EMAIL.search(text):
         return "an e-mail address"
+    for run in _RUN.findall(_SPLIT.sub("", text)):
+        digits = run.lstrip("+")
+        if len(digits) == 18 and ric.calc_check_digit(digits) == digits[-1].upper():
+            return "a resident ID number"
+        if _MOBILE.match(run):
+            return "a phone number"
+        if 13 <= len(digits) <= 19 and digits.isdigit() and luhn.is_valid(digits):
+            return "a card number"
     return None
 
 
-def _check_payload(value: Any, where: str) -> None:
-    if isinstance(value, str):
-        for token in _TOKEN.findall(value):
-            kind = _identifier_kind(token)
-            if kind is not None:
-                raise InvalidInputError(
-                    f"ledger payload {where} holds what looks like {kind}; the ledger records "
-                    "hashes and parameters, never personal data: record its hash instead."
-                )
+Screen = Callable[[Sequence[str]], list[str | None]]
+"""Says for each string the kind of personal data it is or holds (None: none)."""
+
+
+def _strings(value: Any, where: str, out: list[tuple[str, str]]) -> None:
+    if isinstance(value, str):  # numbers are parameters (counts, fractions' parts)
+        out.append((value, where))
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            _check_payload(item, f"{where}.{key}")
+            out.append((str(key), f"{where} (a key)"))
+            _strings(item, f"{where}.{key}" if _PLAIN_KEY.match(str(key)) else where, out)
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            _check_payload(item, f"{where}[{i}]")
+            _strings(item, f"{where}[{i}]", out)
+
+
+_PLAIN_KEY = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+def _check_entry(event: Event, screen: Screen | None) -> None:
+    """Refuse an entry any string of which is or holds personal data.
+
+    Every string is checked for identifiers (type, actor, subject, payload
+    keys and values); with a ``screen`` (the workspace passes custodes's
+    recognizers), the subject and the payload are checked with it too. The
+    message names where, never the value.
+    """
+    strings: list[tuple[str, str]] = [
+        (event.type, "the event type"),
+        (event.actor, "the actor"),
+        (event.subject, "the subject"),
+    ]
+    _strings(dict(event.payload), "payload", strings)
+    for text, where in strings:
+        kind = _identifier_kind(text)
+        if kind is not None:
+            raise InvalidInputError(
+                f"ledger entry: {where} holds what looks like {kind}; the ledger records "
+                "hashes and parameters, never personal data: record its hash instead."
+            )
+    if screen is not None:
+        screened = [(t, w) for t, w in strings[2:]]
+        for (_, where), entity in zip(screened, screen([t for t, _ in screened]), strict=True):
+            if entity is not None:
+                raise InvalidInputError(
+                    f"ledger entry: {where} is or holds personal data ({entity}); the ledger "
+                    "records hashes and parameters, never personal data: record its hash "
+                    "instead."
+                )
 
 
 def _now() -> str:
@@ -175,13 +218,19 @@ class Ledger:
     """The ledger of one store. Appending and signing heads need the private key."""
 
     def __init__(
-        self, store: Store, key: Ed25519PrivateKey | None = None, *, head_every: int = 1000
+        self,
+        store: Store,
+        key: Ed25519PrivateKey | None = None,
+        *,
+        head_every: int = 1000,
+        screen: Screen | None = None,
     ) -> None:
         if head_every < 1:
             raise SettingError("ledger_head_every must be >= 1, e.g. 1000.")
         self.store = store
         self.key = key
         self.head_every = head_every
+        self.screen = screen
         self._lock = threading.Lock()
         self._tree = MerkleTree()
         self._signatures = hashlib.sha256()
@@ -255,7 +304,7 @@ class Ledger:
                     f"ledger event type {event.type!r} must be dotted lower-case words, "
                     "e.g. release.made."
                 )
-            _check_payload(dict(event.payload), "payload")
+            _check_entry(event, self.screen)
         with self._lock:
             state = self._state(session)
             self._sync(session, state.size)

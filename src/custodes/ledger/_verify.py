@@ -112,10 +112,13 @@ def _entry_parts(line: bytes, lineno: int) -> tuple[bytes, bytes]:
         or len(line) - cut - len(_SIGNATURE) - len(_END) != _B64_SIGNATURE
     ):
         raise _FailureError(f"line {lineno} is not an entry line of an export")
+    text = line[cut + len(_SIGNATURE) : -len(_END)]
     try:
-        signature = base64.b64decode(line[cut + len(_SIGNATURE) : -len(_END)], validate=True)
+        signature = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise _FailureError(f"line {lineno}: the signature is not base64") from None
+    if base64.b64encode(signature) != text:  # unused bits set: the same bytes, other text
+        raise _FailureError(f"line {lineno}: the signature is not in canonical base64")
     return line[len(_ENTRY) : cut], signature
 
 
@@ -229,7 +232,10 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
                         )
                     trusted_ok = True
             elif line.startswith(b'{"head":'):
-                head = SignedHead.from_dict(_json_line(line, lineno), f"line {lineno}")
+                value = _json_line(line, lineno)
+                head = SignedHead.from_dict(value, f"line {lineno}")
+                if canonical(head.to_dict()) != canonical(value):
+                    raise _FailureError(f"line {lineno}: the signed head is not in canonical form")
                 if head.size != count:
                     raise _FailureError(
                         f"the signed head of size {head.size} follows {count} entries: entries "

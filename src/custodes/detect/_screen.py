@@ -1,0 +1,117 @@
+"""Screening strings bound for the permanent record (the ledger).
+
+An entry can never be removed from the ledger, so no string in it may be
+personal data: not a column name that is really the first person's name (a
+header-less file), not a subject, not a payload key. :func:`personal_data_in`
+says what kind of personal data each string is or holds, with every
+recognizer custodes has: a string that *is* a name, an address, an
+identifier or an e-mail address (judged whole, as :func:`classify` does), and
+a string that *holds* a validated identifier anywhere inside it, also written
+with spaces or dashes between its digits or glued to letters.
+:func:`hash_personal` replaces such strings with their SHA-256, which is what
+the ledger should record instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from custodes.detect._recognizers import RECOGNIZERS, normalised
+from custodes.detect._scan import classify
+
+__all__ = ["hash_personal", "personal_data_in"]
+
+_PREFIX = "sha256:"
+# Judged whole, these are facts, not people: a date (a deadline, a release day), a number.
+_NOT_ALONE = frozenset({"DATE_OF_BIRTH", "IP_ADDRESS"})
+# A digest in hex (what the ledger records instead of data): its digit runs are chance.
+_DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
+
+
+def _compact_digits(text: pl.Expr) -> pl.Expr:
+    """Digits written apart (``110105 1949 1231 002X``, ``138-1234-5678``) put together."""
+    return text.str.replace_all(r"(\d)[\s\-\u00a0\u3000]+", "${1}").str.replace_all(
+        r"(\d)[\s\-\u00a0\u3000]+", "${1}"
+    )
+
+
+def personal_data_in(strings: Sequence[str]) -> list[str | None]:
+    """For each string, the entity of the personal data it is or holds, or None."""
+    if not strings:
+        return []
+    values = pl.Series("text", list(strings), dtype=pl.String)
+    found: list[str | None] = [
+        None if entity in _NOT_ALONE else entity for entity in classify(values).to_list()
+    ]
+    digests = [_DIGEST.match(s) is not None for s in strings]
+    frame = pl.DataFrame({"text": values}).with_row_index("row").lazy()
+    spans = [r for r in RECOGNIZERS if r.span is not None]
+    queries = [
+        frame.select(
+            "row",
+            pl.concat_list(
+                pl.col("text").str.extract_all(r.span or ""),
+                _compact_digits(pl.col("text")).str.extract_all(r.span or ""),
+            ).alias("span"),
+        )
+        .explode("span")
+        .drop_nulls("span")
+        .with_columns(normalised(pl.col("span"), r.variant).alias("span"))
+        .filter(pl.col("span").str.contains(r.pattern))
+        for r in spans
+    ]
+    for r, hits in zip(spans, pl.collect_all(queries), strict=True):
+        if hits.height and r.validate is not None:
+            hits = hits.filter(pl.Series(r.validate(hits.get_column("span"))))
+        for row in hits.get_column("row").unique().to_list():
+            found[row] = found[row] or r.entity
+    return [None if digest else kind for kind, digest in zip(found, digests, strict=True)]
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            out.append(str(key))
+            _strings(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _strings(item, out)
+
+
+def _digest(text: str) -> str:
+    return _PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _replace(value: Any, flagged: set[str]) -> Any:
+    if isinstance(value, str):
+        return _digest(value) if value in flagged else value
+    if isinstance(value, Mapping):
+        return {
+            (_digest(str(k)) if str(k) in flagged else k): _replace(v, flagged)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_replace(v, flagged) for v in value]
+    return value
+
+
+def hash_personal(subject: str, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The subject and payload with every string that is or holds personal data hashed
+    (``sha256:`` and the hex digest of its UTF-8 bytes), keys included."""
+    strings: list[str] = [subject]
+    _strings(payload, strings)
+    distinct = sorted(set(strings))
+    flagged = {
+        s for s, kind in zip(distinct, personal_data_in(distinct), strict=True) if kind is not None
+    }
+    if not flagged:
+        return subject, dict(payload)
+    replaced: dict[str, Any] = _replace(payload, flagged)
+    return (_digest(subject) if subject in flagged else subject), replaced
