@@ -119,7 +119,9 @@ def test_the_whole_lifecycle(office: tuple[Settings, Path]) -> None:
     first = act(settings, "stella").charge(request, quantity="1", unit_price="450.00")
     assert first["amount"] == "450.00"
     assert first["deducted_next_period"] == "0"
-    second = act(settings, "stella").charge(request, quantity="1", unit_price="400")
+    second = act(settings, "stella").charge(
+        request, quantity="1", unit_price="400", reason="a second extract, delivered in May"
+    )
     assert Decimal(second["deducted_next_period"]) == Decimal("250.00")  # above the 600 permitted
     act(settings, "stella").review_monitoring(request, "recipient confirmed secure storage")
     disclosure = disclosure_report(act(settings, "audrey"), 2026)
@@ -265,7 +267,9 @@ def test_fee_rules(office: tuple[Settings, Path]) -> None:
         )
     engine.dispose()
     act(settings, "priya").set_revenue_limit("civil", year, "50")
-    charged = act(settings, "stella").charge(request, quantity="1", unit_price="10")
+    charged = act(settings, "stella").charge(
+        request, quantity="1", unit_price="10", reason="a second licence period"
+    )
     assert charged["deducted_next_period"] == "4.97"  # room 50 - 15 carried - 29.97 = 5.03
 
 
