@@ -407,3 +407,159 @@ def test_changed_plans_and_sources_are_refused_and_terms_end(office: tuple[Setti
     with pytest.raises(RefusedError, match="needs it released or monitoring"):
         act(settings, "stella").review_monitoring(request, "late")
     assert act(settings, "audrey").monitoring_due(date(2031, 1, 1)) == []
+
+
+def _released_for_a_fee(settings: Settings, folder: Path) -> tuple[str, str]:
+    _registered(settings, folder)
+    standard = act(settings, "stella").propose_fee_standard(
+        department="civil", product="extract", unit="per_call", cap="10"
+    )
+    act(settings, "priya").approve_fee_standard(standard, "cost study 2026")
+    request = _through_review(settings, folder, purpose="commercial", fee=standard)
+    act(settings, "pat").decide(request, True, "ok")
+    act(settings, "lee").decide(request, True, "ok")
+    act(settings, "stella").release(request, recipient="Firm Y", terms="licence 3")
+    return request, standard
+
+
+def test_charges_refuse_absurd_amounts_and_unexplained_repeats(
+    office: tuple[Settings, Path],
+) -> None:
+    from custodes._files import text_sha256
+
+    settings, folder = office
+    request, _ = _released_for_a_fee(settings, folder)
+    steward = act(settings, "stella")
+    for quantity in ("0", "1e30", "NaN", "inf", "-1", "0.0000001", "1000000001"):
+        with pytest.raises(InvalidInputError, match=r"^the quantity \(--quantity\) is"):
+            steward.charge(request, quantity=quantity, unit_price="1")
+    for price in ("0", "1e30", "nan", "-Infinity", "-5", "1.00001"):
+        with pytest.raises(InvalidInputError, match=r"^the unit price \(--unit-price\) is"):
+            steward.charge(request, quantity="1", unit_price=price)
+    with pytest.raises(InvalidInputError) as caught:
+        steward.charge(request, quantity="1e30", unit_price="1")
+    assert str(caught.value) == (
+        "the quantity (--quantity) is '1e30'; give a number greater than 0 and at most "
+        "1,000,000,000, with at most 6 decimals."
+    )
+    assert steward.charge(request, quantity="1E+1", unit_price="2")["quantity"] == "10"
+    with pytest.raises(RefusedError) as refused:
+        steward.charge(request, quantity="1", unit_price="2")
+    assert str(refused.value) == (
+        f"request {request} was charged already (once); a further charge of the same release "
+        "needs a written reason (--reason), recorded with the charge."
+    )
+    with pytest.raises(RefusedError, match="needs a written reason"):
+        steward.charge(request, quantity="1", unit_price="2", reason="   ")
+    reason = "a second delivery of the extract, invoice 17"
+    again = steward.charge(request, quantity="1", unit_price="2", reason=reason)
+    assert again["reason_sha256"] == text_sha256(reason)
+    engine = sa.create_engine(settings.database_url())
+    with engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT reason FROM charges WHERE request_id = :r ORDER BY id"), {"r": request}
+        ).all()
+    engine.dispose()
+    assert [row[0] for row in stored] == [None, reason]
+    export = folder / "ledger.jsonl"
+    open_ledger(settings).export(export)
+    charged = [json.loads(line)["entry"] for line in export.read_text().splitlines()
+               if '"type":"fee.charged"' in line]  # fmt: skip
+    charged = [json.loads(e) if isinstance(e, str) else e for e in charged]
+    assert [e["payload"].get("reason_sha256") for e in charged] == [None, text_sha256(reason)]
+    assert reason not in export.read_text()
+
+
+def test_requesters_see_only_themselves_and_their_own_requests(
+    office: tuple[Settings, Path],
+) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    act(settings, "root").add_actor("ravi", ["requester"], organisation="Uni", credential="ID-ravi")
+    mine = act(settings, "rita").file_request("register")
+    theirs = act(settings, "ravi").file_request("register")
+    assert act(settings, "rita").actors() == [
+        {"name": "rita", "roles": ["requester"], "board_role": None,
+         "organisation": "Data office", "credential": "ID-rita"},
+    ]  # fmt: skip
+    seen = act(settings, "stella").actors()
+    assert len(seen) == 9  # root, the seven of the office and ravi
+    assert [a["name"] for a in seen if "credential" in a] == ["stella"]
+    assert all("credential" in a for a in act(settings, "root").actors())
+    assert [r.id for r in act(settings, "rita").requests()] == [mine]
+    assert [r.id for r in act(settings, "ravi").requests()] == [theirs]
+    with pytest.raises(ForbiddenError, match="may see only its own requests"):
+        act(settings, "ravi").request(mine)
+    assert act(settings, "rita").request(mine).id == mine
+    for who in ("stella", "lee", "audrey", "root"):
+        assert {r.id for r in act(settings, who).requests()} == {mine, theirs}
+        assert act(settings, who).request(theirs).requester == "ravi"
+
+
+def test_fee_standards_are_listed_with_their_ids(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    approved = act(settings, "stella").propose_fee_standard(
+        department="civil", product="extract", unit="per_call", cap="10.50"
+    )
+    act(settings, "priya").approve_fee_standard(approved, "cost study")
+    proposed = act(settings, "stella").propose_fee_standard(
+        department="civil", product="full file", unit="per_product", cap="900"
+    )
+    listed = act(settings, "rita").fee_standards()
+    assert listed == [
+        {"id": approved, "department": "civil", "product": "extract", "unit": "per_call",
+         "cap": "10.50", "currency": "CNY", "state": "approved"},
+    ]  # fmt: skip
+    assert {f["id"] for f in act(settings, "stella").fee_standards()} == {approved, proposed}
+
+
+def test_scans_and_new_actors_name_who_acts(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    with pytest.raises(SettingError) as caught:
+        act(settings, "newbie").add_actor(
+            "newbie", ["requester"], organisation="Uni", credential="ID-n"
+        )
+    assert str(caught.value) == (
+        "say which admin adds 'newbie': the workspace has actors already, and only its very "
+        "first actor adds itself. Pass --as ADMIN (or set the actor setting)."
+    )
+    with pytest.raises(ForbiddenError, match="'mallory' is not a registered actor"):
+        act(settings, "mallory").add_actor(
+            "newbie", ["requester"], organisation="Uni", credential="ID-n"
+        )
+    _registered(settings, folder)
+    export = folder / "ledger.jsonl"
+    open_ledger(settings).export(export)
+    entries = [json.loads(line)["entry"] for line in export.read_text().splitlines()
+               if '"type":"scan.made"' in line]  # fmt: skip
+    entries = [json.loads(e) if isinstance(e, str) else e for e in entries]
+    assert [e["actor"] for e in entries] == ["stella"]
+
+
+def test_a_plan_needing_a_key_says_where_the_workspace_keeps_it(
+    office: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, folder = office
+    monkeypatch.delenv("CUSTODES_PSEUDONYM_KEY", raising=False)
+    _registered(settings, folder)
+    plan = folder / "keyed.toml"
+    plan.write_text(
+        PLAN.replace('"resident_id", ', "")
+        + '\n[[identifiers]]\ncolumn = "resident_id"\naction = "pseudonymize"\n',
+        encoding="utf-8",
+    )
+    request = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request, purpose="public_welfare", sharing_model="file_under_agreement",
+        columns=[*COLUMNS, "resident_id"], intended_use="x", term_end="2030-01-01",
+    )  # fmt: skip
+    act(settings, "stella").identify(request)
+    with pytest.raises(SettingError) as caught:
+        act(settings, "stella").prepare(request, plan)
+    key = settings.workspace / "keys" / "pseudonym.key"
+    assert str(caught.value).endswith(
+        f"and save it as {str(key)!r} (the workspace's pseudonym key), or set "
+        "CUSTODES_PSEUDONYM_KEY."
+    )
+    assert "--key-file" not in str(caught.value)
