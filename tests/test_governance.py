@@ -563,3 +563,96 @@ def test_a_plan_needing_a_key_says_where_the_workspace_keeps_it(
         "CUSTODES_PSEUDONYM_KEY."
     )
     assert "--key-file" not in str(caught.value)
+
+
+def _cli_office(tmp_path: Path, long_name: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """A workspace with a dataset of a long name and a request with long objectives."""
+    from custodes.cli import main
+
+    base = ["--workspace", str(tmp_path / "ws")]
+    data = tmp_path / ("a-data-file-with-a-long-name-" * 3 + ".csv")
+    population_register(500, seed=5).write_csv(data)
+    assert main(["init", *base]) == 0
+    assert main(["actor", "add", "root", "--roles", "admin", "--organisation", "O",
+                 "--credential", "C " * 30, *base]) == 0  # fmt: skip
+    for name, roles in (("s", "steward"), ("r", "requester")):
+        argv = ["actor", "add", name, "--roles", roles, "--organisation", "O", "--credential",
+                f"C-{name}", "--as", "root", *base]  # fmt: skip
+        assert main(argv) == 0
+    assert main(["catalog", "department", "civil", "--name", "Civil", "--as", "s", *base]) == 0
+    argv = ["catalog", "add", long_name, "--department", "civil", "--system", "hukou " * 20,
+            "--source", str(data), "--as", "s", *base]  # fmt: skip
+    assert main(argv) == 0
+    assert main(["fee", "propose", "--department", "civil", "--product", "a product " * 10,
+                 "--unit", "per_call", "--cap", "10", "--as", "s", *base]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["request", "file", long_name, "--as", "r", *base]) == 0
+    request = capsys.readouterr().out.strip()
+    argv = ["request", "objectives", request, "--purpose", "public_welfare", "--sharing",
+            "file_under_agreement", "--columns", ",".join(COLUMNS), "--use",
+            "a study of household benefits by county and by year of birth " * 3,
+            "--term-end", "2030-01-01", "--as", "r", *base]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    return [*base, request]
+
+
+def test_cli_machine_output_is_valid_json_on_a_narrow_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes import cli
+    from custodes.cli import main
+
+    long_name = "register-of-households-and-their-benefits-" * 2
+    *base, request = _cli_office(tmp_path, long_name, capsys)
+    # What COLUMNS=40 does to the console: Rich wrapped every longer line at 40 characters.
+    monkeypatch.setattr(cli.out, "_width", 40)
+    outputs = []
+    for argv in (["catalog", "list"], ["catalog", "show", long_name], ["request", "show", request],
+                 ["request", "list"], ["actor", "list"], ["dp", "budget", long_name],
+                 ["request", "identify", request], ["disclosure"]):  # fmt: skip
+        assert main([*argv, "--as", "s", *base]) == 0, argv
+        outputs.append(capsys.readouterr().out)
+    parsed = [json.loads(text) for text in outputs]
+    assert parsed[1]["name"] == long_name
+    assert parsed[2]["details"]["intended_use"].startswith("a study of household benefits")
+    assert parsed[5]["dataset"] == long_name
+
+
+def test_cli_actor_add_without_as_and_fee_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.cli import main
+
+    *base, _ = _cli_office(tmp_path, "register", capsys)
+    argv = ["actor", "add", "n", "--roles", "auditor", "--organisation", "O", "--credential", "C"]
+    assert main([*argv, *base]) == 2  # no --as: the new actor is not blamed
+    assert "say which admin adds 'n'" in capsys.readouterr().err
+    assert main([*argv, "--as", "root", *base]) == 0
+    capsys.readouterr()
+    assert main(["actor", "list", "--as", "s", *base]) == 0
+    actors = json.loads(capsys.readouterr().out)
+    assert [a["name"] for a in actors] == ["n", "r", "root", "s"]
+    assert [a["name"] for a in actors if "credential" in a] == ["s"]  # only its own
+    assert main(["actor", "list", "--as", "r", *base]) == 0
+    assert [a["name"] for a in json.loads(capsys.readouterr().out)] == ["r"]
+    assert main(["fee", "list", "--as", "s", *base]) == 0
+    standards = json.loads(capsys.readouterr().out)
+    assert [f["state"] for f in standards] == ["proposed"]
+    assert main(["fee", "list", "--as", "r", *base]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # a requester sees approved ones only
+
+
+def test_cli_help_shows_bracketed_setting_names(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")  # one line per option
+
+    assert main(["dp", "configure", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "[bounds]" in help_text
+    assert "[public_groups]" in help_text
+    assert main(["assess", "--help"]) == 0
+    assert "[default: 0.2]" in capsys.readouterr().out
