@@ -353,3 +353,21 @@ def test_population_with_thousands_separators(
     code, out, err = run([*argv, "--population", "317,238,626"], capsys)
     assert code == 0, err
     assert json.loads(out)["population"]["size"] == 317_238_626
+
+
+def test_json_reports_are_written_as_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes import cli
+
+    monkeypatch.setattr(cli.out, "_width", 40)  # as on a terminal of COLUMNS=40
+    name = ":thumbs_up: a column name longer than the terminal is wide"
+    path = tmp_path / "t.csv"
+    path.write_text(f"{name},age\nx,31\ny,47\n", encoding="utf-8")
+    for command in ("scan", "assess"):
+        argv = [command, str(path), "--format", "json", "--workspace", str(tmp_path / "ws")]
+        code, out, err = run([*argv, *(["--qi", "age"] if command == "assess" else [])], capsys)
+        assert code == 0, err
+        data = json.loads(out)
+        if command == "scan":
+            assert data["columns"][0]["name"] == name  # no emoji, no line break

@@ -119,7 +119,9 @@ def test_the_whole_lifecycle(office: tuple[Settings, Path]) -> None:
     first = act(settings, "stella").charge(request, quantity="1", unit_price="450.00")
     assert first["amount"] == "450.00"
     assert first["deducted_next_period"] == "0"
-    second = act(settings, "stella").charge(request, quantity="1", unit_price="400")
+    second = act(settings, "stella").charge(
+        request, quantity="1", unit_price="400", reason="a second extract, delivered in May"
+    )
     assert Decimal(second["deducted_next_period"]) == Decimal("250.00")  # above the 600 permitted
     act(settings, "stella").review_monitoring(request, "recipient confirmed secure storage")
     disclosure = disclosure_report(act(settings, "audrey"), 2026)
@@ -265,7 +267,9 @@ def test_fee_rules(office: tuple[Settings, Path]) -> None:
         )
     engine.dispose()
     act(settings, "priya").set_revenue_limit("civil", year, "50")
-    charged = act(settings, "stella").charge(request, quantity="1", unit_price="10")
+    charged = act(settings, "stella").charge(
+        request, quantity="1", unit_price="10", reason="a second licence period"
+    )
     assert charged["deducted_next_period"] == "4.97"  # room 50 - 15 carried - 29.97 = 5.03
 
 
@@ -403,3 +407,252 @@ def test_changed_plans_and_sources_are_refused_and_terms_end(office: tuple[Setti
     with pytest.raises(RefusedError, match="needs it released or monitoring"):
         act(settings, "stella").review_monitoring(request, "late")
     assert act(settings, "audrey").monitoring_due(date(2031, 1, 1)) == []
+
+
+def _released_for_a_fee(settings: Settings, folder: Path) -> tuple[str, str]:
+    _registered(settings, folder)
+    standard = act(settings, "stella").propose_fee_standard(
+        department="civil", product="extract", unit="per_call", cap="10"
+    )
+    act(settings, "priya").approve_fee_standard(standard, "cost study 2026")
+    request = _through_review(settings, folder, purpose="commercial", fee=standard)
+    act(settings, "pat").decide(request, True, "ok")
+    act(settings, "lee").decide(request, True, "ok")
+    act(settings, "stella").release(request, recipient="Firm Y", terms="licence 3")
+    return request, standard
+
+
+def test_charges_refuse_absurd_amounts_and_unexplained_repeats(
+    office: tuple[Settings, Path],
+) -> None:
+    from custodes._files import text_sha256
+
+    settings, folder = office
+    request, _ = _released_for_a_fee(settings, folder)
+    steward = act(settings, "stella")
+    for quantity in ("0", "1e30", "NaN", "inf", "-1", "0.0000001", "1000000001"):
+        with pytest.raises(InvalidInputError, match=r"^the quantity \(--quantity\) is"):
+            steward.charge(request, quantity=quantity, unit_price="1")
+    for price in ("0", "1e30", "nan", "-Infinity", "-5", "1.00001"):
+        with pytest.raises(InvalidInputError, match=r"^the unit price \(--unit-price\) is"):
+            steward.charge(request, quantity="1", unit_price=price)
+    with pytest.raises(InvalidInputError) as caught:
+        steward.charge(request, quantity="1e30", unit_price="1")
+    assert str(caught.value) == (
+        "the quantity (--quantity) is '1e30'; give a number greater than 0 and at most "
+        "1,000,000,000, with at most 6 decimals."
+    )
+    assert steward.charge(request, quantity="1E+1", unit_price="2")["quantity"] == "10"
+    with pytest.raises(RefusedError) as refused:
+        steward.charge(request, quantity="1", unit_price="2")
+    assert str(refused.value) == (
+        f"request {request} was charged already (once); a further charge of the same release "
+        "needs a written reason (--reason), recorded with the charge."
+    )
+    with pytest.raises(RefusedError, match="needs a written reason"):
+        steward.charge(request, quantity="1", unit_price="2", reason="   ")
+    reason = "a second delivery of the extract, invoice 17"
+    again = steward.charge(request, quantity="1", unit_price="2", reason=reason)
+    assert again["reason_sha256"] == text_sha256(reason)
+    engine = sa.create_engine(settings.database_url())
+    with engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT reason FROM charges WHERE request_id = :r ORDER BY id"), {"r": request}
+        ).all()
+    engine.dispose()
+    assert [row[0] for row in stored] == [None, reason]
+    export = folder / "ledger.jsonl"
+    open_ledger(settings).export(export)
+    charged = [json.loads(line)["entry"] for line in export.read_text().splitlines()
+               if '"type":"fee.charged"' in line]  # fmt: skip
+    charged = [json.loads(e) if isinstance(e, str) else e for e in charged]
+    assert [e["payload"].get("reason_sha256") for e in charged] == [None, text_sha256(reason)]
+    assert reason not in export.read_text()
+
+
+def test_requesters_see_only_themselves_and_their_own_requests(
+    office: tuple[Settings, Path],
+) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    act(settings, "root").add_actor("ravi", ["requester"], organisation="Uni", credential="ID-ravi")
+    mine = act(settings, "rita").file_request("register")
+    theirs = act(settings, "ravi").file_request("register")
+    assert act(settings, "rita").actors() == [
+        {"name": "rita", "roles": ["requester"], "board_role": None,
+         "organisation": "Data office", "credential": "ID-rita"},
+    ]  # fmt: skip
+    seen = act(settings, "stella").actors()
+    assert len(seen) == 9  # root, the seven of the office and ravi
+    assert [a["name"] for a in seen if "credential" in a] == ["stella"]
+    assert all("credential" in a for a in act(settings, "root").actors())
+    assert [r.id for r in act(settings, "rita").requests()] == [mine]
+    assert [r.id for r in act(settings, "ravi").requests()] == [theirs]
+    with pytest.raises(ForbiddenError, match="may see only its own requests"):
+        act(settings, "ravi").request(mine)
+    assert act(settings, "rita").request(mine).id == mine
+    for who in ("stella", "lee", "audrey", "root"):
+        assert {r.id for r in act(settings, who).requests()} == {mine, theirs}
+        assert act(settings, who).request(theirs).requester == "ravi"
+
+
+def test_fee_standards_are_listed_with_their_ids(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    approved = act(settings, "stella").propose_fee_standard(
+        department="civil", product="extract", unit="per_call", cap="10.50"
+    )
+    act(settings, "priya").approve_fee_standard(approved, "cost study")
+    proposed = act(settings, "stella").propose_fee_standard(
+        department="civil", product="full file", unit="per_product", cap="900"
+    )
+    listed = act(settings, "rita").fee_standards()
+    assert listed == [
+        {"id": approved, "department": "civil", "product": "extract", "unit": "per_call",
+         "cap": "10.50", "currency": "CNY", "state": "approved"},
+    ]  # fmt: skip
+    assert {f["id"] for f in act(settings, "stella").fee_standards()} == {approved, proposed}
+
+
+def test_scans_and_new_actors_name_who_acts(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    with pytest.raises(SettingError) as caught:
+        act(settings, "newbie").add_actor(
+            "newbie", ["requester"], organisation="Uni", credential="ID-n"
+        )
+    assert str(caught.value) == (
+        "say which admin adds 'newbie': the workspace has actors already, and only its very "
+        "first actor adds itself. Pass --as ADMIN (or set the actor setting)."
+    )
+    with pytest.raises(ForbiddenError, match="'mallory' is not a registered actor"):
+        act(settings, "mallory").add_actor(
+            "newbie", ["requester"], organisation="Uni", credential="ID-n"
+        )
+    _registered(settings, folder)
+    export = folder / "ledger.jsonl"
+    open_ledger(settings).export(export)
+    entries = [json.loads(line)["entry"] for line in export.read_text().splitlines()
+               if '"type":"scan.made"' in line]  # fmt: skip
+    entries = [json.loads(e) if isinstance(e, str) else e for e in entries]
+    assert [e["actor"] for e in entries] == ["stella"]
+
+
+def test_a_plan_needing_a_key_says_where_the_workspace_keeps_it(
+    office: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, folder = office
+    monkeypatch.delenv("CUSTODES_PSEUDONYM_KEY", raising=False)
+    _registered(settings, folder)
+    plan = folder / "keyed.toml"
+    plan.write_text(
+        PLAN.replace('"resident_id", ', "")
+        + '\n[[identifiers]]\ncolumn = "resident_id"\naction = "pseudonymize"\n',
+        encoding="utf-8",
+    )
+    request = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request, purpose="public_welfare", sharing_model="file_under_agreement",
+        columns=[*COLUMNS, "resident_id"], intended_use="x", term_end="2030-01-01",
+    )  # fmt: skip
+    act(settings, "stella").identify(request)
+    with pytest.raises(SettingError) as caught:
+        act(settings, "stella").prepare(request, plan)
+    key = settings.workspace / "keys" / "pseudonym.key"
+    assert str(caught.value).endswith(
+        f"and save it as {str(key)!r} (the workspace's pseudonym key), or set "
+        "CUSTODES_PSEUDONYM_KEY."
+    )
+    assert "--key-file" not in str(caught.value)
+
+
+def _cli_office(tmp_path: Path, long_name: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """A workspace with a dataset of a long name and a request with long objectives."""
+    from custodes.cli import main
+
+    base = ["--workspace", str(tmp_path / "ws")]
+    data = tmp_path / ("a-data-file-with-a-long-name-" * 3 + ".csv")
+    population_register(500, seed=5).write_csv(data)
+    assert main(["init", *base]) == 0
+    assert main(["actor", "add", "root", "--roles", "admin", "--organisation", "O",
+                 "--credential", "C " * 30, *base]) == 0  # fmt: skip
+    for name, roles in (("s", "steward"), ("r", "requester")):
+        argv = ["actor", "add", name, "--roles", roles, "--organisation", "O", "--credential",
+                f"C-{name}", "--as", "root", *base]  # fmt: skip
+        assert main(argv) == 0
+    assert main(["catalog", "department", "civil", "--name", "Civil", "--as", "s", *base]) == 0
+    argv = ["catalog", "add", long_name, "--department", "civil", "--system", "hukou " * 20,
+            "--source", str(data), "--as", "s", *base]  # fmt: skip
+    assert main(argv) == 0
+    assert main(["fee", "propose", "--department", "civil", "--product", "a product " * 10,
+                 "--unit", "per_call", "--cap", "10", "--as", "s", *base]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["request", "file", long_name, "--as", "r", *base]) == 0
+    request = capsys.readouterr().out.strip()
+    argv = ["request", "objectives", request, "--purpose", "public_welfare", "--sharing",
+            "file_under_agreement", "--columns", ",".join(COLUMNS), "--use",
+            "a study of household benefits by county and by year of birth " * 3,
+            "--term-end", "2030-01-01", "--as", "r", *base]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    return [*base, request]
+
+
+def test_cli_machine_output_is_valid_json_on_a_narrow_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes import cli
+    from custodes.cli import main
+
+    long_name = "register-of-households-and-their-benefits-" * 2
+    *base, request = _cli_office(tmp_path, long_name, capsys)
+    # What COLUMNS=40 does to the console: Rich wrapped every longer line at 40 characters.
+    monkeypatch.setattr(cli.out, "_width", 40)
+    outputs = []
+    for argv in (["catalog", "list"], ["catalog", "show", long_name], ["request", "show", request],
+                 ["request", "list"], ["actor", "list"], ["dp", "budget", long_name],
+                 ["request", "identify", request], ["disclosure"]):  # fmt: skip
+        assert main([*argv, "--as", "s", *base]) == 0, argv
+        outputs.append(capsys.readouterr().out)
+    parsed = [json.loads(text) for text in outputs]
+    assert parsed[1]["name"] == long_name
+    assert parsed[2]["details"]["intended_use"].startswith("a study of household benefits")
+    assert parsed[5]["dataset"] == long_name
+
+
+def test_cli_actor_add_without_as_and_fee_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.cli import main
+
+    *base, _ = _cli_office(tmp_path, "register", capsys)
+    argv = ["actor", "add", "n", "--roles", "auditor", "--organisation", "O", "--credential", "C"]
+    assert main([*argv, *base]) == 2  # no --as: the new actor is not blamed
+    assert "say which admin adds 'n'" in capsys.readouterr().err
+    assert main([*argv, "--as", "root", *base]) == 0
+    capsys.readouterr()
+    assert main(["actor", "list", "--as", "s", *base]) == 0
+    actors = json.loads(capsys.readouterr().out)
+    assert [a["name"] for a in actors] == ["n", "r", "root", "s"]
+    assert [a["name"] for a in actors if "credential" in a] == ["s"]  # only its own
+    assert main(["actor", "list", "--as", "r", *base]) == 0
+    assert [a["name"] for a in json.loads(capsys.readouterr().out)] == ["r"]
+    assert main(["fee", "list", "--as", "s", *base]) == 0
+    standards = json.loads(capsys.readouterr().out)
+    assert [f["state"] for f in standards] == ["proposed"]
+    assert main(["fee", "list", "--as", "r", *base]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # a requester sees approved ones only
+
+
+def test_cli_help_shows_bracketed_setting_names(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")  # one line per option
+
+    assert main(["dp", "configure", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "[bounds]" in help_text
+    assert "[public_groups]" in help_text
+    assert main(["assess", "--help"]) == 0
+    assert "[default: 0.2]" in capsys.readouterr().out

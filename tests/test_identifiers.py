@@ -114,3 +114,76 @@ def test_cli_pseudonymizes_and_masks(
     assert KEY.decode() not in text
     actions = json.loads(text)["spec"]["identifier_actions"]
     assert {a["action"] for a in actions} == {"pseudonymize", "mask"}
+
+
+def test_date_shift_refuses_values_that_are_not_dates() -> None:
+    from custodes.anonymize._identifiers import check_dates
+    from custodes.errors import InvalidInputError
+
+    secret = "Zhang-Secret-4242"
+    table = pl.DataFrame(
+        {"person": ["p1", "p2", "p3", "p4"], "date": ["2020-01-05", secret, None, "soon"]}
+    ).lazy()
+    check_dates(frame(), (ShiftDates("date", "person", KEY, 10),), "'t.csv'")
+    with pytest.raises(InvalidInputError) as caught:
+        check_dates(table, (ShiftDates("date", "person", KEY, 10),), "'t.csv'")
+    assert str(caught.value) == (
+        "column 'date' of 't.csv' has 2 values that are not dates (the first in data row 2), "
+        "which a date shift would release as empty cells. Write dates as YYYY-MM-DD, or remove "
+        "or mask that column instead of shifting it."
+    )
+
+
+def test_anonymize_with_a_date_shift_of_a_non_date_fails_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes.cli import main
+
+    rows = ["sex,visit,person"] + [
+        f"{'FM'[i % 2]},2020-01-{i % 28 + 1:02d},p{i}" for i in range(40)
+    ]
+    rows[7] = "F,unknown,p6"
+    data = tmp_path / "visits.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    monkeypatch.setenv("CUSTODES_PSEUDONYM_KEY", KEY.decode())
+    out = tmp_path / "out.csv"
+    argv = ["anonymize", str(data), "--qi", "sex", "--hierarchy", "sex=mask:step=1", "--k", "2",
+            "--shift-dates", "visit:person", "--identifying", "person", "--output", str(out),
+            "--workspace", str(tmp_path / "ws")]  # fmt: skip
+    assert main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "column 'visit' of" in err
+    assert "has 1 value that is not a date (the first in data row 7)" in err
+    assert "unknown" not in err
+    assert not out.exists()
+
+
+def test_a_missing_key_names_how_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUSTODES_PSEUDONYM_KEY", raising=False)
+    with pytest.raises(SettingError, match=r"and pass --key-file, or set CUSTODES_PSEUDONYM_KEY"):
+        load_key()
+    with pytest.raises(SettingError, match=r"and save it as ws/keys/pseudonym.key\.$"):
+        load_key(provide="save it as ws/keys/pseudonym.key")
+
+
+@pytest.mark.parametrize(
+    ("action", "done"),
+    [(Mask("sex", 1, 0), "masked"), (Remove("sex"), "removed"),
+     (ShiftDates("sex", "person", KEY), "date-shifted")],
+)  # fmt: skip
+def test_an_action_on_a_quasi_identifier_is_named_in_plain_words(
+    action: Mask | Remove | ShiftDates, done: str
+) -> None:
+    from custodes.anonymize import AnonymizationSpec, KAnonymity
+    from custodes.errors import ColumnRoleError
+    from custodes.hierarchy import build_hierarchy
+
+    hierarchy = build_hierarchy("mask:step=1", ["F", "M"])
+    with pytest.raises(ColumnRoleError) as caught:
+        AnonymizationSpec(
+            quasi_identifiers=("sex",),
+            hierarchies={"sex": hierarchy},
+            models=(KAnonymity(2),),
+            identifier_actions=(action,),
+        )
+    assert f"would also be {done}; generalize it" in str(caught.value)

@@ -449,3 +449,91 @@ def test_a_headerless_file_of_personal_data_is_never_taken_for_a_header(
             read_table(chinese)
     else:
         assert read_table(chinese).columns == tuple(names[c] for c in columns)
+
+
+# --- content that is not what the name says; text no encoding fits ------------------------
+
+
+def _compressed(kind: str, data: bytes) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    return {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[kind](data)
+
+
+@pytest.mark.parametrize(
+    ("kind", "what", "tool"),
+    [("gzip", "a gzip-compressed file", "gunzip"), ("bzip2", "a bzip2-compressed file", "bunzip2"),
+     ("xz", "an xz-compressed file", "unxz")],
+)  # fmt: skip
+def test_error_for_a_compressed_file_named_csv(
+    tmp_path: Path, kind: str, what: str, tool: str
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_bytes(_compressed(kind, table([*PEOPLE, [SECRET, "Nice", "33"]]).encode()))
+    with pytest.raises(DataFileError) as caught:
+        read_table(path)
+    assert str(caught.value) == (
+        f"{str(path)!r} is {what}, not text as its name or format says (read as csv). "
+        f"Decompress it first (e.g. {tool} -k {str(path)!r}) and read the decompressed file."
+    )
+
+
+def test_error_for_other_binary_content_named_csv(tmp_path: Path) -> None:
+    parquet = tmp_path / "p.csv"
+    pl.DataFrame({"name": [SECRET]}).write_parquet(parquet)
+    with pytest.raises(
+        DataFileError, match=r"is a Parquet file, not text .* --input-format parquet"
+    ):
+        read_table(parquet)
+    zstd = tmp_path / "z.tsv"
+    zstd.write_bytes(b"\x28\xb5\x2f\xfd" + bytes(range(256)))
+    with pytest.raises(DataFileError, match="is a Zstandard-compressed file, not text"):
+        read_table(zstd)
+    gz = tmp_path / "g.parquet"
+    gz.write_bytes(_compressed("gzip", b"a,b\n"))
+    with pytest.raises(DataFileError, match="is a gzip-compressed file, not parquet content"):
+        read_table(gz)
+
+
+def test_text_starting_like_a_magic_number_is_still_text(tmp_path: Path) -> None:
+    source = read_table(write(tmp_path / "par.csv", "PAR1,BZh9\nx,y\n"))
+    assert source.columns == ("PAR1", "BZh9")
+
+
+def test_error_for_a_utf8_line_in_a_gb18030_file(tmp_path: Path) -> None:
+    rows = table(CHINESE).encode("gb18030") * 20
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(rows + "王,天津,52\n".encode() + table(CHINESE[1:]).encode("gb18030"))
+    with pytest.raises(EncodingError) as caught:
+        read_table(path)
+    message = str(caught.value)
+    assert message.startswith(
+        f"{str(path)!r} does not decode as gb18030 (it was detected from the first 64 KiB): "
+        f"the bytes at offset {len(rows) + 2} (line 61) are invalid"
+    )
+    assert "another encoding (such as UTF-8) than the rest of the file" in message
+
+
+def test_utf8_header_of_a_gb18030_file_is_not_read_as_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("名,市,年\n".encode() + table(CHINESE[1:]).encode("gb18030") * 5)
+    with pytest.raises(EncodingError, match=r"offset \d+ \(line 1\)"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("encoding", ["big5", "shift_jis"])
+def test_multibyte_text_in_another_encoding_is_not_read_as_latin1(
+    tmp_path: Path, encoding: str
+) -> None:
+    text = "名前,都市\n" + "".join(f"山田太郎{i},東京\n" for i in range(20))
+    path = write(tmp_path / "t.csv", text, encoding)
+    with pytest.raises(EncodingError) as caught:
+        read_table(path)
+    assert str(caught.value).startswith(
+        f"{str(path)!r} is not text in any encoding tried (utf-8, gb18030, cp1252, latin-1): "
+        "the bytes at offset 0 (line 1) are not UTF-8"
+    )
+    forced = read_table(path, encoding=encoding)
+    assert forced.columns == ("名前", "都市")

@@ -178,3 +178,23 @@ def test_error_for_a_file_that_is_not_a_workbook(tmp_path: Path) -> None:
         f"{str(path)!r} cannot be read as an Excel workbook (.xlsx): it may be damaged or in "
         "another format (force one with format='csv', CLI: --input-format csv)."
     )
+
+
+def test_error_for_a_workbook_without_sheets(tmp_path: Path) -> None:
+    import re
+    import zipfile
+
+    one = workbook(tmp_path / "one.xlsx", {"S": [["a"], [1]]})
+    path = tmp_path / "none.xlsx"
+    with zipfile.ZipFile(one) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                data = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", data)
+            target.writestr(item, data)
+    with pytest.raises(MalformedTableError) as caught:
+        read_table(path)
+    assert str(caught.value) == (
+        f"{str(path)!r} is an Excel workbook with no sheets: there is no table to read. "
+        "Add a sheet with a header row and data, or export the table as CSV."
+    )

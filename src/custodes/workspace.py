@@ -25,7 +25,7 @@ from custodes.anonymize._generalize import (
     suppressed_labels,
     value_mappings,
 )
-from custodes.anonymize._identifiers import apply_identifier_actions
+from custodes.anonymize._identifiers import apply_identifier_actions, check_dates
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._microaggregate import microaggregate
 from custodes.anonymize._models import TCloseness
@@ -255,13 +255,15 @@ class Workspace:
         policy: GradingPolicy | str | os.PathLike[str] | None = None,
         progress: Callable[[int, int], None] | None = None,
         read_options: Mapping[str, Any] | None = None,
+        actor: str | None = None,
     ) -> ScanResult:
         """Find the columns holding personal data, suggest roles and the table's grade.
 
         Reads the first ``sample`` rows (every row with ``full``); ``policy``
         is a grading policy or the path of its TOML file (default: the
         ``grading_policy`` setting, else the built-in one,
-        :data:`custodes.detect.DEFAULT_POLICY`).
+        :data:`custodes.detect.DEFAULT_POLICY`). ``actor`` is who the ledger
+        records as scanning (default: $CUSTODES_ACTOR, else the system user).
         """
         from custodes.detect import DEFAULT_POLICY, load_policy, scan_table
 
@@ -288,6 +290,7 @@ class Workspace:
                 "roles": result.roles(),
                 "policy": result.policy.source,
             },
+            actor=actor,
         )
         return result
 
@@ -329,6 +332,7 @@ class Workspace:
         _check_types(source, [*spec.quasi_identifiers, *spec.sensitive])
         _check_aggregations(source, spec.microaggregation)
         with reading(source):
+            check_dates(source.frame, spec.actions(), repr(source.name))
             summary = self.engine.summarize(source.frame, spec.quasi_identifiers, spec.sensitive)
         if summary.rows == 0:
             raise InvalidInputError(f"{source.name} has no records: there is nothing to anonymize.")
@@ -543,8 +547,13 @@ class Workspace:
         """Whether ``custodes init`` set this workspace up (its signing key exists)."""
         return self.settings.signing_key_path().is_file()
 
-    def record(self, event: str, subject: str, payload: Mapping[str, Any]) -> int | None:
-        """Append an event to the workspace's ledger (None when it has none yet)."""
+    def record(
+        self, event: str, subject: str, payload: Mapping[str, Any], actor: str | None = None
+    ) -> int | None:
+        """Append an event to the workspace's ledger (None when it has none yet).
+
+        ``actor`` is who acted (default: $CUSTODES_ACTOR, else the system user).
+        """
         if not self.initialized():
             return None
         from custodes.detect import hash_personal, personal_data_in
@@ -555,7 +564,7 @@ class Workspace:
         ledger = open_ledger(self.settings, screen=personal_data_in)
         try:
             with ledger.store.transaction() as session:
-                return ledger.append(session, event, _actor(), subject, payload)
+                return ledger.append(session, event, actor or _actor(), subject, payload)
         finally:
             ledger.store.dispose()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from custodes.errors import DataFileError, SettingError
+from custodes.errors import DataFileError, InvalidInputError, SettingError
 
 __all__ = [
     "IdentifierAction",
@@ -28,14 +28,21 @@ __all__ = [
     "Remove",
     "ShiftDates",
     "apply_identifier_actions",
+    "check_dates",
     "load_key",
 ]
 
 KEY_ENV = "CUSTODES_PSEUDONYM_KEY"
 
 
-def load_key(key_file: str | os.PathLike[str] | None = None) -> bytes:
-    """The secret key: from a key file, else from the environment variable."""
+def load_key(
+    key_file: str | os.PathLike[str] | None = None, *, provide: str | None = None
+) -> bytes:
+    """The secret key: from a key file, else from the environment variable.
+
+    ``provide`` says how to give a key where it is missing (default: the
+    command line's ``--key-file`` or the environment variable).
+    """
     if key_file is not None:
         try:
             key = Path(key_file).read_bytes().strip()
@@ -52,7 +59,7 @@ def load_key(key_file: str | os.PathLike[str] | None = None) -> bytes:
         raise SettingError(
             f"the pseudonymization key from {source} is missing or shorter than 16 bytes; "
             f"write a random key to a file (e.g. `head -c 32 /dev/urandom | base64 > key`) "
-            f"and pass --key-file, or set {KEY_ENV}."
+            f"and {provide or f'pass --key-file, or set {KEY_ENV}'}."
         )
     return key
 
@@ -185,6 +192,47 @@ def _mask(column: str, action: Mask) -> pl.Expr:
     return pl.when(length > kept).then(partial).otherwise(whole).alias(column)
 
 
+def _as_date(column: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return pl.col(column).cast(pl.Date)
+    return pl.col(column).cast(pl.String).str.to_date(strict=False)
+
+
+def check_dates(frame: pl.LazyFrame, actions: tuple[IdentifierAction, ...], where: str) -> None:
+    """Refuse date shifts of a column holding values that are not dates (never shown).
+
+    A value that does not parse as a date would otherwise be released as an
+    empty cell without a word.
+    """
+    schema = frame.collect_schema()
+    for action in actions:
+        if not isinstance(action, ShiftDates):
+            continue
+        date = _as_date(action.column, schema[action.column])
+        bad = pl.col(action.column).is_not_null() & date.is_null()
+        found = (
+            frame.select(action.column)
+            .with_row_index("row", offset=1)
+            .filter(bad)
+            .select(pl.len().alias("count"), pl.col("row").first().alias("first"))
+            .collect()
+            .row(0)
+        )
+        count, first = found
+        if count:
+            raise InvalidInputError(
+                f"column {action.column!r} of {where} has "
+                + (
+                    "1 value that is not a date"
+                    if count == 1
+                    else f"{count:,} values that are not dates"
+                )
+                + f" (the first in data row {first:,}), which a date shift would release as "
+                "empty cells. Write dates "
+                "as YYYY-MM-DD, or remove or mask that column instead of shifting it."
+            )
+
+
 def apply_identifier_actions(
     frame: pl.LazyFrame, actions: tuple[IdentifierAction, ...]
 ) -> pl.LazyFrame:
@@ -205,11 +253,7 @@ def apply_identifier_actions(
                 .cast(pl.String)
                 .replace_strict(people, offsets, default=None, return_dtype=pl.Int64)
             )
-            dtype = schema[action.column]
-            if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-                date = pl.col(action.column).cast(pl.Date)
-            else:
-                date = pl.col(action.column).cast(pl.String).str.to_date(strict=False)
+            date = _as_date(action.column, schema[action.column])
             out = out.with_columns(
                 (date + pl.duration(days=days)).dt.to_string("%Y-%m-%d").alias(action.column)
             )

@@ -18,6 +18,14 @@ from custodes.hierarchy import Hierarchy
 
 __all__ = ["AnonymizationSpec"]
 
+_DONE = {  # an identifier action's past participle, for messages
+    "remove": "removed",
+    "mask": "masked",
+    "pseudonymize": "pseudonymized",
+    "shift dates": "date-shifted",
+    "redact": "redacted",
+}
+
 
 @dataclass(frozen=True)
 class AnonymizationSpec:
@@ -98,7 +106,8 @@ class AnonymizationSpec:
             if action.column in self.quasi_identifiers:
                 raise ColumnRoleError(
                     f"column {action.column!r} is a quasi-identifier and would also be "
-                    f"{action.describe()['action']}d; generalize it or treat it as an identifier."
+                    f"{_DONE[str(action.describe()['action'])]}; generalize it or treat it as "
+                    "an identifier."
                 )
         for model in self.models:
             attribute = model.sensitive

@@ -179,8 +179,13 @@ def _action(entry: Mapping[str, Any], where: str, key: bytes | None) -> Identifi
     return ShiftDates(column, t.get("person", str, required=True), key, t.get("max_days", int, 30))
 
 
-def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> AnonymizationSpec:
-    """Read and validate a TOML spec; relative hierarchy paths are relative to the file."""
+def load_spec(
+    path: str | os.PathLike[str], key_file: str | None = None, *, key_hint: str | None = None
+) -> AnonymizationSpec:
+    """Read and validate a TOML spec; relative hierarchy paths are relative to the file.
+
+    ``key_hint`` says how to give the key where it is missing (see :func:`load_key`).
+    """
     source = Path(path)
     data = read_toml(source, "spec file")
     where = str(source)
@@ -197,7 +202,7 @@ def load_spec(path: str | os.PathLike[str], key_file: str | None = None) -> Anon
     ]
     entries = top.get("identifiers", list, [])
     needs_key = any(e.get("action") in ("pseudonymize", "shift-dates") for e in entries)
-    key = load_key(key_file) if needs_key else None
+    key = load_key(key_file, provide=key_hint) if needs_key else None
     actions = [_action(e, f"{where}: identifiers[{i}]", key) for i, e in enumerate(entries)]
     levels = top.get("levels", dict, {})
     lows, highs = {}, {}

@@ -37,7 +37,7 @@ from custodes.anonymize import (
 )
 from custodes.cli._governance import _names
 from custodes.cli._governance import register as _register_governance
-from custodes.cli._render import render_assessment, render_scan
+from custodes.cli._render import render_assessment, render_scan, write_text
 from custodes.errors import CustodesError, InternalError, SettingError
 from custodes.settings import SETTINGS, load_settings
 from custodes.workspace import Workspace
@@ -115,7 +115,7 @@ def _emit(
         render(rec)
         text = rec.export_text()
     if output is None:
-        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        write_text(out, text)
     else:
         write_atomic(output, text)
         err.print(f"wrote {output}", markup=False, highlight=False)
@@ -208,7 +208,7 @@ def assess(
         str | None, typer.Option(help="The table the data was sampled from (for journalist risk).")
     ] = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Risk threshold for 'records at risk' [default: 0.2].")
+        float | None, typer.Option(help="Risk threshold for 'records at risk' \\[default: 0.2].")
     ] = None,
     hierarchy: Annotated[
         list[str] | None,
@@ -697,7 +697,7 @@ def ledger_head(
     text = json.dumps(head.to_dict(), indent=2)
     if output is not None:
         write_atomic(output, text + "\n")
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    write_text(out, text)
 
 
 @ledger_app.command("prove")
@@ -745,7 +745,7 @@ def ledger_prove(
         write_atomic(output, text + "\n")
         err.print(f"wrote {output}", markup=False, highlight=False)
     else:
-        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        write_text(out, text)
 
 
 @audit_app.command("verify")
@@ -775,9 +775,7 @@ def audit_verify(
     trusted = load_head(trusted_head, key) if trusted_head is not None else None
     result = verify_export(ledger, key, trusted)
     if output_format is OutputFormat.json:
-        out.print(
-            json.dumps(result.to_dict(), indent=2), markup=False, highlight=False, soft_wrap=True
-        )
+        write_text(out, json.dumps(result.to_dict(), indent=2))
         return
     newest = result.newest_head
     lines = [f"verified: {result.size:,} entries, {result.heads:,} signed heads"]

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from custodes._files import write_atomic
+from custodes.cli._render import write_text
 from custodes.errors import SettingError
 from custodes.settings import load_settings
 from custodes.workspace import Workspace
@@ -32,9 +33,11 @@ ReportFormat = Annotated[str, typer.Option("--format", help="Output format: json
 ReportOutput = Annotated[Path | None, typer.Option(help="Write the report to this file.")]
 
 
-def _acting(workspace: Path | None, actor: str | None) -> tuple[Workspace, str]:
+def _acting(
+    workspace: Path | None, actor: str | None, default: str | None = None
+) -> tuple[Workspace, str]:
     settings = load_settings(workspace)
-    who = actor or settings.actor
+    who = actor or settings.actor or default
     if not who:
         raise SettingError("say who acts: --as NAME, or the actor setting.")
     return Workspace(settings), who
@@ -53,7 +56,7 @@ def _access(workspace: Path | None, actor: str | None) -> Any:
 
 
 def _show(out: Console, value: Any) -> None:
-    out.print(json.dumps(value, indent=2, ensure_ascii=False), markup=False, highlight=False)
+    write_text(out, json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def _names(text: str) -> list[str]:
@@ -105,9 +108,11 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         workspace: WsOpt = None,
     ) -> None:
         """Register an actor (an admin; the first actor of a workspace must be an admin)."""
+        from custodes.governance import Governance
+
         run(
             workspace,
-            as_ or name,
+            as_,
             lambda g: g.add_actor(
                 name,
                 _names(roles),
@@ -115,6 +120,8 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
                 credential=credential,
                 board_role=board_role,
             ),
+            # Without --as or the actor setting, the very first actor adds itself.
+            lambda w, a: Governance(*_acting(w, a, default=name)),
         )
         out.print(f"actor {name} added", markup=False, highlight=False)
 
@@ -370,6 +377,10 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         request: Annotated[str, typer.Argument(help="The released request charged for.")],
         quantity: Annotated[str, typer.Option(help="How many units.")],
         unit_price: Annotated[str, typer.Option(help="The price per unit (at most the cap).")],
+        reason: Annotated[
+            str | None,
+            typer.Option(help="Why a release charged already is charged again (recorded)."),
+        ] = None,
         as_: AsOpt = None,
         workspace: WsOpt = None,
     ) -> None:
@@ -379,9 +390,16 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
             run(
                 workspace,
                 as_,
-                lambda g: g.charge(request, quantity=quantity, unit_price=unit_price),
+                lambda g: g.charge(
+                    request, quantity=quantity, unit_price=unit_price, reason=reason
+                ),
             ),
         )
+
+    @fee_app.command("list")
+    def fee_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+        """List the fee standards and their ids (a requester: the approved ones)."""
+        _show(out, run(workspace, as_, lambda g: g.fee_standards()))
 
     dp_app = typer.Typer(
         help="Differential-privacy query access: configure, budgets, queries.",
@@ -397,7 +415,9 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         dataset: Annotated[str, typer.Argument(help="The catalog dataset.")],
         config: Annotated[
             Path,
-            typer.Option(help="TOML: privacy_unit, max_contributions, [bounds], [public_groups]."),
+            typer.Option(
+                help="TOML: privacy_unit, max_contributions, \\[bounds], \\[public_groups]."
+            ),
         ],
         as_: AsOpt = None,
         workspace: WsOpt = None,
@@ -464,7 +484,7 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         else:
             text = (render_audit_html if kind == "audit" else render_disclosure_html)(data)
         if output is None:
-            out.print(text, markup=False, highlight=False, soft_wrap=True)
+            write_text(out, text)
         else:
             write_atomic(output, text)
             err.print(f"wrote {output}", markup=False, highlight=False)

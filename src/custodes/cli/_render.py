@@ -14,7 +14,16 @@ from custodes.risk import Assessment
 if TYPE_CHECKING:
     from custodes.detect import ScanResult
 
-__all__ = ["render_assessment", "render_scan"]
+__all__ = ["render_assessment", "render_scan", "write_text"]
+
+
+def write_text(console: Console, text: str) -> None:
+    """Print machine output (JSON, HTML) as it is: never wrapped, styled or emoji-replaced.
+
+    Rich would wrap a long line at the terminal's width, making piped JSON invalid.
+    """
+    console.file.write(text if text.endswith("\n") else text + "\n")
+    console.file.flush()
 
 
 def _names(names: tuple[str, ...]) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes._files import StagedFile, text_sha256
-from custodes.anonymize._identifiers import Remove
+from custodes.anonymize._identifiers import KEY_ENV, Remove
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError, SettingError
 from custodes.governance._policy import (
     BOARD_ROLES,
@@ -72,6 +72,8 @@ STATES = (
     "expired",
 )
 UNITS = ("per_call", "per_volume", "per_period", "per_product")
+FULL_VIEW = ("admin", "steward", "reviewer", "pricing_authority", "auditor")
+"""Roles that see every actor and request; anyone else (a requester) sees only their own."""
 FILE_MODELS = ("open_publication", "file_under_agreement")
 _CENT = Decimal("0.01")
 
@@ -80,16 +82,46 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _money(value: str | Decimal | int, what: str) -> Decimal:
+_MAX_MONEY = Decimal("1000000000000")  # 10^12: no fee, cap or revenue is larger
+_MAX_QUANTITY = Decimal("1000000000")  # 10^9 units in one charge
+_MONEY_PLACES = 4  # e.g. 0.0025 per call
+_QUANTITY_PLACES = 6
+
+
+def _number(
+    value: str | Decimal | int,
+    what: str,
+    *,
+    maximum: Decimal,
+    places: int,
+    positive: bool,
+    noun: str = "amount",
+    example: str = "120.50",
+) -> Decimal:
+    """A finite decimal in [0, maximum] (above 0 if ``positive``), at most ``places`` decimals."""
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value).strip())
     except InvalidOperation:
         raise InvalidInputError(
-            f"{what} is {value!r}; give a decimal amount, e.g. 120.50."
+            f"{what} is {value!r}; give a decimal {noun}, e.g. {example}."
         ) from None
-    if not amount.is_finite() or amount < 0:
-        raise InvalidInputError(f"{what} is {value!r}; give an amount >= 0.")
+    floor = "greater than 0" if positive else "at least 0"
+    bound = f"give a number {floor} and at most {maximum:,f}, with at most {places} decimals"
+    if not amount.is_finite():
+        raise InvalidInputError(f"{what} is {value!r}, not a finite number; {bound}.")
+    if amount < 0 or (positive and amount == 0) or amount > maximum:
+        raise InvalidInputError(f"{what} is {value!r}; {bound}.")
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite number
+    if -exponent > places and amount != amount.quantize(Decimal(1).scaleb(-places)):
+        raise InvalidInputError(f"{what} is {value!r}; {bound}.")
+    if exponent > 0:  # 1E+2 is stored and shown as 100
+        amount = amount.quantize(Decimal(1))
     return amount
+
+
+def _money(value: str | Decimal | int, what: str, *, positive: bool = False) -> Decimal:
+    return _number(value, what, maximum=_MAX_MONEY, places=_MONEY_PLACES, positive=positive)
 
 
 @dataclass(frozen=True)
@@ -185,6 +217,9 @@ class Governance:
             )
         return me
 
+    def _sees_all(self, me: Actor) -> bool:
+        return bool(set(json.loads(me.roles)) & set(FULL_VIEW))
+
     def _request(self, session: Session, request_id: str) -> Request:
         row = session.execute(
             select(Request).where(Request.id == request_id).with_for_update()
@@ -245,6 +280,11 @@ class Governance:
             if session.execute(select(Actor).limit(1)).first() is None:
                 if "admin" not in roles:
                     raise RefusedError("the first actor of a workspace must be an admin.")
+            elif self.actor == name and session.get(Actor, name) is None:
+                raise SettingError(
+                    f"say which admin adds {name!r}: the workspace has actors already, and only "
+                    "its very first actor adds itself. Pass --as ADMIN (or set the actor setting)."
+                )
             else:
                 self._need(session, "admin")
             if session.get(Actor, name) is not None:
@@ -271,18 +311,24 @@ class Governance:
             )
 
     def actors(self) -> list[dict[str, Any]]:
-        """Every actor and their roles."""
+        """The actors and their roles: every actor for the roles in :data:`FULL_VIEW`, only
+        oneself for a requester. Credential references are shown to admins and to their owner.
+        """
         with self._change() as session:
-            self._me(session)
+            me = self._me(session)
+            admin = "admin" in json.loads(me.roles)
+            query = select(Actor).order_by(Actor.name)
+            if not self._sees_all(me):
+                query = query.where(Actor.name == self.actor)
             return [
                 {
                     "name": a.name,
                     "roles": json.loads(a.roles),
                     "board_role": a.board_role,
                     "organisation": a.organisation,
-                    "credential": a.credential,
+                    **({"credential": a.credential} if admin or a.name == self.actor else {}),
                 }
-                for a in session.execute(select(Actor).order_by(Actor.name)).scalars()
+                for a in session.execute(query).scalars()
             ]
 
     # ------------------------------------------------------------ catalog
@@ -309,8 +355,10 @@ class Governance:
         path = Path(source)
         if not path.is_file():
             raise InvalidInputError(f"dataset source {str(path)!r} is not a file.")
+        with self._change() as session:
+            self._need(session, "steward")  # before the scan, which the ledger records
         digest = file_sha256(path)
-        scanned = self.workspace.scan(path)
+        scanned = self.workspace.scan(path, actor=self.actor)
         with self._change() as session:
             self._need(session, "steward")
             if session.get(Department, department) is None:
@@ -582,7 +630,8 @@ class Governance:
 
         path = Path(plan).resolve()
         key = self.workspace.path / "keys" / "pseudonym.key"
-        return load_spec(path, str(key) if key.exists() else None), path
+        hint = f"save it as {str(key)!r} (the workspace's pseudonym key), or set {KEY_ENV}"
+        return load_spec(path, str(key) if key.exists() else None, key_hint=hint), path
 
     def _checked_source(self, data: Dataset) -> Path:
         source = Path(data.source)
@@ -802,13 +851,14 @@ class Governance:
         return done
 
     def monitoring_due(self, today: date | None = None) -> list[dict[str, str]]:
-        """Released requests whose monitoring review is due (reminders)."""
+        """Released requests whose monitoring review is due (a requester: its own only)."""
         day = (today or date.today()).isoformat()
         with self._change() as session:
-            self._me(session)
-            rows = session.execute(
-                select(Request).where(Request.state.in_(("released", "monitoring")))
-            ).scalars()
+            me = self._me(session)
+            query = select(Request).where(Request.state.in_(("released", "monitoring")))
+            if not self._sees_all(me):
+                query = query.where(Request.requester == self.actor)
+            rows = session.execute(query).scalars()
             out = []
             for row in rows:
                 due = json.loads(row.release or "{}").get("monitoring_due", "")
@@ -817,20 +867,27 @@ class Governance:
             return out
 
     def request(self, request_id: str) -> RequestView:
-        """A request with its decisions."""
+        """A request with its decisions (a requester's own only, see :data:`FULL_VIEW`)."""
         with self._change() as session:
-            self._me(session)
+            me = self._me(session)
             row = session.get(Request, request_id)
             if row is None:
                 raise InvalidInputError(f"there is no request {request_id!r}.")
+            if row.requester != self.actor and not self._sees_all(me):
+                raise ForbiddenError(
+                    f"{self.actor!r} may see only its own requests; request {request_id} is "
+                    "another requester's."
+                )
             return _view(session, row)
 
     def requests(self) -> list[RequestView]:
-        """Every request."""
+        """Every request (a requester's own only, see :data:`FULL_VIEW`)."""
         with self._change() as session:
-            self._me(session)
-            rows = session.execute(select(Request).order_by(Request.created_at)).scalars()
-            return [_view(session, r) for r in rows]
+            me = self._me(session)
+            query = select(Request).order_by(Request.created_at)
+            if not self._sees_all(me):
+                query = query.where(Request.requester == self.actor)
+            return [_view(session, r) for r in session.execute(query).scalars()]
 
     # ------------------------------------------------------------ fees
 
@@ -840,7 +897,7 @@ class Governance:
         """Propose a fee standard (steward); the pricing authority approves it."""
         if unit not in UNITS:
             raise SettingError(f"charging unit {unit!r}: choose one of {', '.join(UNITS)}.")
-        amount = _money(cap, "the cap price")
+        amount = _money(cap, "the cap price (--cap)")
         if len(currency) != 3 or not currency.isalpha():
             raise SettingError(f"currency {currency!r} is not an ISO 4217 code such as CNY.")
         with self._change() as session:
@@ -870,6 +927,26 @@ class Governance:
             )  # fmt: skip
             return standard_id
 
+    def fee_standards(self) -> list[dict[str, str | None]]:
+        """The fee standards, to find one's id (a requester sees the approved ones only)."""
+        with self._change() as session:
+            me = self._me(session)
+            query = select(FeeStandard).order_by(FeeStandard.created_at, FeeStandard.id)
+            if not self._sees_all(me):
+                query = query.where(FeeStandard.state == "approved")
+            return [
+                {
+                    "id": f.id,
+                    "department": f.department,
+                    "product": f.product,
+                    "unit": f.unit,
+                    "cap": f.cap,
+                    "currency": f.currency,
+                    "state": f.state,
+                }
+                for f in session.execute(query).scalars()
+            ]
+
     def approve_fee_standard(self, standard_id: str, report: str) -> None:
         """Approve a fee standard with the written pricing report (pricing authority)."""
         if not report.strip():
@@ -893,7 +970,7 @@ class Governance:
         self, department: str, year: int, amount: str, currency: str = "CNY"
     ) -> None:
         """The maximum permitted revenue of a department in a year (pricing authority)."""
-        value = _money(amount, "the permitted revenue")
+        value = _money(amount, "the permitted revenue (--amount)")
         with self._change() as session:
             self._need(session, "pricing_authority")
             row = session.get(RevenueLimit, (department, year))
@@ -912,14 +989,34 @@ class Governance:
                 {"amount": str(value), "currency": currency},
             )
 
-    def charge(self, request_id: str, *, quantity: str, unit_price: str) -> dict[str, str]:
-        """Charge for a released request under its approved fee standard (steward)."""
-        units = _money(quantity, "the quantity")
-        price = _money(unit_price, "the unit price")
+    def charge(
+        self, request_id: str, *, quantity: str, unit_price: str, reason: str | None = None
+    ) -> dict[str, str]:
+        """Charge for a released request under its approved fee standard (steward).
+
+        Quantity and unit price are finite and above 0 (a quantity at most
+        10^9 with 6 decimals, a price at most 10^12 with 4). A request charged
+        already is charged again only with a written ``reason``, stored with
+        the charge and hashed on the ledger.
+        """
+        units = _number(
+            quantity, "the quantity (--quantity)", maximum=_MAX_QUANTITY,
+            places=_QUANTITY_PLACES, positive=True, noun="number", example="3",
+        )  # fmt: skip
+        price = _money(unit_price, "the unit price (--unit-price)", positive=True)
+        why = (reason or "").strip() or None
         with self._change() as session:
             self._need(session, "steward")
             row = self._request(session, request_id)
             self._state(row, "released", "monitoring", step="charging", missing="released")
+            before = session.execute(select(Charge.id).where(Charge.request_id == request_id)).all()
+            if before and why is None:
+                raise RefusedError(
+                    f"request {request_id} was charged already "
+                    f"({'once' if len(before) == 1 else f'{len(before)} times'}); a further "
+                    "charge of the same release "
+                    "needs a written reason (--reason), recorded with the charge."
+                )
             details = json.loads(row.details)
             if details["purpose"] in FREE_PURPOSES:
                 raise RefusedError(
@@ -977,6 +1074,7 @@ class Governance:
                     year=year,
                     charged_by=self.actor,
                     created_at=_now(),
+                    reason=why,
                 )
             )
             record = {
@@ -987,6 +1085,8 @@ class Governance:
                 "deducted_next_period": str(deducted),
                 "currency": standard.currency,
             }
+            if why is not None:
+                record["reason_sha256"] = text_sha256(why)
             self._record(session, "fee.charged", request_id, record)
             return record
 

@@ -2,8 +2,14 @@
 
 Detection looks at the first 64 KiB: a byte-order mark decides at once; pure
 ASCII is read as UTF-8 (with no evidence either way, see below); otherwise
-strict UTF-8, then strict GB18030 (which also reads GBK and GB2312) when most
-non-ASCII characters are common Chinese ones, then cp1252, then Latin-1.
+strict UTF-8, then GB18030 (which also reads GBK and GB2312) when most
+non-ASCII characters are common Chinese ones (a few bad bytes, such as one
+line saved in UTF-8, then fail the read naming their line), then cp1252,
+then Latin-1. The two Western encodings are chosen only when they are
+plausible: no control characters, and non-ASCII bytes mostly alone between
+ASCII ones (accented letters), not in runs (the bytes of multibyte
+characters, which Latin-1 would silently garble). Text that fits none of
+them fails naming the line of its first byte that is not UTF-8.
 
 polars reads only UTF-8, so a file in any other encoding is transcoded, in
 1 MiB chunks with an incremental decoder, to a UTF-8 copy in one temporary
@@ -19,6 +25,7 @@ from __future__ import annotations
 import atexit
 import codecs
 import os
+import re
 import tempfile
 import threading
 from dataclasses import dataclass, replace
@@ -47,6 +54,7 @@ class Detected:
     tried: tuple[str, ...]
     evidence: bool = True  # False when the sample was pure ASCII
     forced: bool = False
+    plausible: bool = True  # False when no encoding tried fits the text
 
 
 def normalize(name: str) -> str:
@@ -90,9 +98,42 @@ def _in_gb2312(ch: str) -> bool:
 
 
 def _looks_chinese(text: str) -> bool:
-    """Most non-ASCII characters are common (GB2312) Chinese characters."""
+    """Most non-ASCII characters are common (GB2312) Chinese characters, none private-use.
+
+    Big5 or Shift-JIS bytes often decode as GB18030 too, but then give
+    private-use characters (U+E000 to U+F8FF), which real text does not hold.
+    """
     wide = [ch for ch in text if ord(ch) > 127]
+    if any("\ue000" <= ch <= "\uf8ff" for ch in wide):
+        return False
     return bool(wide) and sum(map(_in_gb2312, wide)) * 2 >= len(wide)
+
+
+def _mostly_gb18030(sample: bytes) -> bool:
+    """Chinese text in GB18030 with a few bytes that are not (a line saved in UTF-8)."""
+    text = codecs.getincrementaldecoder("gb18030")("replace").decode(sample, False)
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    return good >= 4 and good >= 4 * bad and _looks_chinese(text.replace("\ufffd", ""))
+
+
+_CONTROLS = frozenset(range(32)) - {9, 10, 12, 13}
+
+
+def _western(sample: bytes) -> bool:
+    """Whether a one-byte Western encoding is plausible for ``sample``.
+
+    No control characters, and at most a quarter of the non-ASCII bytes in
+    runs of two or more: Western text has accented letters between ASCII
+    ones; the bytes of multibyte (e.g. Chinese or Japanese) characters come
+    in runs.
+    """
+    if any(byte in _CONTROLS for byte in sample[:SAMPLE_BYTES]):
+        return False
+    runs = re.findall(rb"[\x80-\xff]+", sample)
+    wide = sum(len(run) for run in runs)
+    in_runs = sum(len(run) for run in runs if len(run) > 1)
+    return in_runs * 4 <= wide
 
 
 def detect(sample: bytes, *, at_eof: bool) -> Detected:
@@ -105,11 +146,14 @@ def detect(sample: bytes, *, at_eof: bool) -> Detected:
     if _decodes(sample, "utf-8", at_eof) is not None or _mostly_utf8(sample):
         return Detected("utf-8", ("utf-8",))
     text = _decodes(sample, "gb18030", at_eof)
-    if text is not None and _looks_chinese(text):
+    if (text is not None and _looks_chinese(text)) or _mostly_gb18030(sample):
         return Detected("gb18030", ("utf-8", "gb18030"))
-    if _decodes(sample, "cp1252", at_eof) is not None:
-        return Detected("cp1252", ("utf-8", "gb18030", "cp1252"))
-    return Detected("latin-1", ("utf-8", "gb18030", "cp1252", "latin-1"))
+    if _western(sample):
+        if _decodes(sample, "cp1252", at_eof) is not None:
+            return Detected("cp1252", ("utf-8", "gb18030", "cp1252"))
+        return Detected("latin-1", _COMMON)
+    # Nothing fits: fail at the first byte that is not UTF-8, naming its line.
+    return Detected("utf-8", _COMMON, plausible=False)
 
 
 def _encoding_error(
@@ -117,7 +161,24 @@ def _encoding_error(
 ) -> EncodingError:
     untried = [e for e in _COMMON if e not in det.tried]
     other = untried[0] if untried else "latin-1"
+    if not det.plausible:
+        return EncodingError(
+            f"{shown!r} is not text in any encoding tried ({', '.join(det.tried)}): the bytes "
+            f"at offset {offset} (line {line}) are not UTF-8, the text is not Chinese in "
+            "GB18030, and it has runs of non-ASCII bytes (multibyte characters) that cp1252 "
+            "or latin-1 would garble. If you know the file's encoding, force it, e.g. "
+            "encoding='big5' or 'shift_jis' (CLI: --encoding NAME); if parts of the file are "
+            "in different encodings, convert it to UTF-8 first."
+        )
     why = "you asked for it" if det.forced else "it was detected from the first 64 KiB"
+    if det.encoding == "gb18030" and not det.forced:
+        return EncodingError(
+            f"{shown!r} does not decode as gb18030 ({why}): the bytes at offset {offset} "
+            f"(line {line}) are invalid ({exc.reason}); that line may be in another encoding "
+            "(such as UTF-8) than the rest of the file. Save the whole file in one encoding "
+            "(UTF-8 is best); if it is not Chinese text, force its encoding with "
+            "encoding='NAME' (CLI: --encoding NAME)."
+        )
     return EncodingError(
         f"{shown!r} does not decode as {det.encoding} ({why}): the bytes at offset {offset} "
         f"(line {line}) are invalid ({exc.reason}). Encodings tried: {', '.join(det.tried)}. "
@@ -201,7 +262,7 @@ def to_utf8(path: Path, shown: str, det: Detected) -> tuple[Path, Detected]:
     _, rest = failure
     again = detect(rest, at_eof=False)
     tried = (*det.tried, *(e for e in again.tried if e not in det.tried))
-    det = Detected(again.encoding, tried)
+    det = replace(again, tried=tried)
     if is_utf8(det.encoding):
         _pass(path, shown, det, None)  # raises the error at the bad byte
         return path, det

@@ -122,6 +122,11 @@ def read_xlsx(path: Path, shown: str, sheet: str | None, has_header: bool | None
     (:func:`~custodes.io._csv.header_verdict`).
     """
     sheets = _workbook(path, shown).sheet_names
+    if not sheets:
+        raise MalformedTableError(
+            f"{shown!r} is an Excel workbook with no sheets: there is no table to read. "
+            "Add a sheet with a header row and data, or export the table as CSV."
+        )
     if sheet is None:
         sheet = sheets[0]
     elif sheet not in sheets:

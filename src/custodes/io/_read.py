@@ -10,6 +10,7 @@ from custodes.errors import MalformedTableError, SettingError, UnsupportedError,
 
 from ._csv import read_csv
 from ._formats import read_jsonl, read_parquet, read_xlsx
+from ._magic import check_content
 from ._source import TableSource, open_error
 
 __all__ = ["EXTENSIONS", "FORMATS", "read_table"]
@@ -119,6 +120,7 @@ def read_table(
     _check_options(fmt, shown, given)
     if empty:
         raise MalformedTableError(f"{shown!r} is empty (0 bytes): there is no header and no rows.")
+    check_content(path, shown, fmt)
     if fmt in ("csv", "tsv"):
         return read_csv(
             path,

@@ -180,6 +180,8 @@ class Charge(Base):
     year: Mapped[int] = mapped_column(Integer)
     charged_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    """Why a release charged already is charged again (None for its first charge)."""
 
 
 class DPConfig(Base):

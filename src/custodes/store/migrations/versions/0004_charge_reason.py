@@ -1,0 +1,25 @@
+"""Charges: the written reason for charging a release again.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("charges") as batch:
+        batch.add_column(sa.Column("reason", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("charges") as batch:
+        batch.drop_column("reason")
