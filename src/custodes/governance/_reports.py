@@ -4,7 +4,9 @@ The disclosure report is what a department publishes each year under the
 public data pricing rules: authorisations, capped fee standards, products
 and the fees actually charged. The audit report is what an auditor reads:
 releases by department, recipient and grade; revenue against approved
-standards and permitted revenue; requests rejected and why; and anomalies,
+standards and permitted revenue; every DP budget (total, spent, remaining,
+queries, and whether its total is the grade default or came from an approved
+budget change); requests rejected and why; and anomalies,
 found by re-checking every invariant from the records and by verifying the
 ledger offline.
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter, defaultdict
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,15 @@ from custodes.governance._policy import FREE_PURPOSES
 from custodes.governance._service import Governance
 from custodes.io import file_sha256
 from custodes.ledger import load_public_key, verify_export
-from custodes.store import Charge, Dataset, Decision, FeeStandard, Request, RevenueLimit
+from custodes.store import (
+    Charge,
+    Dataset,
+    Decision,
+    DPBudget,
+    FeeStandard,
+    Request,
+    RevenueLimit,
+)
 
 __all__ = ["audit_report", "disclosure_report"]
 
@@ -150,6 +161,7 @@ def audit_report(governance: Governance, year: int) -> dict[str, Any]:
                         ],
                     }
                 )
+        budgets = _dp_budgets(session)
         anomalies = _anomalies(governance, session, released, charges)
     anomalies += _ledger_anomalies(governance)  # after the transaction: the export reads alone
     return {
@@ -159,10 +171,42 @@ def audit_report(governance: Governance, year: int) -> dict[str, Any]:
             d: {k: str(v) if isinstance(v, Decimal) else v for k, v in e.items()}
             for d, e in revenue.items()
         },
-        "dp_budget_spent": {},
+        "dp_budget_spent": budgets,
         "rejected_requests": rejected,
         "anomalies": anomalies,
     }
+
+
+def _dp_budgets(session: Session) -> list[dict[str, Any]]:
+    """Every DP budget: total, spent and remaining rho (exact fractions and decimals), the
+    queries paid from it, and where its total came from (the grade default, an approved
+    budget change, or a steward's lowering)."""
+    out = []
+    rows = session.execute(select(DPBudget).order_by(DPBudget.dataset, DPBudget.recipient))
+    for row in rows.scalars():
+        total, spent = Fraction(row.total), Fraction(row.spent)
+        out.append(
+            {
+                "dataset": row.dataset,
+                "recipient": row.recipient,
+                "total_rho": _decimal(total),
+                "spent_rho": _decimal(spent),
+                "remaining_rho": _decimal(total - spent),
+                "total_rho_exact": str(total),
+                "spent_rho_exact": str(spent),
+                "queries": row.queries,
+                "source": row.source,
+            }
+        )
+    return out
+
+
+def _decimal(value: Fraction) -> str:
+    """A rho as a decimal of at most 6 significant digits."""
+    with localcontext() as context:
+        context.prec = 6
+        text = f"{Decimal(value.numerator) / Decimal(value.denominator):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _anomalies(
