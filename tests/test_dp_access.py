@@ -372,3 +372,58 @@ def test_a_refused_query_never_spends(service: Service, prefix: str, tail: str) 
         assert spent - Fraction(before[0].get("an", unspent)["spent_rho"]) == Fraction(1, 1000)
     finally:
         access.close()
+
+
+def test_concurrent_first_queries_of_a_recipient_all_pay(service: Service) -> None:
+    """The recipient's budget row does not exist yet: concurrent first queries create it once."""
+    import threading
+
+    settings, _ = service
+    outcomes: list[str] = []
+
+    def ask() -> None:
+        access = PrivateQueries(Workspace(settings), "an")
+        try:
+            access.query("SELECT COUNT(*) FROM people", rho="1/100")
+            outcomes.append("answered")
+        except Exception as exc:  # noqa: BLE001 (any failure is the finding)
+            outcomes.append(type(exc).__name__)
+        finally:
+            access.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == ["answered"] * 8
+    budgets, answered = _state(settings)
+    assert budgets["an"]["spent_rho"] == "2/25"
+    assert budgets["an"]["queries"] == 8
+    assert answered == 8
+
+
+def test_the_audit_finds_budgets_the_ledger_does_not_back(service: Service) -> None:
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from custodes.store import Store
+
+    settings, _ = service
+    ws = Workspace(settings)
+    Governance(ws, "root").add_actor("aud", ["auditor"], organisation="O", credential="c-aud")
+    PrivateQueries(ws, "an").query("SELECT COUNT(*) FROM people", rho="1/10")
+    clean = audit_report(Governance(ws, "aud"), date.today().year)["anomalies"]
+    assert not [a for a in clean if "rho" in a]
+    # An operator with the database raises a budget and hides the spending.
+    engine = sa.create_engine(settings.store_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE dp_budgets SET total = '9', spent = '0' WHERE recipient = 'an'")
+        )
+    engine.dispose()
+    Store.dispose_all()
+    found = audit_report(Governance(Workspace(settings), "aud"), date.today().year)["anomalies"]
+    assert any("an's budget on people says rho 0 spent" in a for a in found)
+    assert any("above its grade default without an approved budget change" in a for a in found)

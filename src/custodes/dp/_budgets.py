@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from custodes._files import text_sha256
@@ -121,11 +122,14 @@ class Budgets(Governance):
     """The DP budgets of the catalog's datasets, acting as one actor."""
 
     def _budget_row(self, session: Session, dataset: str, recipient: str, grade: str) -> DPBudget:
-        row = session.execute(
+        """The budget row, locked; made at the grade's default the first time (once, even when
+        concurrent transactions make it: the loser's insert is undone and it reads the row)."""
+        query = (
             select(DPBudget)
             .where(DPBudget.dataset == dataset, DPBudget.recipient == recipient)
             .with_for_update()
-        ).scalar_one_or_none()
+        )
+        row = session.execute(query).scalar_one_or_none()
         if row is None:
             table = (
                 self.policy.dp_dataset_rho if recipient == GLOBAL else self.policy.dp_recipient_rho
@@ -138,8 +142,11 @@ class Budgets(Governance):
                 queries=0,
                 source=f"grade default ({grade})",
             )
-            session.add(row)
-            session.flush()
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:  # another transaction made it first
+                row = session.execute(query).scalar_one()
         return row
 
     def set_budget(self, dataset: str, rho: str | Fraction, recipient: str = GLOBAL) -> None:

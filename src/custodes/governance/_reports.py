@@ -35,6 +35,7 @@ from custodes.store import (
     Decision,
     DPBudget,
     FeeStandard,
+    LedgerEntry,
     Request,
     RevenueLimit,
 )
@@ -163,6 +164,7 @@ def audit_report(governance: Governance, year: int) -> dict[str, Any]:
                 )
         budgets = _dp_budgets(session)
         anomalies = _anomalies(governance, session, released, charges)
+        anomalies += _dp_anomalies(governance, session)
     anomalies += _ledger_anomalies(governance)  # after the transaction: the export reads alone
     return {
         "year": year,
@@ -199,6 +201,58 @@ def _dp_budgets(session: Session) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _dp_anomalies(governance: Governance, session: Session) -> list[str]:
+    """Every DP budget row re-checked against the ledger: what was spent is the sum of the
+    answered queries' rho, and a total above the grade default needs an approved budget
+    change (or a steward's lowering) on the ledger."""
+    spent: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
+    totals: dict[tuple[str, str], Fraction] = {}
+    texts = session.execute(
+        select(LedgerEntry.entry)
+        .where(LedgerEntry.entry.contains('"type":"dp.'))
+        .order_by(LedgerEntry.index)
+    ).scalars()
+    for text in texts:
+        entry = json.loads(text)
+        kind, payload = entry["type"], entry["payload"]
+        if kind == "dp.query_answered":
+            rho = Fraction(*payload["rho"])
+            spent[(entry["subject"], payload["recipient"])] += rho
+            spent[(entry["subject"], "*")] += rho
+        elif kind == "dp.budget_set":
+            totals[(entry["subject"], payload["recipient"])] = Fraction(*payload["rho"])
+        elif kind == "dp.budget_change.approved":
+            totals[(payload["dataset"], payload["recipient"])] = Fraction(*payload["rho"])
+    found = []
+    for row in session.execute(select(DPBudget)).scalars():
+        key = (row.dataset, row.recipient)
+        whose = "the global ceiling" if row.recipient == "*" else f"{row.recipient}'s budget"
+        if Fraction(row.spent) != spent.get(key, Fraction(0)):
+            found.append(
+                f"{whose} on {row.dataset} says rho {row.spent} spent, but the ledger's answered "
+                f"queries add up to {spent.get(key, Fraction(0))}"
+            )
+        if key in totals:
+            if Fraction(row.total) != totals[key]:
+                found.append(
+                    f"{whose} on {row.dataset} has total rho {row.total}, not the {totals[key]} "
+                    "the ledger last recorded"
+                )
+            continue
+        data = session.execute(
+            select(Dataset).where(Dataset.name == row.dataset).order_by(Dataset.version.desc())
+        ).scalar()
+        policy = governance.policy
+        table = policy.dp_dataset_rho if row.recipient == "*" else policy.dp_recipient_rho
+        default = Fraction(table.get(data.grade, "0")) if data is not None else Fraction(0)
+        if Fraction(row.total) > default:
+            found.append(
+                f"{whose} on {row.dataset} (total rho {row.total}) is above its grade default "
+                "without an approved budget change on the ledger"
+            )
+    return found
 
 
 def _decimal(value: Fraction) -> str:
