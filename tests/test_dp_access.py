@@ -427,3 +427,13 @@ def test_the_audit_finds_budgets_the_ledger_does_not_back(service: Service) -> N
     found = audit_report(Governance(Workspace(settings), "aud"), date.today().year)["anomalies"]
     assert any("an's budget on people says rho 0 spent" in a for a in found)
     assert any("above its grade default without an approved budget change" in a for a in found)
+
+
+def test_in_lists_compare_numbers_as_numbers_and_text_as_written() -> None:
+    frame = pl.DataFrame({"x": ["1", "2.0", "a", "3"]})
+    numbers = parse_query("SELECT COUNT(*) FROM p WHERE x IN (1, 2)").where
+    mixed = parse_query("SELECT COUNT(*) FROM p WHERE x IN (1, 'a')").where
+    assert numbers is not None
+    assert mixed is not None
+    assert frame.filter(numbers).get_column("x").to_list() == ["1", "2.0"]
+    assert frame.filter(mixed).get_column("x").to_list() == ["1", "a"]

@@ -170,6 +170,8 @@ def _text(value: Any) -> str:
     """A literal compared with a text column, as the text it would be written."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 
