@@ -99,6 +99,10 @@ def test_a_query_reads_only_the_columns_the_released_request_names(service: Serv
          InvalidInputError, "conditions"),
         ("SELECT COUNT(*) FROM people WHERE income IN (" + ",".join(["1"] * 100_000) + ")",
          InvalidInputError, "characters"),
+        ("SELECT COUNT(*) FROM people WHERE income IN (" + ",".join(["1"] * 2_000) + ")",
+         InvalidInputError, "at most 1000 values"),
+        ("SELECT " + ", ".join(["COUNT(*)"] * 100) + " FROM people", InvalidInputError,
+         "at most 64 groups and aggregates"),
     ],
 )  # fmt: skip
 def test_bad_queries_spend_nothing(

@@ -11,7 +11,8 @@ with a message naming the construct.
 Limits keep hostile queries from exhausting the process: at most
 ``MAX_QUERY_CHARS`` characters, parentheses nested at most ``MAX_NESTING``
 deep, at most ``MAX_CONDITIONS`` comparisons and boolean operators in WHERE,
-and at most ``MAX_IN_VALUES`` values in one ``IN (...)`` list. Each is named
+at most ``MAX_IN_VALUES`` values in one ``IN (...)`` list, and at most
+``MAX_SELECTED`` items in the SELECT list. Each is named
 in the message of the query that passes it.
 """
 
@@ -28,8 +29,8 @@ from sqlglot.errors import ParseError, SqlglotError
 
 from custodes.errors import InvalidInputError
 
-__all__ = ["MAX_CONDITIONS", "MAX_IN_VALUES", "MAX_NESTING", "MAX_QUERY_CHARS", "Aggregate",
-           "Query", "parse_query"]  # fmt: skip
+__all__ = ["MAX_CONDITIONS", "MAX_IN_VALUES", "MAX_NESTING", "MAX_QUERY_CHARS", "MAX_SELECTED",
+           "Aggregate", "Query", "parse_query"]  # fmt: skip
 
 MAX_QUERY_CHARS = 20_000
 """The longest query text accepted, in characters."""
@@ -39,6 +40,8 @@ MAX_CONDITIONS = 256
 """The most comparisons, IN, BETWEEN, IS NULL, AND, OR and NOT in one WHERE clause."""
 MAX_IN_VALUES = 1_000
 """The most values of one IN (...) list."""
+MAX_SELECTED = 64
+"""The most groups and aggregates in the SELECT list (each aggregate is a release)."""
 _CONDITION_NODES = (exp.Connector, exp.Not, exp.Binary, exp.In, exp.Between, exp.Is)
 
 
@@ -266,6 +269,11 @@ def parse_query(text: str) -> Query:
         raise _refuse("a FROM that is not a dataset name")
     if any(isinstance(n, exp.Subquery | exp.Select) and n is not tree for n in tree.walk()):
         raise _refuse("a subquery")
+    if len(tree.expressions) > MAX_SELECTED:
+        raise _limit(
+            f"{len(tree.expressions)} items in SELECT",
+            f"at most {MAX_SELECTED} groups and aggregates",
+        )
     columns: set[str] = set()
     groups = []
     group = tree.args.get("group")
