@@ -95,6 +95,8 @@ def test_a_query_reads_only_the_columns_the_released_request_names(service: Serv
         ("SELECT COUNT(*) FROM people WHERE income IN (1000, 2000)", None, None),
         ("SELECT COUNT(*) FROM people WHERE " + "(" * 3000 + "sex = 'F'" + ")" * 3000,
          InvalidInputError, "nesting depth"),
+        ("SELECT COUNT(*) FROM people WHERE " + "NOT " * 4900 + "sex='F'", InvalidInputError,
+         "nesting depth"),
         ("SELECT COUNT(*) FROM people WHERE " + " AND ".join(["sex='F'"] * 1000),
          InvalidInputError, "conditions"),
         ("SELECT COUNT(*) FROM people WHERE income IN (" + ",".join(["1"] * 100_000) + ")",

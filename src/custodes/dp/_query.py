@@ -241,8 +241,12 @@ def parse_query(text: str) -> Query:
         statements = sqlglot.parse(text)
     except ParseError as exc:
         raise InvalidInputError(f"the query is not valid SQL: {str(exc).splitlines()[0]}") from None
-    except (SqlglotError, RecursionError, ValueError, TypeError, IndexError, KeyError,
-            AttributeError):  # fmt: skip
+    except RecursionError:
+        raise _limit(
+            "operators nested too deeply for the parser (e.g. a long chain of NOT)",
+            f"a nesting depth of at most {MAX_NESTING}",
+        ) from None
+    except (SqlglotError, ValueError, TypeError, IndexError, KeyError, AttributeError):
         raise InvalidInputError(
             "the query is not valid SQL (the parser could not read it); write "
             "SELECT ... FROM dataset [WHERE ...] [GROUP BY ...]."
