@@ -105,9 +105,18 @@ def service(folder: Path, data: Path) -> Workspace:
             "public_groups": {"sex": ["Male", "Female"]},
         },
     )
-    steward.set_budget("adult", "100000")
-    steward.set_budget("adult", "100000", "analyst")
+    changes = [  # raising a budget is a budget change the board approves
+        steward.propose_budget_change("adult", "100000", recipient=who, reason="bench")
+        for who in ("*", "analyst")
+    ]
     steward.close()
+    for change in changes:
+        for reviewer in ("a", "b", "c"):
+            board = PrivateQueries(ws, reviewer)
+            state = board.decide_budget_change(change, True, "bench")
+            board.close()
+            if state == "approved":
+                break
     return ws
 
 

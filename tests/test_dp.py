@@ -133,7 +133,7 @@ def service(store_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Path]]: 
     request = Governance(ws, "an").file_request("people")
     Governance(ws, "an").set_objectives(
         request, purpose="public_welfare", sharing_model="dp_query",
-        columns=["sex", "region", "income", "secret"], intended_use="statistics",
+        columns=["person", "sex", "region", "income", "secret"], intended_use="statistics",
         term_end="2030-01-01",
     )  # fmt: skip
     Governance(ws, "st").identify(request)
@@ -162,7 +162,7 @@ def test_answers_carry_intervals_and_the_loss_spent(service: tuple[Settings, Pat
     answer = ws.dp_query(
         "SELECT sex, COUNT(*), AVG(income), MEDIAN(income) FROM people GROUP BY sex",
         actor="an",
-        rho="1/2",
+        rho="1/8",
     )
     assert answer["columns"] == ["sex", "count", "avg(income)", "quantile(income, 0.5)"]
     by_sex = {row["sex"]: row for row in answer["rows"]}
@@ -174,11 +174,11 @@ def test_answers_carry_intervals_and_the_loss_spent(service: tuple[Settings, Pat
         assert abs(row["count"] - exact) < 30
         assert 1_000 <= row["avg(income)"] <= 9_000
         assert 0 <= row["quantile(income, 0.5)"] <= 10_000
-    assert answer["rho_spent"] == "1/2"
-    assert answer["remaining_rho"] == "1/2"  # the default budget of general data is rho 1
+    assert answer["rho_spent"] == "0.125"
+    assert answer["remaining_rho"] == "0.125"  # the default budget of general data is rho 1/4
     # Private groups go through DP partition selection.
     regions = ws.dp_query("SELECT region, COUNT(*) FROM people GROUP BY region", actor="an",
-                          rho="1/4")  # fmt: skip
+                          rho="1/10")  # fmt: skip
     assert {row["region"] for row in regions["rows"]} <= {"north", "south", "east"}
     assert any("partition selection" in note for note in regions["notes"])
 
@@ -186,24 +186,26 @@ def test_answers_carry_intervals_and_the_loss_spent(service: tuple[Settings, Pat
 def test_budgets_refuse_with_the_figures(service: tuple[Settings, Path]) -> None:
     settings, _ = service
     access = PrivateQueries(Workspace(settings), "an")
-    access.query("SELECT COUNT(*) FROM people", rho="0.9")
+    access.query("SELECT COUNT(*) FROM people", rho="0.2")
     with pytest.raises(RefusedError) as caught:
-        access.query("SELECT COUNT(*) FROM people", rho="0.2")
+        access.query("SELECT COUNT(*) FROM people", rho="0.1")
     message = str(caught.value)
-    assert "requested rho 1/5 (0.2), remaining 1/10 (0.1), short by 0.1" in message
+    assert "requested rho 1/10 (0.1), remaining 1/20 (0.05), short by 0.05" in message
     with pytest.raises(ForbiddenError, match="no released request for DP query access"):
         PrivateQueries(Workspace(settings), "other").query("SELECT COUNT(*) FROM people", rho="0.1")
     with pytest.raises(RefusedError, match="needs declared bounds for 'secret'"):
         access.query("SELECT SUM(secret) FROM people", rho="0.01")
     budget = PrivateQueries(Workspace(settings), "st").budget("people")
-    assert budget["budgets"]["an"]["spent_rho"] == "9/10"
-    assert budget["budgets"]["global"]["spent_rho"] == "9/10"
+    assert budget["budgets"]["an"]["spent_rho"] == "0.2"
+    assert budget["budgets"]["global"]["spent_rho"] == "0.2"
     ledger = open_ledger(settings)
     answered = [ledger.entry(i) for i in range(ledger.size())]
     answered = [e for e in answered if e["type"] == "dp.query_answered"]
     assert len(answered) == 1
-    assert set(answered[0]["payload"]) == {"query_sha256", "rho", "epsilon", "delta", "recipient"}
-    assert answered[0]["payload"]["rho"] == [9, 10]
+    assert set(answered[0]["payload"]) == {
+        "query_sha256", "answer_sha256", "rho", "epsilon", "delta", "recipient"
+    }  # fmt: skip
+    assert answered[0]["payload"]["rho"] == [1, 5]
 
 
 def test_fifty_concurrent_queries_never_overspend(service: tuple[Settings, Path]) -> None:
@@ -232,7 +234,7 @@ def test_fifty_concurrent_queries_never_overspend(service: tuple[Settings, Path]
     assert outcomes.count("answered") == 10
     assert outcomes.count("refused") == 40
     budget = PrivateQueries(Workspace(settings), "st").budget("people")
-    assert budget["budgets"]["an"]["spent_rho"] == "1/10"
+    assert budget["budgets"]["an"]["spent_rho"] == "0.1"
 
 
 def _reconstruct(answers: list[float], subsets: list[list[int]], people: int) -> np.ndarray:
@@ -263,16 +265,16 @@ def test_a_reconstruction_attack_fails_through_custodes(service: tuple[Settings,
         names = ", ".join(f"'{ids[i]}'" for i in subset)
         sql = f"SELECT COUNT(*) FROM people WHERE secret = '1' AND person IN ({names})"
         try:
-            answers.append(access.query(sql, rho="1/200")["rows"][0]["count"])
+            answers.append(access.query(sql, rho="1/800")["rows"][0]["count"])
         except RefusedError:
             refused = True
             break
         asked.append(subset)
     access.close()
     assert refused
-    assert len(asked) == 200  # rho 1 of budget, 1/200 a query
+    assert len(asked) == 200  # rho 1/4 of budget, 1/800 a query
     recovered = (_reconstruct(answers, asked, people) == secret).mean()
-    assert recovered < 0.75  # about chance: the noise (sigma 10) swamps counts of about 15
+    assert recovered < 0.75  # about chance: the noise (sigma 20) swamps counts of about 15
 
 
 def test_cli_dp_commands(
@@ -300,9 +302,9 @@ def test_cli_dp_commands(
     answer = json.loads(capsys.readouterr().out)
     assert answer["columns"] == ["sex", "sum(income)"]
     assert answer["epsilon_spent"] == pytest.approx(1.0, rel=1e-6)
-    argv = ["dp", "budget", "people", "--set", "2", "--recipient", "an", "--as", "st", *base]
+    argv = ["dp", "budget", "people", "--set", "0.2", "--recipient", "an", "--as", "st", *base]
     assert main(argv) == 0
     budgets = json.loads(capsys.readouterr().out)["budgets"]
-    assert budgets["an"]["total_rho"] == "2"
+    assert budgets["an"]["total_rho"] == "0.2"
     assert main(["dp", "query", "other", sql, "--rho", "0.1", "--as", "an", *base]) == 2
     assert "reads FROM another dataset" in capsys.readouterr().err

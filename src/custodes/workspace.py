@@ -505,7 +505,7 @@ class Workspace:
         *,
         actor: str,
         rho: str | float | None = None,
-        epsilon: float | None = None,
+        epsilon: str | float | None = None,
     ) -> dict[str, Any]:
         """Answer an aggregate query with differential privacy, as ``actor`` (a recipient).
 

@@ -31,11 +31,22 @@ Z95 = 1.959963984540054
 """The 97.5 % point of the standard normal: a 95 % interval is +- Z95 sigma."""
 
 
-def rho_of_epsilon(epsilon: float, delta: float) -> Fraction:
-    """The rho whose zCDP gives (epsilon, delta)-DP: the inverse of :func:`epsilon_of`."""
+def rho_of_epsilon(epsilon: Fraction | str | float, delta: float) -> Fraction:
+    """The largest short rho (8 significant digits) whose zCDP gives at most (epsilon, delta)-DP.
+
+    The inverse of :func:`epsilon_of`, rounded down, so a query paid by epsilon
+    never spends more than that epsilon allows.
+    """
+    e = float(Fraction(epsilon) if isinstance(epsilon, str) else epsilon)
     log = math.log(1 / delta)
-    rho = (math.sqrt(log + epsilon) - math.sqrt(log)) ** 2
-    return Fraction(rho).limit_denominator(10**12)
+    rho = (e / (math.sqrt(log + e) + math.sqrt(log))) ** 2  # (sqrt(L + e) - sqrt(L))^2, stably
+    if not rho > 0:
+        return Fraction(0)
+    unit = Fraction(1, 10 ** (7 - math.floor(math.log10(rho))))
+    short = math.floor(rho / unit) * unit
+    while short > 0 and epsilon_of(short, delta) > e:
+        short -= unit
+    return short
 
 
 def epsilon_of(rho: Fraction, delta: float) -> float:

@@ -7,6 +7,13 @@ NULL``, ``AND``, ``OR``, ``NOT`` and parentheses over columns and literals.
 A histogram is a ``COUNT(*)`` grouped by a column. Anything else (joins,
 subqueries, HAVING, ORDER BY, LIMIT, DISTINCT, other functions) is refused
 with a message naming the construct.
+
+Limits keep hostile queries from exhausting the process: at most
+``MAX_QUERY_CHARS`` characters, parentheses nested at most ``MAX_NESTING``
+deep, at most ``MAX_CONDITIONS`` comparisons and boolean operators in WHERE,
+at most ``MAX_IN_VALUES`` values in one ``IN (...)`` list, and at most
+``MAX_SELECTED`` items in the SELECT list. Each is named
+in the message of the query that passes it.
 """
 
 from __future__ import annotations
@@ -18,11 +25,24 @@ from typing import Any
 import polars as pl
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, SqlglotError
 
 from custodes.errors import InvalidInputError
 
-__all__ = ["Aggregate", "Query", "parse_query"]
+__all__ = ["MAX_CONDITIONS", "MAX_IN_VALUES", "MAX_NESTING", "MAX_QUERY_CHARS", "MAX_SELECTED",
+           "Aggregate", "Query", "parse_query"]  # fmt: skip
+
+MAX_QUERY_CHARS = 20_000
+"""The longest query text accepted, in characters."""
+MAX_NESTING = 32
+"""The deepest nesting of parentheses accepted."""
+MAX_CONDITIONS = 256
+"""The most comparisons, IN, BETWEEN, IS NULL, AND, OR and NOT in one WHERE clause."""
+MAX_IN_VALUES = 1_000
+"""The most values of one IN (...) list."""
+MAX_SELECTED = 64
+"""The most groups and aggregates in the SELECT list (each aggregate is a release)."""
+_CONDITION_NODES = (exp.Connector, exp.Not, exp.Binary, exp.In, exp.Between, exp.Is)
 
 
 @dataclass(frozen=True)
@@ -74,15 +94,31 @@ def _column(node: exp.Expression, columns: set[str]) -> str:
 
 def _literal(node: exp.Expression) -> Any:
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
-        return -_literal(node.this)
+        value = _literal(node.this)
+        if isinstance(value, str):
+            raise _refuse(f"'{node.sql()}' where a literal value belongs")
+        return -value
     if isinstance(node, exp.Literal):
         if node.is_string:
             return node.this
-        text = node.this
-        return float(text) if any(c in text for c in ".eE") else int(text)
+        try:
+            return float(node.this)
+        except ValueError:
+            raise _refuse(f"'{node.sql()}' where a literal value belongs") from None
     if isinstance(node, exp.Boolean):
         return node.this
     raise _refuse(f"'{node.sql()}' where a literal value belongs")
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, float)
+
+
+def _operand(column: str, value: Any) -> tuple[pl.Expr, Any]:
+    """The column as a number when compared with a number, else as text; and the value."""
+    if _numeric(value):
+        return pl.col(column).cast(pl.Float64, strict=False), value
+    return pl.col(column).cast(pl.String), _text(value)
 
 
 _COMPARE: dict[type[exp.Expression], Callable[[pl.Expr, Any], pl.Expr]] = {
@@ -107,29 +143,39 @@ def _condition(node: exp.Expression, columns: set[str]) -> pl.Expr:
     for kind, make in _COMPARE.items():
         if isinstance(node, kind):
             column = _column(node.this, columns)
-            compared: pl.Expr = make(_typed(column, node.expression), _literal(node.expression))
+            compared: pl.Expr = make(*_operand(column, _literal(node.expression)))
             return compared
     if isinstance(node, exp.In):
         if node.args.get("query") is not None:
             raise _refuse("a subquery")
         column = _column(node.this, columns)
+        if len(node.expressions) > MAX_IN_VALUES:
+            raise _limit(
+                f"an IN list of {len(node.expressions)} values", f"at most {MAX_IN_VALUES} values"
+            )
         values = [_literal(v) for v in node.expressions]
-        return _typed(column, node.expressions[0]).is_in(values)
+        if values and all(_numeric(v) for v in values):
+            return pl.col(column).cast(pl.Float64, strict=False).is_in(values)
+        return pl.col(column).cast(pl.String).is_in([_text(v) for v in values])
     if isinstance(node, exp.Between):
         column = _column(node.this, columns)
         low, high = _literal(node.args["low"]), _literal(node.args["high"])
-        return _typed(column, node.args["low"]).is_between(low, high)
+        if _numeric(low) != _numeric(high):
+            raise _refuse("BETWEEN a number and a text")
+        target, low = _operand(column, low)
+        return target.is_between(low, high if _numeric(high) else _text(high))
     if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
         return pl.col(_column(node.this, columns)).is_null()
     raise _refuse(f"the condition '{node.sql()}'")
 
 
-def _typed(column: str, literal: exp.Expression) -> pl.Expr:
-    """The column as text, or as a number when compared with a number."""
-    value = literal.this if isinstance(literal, exp.Neg) else literal
-    if isinstance(value, exp.Literal) and not value.is_string:
-        return pl.col(column).cast(pl.Float64, strict=False)
-    return pl.col(column).cast(pl.String)
+def _text(value: Any) -> str:
+    """A literal compared with a text column, as the text it would be written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _aggregate(node: exp.Expression, columns: set[str]) -> Aggregate:
@@ -149,7 +195,7 @@ def _aggregate(node: exp.Expression, columns: set[str]) -> Aggregate:
         return Aggregate("quantile", _column(node.this, columns), 0.5)
     if isinstance(node, exp.Quantile):
         q = _literal(node.args["quantile"])
-        if not isinstance(q, int | float) or not 0 <= q <= 1:
+        if not _numeric(q) or not 0 <= q <= 1:
             raise InvalidInputError("QUANTILE(column, q) needs q between 0 and 1, e.g. 0.9.")
         return Aggregate("quantile", _column(node.this, columns), float(q))
     if isinstance(node, exp.Func):
@@ -157,12 +203,54 @@ def _aggregate(node: exp.Expression, columns: set[str]) -> Aggregate:
     raise _refuse(f"'{node.sql()}' in the SELECT list")
 
 
+def _limit(what: str, allowed: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"the query has {what}; the DP dialect takes {allowed} (a limit that keeps hostile "
+        "queries from exhausting the service): split it into simpler queries."
+    )
+
+
+def _nesting(text: str) -> int:
+    """How deep parentheses nest outside string literals and quoted names."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    return deepest
+
+
 def parse_query(text: str) -> Query:
     """Parse a query of the dialect; raise naming the construct it does not allow."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise _limit(f"{len(text)} characters", f"at most {MAX_QUERY_CHARS} characters")
+    depth = _nesting(text)
+    if depth > MAX_NESTING:
+        raise _limit(
+            f"parentheses nested {depth} deep", f"a nesting depth of at most {MAX_NESTING}"
+        )
     try:
         statements = sqlglot.parse(text)
     except ParseError as exc:
         raise InvalidInputError(f"the query is not valid SQL: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise _limit(
+            "operators nested too deeply for the parser (e.g. a long chain of NOT)",
+            f"a nesting depth of at most {MAX_NESTING}",
+        ) from None
+    except (SqlglotError, ValueError, TypeError, IndexError, KeyError, AttributeError):
+        raise InvalidInputError(
+            "the query is not valid SQL (the parser could not read it); write "
+            "SELECT ... FROM dataset [WHERE ...] [GROUP BY ...]."
+        ) from None
     if len(statements) != 1 or statements[0] is None:
         raise InvalidInputError("give exactly one SELECT statement.")
     tree = statements[0]
@@ -185,6 +273,11 @@ def parse_query(text: str) -> Query:
         raise _refuse("a FROM that is not a dataset name")
     if any(isinstance(n, exp.Subquery | exp.Select) and n is not tree for n in tree.walk()):
         raise _refuse("a subquery")
+    if len(tree.expressions) > MAX_SELECTED:
+        raise _limit(
+            f"{len(tree.expressions)} items in SELECT",
+            f"at most {MAX_SELECTED} groups and aggregates",
+        )
     columns: set[str] = set()
     groups = []
     group = tree.args.get("group")
@@ -204,7 +297,14 @@ def parse_query(text: str) -> Query:
     if not aggregates:
         raise InvalidInputError("the query aggregates nothing: add COUNT(*), SUM(...), ...")
     where = tree.args.get("where")
-    condition = _condition(where.this, columns) if where is not None else None
+    condition = None
+    if where is not None:
+        size = sum(1 for node in where.this.walk() if isinstance(node, _CONDITION_NODES))
+        if size > MAX_CONDITIONS:
+            raise _limit(
+                f"{size} conditions in WHERE", f"at most {MAX_CONDITIONS} conditions and operators"
+            )
+        condition = _condition(where.this, columns)
     return Query(
         dataset=source.this.name,
         groups=tuple(groups),

@@ -1,20 +1,27 @@
-"""Differential-privacy query access: budgets per recipient and per dataset, on the ledger.
+"""Differential-privacy query access: queries within what the board approved, paid exactly.
 
 A recipient may query a dataset once a request for ``dp_query`` access to
-it has been released to them. A query's rho is reserved from the
-recipient's budget and from the dataset's global ceiling in one transaction
-that also appends the ledger entry (query hash, rho, recipient); both rows
-are locked first, so concurrent queries can never overspend. The answer is
-then computed: the data bounded (at most ``max_contributions`` rows per
-person, values clamped to declared bounds), aggregated exactly by Polars, and
-released through OpenDP's mechanisms.
+it has been released to them, and the query may read only the columns that
+request names (in SELECT, WHERE and GROUP BY). Everything that can be
+checked is checked before anything is spent: the privacy loss (finite, in
+range), the dialect and its limits, the columns against the dataset's schema
+and the grant, the bounds, and the query against the data's types.
+
+Then one transaction locks the recipient's budget row and the dataset's
+global ceiling (so concurrent queries never overspend), checks that both can
+pay, computes the answer (the data bounded: at most ``max_contributions`` rows
+per person, values clamped to declared bounds; aggregated exactly by Polars;
+released through OpenDP's mechanisms), and only then adds the spend and
+appends ``dp.query_answered`` with the answer's SHA-256. A query that fails
+at any point rolls back: it spends nothing and the ledger says nothing.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -25,36 +32,33 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes._files import text_sha256
+from custodes.dp._budgets import GLOBAL, Budgets, _exact, query_spend, shown
 from custodes.dp._mechanisms import (
     Z95,
     epsilon_of,
     noisy_counts,
     noisy_quantile,
     noisy_sums,
-    rho_of_epsilon,
 )
 from custodes.dp._query import Query, parse_query
-from custodes.errors import ForbiddenError, RefusedError, SettingError
-from custodes.governance._service import Governance
+from custodes.errors import (
+    CustodesError,
+    ForbiddenError,
+    InternalError,
+    InvalidInputError,
+    RefusedError,
+    SettingError,
+    UnknownColumnError,
+    closest,
+)
 from custodes.io import read_table
-from custodes.store import DPBudget, DPConfig, Request
+from custodes.store import DPConfig, Request
 
-__all__ = ["GLOBAL", "PrivateQueries", "parse_rho"]
+__all__ = ["PrivateQueries", "answer_query"]
 
-GLOBAL = "*"
-"""The recipient name of a dataset's global ceiling."""
 _QUANTILE_CANDIDATES = 101
-
-
-def parse_rho(text: str | Fraction | float) -> Fraction:
-    """A budget in rho-zCDP: a fraction ("1/4"), decimal ("0.25") or number, >= 0."""
-    try:
-        value = Fraction(str(text)) if not isinstance(text, Fraction) else text
-    except (ValueError, ZeroDivisionError):
-        raise SettingError(f"rho {text!r} is not a number; give e.g. 0.1 or 1/10.") from None
-    if value < 0:
-        raise SettingError(f"rho {text!r} is negative.")
-    return value
+_COMPOSITION_NOTE = "rho adds up (zCDP); epsilon, concave in rho, falls by less than spent"
+"""Why the remaining epsilon falls by less than the epsilon a query spends (short: one line)."""
 
 
 def _check_config(config: Mapping[str, Any], columns: list[str]) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def _check_config(config: Mapping[str, Any], columns: list[str]) -> dict[str, An
     return {"privacy_unit": unit, "max_contributions": m, "bounds": bounds, "public_groups": public}
 
 
-class PrivateQueries(Governance):
+class PrivateQueries(Budgets):
     """DP query access to the catalog's datasets, acting as one actor."""
 
     # ------------------------------------------------------------ setup
@@ -114,105 +118,69 @@ class PrivateQueries(Governance):
             self._record(session, "dp.configured", dataset, {"config_sha256": text_sha256(text)})
             return checked
 
-    def set_budget(self, dataset: str, rho: str | Fraction, recipient: str = GLOBAL) -> None:
-        """Set a recipient's budget (or the dataset's global ceiling, recipient '*')."""
-        total = parse_rho(rho)
-        with self._change() as session:
-            self._need(session, "steward", "admin")
-            data = self._dataset(session, dataset)
-            row = self._budget_row(session, dataset, recipient, data.grade)
-            if total < Fraction(row.spent):
-                raise RefusedError(
-                    f"{recipient}'s budget on {dataset} cannot go below what is spent "
-                    f"({row.spent})."
-                )
-            row.total = str(total)
-            self._record(
-                session, "dp.budget_set", dataset, {"recipient": recipient, "rho": _exact(total)}
-            )
-
-    def _budget_row(self, session: Session, dataset: str, recipient: str, grade: str) -> DPBudget:
-        row = session.execute(
-            select(DPBudget)
-            .where(DPBudget.dataset == dataset, DPBudget.recipient == recipient)
-            .with_for_update()
-        ).scalar_one_or_none()
-        if row is None:
-            table = (
-                self.policy.dp_dataset_rho if recipient == GLOBAL else self.policy.dp_recipient_rho
-            )
-            row = DPBudget(
-                dataset=dataset, recipient=recipient, total=table.get(grade, "0"), spent="0"
-            )
-            session.add(row)
-            session.flush()
-        return row
-
-    def budget(self, dataset: str) -> dict[str, Any]:
-        """Every budget on a dataset: total, spent, remaining (rho), and epsilon at delta."""
-        delta = self.policy.dp_delta
-        with self._change() as session:
-            self._me(session)
-            self._dataset(session, dataset)
-            rows = session.execute(
-                select(DPBudget).where(DPBudget.dataset == dataset).order_by(DPBudget.recipient)
-            ).scalars()
-            out = {}
-            for row in rows:
-                total, spent = Fraction(row.total), Fraction(row.spent)
-                out["global" if row.recipient == GLOBAL else row.recipient] = {
-                    "total_rho": str(total),
-                    "spent_rho": str(spent),
-                    "remaining_rho": str(total - spent),
-                    "remaining_epsilon": round(epsilon_of(total - spent, delta), 6)
-                    if total > spent
-                    else 0.0,
-                }
-            return {"dataset": dataset, "delta": delta, "budgets": out}
-
     # ------------------------------------------------------------ queries
+
+    def _granted(self, session: Session, query: Query) -> tuple[Any, dict[str, Any]]:
+        """The dataset and its DP settings, once the query is within the recipient's grant."""
+        self._need(session, "requester")
+        data = self._dataset(session, query.dataset)
+        columns = json.loads(data.columns)
+        for name in sorted(query.columns):
+            if name not in columns:
+                raise _unknown(name, columns, query.dataset)
+        released = session.execute(
+            select(Request.details).where(
+                Request.dataset == query.dataset,
+                Request.requester == self.actor,
+                Request.state.in_(("released", "monitoring")),
+            )
+        ).all()
+        grants = [json.loads(d) for (d,) in released]
+        grants = [d for d in grants if d.get("sharing_model") == "dp_query"]
+        if not grants:
+            raise ForbiddenError(
+                f"{self.actor!r} has no released request for DP query access to "
+                f"{query.dataset!r}; file one (sharing model dp_query)."
+            )
+        granted = {c for d in grants for c in d.get("columns", [])}
+        for name in sorted(query.columns - granted):
+            raise ForbiddenError(
+                f"column {name!r} is not among the columns {self.actor!r}'s released DP request "
+                f"on {query.dataset} covers ({', '.join(sorted(granted))}); file a request "
+                "that names it."
+            )
+        config_row = session.get(DPConfig, query.dataset)
+        if config_row is None:
+            raise RefusedError(
+                f"{query.dataset!r} is not set up for DP queries; a steward runs "
+                "`custodes dp configure`."
+            )
+        config = json.loads(config_row.config)
+        _check_query(query, config)
+        return data, config
 
     def query(
         self,
         sql: str,
         *,
-        rho: str | Fraction | None = None,
-        epsilon: float | None = None,
+        rho: str | Fraction | float | None = None,
+        epsilon: str | Fraction | float | None = None,
+        exact: bool = False,
     ) -> dict[str, Any]:
-        """Answer an aggregate query with differential privacy, paying from both budgets."""
-        if (rho is None) == (epsilon is None):
-            raise SettingError("give the privacy loss to spend: rho or epsilon (one of them).")
+        """Answer an aggregate query with differential privacy, paying from both budgets.
+
+        Nothing is spent unless the answer is computed: validation first,
+        then lock, check, compute, spend and record in one transaction.
+        """
         delta = self.policy.dp_delta
-        spend = parse_rho(rho) if rho is not None else rho_of_epsilon(float(epsilon or 0), delta)
-        if spend <= 0:
-            raise SettingError("a query must spend some privacy loss (rho > 0).")
+        spend = query_spend(rho, epsilon, delta)
         query = parse_query(sql)
-        digest = text_sha256(query.text)
         with self._change() as session:
-            self._need(session, "requester")
-            data = self._dataset(session, query.dataset)
-            released = session.execute(
-                select(Request.details).where(
-                    Request.dataset == query.dataset,
-                    Request.requester == self.actor,
-                    Request.state.in_(("released", "monitoring")),
-                )
-            ).all()
-            granted = [d for (d,) in released if json.loads(d).get("sharing_model") == "dp_query"]
-            if not granted:
-                raise ForbiddenError(
-                    f"{self.actor!r} has no released request for DP query access to "
-                    f"{query.dataset!r}; file one (sharing model dp_query)."
-                )
-            config_row = session.get(DPConfig, query.dataset)
-            if config_row is None:
-                raise RefusedError(
-                    f"{query.dataset!r} is not set up for DP queries; a steward runs "
-                    "`custodes dp configure`."
-                )
-            config = json.loads(config_row.config)
-            _check_query(query, config)
-            source = self._checked_source(data)
+            data, config = self._granted(session, query)
+        source = self._checked_source(data)
+        _check_types(query, config, source)
+        with self._change() as session:
+            data, config = self._granted(session, query)  # again: the grant may have ended
             payers = [
                 self._budget_row(session, query.dataset, self.actor, data.grade),
                 self._budget_row(session, query.dataset, GLOBAL, data.grade),
@@ -223,17 +191,36 @@ class PrivateQueries(Governance):
                     whose = "the dataset's global" if row.recipient == GLOBAL else "your"
                     raise RefusedError(
                         f"{whose} privacy budget on {query.dataset} cannot pay: requested rho "
-                        f"{spend} ({float(spend):.6g}), remaining {remaining} "
-                        f"({float(remaining):.6g}), short by {float(spend - remaining):.6g}."
+                        f"{spend} ({shown(spend)}), remaining {remaining} ({shown(remaining)}), "
+                        f"short by {shown(spend - remaining)}."
                     )
+            try:
+                answer = answer_query(query, config, source, spend, delta)
+            except CustodesError:
+                raise
+            except Exception as exc:
+                raise InternalError(
+                    f"the query could not be answered ({type(exc).__name__}); nothing was spent "
+                    "and nothing recorded. This is a bug in custodes: please report it."
+                ) from exc
+            digest = text_sha256(
+                json.dumps(
+                    {"columns": answer["columns"], "rows": answer["rows"]},
+                    sort_keys=True,
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                )
+            )
             for row in payers:
                 row.spent = str(Fraction(row.spent) + spend)
+                row.queries = (row.queries or 0) + 1
             self._record(
                 session,
                 "dp.query_answered",
                 query.dataset,
                 {
-                    "query_sha256": digest,
+                    "query_sha256": text_sha256(query.text),
+                    "answer_sha256": digest,
                     "rho": _exact(spend),
                     "epsilon": f"{epsilon_of(spend, delta):.6f}",
                     "delta": f"{delta:g}",
@@ -241,10 +228,48 @@ class PrivateQueries(Governance):
                 },
             )
             remaining_after = Fraction(payers[0].total) - Fraction(payers[0].spent)
-        answer = answer_query(query, config, source, spend, delta)
-        answer["remaining_rho"] = str(remaining_after)
+        answer["answer_sha256"] = digest
+        answer["rho_spent"] = shown(spend, exact)
+        answer["remaining_rho"] = shown(remaining_after, exact)
         answer["remaining_epsilon"] = round(epsilon_of(remaining_after, delta), 6)
+        answer["notes"].append(_COMPOSITION_NOTE)
         return answer
+
+
+def _unknown(name: str, columns: Sequence[str], dataset: str) -> UnknownColumnError:
+    """A column not in the schema; look-alike characters (e.g. a Cyrillic e) named."""
+    odd = [
+        f"U+{ord(c):04X} ({unicodedata.name(c, 'unnamed')})"
+        for c in name
+        if ord(c) > 127 and not unicodedata.category(c).startswith("Lo")
+    ]
+    hint = closest(name, columns)
+    message = f"column {name!r} is not a column of {dataset}"
+    if odd:
+        message += f"; it contains the character {odd[0]}, which may look like a Latin letter"
+    if hint is not None:
+        message += f"; did you mean {hint!r}?"
+    else:
+        message += f"; its columns are {', '.join(columns)}."
+    return UnknownColumnError(message)
+
+
+def _check_types(query: Query, config: Mapping[str, Any], source: Path) -> None:
+    """Run the query's filter and grouping on none of the data's rows: type errors show here."""
+    try:
+        answer_query(query, config, source, Fraction(1), 1e-6, dry=True)
+    except CustodesError:
+        raise
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInputError(
+            f"the query cannot be evaluated on the columns of {query.dataset} "
+            f"({type(exc).__name__}); compare numbers with numbers and text with quoted text."
+        ) from None
+    except Exception as exc:
+        raise InternalError(
+            f"the query could not be checked ({type(exc).__name__}); nothing was spent. This is "
+            "a bug in custodes: please report it."
+        ) from exc
 
 
 def _check_query(query: Query, config: Mapping[str, Any]) -> None:
@@ -258,25 +283,28 @@ def _check_query(query: Query, config: Mapping[str, Any]) -> None:
         raise RefusedError("grouping by the privacy unit would release each person's own figures.")
 
 
-def _exact(value: Fraction) -> list[int]:
-    """A fraction for the ledger: [numerator, denominator] (integers, exact, never a float)."""
-    return [value.numerator, value.denominator]
-
-
 def answer_query(
     query: Query,
     config: Mapping[str, Any],
     source: Path,
     rho: Fraction,
     delta: float,
+    *,
+    dry: bool = False,
 ) -> dict[str, Any]:
-    """Bound, aggregate exactly, then release every cell through OpenDP."""
+    """Bound, aggregate exactly, then release every cell through OpenDP.
+
+    ``dry``: filter and group none of the rows and release nothing (a check of
+    the query against the data's types, before anything is spent).
+    """
     unit = config["privacy_unit"]
     m = int(config["max_contributions"])
     bounds = config["bounds"]
     public = config["public_groups"]
     needed = sorted(query.columns | {unit})
     data = _bounded(source, needed, unit, m, bounds)
+    if dry:
+        data = data.head(0)
     if query.where is not None:
         data = data.filter(query.where.fill_null(False))
     groups = list(query.groups)
@@ -300,7 +328,11 @@ def answer_query(
                 if a.kind in ("sum", "avg") and a.column is not None
             ],
         )
+        if dry:
+            return {}
         cells = keys.join(exact, on=groups, how="left").fill_null(0)
+    elif dry:
+        return {}
     else:
         cells = pl.DataFrame(
             {"__n": [data.height]}
@@ -395,7 +427,8 @@ def _release(
         return noisy, [[round(v - half, 2), round(v + half, 2)] for v in noisy]
     low, high = bounds[agg.column]
     reach = m * max(abs(low), abs(high))
-    sums_exact = cells.get_column(f"__s_{agg.column}").to_list()
+    if agg.kind in ("sum", "avg"):
+        sums_exact = cells.get_column(f"__s_{agg.column}").to_list()
     if agg.kind == "sum":
         noisy_s, scale = noisy_sums(sums_exact, reach, share)
         half = Z95 * scale

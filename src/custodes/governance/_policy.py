@@ -9,7 +9,7 @@ of the prepared release.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,12 +62,20 @@ class GovernancePolicy:
     sensitive_max_highest_risk: float = 0.1
     monitoring_days: int = 90
     """Days after a release until its monitoring review is due."""
+    # DP budget defaults (rho-zCDP), from published practice:
+    # - the global ceiling of general data is rho 2.63, what the US Census Bureau spent on
+    #   the whole 2020 Redistricting Data (P.L. 94-171) release (persons 2.56, housing units
+    #   0.07; its production settings of June 2021); important data gets rho 1, well below it;
+    # - a recipient of general data gets rho 1/4, about epsilon 4 at delta 1e-6: some 14
+    #   queries at epsilon 1, the figure commonly used per research query (zCDP adds rho:
+    #   epsilon 1 is rho ~0.0175); of important data rho 1/10, about 5 such queries;
+    # - core data is never released: 0.
     dp_recipient_rho: Mapping[str, str] = field(
-        default_factory=lambda: {"general": "1", "important": "1/2", "core": "0"}
+        default_factory=lambda: {"general": "1/4", "important": "1/10", "core": "0"}
     )
     """Default DP budget (rho-zCDP) of one recipient on one dataset, by grade."""
     dp_dataset_rho: Mapping[str, str] = field(
-        default_factory=lambda: {"general": "10", "important": "5", "core": "0"}
+        default_factory=lambda: {"general": "2.63", "important": "1", "core": "0"}
     )
     """Default global DP ceiling (rho-zCDP) of a dataset over all recipients, by grade."""
     dp_delta: float = 1e-6
@@ -96,6 +104,12 @@ class GovernancePolicy:
         for name in ("max_highest_risk", "sensitive_max_highest_risk"):
             if not 0 < getattr(self, name) <= 1:
                 raise SettingError(f"{where}: {name} must be in (0, 1].")
+
+    def approves(self, board_roles: Sequence[str], grade: str) -> bool:
+        """Whether approvals by reviewers of these board roles (one per approval) meet the
+        quorum and cover the board roles ``grade`` demands."""
+        needed = set(self.board_roles.get(grade, ()))
+        return len(board_roles) >= self.quorum and needed <= set(board_roles)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

@@ -4,10 +4,12 @@ The disclosure report is what a department publishes each year under the
 public data pricing rules: authorisations, capped fee standards, products
 and the fees actually charged. The audit report is what an auditor reads:
 releases by department, recipient and grade; revenue against approved
-standards and permitted revenue; requests rejected and why; and anomalies,
-found by re-checking every invariant from the records, by verifying the
-ledger offline, and by looking for what killed or interrupted steps left in
-the workspace (a release file of a request still approved, ...).
+standards and permitted revenue; every DP budget (total, spent, remaining,
+queries, and whether its total is the grade default or came from an approved
+budget change); requests rejected and why; and anomalies, found by re-checking
+every invariant from the records, by verifying the ledger offline, and by
+looking for what killed or interrupted steps left in the workspace (a release
+file of a request still approved, ...).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter, defaultdict
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,16 @@ from custodes.governance._policy import FREE_PURPOSES
 from custodes.governance._service import Governance
 from custodes.io import file_sha256
 from custodes.ledger import load_public_key, verify_export
-from custodes.store import Charge, Dataset, Decision, FeeStandard, Request, RevenueLimit
+from custodes.store import (
+    Charge,
+    Dataset,
+    Decision,
+    DPBudget,
+    FeeStandard,
+    LedgerEntry,
+    Request,
+    RevenueLimit,
+)
 
 __all__ = ["audit_report", "disclosure_report"]
 
@@ -152,7 +164,9 @@ def audit_report(governance: Governance, year: int) -> dict[str, Any]:
                         ],
                     }
                 )
+        budgets = _dp_budgets(session)
         anomalies = _anomalies(governance, session, released, charges)
+        anomalies += _dp_anomalies(governance, session)
     anomalies += _ledger_anomalies(governance)  # after the transaction: the export reads alone
     anomalies += _leftovers(governance)
     return {
@@ -162,10 +176,94 @@ def audit_report(governance: Governance, year: int) -> dict[str, Any]:
             d: {k: str(v) if isinstance(v, Decimal) else v for k, v in e.items()}
             for d, e in revenue.items()
         },
-        "dp_budget_spent": {},
+        "dp_budget_spent": budgets,
         "rejected_requests": rejected,
         "anomalies": anomalies,
     }
+
+
+def _dp_budgets(session: Session) -> list[dict[str, Any]]:
+    """Every DP budget: total, spent and remaining rho (exact fractions and decimals), the
+    queries paid from it, and where its total came from (the grade default, an approved
+    budget change, or a steward's lowering)."""
+    out = []
+    rows = session.execute(select(DPBudget).order_by(DPBudget.dataset, DPBudget.recipient))
+    for row in rows.scalars():
+        total, spent = Fraction(row.total), Fraction(row.spent)
+        out.append(
+            {
+                "dataset": row.dataset,
+                "recipient": row.recipient,
+                "total_rho": _decimal(total),
+                "spent_rho": _decimal(spent),
+                "remaining_rho": _decimal(total - spent),
+                "total_rho_exact": str(total),
+                "spent_rho_exact": str(spent),
+                "queries": row.queries,
+                "source": row.source,
+            }
+        )
+    return out
+
+
+def _dp_anomalies(governance: Governance, session: Session) -> list[str]:
+    """Every DP budget row re-checked against the ledger: what was spent is the sum of the
+    answered queries' rho, and a total above the grade default needs an approved budget
+    change (or a steward's lowering) on the ledger."""
+    spent: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
+    totals: dict[tuple[str, str], Fraction] = {}
+    texts = session.execute(
+        select(LedgerEntry.entry)
+        .where(LedgerEntry.entry.contains('"type":"dp.'))
+        .order_by(LedgerEntry.index)
+    ).scalars()
+    for text in texts:
+        entry = json.loads(text)
+        kind, payload = entry["type"], entry["payload"]
+        if kind == "dp.query_answered":
+            rho = Fraction(*payload["rho"])
+            spent[(entry["subject"], payload["recipient"])] += rho
+            spent[(entry["subject"], "*")] += rho
+        elif kind == "dp.budget_set":
+            totals[(entry["subject"], payload["recipient"])] = Fraction(*payload["rho"])
+        elif kind == "dp.budget_change.approved":
+            totals[(payload["dataset"], payload["recipient"])] = Fraction(*payload["rho"])
+    found = []
+    for row in session.execute(select(DPBudget)).scalars():
+        key = (row.dataset, row.recipient)
+        whose = "the global ceiling" if row.recipient == "*" else f"{row.recipient}'s budget"
+        if Fraction(row.spent) != spent.get(key, Fraction(0)):
+            found.append(
+                f"{whose} on {row.dataset} says rho {row.spent} spent, but the ledger's answered "
+                f"queries add up to {spent.get(key, Fraction(0))}"
+            )
+        if key in totals:
+            if Fraction(row.total) != totals[key]:
+                found.append(
+                    f"{whose} on {row.dataset} has total rho {row.total}, not the {totals[key]} "
+                    "the ledger last recorded"
+                )
+            continue
+        data = session.execute(
+            select(Dataset).where(Dataset.name == row.dataset).order_by(Dataset.version.desc())
+        ).scalar()
+        policy = governance.policy
+        table = policy.dp_dataset_rho if row.recipient == "*" else policy.dp_recipient_rho
+        default = Fraction(table.get(data.grade, "0")) if data is not None else Fraction(0)
+        if Fraction(row.total) > default:
+            found.append(
+                f"{whose} on {row.dataset} (total rho {row.total}) is above its grade default "
+                "without an approved budget change on the ledger"
+            )
+    return found
+
+
+def _decimal(value: Fraction) -> str:
+    """A rho as a decimal of at most 6 significant digits."""
+    with localcontext() as context:
+        context.prec = 6
+        text = f"{Decimal(value.numerator) / Decimal(value.denominator):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _anomalies(

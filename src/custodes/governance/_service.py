@@ -734,9 +734,7 @@ class Governance:
                 .all()
             )
             grade = self._dataset(session, row.dataset, row.dataset_version).grade
-            needed = set(self.policy.board_roles.get(grade, ()))
-            covered = {d.board_role for d in approvals}
-            if len(approvals) >= self.policy.quorum and needed <= covered:
+            if self.policy.approves([d.board_role for d in approvals], grade):
                 self._move(
                     session,
                     row,

@@ -91,12 +91,21 @@ def render_audit_html(report: Mapping[str, Any]) -> str:
                 revenue,
                 ["department", "charged", "deducted_next_period", "permitted", "currency"],
             ),
-            "<section><h2>Differential privacy budget spent</h2>"
-            + paragraph(
-                "; ".join(f"{k}: {v}" for k, v in report["dp_budget_spent"].items())
-                or "None recorded."
-            )
-            + "</section>",
+            _section(
+                "Differential privacy budgets",
+                "Privacy budgets (rho, zCDP; recipient * is the dataset's global ceiling): "
+                "spending and where each total came from",
+                report["dp_budget_spent"],
+                [
+                    "dataset",
+                    "recipient",
+                    "total_rho",
+                    "spent_rho",
+                    "remaining_rho",
+                    "queries",
+                    "source",
+                ],
+            ),
             _section(
                 "Rejected requests",
                 "Requests the board rejected, and why",

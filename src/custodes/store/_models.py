@@ -10,6 +10,7 @@ __all__ = [
     "Base",
     "Charge",
     "DPBudget",
+    "DPBudgetChange",
     "DPConfig",
     "Dataset",
     "Decision",
@@ -200,3 +201,27 @@ class DPBudget(Base):
     recipient: Mapped[str] = mapped_column(String(100), primary_key=True)
     total: Mapped[str] = mapped_column(String(80))
     spent: Mapped[str] = mapped_column(String(80))
+    queries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Queries answered and paid from this budget."""
+    source: Mapped[str] = mapped_column(
+        String(120), default="grade default", server_default="grade default"
+    )
+    """Where the total came from: the grade default, an approved change, a steward's lowering."""
+
+
+class DPBudgetChange(Base):
+    """A proposal to raise a DP budget, reviewed by the board like a request."""
+
+    __tablename__ = "dp_budget_changes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(100))
+    total: Mapped[str] = mapped_column(String(80))
+    """The proposed total (rho, an exact fraction as text)."""
+    previous: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    """under_review, approved or rejected."""
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[str] = mapped_column(String(40))
