@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -656,3 +657,37 @@ def test_cli_help_shows_bracketed_setting_names(
     assert "[public_groups]" in help_text
     assert main(["assess", "--help"]) == 0
     assert "[default: 0.2]" in capsys.readouterr().out
+
+
+def test_identifiers_in_unprocessed_columns_never_leave(office: tuple[Settings, Path]) -> None:
+    """Resident IDs written in case notes: the roles said free text, the plan forgot it."""
+    import polars as pl
+
+    from tests.test_detect import late_region_ids
+
+    settings, folder = office
+    register = pl.read_csv(folder / "register.csv", infer_schema=False)
+    ids = late_region_ids(register.height, seed=5)
+    notes = [f"来访登记，证件{v}，已核实" if i % 3 == 0 else "电话回访" for i, v in enumerate(ids)]
+    register.with_columns(pl.Series("case_notes", notes)).write_csv(folder / "register.csv")
+    _registered(settings, folder)
+    request = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request,
+        purpose="public_welfare",
+        sharing_model="file_under_agreement",
+        columns=[*COLUMNS, "case_notes"],
+        intended_use="study household benefits by county",
+        term_end="2030-12-31",
+    )
+    act(settings, "stella").identify(request)
+    with pytest.raises(RefusedError) as caught:
+        act(settings, "stella").prepare(request, folder / "plan.toml")
+    message = str(caught.value)
+    assert re.search(r"column 'case_notes': [\d,]+ cells with a CN_RESIDENT_ID", message)
+    assert not [v for v in ids if v in message]
+    assert act(settings, "audrey").request(request).state == "identifiers_identified"
+    redacting = PLAN + '\n[[identifiers]]\ncolumn = "case_notes"\naction = "redact"\n'
+    (folder / "redacting.toml").write_text(redacting, encoding="utf-8")
+    report = act(settings, "stella").prepare(request, folder / "redacting.toml")
+    assert "case_notes" in report["columns_out"]

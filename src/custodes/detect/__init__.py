@@ -7,6 +7,7 @@
 - :func:`redact`: mask identifier spans inside free text.
 """
 
+from custodes.detect._gate import GATE_RECOGNIZERS, IdentifierHit, checked_identifiers
 from custodes.detect._grading import (
     DEFAULT_POLICY,
     GRADES,
@@ -31,6 +32,7 @@ from custodes.detect._screen import hash_personal, personal_data_in
 
 __all__ = [
     "DEFAULT_POLICY",
+    "GATE_RECOGNIZERS",
     "GRADES",
     "RECOGNIZERS",
     "SENSITIVE_CATEGORIES",
@@ -39,8 +41,10 @@ __all__ = [
     "EntityMatch",
     "Grade",
     "GradingPolicy",
+    "IdentifierHit",
     "Recognizer",
     "ScanResult",
+    "checked_identifiers",
     "classify",
     "grade",
     "hash_personal",

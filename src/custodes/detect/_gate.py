@@ -60,8 +60,8 @@ def checked_identifiers(table: pl.DataFrame | pl.LazyFrame) -> list[IdentifierHi
                     .drop_nulls("s")
                     .select("row", normalised(pl.col("s"), r.variant).alias("span"))
                 )
-            found = pl.concat(parts).filter(pl.col("span").str.contains(r.pattern))
-            queries.append((column, r, found))
+            candidates = pl.concat(parts).filter(pl.col("span").str.contains(r.pattern))
+            queries.append((column, r, candidates))
     results = pl.collect_all([q for _, _, q in queries])
     counted: dict[tuple[str, str], set[int]] = {}
     for (column, r, _), found in zip(queries, results, strict=True):

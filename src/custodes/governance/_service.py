@@ -672,6 +672,7 @@ class Governance:
                 f"direct identifiers never leave unprocessed: {', '.join(raw)} would be released "
                 "as they are; remove, mask or pseudonymize them in the plan."
             )
+        _no_checked_identifiers(made.table, "the prepared file")
         extra = sorted(out - set(details["columns"]))
         if extra:
             raise RefusedError(
@@ -775,6 +776,7 @@ class Governance:
                         f"the release of request {request_id} does not reproduce the approved "
                         "file (SHA-256 differs); nothing was released."
                     )
+                _no_checked_identifiers(made.table, f"the release of request {request_id}")
             with self._change() as session:
                 self._need(session, "steward")
                 row = self._request(session, request_id)
@@ -1087,6 +1089,30 @@ class Governance:
                 record["reason_sha256"] = text_sha256(why)
             self._record(session, "fee.charged", request_id, record)
             return record
+
+
+def _no_checked_identifiers(table: Any, what: str) -> None:
+    """Defence in depth at the gate: no identifier that passes its check digits leaves,
+    whatever roles the columns were given. Names the column and the entity, never a value."""
+    from custodes.detect import checked_identifiers, personal_data_in
+
+    hits = checked_identifiers(table)
+    if hits:
+        kinds = personal_data_in([h.column for h in hits])
+        found = "; ".join(
+            (
+                f"column {h.column!r}"
+                if kind is None
+                else f"column {list(table.columns).index(h.column) + 1} (name withheld)"
+            )
+            + f": {h.cells:,} cells with a {h.entity}"
+            for h, kind in list(zip(hits, kinds, strict=True))[:5]
+        )
+        raise RefusedError(
+            f"{what} holds identifiers that pass their check digits ({found}); nothing leaves "
+            "with them: remove, mask, pseudonymize or redact those columns in the plan "
+            "(redact = [...] for free text), and prepare again."
+        )
 
 
 _HASHES: dict[tuple[str, int, int, int], str] = {}
