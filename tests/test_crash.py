@@ -252,8 +252,12 @@ def test_a_release_killed_before_its_commit_is_an_anomaly_until_released_again(
     assert path.is_file()
     assert act(settings, "audrey").request(request).state == "approved"
     found = Workspace(settings).doctor().findings
-    assert [(f.kind, f.path) for f in found] == [("unreleased_artifact", str(path))]
-    assert "which is approved, not released" in found[0].detail
+    kinds = sorted((f.kind, Path(f.path).name.split(".custodes-")[0]) for f in found)
+    # The file, and the recipient's manifest still under its temporary name.
+    assert kinds == [("stale_temporary", ".manifest.json"), ("unreleased_artifact", "release.csv")]
+    artifact = next(f for f in found if f.kind == "unreleased_artifact")
+    assert artifact.path == str(path)
+    assert "which is approved, not released" in artifact.detail
     anomalies = audit_report(act(settings, "audrey"), 2026)["anomalies"]
     assert any(str(path) in a and "not released" in a for a in anomalies)
     act(settings, "stella").release(request, recipient="Uni", terms="DUA")

@@ -691,3 +691,61 @@ def test_identifiers_in_unprocessed_columns_never_leave(office: tuple[Settings, 
     (folder / "redacting.toml").write_text(redacting, encoding="utf-8")
     report = act(settings, "stella").prepare(request, folder / "redacting.toml")
     assert "case_notes" in report["columns_out"]
+
+
+def test_a_release_holds_exactly_the_requested_columns(office: tuple[Settings, Path]) -> None:
+    """A request for 4 of 13 columns needed a plan naming the other 9 as identifying."""
+    settings, folder = office
+    _registered(settings, folder)
+    plan = PLAN.replace(
+        'identifying = ["resident_id", "name", "phone", "address", "province", "prefecture"]\n', ""
+    )
+    (folder / "short.toml").write_text(plan, encoding="utf-8")
+    wanted = ["sex", "birth_date", "region_code", "household_size"]
+    request = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request,
+        purpose="public_welfare",
+        sharing_model="file_under_agreement",
+        columns=wanted,
+        intended_use="household sizes by county",
+        term_end="2030-12-31",
+    )
+    act(settings, "stella").identify(request)
+    report = act(settings, "stella").prepare(request, folder / "short.toml")
+    assert report["columns_out"] == wanted
+    narrow = folder / "narrow.toml"
+    narrow.write_text(plan.replace('"sex", "birth_date", "region_code"', '"sex", "income_band"')
+                      .replace('birth_date = "date:year,decade"\nregion_code = "prc"\n', "")
+                      .replace('[hierarchies]\n', '[hierarchies]\nincome_band = "mask:step=1"\n'),
+                      encoding="utf-8")  # fmt: skip
+    request2 = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request2,
+        purpose="public_welfare",
+        sharing_model="file_under_agreement",
+        columns=wanted,
+        intended_use="household sizes by county",
+        term_end="2030-12-31",
+    )
+    act(settings, "stella").identify(request2)
+    with pytest.raises(SettingError, match="assesses column 'income_band', which the release"):
+        act(settings, "stella").prepare(request2, narrow)
+    act(settings, "stella").submit(request)
+    act(settings, "pat").decide(request, True, "risk below thresholds")
+    act(settings, "lee").decide(request, True, "agreement signed")
+    released = act(settings, "stella").release(request, recipient="University X", terms="DUA-17")
+    header = Path(released["path"]).read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",") == wanted
+    note = json.loads((Path(released["path"]).parent / "manifest.json").read_text("utf-8"))
+    assert note["request"] == request
+    assert note["columns"] == wanted
+    assert note["terms"] == "DUA-17"
+    assert note["risk"]["k_anonymity"] >= 10
+    assert note["privacy_models"] == ["10-anonymity"]
+    assert set(note["generalization"]) == {"sex", "birth_date", "region_code"}
+    entry = open_ledger(settings).entry(note["ledger_index"])
+    assert (entry["type"], entry["subject"]) == ("request.released", request)
+    text = json.dumps(note)
+    assert str(folder) not in text
+    assert "fingerprint" not in text

@@ -187,8 +187,8 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
 _DP_QUERIES = (
     'SELECT sex, COUNT(*) FROM "population-register" GROUP BY sex',
     'SELECT sex, AVG(household_size) FROM "population-register" GROUP BY sex',
-    'SELECT COUNT(*) FROM "population-register" WHERE household_size >= 5',
     'SELECT sex, MEDIAN(household_size) FROM "population-register" GROUP BY sex',
+    'SELECT COUNT(*) FROM "population-register" WHERE household_size >= 5',
 )
 
 

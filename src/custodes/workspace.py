@@ -304,8 +304,14 @@ class Workspace:
         progress: Callable[[int, int], None] | None = None,
         read_options: Mapping[str, Any] | None = None,
         record: bool = True,
+        columns: Sequence[str] | None = None,
     ) -> Anonymization:
         """Find the optimal generalization meeting ``spec`` and apply it to the table.
+
+        With ``columns`` the release holds only those columns (a governed
+        release: what the request asked for); every other column is dropped
+        by the pipeline itself, and the quasi-identifiers and sensitive
+        attributes the spec assesses must be among them.
 
         The spec is validated against the table before any work. With
         ``output`` the anonymized table is written there and the manifest
@@ -318,6 +324,8 @@ class Workspace:
         """
         source = open_table(table, **dict(read_options or {}))
         spec.validate(source.columns, source.name)
+        if columns is not None:
+            _check_released_columns(spec, columns, source.columns, source.name)
         path = Path(table) if isinstance(table, str | os.PathLike) else None
         target = output.target if isinstance(output, StagedFile) else output
         if target is not None and path is not None and path.is_file():
@@ -396,6 +404,8 @@ class Workspace:
                 released = apply_identifier_actions(generalized, spec.actions()).collect(
                     engine="streaming"
                 )
+        if columns is not None:  # what was not asked for never leaves
+            released = released.select([c for c in released.columns if c in set(columns)])
         hierarchy_of = {
             m.sensitive: m.hierarchy
             for m in spec.models
@@ -660,6 +670,22 @@ def _free_name(base: str, taken: Sequence[str]) -> str:
     while any(t.startswith(name) for t in taken):
         name += "_"
     return name
+
+
+def _check_released_columns(
+    spec: AnonymizationSpec, columns: Sequence[str], present: Sequence[str], where: str
+) -> None:
+    """The columns to release exist, and hold what the spec assesses."""
+    for name in columns:
+        if name not in present:
+            raise unknown_column(name, present, where=where)
+    for name in [*spec.quasi_identifiers, *spec.sensitive]:
+        if name not in columns:
+            raise SettingError(
+                f"the plan assesses column {name!r}, which the release does not hold (it was "
+                "not asked for); remove it from the plan's quasi-identifiers and models, or "
+                "have it requested."
+            )
 
 
 def _counts(frame: pl.DataFrame) -> list[tuple[str, int]]:

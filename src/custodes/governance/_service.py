@@ -190,12 +190,12 @@ class Governance:
 
     def _record(
         self, session: Session, event: str, subject: str, payload: Mapping[str, Any]
-    ) -> None:
+    ) -> int:
         from custodes.detect import hash_personal
 
         # Column names and other strings that are personal data go to the ledger hashed.
         subject, hashed = hash_personal(subject, payload)
-        self.ledger.append(session, event, self.actor, subject, hashed)
+        return self.ledger.append(session, event, self.actor, subject, hashed)
 
     def _me(self, session: Session) -> Actor:
         me = session.get(Actor, self.actor)
@@ -245,11 +245,12 @@ class Governance:
                 f"{' or '.join(a.replace('_', ' ') for a in allowed)} ({missing})."
             )
 
-    def _move(self, session: Session, row: Request, state: str, payload: Mapping[str, Any]) -> None:
+    def _move(self, session: Session, row: Request, state: str, payload: Mapping[str, Any]) -> int:
+        """Move a request to ``state``, recorded on the ledger; the entry's index."""
         old = row.state
         row.state = state
         row.updated_at = _now()
-        self._record(
+        return self._record(
             session, f"request.{state}", row.id, {"from": old, "to": state, **dict(payload)}
         )
 
@@ -584,7 +585,9 @@ class Governance:
                 staged = stack.enter_context(
                     StagedFile(self._artifact_path(request_id, "staged", source))
                 )
-                made = self.workspace.anonymize(source, spec, output=staged, record=False)
+                made = self.workspace.anonymize(
+                    source, spec, output=staged, record=False, columns=details["columns"]
+                )
                 self._gates(data, details, made)
                 artifact = made.output_sha256
                 report = {
@@ -756,6 +759,7 @@ class Governance:
             plan = json.loads(row.plan or "{}")
             data = self._dataset(session, row.dataset, row.dataset_version)
         path = None
+        made = None
         with ExitStack() as stack:
             staged: StagedFile | None = None
             if details["sharing_model"] in FILE_MODELS:
@@ -770,7 +774,9 @@ class Governance:
                 # Written under a temporary name: release.csv appears only as the release
                 # commits (a kill in between leaves what `custodes doctor` reports).
                 staged = stack.enter_context(StagedFile(path))
-                made = self.workspace.anonymize(source, spec, output=staged, record=False)
+                made = self.workspace.anonymize(
+                    source, spec, output=staged, record=False, columns=details["columns"]
+                )
                 if made.output_sha256 != row.artifact_sha256:
                     raise RefusedError(
                         f"the release of request {request_id} does not reproduce the approved "
@@ -792,7 +798,7 @@ class Governance:
                     "term_end": details["term_end"],
                 }
                 row.release = json.dumps(record, ensure_ascii=False)
-                self._move(
+                index = self._move(
                     session,
                     row,
                     "released",
@@ -804,8 +810,18 @@ class Governance:
                         "grade": data.grade,
                     },
                 )
-                if staged is not None:
-                    staged.commit()  # the last step before the commit; undone if it fails
+                if staged is not None and made is not None and path is not None:
+                    # The file and the recipient's manifest beside it: the last steps
+                    # before the commit, both undone if it fails.
+                    note = recipient_manifest(
+                        made, request_id, f"{data.name}@{data.version}", record, index, path.name
+                    )
+                    manifest = stack.enter_context(StagedFile(path.with_name("manifest.json")))
+                    manifest.temp.write_text(
+                        json.dumps(note, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+                    )
+                    staged.commit()
+                    manifest.commit()
         return record
 
     def review_monitoring(self, request_id: str, note: str) -> None:
@@ -1089,6 +1105,49 @@ class Governance:
                 record["reason_sha256"] = text_sha256(why)
             self._record(session, "fee.charged", request_id, record)
             return record
+
+
+def recipient_manifest(
+    made: Any, request_id: str, dataset: str, release: Mapping[str, Any], index: int, name: str
+) -> dict[str, Any]:
+    """What the recipient receives beside the file: its columns, how each was changed, the
+    privacy models met, the risk, the terms, the request and the ledger entry of the release.
+    Nothing of the office's own: no paths, no key fingerprints."""
+    spec = made.spec
+    levels = made.transformation or {}
+    actions = [
+        {k: v for k, v in a.describe().items() if k != "key_fingerprint"} for a in spec.actions()
+    ]
+    after = made.after
+    return {
+        "request": request_id,
+        "dataset": dataset,
+        "file": name,
+        "sha256": release["artifact_sha256"],
+        "rows": made.table.height,
+        "columns": list(made.table.columns),
+        "generalization": {
+            q: {
+                "level": levels.get(q, "local"),
+                "hierarchy": h if isinstance(h, str) else "a value hierarchy",
+            }
+            for q, h in ((q, spec.hierarchies[q]) for q in spec.quasi_identifiers)
+        },
+        "identifiers": [a for a in actions if a["column"] in made.table.columns],
+        "suppressed_records": made.suppressed_records,
+        "privacy_models": [m.describe() for m in spec.models],
+        "risk": {
+            "k_anonymity": after.k_anonymity,
+            "highest_prosecutor_risk": str(after.prosecutor.highest_risk),
+            "average_prosecutor_risk": str(after.prosecutor.average_risk),
+            "records_at_risk": str(after.prosecutor.records_at_risk),
+        },
+        "recipient": release["recipient"],
+        "terms": release["terms"],
+        "term_end": release["term_end"],
+        "released_at": release["released_at"],
+        "ledger_index": index,
+    }
 
 
 def _no_checked_identifiers(table: Any, what: str) -> None:
