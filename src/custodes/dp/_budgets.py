@@ -281,43 +281,20 @@ class Budgets(Governance):
                     f"{self.actor!r} proposed budget change {change_id} or would receive it, and "
                     "may not review it."
                 )
-            if session.get(Decision, (change_id, self.actor)) is not None:
-                raise RefusedError(
-                    f"{self.actor!r} has decided on budget change {change_id} already."
-                )
-            assert me.board_role is not None
-            decision = "approve" if approve else "reject"
-            session.add(
-                Decision(
-                    request_id=change_id,
-                    reviewer=self.actor,
-                    board_role=me.board_role,
-                    decision=decision,
-                    rationale=rationale,
-                    created_at=_now(),
-                )
-            )
-            session.flush()
-            self._record(
-                session,
-                "dp.budget_change.decided",
-                change_id,
-                {"decision": decision, "board_role": me.board_role},
-            )
             change.updated_at = _now()
-            if not approve:
+            approvals = self._vote(
+                session,
+                me,
+                change_id,
+                f"budget change {change_id}",
+                approve,
+                rationale,
+                "dp.budget_change.decided",
+            )
+            if approvals is None:
                 change.state = "rejected"
                 self._record(session, "dp.budget_change.rejected", change_id, {"by": self.actor})
                 return change.state
-            approvals = (
-                session.execute(
-                    select(Decision).where(
-                        Decision.request_id == change_id, Decision.decision == "approve"
-                    )
-                )
-                .scalars()
-                .all()
-            )
             data = self._dataset(session, change.dataset)
             if not self.policy.approves([d.board_role for d in approvals], data.grade):
                 return change.state

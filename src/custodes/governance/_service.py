@@ -705,38 +705,18 @@ class Governance:
                 raise ForbiddenError(
                     f"{self.actor!r} filed or prepared request {request_id} and may not review it."
                 )
-            if session.get(Decision, (request_id, self.actor)) is not None:
-                raise RefusedError(f"{self.actor!r} has decided on request {request_id} already.")
-            assert me.board_role is not None
-            session.add(
-                Decision(
-                    request_id=request_id,
-                    reviewer=self.actor,
-                    board_role=me.board_role,
-                    decision="approve" if approve else "reject",
-                    rationale=rationale,
-                    created_at=_now(),
-                )
-            )
-            session.flush()
-            self._record(
+            approvals = self._vote(
                 session,
-                "request.decided",
+                me,
                 request_id,
-                {"decision": "approve" if approve else "reject", "board_role": me.board_role},
+                f"request {request_id}",
+                approve,
+                rationale,
+                "request.decided",
             )
-            if not approve:
+            if approvals is None:
                 self._move(session, row, "rejected", {"by": self.actor})
                 return row.state
-            approvals = (
-                session.execute(
-                    select(Decision).where(
-                        Decision.request_id == request_id, Decision.decision == "approve"
-                    )
-                )
-                .scalars()
-                .all()
-            )
             grade = self._dataset(session, row.dataset, row.dataset_version).grade
             if self.policy.approves([d.board_role for d in approvals], grade):
                 self._move(
@@ -746,6 +726,44 @@ class Governance:
                     {"approvals": sorted(d.reviewer for d in approvals)},
                 )
             return row.state
+
+    def _vote(
+        self,
+        session: Session,
+        me: Actor,
+        subject: str,
+        what: str,
+        approve: bool,
+        rationale: str,
+        event: str,
+    ) -> list[Decision] | None:
+        """Record a board member's decision on ``subject`` (a request or a budget change) and
+        its ledger entry; the approvals so far, or None when it was a rejection."""
+        if session.get(Decision, (subject, self.actor)) is not None:
+            raise RefusedError(f"{self.actor!r} has decided on {what} already.")
+        assert me.board_role is not None
+        decision = "approve" if approve else "reject"
+        session.add(
+            Decision(
+                request_id=subject,
+                reviewer=self.actor,
+                board_role=me.board_role,
+                decision=decision,
+                rationale=rationale,
+                created_at=_now(),
+            )
+        )
+        session.flush()
+        self._record(session, event, subject, {"decision": decision, "board_role": me.board_role})
+        if not approve:
+            return None
+        return list(
+            session.execute(
+                select(Decision).where(
+                    Decision.request_id == subject, Decision.decision == "approve"
+                )
+            ).scalars()
+        )
 
     def release(self, request_id: str, *, recipient: str, terms: str) -> dict[str, Any]:
         """Produce the approved artifact exactly (hash-checked) and record its release."""
