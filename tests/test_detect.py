@@ -464,3 +464,33 @@ def test_late_region_ids_under_an_uninformative_name_and_in_text_are_found() -> 
     redacted = frame.lazy().select(redaction("记录", spans)).collect().get_column("记录")
     assert not any(v in text for v, text in zip(ids, redacted.to_list(), strict=True))
     assert redacted.str.contains(r"\[CN_RESIDENT_ID\]").sum() == 500
+
+
+def test_chinese_place_columns_are_quasi_identifiers_not_names() -> None:
+    """区县 values (朝阳区, 海淀区 ...) were read as person names (朝 and 高 are surnames)."""
+    counties = sorted(
+        {e.name for code, es in loc_dat().items() if len(code) == 6 for e in es} - {"市辖区", "县"}
+    )[:300]
+    rng = random.Random(2)
+    n = 600
+    frame = pl.DataFrame(
+        {
+            "区县": [rng.choice(counties) for _ in range(n)],
+            "街道": [
+                rng.choice(["建国门街道", "和平里街道", "高碑店乡", "马驹桥镇"]) for _ in range(n)
+            ],
+            "社区": [rng.choice(["朝阳社区", "高家园社区", "王村", "李家村"]) for _ in range(n)],
+            "所在地": [rng.choice(["朝阳区", "高县", "海淀区", "周至县"]) for _ in range(n)],
+            "姓名": [rng.choice(["王芳", "张伟", "高明", "刘洋", "朝晖"]) for _ in range(n)],
+        }
+    )
+    result = scan(frame, sample=n)
+    roles = {c.name: c.suggested_role for c in result.columns}
+    assert roles == {
+        "区县": "quasi_identifying",
+        "街道": "quasi_identifying",
+        "社区": "quasi_identifying",
+        "所在地": "quasi_identifying",
+        "姓名": "identifying",
+    }
+    assert result.column("区县").entities[0].entity == "PLACE"

@@ -181,12 +181,24 @@ def _gps(values: pl.Series) -> BoolArray:
     return np.asarray(latlon | lonlat)
 
 
+# Places end in the name of their level: 朝阳区 and 高县 are not people, though 朝 and 高
+# are surnames.
+PLACE_SUFFIX = r"(?:省|市|区|县|旗|盟|州|自治州|街道|镇|乡|苏木|社区|村|居委会|村委会|嘎查)$"
+
+
 def _person_name(values: pl.Series) -> BoolArray:
     first = values.str.slice(0, 1)
     first_two = values.str.slice(0, 2)
+    surname = first.is_in(list(SURNAMES)).to_numpy() | (
+        first_two.is_in(list(COMPOUND_SURNAMES)) & (values.str.len_chars() >= 3)
+    ).to_numpy()
+    return np.asarray(surname & ~values.str.contains(PLACE_SUFFIX).to_numpy())
+
+
+def _place(values: pl.Series) -> BoolArray:
+    """A place by its level's suffix (县, 街道, 村 ...) or a division name of the registry."""
     return np.asarray(
-        first.is_in(list(SURNAMES)).to_numpy()
-        | (first_two.is_in(list(COMPOUND_SURNAMES)) & (values.str.len_chars() >= 3)).to_numpy()
+        (values.str.contains(PLACE_SUFFIX) | values.is_in(_division_names())).to_numpy()
     )
 
 
@@ -409,6 +421,17 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         0.7,
         variant="text",
         validate=_birth_date,
+    ),
+    Recognizer(
+        "cn_place",
+        "PLACE",
+        "Chinese place: a division (省, 市, 区, 县 ...), a township or street (镇, 乡, 街道) or "
+        "a community or village (社区, 村)",
+        r"^[\u4e00-\u9fff]{2,20}$",
+        "quasi_identifying",
+        0.7,
+        variant="text",
+        validate=_place,
     ),
     Recognizer(
         "cn_person_name",

@@ -27,8 +27,8 @@ from custodes.detect._scan import classify
 __all__ = ["hash_personal", "personal_data_in"]
 
 _PREFIX = "sha256:"
-# Judged whole, these are facts, not people: a date (a deadline, a release day), a number.
-_NOT_ALONE = frozenset({"DATE_OF_BIRTH", "IP_ADDRESS"})
+# Judged whole, these are facts, not people: a date (a deadline, a release day), a place.
+_NOT_ALONE = frozenset({"DATE_OF_BIRTH", "IP_ADDRESS", "PLACE"})
 # A digest in hex (what the ledger records instead of data): its digit runs are chance.
 _DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
 
