@@ -371,3 +371,40 @@ def test_json_reports_are_written_as_they_are(
         data = json.loads(out)
         if command == "scan":
             assert data["columns"][0]["name"] == name  # no emoji, no line break
+
+
+def test_a_headerless_file_of_people_leaves_no_value_in_any_artifact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read with --header anyway: the first person's data becomes column names, which no
+    output, report, error or ledger entry may show."""
+    import polars as pl
+
+    from custodes.synth import population_register
+
+    people = population_register(400, seed=21).select(
+        "name", "address", "resident_id", "sex", "household_size"
+    )
+    people = people.sort(pl.col("resident_id").str.ends_with("X"), descending=True)
+    first = [str(v) for v in people.row(0)[:3]]
+    data = tmp_path / "people.csv"
+    people.write_csv(data, include_header=False)
+    ws = tmp_path / "ws"
+    assert main(["init", "--workspace", str(ws)]) == 0
+    assert main(["scan", str(data), "--workspace", str(ws)]) == 0  # 男 recurs: data
+    assert "column_1" in capsys.readouterr().out
+    assert main(["scan", str(data), "--header", "--workspace", str(ws)]) == 0
+    saved, page = tmp_path / "scan.json", tmp_path / "scan.html"
+    argv = ["scan", str(data), "--header", "--workspace", str(ws)]
+    assert main([*argv, "--format", "json", "--output", str(saved)]) == 0
+    assert main([*argv, "--format", "html", "--output", str(page)]) == 0
+    roles = json.loads(saved.read_text("utf-8"))["roles"]
+    assert len(roles["identifying"]) == 3
+    assert all(r.startswith("sha256:") for r in roles["identifying"])
+    export = tmp_path / "ledger.jsonl"
+    assert main(["ledger", "export", "--output", str(export), "--workspace", str(ws)]) == 0
+    printed = capsys.readouterr()
+    artifacts = [saved, page, export]
+    texts = [printed.out, printed.err, *(p.read_text("utf-8") for p in artifacts)]
+    leaked = [(i, v) for i, text in enumerate(texts) for v in first if v in text]
+    assert leaked == []

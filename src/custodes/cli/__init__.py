@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -236,7 +236,10 @@ def assess(
         raise SettingError("give --population or --population-size, not both.")
     read_options = _read_options(input_format, delimiter, encoding, header, table, sheet)
     if roles_from is not None:
-        qi, sensitive, identifying = _scan_roles(roles_from, qi, sensitive, identifying)
+        from custodes import read_table
+
+        names = read_table(path, **read_options).columns
+        qi, sensitive, identifying = _scan_roles(roles_from, qi, sensitive, identifying, names)
     if qi is None:
         raise SettingError("give the quasi-identifiers: --qi COLUMNS, or --roles-from SCAN.json.")
     show_progress = err.is_terminal
@@ -485,7 +488,10 @@ def anonymize(
         raise SettingError("give the policy: --spec FILE, or --qi with --hierarchy and a model.")
     else:
         if roles_from is not None:
-            identifying, redact = _scan_identifiers(roles_from, identifying, redact)
+            from custodes import read_table
+
+            names = read_table(path).columns
+            identifying, redact = _scan_identifiers(roles_from, identifying, redact, names)
         spec = _spec_from_flags(
             qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, average_risk,
             suppression, identifying, mask, pseudonymize, shift_dates, key_file, local,
@@ -547,12 +553,16 @@ def _spec_from_flags(
 
 
 def _scan_roles(
-    path: Path, qi: str | None, sensitive: str | None, identifying: str | None
+    path: Path,
+    qi: str | None,
+    sensitive: str | None,
+    identifying: str | None,
+    columns: Sequence[str],
 ) -> tuple[str, str | None, str | None]:
     """Roles for assess from a saved scan; columns named in flags keep the flag's role."""
     from custodes.detect import read_scan_roles
 
-    roles = read_scan_roles(path)
+    roles = read_scan_roles(path, columns)
 
     given = {*_names(qi or ""), *_names(sensitive or ""), *_names(identifying or "")}
 
@@ -571,12 +581,12 @@ def _scan_roles(
 
 
 def _scan_identifiers(
-    path: Path, identifying: str | None, redact: list[str] | None
+    path: Path, identifying: str | None, redact: list[str] | None, columns: Sequence[str]
 ) -> tuple[str | None, list[str]]:
     """Add a saved scan's identifying and free-text columns to the flags' own."""
     from custodes.detect import read_scan_roles
 
-    roles = read_scan_roles(path)
+    roles = read_scan_roles(path, columns)
     given_ids = _names(identifying or "")
     given_redact = list(redact or [])
     redacted = {item.partition(":")[0].strip() for item in given_redact}

@@ -158,8 +158,9 @@ def render_scan(result: ScanResult, console: Console) -> None:
         if c.suggested_action == "redact":
             role += " (redact)"
         entity = c.main_entity or ", ".join(sorted({e.entity for e in c.entities if e.in_text}))
+        shown = c.name if c.name_withheld is None else f"(name withheld: {c.name_withheld})"
         columns.add_row(
-            escape(c.name),
+            escape(shown),
             f"[{styles.get(c.suggested_role, 'dim')}]{role}[/]",
             escape(entity or "-"),
             f"{c.match_rate:.0%}" if c.match_rate else "",

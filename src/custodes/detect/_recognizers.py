@@ -189,9 +189,10 @@ PLACE_SUFFIX = r"(?:省|市|区|县|旗|盟|州|自治州|街道|镇|乡|苏木|
 def _person_name(values: pl.Series) -> BoolArray:
     first = values.str.slice(0, 1)
     first_two = values.str.slice(0, 2)
-    surname = first.is_in(list(SURNAMES)).to_numpy() | (
-        first_two.is_in(list(COMPOUND_SURNAMES)) & (values.str.len_chars() >= 3)
-    ).to_numpy()
+    surname = (
+        first.is_in(list(SURNAMES)).to_numpy()
+        | (first_two.is_in(list(COMPOUND_SURNAMES)) & (values.str.len_chars() >= 3)).to_numpy()
+    )
     return np.asarray(surname & ~values.str.contains(PLACE_SUFFIX).to_numpy())
 
 

@@ -13,6 +13,8 @@ and rates.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -99,6 +101,16 @@ class ColumnScan:
     suggested_action: str | None
     """``remove``, ``redact`` (free text with identifiers) or None."""
     reasons: tuple[str, ...] = field(default=())
+    name_withheld: str | None = None
+    """The kind of personal data the column's *name* is (a header-less file's first row
+    taken for a header): the name is then never shown, only its hash (``label``)."""
+
+    @property
+    def label(self) -> str:
+        """How outputs name the column: its name, or ``sha256:`` and its hash if withheld."""
+        if self.name_withheld is None:
+            return self.name
+        return "sha256:" + hashlib.sha256(self.name.encode("utf-8")).hexdigest()
 
     @property
     def main_entity(self) -> str | None:
@@ -110,7 +122,8 @@ class ColumnScan:
     def to_dict(self) -> dict[str, Any]:
         """JSON form (documented in the README)."""
         return {
-            "name": self.name,
+            "name": self.label,
+            "name_withheld": self.name_withheld,
             "values": self.values,
             "entities": [e.to_dict() for e in self.entities],
             "main_entity": self.main_entity,
@@ -160,6 +173,11 @@ class ScanResult:
                 out[c.suggested_role].append(c.name)
         return out
 
+    def labelled_roles(self) -> dict[str, list[str]]:
+        """:meth:`roles` as outputs show them: a name that is personal data as its hash."""
+        label = {c.name: c.label for c in self.columns}
+        return {k: [label[n] for n in names] for k, names in self.roles().items()}
+
     def to_json(self) -> str:
         """The JSON form as text."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
@@ -172,7 +190,7 @@ class ScanResult:
             "scanned_rows": self.scanned_rows,
             "full": self.full,
             "columns": [c.to_dict() for c in self.columns],
-            "roles": self.roles(),
+            "roles": self.labelled_roles(),
             "grade": self.grade.to_dict(),
             "policy": self.policy.to_dict(),
         }
@@ -430,6 +448,13 @@ def scan_table(
         columns.append(_column(name, values, counts, spans))
         if progress is not None:
             progress(i + 1, len(source.columns))
+    from custodes.detect._screen import personal_data_in  # it uses this module's classify
+
+    kinds = personal_data_in([c.name for c in columns])
+    columns = [
+        c if kind is None else dataclasses.replace(c, name_withheld=kind)
+        for c, kind in zip(columns, kinds, strict=True)
+    ]
     scanned = rows if full else head.height
     personal = [c for c in columns if c.suggested_role in ("identifying", "quasi_identifying")]
     sensitive = [c for c in columns if c.sensitive_categories]
@@ -463,8 +488,14 @@ def scan(
     return scan_table(open_table(table, **options), sample=sample, full=full, policy=policy)
 
 
-def read_scan_roles(path: str | os.PathLike[str]) -> dict[str, list[str]]:
-    """The suggested roles of a scan saved as JSON (``custodes scan --format json``)."""
+def read_scan_roles(
+    path: str | os.PathLike[str], columns: Sequence[str] | None = None
+) -> dict[str, list[str]]:
+    """The suggested roles of a scan saved as JSON (``custodes scan --format json``).
+
+    A column name the scan withheld (``sha256:`` and its hash) is matched to the table's
+    ``columns`` when they are given.
+    """
     data = read_json_object(path, "scan")
     roles = data.get("roles")
     keys = ("identifying", "quasi_identifying", "sensitive", "redact")
@@ -475,4 +506,14 @@ def read_scan_roles(path: str | os.PathLike[str]) -> dict[str, list[str]]:
             f"{path}: not a custodes scan (no roles lists); save one with "
             "`custodes scan TABLE --format json --output FILE`."
         )
-    return {k: list(roles[k]) for k in keys}
+    hashed = {"sha256:" + hashlib.sha256(c.encode("utf-8")).hexdigest(): c for c in columns or ()}
+    out = {k: [hashed.get(c, c) for c in roles[k]] for k in keys}
+    if columns is not None:
+        for names in out.values():
+            for name in names:
+                if name.startswith("sha256:"):
+                    raise InvalidInputError(
+                        f"{path}: a column whose name the scan withheld is not in this table; "
+                        "save a scan of this table."
+                    )
+    return out
