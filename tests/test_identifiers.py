@@ -218,9 +218,8 @@ def test_a_kept_resident_id_prefix_is_counted_and_refused(tmp_path: Path) -> Non
         "the masks keep a quasi-identifier's information: 'resident_id' keeps the first 6 "
         "and last 0 characters, revealing: county. Counted as a quasi-identifier, k falls "
         "from 11 to 1, below the 10 the spec's privacy models need. Keep fewer characters "
-        "(e.g. keep_last = 4 and keep_first = 0, --mask resident_id:0:4, for a resident ID), "
-        "or remove the column, or release the information as a generalized quasi-identifier "
-        "instead."
+        "(e.g. keep_first = 0 and keep_last = 4, --mask resident_id:0:4), or remove the "
+        "column, or release the information as a generalized quasi-identifier instead."
     )
 
 
@@ -252,3 +251,22 @@ def test_what_a_kept_part_of_a_resident_id_reveals(first: int, last: int, words:
     table = pl.DataFrame({"id": ["110105********002X", "360426********0071"]})
     (found,) = revealed_by(table, (Mask("id", first, last),))
     assert list(found.reveals) == words
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "words"),
+    [(3, 0, ["carrier"]), (7, 0, ["number block (region)"]),
+     (0, 4, ["the last 4 characters"]), (0, 0, None)],
+)  # fmt: skip
+def test_what_a_kept_part_of_a_phone_reveals(
+    first: int, last: int, words: list[str] | None
+) -> None:
+    from custodes.anonymize._revealed import kept_parts, revealed_by
+
+    table = pl.DataFrame({"phone": ["138*****678", "139*****001"], "n": [1, 2]})
+    found = revealed_by(table, (Mask("phone", first, last), Remove("n")))
+    if words is None:  # a mask that keeps nothing reveals nothing
+        assert found == []
+        return
+    assert list(found[0].reveals) == words
+    assert kept_parts(table, found)["phone"].n_unique() == 2

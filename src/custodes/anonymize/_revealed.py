@@ -147,7 +147,14 @@ def check_revealed(
     raise RefusedError(
         f"the masks keep a quasi-identifier's information: {named}. Counted as a "
         f"quasi-identifier, k falls from {without:,} to {with_masks:,}, below the {required:,} "
-        "the spec's privacy models need. Keep fewer characters (e.g. keep_last = 4 and "
-        f"keep_first = 0, --mask {counted[0].column}:0:4, for a resident ID), or remove "
-        "the column, or release the information as a generalized quasi-identifier instead."
+        f"the spec's privacy models need. Keep fewer characters ({_fewer(counted[0])}), "
+        "or remove the column, or release the information as a generalized "
+        "quasi-identifier instead."
     )
+
+
+def _fewer(r: Revealed) -> str:
+    """A mask of the column that keeps nothing a person can be found by."""
+    if r.kind == "resident ID":
+        return f"e.g. keep_first = 0 and keep_last = 4, --mask {r.column}:0:4"
+    return f"e.g. keep_first = 0 and keep_last = 0, --mask {r.column}"
