@@ -233,6 +233,10 @@ def test_keeping_only_the_last_four_of_a_resident_id_passes(tmp_path: Path) -> N
     (counted,) = made.manifest()["revealed_by_masks"]
     assert counted["column"] == "resident_id"
     assert counted["reveals"] == ["sex (the 17th digit)"]
+    assert made.summary_lines()[-1] == (
+        "mask of 'resident_id' keeps what reveals sex (the 17th digit): counted as a "
+        "quasi-identifier in the risk after"
+    )
 
 
 @pytest.mark.parametrize(

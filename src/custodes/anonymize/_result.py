@@ -62,7 +62,17 @@ class Anonymization:
         return self.search.suppressed_records if self.search is not None else 0
 
     def summary_lines(self) -> list[str]:
-        """What a person reads first: the transformation, suppression, loss, search."""
+        """What a person reads first: the transformation, suppression, loss, search, masks."""
+        lines = self._search_lines()
+        for r in self.revealed:
+            if r.counted:
+                lines.append(
+                    f"mask of {r.column!r} keeps what reveals {r.words()}: counted as a "
+                    "quasi-identifier in the risk after"
+                )
+        return lines
+
+    def _search_lines(self) -> list[str]:
         s = self.search
         if s is None:
             parts = self.local.parts if self.local is not None else 0
