@@ -187,3 +187,90 @@ def test_an_action_on_a_quasi_identifier_is_named_in_plain_words(
             identifier_actions=(action,),
         )
     assert f"would also be {done}; generalize it" in str(caught.value)
+
+
+def _register_release(mask: Mask, tmp_path: Path) -> object:
+    """A register anonymized to k=10 on sex, birth date and county with the ID masked."""
+    from custodes.anonymize import AnonymizationSpec, KAnonymity
+    from custodes.settings import load_settings
+    from custodes.synth import population_register
+    from custodes.workspace import Workspace
+
+    spec = AnonymizationSpec(
+        quasi_identifiers=("sex", "birth_date", "region_code"),
+        hierarchies={"sex": "mask:step=1", "birth_date": "date:year,decade",
+                     "region_code": "prc"},
+        models=(KAnonymity(10),),
+        identifying=("resident_id", "name"),
+        identifier_actions=(mask,),
+        suppression_limit=0.05,
+    )  # fmt: skip
+    ws = Workspace(load_settings(workspace=tmp_path / "ws"))
+    return ws.anonymize(population_register(3000, seed=7), spec, record=False)
+
+
+def test_a_kept_resident_id_prefix_is_counted_and_refused(tmp_path: Path) -> None:
+    from custodes.errors import RefusedError
+
+    with pytest.raises(RefusedError) as caught:
+        _register_release(Mask("resident_id", 6, 0), tmp_path)
+    assert str(caught.value) == (
+        "the masks keep a quasi-identifier's information: 'resident_id' keeps the first 6 "
+        "and last 0 characters, revealing: county. Counted as a quasi-identifier, k falls "
+        "from 11 to 1, below the 10 the spec's privacy models need. Keep fewer characters "
+        "(e.g. keep_first = 0 and keep_last = 4, --mask resident_id:0:4), or remove the "
+        "column, or release the information as a generalized quasi-identifier instead."
+    )
+
+
+def test_keeping_only_the_last_four_of_a_resident_id_passes(tmp_path: Path) -> None:
+    from custodes.anonymize import Anonymization
+
+    made = _register_release(Mask("resident_id", 0, 4), tmp_path)
+    assert isinstance(made, Anonymization)
+    assert made.after.k_anonymity >= 10
+    assert "resident_id" in made.after.quasi_identifiers
+    (counted,) = made.manifest()["revealed_by_masks"]
+    assert counted["column"] == "resident_id"
+    assert counted["reveals"] == ["sex (the 17th digit)"]
+    assert made.summary_lines()[-1] == (
+        "mask of 'resident_id' keeps what reveals sex (the 17th digit): counted as a "
+        "quasi-identifier in the risk after"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "words"),
+    [
+        (2, 0, ["province"]),
+        (6, 0, ["county"]),
+        (10, 0, ["county", "birth year"]),
+        (14, 4, ["county", "birth date", "sex (the 17th digit)"]),
+        (0, 1, []),
+    ],
+)
+def test_what_a_kept_part_of_a_resident_id_reveals(first: int, last: int, words: list[str]) -> None:
+    from custodes.anonymize._revealed import revealed_by
+
+    table = pl.DataFrame({"id": ["110105********002X", "360426********0071"]})
+    (found,) = revealed_by(table, (Mask("id", first, last),))
+    assert list(found.reveals) == words
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "words"),
+    [(3, 0, ["carrier"]), (7, 0, ["number block (region)"]),
+     (0, 4, ["the last 4 characters"]), (0, 0, None)],
+)  # fmt: skip
+def test_what_a_kept_part_of_a_phone_reveals(
+    first: int, last: int, words: list[str] | None
+) -> None:
+    from custodes.anonymize._revealed import kept_parts, revealed_by
+
+    table = pl.DataFrame({"phone": ["138*****678", "139*****001"], "n": [1, 2]})
+    found = revealed_by(table, (Mask("phone", first, last), Remove("n")))
+    if words is None:  # a mask that keeps nothing reveals nothing
+        assert found == []
+        return
+    assert list(found[0].reveals) == words
+    assert kept_parts(table, found)["phone"].n_unique() == 2

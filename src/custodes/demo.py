@@ -295,7 +295,7 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         models=(KAnonymity(10),),
         suppression_limit=0.01,
         identifying=(*IDENTIFYING, *DERIVED),
-        identifier_actions=(Pseudonymize("resident_id", key), Mask("phone", 3, 0)),
+        identifier_actions=(Pseudonymize("resident_id", key), Mask("phone")),
     )
     release_path = folder / "release.csv"
     manifest_path = folder / "release-manifest.json"

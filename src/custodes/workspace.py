@@ -32,6 +32,7 @@ from custodes.anonymize._models import TCloseness
 from custodes.anonymize._mondrian import LocalRecoding, mondrian
 from custodes.anonymize._objectives import Objective
 from custodes.anonymize._result import Anonymization
+from custodes.anonymize._revealed import check_revealed, kept_parts, revealed_by
 from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.anonymize._utility import utility
@@ -426,6 +427,14 @@ class Workspace:
             combinations=False,
         )
         after = self.assess(released, **options)
+        revealed = revealed_by(released, spec.actions())  # a kept prefix is a quasi-identifier
+        counted = tuple(r.column for r in revealed if r.counted)
+        if counted:
+            without = after.k_anonymity
+            options["quasi_identifiers"] = (*spec.quasi_identifiers, *counted)
+            after = self.assess(kept_parts(released, revealed), **options)
+            needed = max(m.minimal_class_size() for m in spec.models)
+            check_revealed(revealed, needed, without, after.k_anonymity)
         with ExitStack() as stack:
             staged: StagedFile | None = None
             if isinstance(output, StagedFile):
@@ -466,6 +475,7 @@ class Workspace:
                 compared=compared,
                 before=before,
                 after=after,
+                revealed=tuple(revealed),
                 source=source.name,
                 input_sha256=input_sha,
                 output=written,

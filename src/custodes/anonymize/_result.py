@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from custodes.anonymize._mondrian import LocalRecoding
+from custodes.anonymize._revealed import Revealed
 from custodes.anonymize._search import SearchResult
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.anonymize._utility import Utility
@@ -35,6 +36,8 @@ class Anonymization:
         default_factory=dict
     )
     """Per quasi-identifier: (value, records) before and after, for the report."""
+    revealed: tuple[Revealed, ...] = ()
+    """Masks that keep characters, what they reveal, and whether ``after`` counts them."""
     input_sha256: str | None = None
     output: str | None = None
     output_sha256: str | None = None
@@ -59,7 +62,17 @@ class Anonymization:
         return self.search.suppressed_records if self.search is not None else 0
 
     def summary_lines(self) -> list[str]:
-        """What a person reads first: the transformation, suppression, loss, search."""
+        """What a person reads first: the transformation, suppression, loss, search, masks."""
+        lines = self._search_lines()
+        for r in self.revealed:
+            if r.counted:
+                lines.append(
+                    f"mask of {r.column!r} keeps what reveals {r.words()}: counted as a "
+                    "quasi-identifier in the risk after"
+                )
+        return lines
+
+    def _search_lines(self) -> list[str]:
         s = self.search
         if s is None:
             parts = self.local.parts if self.local is not None else 0
@@ -130,6 +143,7 @@ class Anonymization:
             "global_optimum": None if self.local is None else _global(self.spec, self.compared),
             "risk_before": _risk(self.before),
             "risk_after": _risk(self.after),
+            "revealed_by_masks": [r.to_dict() for r in self.revealed],
         }
 
     def report_html(self, title: str = "Anonymized release") -> str:
