@@ -871,10 +871,8 @@ class Governance:
         if session.get(Decision, (subject, self.actor, review_round)) is not None:
             raise RefusedError(f"{self.actor!r} has decided on {what} already.")
         assert me.board_role is not None
-        if isinstance(approve, str):
-            decision = approve
-        else:
-            decision = "approve" if approve else "reject"
+        named = isinstance(approve, str)
+        decision = str(approve) if named else ("approve" if approve else "reject")
         session.add(
             Decision(
                 request_id=subject,

@@ -6,6 +6,8 @@ Revises: 0005
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,7 +19,7 @@ depends_on = None
 
 def _decisions(name: str, key: list[str]) -> None:
     """Copy the decisions into a new table ``name`` whose primary key is ``key``."""
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column("request_id", sa.String(40), nullable=False),
         sa.Column("reviewer", sa.String(100), nullable=False),
         sa.Column("board_role", sa.String(40), nullable=False),
