@@ -29,6 +29,18 @@ WsOpt = Annotated[
         "--workspace", help="Workspace folder (else $CUSTODES_WORKSPACE, else ./.custodes)."
     ),
 ]
+RoleOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "--role",
+        help="Correct a column's role: COLUMN=ROLE (identifying, quasi_identifying, sensitive, "
+        "insensitive or redact); repeat for more columns.",
+    ),
+]
+ReasonOpt = Annotated[
+    str | None, typer.Option(help="Why the roles are corrected (recorded as a hash).")
+]
 ReportFormat = Annotated[str, typer.Option("--format", help="Output format: json or html.")]
 ReportOutput = Annotated[Path | None, typer.Option(help="Write the report to this file.")]
 
@@ -61,6 +73,12 @@ def _show(out: Console, value: Any) -> None:
 
 def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _roles(pairs: list[str] | None) -> dict[str, str] | None:
+    from custodes.governance import parse_role_pairs
+
+    return parse_role_pairs(pairs or [], "--set") or None
 
 
 def register(app: typer.Typer, out: Console, err: Console) -> None:
@@ -148,6 +166,16 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         system: Annotated[str, typer.Option(help="The data system it comes from.")],
         source: Annotated[Path, typer.Option(help="The data file.")],
         owner: Annotated[str | None, typer.Option(help="Its owner (default: you).")] = None,
+        header: Annotated[
+            bool | None,
+            typer.Option(
+                "--header/--no-header",
+                help="Whether the CSV file's first line names the columns (default: detected; "
+                "kept with the dataset for every later read).",
+            ),
+        ] = None,
+        role: RoleOpt = None,
+        reason: ReasonOpt = None,
         as_: AsOpt = None,
         workspace: WsOpt = None,
     ) -> None:
@@ -156,10 +184,28 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
             workspace,
             as_,
             lambda g: g.register_dataset(
-                name, department=department, system=system, source=source, owner=owner
+                name, department=department, system=system, source=source, owner=owner,
+                has_header=header, roles=_roles(role), reason=reason,
             ),
-        )
+        )  # fmt: skip
         _show(out, registered)
+
+    @catalog_app.command("roles")
+    def catalog_roles(
+        name: Annotated[str, typer.Argument(help="The dataset's name.")],
+        role: RoleOpt = None,
+        reason: ReasonOpt = None,
+        version: Annotated[int | None, typer.Option(help="The version (default: newest).")] = None,
+        as_: AsOpt = None,
+        workspace: WsOpt = None,
+    ) -> None:
+        """Correct the column roles the scan suggested (a steward), with a written reason."""
+        corrected = run(
+            workspace,
+            as_,
+            lambda g: g.correct_roles(name, _roles(role) or {}, reason or "", version=version),
+        )
+        _show(out, corrected)
 
     @catalog_app.command("list")
     def catalog_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
@@ -228,11 +274,14 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
     @request_app.command("identify")
     def request_identify(
         request: Annotated[str, typer.Argument(help="The request's id.")],
+        role: RoleOpt = None,
+        reason: ReasonOpt = None,
         as_: AsOpt = None,
         workspace: WsOpt = None,
     ) -> None:
-        """Identify the request's identifiers from the dataset's scan (a steward)."""
-        _show(out, run(workspace, as_, lambda g: g.identify(request)))
+        """Identify the request's identifiers from the dataset's roles (a steward); --set
+        corrects the dataset's roles first."""
+        _show(out, run(workspace, as_, lambda g: g.identify(request, _roles(role), reason)))
 
     @request_app.command("prepare")
     def request_prepare(
@@ -261,11 +310,21 @@ def register(app: typer.Typer, out: Console, err: Console) -> None:
         request: Annotated[str, typer.Argument(help="The request's id.")],
         rationale: Annotated[str, typer.Option(help="The written rationale of the decision.")],
         approve: Annotated[bool, typer.Option("--approve/--reject", help="The decision.")] = True,
+        send_back: Annotated[
+            bool,
+            typer.Option(
+                "--send-back",
+                help="Send the request back to its steward for changes (prepared again and "
+                "resubmitted, it is reviewed anew).",
+            ),
+        ] = False,
         as_: AsOpt = None,
         workspace: WsOpt = None,
     ) -> None:
-        """Decide on a request as a member of the review board."""
-        state = run(workspace, as_, lambda g: g.decide(request, approve, rationale))
+        """Decide on a request as a member of the review board: approve, reject or send back."""
+        state = run(
+            workspace, as_, lambda g: g.decide(request, approve, rationale, send_back=send_back)
+        )
         out.print(f"request {request}: {state.replace('_', ' ')}", markup=False)
 
     @request_app.command("release")

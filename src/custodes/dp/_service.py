@@ -178,7 +178,8 @@ class PrivateQueries(Budgets):
         with self._change() as session:
             data, config = self._granted(session, query)
         source = self._checked_source(data)
-        _check_types(query, config, source)
+        header = data.has_header
+        _check_types(query, config, source, header)
         with self._change() as session:
             data, config = self._granted(session, query)  # again: the grant may have ended
             payers = [
@@ -195,7 +196,7 @@ class PrivateQueries(Budgets):
                         f"short by {shown(spend - remaining)}."
                     )
             try:
-                answer = answer_query(query, config, source, spend, delta)
+                answer = answer_query(query, config, source, spend, delta, has_header=header)
             except CustodesError:
                 raise
             except Exception as exc:
@@ -254,10 +255,12 @@ def _unknown(name: str, columns: Sequence[str], dataset: str) -> UnknownColumnEr
     return UnknownColumnError(message)
 
 
-def _check_types(query: Query, config: Mapping[str, Any], source: Path) -> None:
+def _check_types(
+    query: Query, config: Mapping[str, Any], source: Path, has_header: bool | None
+) -> None:
     """Run the query's filter and grouping on none of the data's rows: type errors show here."""
     try:
-        answer_query(query, config, source, Fraction(1), 1e-6, dry=True)
+        answer_query(query, config, source, Fraction(1), 1e-6, dry=True, has_header=has_header)
     except CustodesError:
         raise
     except pl.exceptions.PolarsError as exc:
@@ -291,18 +294,21 @@ def answer_query(
     delta: float,
     *,
     dry: bool = False,
+    has_header: bool | None = None,
 ) -> dict[str, Any]:
     """Bound, aggregate exactly, then release every cell through OpenDP.
 
     ``dry``: filter and group none of the rows and release nothing (a check of
     the query against the data's types, before anything is spent).
+    ``has_header``: whether a CSV source's first row names the columns (the
+    dataset's choice when registered; None: detected).
     """
     unit = config["privacy_unit"]
     m = int(config["max_contributions"])
     bounds = config["bounds"]
     public = config["public_groups"]
     needed = sorted(query.columns | {unit})
-    data = _bounded(source, needed, unit, m, bounds)
+    data = _bounded(source, needed, unit, m, bounds, has_header)
     if dry:
         data = data.head(0)
     if query.where is not None:
@@ -382,16 +388,21 @@ _FRAMES: dict[tuple[Any, ...], pl.DataFrame] = {}
 
 
 def _bounded(
-    source: Path, needed: list[str], unit: str, m: int, bounds: Mapping[str, list[float]]
+    source: Path,
+    needed: list[str],
+    unit: str,
+    m: int,
+    bounds: Mapping[str, list[float]],
+    has_header: bool | None = None,
 ) -> pl.DataFrame:
     """The table's needed columns with at most ``m`` rows per person and clamped copies
     (``__c_<column>``) of the bounded columns; kept in memory between queries of a process
     (again read when the file's size or modification time change)."""
     info = source.stat()
     key = (str(source.resolve()), info.st_mtime_ns, info.st_size, tuple(needed), unit, m,
-           json.dumps(bounds, sort_keys=True))  # fmt: skip
+           json.dumps(bounds, sort_keys=True), has_header)  # fmt: skip
     if key not in _FRAMES:
-        frame = read_table(source).frame.select(needed)
+        frame = read_table(source, has_header=has_header).frame.select(needed)
         if m == 1:  # contribution bounding: the first row of each person
             frame = frame.filter(pl.col(unit).is_first_distinct())
         else:

@@ -14,10 +14,12 @@ from custodes.governance._policy import (
     load_governance_policy,
 )
 from custodes.governance._reports import audit_report, disclosure_report
+from custodes.governance._roles import COLUMN_ROLES, parse_role_pairs
 from custodes.governance._service import STATES, UNITS, Governance, RequestView
 
 __all__ = [
     "BOARD_ROLES",
+    "COLUMN_ROLES",
     "DEFAULT_GOVERNANCE",
     "PURPOSES",
     "ROLES",
@@ -30,4 +32,5 @@ __all__ = [
     "audit_report",
     "disclosure_report",
     "load_governance_policy",
+    "parse_role_pairs",
 ]

@@ -279,7 +279,9 @@ def _anomalies(
         approvals = list(
             session.execute(
                 select(Decision).where(
-                    Decision.request_id == row.id, Decision.decision == "approve"
+                    Decision.request_id == row.id,
+                    Decision.round == int(json.loads(row.details).get("round", 1)),
+                    Decision.decision == "approve",
                 )
             ).scalars()
         )
@@ -287,7 +289,8 @@ def _anomalies(
         needed = set(policy.board_roles.get(data.grade, ()))
         if len(approvals) < policy.quorum or not needed <= roles:
             found.append(f"request {row.id} was released without the quorum the policy demands")
-        if any(d.reviewer in (row.requester, row.preparer) for d in approvals):
+        involved = {row.requester, row.preparer, *json.loads(row.details).get("preparers", [])}
+        if any(d.reviewer in involved for d in approvals):
             found.append(f"request {row.id} was approved by its requester or preparer")
         if data.grade == "core":
             found.append(f"request {row.id} released core data")

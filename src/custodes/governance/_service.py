@@ -42,6 +42,7 @@ from custodes.governance._policy import (
     GovernancePolicy,
     load_governance_policy,
 )
+from custodes.governance._roles import apply_roles, check_roles
 from custodes.io import file_sha256
 from custodes.ledger import Ledger, open_ledger
 from custodes.store import (
@@ -64,6 +65,7 @@ STATES = (
     "identifiers_identified",
     "processed",
     "under_review",
+    "sent_back",
     "approved",
     "rejected",
     "released",
@@ -75,6 +77,8 @@ UNITS = ("per_call", "per_volume", "per_period", "per_product")
 FULL_VIEW = ("admin", "steward", "reviewer", "pricing_authority", "auditor")
 """Roles that see every actor and request; anyone else (a requester) sees only their own."""
 FILE_MODELS = ("open_publication", "file_under_agreement")
+_PREPARABLE = ("identifiers_identified", "processed", "sent_back")
+"""States a steward prepares a request from (again, after processing or a send-back)."""
 _CENT = Decimal("0.01")
 
 
@@ -139,7 +143,7 @@ class RequestView:
     report: dict[str, Any] | None
     artifact_sha256: str | None
     release: dict[str, Any] | None
-    decisions: tuple[dict[str, str], ...]
+    decisions: tuple[dict[str, Any], ...]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -351,15 +355,28 @@ class Governance:
         system: str,
         source: str | os.PathLike[str],
         owner: str | None = None,
+        has_header: bool | None = None,
+        roles: Mapping[str, str] | None = None,
+        reason: str | None = None,
     ) -> dict[str, Any]:
-        """Register a dataset (or a new version when its content changed): scan, grade, hash."""
+        """Register a dataset (or a new version when its content changed): scan, grade, hash.
+
+        ``has_header`` says whether a CSV source's first row names the columns
+        (None: detected); it is kept with the dataset and used whenever the
+        source is read again. ``roles`` corrects the roles the scan suggested
+        (``{column: role}``, see :meth:`correct_roles`), with its ``reason``.
+        """
         path = Path(source)
         if not path.is_file():
             raise InvalidInputError(f"dataset source {str(path)!r} is not a file.")
+        if roles and not (reason or "").strip():
+            raise RefusedError("a correction of column roles needs a written reason (--reason).")
         with self._change() as session:
             self._need(session, "steward")  # before the scan, which the ledger records
         digest = file_sha256(path)
-        scanned = self.workspace.scan(path, actor=self.actor)
+        scanned = self.workspace.scan(path, actor=self.actor, read_options=_read(has_header))
+        if roles:
+            check_roles(roles, [c.name for c in scanned.columns], f"dataset {name!r}")
         with self._change() as session:
             self._need(session, "steward")
             if session.get(Department, department) is None:
@@ -374,6 +391,8 @@ class Governance:
                 .first()
             )
             if latest is not None and latest.content_sha256 == digest:
+                if roles:
+                    self._correct(session, latest, roles, reason or "")
                 return _dataset_dict(latest)
             version = 1 if latest is None else latest.version + 1
             row = Dataset(
@@ -398,6 +417,7 @@ class Governance:
                 rows=scanned.rows,
                 owner=owner or self.actor,
                 created_at=_now(),
+                has_header=has_header,
             )
             session.add(row)
             self._record(
@@ -410,9 +430,52 @@ class Governance:
                     "grade": scanned.grade.level,
                     "rows": scanned.rows,
                     "roles": scanned.roles(),
+                    "has_header": has_header,
                 },
             )
+            if roles:
+                self._correct(session, row, roles, reason or "")
             return _dataset_dict(row)
+
+    def correct_roles(
+        self,
+        dataset: str,
+        roles: Mapping[str, str],
+        reason: str,
+        *,
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        """Correct the column roles the scan suggested (a steward), with the written reason.
+
+        ``roles`` maps columns to ``identifying``, ``quasi_identifying``,
+        ``sensitive``, ``insensitive`` or ``redact``. The corrected roles are
+        what identification and the release gates use from then on; the
+        ledger records who corrected what, and the reason's hash.
+        """
+        if not reason.strip():
+            raise RefusedError("a correction of column roles needs a written reason (--reason).")
+        with self._change() as session:
+            self._need(session, "steward")
+            row = self._dataset(session, dataset, version)
+            check_roles(roles, json.loads(row.columns), f"dataset {row.name!r}")
+            self._correct(session, row, roles, reason)
+            return _dataset_dict(row)
+
+    def _correct(self, session: Session, row: Dataset, roles: Mapping[str, str], why: str) -> None:
+        self._need(session, "steward")
+        check_roles(roles, json.loads(row.columns), f"dataset {row.name!r}")
+        corrected, before = apply_roles(json.loads(row.roles), roles)
+        row.roles = json.dumps(corrected, ensure_ascii=False)
+        self._record(
+            session,
+            "dataset.roles_corrected",
+            f"{row.name}@{row.version}",
+            {
+                "roles": dict(roles),
+                "before": before,
+                "reason_sha256": text_sha256(why),
+            },
+        )
 
     def datasets(self) -> list[dict[str, Any]]:
         """Every version of every dataset."""
@@ -531,13 +594,35 @@ class Governance:
                 {"purpose": purpose, "sharing_model": sharing_model, "columns": list(columns)},
             )
 
-    def identify(self, request_id: str) -> dict[str, list[str]]:
-        """Identify the direct identifiers, quasi-identifiers and sensitive columns (steward)."""
+    def identify(
+        self,
+        request_id: str,
+        roles: Mapping[str, str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, list[str]]:
+        """Identify the direct identifiers, quasi-identifiers and sensitive columns (steward).
+
+        ``roles`` first corrects the dataset's column roles (see
+        :meth:`correct_roles`), with its ``reason``. A request identified,
+        processed or sent back is identified again (its plan is then prepared again).
+        """
+        if roles and not (reason or "").strip():
+            raise RefusedError("a correction of column roles needs a written reason (--reason).")
         with self._change() as session:
             self._need(session, "steward")
             row = self._request(session, request_id)
-            self._state(row, "objectives_set", step="identifying", missing="its objectives set")
+            self._state(
+                row,
+                "objectives_set",
+                "identifiers_identified",
+                "processed",
+                "sent_back",
+                step="identifying",
+                missing="its objectives set",
+            )
             data = self._dataset(session, row.dataset, row.dataset_version)
+            if roles:
+                self._correct(session, data, roles, reason or "")
             roles = json.loads(data.roles)
             wanted = set(json.loads(row.details)["columns"])
             found = {
@@ -557,14 +642,15 @@ class Governance:
 
         File releases need a plan; the policy's gates are checked on the
         result: k and the highest risk, and no direct identifier left as it
-        was. Query and enclave access need no file.
+        was. Query and enclave access need no file. A request processed (not
+        yet submitted) or sent back by a reviewer is prepared again: the new
+        plan, report and file replace the old, and after a send-back the board
+        reviews it in a new round (earlier decisions no longer count).
         """
         with self._change() as session:
             self._need(session, "steward")
             row = self._request(session, request_id)
-            self._state(
-                row, "identifiers_identified", step="processing", missing="identifiers identified"
-            )
+            self._state(row, *_PREPARABLE, step="processing", missing="identifiers identified")
             details = json.loads(row.details)
             data = self._dataset(session, row.dataset, row.dataset_version)
         model = details["sharing_model"]
@@ -586,7 +672,12 @@ class Governance:
                     StagedFile(self._artifact_path(request_id, "staged", source))
                 )
                 made = self.workspace.anonymize(
-                    source, spec, output=staged, record=False, columns=details["columns"]
+                    source,
+                    spec,
+                    output=staged,
+                    record=False,
+                    columns=details["columns"],
+                    read_options=_read(data.has_header),
                 )
                 self._gates(data, details, made)
                 artifact = made.output_sha256
@@ -608,12 +699,20 @@ class Governance:
             with self._change() as session:
                 self._need(session, "steward")
                 row = self._request(session, request_id)
-                self._state(
-                    row,
-                    "identifiers_identified",
-                    step="processing",
-                    missing="identifiers identified",
-                )
+                self._state(row, *_PREPARABLE, step="processing", missing="identifiers identified")
+                details = json.loads(row.details)
+                review_round = int(details.get("round", 1))
+                decided = session.execute(
+                    select(Decision.reviewer).where(
+                        Decision.request_id == request_id, Decision.round == review_round
+                    )
+                ).first()
+                if decided is not None:  # sent back: the board reviews it anew
+                    review_round += 1
+                details["round"] = review_round
+                details["preparers"] = sorted({*details.get("preparers", []), self.actor})
+                again, replaced = row.plan is not None, row.artifact_sha256
+                row.details = json.dumps(details, ensure_ascii=False)
                 row.preparer = self.actor
                 row.plan = json.dumps(plan_record, ensure_ascii=False)
                 row.report = json.dumps(report, ensure_ascii=False)
@@ -622,7 +721,13 @@ class Governance:
                     session,
                     row,
                     "processed",
-                    {"plan": plan_record, "artifact_sha256": artifact, "report": report},
+                    {
+                        "plan": plan_record,
+                        "artifact_sha256": artifact,
+                        "report": report,
+                        "round": review_round,
+                        **({"replaces": replaced} if again else {}),
+                    },
                 )
                 if staged is not None:
                     staged.commit()  # the last step before the commit; undone if it fails
@@ -693,27 +798,47 @@ class Governance:
                 raise RefusedError(f"request {request_id} has no risk and utility report.")
             self._move(session, row, "under_review", {})
 
-    def decide(self, request_id: str, approve: bool, rationale: str) -> str:
-        """A reviewer's decision with its written rationale; the request's new state."""
+    def decide(
+        self, request_id: str, approve: bool, rationale: str, *, send_back: bool = False
+    ) -> str:
+        """A reviewer's decision with its written rationale; the request's new state.
+
+        With ``send_back`` the request goes back to its steward for changes
+        (state ``sent_back``): prepared again and resubmitted, it is reviewed
+        in a new round, where the decisions of earlier rounds no longer count.
+        """
         if not rationale.strip():
             raise RefusedError("every decision carries a written rationale (--rationale).")
         with self._change() as session:
             me = self._need(session, "reviewer")
             row = self._request(session, request_id)
             self._state(row, "under_review", step="a decision", missing="submitted for review")
-            if self.actor in (row.requester, row.preparer):
+            details = json.loads(row.details)
+            involved = {row.requester, row.preparer, *details.get("preparers", [])}
+            if self.actor in involved:
                 raise ForbiddenError(
                     f"{self.actor!r} filed or prepared request {request_id} and may not review it."
                 )
+            review_round = int(details.get("round", 1))
             approvals = self._vote(
                 session,
                 me,
                 request_id,
                 f"request {request_id}",
-                approve,
+                "send_back" if send_back else approve,
                 rationale,
                 "request.decided",
+                review_round=review_round,
             )
+            if send_back:
+                self._move(
+                    session,
+                    row,
+                    "sent_back",
+                    {"by": self.actor, "round": review_round,
+                     "rationale_sha256": text_sha256(rationale)},
+                )  # fmt: skip
+                return row.state
             if approvals is None:
                 self._move(session, row, "rejected", {"by": self.actor})
                 return row.state
@@ -733,20 +858,26 @@ class Governance:
         me: Actor,
         subject: str,
         what: str,
-        approve: bool,
+        approve: bool | str,
         rationale: str,
         event: str,
+        *,
+        review_round: int = 1,
     ) -> list[Decision] | None:
-        """Record a board member's decision on ``subject`` (a request or a budget change) and
-        its ledger entry; the approvals so far, or None when it was a rejection."""
-        if session.get(Decision, (subject, self.actor)) is not None:
+        """Record a board member's decision on ``subject`` (a request or a budget change) in
+        its review round, and its ledger entry; the round's approvals so far, or None when it
+        was not an approval (``approve`` False: a rejection; or a decision's name, such as
+        ``"send_back"``)."""
+        if session.get(Decision, (subject, self.actor, review_round)) is not None:
             raise RefusedError(f"{self.actor!r} has decided on {what} already.")
         assert me.board_role is not None
-        decision = "approve" if approve else "reject"
+        named = isinstance(approve, str)
+        decision = str(approve) if named else ("approve" if approve else "reject")
         session.add(
             Decision(
                 request_id=subject,
                 reviewer=self.actor,
+                round=review_round,
                 board_role=me.board_role,
                 decision=decision,
                 rationale=rationale,
@@ -754,13 +885,20 @@ class Governance:
             )
         )
         session.flush()
-        self._record(session, event, subject, {"decision": decision, "board_role": me.board_role})
-        if not approve:
+        record: dict[str, Any] = {"decision": decision, "board_role": me.board_role}
+        if review_round != 1:
+            record["round"] = review_round
+        if decision == "send_back":
+            record["rationale_sha256"] = text_sha256(rationale)
+        self._record(session, event, subject, record)
+        if decision != "approve":
             return None
         return list(
             session.execute(
                 select(Decision).where(
-                    Decision.request_id == subject, Decision.decision == "approve"
+                    Decision.request_id == subject,
+                    Decision.round == review_round,
+                    Decision.decision == "approve",
                 )
             ).scalars()
         )
@@ -793,7 +931,12 @@ class Governance:
                 # commits (a kill in between leaves what `custodes doctor` reports).
                 staged = stack.enter_context(StagedFile(path))
                 made = self.workspace.anonymize(
-                    source, spec, output=staged, record=False, columns=details["columns"]
+                    source,
+                    spec,
+                    output=staged,
+                    record=False,
+                    columns=details["columns"],
+                    read_options=_read(data.has_header),
                 )
                 if made.output_sha256 != row.artifact_sha256:
                     raise RefusedError(
@@ -1192,6 +1335,11 @@ def _no_checked_identifiers(table: Any, what: str) -> None:
         )
 
 
+def _read(has_header: bool | None) -> dict[str, Any]:
+    """Read options of a dataset's source: its header choice, when one was made."""
+    return {} if has_header is None else {"has_header": has_header}
+
+
 _HASHES: dict[tuple[str, int, int, int], str] = {}
 
 
@@ -1221,12 +1369,15 @@ def _dataset_dict(row: Dataset) -> dict[str, Any]:
         "rows": row.rows,
         "owner": row.owner,
         "created_at": row.created_at,
+        "has_header": row.has_header,
     }
 
 
 def _view(session: Session, row: Request) -> RequestView:
     decisions = session.execute(
-        select(Decision).where(Decision.request_id == row.id).order_by(Decision.created_at)
+        select(Decision)
+        .where(Decision.request_id == row.id)
+        .order_by(Decision.round, Decision.created_at)
     ).scalars()
     return RequestView(
         id=row.id,
@@ -1245,6 +1396,7 @@ def _view(session: Session, row: Request) -> RequestView:
                 "reviewer": d.reviewer,
                 "board_role": d.board_role,
                 "decision": d.decision,
+                "round": d.round,
                 "rationale": d.rationale,
                 "at": d.created_at,
             }

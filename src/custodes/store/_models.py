@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -104,6 +104,8 @@ class Dataset(Base):
     rows: Mapped[int] = mapped_column(BigInteger)
     owner: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[str] = mapped_column(String(40))
+    has_header: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    """Whether the source's first row is a header (None: detected when read)."""
 
 
 class Request(Base):
@@ -131,6 +133,10 @@ class Decision(Base):
     __tablename__ = "decisions"
     request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     reviewer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    round: Mapped[int] = mapped_column(
+        Integer, primary_key=True, default=1, server_default="1", autoincrement=False
+    )
+    """The review round: a request sent back and resubmitted is reviewed anew."""
     board_role: Mapped[str] = mapped_column(String(40))
     decision: Mapped[str] = mapped_column(String(10))
     rationale: Mapped[str] = mapped_column(Text)

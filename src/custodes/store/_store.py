@@ -28,7 +28,7 @@ __all__ = ["HEAD_REVISION", "Store"]
 
 _OPEN: weakref.WeakSet[Store] = weakref.WeakSet()
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 """The newest migration; a store at another revision must be migrated (``custodes init``)."""
 
 
