@@ -401,6 +401,8 @@ def test_a_headerless_file_of_people_leaves_no_value_in_any_artifact(
     roles = json.loads(saved.read_text("utf-8"))["roles"]
     assert len(roles["identifying"]) == 3
     assert all(r.startswith("sha256:") for r in roles["identifying"])
+    mistyped = ["assess", str(data), "--header", "--qi", first[0][:1], "--workspace", str(ws)]
+    assert main(mistyped) == 2  # column not found: its columns are listed, names withheld
     export = tmp_path / "ledger.jsonl"
     assert main(["ledger", "export", "--output", str(export), "--workspace", str(ws)]) == 0
     printed = capsys.readouterr()
@@ -408,3 +410,4 @@ def test_a_headerless_file_of_people_leaves_no_value_in_any_artifact(
     texts = [printed.out, printed.err, *(p.read_text("utf-8") for p in artifacts)]
     leaked = [(i, v) for i, text in enumerate(texts) for v in first if v in text]
     assert leaked == []
+    assert "(a column whose name is withheld)" in printed.err

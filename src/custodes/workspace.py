@@ -10,8 +10,8 @@ from __future__ import annotations
 import getpass
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ from custodes.errors import (
     ColumnRoleError,
     InvalidInputError,
     SettingError,
+    UnknownColumnError,
     UnsupportedError,
     unknown_column,
 )
@@ -199,7 +200,8 @@ class Workspace:
             _split(identifying),
             _split(insensitive),
         )
-        roles.validate(source.columns, source.name)
+        with _names_withheld(source.columns):
+            roles.validate(source.columns, source.name)
         _check_types(source, [*roles.quasi_identifiers, *roles.sensitive])
         threshold = check_threshold(
             self.settings.risk_threshold if threshold is None else threshold, "threshold"
@@ -324,7 +326,8 @@ class Workspace:
         release renames it in the transaction that records the release).
         """
         source = open_table(table, **dict(read_options or {}))
-        spec.validate(source.columns, source.name)
+        with _names_withheld(source.columns):
+            spec.validate(source.columns, source.name)
         if columns is not None:
             _check_released_columns(spec, columns, source.columns, source.name)
         path = Path(table) if isinstance(table, str | os.PathLike) else None
@@ -680,6 +683,24 @@ def _free_name(base: str, taken: Sequence[str]) -> str:
     while any(t.startswith(name) for t in taken):
         name += "_"
     return name
+
+
+@contextmanager
+def _names_withheld(columns: Sequence[str]) -> Iterator[None]:
+    """Column names are data: an error that lists a table's columns withholds those that
+    are personal data (a header-less file's first person read as its header)."""
+    try:
+        yield
+    except UnknownColumnError as exc:
+        from custodes.detect import personal_data_in
+
+        flagged = [c for c, k in zip(columns, personal_data_in(list(columns)), strict=True) if k]
+        if not flagged:
+            raise
+        message = exc.message
+        for name in flagged:
+            message = message.replace(repr(name), "(a column whose name is withheld)")
+        raise UnknownColumnError(message) from None
 
 
 def _check_released_columns(
