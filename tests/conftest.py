@@ -48,3 +48,11 @@ def adult_dir() -> Path:
 def adult_frame(adult_dir: Path) -> pl.LazyFrame:
     """The Adult table as a lazy frame of strings."""
     return pl.scan_csv(adult_dir / "adult.csv", separator=";", infer_schema=False)
+
+
+@pytest.fixture(autouse=True)
+def _own_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in a folder of its own: the default workspace (.custodes) of the
+    checkout, e.g. one `make demo` made with an older schema, is never touched."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CUSTODES_WORKSPACE", raising=False)
