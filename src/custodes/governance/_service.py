@@ -671,14 +671,7 @@ class Governance:
                 staged = stack.enter_context(
                     StagedFile(self._artifact_path(request_id, "staged", source))
                 )
-                made = self.workspace.anonymize(
-                    source,
-                    spec,
-                    output=staged,
-                    record=False,
-                    columns=details["columns"],
-                    read_options=_read(data.has_header),
-                )
+                made = self._make_file(data, source, spec, details, staged)
                 self._gates(data, details, made)
                 artifact = made.output_sha256
                 report = {
@@ -732,6 +725,20 @@ class Governance:
                 if staged is not None:
                     staged.commit()  # the last step before the commit; undone if it fails
         return report
+
+    def _make_file(
+        self, data: Dataset, source: Path, spec: Any, details: Mapping[str, Any], staged: StagedFile
+    ) -> Any:
+        """Run the plan on the dataset into ``staged``: the requested columns only, read as
+        the dataset was registered. Preparation and release make the same file this way."""
+        return self.workspace.anonymize(
+            source,
+            spec,
+            output=staged,
+            record=False,
+            columns=details["columns"],
+            read_options=_read(data.has_header),
+        )
 
     def _load_plan(self, plan: str | os.PathLike[str]) -> tuple[Any, Path]:
         from custodes.anonymize import load_spec
@@ -930,14 +937,7 @@ class Governance:
                 # Written under a temporary name: release.csv appears only as the release
                 # commits (a kill in between leaves what `custodes doctor` reports).
                 staged = stack.enter_context(StagedFile(path))
-                made = self.workspace.anonymize(
-                    source,
-                    spec,
-                    output=staged,
-                    record=False,
-                    columns=details["columns"],
-                    read_options=_read(data.has_header),
-                )
+                made = self._make_file(data, source, spec, details, staged)
                 if made.output_sha256 != row.artifact_sha256:
                     raise RefusedError(
                         f"the release of request {request_id} does not reproduce the approved "
