@@ -21,6 +21,7 @@ __all__ = ["GATE_RECOGNIZERS", "IdentifierHit", "checked_identifiers"]
 GATE_RECOGNIZERS = ("cn_resident_id", "cn_bank_card", "credit_card", "iban")
 """The recognizers whose matches are decided by a check digit or check sum."""
 _DIGEST = r"\b[0-9A-Fa-f]{16,}\b"
+_CANDIDATE = r"[0-9][0-9 \-]{11,}[0-9Xx]|[A-Za-z]{2}[0-9]{2}[A-Za-z0-9 ]{11,}"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,14 @@ def _chosen() -> list[Recognizer]:
 def checked_identifiers(table: pl.DataFrame | pl.LazyFrame) -> list[IdentifierHit]:
     """Every column of ``table`` with cells that are or hold a checked identifier."""
     frame = table.lazy()
-    columns = frame.collect_schema().names()
+    names = frame.collect_schema().names()
+    # One pass over every column first: only a column with a long run of digits (spaces and
+    # dashes between them allowed) or an IBAN's shape can hold any of these identifiers.
+    maybe = frame.select(
+        pl.col(c).cast(pl.String).str.contains(_CANDIDATE).any().alias(str(i))
+        for i, c in enumerate(names)
+    ).collect()
+    columns = [c for i, c in enumerate(names) if maybe.get_column(str(i)).item()]
     queries: list[tuple[str, Recognizer, pl.LazyFrame]] = []
     for column in columns:
         text = pl.col(column).cast(pl.String)
