@@ -494,3 +494,27 @@ def test_chinese_place_columns_are_quasi_identifiers_not_names() -> None:
         "姓名": "identifying",
     }
     assert result.column("区县").entities[0].entity == "PLACE"
+
+
+def test_the_gate_finds_checked_identifiers_in_any_form() -> None:
+    from custodes.detect import checked_identifiers
+
+    card = "6222021234567894"
+    frame = pl.DataFrame(
+        {
+            "notes": ["来访登记，证件11010519491231002X，已核实", "无"],
+            "plain": [card, "1"],
+            "spaced": [" ".join(card[i : i + 4] for i in range(0, 16, 4)), "2"],
+            "iban": ["GB82 WEST 1234 5698 7654 32", "3"],
+            "pseudonym": ["ab" * 8 + card + "cd", "4"],  # a hex token: its digits are chance
+            "wrong": ["11010519491231002Y", card[:-1] + "5"],
+            "dates": ["2024-01-01 12:00:00", "1990-05-06"],
+        }
+    )
+    found = {(h.column, h.entity, h.cells) for h in checked_identifiers(frame)}
+    assert found == {
+        ("notes", "CN_RESIDENT_ID", 1),
+        ("plain", "BANK_CARD", 1),
+        ("spaced", "BANK_CARD", 1),
+        ("iban", "IBAN", 1),
+    }
