@@ -245,7 +245,12 @@ def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
             keys = [str(row[c]) for c in answer["columns"] if c in row and "(" not in c
                     and c != "count"]  # fmt: skip
             values = [
-                f"{c} {row[c]} (95 % interval {row[c + ' 95% interval']})"
+                f"{c} {row[c]}"
+                + (
+                    f" (95 % interval {row[c + ' 95% interval']})"
+                    if row.get(c + " 95% interval") is not None
+                    else " (noisy-max choice: no interval)"
+                )
                 for c in answer["columns"]
                 if c not in keys and (c == "count" or "(" in c)
             ]
