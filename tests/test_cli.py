@@ -209,6 +209,8 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "suggested grade" in out
     assert "with the roles the scan suggested" in out
     assert "remaining rho 0" in out
+    assert "quantile(household_size, 0.5)" in out  # a median is answered, not an error
+    assert "interval None" not in out
     assert "refused: your privacy budget on population-register cannot pay" in " ".join(out.split())
 
 
