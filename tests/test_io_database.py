@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from custodes import read_table
 from custodes.errors import (
     DataFileError,
     MalformedTableError,
@@ -25,7 +26,7 @@ from custodes.errors import (
     UnknownColumnError,
     UnsupportedError,
 )
-from custodes.io import check_columns, collect, read_table
+from custodes.io import check_columns, collect
 
 WEIRD = 'odd "name"; drop'
 

@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 import xlsxwriter
 
+from custodes import read_table
 from custodes.errors import MalformedTableError, SettingError
-from custodes.io import collect, read_table
+from custodes.io import collect
 
 SECRET = "Zhang-Secret-4242"
 FRAME = pl.DataFrame({"name": ["Ann", "Bob"], "age": [31, 47], "zip": ["75001", None]})

@@ -769,3 +769,52 @@ def test_a_signature_with_its_unused_base64_bits_changed_is_caught(
         altered = list(lines)
         altered[index] = changed
         assert "canonical" in _verify_lines(altered, public, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["huge_index", "nested_header", "huge_size", "float_in_entry", "repeated_head", "version_true",
+     "head_missing_field"],
+)  # fmt: skip
+def test_hostile_exports_are_tampered_never_internal_errors(
+    sealed_export: tuple[list[bytes], Path], tmp_path: Path, change: str
+) -> None:
+    lines, public = sealed_export
+    at = _entry_lines(lines)
+    changed = list(lines)
+    if change == "huge_index":
+        changed[at[1]] = lines[at[1]].replace(b'"index":1,', b'"index":' + b"1" * 5000 + b",")
+    elif change == "nested_header":
+        changed[0] = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    elif change == "huge_size":
+        changed[0] = lines[0].replace(b'"size":31', b'"size":' + b"9" * 5000)
+    elif change == "float_in_entry":
+        changed[at[3]] = lines[at[3]].replace(b'"n":2}', b'"n":2.0}')
+    elif change == "repeated_head":
+        changed.append(lines[-1])
+    elif change == "version_true":
+        changed[0] = lines[0].replace(b'"version":1', b'"version":true')
+    else:
+        changed[-1] = lines[-1].replace(b'"size":31,', b"")
+    _verify_lines(changed, public, tmp_path)  # a TamperedError (exit 3), nothing else
+
+
+def test_a_folder_or_a_hostile_head_file_is_bad_input(tmp_path: Path) -> None:
+    from custodes.errors import DataFileError
+
+    ws = load_settings(tmp_path / "ws")
+    init_workspace(ws)
+    key = load_public_key(ws.signing_key_path().with_suffix(".pub"))
+    with pytest.raises(DataFileError, match="is a folder"):
+        verify_export(tmp_path, key)
+    with pytest.raises(DataFileError, match="cannot be read"):
+        load_head(tmp_path, key)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidInputError):
+        load_head(deep, key)
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"head": {"size": 1e400}, "signature": ""}')
+    with pytest.raises(InvalidInputError):
+        load_head(huge, key)
+    Store.dispose_all()

@@ -30,11 +30,11 @@ from custodes.errors import (
     UnsupportedError,
 )
 from custodes.hierarchy import Hierarchy, read_hierarchy
-from custodes.io import TableSource, read_table
+from custodes.io import TableSource
 from custodes.risk import Assessment, PopulationRisk
 from custodes.settings import Settings, load_settings
 from custodes.summary import Summary
-from custodes.workspace import Roles, Workspace, anonymize, assess, scan
+from custodes.workspace import Roles, Workspace, anonymize, assess, read_table, scan
 
 __version__ = "0.1.0"
 

@@ -172,8 +172,11 @@ def read_toml(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
         return tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataFileError(f"{kind} {str(source)!r} does not exist.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingError(f"{source}: not valid TOML ({exc}); fix the file.") from None
+    except OSError as exc:
+        raise DataFileError(f"{kind} {str(source)!r} cannot be read: {exc.strerror}.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise SettingError(f"{source}: not valid TOML ({what}); fix the file.") from None
 
 
 def read_json_object(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
@@ -183,8 +186,11 @@ def read_json_object(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
         data = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataFileError(f"{kind} {str(source)!r} does not exist.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{source}: not a JSON {kind} ({exc}).") from None
+    except OSError as exc:
+        raise DataFileError(f"{kind} {str(source)!r} cannot be read: {exc.strerror}.") from None
+    except (ValueError, RecursionError) as exc:  # JSON, UTF-8, huge numbers, deep nesting
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidInputError(f"{source}: not a JSON {kind} ({what}).") from None
     if not isinstance(data, dict):
         raise InvalidInputError(f"{source}: not a custodes {kind}.")
     return data

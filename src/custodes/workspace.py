@@ -46,7 +46,8 @@ from custodes.errors import (
     unknown_column,
 )
 from custodes.hierarchy import Hierarchy, build_hierarchy, read_hierarchy
-from custodes.io import EXTENSIONS, TableSource, file_sha256, read_table, reading, write_table
+from custodes.io import EXTENSIONS, TableSource, file_sha256, reading, write_table
+from custodes.io import read_table as _read_table
 from custodes.report import fold_rare, smallest_shown
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
@@ -114,6 +115,20 @@ def open_table(table: TableLike, /, **read_options: Any) -> TableSource:
             ) from None
         return TableSource(frame, "<table>", "polars", None, None, cols)
     return read_table(table, **read_options)
+
+
+def read_table(source: str | os.PathLike[str], /, **read_options: Any) -> TableSource:
+    """Open a file or database table (:func:`custodes.io.read_table`'s options).
+
+    A first row that could be a header or data is judged with what custodes
+    knows of column words and personal data
+    (:func:`custodes.detect.header_judge`), unless ``has_header`` says.
+    """
+    if read_options.get("has_header") is None:
+        from custodes.detect import header_judge
+
+        return _read_table(source, header_judge=header_judge, **read_options)
+    return _read_table(source, **read_options)
 
 
 _TEXT_FORMATS = ("csv", "tsv", "jsonl")

@@ -236,9 +236,9 @@ def assess(
         raise SettingError("give --population or --population-size, not both.")
     read_options = _read_options(input_format, delimiter, encoding, header, table, sheet)
     if roles_from is not None:
-        from custodes import read_table
+        from custodes.workspace import open_table
 
-        names = read_table(path, **read_options).columns
+        names = open_table(path, **read_options).columns
         qi, sensitive, identifying = _scan_roles(roles_from, qi, sensitive, identifying, names)
     if qi is None:
         raise SettingError("give the quasi-identifiers: --qi COLUMNS, or --roles-from SCAN.json.")
@@ -488,9 +488,9 @@ def anonymize(
         raise SettingError("give the policy: --spec FILE, or --qi with --hierarchy and a model.")
     else:
         if roles_from is not None:
-            from custodes import read_table
+            from custodes.workspace import open_table
 
-            names = read_table(path).columns
+            names = open_table(path).columns
             identifying, redact = _scan_identifiers(roles_from, identifying, redact, names)
         spec = _spec_from_flags(
             qi, hierarchy, k, sensitive, l_value, recursive_c, t, t_distance, average_risk,

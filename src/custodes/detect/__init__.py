@@ -28,7 +28,7 @@ from custodes.detect._scan import (
     scan,
     scan_table,
 )
-from custodes.detect._screen import hash_personal, personal_data_in
+from custodes.detect._screen import hash_personal, header_judge, personal_data_in
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -48,6 +48,7 @@ __all__ = [
     "classify",
     "grade",
     "hash_personal",
+    "header_judge",
     "identifier_spans",
     "load_policy",
     "personal_data_in",

@@ -21,10 +21,11 @@ from typing import Any
 
 import polars as pl
 
+from custodes.detect._lexicon import CATEGORY_HINTS, NAME_HINTS, QUASI_HINTS, name_has
 from custodes.detect._recognizers import RECOGNIZERS, normalised
 from custodes.detect._scan import classify
 
-__all__ = ["hash_personal", "personal_data_in"]
+__all__ = ["hash_personal", "header_judge", "personal_data_in"]
 
 _PREFIX = "sha256:"
 # Judged whole, these are facts, not people: a date (a deadline, a release day), a place.
@@ -115,3 +116,28 @@ def hash_personal(subject: str, payload: Mapping[str, Any]) -> tuple[str, dict[s
         return subject, dict(payload)
     replaced: dict[str, Any] = _replace(payload, flagged)
     return (_digest(subject) if subject in flagged else subject), replaced
+
+
+_COLUMN_WORDS = tuple(
+    {w for words in NAME_HINTS.values() for w in words}
+    | set(QUASI_HINTS)
+    | {w for words in CATEGORY_HINTS.values() for w in words}
+)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+
+
+def header_judge(fields: Sequence[str], fits: Sequence[bool]) -> bool:
+    """Whether a first row names the columns, when some of its fields could be values.
+
+    It does when none of its fields is personal data and each field that
+    could be a value of its column is a known column word (姓名 above names,
+    性别, 出生日期 ...) or an identifier-like name (``name``, ``birth_date``):
+    a person's name or address in that place (a header-less file) is not.
+    """
+    if any(kind is not None for kind in personal_data_in(list(fields))):
+        return False
+    return all(
+        name_has(field, _COLUMN_WORDS) or _IDENTIFIER.match(field) is not None
+        for field, fit in zip(fields, fits, strict=True)
+        if fit and field.strip()  # an empty name is the reader's to report
+    )

@@ -402,7 +402,10 @@ def _bounded(
     key = (str(source.resolve()), info.st_mtime_ns, info.st_size, tuple(needed), unit, m,
            json.dumps(bounds, sort_keys=True), has_header)  # fmt: skip
     if key not in _FRAMES:
-        frame = read_table(source, has_header=has_header).frame.select(needed)
+        from custodes.detect import header_judge  # judged as when it was registered
+
+        opened = read_table(source, has_header=has_header, header_judge=header_judge)
+        frame = opened.frame.select(needed)
         if m == 1:  # contribution bounding: the first row of each person
             frame = frame.filter(pl.col(unit).is_first_distinct())
         else:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from ._source import TableSource
 
 __all__ = [
     "DELIMITERS",
+    "HeaderJudge",
     "ask_header",
     "check_header",
     "header_verdict",
@@ -144,18 +147,27 @@ def _fits(value: str, column: list[str]) -> bool:
     return _shape(value) in {_shape(v) for v in values}
 
 
-def header_verdict(first: list[str], rest: list[list[str]]) -> bool | None:
+HeaderJudge = Callable[[Sequence[str], Sequence[bool]], bool]
+"""Given a first row and which of its fields could be values of their columns, whether
+it names the columns (the workspace passes one that knows column words and personal data)."""
+
+
+def header_verdict(
+    first: list[str], rest: list[list[str]], judge: HeaderJudge | None = None
+) -> bool | None:
     """Whether the first row names the columns (True), holds data (False), or cannot tell.
 
     Data when a field looks like a number or date, or occurs again in its
     column below (a name such as 'sex' is not a value of the column 'sex';
-    'F' is). A header when some field could not be a value of its column: not
-    one of a category column's values, or of another shape or length than
-    every value below it ('身份证号' above 18-digit numbers). When every field
-    could be one more value of its column (a file of names and addresses
-    without a header), it cannot tell: the caller must ask rather than guess,
-    since a row of personal data taken for a header would be shown and kept
-    as column names. A repeated name is left to :func:`check_header`.
+    'F' is). A header when no field could be a value of its column: each is
+    none of a category column's values, or of another shape or length than
+    every value below it ('身份证号' above 18-digit numbers). Otherwise (some
+    field could be one more value of its column: '姓名' above names, but also
+    a first person's name above the names of a header-less file) ``judge``
+    decides (by default :func:`identifier_names`); when it says no, it cannot
+    tell: the caller must ask rather than guess, since a row of personal data
+    taken for a header would be shown and kept as column names. A repeated name
+    is left to :func:`check_header`.
     """
     if any(_looks_numeric(value) for value in first):
         return False
@@ -167,17 +179,33 @@ def header_verdict(first: list[str], rest: list[list[str]]) -> bool | None:
             columns[j].append(value)
     if any(value and value in columns[j] for j, value in enumerate(first)):
         return False
-    if any(not _fits(value, columns[j]) for j, value in enumerate(first)):
+    fits = [_fits(value, columns[j]) for j, value in enumerate(first)]
+    if not any(fits):
+        return True
+    if (judge or identifier_names)(first, fits):
         return True
     return None
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+
+
+def identifier_names(fields: Sequence[str], fits: Sequence[bool]) -> bool:
+    """The reader's own judge: every field that could be a value is a name such as
+    ``note`` or ``birth_date`` (no spaces, nothing but letters, digits and ``_.-``)."""
+    return all(
+        _IDENTIFIER.match(f) is not None
+        for f, fit in zip(fields, fits, strict=True)
+        if fit and f.strip()  # an empty name is check_header's to report
+    )
 
 
 def ask_header(where: str) -> MalformedTableError:
     """The error for a first row that may be a header or data."""
     return MalformedTableError(
         f"cannot tell whether the first row of {where} names the columns or holds data: each "
-        "of its fields looks like the values below it. Say which: has_header=True or "
-        "has_header=False (CLI: --header or --no-header)."
+        "of its fields looks like the values below it. Say which: --header or --no-header "
+        "(Python: has_header=True or has_header=False)."
     )
 
 
@@ -210,6 +238,7 @@ def _layout(
     delimiter: str | None,
     has_header: bool | None,
     preferred: str,
+    judge: HeaderJudge | None = None,
 ) -> _Layout:
     if delimiter is None:
         delimiter = sniff_delimiter(text, truncated=truncated, preferred=preferred)
@@ -218,7 +247,7 @@ def _layout(
         raise MalformedTableError(f"{shown!r} has no rows: not even a header line.")
     first = rows[0]
     if has_header is None:
-        has_header = header_verdict(first, rows[1:])
+        has_header = header_verdict(first, rows[1:], judge)
         if has_header is None:
             raise ask_header(repr(shown))
     if has_header:
@@ -299,6 +328,7 @@ def read_csv(
     encoding: str | None,
     has_header: bool | None,
     preferred: str,
+    judge: HeaderJudge | None = None,
 ) -> TableSource:
     """Open a delimited text file; see the module docstring for the rules."""
     if delimiter is not None and len(delimiter) != 1:
@@ -312,7 +342,7 @@ def read_csv(
             f"{shown!r} ends its lines with a carriage return only (old Mac style), which "
             "the reader does not support. Save it again with Windows or Unix line endings."
         )
-    layout = _layout(shown, text, truncated, delimiter, has_header, preferred)
+    layout = _layout(shown, text, truncated, delimiter, has_header, preferred, judge)
 
     if not _consistent(utf8_path, layout):
         error = locate(utf8_path, shown, layout)

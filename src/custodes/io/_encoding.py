@@ -60,7 +60,13 @@ class Detected:
 def normalize(name: str) -> str:
     """The canonical codec name for ``name``, or a :class:`SettingError`."""
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
+        if not getattr(info, "_is_text_encoding", True):
+            raise SettingError(
+                f"encoding {name!r} is a {info.name} codec, not a text encoding; give one such "
+                f"as {', '.join(_COMMON)}."
+            )
+        return info.name
     except LookupError:
         hint = closest(name, _NAMES)
         suggestion = f" Did you mean {hint!r}?" if hint else ""

@@ -14,7 +14,7 @@ import polars as pl
 
 from custodes.errors import MalformedTableError, SettingError, closest
 
-from ._csv import ask_header, check_header, header_verdict
+from ._csv import HeaderJudge, ask_header, check_header, header_verdict
 from ._encoding import open_utf8, text_sample
 from ._source import TableSource
 
@@ -113,7 +113,13 @@ _HEADER_SAMPLE = 1_000
 """Rows of a sheet read to judge whether its first row is a header."""
 
 
-def read_xlsx(path: Path, shown: str, sheet: str | None, has_header: bool | None) -> TableSource:
+def read_xlsx(
+    path: Path,
+    shown: str,
+    sheet: str | None,
+    has_header: bool | None,
+    judge: HeaderJudge | None = None,
+) -> TableSource:
     """Read one sheet of a workbook (the first unless ``sheet`` names one).
 
     Excel files are read eagerly (a sheet holds at most about a million rows).
@@ -143,7 +149,7 @@ def read_xlsx(path: Path, shown: str, sheet: str | None, has_header: bool | None
         )
         cells = [["" if v is None else str(v) for v in row] for row in head.to_polars().rows()]
         if cells:
-            has_header = header_verdict(cells[0], cells[1:])
+            has_header = header_verdict(cells[0], cells[1:], judge)
             if has_header is None:
                 raise ask_header(where)
     header = has_header is not False

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from custodes.errors import MalformedTableError, SettingError, UnsupportedError, closest
 
-from ._csv import read_csv
+from ._csv import HeaderJudge, read_csv
 from ._formats import read_jsonl, read_parquet, read_xlsx
 from ._magic import check_content
 from ._source import TableSource, open_error
@@ -82,8 +82,13 @@ def read_table(
     has_header: bool | None = None,
     table: str | None = None,
     sheet: str | None = None,
+    header_judge: HeaderJudge | None = None,
 ) -> TableSource:
     """Open a table for assessment as a lazy frame, or raise a clear custodes error.
+
+    ``header_judge`` decides a first row that could be a header or data
+    (see :func:`~custodes.io._csv.header_verdict`); without one, such a file
+    is an error asking for ``has_header``.
 
     ``source`` is a file path (CSV/TSV/TXT, Parquet, JSON Lines, Excel .xlsx,
     SQLite) or a database URI (``sqlite:///x.db#table``,
@@ -129,13 +134,14 @@ def read_table(
             encoding=encoding,
             has_header=has_header,
             preferred="\t" if fmt == "tsv" else ",",
+            judge=header_judge,
         )
     if fmt == "parquet":
         return read_parquet(path, shown)
     if fmt == "jsonl":
         return read_jsonl(path, shown, encoding)
     if fmt == "xlsx":
-        return read_xlsx(path, shown, sheet, has_header)
+        return read_xlsx(path, shown, sheet, has_header, header_judge)
     from ._database import read_database
 
     return read_database("sqlite:///" + str(path.resolve()), table=table, path=shown)

@@ -123,7 +123,7 @@ class SignedHead:
                 timestamp=str(body["timestamp"]),
                 signature=base64.b64decode(data["signature"], validate=True),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise InvalidInputError(
                 f"{where} is not a signed tree head (head.size, head.root_hash, "
                 "head.signatures_hash, head.timestamp, signature)."

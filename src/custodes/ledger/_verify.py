@@ -139,17 +139,34 @@ def _index_of(entry: bytes, lineno: int) -> int:
     digits = entry[start:end]
     if end < 0 or not digits.isdigit() or (len(digits) > 1 and digits[:1] == b"0"):
         raise _FailureError(f"line {lineno}: the entry's index is not a whole number")
+    if len(digits) > 18:
+        raise _FailureError(f"line {lineno}: the entry's index has {len(digits)} digits")
     return int(digits)
 
 
 def _json_line(line: bytes, lineno: int) -> Any:
     try:
         value = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _FailureError(f"line {lineno} is not JSON") from None
-    if canonical(value) + b"\n" != line:
+    except (ValueError, RecursionError):  # not JSON or UTF-8, a huge number, deep nesting
+        raise _FailureError(f"line {lineno} is not valid JSON of a ledger export") from None
+    try:
+        same = canonical(value) + b"\n" == line
+    except (InvalidInputError, RecursionError):  # a float, or nesting no entry has
+        same = False
+    if not same:
         raise _FailureError(f"line {lineno} is not in canonical form")
     return value
+
+
+def _head_line(line: bytes, lineno: int) -> SignedHead:
+    value = _json_line(line, lineno)
+    try:
+        head = SignedHead.from_dict(value, f"line {lineno}")
+    except InvalidInputError as exc:
+        raise _FailureError(exc.message.rstrip(".")) from None
+    if canonical(head.to_dict()) != canonical(value):
+        raise _FailureError(f"line {lineno}: the signed head is not in canonical form")
+    return head
 
 
 def load_head(path: str | os.PathLike[str], key: Ed25519PublicKey) -> SignedHead:
@@ -159,7 +176,11 @@ def load_head(path: str | os.PathLike[str], key: Ed25519PublicKey) -> SignedHead
         data = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataFileError(f"trusted head {str(source)!r} does not exist.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except OSError as exc:
+        raise DataFileError(
+            f"trusted head {str(source)!r} cannot be read: {exc.strerror}."
+        ) from None
+    except (ValueError, RecursionError):
         raise InvalidInputError(f"{source} is not a JSON signed tree head.") from None
     head = SignedHead.from_dict(data, str(source))
     if not head.verify(key):
@@ -174,6 +195,8 @@ def verify_export(
 ) -> Verification:
     """Verify an export; raise :class:`TamperedError` naming the first bad entry."""
     source = Path(path)
+    if source.is_dir():
+        raise DataFileError(f"ledger export {str(source)!r} is a folder; give the export file.")
     try:
         return _fast(source, key, trusted)
     except _FailureError as failure:
@@ -190,7 +213,11 @@ def _header(line: bytes, key: Ed25519PublicKey) -> int:
     expected = {"format", "public_key", "size", "version"}
     if not isinstance(header, dict) or set(header) != expected:
         raise _FailureError("line 1 is not the header of a custodes ledger export")
-    if header["format"] != EXPORT_FORMAT or header["version"] != 1:
+    if (
+        header["format"] != EXPORT_FORMAT
+        or type(header["version"]) is not int
+        or (header["version"] != 1)
+    ):
         raise _FailureError("line 1: not a custodes ledger export of version 1")
     if header["public_key"] != public_key_text(key):
         raise _FailureError(f"the export names another signing key than {fingerprint(key)}")
@@ -240,10 +267,7 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
                         )
                     trusted_ok = True
             elif line.startswith(b'{"head":'):
-                value = _json_line(line, lineno)
-                head = SignedHead.from_dict(value, f"line {lineno}")
-                if canonical(head.to_dict()) != canonical(value):
-                    raise _FailureError(f"line {lineno}: the signed head is not in canonical form")
+                head = _head_line(line, lineno)
                 if head.size != count:
                     raise _FailureError(
                         f"the signed head of size {head.size} follows {count} entries: entries "
@@ -258,8 +282,8 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
                         f"the entries before the signed head of size {head.size} do not give its "
                         "root hash and signatures hash"
                     )
-                if newest is not None and head.size < newest.size:
-                    raise _FailureError(f"line {lineno}: signed heads out of order")
+                if newest is not None and head.size <= newest.size:
+                    raise _FailureError(f"line {lineno}: a signed head repeated or out of order")
                 heads += 1
                 newest = head
                 tail.clear()
