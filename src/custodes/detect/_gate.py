@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from custodes.detect._recognizers import RECOGNIZERS, Recognizer, normalised
+from custodes.detect._recognizers import RECOGNIZERS, Recognizer, validated_hits
 
 __all__ = ["GATE_RECOGNIZERS", "IdentifierHit", "checked_identifiers"]
 
@@ -48,35 +48,27 @@ def checked_identifiers(table: pl.DataFrame | pl.LazyFrame) -> list[IdentifierHi
         for i, c in enumerate(names)
     ).collect()
     columns = [c for i, c in enumerate(names) if maybe.get_column(str(i)).item()]
-    queries: list[tuple[str, Recognizer, pl.LazyFrame]] = []
+    counted: dict[tuple[str, str], set[int]] = {}
+    chosen = _chosen()
     for column in columns:
         text = pl.col(column).cast(pl.String)
         rows = frame.select(text.alias("v")).with_row_index("row").drop_nulls("v")
-        for r in _chosen():
-            whole = rows.select("row", normalised(pl.col("v"), r.variant).alias("span"))
-            parts = [whole]
-            if r.span is not None:
-                parts.append(
-                    rows.select(
-                        "row",
-                        pl.col("v")
-                        .str.replace_all(_DIGEST, " ")
-                        .str.extract_all(r.span)
-                        .alias("s"),
-                    )
-                    .explode("s")
-                    .drop_nulls("s")
-                    .select("row", normalised(pl.col("s"), r.variant).alias("span"))
+        hits = validated_hits(rows, chosen, _candidates)
+        for r, found in zip(chosen, hits, strict=True):
+            if found.height:
+                counted.setdefault((column, r.entity), set()).update(
+                    found.get_column("row").to_list()
                 )
-            candidates = pl.concat(parts).filter(pl.col("span").str.contains(r.pattern))
-            queries.append((column, r, candidates))
-    results = pl.collect_all([q for _, _, q in queries])
-    counted: dict[tuple[str, str], set[int]] = {}
-    for (column, r, _), found in zip(queries, results, strict=True):
-        if not found.height:
-            continue
-        if r.validate is not None:
-            found = found.filter(pl.Series(r.validate(found.get_column("span"))))
-        if found.height:
-            counted.setdefault((column, r.entity), set()).update(found.get_column("row").to_list())
-    return [IdentifierHit(column, entity, len(rows)) for (column, entity), rows in counted.items()]
+    return [
+        IdentifierHit(column, entity, len(cells)) for (column, entity), cells in counted.items()
+    ]
+
+
+def _candidates(r: Recognizer) -> pl.Expr:
+    """The whole value, and the runs of the recognizer's span pattern in it (hex tokens
+    taken out first)."""
+    whole = pl.concat_list(pl.col("v"))
+    if r.span is None:
+        return whole
+    runs = pl.col("v").str.replace_all(_DIGEST, " ").str.extract_all(r.span)
+    return pl.concat_list(whole, runs)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -87,6 +87,34 @@ def normalised(column: pl.Expr, variant: Variant) -> pl.Expr:
     if variant == "compact":
         return compact
     return compact.str.replace_all(r"[()\x{FF08}\x{FF09}]", "")  # also full-width brackets
+
+
+def validated_hits(
+    frame: pl.LazyFrame,
+    chosen: Sequence[Recognizer],
+    candidates: Callable[[Recognizer], pl.Expr],
+) -> list[pl.DataFrame]:
+    """Per recognizer of ``chosen``, the ``row`` and normalised ``span`` of every candidate
+    string that matches its pattern and passes its validator.
+
+    ``frame`` has a ``row`` column; ``candidates(r)`` is a list of strings per row (the
+    runs of ``r``'s span pattern in a text, a whole value, ...). The recognizers' queries
+    run in parallel.
+    """
+    queries = [
+        frame.select("row", candidates(r).alias("span"))
+        .explode("span")
+        .drop_nulls("span")
+        .with_columns(normalised(pl.col("span"), r.variant).alias("span"))
+        .filter(pl.col("span").str.contains(r.pattern))
+        for r in chosen
+    ]
+    out = []
+    for r, found in zip(chosen, pl.collect_all(queries), strict=True):
+        if found.height and r.validate is not None:
+            found = found.filter(pl.Series(r.validate(found.get_column("span"))))
+        out.append(found)
+    return out
 
 
 # ---------------------------------------------------------------- validators

@@ -29,7 +29,13 @@ import polars as pl
 from custodes._files import read_json_object
 from custodes.detect._grading import DEFAULT_POLICY, Grade, GradingPolicy, grade
 from custodes.detect._lexicon import CATEGORY_HINTS, NAME_HINTS, QUASI_HINTS, name_has
-from custodes.detect._recognizers import RECOGNIZERS, BoolArray, Recognizer, normalised
+from custodes.detect._recognizers import (
+    RECOGNIZERS,
+    BoolArray,
+    Recognizer,
+    normalised,
+    validated_hits,
+)
 from custodes.errors import InvalidInputError, SettingError
 from custodes.io import TableSource, reading
 
@@ -270,20 +276,11 @@ def _spans(values: pl.Series) -> dict[str, int]:
     """Cells holding one or more valid spans, per recognizer with a span pattern."""
     frame = values.to_frame("text").with_row_index("row").lazy()
     chosen = [r for r in RECOGNIZERS if r.span is not None]
-    queries = [
-        frame.select("row", pl.col("text").str.extract_all(r.span or "").alias("span"))
-        .explode("span")
-        .drop_nulls("span")
-        .with_columns(normalised(pl.col("span"), r.variant).alias("span"))
-        .filter(pl.col("span").str.contains(r.pattern))
-        for r in chosen
-    ]
-    out: dict[str, int] = {}
-    for r, found in zip(chosen, pl.collect_all(queries), strict=True):  # in parallel
-        if found.height and r.validate is not None:
-            found = found.filter(pl.Series(r.validate(found.get_column("span"))))
-        out[r.name] = int(found.get_column("row").n_unique()) if found.height else 0
-    return out
+    hits = validated_hits(frame, chosen, lambda r: pl.col("text").str.extract_all(r.span or ""))
+    return {
+        r.name: int(found.get_column("row").n_unique()) if found.height else 0
+        for r, found in zip(chosen, hits, strict=True)
+    }
 
 
 def _minors(values: pl.Series, birth: bool) -> bool:

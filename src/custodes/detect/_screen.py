@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from custodes.detect._lexicon import CATEGORY_HINTS, NAME_HINTS, QUASI_HINTS, name_has
-from custodes.detect._recognizers import RECOGNIZERS, normalised
+from custodes.detect._recognizers import RECOGNIZERS, validated_hits
 from custodes.detect._scan import classify
 
 __all__ = ["hash_personal", "header_judge", "personal_data_in"]
@@ -46,32 +46,24 @@ def personal_data_in(strings: Sequence[str]) -> list[str | None]:
     if not strings:
         return []
     values = pl.Series("text", list(strings), dtype=pl.String)
-    found: list[str | None] = [
+    kinds: list[str | None] = [
         None if entity in _NOT_ALONE else entity for entity in classify(values).to_list()
     ]
     digests = [_DIGEST.match(s) is not None for s in strings]
     frame = pl.DataFrame({"text": values}).with_row_index("row").lazy()
     spans = [r for r in RECOGNIZERS if r.span is not None]
-    queries = [
-        frame.select(
-            "row",
-            pl.concat_list(
-                pl.col("text").str.extract_all(r.span or ""),
-                _compact_digits(pl.col("text")).str.extract_all(r.span or ""),
-            ).alias("span"),
-        )
-        .explode("span")
-        .drop_nulls("span")
-        .with_columns(normalised(pl.col("span"), r.variant).alias("span"))
-        .filter(pl.col("span").str.contains(r.pattern))
-        for r in spans
-    ]
-    for r, hits in zip(spans, pl.collect_all(queries), strict=True):
-        if hits.height and r.validate is not None:
-            hits = hits.filter(pl.Series(r.validate(hits.get_column("span"))))
-        for row in hits.get_column("row").unique().to_list():
-            found[row] = found[row] or r.entity
-    return [None if digest else kind for kind, digest in zip(found, digests, strict=True)]
+    hits = validated_hits(
+        frame,
+        spans,
+        lambda r: pl.concat_list(
+            pl.col("text").str.extract_all(r.span or ""),
+            _compact_digits(pl.col("text")).str.extract_all(r.span or ""),
+        ),
+    )
+    for r, found in zip(spans, hits, strict=True):
+        for row in found.get_column("row").unique().to_list():
+            kinds[row] = kinds[row] or r.entity
+    return [None if digest else kind for kind, digest in zip(kinds, digests, strict=True)]
 
 
 def _strings(value: Any, out: list[str]) -> None:

@@ -200,7 +200,7 @@ def _check_entry(event: Event, screen: Screen | None) -> None:
                 "hashes and parameters, never personal data: record its hash instead."
             )
     if screen is not None:
-        screened = [(t, w) for t, w in strings[2:]]
+        screened = strings[2:]  # the subject and the payload: actors are staff, not data
         for (_, where), entity in zip(screened, screen([t for t, _ in screened]), strict=True):
             if entity is not None:
                 raise InvalidInputError(
