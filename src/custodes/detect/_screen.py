@@ -24,6 +24,7 @@ import polars as pl
 from custodes.detect._lexicon import CATEGORY_HINTS, NAME_HINTS, QUASI_HINTS, name_has
 from custodes.detect._recognizers import RECOGNIZERS, validated_hits
 from custodes.detect._scan import classify
+from custodes.io import is_identifier_name
 
 __all__ = ["hash_personal", "header_judge", "personal_data_in"]
 
@@ -115,7 +116,6 @@ _COLUMN_WORDS = tuple(
     | set(QUASI_HINTS)
     | {w for words in CATEGORY_HINTS.values() for w in words}
 )
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 
 
 def header_judge(fields: Sequence[str], fits: Sequence[bool]) -> bool:
@@ -129,7 +129,7 @@ def header_judge(fields: Sequence[str], fits: Sequence[bool]) -> bool:
     if any(kind is not None for kind in personal_data_in(list(fields))):
         return False
     return all(
-        name_has(field, _COLUMN_WORDS) or _IDENTIFIER.match(field) is not None
+        name_has(field, _COLUMN_WORDS) or is_identifier_name(field)
         for field, fit in zip(fields, fits, strict=True)
         if fit and field.strip()  # an empty name is the reader's to report
     )

@@ -11,6 +11,7 @@ Parquet, Excel and database columns keep their types. Errors are
 :mod:`custodes.errors` classes whose messages never quote cell values.
 """
 
+from ._csv import HeaderJudge, is_identifier_name
 from ._read import EXTENSIONS, FORMATS, read_table
 from ._source import TableSource, check_columns, collect, reading
 from ._write import WRITE_FORMATS, file_sha256, write_table
@@ -19,10 +20,12 @@ __all__ = [
     "EXTENSIONS",
     "FORMATS",
     "WRITE_FORMATS",
+    "HeaderJudge",
     "TableSource",
     "check_columns",
     "collect",
     "file_sha256",
+    "is_identifier_name",
     "read_table",
     "reading",
     "write_table",

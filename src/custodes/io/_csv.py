@@ -42,6 +42,7 @@ __all__ = [
     "ask_header",
     "check_header",
     "header_verdict",
+    "is_identifier_name",
     "locate",
     "read_csv",
     "sniff_delimiter",
@@ -190,11 +191,15 @@ def header_verdict(
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 
 
+def is_identifier_name(text: str) -> bool:
+    """A name such as ``note`` or ``birth_date``: no spaces, only letters, digits, ``_.-``."""
+    return _IDENTIFIER.match(text) is not None
+
+
 def identifier_names(fields: Sequence[str], fits: Sequence[bool]) -> bool:
-    """The reader's own judge: every field that could be a value is a name such as
-    ``note`` or ``birth_date`` (no spaces, nothing but letters, digits and ``_.-``)."""
+    """The reader's own judge: every field that could be a value is an identifier name."""
     return all(
-        _IDENTIFIER.match(f) is not None
+        is_identifier_name(f)
         for f, fit in zip(fields, fits, strict=True)
         if fit and f.strip()  # an empty name is check_header's to report
     )
