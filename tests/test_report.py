@@ -422,3 +422,13 @@ def test_release_reports_never_name_a_value_rarer_than_k() -> None:
     assert re.search(r"held by at least \d+ records", page)
     for before, after in release.distributions.values():
         assert all(n >= 5 or "fewer than" in v for v, n in [*before, *after])
+
+
+def test_folding_rare_values_twice_changes_nothing() -> None:
+    """The workspace folds, and the report folds again: the count of values must survive."""
+    from custodes.report import fold_rare
+
+    once = fold_rare([("a", 1), ("b", 2), ("c", 9)], 5)
+    assert once == [("c", 9), ("2 values with fewer than 5 records", 3)]
+    assert fold_rare(once, 5) == once
+    assert fold_rare(once, 10) == [("3 values with fewer than 10 records", 12)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -42,13 +43,27 @@ def smallest_shown(manifest: Mapping[str, Any]) -> int:
     return max([2, *ks])
 
 
+_FOLDED = re.compile(r"^([\d,]+) values with fewer than ([\d,]+) records$")
+
+
 def fold_rare(distribution: Distribution, smallest: int) -> list[tuple[str, int]]:
     """The distribution with every value held by fewer than ``smallest`` records folded
-    into one entry that names no value."""
-    kept = [(v, n) for v, n in distribution if n >= smallest]
-    rare = [n for _, n in distribution if n < smallest]
-    if rare:
-        kept.append((f"{len(rare):,} values with fewer than {smallest:,} records", sum(rare)))
+    into one entry that names no value. Folding a folded distribution again changes
+    nothing: an earlier fold's entry joins the new one with the values it counts."""
+    kept: list[tuple[str, int]] = []
+    values = records = 0
+    for value, n in distribution:
+        folded = _FOLDED.match(value)
+        if folded is not None and int(folded.group(2).replace(",", "")) <= smallest:
+            values += int(folded.group(1).replace(",", ""))
+            records += n
+        elif n < smallest:
+            values += 1
+            records += n
+        else:
+            kept.append((value, n))
+    if values:
+        kept.append((f"{values:,} values with fewer than {smallest:,} records", records))
     return kept
 
 
