@@ -33,10 +33,10 @@ from bench_risk import machine, markdown_table, write_result
 from custodes import Workspace
 from custodes.dp import PrivateQueries, answer_query, parse_query
 from custodes.governance import Governance
-from custodes.ledger import init_workspace
 from custodes.settings import load_settings
 from custodes.store import Store
 from custodes.synth import adult_like
+from custodes.workspace import init_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT = Path(os.environ.get("CUSTODES_ADULT_DIR", ROOT.parent / "shared" / "data" / "adult"))

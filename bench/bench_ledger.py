@@ -35,7 +35,6 @@ from bench_risk import machine, markdown_table, write_result
 from custodes.ledger import (
     Event,
     MerkleTree,
-    init_workspace,
     leaf_hash,
     load_public_key,
     open_ledger,
@@ -44,6 +43,7 @@ from custodes.ledger import (
 )
 from custodes.settings import Settings, load_settings
 from custodes.store import Store
+from custodes.workspace import init_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 BIG = 1_000_000

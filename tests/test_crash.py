@@ -23,8 +23,9 @@ from custodes._files import StagedFile, stale_temporaries, write_atomic
 from custodes.cli import main
 from custodes.governance import audit_report
 from custodes.hierarchy import Hierarchy
-from custodes.ledger import init_workspace, open_ledger
+from custodes.ledger import open_ledger
 from custodes.settings import Settings, load_settings
+from custodes.workspace import init_workspace
 from tests.test_governance import COLUMNS, _registered, _through_review, act, office  # noqa: F401
 from tests.test_ledger import store_url  # noqa: F401
 
@@ -97,7 +98,7 @@ def test_an_output_appears_only_with_its_manifest_and_ledger_entry(
         raise KeyboardInterrupt  # as a kill would, in the middle
 
     if step == "manifest":
-        monkeypatch.setattr("custodes.workspace.write_atomic", crash)
+        monkeypatch.setattr("custodes.workspace._workspace.write_atomic", crash)
     else:
         monkeypatch.setattr(Workspace, "_record_anonymization", crash)
     with pytest.raises(KeyboardInterrupt):
@@ -124,7 +125,7 @@ def test_an_output_appears_only_with_its_manifest_and_ledger_entry(
 _SLOW_ANONYMIZE = """
 import sys, time
 from pathlib import Path
-import custodes.workspace as w
+import custodes.workspace._workspace as w
 from custodes.cli import main
 
 original = w.file_sha256

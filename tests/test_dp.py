@@ -19,9 +19,10 @@ from custodes.dp import PrivateQueries, parse_query, rho_of_epsilon
 from custodes.dp._mechanisms import noisy_counts
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError
 from custodes.governance import Governance
-from custodes.ledger import init_workspace, open_ledger
+from custodes.ledger import open_ledger
 from custodes.settings import Settings, load_settings
 from custodes.store import Store
+from custodes.workspace import init_workspace
 from tests.test_ledger import store_url  # noqa: F401 (the SQLite / PostgreSQL fixture)
 
 # ------------------------------------------------------------ the dialect

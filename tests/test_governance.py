@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from custodes import Workspace
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError, SettingError
 from custodes.governance import Governance, GovernancePolicy, audit_report, disclosure_report
-from custodes.ledger import init_workspace, load_public_key, open_ledger, verify_export
+from custodes.ledger import load_public_key, open_ledger, verify_export
 from custodes.settings import Settings, load_settings
 from custodes.store import Store
 from custodes.synth import population_register
+from custodes.workspace import init_workspace
 from tests.test_ledger import store_url  # noqa: F401 (the SQLite / PostgreSQL fixture)
 
 COLUMNS = ["sex", "birth_date", "region_code", "household_size", "income_band", "diagnosis"]

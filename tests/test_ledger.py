@@ -29,7 +29,6 @@ from custodes.ledger import (
     Ledger,
     MerkleTree,
     canonical,
-    init_workspace,
     leaf_hash,
     load_head,
     load_public_key,
@@ -42,6 +41,7 @@ from custodes.ledger import (
 from custodes.ledger._ledger import entry_message
 from custodes.settings import Settings, load_settings
 from custodes.store import HEAD_REVISION, Store
+from custodes.workspace import init_workspace
 
 # ------------------------------------------------------------ RFC 6962 / 9162 vectors
 

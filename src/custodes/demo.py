@@ -32,11 +32,11 @@ from custodes.hierarchy import (
     mapping_hierarchy,
     prc_division_hierarchy,
 )
-from custodes.ledger import init_workspace, load_public_key, open_ledger, verify_export
+from custodes.ledger import load_public_key, open_ledger, verify_export
 from custodes.report import render_assessment_html, render_scan_html
 from custodes.risk import Assessment
 from custodes.synth import population_register
-from custodes.workspace import Workspace
+from custodes.workspace import Workspace, init_workspace
 
 __all__ = ["DemoResult", "run_demo"]
 

@@ -653,7 +653,7 @@ def init(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Create the workspace: folder, store (migrated) and the ledger's signing key."""
-    from custodes.ledger import init_workspace
+    from custodes.workspace import init_workspace
 
     result = init_workspace(load_settings(workspace, {"store_url": store} if store else None))
     verb = "created" if result.created else "already set up; checked and migrated"

@@ -44,7 +44,7 @@ from custodes.governance._policy import (
 )
 from custodes.governance._roles import apply_roles, check_roles
 from custodes.io import file_sha256
-from custodes.ledger import Ledger, open_ledger
+from custodes.ledger import Ledger
 from custodes.store import (
     Actor,
     Charge,
@@ -175,9 +175,7 @@ class Governance:
             path = self.settings.governance_policy
             policy = load_governance_policy(path) if path else DEFAULT_GOVERNANCE
         self.policy = policy
-        from custodes.detect import personal_data_in
-
-        self.ledger: Ledger = open_ledger(self.settings, screen=personal_data_in)
+        self.ledger: Ledger = workspace.ledger  # the workspace's one ledger and store
         self.store = self.ledger.store
         self.actor = actor
 

@@ -3,12 +3,17 @@
 - :class:`Ledger`: append events (in the caller's transaction), sign tree
   heads, prove inclusion and consistency, export.
 - :func:`verify_export`: the offline verifier (an export and the public key).
-- :func:`init_workspace`: ``custodes init``.
+- :func:`open_ledger`: the ledger of a workspace's store.
 """
 
 from custodes.ledger._canonical import canonical
-from custodes.ledger._init import InitResult, init_workspace, open_ledger
-from custodes.ledger._keys import fingerprint, load_public_key
+from custodes.ledger._keys import (
+    fingerprint,
+    load_or_create_key,
+    load_private_key,
+    load_public_key,
+    public_key_text,
+)
 from custodes.ledger._ledger import Event, Ledger, Screen, SignedHead
 from custodes.ledger._merkle import (
     EMPTY_ROOT,
@@ -20,13 +25,13 @@ from custodes.ledger._merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from custodes.ledger._open import open_ledger
 from custodes.ledger._verify import Verification, load_head, verify_export
 
 __all__ = [
     "EMPTY_ROOT",
     "Event",
     "Frontier",
-    "InitResult",
     "Ledger",
     "MerkleTree",
     "Screen",
@@ -34,12 +39,14 @@ __all__ = [
     "Verification",
     "canonical",
     "fingerprint",
-    "init_workspace",
     "leaf_hash",
     "load_head",
+    "load_or_create_key",
+    "load_private_key",
     "load_public_key",
     "node_hash",
     "open_ledger",
+    "public_key_text",
     "root_of",
     "verify_consistency",
     "verify_export",

@@ -1,4 +1,8 @@
-"""``custodes init``: the workspace folder, its store (migrated) and the ledger's key pair."""
+"""``custodes init``: the workspace folder, its store (migrated) and the ledger's key pair.
+
+Creating a workspace is the workspace's business, not the ledger's: the ledger
+only appends and proves.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,16 @@ from sqlalchemy import select
 
 from custodes._files import write_atomic
 from custodes.errors import SettingError
-from custodes.ledger._keys import (
+from custodes.ledger import (
+    Ledger,
     fingerprint,
     load_or_create_key,
-    load_private_key,
     public_key_text,
 )
-from custodes.ledger._ledger import Ledger, Screen
 from custodes.settings import Settings
 from custodes.store import HEAD_REVISION, Meta, Store
 
-__all__ = ["InitResult", "init_workspace", "open_ledger"]
+__all__ = ["InitResult", "init_workspace"]
 
 
 @dataclass(frozen=True)
@@ -87,17 +90,3 @@ def init_workspace(settings: Settings) -> InitResult:
     return InitResult(
         settings.workspace, store.shown, key_path, public_path, fingerprint(public), created
     )
-
-
-def open_ledger(
-    settings: Settings, *, signing: bool = True, screen: Screen | None = None
-) -> Ledger:
-    """The workspace's ledger (its store checked to be set up and current).
-
-    ``screen`` judges the strings of every entry for personal data (the
-    workspace passes :func:`custodes.detect.personal_data_in`).
-    """
-    store = Store(settings.database_url())
-    store.check()
-    key = load_private_key(settings.signing_key_path()) if signing else None
-    return Ledger(store, key, head_every=settings.ledger_head_every, screen=screen)

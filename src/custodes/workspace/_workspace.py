@@ -1,6 +1,5 @@
-"""The workspace: the one facade that wires custodes together for a deployment.
+"""The :class:`Workspace` facade.
 
-The CLI and (later) the server are thin adapters over :class:`Workspace`.
 Module-level functions such as :func:`custodes.assess` use a workspace built
 from the default settings.
 """
@@ -10,6 +9,7 @@ from __future__ import annotations
 import getpass
 import math
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -48,16 +48,30 @@ from custodes.errors import (
 from custodes.hierarchy import Hierarchy, build_hierarchy, read_hierarchy
 from custodes.io import EXTENSIONS, TableSource, file_sha256, reading, write_table
 from custodes.io import read_table as _read_table
+from custodes.ledger import Ledger, open_ledger
 from custodes.report import fold_rare, smallest_shown
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
+from custodes.store import Store
 from custodes.summary import Summary
+from custodes.workspace._create import InitResult, init_workspace
 
 if TYPE_CHECKING:  # detection loads its registries only when a scan runs
     from custodes._doctor import Checkup
     from custodes.detect import GradingPolicy, ScanResult
+    from custodes.dp import PrivateQueries
+    from custodes.governance import Governance, GovernancePolicy
 
-__all__ = ["Roles", "TableLike", "Workspace", "anonymize", "assess", "open_table", "scan"]
+__all__ = [
+    "Roles",
+    "TableLike",
+    "Workspace",
+    "anonymize",
+    "assess",
+    "open_table",
+    "read_table",
+    "scan",
+]
 
 TableLike = str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame | TableSource
 
@@ -167,11 +181,64 @@ def _split(names: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 class Workspace:
-    """One deployment of custodes: its settings and engine."""
+    """One deployment of custodes: its settings, engine, store and ledger.
+
+    The store and the ledger are opened once, on first use, and closed by
+    :meth:`close` (or when the workspace is garbage-collected); a workspace is
+    also a context manager.
+    """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self.engine: Engine = get_engine(self.settings.engine)
+        self._ledger: Ledger | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def init(self) -> InitResult:
+        """Create (or check) the workspace: folder, store, migrations, signing key."""
+        self.close()  # a store opened before may have had an older schema
+        return init_workspace(self.settings)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The workspace's ledger, opened once; every entry is screened for personal data."""
+        if self._ledger is None:
+            from custodes.detect import personal_data_in
+
+            ledger = open_ledger(self.settings, screen=personal_data_in)
+            self._finalizer = weakref.finalize(self, ledger.store.dispose)
+            self._ledger = ledger
+        return self._ledger
+
+    @property
+    def store(self) -> Store:
+        """The workspace's store (the ledger's)."""
+        return self.ledger.store
+
+    def close(self) -> None:
+        """Close the store's connections (the workspace opens them again when needed)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._ledger = None
+        self._finalizer = None
+
+    def governance(self, actor: str, policy: GovernancePolicy | None = None) -> Governance:
+        """Governance of this workspace acting as ``actor``."""
+        from custodes.governance import Governance
+
+        return Governance(self, actor, policy)
+
+    def queries(self, actor: str) -> PrivateQueries:
+        """Differentially private queries of this workspace, asked by ``actor``."""
+        from custodes.dp import PrivateQueries
+
+        return PrivateQueries(self, actor)
 
     @property
     def path(self) -> Path:
@@ -594,17 +661,12 @@ class Workspace:
         """
         if not self.initialized():
             return None
-        from custodes.detect import hash_personal, personal_data_in
-        from custodes.ledger import open_ledger
+        from custodes.detect import hash_personal
 
         # Column names and other strings that are personal data go to the ledger hashed.
         subject, payload = hash_personal(subject, payload)
-        ledger = open_ledger(self.settings, screen=personal_data_in)
-        try:
-            with ledger.store.transaction() as session:
-                return ledger.append(session, event, actor or _actor(), subject, payload)
-        finally:
-            ledger.store.dispose()
+        with self.store.transaction() as session:
+            return self.ledger.append(session, event, actor or _actor(), subject, payload)
 
     def _search(
         self,

@@ -1,0 +1,32 @@
+"""The workspace: the one facade that wires custodes together for a deployment.
+
+The CLI and the server are thin adapters over :class:`Workspace`; it owns one
+store, one ledger and one engine, and hands the faces what they need
+(``ws.governance(actor)``, ``ws.queries(actor)``, ``ws.ledger``,
+``ws.assess(...)``, ``ws.anonymize(...)``, ``ws.scan(...)``).
+"""
+
+from custodes.workspace._create import InitResult, init_workspace
+from custodes.workspace._workspace import (
+    Roles,
+    TableLike,
+    Workspace,
+    anonymize,
+    assess,
+    open_table,
+    read_table,
+    scan,
+)
+
+__all__ = [
+    "InitResult",
+    "Roles",
+    "TableLike",
+    "Workspace",
+    "anonymize",
+    "assess",
+    "init_workspace",
+    "open_table",
+    "read_table",
+    "scan",
+]
