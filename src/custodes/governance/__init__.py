@@ -4,6 +4,7 @@ Releasing data is only possible through an approved request, and charging
 for it only under an approved fee standard; every step is a ledger event.
 """
 
+from custodes.governance._gates import GATES, Refusal, ReleaseCandidate, check_gates
 from custodes.governance._policy import (
     BOARD_ROLES,
     DEFAULT_GOVERNANCE,
@@ -13,23 +14,37 @@ from custodes.governance._policy import (
     GovernancePolicy,
     load_governance_policy,
 )
+from custodes.governance._ports import Preparer, ReleaseBook
 from custodes.governance._reports import audit_report, disclosure_report
 from custodes.governance._roles import COLUMN_ROLES, parse_role_pairs
-from custodes.governance._service import STATES, UNITS, Governance, RequestView
+from custodes.governance._service import STATES, UNITS, Governance
+from custodes.governance._values import Objectives, RequestView, ReviewDecision
+from custodes.governance._workflow import STEPS, TRANSITIONS, Step
 
 __all__ = [
     "BOARD_ROLES",
     "COLUMN_ROLES",
     "DEFAULT_GOVERNANCE",
+    "GATES",
     "PURPOSES",
     "ROLES",
     "SHARING_MODELS",
     "STATES",
+    "STEPS",
+    "TRANSITIONS",
     "UNITS",
     "Governance",
     "GovernancePolicy",
+    "Objectives",
+    "Preparer",
+    "Refusal",
+    "ReleaseBook",
+    "ReleaseCandidate",
     "RequestView",
+    "ReviewDecision",
+    "Step",
     "audit_report",
+    "check_gates",
     "disclosure_report",
     "load_governance_policy",
     "parse_role_pairs",

@@ -19,6 +19,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerState",
     "Meta",
+    "Release",
     "Request",
     "RevenueLimit",
     "TreeHead",
@@ -231,3 +232,37 @@ class DPBudgetChange(Base):
     proposed_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[str] = mapped_column(String(40))
     updated_at: Mapped[str] = mapped_column(String(40))
+
+
+class Release(Base):
+    """A release record: who received what, at which generalization, under which terms.
+
+    One row per delivered copy of a request's approved artifact. The approved
+    artifact's hash and the delivered copy's hash may differ once copies are
+    fingerprinted. ``generalization`` is JSON: per quasi-identifier its level
+    (or ``"local"``) and its hierarchy's SHA-256; ``local_cuts`` (JSON) holds the
+    labels of local recoding per quasi-identifier. Records made by migration
+    0007 from earlier releases have no generalization (``null``).
+    """
+
+    __tablename__ = "releases"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(40), index=True)
+    recipient: Mapped[str] = mapped_column(String(200), index=True)
+    dataset: Mapped[str] = mapped_column(String(100))
+    dataset_version: Mapped[int] = mapped_column(Integer)
+    sharing_model: Mapped[str] = mapped_column(String(40))
+    generalization: Mapped[str | None] = mapped_column(Text, nullable=True)
+    local_cuts: Mapped[str | None] = mapped_column(Text, nullable=True)
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    delivered_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    terms: Mapped[str] = mapped_column(Text)
+    term_end: Mapped[str] = mapped_column(String(40))
+    """The expiry date (YYYY-MM-DD) of the terms."""
+    released_at: Mapped[str] = mapped_column(String(40))
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The ledger entry of the release (its ``request.released`` event)."""
+    revoked_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    revocation_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the written reason of the revocation."""
+    expired_at: Mapped[str | None] = mapped_column(String(40), nullable=True)

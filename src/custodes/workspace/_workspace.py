@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # detection loads its registries only when a scan runs
     from custodes.detect import GradingPolicy, ScanResult
     from custodes.dp import PrivateQueries
     from custodes.governance import Governance, GovernancePolicy
+    from custodes.release import ReleaseBook
 
 __all__ = [
     "Roles",
@@ -227,6 +228,13 @@ class Workspace:
             self._finalizer()
         self._ledger = None
         self._finalizer = None
+
+    @property
+    def releases(self) -> ReleaseBook:
+        """The book of release records, in the workspace's store."""
+        from custodes.release import ReleaseBook
+
+        return ReleaseBook(self.store)
 
     def governance(self, actor: str, policy: GovernancePolicy | None = None) -> Governance:
         """Governance of this workspace acting as ``actor``."""

@@ -1,0 +1,219 @@
+"""The catalog: departments, datasets (scanned, graded, hashed) and role corrections."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from custodes._files import text_sha256
+from custodes.errors import InvalidInputError, RefusedError
+from custodes.governance._base import Acting, now
+from custodes.governance._roles import apply_roles, check_roles
+from custodes.io import file_sha256
+from custodes.store import Dataset, Department
+
+__all__ = ["Catalog", "dataset_dict", "source_options"]
+
+
+class Catalog(Acting):
+    """The catalog of datasets of a department's data systems."""
+
+    def add_department(self, code: str, name: str) -> None:
+        """Add a department (admin or steward)."""
+        with self._change() as session:
+            self._need(session, "admin", "steward")
+            if session.get(Department, code) is not None:
+                raise RefusedError(f"department {code!r} exists already.")
+            session.add(Department(code=code, name=name))
+            self._record(session, "department.added", code, {"name": name})
+
+    def register_dataset(
+        self,
+        name: str,
+        *,
+        department: str,
+        system: str,
+        source: str | os.PathLike[str],
+        owner: str | None = None,
+        has_header: bool | None = None,
+        roles: Mapping[str, str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Register a dataset (or a new version when its content changed): scan, grade, hash.
+
+        ``has_header`` says whether a CSV source's first row names the columns
+        (None: detected); it is kept with the dataset and used whenever the
+        source is read again. ``roles`` corrects the roles the scan suggested
+        (``{column: role}``, see :meth:`correct_roles`), with its ``reason``.
+        """
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidInputError(f"dataset source {str(path)!r} is not a file.")
+        if roles and not (reason or "").strip():
+            raise RefusedError("a correction of column roles needs a written reason (--reason).")
+        with self._change() as session:
+            self._need(session, "steward")  # before the scan, which the ledger records
+        digest = file_sha256(path)
+        scanned = self.preparer.scan(
+            path, actor=self.actor, read_options=source_options(has_header)
+        )
+        if roles:
+            check_roles(roles, [c.name for c in scanned.columns], f"dataset {name!r}")
+        with self._change() as session:
+            self._need(session, "steward")
+            if session.get(Department, department) is None:
+                raise RefusedError(
+                    f"department {department!r} is not in the catalog; add it first."
+                )
+            latest = (
+                session.execute(
+                    select(Dataset).where(Dataset.name == name).order_by(Dataset.version.desc())
+                )
+                .scalars()
+                .first()
+            )
+            if latest is not None and latest.content_sha256 == digest:
+                if roles:
+                    self._correct(session, latest, roles, reason or "")
+                return dataset_dict(latest)
+            version = 1 if latest is None else latest.version + 1
+            row = Dataset(
+                name=name,
+                version=version,
+                department=department,
+                system=system,
+                source=str(path.resolve()),
+                content_sha256=digest,
+                columns=json.dumps([c.name for c in scanned.columns], ensure_ascii=False),
+                roles=json.dumps(
+                    {
+                        **scanned.roles(),
+                        "categories": sorted(
+                            {cat for c in scanned.columns for cat in c.sensitive_categories}
+                        ),
+                    },
+                    ensure_ascii=False,
+                ),
+                grade=scanned.grade.level,
+                grade_reasons=json.dumps(list(scanned.grade.reasons), ensure_ascii=False),
+                rows=scanned.rows,
+                owner=owner or self.actor,
+                created_at=now(),
+                has_header=has_header,
+            )
+            session.add(row)
+            self._record(
+                session,
+                "dataset.registered",
+                f"{name}@{version}",
+                {
+                    "department": department,
+                    "content_sha256": digest,
+                    "grade": scanned.grade.level,
+                    "rows": scanned.rows,
+                    "roles": scanned.roles(),
+                    "has_header": has_header,
+                },
+            )
+            if roles:
+                self._correct(session, row, roles, reason or "")
+            return dataset_dict(row)
+
+    def correct_roles(
+        self,
+        dataset: str,
+        roles: Mapping[str, str],
+        reason: str,
+        *,
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        """Correct the column roles the scan suggested (a steward), with the written reason.
+
+        ``roles`` maps columns to ``identifying``, ``quasi_identifying``,
+        ``sensitive``, ``insensitive`` or ``redact``. The corrected roles are
+        what identification and the release gates use from then on; the
+        ledger records who corrected what, and the reason's hash.
+        """
+        if not reason.strip():
+            raise RefusedError("a correction of column roles needs a written reason (--reason).")
+        with self._change() as session:
+            self._need(session, "steward")
+            row = self._dataset(session, dataset, version)
+            check_roles(roles, json.loads(row.columns), f"dataset {row.name!r}")
+            self._correct(session, row, roles, reason)
+            return dataset_dict(row)
+
+    def _correct(self, session: Session, row: Dataset, roles: Mapping[str, str], why: str) -> None:
+        self._need(session, "steward")
+        check_roles(roles, json.loads(row.columns), f"dataset {row.name!r}")
+        corrected, before = apply_roles(json.loads(row.roles), roles)
+        row.roles = json.dumps(corrected, ensure_ascii=False)
+        self._record(
+            session,
+            "dataset.roles_corrected",
+            f"{row.name}@{row.version}",
+            {
+                "roles": dict(roles),
+                "before": before,
+                "reason_sha256": text_sha256(why),
+            },
+        )
+
+    def datasets(self) -> list[dict[str, Any]]:
+        """Every version of every dataset."""
+        with self._change() as session:
+            self._me(session)
+            rows = session.execute(
+                select(Dataset).order_by(Dataset.name, Dataset.version)
+            ).scalars()
+            return [dataset_dict(r) for r in rows]
+
+    def dataset(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """One dataset version (default: the newest)."""
+        with self._change() as session:
+            self._me(session)
+            return dataset_dict(self._dataset(session, name, version))
+
+
+def source_options(has_header: bool | None) -> dict[str, Any]:
+    """Read options of a dataset's source: its header choice, when one was made."""
+    return {} if has_header is None else {"has_header": has_header}
+
+
+_HASHES: dict[tuple[str, int, int, int], str] = {}
+
+
+def _hash_of(path: Path) -> str:
+    """The file's SHA-256, computed again whenever its size, inode or modification time change."""
+    info = path.stat()
+    key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
+    if key not in _HASHES:
+        if len(_HASHES) > 256:
+            _HASHES.clear()
+        _HASHES[key] = file_sha256(path)
+    return _HASHES[key]
+
+
+def dataset_dict(row: Dataset) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "version": row.version,
+        "department": row.department,
+        "system": row.system,
+        "source": row.source,
+        "content_sha256": row.content_sha256,
+        "columns": json.loads(row.columns),
+        "roles": json.loads(row.roles),
+        "grade": row.grade,
+        "grade_reasons": json.loads(row.grade_reasons),
+        "rows": row.rows,
+        "owner": row.owner,
+        "created_at": row.created_at,
+        "has_header": row.has_header,
+    }

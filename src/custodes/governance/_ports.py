@@ -1,0 +1,111 @@
+"""What governance needs from the deployment it runs in, as narrow protocols.
+
+Governance never imports the workspace: it receives a :class:`Preparer`,
+which the :class:`~custodes.workspace.Workspace` satisfies structurally (and
+a test double or a server can too). A preparer gives the settings, the one
+ledger (and through it the store), the workspace folder, a scan of a source,
+the anonymization of a source into a staged file, and the book of release
+records, which the release step writes in its own transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from custodes._files import StagedFile
+    from custodes.anonymize import Anonymization, AnonymizationSpec
+    from custodes.detect import ScanResult
+    from custodes.ledger import Ledger
+    from custodes.settings import Settings
+
+__all__ = ["Preparer", "ReleaseBook"]
+
+
+class ReleaseBook(Protocol):
+    """Where release records are kept (:class:`custodes.release.ReleaseBook`).
+
+    Governance decides who may receive; the book only records what was
+    released, revoked or expired, in the caller's transaction.
+    """
+
+    def record(
+        self,
+        session: Session,
+        *,
+        request_id: str,
+        recipient: str,
+        dataset: str,
+        dataset_version: int,
+        sharing_model: str,
+        generalization: Mapping[str, Mapping[str, Any]],
+        local_cuts: Mapping[str, Sequence[str]] | None,
+        artifact_sha256: str | None,
+        delivered_sha256: str | None,
+        terms: str,
+        term_end: str,
+        released_at: str,
+        ledger_index: int,
+    ) -> str:
+        """Record a release; its id."""
+        ...
+
+    def revoke(self, session: Session, request_id: str, *, at: str, reason_sha256: str) -> None:
+        """Mark the releases of a request revoked."""
+        ...
+
+    def expire(self, session: Session, request_id: str, *, at: str) -> None:
+        """Mark the releases of a request expired."""
+        ...
+
+
+class Preparer(Protocol):
+    """The operations governance uses: what it reads, scans, prepares and records with."""
+
+    @property
+    def settings(self) -> Settings:
+        """The deployment's settings (the governance policy's path among them)."""
+        ...
+
+    @property
+    def ledger(self) -> Ledger:
+        """The one ledger (its ``store`` is the one store)."""
+        ...
+
+    @property
+    def path(self) -> Path:
+        """The workspace folder (release files, the pseudonym key)."""
+        ...
+
+    @property
+    def releases(self) -> ReleaseBook:
+        """The book of release records."""
+        ...
+
+    def scan(
+        self,
+        table: str | os.PathLike[str],
+        *,
+        read_options: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> ScanResult:
+        """Scan a registered source (recorded on the ledger as ``actor``)."""
+        ...
+
+    def anonymize(
+        self,
+        table: str | os.PathLike[str],
+        spec: AnonymizationSpec,
+        *,
+        output: StagedFile,
+        read_options: Mapping[str, Any] | None = None,
+        record: bool = True,
+        columns: Sequence[str] | None = None,
+    ) -> Anonymization:
+        """Run a plan on a source into a staged file that the caller commits."""
+        ...

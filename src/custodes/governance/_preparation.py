@@ -1,0 +1,353 @@
+"""Preparing a request (running its plan, checking the gates) and releasing it exactly.
+
+Files are written under a temporary name and renamed as the transaction that
+records the step commits, so a killed process never leaves a file that looks
+prepared or released without its record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from contextlib import ExitStack
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from custodes._files import StagedFile, text_sha256
+from custodes.errors import RefusedError
+from custodes.governance._base import Acting, now
+from custodes.governance._catalog import source_options
+from custodes.governance._gates import candidate_of, check_gates
+from custodes.governance._workflow import STEPS
+from custodes.io import file_sha256
+from custodes.store import Dataset, Decision
+
+__all__ = ["FILE_MODELS", "Preparation", "recipient_manifest"]
+
+FILE_MODELS = ("open_publication", "file_under_agreement")
+
+
+class Preparation(Acting):
+    """The steward's preparation of a request and its release."""
+
+    def prepare(
+        self, request_id: str, plan: str | os.PathLike[str] | None = None
+    ) -> dict[str, Any]:
+        """Run the anonymization plan (a spec file) and attach the risk and utility report.
+
+        File releases need a plan; the policy's gates are checked on the
+        result: k and the highest risk, and no direct identifier left as it
+        was. Query and enclave access need no file. A request processed (not
+        yet submitted) or sent back by a reviewer is prepared again: the new
+        plan, report and file replace the old, and after a send-back the board
+        reviews it in a new round (earlier decisions no longer count).
+        """
+        with self._change() as session:
+            self._need(session, *STEPS["processing"].roles)
+            row = self._request(session, request_id)
+            self._step(row, "processing")
+            details = json.loads(row.details)
+            data = self._dataset(session, row.dataset, row.dataset_version)
+        model = details["sharing_model"]
+        report: dict[str, Any]
+        plan_record: dict[str, Any]
+        artifact = None
+        with ExitStack() as stack:
+            staged: StagedFile | None = None
+            if model in FILE_MODELS:
+                if plan is None:
+                    raise RefusedError(
+                        f"request {request_id} shares a file: processing needs an anonymization "
+                        "plan (a spec file, --plan)."
+                    )
+                spec, spec_path = self._load_plan(plan)
+                source = self._checked_source(data)
+                # Written under a temporary name, renamed as the preparation commits.
+                staged = stack.enter_context(
+                    StagedFile(self._artifact_path(request_id, "staged", source))
+                )
+                made = self._make_file(data, source, spec, details, staged)
+                check_gates(
+                    candidate_of(
+                        made,
+                        policy=self.policy,
+                        roles=json.loads(data.roles),
+                        requested=details["columns"],
+                    )
+                )
+                artifact = made.output_sha256
+                report = {
+                    "k_anonymity": made.after.k_anonymity,
+                    "highest_risk": str(made.after.prosecutor.highest_risk),
+                    "average_risk": str(made.after.prosecutor.average_risk),
+                    "records_at_risk": str(made.after.prosecutor.records_at_risk),
+                    "loss": f"{made.loss:.6f}",
+                    "suppressed_records": made.suppressed_records,
+                    "rows_out": made.table.height,
+                    "columns_out": list(made.table.columns),
+                    "manifest_sha256": text_sha256(made.manifest_json()),
+                }
+                plan_record = {"spec_path": str(spec_path), "spec_sha256": spec.sha256()}
+                # The ledger names the plan by its hash: no path of this machine.
+                plan_entry: dict[str, Any] = {"spec_sha256": spec.sha256()}
+            else:
+                report = {"access": model, "rows": data.rows}
+                plan_record = {"access": model}
+                plan_entry = plan_record
+            with self._change() as session:
+                self._need(session, *STEPS["processing"].roles)
+                row = self._request(session, request_id)
+                self._step(row, "processing")
+                details = json.loads(row.details)
+                review_round = int(details.get("round", 1))
+                decided = session.execute(
+                    select(Decision.reviewer).where(
+                        Decision.request_id == request_id, Decision.round == review_round
+                    )
+                ).first()
+                if decided is not None:  # sent back: the board reviews it anew
+                    review_round += 1
+                details["round"] = review_round
+                details["preparers"] = sorted({*details.get("preparers", []), self.actor})
+                again, replaced = row.plan is not None, row.artifact_sha256
+                row.details = json.dumps(details, ensure_ascii=False)
+                row.preparer = self.actor
+                row.plan = json.dumps(plan_record, ensure_ascii=False)
+                row.report = json.dumps(report, ensure_ascii=False)
+                row.artifact_sha256 = artifact
+                self._move(
+                    session,
+                    row,
+                    "processed",
+                    {
+                        "plan": plan_entry,
+                        "artifact_sha256": artifact,
+                        "report": report,
+                        "round": review_round,
+                        **({"replaces": replaced} if again else {}),
+                    },
+                )
+                if staged is not None:
+                    staged.commit()  # the last step before the commit; undone if it fails
+        return report
+
+    def _make_file(
+        self, data: Dataset, source: Path, spec: Any, details: Mapping[str, Any], staged: StagedFile
+    ) -> Any:
+        """Run the plan on the dataset into ``staged``: the requested columns only, read as
+        the dataset was registered. Preparation and release make the same file this way."""
+        return self.preparer.anonymize(
+            source,
+            spec,
+            output=staged,
+            record=False,
+            columns=details["columns"],
+            read_options=source_options(data.has_header),
+        )
+
+    def _load_plan(self, plan: str | os.PathLike[str]) -> tuple[Any, Path]:
+        from custodes.anonymize import load_spec
+        from custodes.anonymize._identifiers import KEY_ENV
+
+        path = Path(plan).resolve()
+        key = self.preparer.path / "keys" / "pseudonym.key"
+        hint = f"save it as {str(key)!r} (the workspace's pseudonym key), or set {KEY_ENV}"
+        return load_spec(path, str(key) if key.exists() else None, key_hint=hint), path
+
+    def _checked_source(self, data: Dataset) -> Path:
+        source = Path(data.source)
+        if not source.is_file() or _hash_of(source) != data.content_sha256:
+            raise RefusedError(
+                f"the source of {data.name} version {data.version} changed or is gone since it "
+                "was registered (SHA-256 differs); register the new version and file a new request."
+            )
+        return source
+
+    def _artifact_path(self, request_id: str, kind: str, source: Path) -> Path:
+        suffix = source.suffix if source.suffix in (".csv", ".parquet", ".jsonl") else ".csv"
+        return self.preparer.path / "releases" / request_id / f"{kind}{suffix}"
+
+    def release(self, request_id: str, *, recipient: str, terms: str) -> dict[str, Any]:
+        """Produce the approved artifact exactly (hash-checked) and record its release."""
+        if not recipient.strip() or not terms.strip():
+            raise RefusedError("a release names its recipient and its terms.")
+        with self._change() as session:
+            self._need(session, *STEPS["release"].roles)
+            row = self._request(session, request_id)
+            self._step(row, "release")
+            details = json.loads(row.details)
+            plan = json.loads(row.plan or "{}")
+            data = self._dataset(session, row.dataset, row.dataset_version)
+        path = None
+        made = None
+        with ExitStack() as stack:
+            staged: StagedFile | None = None
+            if details["sharing_model"] in FILE_MODELS:
+                spec, _ = self._load_plan(plan["spec_path"])
+                if spec.sha256() != plan["spec_sha256"]:
+                    raise RefusedError(
+                        f"the plan of request {request_id} changed since it was approved "
+                        "(spec SHA-256 differs); prepare and review it again."
+                    )
+                source = self._checked_source(data)
+                path = self._artifact_path(request_id, "release", source)
+                # Written under a temporary name: release.csv appears only as the release
+                # commits (a kill in between leaves what `custodes doctor` reports).
+                staged = stack.enter_context(StagedFile(path))
+                made = self._make_file(data, source, spec, details, staged)
+                if made.output_sha256 != row.artifact_sha256:
+                    raise RefusedError(
+                        f"the release of request {request_id} does not reproduce the approved "
+                        "file (SHA-256 differs); nothing was released."
+                    )
+                candidate = candidate_of(
+                    made,
+                    policy=self.policy,
+                    roles=json.loads(data.roles),
+                    requested=details["columns"],
+                    what=f"the release of request {request_id}",
+                )
+                check_gates(candidate, ["no_checked_identifiers"])
+            with self._change() as session:
+                self._need(session, *STEPS["release"].roles)
+                row = self._request(session, request_id)
+                self._step(row, "release")
+                due = (date.today() + timedelta(days=self.policy.monitoring_days)).isoformat()
+                record = {
+                    "recipient": recipient,
+                    "terms": terms,
+                    "path": None if path is None else str(path),
+                    "artifact_sha256": row.artifact_sha256,
+                    "released_at": now(),
+                    "monitoring_due": due,
+                    "term_end": details["term_end"],
+                }
+                row.release = json.dumps(record, ensure_ascii=False)
+                index = self._move(
+                    session,
+                    row,
+                    "released",
+                    {
+                        "recipient": recipient,
+                        "artifact_sha256": row.artifact_sha256,
+                        "dataset": f"{data.name}@{data.version}",
+                        "department": data.department,
+                        "grade": data.grade,
+                    },
+                )
+                generalization, cuts = _generalization(made)
+                self.preparer.releases.record(
+                    session,
+                    request_id=request_id,
+                    recipient=recipient,
+                    dataset=data.name,
+                    dataset_version=data.version,
+                    sharing_model=details["sharing_model"],
+                    generalization=generalization,
+                    local_cuts=cuts,
+                    artifact_sha256=row.artifact_sha256,
+                    delivered_sha256=row.artifact_sha256,  # one copy, not fingerprinted (yet)
+                    terms=terms,
+                    term_end=details["term_end"],
+                    released_at=record["released_at"],
+                    ledger_index=index,
+                )
+                if staged is not None and made is not None and path is not None:
+                    # The file and the recipient's manifest beside it: the last steps
+                    # before the commit, both undone if it fails.
+                    note = recipient_manifest(
+                        made, request_id, f"{data.name}@{data.version}", record, index, path.name
+                    )
+                    manifest = stack.enter_context(StagedFile(path.with_name("manifest.json")))
+                    manifest.temp.write_text(
+                        json.dumps(note, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+                    )
+                    staged.commit()
+                    manifest.commit()
+        return record
+
+
+def recipient_manifest(
+    made: Any, request_id: str, dataset: str, release: Mapping[str, Any], index: int, name: str
+) -> dict[str, Any]:
+    """What the recipient receives beside the file: its columns, how each was changed, the
+    privacy models met, the risk, the terms, the request and the ledger entry of the release.
+    Nothing of the office's own: no paths, no key fingerprints."""
+    spec = made.spec
+    levels = made.transformation or {}
+    actions = [
+        {k: v for k, v in a.describe().items() if k != "key_fingerprint"} for a in spec.actions()
+    ]
+    after = made.after
+    return {
+        "request": request_id,
+        "dataset": dataset,
+        "file": name,
+        "sha256": release["artifact_sha256"],
+        "rows": made.table.height,
+        "columns": list(made.table.columns),
+        "generalization": {
+            q: {
+                "level": levels.get(q, "local"),
+                "hierarchy": h if isinstance(h, str) else "a value hierarchy",
+            }
+            for q, h in ((q, spec.hierarchies[q]) for q in spec.quasi_identifiers)
+        },
+        "identifiers": [a for a in actions if a["column"] in made.table.columns],
+        "suppressed_records": made.suppressed_records,
+        "privacy_models": [m.describe() for m in spec.models],
+        "risk": {
+            "k_anonymity": after.k_anonymity,
+            "highest_prosecutor_risk": str(after.prosecutor.highest_risk),
+            "average_prosecutor_risk": str(after.prosecutor.average_risk),
+            "records_at_risk": str(after.prosecutor.records_at_risk),
+        },
+        "recipient": release["recipient"],
+        "terms": release["terms"],
+        "term_end": release["term_end"],
+        "released_at": release["released_at"],
+        "ledger_index": index,
+    }
+
+
+def _generalization(
+    made: Any,
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]] | None]:
+    """Per quasi-identifier of a made file, its level (or ``"local"``) and its hierarchy's
+    SHA-256; and for local recoding, the labels released per quasi-identifier (the cuts)."""
+    if made is None:
+        return {}, None
+    from custodes.anonymize._spec import hierarchy_hash
+
+    spec = made.spec
+    levels = made.transformation or {}
+    generalization = {
+        q: {
+            "level": levels.get(q, "local"),
+            "hierarchy_sha256": text_sha256(h) if isinstance(h, str) else hierarchy_hash(h),
+        }
+        for q, h in ((q, spec.hierarchies[q]) for q in spec.quasi_identifiers)
+    }
+    local = made.local
+    cuts = (
+        None if local is None else {q: sorted(set(local.labels[q])) for q in spec.quasi_identifiers}
+    )
+    return generalization, cuts
+
+
+_HASHES: dict[tuple[str, int, int, int], str] = {}
+
+
+def _hash_of(path: Path) -> str:
+    """The file's SHA-256, computed again whenever its size, inode or modification time change."""
+    info = path.stat()
+    key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
+    if key not in _HASHES:
+        if len(_HASHES) > 256:
+            _HASHES.clear()
+        _HASHES[key] = file_sha256(path)
+    return _HASHES[key]
