@@ -115,7 +115,9 @@ def test_an_output_appears_only_with_its_manifest_and_ledger_entry(
     )
     entry = open_ledger(settings).entry(1)
     assert entry["type"] == "anonymization.made"
-    assert entry["payload"]["manifest_path"] == str(manifest.resolve())
+    assert entry["payload"]["manifest_path"] == os.path.relpath(
+        manifest.resolve(), settings.workspace.resolve()
+    )
     assert ws.doctor().healthy
     manifest.unlink()  # an output whose manifest is gone is reported
     found = ws.doctor().findings

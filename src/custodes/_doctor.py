@@ -111,7 +111,7 @@ def checkup(
     if store is not None:
         with store.transaction() as session:
             findings += _artifacts(workspace / "releases", session)
-            findings += _manifests(session)
+            findings += _manifests(session, Path(workspace))
     return Checkup(str(workspace), tuple(findings))
 
 
@@ -149,8 +149,9 @@ def _artifacts(releases: Path, session: Session) -> list[Finding]:
     return found
 
 
-def _manifests(session: Session) -> list[Finding]:
-    """Outputs recorded with a manifest that is no longer there."""
+def _manifests(session: Session, workspace: Path) -> list[Finding]:
+    """Outputs recorded with a manifest that is no longer there (the ledger names them
+    relative to the workspace folder; entries of older versions, absolutely)."""
     found: list[Finding] = []
     entries = session.execute(
         select(LedgerEntry.entry)
@@ -162,7 +163,9 @@ def _manifests(session: Session) -> list[Finding]:
         payload = json.loads(text).get("payload", {})
         output, manifest = payload.get("output_path"), payload.get("manifest_path")
         if isinstance(output, str) and isinstance(manifest, str):
-            newest[output] = manifest
+            newest[os.path.normpath(workspace.resolve() / output)] = os.path.normpath(
+                workspace.resolve() / manifest
+            )
     for output, manifest in newest.items():
         if Path(output).is_file() and not Path(manifest).is_file():
             found.append(

@@ -374,7 +374,7 @@ class Workspace:
         )
         self.record(
             "scan.made",
-            source.name,
+            self._relative(source.name),
             {
                 "input_sha256": _file_hash(table),
                 "rows": result.rows,
@@ -608,9 +608,9 @@ class Workspace:
             "loss": f"{release.loss:.6f}",
         }
         if manifest is not None and release.output is not None:  # for custodes doctor
-            payload["output_path"] = str(Path(release.output).resolve())
-            payload["manifest_path"] = str(Path(manifest).resolve())
-        self.record("anonymization.made", release.output or release.source, payload)
+            payload["output_path"] = self._relative(release.output, file=True)
+            payload["manifest_path"] = self._relative(manifest, file=True)
+        self.record("anonymization.made", self._relative(release.output or release.source), payload)
 
     def dp_query(
         self,
@@ -659,6 +659,14 @@ class Workspace:
     def initialized(self) -> bool:
         """Whether ``custodes init`` set this workspace up (its signing key exists)."""
         return self.settings.signing_key_path().is_file()
+
+    def _relative(self, name: str | os.PathLike[str], *, file: bool = False) -> str:
+        """How the ledger names a file: relative to the workspace folder, never absolutely.
+        A name that is neither a ``file`` nor an existing or absolute path (a database
+        table's, a frame's) stays as it is."""
+        if not file and not os.path.isabs(name) and not Path(name).exists():
+            return os.fspath(name)
+        return os.path.relpath(Path(name).resolve(), self.path.resolve())
 
     def record(
         self, event: str, subject: str, payload: Mapping[str, Any], actor: str | None = None
