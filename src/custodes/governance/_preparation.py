@@ -71,14 +71,7 @@ class Preparation(Acting):
                     StagedFile(self._artifact_path(request_id, "staged", source))
                 )
                 made = self._make_file(data, source, spec, details, staged)
-                check_gates(
-                    candidate_of(
-                        made,
-                        policy=self.policy,
-                        roles=json.loads(data.roles),
-                        requested=details["columns"],
-                    )
-                )
+                self._gates(data, details, made)
                 artifact = made.output_sha256
                 report = {
                     "k_anonymity": made.after.k_anonymity,
@@ -170,6 +163,13 @@ class Preparation(Acting):
     def _artifact_path(self, request_id: str, kind: str, source: Path) -> Path:
         suffix = source.suffix if source.suffix in (".csv", ".parquet", ".jsonl") else ".csv"
         return self.preparer.path / "releases" / request_id / f"{kind}{suffix}"
+
+    def _gates(self, data: Dataset, details: Mapping[str, Any], made: Any) -> None:
+        """The policy's release gates (:data:`~custodes.governance.GATES`) on a prepared file."""
+        candidate = candidate_of(
+            made, policy=self.policy, roles=json.loads(data.roles), requested=details["columns"]
+        )
+        check_gates(candidate)
 
     def release(self, request_id: str, *, recipient: str, terms: str) -> dict[str, Any]:
         """Produce the approved artifact exactly (hash-checked) and record its release."""
