@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from custodes import __version__
+from custodes._version import __version__
 from custodes.cli._app import FormatOpt, OutputFormat, WorkspaceOpt, app, open_workspace, out
 from custodes.settings import SETTINGS, load_settings
 
