@@ -21,8 +21,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from custodes._files import write_atomic
 from custodes.anonymize import Anonymization, AnonymizationSpec, KAnonymity, Mask, Pseudonymize
 from custodes.detect import ScanResult
@@ -32,11 +30,10 @@ from custodes.hierarchy import (
     mapping_hierarchy,
     prc_division_hierarchy,
 )
-from custodes.ledger import load_public_key, open_ledger, verify_export
 from custodes.report import render_assessment_html, render_scan_html
 from custodes.risk import Assessment
-from custodes.synth import population_register
-from custodes.workspace import Workspace, init_workspace
+from custodes.synth import Register, population_register, register_csv, register_values
+from custodes.workspace import Workspace
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -79,15 +76,14 @@ def _key(workspace: Workspace) -> bytes:
     return path.read_bytes().strip()
 
 
-def register_hierarchies(register: pl.DataFrame) -> dict[str, Hierarchy]:
+def register_hierarchies(register: Register) -> dict[str, Hierarchy]:
     """Hierarchies for the register's quasi-identifiers: sex, birth date (day to
     month, year, decade) and county (to prefecture and province)."""
-    births = register.get_column("birth_date").cast(pl.String).unique().to_list()
-    regions = register.get_column("region_code").unique().to_list()
+    values = register_values(register)
     return {
         "sex": mapping_hierarchy({"男": ["*"], "女": ["*"]}),
-        "birth_date": date_hierarchy(births, levels=("month", "year", "decade")),
-        "region_code": prc_division_hierarchy(regions),
+        "birth_date": date_hierarchy(values["birth_date"], levels=("month", "year", "decade")),
+        "region_code": prc_division_hierarchy(values["region_code"]),
     }
 
 
@@ -126,7 +122,7 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
     from custodes.report import render_audit_html
 
     def act(who: str) -> Governance:
-        return Governance(workspace, who)
+        return workspace.governance(who)
 
     for name, roles, board in _ACTORS:
         with contextlib.suppress(RefusedError):  # an earlier run added it
@@ -194,7 +190,7 @@ _DP_QUERIES = (
 
 def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
     """A researcher with DP query access: three answers, then the budget refuses a fourth."""
-    from custodes.dp import PrivateQueries, parse_rho
+    from custodes.dp import parse_rho
     from custodes.errors import RefusedError
 
     dataset = "population-register"
@@ -210,7 +206,7 @@ def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
     act("counsel").decide(request, True, "aggregates only, under a budget")
     act("privacy-officer").decide(request, True, "rho 3/10 for this researcher")
     act("steward").release(request, recipient="researcher", terms="DP query access")
-    steward = PrivateQueries(workspace, "steward")
+    steward = workspace.queries("steward")
     steward.configure(
         dataset,
         {
@@ -227,11 +223,9 @@ def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
         dataset, str(parse_rho(spent) + parse_rho("3/10")), recipient="researcher",
         reason="three household tables by sex",
     )  # fmt: skip
-    steward.close()
     for reviewer in ("counsel", "privacy-officer"):
-        board = PrivateQueries(workspace, reviewer)
+        board = workspace.queries(reviewer)
         board.decide_budget_change(change, True, "three tables, rho 1/10 each")
-        board.close()
     lines = []
     for sql in _DP_QUERIES:
         query = sql
@@ -269,11 +263,11 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     release are recorded in its ledger; the ledger is then exported and
     verified offline with its public key, as an auditor would.
     """
-    init_workspace(workspace.settings)
+    created = workspace.init()
     folder = workspace.path / "demo"
     register = population_register(rows, seed=seed)
     data_path = folder / "register.csv"
-    write_atomic(data_path, register.write_csv(separator=",").encode("gb18030"))
+    write_atomic(data_path, register_csv(register, "gb18030"))
 
     scanned = workspace.scan(data_path)
     scan_path = write_atomic(folder / "scan.json", scanned.to_json())
@@ -310,13 +304,10 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         release.report_html("Released register: 10-anonymous, identifiers pseudonymized"),
     )
     governed = _governed_release(workspace, data_path, folder)
-    ledger = open_ledger(workspace.settings)
-    head = ledger.sign_head()
+    head = workspace.sign_head()
     ledger_path = folder / "ledger.jsonl"
-    ledger.export(ledger_path)
-    ledger.store.dispose()
-    public = load_public_key(workspace.settings.signing_key_path().with_suffix(".pub"))
-    verified = verify_export(ledger_path, public)
+    workspace.export_ledger(ledger_path)
+    verified = Workspace.verify_ledger(ledger_path, created.public_key_path)
     return DemoResult(
         rows=rows,
         governance=governed,

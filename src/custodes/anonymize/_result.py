@@ -104,7 +104,7 @@ class Anonymization:
 
     def manifest(self) -> dict[str, Any]:
         """The release manifest (documented in the README)."""
-        from custodes import __version__
+        from custodes._version import __version__
 
         s = self.search
         per_column = s.loss_per_column if s is not None else ()

@@ -37,7 +37,13 @@ from custodes.errors import (
 )
 from custodes.hierarchy import BUILDERS, Hierarchy, read_hierarchy
 
-__all__ = ["load_spec", "read_manifest", "spec_from_manifest"]
+__all__ = [
+    "load_spec",
+    "population_of",
+    "read_manifest",
+    "spec_from_manifest",
+    "spec_from_mapping",
+]
 
 _TOP = {
     "quasi_identifiers",
@@ -91,7 +97,9 @@ class _Table:
         return value
 
 
-def _hierarchy(value: str, base: Path, where: str) -> Hierarchy | str:
+def _hierarchy(value: str | Hierarchy, base: Path, where: str) -> Hierarchy | str:
+    if isinstance(value, Hierarchy):  # read already (by a face that reads its own files)
+        return value
     builder = value.split(":", 1)[0].strip().lower()
     path = base / value
     if builder in BUILDERS and not path.exists():
@@ -115,8 +123,6 @@ def _model(entry: Mapping[str, Any], where: str, base: Path) -> PrivacyModel:
         t = _Table(entry, where, {"type", "threshold"})
         return AverageRisk(t.get("threshold", float, required=True))
     if kind == "population-uniqueness":
-        from custodes.anonymize import population_of
-
         t = _Table(entry, where, {"type", "threshold", "population"})
         population = t.data.get("population")
         if not isinstance(population, str | int) or isinstance(population, bool):
@@ -132,7 +138,9 @@ def _model(entry: Mapping[str, Any], where: str, base: Path) -> PrivacyModel:
                 f"{where}.distance is {distance!r}; use hierarchical, equal or ordered."
             )
         hierarchy = None
-        if t.get("hierarchy", str) is not None:
+        if isinstance(t.data.get("hierarchy"), Hierarchy):
+            hierarchy = t.data["hierarchy"]
+        elif t.get("hierarchy", str) is not None:
             built = _hierarchy(t.get("hierarchy", str), base, f"{where}.hierarchy")
             if isinstance(built, str):
                 raise SettingError(f"{where}.hierarchy must be a file.")
@@ -188,16 +196,44 @@ def load_spec(
     """
     source = Path(path)
     data = read_toml(source, "spec file")
-    where = str(source)
-    top = _Table(data, where, _TOP)
-    base = source.parent
+    return spec_from_mapping(
+        data, where=str(source), base=source.parent, key_file=key_file, key_hint=key_hint
+    )
+
+
+def spec_from_mapping(
+    mapping: Mapping[str, Any],
+    *,
+    where: str,
+    base: str | os.PathLike[str] | None = None,
+    key_file: str | None = None,
+    key_hint: str | None = None,
+) -> AnonymizationSpec:
+    """A validated spec from a mapping shaped like a TOML spec file (see the README).
+
+    Every face builds its spec here: the TOML loader, the command line's flags
+    (turned into this mapping) and a server's request body, so one set of
+    messages names the setting at fault, prefixed by ``where`` (a file, or
+    what the mapping came from). A hierarchy is a file path (relative to
+    ``base``, default the current folder), a builder description
+    (``interval:width=5``, ``date``, ``prc``...) or a :class:`Hierarchy`
+    read already. The key for pseudonyms and date shifts is read from
+    ``key_file`` (else the environment) only when an identifier action needs
+    it; ``key_hint`` says how to give it where it is missing.
+    """
+    top = _Table(mapping, where, _TOP)
+    folder = Path(".") if base is None else Path(base)
     qis = top.get("quasi_identifiers", list, required=True)
     hierarchies = {
-        str(col): _hierarchy(str(value), base, f"{where}: hierarchies.{col}")
+        str(col): _hierarchy(
+            value if isinstance(value, Hierarchy) else str(value),
+            folder,
+            f"{where}: hierarchies.{col}",
+        )
         for col, value in top.get("hierarchies", dict, {}).items()
     }
     models = [
-        _model(entry, f"{where}: models[{i}]", base)
+        _model(entry, f"{where}: models[{i}]", folder)
         for i, entry in enumerate(top.get("models", list, []))
     ]
     entries = top.get("identifiers", list, [])
@@ -226,6 +262,16 @@ def load_spec(
         objective=top.get("objective", str, "loss"),
         microaggregation={str(c): str(f) for c, f in top.get("microaggregation", dict, {}).items()},
     )
+
+
+def population_of(given: str | int) -> int:
+    """A population size from a region name or a number (commas allowed)."""
+    from custodes.risk import population_size
+
+    text = str(given).strip().replace(",", "").replace("_", "")
+    if text.isdigit():
+        return int(text)
+    return population_size(region=str(given), sample_rows=1)
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:

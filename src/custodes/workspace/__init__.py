@@ -7,6 +7,7 @@ store, one ledger and one engine, and hands the faces what they need
 """
 
 from custodes.workspace._create import InitResult, init_workspace
+from custodes.workspace._roles import ScanRoles, identifiers_from_scan, roles_from_scan
 from custodes.workspace._workspace import (
     Roles,
     TableLike,
@@ -21,12 +22,15 @@ from custodes.workspace._workspace import (
 __all__ = [
     "InitResult",
     "Roles",
+    "ScanRoles",
     "TableLike",
     "Workspace",
     "anonymize",
     "assess",
+    "identifiers_from_scan",
     "init_workspace",
     "open_table",
     "read_table",
+    "roles_from_scan",
     "scan",
 ]

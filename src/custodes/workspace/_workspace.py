@@ -55,12 +55,14 @@ from custodes.settings import Settings, check_threshold, load_settings
 from custodes.store import Store
 from custodes.summary import Summary
 from custodes.workspace._create import InitResult, init_workspace
+from custodes.workspace._roles import ScanRoles, identifiers_from_scan, roles_from_scan
 
 if TYPE_CHECKING:  # detection loads its registries only when a scan runs
     from custodes._doctor import Checkup
     from custodes.detect import GradingPolicy, ScanResult
     from custodes.dp import PrivateQueries
     from custodes.governance import Governance, GovernancePolicy
+    from custodes.ledger import SignedHead, Verification
     from custodes.release import ReleaseBook
 
 __all__ = [
@@ -741,6 +743,92 @@ class Workspace:
                 )
             loaded[column] = h if isinstance(h, Hierarchy) else read_hierarchy(Path(h))
         return loaded
+
+    # ------------------------------------------------------------ for the faces
+    # What the command line and a server need beyond the methods above, so that no
+    # face opens a ledger, reads a key or merges roles itself.
+
+    def export_ledger(self, path: str | os.PathLike[str]) -> int:
+        """Write every entry and signed head to ``path`` (JSON Lines) for an auditor; its size."""
+        return self.ledger.export(path)
+
+    def sign_head(self) -> SignedHead:
+        """Sign (and store) a tree head for the ledger as it is now."""
+        return self.ledger.sign_head()
+
+    def inclusion_proof(self, entry: int, size: int | None = None) -> dict[str, Any]:
+        """A proof that entry ``entry`` is in the signed head of ``size`` (default: newest)."""
+        with self._proving() as ledger:
+            return ledger.inclusion_proof(entry, size)
+
+    def consistency_proof(self, old: int, new: int | None = None) -> dict[str, Any]:
+        """A proof that the signed head of size ``old`` is a prefix of a newer one."""
+        with self._proving() as ledger:
+            return ledger.consistency_proof(old, new)
+
+    @contextmanager
+    def _proving(self) -> Iterator[Ledger]:
+        """The ledger for proofs. With the key, a head is signed when none covers the
+        entry yet; without it (an auditor's copy of the store), the heads must exist."""
+        if self.settings.signing_key_path().exists():
+            yield self.ledger
+            return
+        ledger = open_ledger(self.settings, signing=False)
+        try:
+            yield ledger
+        finally:
+            ledger.store.dispose()
+
+    @staticmethod
+    def verify_ledger(
+        export: str | os.PathLike[str],
+        public_key: str | os.PathLike[str],
+        trusted_head: str | os.PathLike[str] | None = None,
+    ) -> Verification:
+        """Verify a ledger export offline with the ledger's public key (no store needed).
+
+        ``trusted_head`` is a signed head saved earlier: the export must extend it.
+        """
+        from custodes.ledger import load_head, load_public_key, verify_export
+
+        key = load_public_key(Path(public_key))
+        trusted = load_head(trusted_head, key) if trusted_head is not None else None
+        return verify_export(export, key, trusted)
+
+    def roles_from_scan(
+        self,
+        scan: str | os.PathLike[str],
+        table: TableLike,
+        *,
+        quasi_identifiers: str | Iterable[str] | None = None,
+        sensitive: str | Iterable[str] | None = None,
+        identifying: str | Iterable[str] | None = None,
+        read_options: Mapping[str, Any] | None = None,
+    ) -> ScanRoles:
+        """Roles for :meth:`assess`: those given, the rest as a saved scan of ``table``
+        suggests (see :func:`custodes.workspace.roles_from_scan`)."""
+        columns = open_table(table, **dict(read_options or {})).columns
+        return roles_from_scan(
+            scan,
+            columns,
+            quasi_identifiers=quasi_identifiers,
+            sensitive=sensitive,
+            identifying=identifying,
+        )
+
+    def identifiers_from_scan(
+        self,
+        scan: str | os.PathLike[str],
+        table: TableLike,
+        *,
+        identifying: Sequence[str] = (),
+        redacted: Sequence[str] = (),
+        read_options: Mapping[str, Any] | None = None,
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Identifying columns and free-text columns to redact, the given ones and a saved
+        scan's (see :func:`custodes.workspace.identifiers_from_scan`)."""
+        columns = open_table(table, **dict(read_options or {})).columns
+        return identifiers_from_scan(scan, columns, identifying=identifying, redacted=redacted)
 
 
 def _check_aggregations(source: TableSource, functions: Mapping[str, str]) -> None:

@@ -1,0 +1,144 @@
+"""The actors and the catalog: actor add/list, catalog department/add/roles/list/show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from custodes.cli._acting import AsOpt, ReasonOpt, RoleOpt, WsOpt, governed, roles, show
+from custodes.cli._app import app, out, split_names
+
+__all__ = ["actor_app", "catalog_app"]
+
+
+actor_app = typer.Typer(help="Actors: who may act, with which roles.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The catalog: departments and datasets.", no_args_is_help=True)
+app.add_typer(actor_app, name="actor")
+app.add_typer(catalog_app, name="catalog")
+
+
+@actor_app.command("add")
+def actor_add(
+    name: Annotated[str, typer.Argument(help="The actor's name.")],
+    roles: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: admin, steward, requester, reviewer, pricing_authority, auditor."
+        ),
+    ],
+    organisation: Annotated[str, typer.Option(help="The actor's organisation.")],
+    credential: Annotated[
+        str, typer.Option(help="Reference of the verified credential (not the credential).")
+    ],
+    board_role: Annotated[
+        str | None,
+        typer.Option(help="For reviewers: legal, privacy_technical or leadership."),
+    ] = None,
+    as_: AsOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Register an actor (an admin; the first actor of a workspace must be an admin)."""
+    governed(
+        workspace,
+        as_,
+        lambda g: g.add_actor(
+            name,
+            split_names(roles),
+            organisation=organisation,
+            credential=credential,
+            board_role=board_role,
+        ),
+        # Without --as or the actor setting, the very first actor adds itself.
+        default=name,
+    )
+    out.print(f"actor {name} added", markup=False, highlight=False)
+
+
+@actor_app.command("list")
+def actor_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+    """List the actors and their roles."""
+    show(governed(workspace, as_, lambda g: g.actors()))
+
+
+@catalog_app.command("department")
+def catalog_department(
+    code: Annotated[str, typer.Argument(help="Short code, e.g. civil-affairs.")],
+    name: Annotated[str, typer.Option(help="The department's name.")],
+    as_: AsOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Add a department."""
+    governed(workspace, as_, lambda g: g.add_department(code, name))
+    out.print(f"department {code} added", markup=False, highlight=False)
+
+
+@catalog_app.command("add")
+def catalog_add(
+    name: Annotated[str, typer.Argument(help="The dataset's name.")],
+    department: Annotated[str, typer.Option(help="Its department's code.")],
+    system: Annotated[str, typer.Option(help="The data system it comes from.")],
+    source: Annotated[Path, typer.Option(help="The data file.")],
+    owner: Annotated[str | None, typer.Option(help="Its owner (default: you).")] = None,
+    header: Annotated[
+        bool | None,
+        typer.Option(
+            "--header/--no-header",
+            help="Whether the CSV file's first line names the columns (default: detected; "
+            "kept with the dataset for every later read).",
+        ),
+    ] = None,
+    role: RoleOpt = None,
+    reason: ReasonOpt = None,
+    as_: AsOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Register a dataset, or a new version when its content changed (scanned and graded)."""
+    registered = governed(
+        workspace,
+        as_,
+        lambda g: g.register_dataset(
+            name, department=department, system=system, source=source, owner=owner,
+            has_header=header, roles=roles(role), reason=reason,
+        ),
+    )  # fmt: skip
+    show(registered)
+
+
+@catalog_app.command("roles")
+def catalogroles(
+    name: Annotated[str, typer.Argument(help="The dataset's name.")],
+    role: RoleOpt = None,
+    reason: ReasonOpt = None,
+    version: Annotated[int | None, typer.Option(help="The version (default: newest).")] = None,
+    as_: AsOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Correct the column roles the scan suggested (a steward), with a written reason."""
+    corrected = governed(
+        workspace,
+        as_,
+        lambda g: g.correct_roles(name, roles(role) or {}, reason or "", version=version),
+    )
+    show(corrected)
+
+
+@catalog_app.command("list")
+def catalog_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+    """List every dataset version."""
+    rows = governed(workspace, as_, lambda g: g.datasets())
+    show(
+        [{k: r[k] for k in ("name", "version", "department", "grade", "rows")} for r in rows],
+    )
+
+
+@catalog_app.command("show")
+def catalog_show(
+    name: Annotated[str, typer.Argument(help="The dataset's name.")],
+    version: Annotated[int | None, typer.Option(help="The version (default: newest).")] = None,
+    as_: AsOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Show a dataset: source, schema, roles, grade and reasons, content hash."""
+    show(governed(workspace, as_, lambda g: g.dataset(name, version)))

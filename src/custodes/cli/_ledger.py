@@ -1,0 +1,169 @@
+"""The workspace and its ledger: init, ledger export/head/prove, audit verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from custodes._files import write_atomic
+from custodes.cli._app import (
+    FormatOpt,
+    OutputFormat,
+    OutputOpt,
+    WorkspaceOpt,
+    app,
+    err,
+    open_workspace,
+    out,
+)
+from custodes.cli._render import write_text
+from custodes.errors import SettingError
+from custodes.settings import load_settings
+from custodes.workspace import Workspace
+
+__all__ = ["audit_app", "ledger_app"]
+
+
+@app.command()
+def init(
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Database URL (else the store_url setting, else SQLite in the workspace), "
+            "e.g. postgresql+psycopg://user@host/db."
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create the workspace: folder, store (migrated) and the ledger's signing key."""
+    ws = Workspace(load_settings(workspace, {"store_url": store} if store else None))
+    result = ws.init()
+    verb = "created" if result.created else "already set up; checked and migrated"
+    for line in (
+        f"workspace {result.workspace}: {verb}",
+        f"store: {result.store}",
+        f"ledger signing key: {result.key_path} (fingerprint {result.fingerprint})",
+        f"public key for auditors: {result.public_key_path}",
+    ):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+ledger_app = typer.Typer(
+    help="The verifiable ledger: export it, sign a tree head, prove an entry.",
+    no_args_is_help=True,
+)
+audit_app = typer.Typer(
+    help="The auditor: verify a ledger export offline; the yearly audit report.",
+    no_args_is_help=True,
+)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
+
+
+@ledger_app.command("export")
+def ledger_export(
+    output: Annotated[Path, typer.Option(help="The export file (JSON Lines).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Write every entry and signed head to a file an auditor can verify offline."""
+    with open_workspace(workspace) as ws:
+        size = ws.export_ledger(output)
+    err.print(f"wrote {output} ({size:,} entries)", markup=False, highlight=False)
+
+
+@ledger_app.command("head")
+def ledger_head(
+    output: Annotated[
+        Path | None, typer.Option(help="Also save the head (JSON) here, e.g. to trust later.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Sign a tree head for the ledger as it is now and print it."""
+    with open_workspace(workspace) as ws:
+        head = ws.sign_head()
+    text = json.dumps(head.to_dict(), indent=2)
+    if output is not None:
+        write_atomic(output, text + "\n")
+    write_text(out, text)
+
+
+@ledger_app.command("prove")
+def ledger_prove(
+    entry: Annotated[
+        int | None, typer.Option(help="Prove that this entry is in the ledger.")
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(help="With --entry: the signed head's size (default: the newest)."),
+    ] = None,
+    from_size: Annotated[
+        int | None,
+        typer.Option(
+            "--from", help="Prove that the signed head of this size is a prefix of a newer one."
+        ),
+    ] = None,
+    to_size: Annotated[
+        int | None, typer.Option("--to", help="With --from: the newer head's size.")
+    ] = None,
+    output: OutputOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Print an inclusion proof (--entry) or a consistency proof (--from) as JSON."""
+    if (entry is None) == (from_size is None):
+        raise SettingError("give --entry N (inclusion) or --from SIZE (consistency).")
+    if entry is not None and to_size is not None:
+        raise SettingError("--to goes with --from; with --entry give --size.")
+    if from_size is not None and size is not None:
+        raise SettingError("--size goes with --entry; with --from give --to.")
+    with open_workspace(workspace) as ws:
+        if entry is not None:
+            proof = ws.inclusion_proof(entry, size)
+        else:
+            assert from_size is not None
+            proof = ws.consistency_proof(from_size, to_size)
+    text = json.dumps(proof, indent=2, ensure_ascii=False)
+    if output is not None:
+        write_atomic(output, text + "\n")
+        err.print(f"wrote {output}", markup=False, highlight=False)
+    else:
+        write_text(out, text)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ledger: Annotated[
+        Path, typer.Option("--ledger", help="A ledger export (custodes ledger export).")
+    ],
+    public_key: Annotated[
+        Path, typer.Option(help="The ledger's public key (the workspace's keys/ledger.pub).")
+    ],
+    trusted_head: Annotated[
+        Path | None,
+        typer.Option(help="A signed head saved earlier: the ledger must extend it unchanged."),
+    ] = None,
+    output_format: FormatOpt = OutputFormat.table,
+) -> None:
+    """Recompute the whole Merkle tree, check every signed head and a trusted head; no database.
+
+    Without --trusted-head the output says that the newest entries' removal cannot be
+    ruled out, since the export's own final head is signed with the workspace key.
+    """
+    result = Workspace.verify_ledger(ledger, public_key, trusted_head)
+    trusted = result.trusted_head
+    if output_format is OutputFormat.json:
+        write_text(out, json.dumps(result.to_dict(), indent=2))
+        return
+    newest = result.newest_head
+    lines = [f"verified: {result.size:,} entries, {result.heads:,} signed heads"]
+    if newest is not None:
+        lines.append(f"newest signed head: size {newest.size:,}, root {newest.root_hash.hex()}")
+    if trusted is not None:
+        lines.append(f"consistent with the trusted head of size {trusted.size:,}")
+    caveat = result.caveat()
+    if caveat is not None:
+        lines.append(caveat)
+    for line in lines:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
