@@ -194,7 +194,7 @@ _DP_QUERIES = (
 
 def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
     """A researcher with DP query access: three answers, then the budget refuses a fourth."""
-    from custodes.dp import PrivateQueries, parse_rho
+    from custodes.dp import parse_rho
     from custodes.errors import RefusedError
 
     dataset = "population-register"
@@ -210,7 +210,7 @@ def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
     act("counsel").decide(request, True, "aggregates only, under a budget")
     act("privacy-officer").decide(request, True, "rho 3/10 for this researcher")
     act("steward").release(request, recipient="researcher", terms="DP query access")
-    steward = PrivateQueries(workspace, "steward")
+    steward = workspace.queries("steward")
     steward.configure(
         dataset,
         {
@@ -229,7 +229,7 @@ def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
     )  # fmt: skip
     steward.close()
     for reviewer in ("counsel", "privacy-officer"):
-        board = PrivateQueries(workspace, reviewer)
+        board = workspace.queries(reviewer)
         board.decide_budget_change(change, True, "three tables, rho 1/10 each")
         board.close()
     lines = []

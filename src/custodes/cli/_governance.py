@@ -62,9 +62,8 @@ def _governance(workspace: Path | None, actor: str | None) -> Any:
 
 
 def _access(workspace: Path | None, actor: str | None) -> Any:
-    from custodes.dp import PrivateQueries
-
-    return PrivateQueries(*_acting(workspace, actor))
+    ws, who = _acting(workspace, actor)
+    return ws.queries(who)
 
 
 def _show(out: Console, value: Any) -> None:
