@@ -138,7 +138,8 @@ class Cells:
 
 
 class EvaluationError(InvalidInputError):
-    """The engine could not evaluate a condition or grouping on the table's column types.
+    """The engine could not evaluate a condition or grouping on the table (a column it does
+    not have, a type it cannot compare).
 
     ``kind`` names the engine's own error class (never a data value); the
     ``dp`` package turns it into a message naming the dataset.
@@ -193,7 +194,7 @@ class DPOps(Protocol):
         matches no row (as SQL's ``=``): its cell counts zero. ``limit``:
         read at most that many rows (0 checks the query against the column
         types only). Raises :class:`EvaluationError` when the condition or
-        grouping does not fit the column types.
+        grouping does not fit the table.
         """
         ...
 

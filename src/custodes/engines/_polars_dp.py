@@ -56,7 +56,7 @@ def polars_condition(condition: Condition) -> pl.Expr:
                 return pl.col(column).cast(pl.Float64, strict=False).is_in(list(values))
             return pl.col(column).cast(pl.String).is_in(list(values))
         case Between(column, low, high):
-            return _operand(column, low).is_between(low, high)
+            return _operand(column, low).is_between(pl.lit(low), pl.lit(high))
         case Compare(column, op, value):
             target = _operand(column, value)
             compared: pl.Expr = {
@@ -132,7 +132,8 @@ class PolarsDP:
                 else:
                     keys = pl.LazyFrame([list(k) for k in domain], schema=groups, orient="row")
                 exact = data.group_by(groups).agg(aggregates)
-                cells = keys.join(exact, on=groups, how="left").fill_null(0).collect()
+                cells = keys.join(exact, on=groups, how="left", maintain_order="left")
+                cells = cells.fill_null(0).collect()
             else:
                 cells = data.select(aggregates).collect()
         except pl.exceptions.PolarsError as exc:
