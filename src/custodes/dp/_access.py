@@ -1,9 +1,9 @@
 """What differential privacy needs from governance, as a narrow protocol.
 
-DP queries and budgets do not *are* governance: they act as one actor whose
-roles governance checks, inside governance's transactions, on datasets of
-its catalog, within what its review board released, and every step goes on
-its ledger. :class:`Access` is that much and no more; the workspace builds
+DP queries and budgets use governance, they are not governance: they act as
+one actor whose roles governance checks, inside governance's transactions,
+on datasets of its catalog, within what its review board released, and every
+step goes on its ledger. :class:`Access` is that much and no more; the workspace builds
 one over its governance (``Workspace.queries(actor)``), so ``dp`` never
 imports ``governance``.
 """
