@@ -132,8 +132,8 @@ class PolarsDP:
                 else:
                     keys = pl.LazyFrame([list(k) for k in domain], schema=groups, orient="row")
                 exact = data.group_by(groups).agg(aggregates)
-                cells = keys.join(exact, on=groups, how="left", maintain_order="left")
-                cells = cells.fill_null(0).collect()
+                joined = keys.join(exact, on=groups, how="left", maintain_order="left")
+                cells = joined.fill_null(0).collect()
             else:
                 cells = data.select(aggregates).collect()
         except pl.exceptions.PolarsError as exc:
