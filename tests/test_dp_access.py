@@ -21,7 +21,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from custodes import Workspace
-from custodes.dp import PrivateQueries, epsilon_of, parse_query, rho_of_epsilon
+from custodes.dp import epsilon_of, parse_query, rho_of_epsilon
+from custodes.engines._polars_dp import polars_condition
 from custodes.errors import (
     CustodesError,
     ForbiddenError,
@@ -57,7 +58,7 @@ def _grant(settings: Settings, who: str, columns: list[str]) -> str:
 
 def _state(settings: Settings) -> tuple[dict[str, Any], int]:
     """The budgets on people, and how many queries the ledger says were answered."""
-    budgets = PrivateQueries(Workspace(settings), "st").budget("people", exact=True)["budgets"]
+    budgets = Workspace(settings).queries("st").budget("people", exact=True)["budgets"]
     ledger = open_ledger(settings)
     answered = sum(
         1 for i in range(ledger.size()) if ledger.entry(i)["type"] == "dp.query_answered"
@@ -71,7 +72,7 @@ def _state(settings: Settings) -> tuple[dict[str, Any], int]:
 def test_a_query_reads_only_the_columns_the_released_request_names(service: Service) -> None:
     settings, _ = service
     _grant(settings, "other", ["sex"])
-    access = PrivateQueries(Workspace(settings), "other")
+    access = Workspace(settings).queries("other")
     before = _state(settings)
     for sql in [
         "SELECT region, COUNT(*) FROM people GROUP BY region",
@@ -111,7 +112,7 @@ def test_bad_queries_spend_nothing(
     service: Service, sql: str, error: type[Exception] | None, named: str | None
 ) -> None:
     settings, _ = service
-    access = PrivateQueries(Workspace(settings), "an")
+    access = Workspace(settings).queries("an")
     before = _state(settings)
     if error is None:  # an integer IN list is answered, and paid once
         answer = access.query(sql, rho="1/100")
@@ -142,14 +143,16 @@ def test_a_failure_while_computing_rolls_the_reservation_back(
     monkeypatch.setattr(dp_service, "answer_query", broken)
     before = _state(settings)
     with pytest.raises(CustodesError, match="nothing was spent"):
-        PrivateQueries(Workspace(settings), "an").query("SELECT COUNT(*) FROM people", rho="0.1")
+        Workspace(settings).queries("an").query("SELECT COUNT(*) FROM people", rho="0.1")
     assert _state(settings) == before
 
 
 def test_the_ledger_entry_carries_the_answers_hash(service: Service) -> None:
     settings, _ = service
-    answer = PrivateQueries(Workspace(settings), "an").query(
-        "SELECT sex, COUNT(*) FROM people GROUP BY sex", rho="0.1"
+    answer = (
+        Workspace(settings)
+        .queries("an")
+        .query("SELECT sex, COUNT(*) FROM people GROUP BY sex", rho="0.1")
     )
     ledger = open_ledger(settings)
     entry = next(
@@ -175,7 +178,7 @@ def test_absurd_privacy_losses_are_invalid_input(
     settings, _ = service
     before = _state(settings)
     with pytest.raises(SettingError, match=r"rho|epsilon"):
-        PrivateQueries(Workspace(settings), "an").query(
+        Workspace(settings).queries("an").query(
             "SELECT COUNT(*) FROM people", rho=rho, epsilon=epsilon
         )
     assert _state(settings) == before
@@ -218,14 +221,14 @@ def test_epsilon_converts_to_a_short_rho_rounded_down() -> None:
 
 def test_budgets_show_decimals_and_exact_fractions_on_request(service: Service) -> None:
     settings, _ = service
-    access = PrivateQueries(Workspace(settings), "an")
+    access = Workspace(settings).queries("an")
     answer = access.query("SELECT COUNT(*) FROM people", epsilon="0.5")
     assert len(answer["rho_spent"]) < 16
     assert any("concave" in note for note in answer["notes"])
-    shown = PrivateQueries(Workspace(settings), "st").budget("people")["budgets"]["an"]
+    shown = Workspace(settings).queries("st").budget("people")["budgets"]["an"]
     assert "/" not in shown["spent_rho"]
     assert len(shown["spent_rho"]) < 16
-    exact = PrivateQueries(Workspace(settings), "st").budget("people", exact=True)["budgets"]["an"]
+    exact = Workspace(settings).queries("st").budget("people", exact=True)["budgets"]["an"]
     spent = Fraction(exact["spent_rho"])
     assert spent == rho_of_epsilon("0.5", 1e-6)
     assert len(str(spent.denominator)) <= 12
@@ -237,7 +240,7 @@ def test_budgets_show_decimals_and_exact_fractions_on_request(service: Service) 
 def test_median_and_quantile_answer_near_the_truth(service: Service, tmp_path: Path) -> None:
     settings, data = service
     truth = pl.read_csv(data, infer_schema=False).get_column("income").cast(pl.Float64)
-    access = PrivateQueries(Workspace(settings), "an")
+    access = Workspace(settings).queries("an")
     before = _state(settings)
     answer = access.query("SELECT MEDIAN(income), QUANTILE(income, 0.9) FROM people", rho="1/8")
     row = answer["rows"][0]
@@ -254,7 +257,7 @@ def test_median_and_quantile_answer_near_the_truth(service: Service, tmp_path: P
 def test_raising_a_budget_needs_the_boards_approval(service: Service) -> None:
     settings, _ = service
     ws = Workspace(settings)
-    steward = PrivateQueries(ws, "st")
+    steward = ws.queries("st")
     with pytest.raises(RefusedError, match="budget-change propose"):
         steward.set_budget("people", "5", recipient="an")
     steward.set_budget("people", "1/8", recipient="an")  # lowering: one steward suffices
@@ -263,27 +266,23 @@ def test_raising_a_budget_needs_the_boards_approval(service: Service) -> None:
     Governance(ws, "root").add_actor(
         "st2", ["steward", "reviewer"], organisation="O", credential="c2", board_role="legal"
     )
-    own = PrivateQueries(ws, "st2").propose_budget_change("people", "1", recipient="an", reason="x")
+    own = ws.queries("st2").propose_budget_change("people", "1", recipient="an", reason="x")
     with pytest.raises(ForbiddenError, match="proposed"):
-        PrivateQueries(ws, "st2").decide_budget_change(own, True, "mine")
+        ws.queries("st2").decide_budget_change(own, True, "mine")
     with pytest.raises(ForbiddenError, match="reviewer"):
-        PrivateQueries(ws, "an").decide_budget_change(change, True, "yes")
-    assert PrivateQueries(ws, "lee").decide_budget_change(change, True, "justified") == (
-        "under_review"
-    )
+        ws.queries("an").decide_budget_change(change, True, "yes")
+    assert ws.queries("lee").decide_budget_change(change, True, "justified") == ("under_review")
     assert _state(settings)[0]["an"]["total_rho"] == "1/8"
     with pytest.raises(RefusedError, match="decided"):
-        PrivateQueries(ws, "lee").decide_budget_change(change, True, "again")
-    assert PrivateQueries(ws, "pat").decide_budget_change(change, True, "ok") == "approved"
+        ws.queries("lee").decide_budget_change(change, True, "again")
+    assert ws.queries("pat").decide_budget_change(change, True, "ok") == "approved"
     assert _state(settings)[0]["an"]["total_rho"] == "1/2"
     listed = {c["id"]: c for c in steward.budget_changes("people")}
     assert listed[change]["state"] == "approved"
     assert [d["reviewer"] for d in listed[change]["decisions"]] == ["lee", "pat"]
     # A rejected change changes nothing; the global ceiling goes the same way.
     ceiling = steward.propose_budget_change("people", "50", reason="census run")
-    assert PrivateQueries(ws, "pat").decide_budget_change(ceiling, False, "too much") == (
-        "rejected"
-    )
+    assert ws.queries("pat").decide_budget_change(ceiling, False, "too much") == ("rejected")
     assert _state(settings)[0]["global"]["total_rho"] != "50"
     ledger = open_ledger(settings)
     types = [ledger.entry(i)["type"] for i in range(ledger.size())]
@@ -292,7 +291,7 @@ def test_raising_a_budget_needs_the_boards_approval(service: Service) -> None:
         assert event in types, event
     # The audit report names every budget, its spending and its source.
     Governance(ws, "root").add_actor("aud", ["auditor"], organisation="O", credential="c-aud")
-    PrivateQueries(ws, "an").query("SELECT COUNT(*) FROM people", rho="1/10")
+    ws.queries("an").query("SELECT COUNT(*) FROM people", rho="1/10")
     from datetime import date
 
     report = audit_report(Governance(ws, "aud"), date.today().year)
@@ -365,7 +364,7 @@ _PREFIXES = st.sampled_from(
 def test_a_refused_query_never_spends(service: Service, prefix: str, tail: str) -> None:
     settings, _ = service
     before = _state(settings)
-    access = PrivateQueries(Workspace(settings), "an")
+    access = Workspace(settings).queries("an")
     try:
         access.query(f"{prefix} {tail}", rho="1/1000")
     except CustodesError:
@@ -388,7 +387,7 @@ def test_concurrent_first_queries_of_a_recipient_all_pay(service: Service) -> No
     outcomes: list[str] = []
 
     def ask() -> None:
-        access = PrivateQueries(Workspace(settings), "an")
+        access = Workspace(settings).queries("an")
         try:
             access.query("SELECT COUNT(*) FROM people", rho="1/100")
             outcomes.append("answered")
@@ -419,7 +418,7 @@ def test_the_audit_finds_budgets_the_ledger_does_not_back(service: Service) -> N
     settings, _ = service
     ws = Workspace(settings)
     Governance(ws, "root").add_actor("aud", ["auditor"], organisation="O", credential="c-aud")
-    PrivateQueries(ws, "an").query("SELECT COUNT(*) FROM people", rho="1/10")
+    ws.queries("an").query("SELECT COUNT(*) FROM people", rho="1/10")
     clean = audit_report(Governance(ws, "aud"), date.today().year)["anomalies"]
     assert not [a for a in clean if "rho" in a]
     # An operator with the database raises a budget and hides the spending.
@@ -441,5 +440,5 @@ def test_in_lists_compare_numbers_as_numbers_and_text_as_written() -> None:
     mixed = parse_query("SELECT COUNT(*) FROM p WHERE x IN (1, 'a')").where
     assert numbers is not None
     assert mixed is not None
-    assert frame.filter(numbers).get_column("x").to_list() == ["1", "2.0"]
-    assert frame.filter(mixed).get_column("x").to_list() == ["1", "a"]
+    assert frame.filter(polars_condition(numbers)).get_column("x").to_list() == ["1", "2.0"]
+    assert frame.filter(polars_condition(mixed)).get_column("x").to_list() == ["1", "a"]

@@ -1,6 +1,6 @@
 """Noise from OpenDP measurements, and the accounting in rho-zCDP.
 
-Aggregates are computed exactly on the bounded data by Polars; OpenDP's
+Aggregates are computed exactly on the bounded data by the engine; OpenDP's
 Gaussian mechanism (on integer counts, or on float sums) and its noisy-max
 quantile selection then release them. Each mechanism's scale is set from the
 rho it may spend and checked with OpenDP's own privacy map, so the loss a

@@ -18,15 +18,23 @@ in the message of the query that passes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
+from custodes.engines._dp import (
+    And,
+    Between,
+    Compare,
+    Condition,
+    InSet,
+    IsNull,
+    Not,
+    Or,
+)
 from custodes.errors import InvalidInputError
 
 __all__ = ["MAX_CONDITIONS", "MAX_IN_VALUES", "MAX_NESTING", "MAX_QUERY_CHARS", "MAX_SELECTED",
@@ -72,7 +80,8 @@ class Query:
     dataset: str
     groups: tuple[str, ...]
     aggregates: tuple[Aggregate, ...]
-    where: pl.Expr | None
+    where: Condition | None
+    """The WHERE clause, engine-neutral (None: every row)."""
     columns: frozenset[str]
     """Every column the query reads."""
     text: str
@@ -114,37 +123,35 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, float)
 
 
-def _operand(column: str, value: Any) -> tuple[pl.Expr, Any]:
-    """The column as a number when compared with a number, else as text; and the value."""
-    if _numeric(value):
-        return pl.col(column).cast(pl.Float64, strict=False), value
-    return pl.col(column).cast(pl.String), _text(value)
+def _operand(value: Any) -> float | str:
+    """A literal as compared: a number stays a number, anything else is compared as text."""
+    return value if _numeric(value) else _text(value)
 
 
-_COMPARE: dict[type[exp.Expression], Callable[[pl.Expr, Any], pl.Expr]] = {
-    exp.EQ: lambda c, v: c == v,
-    exp.NEQ: lambda c, v: c != v,
-    exp.LT: lambda c, v: c < v,
-    exp.LTE: lambda c, v: c <= v,
-    exp.GT: lambda c, v: c > v,
-    exp.GTE: lambda c, v: c >= v,
+_COMPARE: dict[type[exp.Expression], str] = {
+    exp.EQ: "=",
+    exp.NEQ: "<>",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.GT: ">",
+    exp.GTE: ">=",
 }
 
 
-def _condition(node: exp.Expression, columns: set[str]) -> pl.Expr:
+def _condition(node: exp.Expression, columns: set[str]) -> Condition:
+    """The engine-neutral condition of a WHERE clause's node (a column read is noted)."""
     if isinstance(node, exp.Paren):
         return _condition(node.this, columns)
     if isinstance(node, exp.And):
-        return _condition(node.this, columns) & _condition(node.expression, columns)
+        return And(_condition(node.this, columns), _condition(node.expression, columns))
     if isinstance(node, exp.Or):
-        return _condition(node.this, columns) | _condition(node.expression, columns)
+        return Or(_condition(node.this, columns), _condition(node.expression, columns))
     if isinstance(node, exp.Not):
-        return ~_condition(node.this, columns)
-    for kind, make in _COMPARE.items():
+        return Not(_condition(node.this, columns))
+    for kind, op in _COMPARE.items():
         if isinstance(node, kind):
             column = _column(node.this, columns)
-            compared: pl.Expr = make(*_operand(column, _literal(node.expression)))
-            return compared
+            return Compare(column, op, _operand(_literal(node.expression)))
     if isinstance(node, exp.In):
         if node.args.get("query") is not None:
             raise _refuse("a subquery")
@@ -155,17 +162,16 @@ def _condition(node: exp.Expression, columns: set[str]) -> pl.Expr:
             )
         values = [_literal(v) for v in node.expressions]
         if values and all(_numeric(v) for v in values):
-            return pl.col(column).cast(pl.Float64, strict=False).is_in(values)
-        return pl.col(column).cast(pl.String).is_in([_text(v) for v in values])
+            return InSet(column, tuple(float(v) for v in values), numeric=True)
+        return InSet(column, tuple(_text(v) for v in values), numeric=False)
     if isinstance(node, exp.Between):
         column = _column(node.this, columns)
         low, high = _literal(node.args["low"]), _literal(node.args["high"])
         if _numeric(low) != _numeric(high):
             raise _refuse("BETWEEN a number and a text")
-        target, low = _operand(column, low)
-        return target.is_between(low, high if _numeric(high) else _text(high))
+        return Between(column, _operand(low), _operand(high))
     if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
-        return pl.col(_column(node.this, columns)).is_null()
+        return IsNull(_column(node.this, columns))
     raise _refuse(f"the condition '{node.sql()}'")
 
 

@@ -6,6 +6,7 @@ from the default settings.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import math
 import os
@@ -64,6 +65,7 @@ if TYPE_CHECKING:  # detection loads its registries only when a scan runs
     from custodes.governance import Governance, GovernancePolicy
     from custodes.ledger import SignedHead, Verification
     from custodes.release import ReleaseBook
+    from custodes.workspace._access import QueryCaches
 
 __all__ = [
     "Roles",
@@ -245,10 +247,21 @@ class Workspace:
         return Governance(self, actor, policy)
 
     def queries(self, actor: str) -> PrivateQueries:
-        """Differentially private queries of this workspace, asked by ``actor``."""
-        from custodes.dp import PrivateQueries
+        """Differentially private queries of this workspace, asked by ``actor``: through
+        governance's checks and ledger, paid from the budgets, computed by the engine."""
+        from custodes.dp import BudgetAccount, PrivateQueries
+        from custodes.workspace._access import GovernanceAccess
 
-        return PrivateQueries(self, actor)
+        caches = self._query_caches
+        access = GovernanceAccess(self.governance(actor), caches.hashes)
+        return PrivateQueries(access, BudgetAccount(access), self.engine, caches.tables)
+
+    @functools.cached_property
+    def _query_caches(self) -> QueryCaches:
+        """This workspace's caches for DP queries (bounded, never shared with another)."""
+        from custodes.workspace._access import QueryCaches
+
+        return QueryCaches()
 
     @property
     def path(self) -> Path:
@@ -628,9 +641,7 @@ class Workspace:
         request for DP query access, and both the recipient's budget and the
         dataset's global ceiling must pay the query's rho.
         """
-        from custodes.dp import PrivateQueries
-
-        access = PrivateQueries(self, actor)
+        access = self.queries(actor)
         try:
             return access.query(sql, rho=None if rho is None else str(rho), epsilon=epsilon)
         finally:

@@ -11,13 +11,18 @@ on the ledger (``dp.budget_change.proposed``, ``.decided``, ``.approved`` or
 ``.rejected``; ``dp.budget_set`` for a lowering).
 
 People read decimals (``0.25``); the exact fraction is given on request.
+
+:class:`BudgetAccount` keeps the budgets and their changes; it acts through an
+:class:`~custodes.dp._access.Access` (who acts, roles, the ledger, the catalog
+and the policy), never through governance itself.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
-from decimal import Decimal, localcontext
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -26,102 +31,54 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from custodes._files import text_sha256
-from custodes.dp._mechanisms import epsilon_of, rho_of_epsilon
-from custodes.errors import ForbiddenError, InvalidInputError, RefusedError, SettingError
-from custodes.governance._service import Governance, _now
-from custodes.store import Actor, Decision, DPBudget, DPBudgetChange
+from custodes.dp._access import Access, Member
+from custodes.dp._budget import Budget
+from custodes.errors import ForbiddenError, InvalidInputError, RefusedError
+from custodes.store import Decision, DPBudget, DPBudgetChange
 
-__all__ = [
-    "GLOBAL",
-    "MAX_BUDGET_RHO",
-    "MAX_QUERY_EPSILON",
-    "MAX_QUERY_RHO",
-    "MIN_QUERY_EPSILON",
-    "MIN_QUERY_RHO",
-    "Budgets",
-    "parse_rho",
-    "query_spend",
-    "shown",
-]
+__all__ = ["GLOBAL", "BudgetAccount", "Payment"]
 
 GLOBAL = "*"
 """The recipient name of a dataset's global ceiling."""
-MIN_QUERY_RHO = Fraction(1, 10**9)
-MAX_QUERY_RHO = Fraction(100)
-MIN_QUERY_EPSILON = Fraction(1, 1000)
-MAX_QUERY_EPSILON = Fraction(100)
-MAX_BUDGET_RHO = Fraction(10**6)
 
 
-def _number(text: str | Fraction | float | int, what: str, example: str) -> Fraction:
-    if isinstance(text, Fraction):
-        return text
-    try:
-        if isinstance(text, float) and not math.isfinite(text):
-            raise ValueError
-        return Fraction(text.strip() if isinstance(text, str) else str(text))
-    except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-        raise SettingError(
-            f"{what} {text!r} is not a finite number; give e.g. {example}."
-        ) from None
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _within(value: Fraction, low: Fraction, high: Fraction, text: object, what: str) -> Fraction:
-    if not low <= value <= high:
-        raise SettingError(
-            f"{what} {text!r} is outside the accepted range {shown(low)} to {shown(high)}; "
-            "give a value in that range."
-        )
-    return value
+@dataclass(frozen=True)
+class Payment:
+    """A query's spend, checked against the locked budget rows that will pay it."""
+
+    spend: Budget
+    rows: tuple[DPBudget, ...]
+    """The recipient's budget row first, then the dataset's global ceiling."""
+
+    def pay(self) -> Budget:
+        """Add the spend to every row (in the transaction that checked it); what the
+        recipient has left."""
+        for row in self.rows:
+            row.spent = (Budget.stored(row.spent) + self.spend).exact()
+            row.queries = (row.queries or 0) + 1
+        return _remaining(self.rows[0])
 
 
-def parse_rho(text: str | Fraction | float) -> Fraction:
-    """A budget total in rho-zCDP: a fraction ("1/4") or decimal ("0.25"), 0 to 10^6."""
-    value = _number(text, "rho", "0.1 or 1/10")
-    return _within(value, Fraction(0), MAX_BUDGET_RHO, text, "rho")
+def _remaining(row: DPBudget) -> Budget:
+    return Budget.stored(row.total) - Budget.stored(row.spent)
 
 
-def query_spend(
-    rho: str | Fraction | float | None, epsilon: str | Fraction | float | None, delta: float
-) -> Fraction:
-    """The rho a query spends, from rho or epsilon (at ``delta``), both finite and in range.
+class BudgetAccount:
+    """The DP budgets of the catalog's datasets and their board-reviewed changes, as one actor."""
 
-    Epsilon is read from its decimal text exactly and converted to the
-    largest short rho whose epsilon does not exceed it (rounded down).
-    """
-    if (rho is None) == (epsilon is None):
-        raise SettingError("give the privacy loss to spend: rho or epsilon (one of them).")
-    if rho is not None:
-        value = _number(rho, "rho", "0.1 or 1/10")
-        return _within(value, MIN_QUERY_RHO, MAX_QUERY_RHO, rho, "rho")
-    assert epsilon is not None
-    value = _number(epsilon, "epsilon", "1 or 0.5")
-    _within(value, MIN_QUERY_EPSILON, MAX_QUERY_EPSILON, epsilon, "epsilon")
-    return rho_of_epsilon(value, delta)
+    def __init__(self, access: Access) -> None:
+        self.access = access
 
+    @property
+    def actor(self) -> str:
+        """Who acts."""
+        return self.access.actor
 
-def shown(value: Fraction, exact: bool = False) -> str:
-    """A rho for people: a decimal of at most 6 significant digits, or the exact fraction."""
-    if exact:
-        return str(value)
-    if value == 0:
-        return "0"
-    with localcontext() as context:
-        context.prec = 6
-        decimal = Decimal(value.numerator) / Decimal(value.denominator)
-    text = f"{decimal:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _exact(value: Fraction) -> list[int]:
-    """A fraction for the ledger: [numerator, denominator] (integers, exact, never a float)."""
-    return [value.numerator, value.denominator]
-
-
-class Budgets(Governance):
-    """The DP budgets of the catalog's datasets, acting as one actor."""
-
-    def _budget_row(self, session: Session, dataset: str, recipient: str, grade: str) -> DPBudget:
+    def row(self, session: Session, dataset: str, recipient: str, grade: str) -> DPBudget:
         """The budget row, locked; made at the grade's default the first time (once, even when
         concurrent transactions make it: the loser's insert is undone and it reads the row)."""
         query = (
@@ -131,13 +88,11 @@ class Budgets(Governance):
         )
         row = session.execute(query).scalar_one_or_none()
         if row is None:
-            table = (
-                self.policy.dp_dataset_rho if recipient == GLOBAL else self.policy.dp_recipient_rho
-            )
+            default = Budget(self.access.grade_default(grade, ceiling=recipient == GLOBAL))
             row = DPBudget(
                 dataset=dataset,
                 recipient=recipient,
-                total=str(Fraction(table.get(grade, "0"))),
+                total=default.exact(),
                 spent="0",
                 queries=0,
                 source=f"grade default ({grade})",
@@ -149,55 +104,70 @@ class Budgets(Governance):
                 row = session.execute(query).scalar_one()
         return row
 
+    def payment(self, session: Session, dataset: str, grade: str, spend: Budget) -> Payment:
+        """Lock the acting recipient's budget and the dataset's global ceiling, and check that
+        both can pay ``spend``; refused naming requested, remaining and the shortfall."""
+        rows = (
+            self.row(session, dataset, self.actor, grade),
+            self.row(session, dataset, GLOBAL, grade),
+        )
+        for row in rows:
+            remaining = _remaining(row)
+            if not spend.fits_within(remaining):
+                whose = "the dataset's global" if row.recipient == GLOBAL else "your"
+                raise spend.refusal(whose, dataset, remaining)
+        return Payment(spend, rows)
+
     def set_budget(self, dataset: str, rho: str | Fraction, recipient: str = GLOBAL) -> None:
         """Lower a recipient's budget (or the global ceiling, recipient '*'), one steward.
 
         Raising one goes through the board: :meth:`propose_budget_change`.
         """
-        total = parse_rho(rho)
-        with self._change() as session:
-            self._need(session, "steward", "admin")
-            data = self._dataset(session, dataset)
-            row = self._budget_row(session, dataset, recipient, data.grade)
-            before = Fraction(row.total)
+        total = Budget.total(rho)
+        with self.access.transaction() as session:
+            self.access.need(session, "steward", "admin")
+            data = self.access.dataset(session, dataset)
+            row = self.row(session, dataset, recipient, data.grade)
+            before, spent = Budget.stored(row.total), Budget.stored(row.spent)
             if total > before:
                 raise RefusedError(
-                    f"raising {_whose(recipient)} budget on {dataset} from rho {shown(before)} to "
-                    f"{shown(total)} needs the review board's approval: `custodes dp "
-                    f"budget-change propose {dataset} --total {total} --recipient '{recipient}' "
-                    "--reason ...` (lowering is one steward's decision)."
+                    f"raising {_whose(recipient)} budget on {dataset} from rho {before} to "
+                    f"{total} needs the review board's approval: `custodes dp "
+                    f"budget-change propose {dataset} --total {total.exact()} --recipient "
+                    f"'{recipient}' --reason ...` (lowering is one steward's decision)."
                 )
-            if total < Fraction(row.spent):
+            if total < spent:
                 raise RefusedError(
                     f"{_whose(recipient)} budget on {dataset} cannot go below what is spent "
-                    f"(rho {shown(Fraction(row.spent))})."
+                    f"(rho {spent})."
                 )
-            row.total = str(total)
+            row.total = total.exact()
             row.source = f"lowered by {self.actor}"
-            self._record(
+            self.access.record(
                 session,
                 "dp.budget_set",
                 dataset,
-                {"recipient": recipient, "rho": _exact(total), "from": _exact(before)},
+                {"recipient": recipient, "rho": total.to_ledger(), "from": before.to_ledger()},
             )
 
     def budget(self, dataset: str, *, exact: bool = False) -> dict[str, Any]:
         """Every budget on a dataset: total, spent, remaining (rho), epsilon at delta, source."""
-        delta = self.policy.dp_delta
-        with self._change() as session:
-            self._me(session)
-            self._dataset(session, dataset)
+        delta = self.access.delta
+        with self.access.transaction() as session:
+            self.access.member(session)
+            self.access.dataset(session, dataset)
             rows = session.execute(
                 select(DPBudget).where(DPBudget.dataset == dataset).order_by(DPBudget.recipient)
             ).scalars()
             out = {}
             for row in rows:
-                total, spent = Fraction(row.total), Fraction(row.spent)
+                total, spent = Budget.stored(row.total), Budget.stored(row.spent)
+                remaining = total - spent
                 out["global" if row.recipient == GLOBAL else row.recipient] = {
-                    "total_rho": shown(total, exact),
-                    "spent_rho": shown(spent, exact),
-                    "remaining_rho": shown(total - spent, exact),
-                    "remaining_epsilon": round(epsilon_of(total - spent, delta), 6)
+                    "total_rho": total.shown(exact),
+                    "spent_rho": spent.shown(exact),
+                    "remaining_rho": remaining.shown(exact),
+                    "remaining_epsilon": round(remaining.epsilon(delta), 6)
                     if total > spent
                     else 0.0,
                     "queries": row.queries,
@@ -211,23 +181,23 @@ class Budgets(Governance):
         self, dataset: str, total: str | Fraction, *, recipient: str = GLOBAL, reason: str
     ) -> str:
         """Propose raising a budget (a steward); the board decides. The change's id."""
-        value = parse_rho(total)
+        value = Budget.total(total)
         if not reason.strip():
             raise RefusedError("a budget change needs a written reason (--reason).")
-        with self._change() as session:
-            self._need(session, "steward")
-            data = self._dataset(session, dataset)
-            if recipient != GLOBAL and session.get(Actor, recipient) is None:
+        with self.access.transaction() as session:
+            self.access.need(session, "steward")
+            data = self.access.dataset(session, dataset)
+            if recipient != GLOBAL and not self.access.is_actor(session, recipient):
                 raise InvalidInputError(
                     f"recipient {recipient!r} is not a registered actor; name one, or '*' for "
                     "the dataset's global ceiling."
                 )
-            row = self._budget_row(session, dataset, recipient, data.grade)
-            before = Fraction(row.total)
+            row = self.row(session, dataset, recipient, data.grade)
+            before = Budget.stored(row.total)
             if value <= before:
                 raise RefusedError(
-                    f"rho {shown(value)} does not raise {_whose(recipient)} budget on {dataset} "
-                    f"(rho {shown(before)}); lowering is one steward's decision: `custodes dp "
+                    f"rho {value} does not raise {_whose(recipient)} budget on {dataset} "
+                    f"(rho {before}); lowering is one steward's decision: `custodes dp "
                     "budget --set`."
                 )
             change_id = f"budget-{uuid.uuid4().hex[:8]}"
@@ -236,8 +206,8 @@ class Budgets(Governance):
                     id=change_id,
                     dataset=dataset,
                     recipient=recipient,
-                    total=str(value),
-                    previous=str(before),
+                    total=value.exact(),
+                    previous=before.exact(),
                     reason=reason,
                     state="under_review",
                     proposed_by=self.actor,
@@ -245,15 +215,15 @@ class Budgets(Governance):
                     updated_at=_now(),
                 )
             )
-            self._record(
+            self.access.record(
                 session,
                 "dp.budget_change.proposed",
                 change_id,
                 {
                     "dataset": dataset,
                     "recipient": recipient,
-                    "rho": _exact(value),
-                    "from": _exact(before),
+                    "rho": value.to_ledger(),
+                    "from": before.to_ledger(),
                     "grade": data.grade,
                     "reason_sha256": text_sha256(reason),
                 },
@@ -264,8 +234,8 @@ class Budgets(Governance):
         """A reviewer's decision on a budget change, as on a request; the change's new state."""
         if not rationale.strip():
             raise RefusedError("every decision carries a written rationale (--rationale).")
-        with self._change() as session:
-            me = self._need(session, "reviewer")
+        with self.access.transaction() as session:
+            me = self.access.need(session, "reviewer")
             change = session.execute(
                 select(DPBudgetChange).where(DPBudgetChange.id == change_id).with_for_update()
             ).scalar_one_or_none()
@@ -282,48 +252,82 @@ class Budgets(Governance):
                     "may not review it."
                 )
             change.updated_at = _now()
-            approvals = self._vote(
-                session,
-                me,
-                change_id,
-                f"budget change {change_id}",
-                approve,
-                rationale,
-                "dp.budget_change.decided",
-            )
+            approvals = self._vote(session, me, change_id, approve, rationale)
             if approvals is None:
                 change.state = "rejected"
-                self._record(session, "dp.budget_change.rejected", change_id, {"by": self.actor})
+                self.access.record(
+                    session, "dp.budget_change.rejected", change_id, {"by": self.actor}
+                )
                 return change.state
-            data = self._dataset(session, change.dataset)
-            if not self.policy.approves([d.board_role for d in approvals], data.grade):
+            data = self.access.dataset(session, change.dataset)
+            if not self.access.board_approves([d.board_role for d in approvals], data.grade):
                 return change.state
-            row = self._budget_row(session, change.dataset, change.recipient, data.grade)
-            total = Fraction(change.total)
-            if total < Fraction(row.spent):  # pragma: no cover (spending never passes a total)
+            row = self.row(session, change.dataset, change.recipient, data.grade)
+            total = Budget.stored(change.total)
+            if total < Budget.stored(row.spent):  # pragma: no cover (spending never passes it)
                 raise RefusedError(f"budget change {change_id} is below what is already spent.")
-            row.total = str(total)
+            row.total = total.exact()
             row.source = f"budget change {change_id}"
             change.state = "approved"
-            self._record(
+            self.access.record(
                 session,
                 "dp.budget_change.approved",
                 change_id,
                 {
                     "dataset": change.dataset,
                     "recipient": change.recipient,
-                    "rho": _exact(total),
+                    "rho": total.to_ledger(),
                     "approvals": sorted(d.reviewer for d in approvals),
                 },
             )
             return change.state
 
+    def _vote(
+        self, session: Session, me: Member, change_id: str, approve: bool, rationale: str
+    ) -> Sequence[Decision] | None:
+        """Record a board member's decision on a budget change, and its ledger entry; the
+        approvals so far, or None for a rejection (the board's decisions on requests work the
+        same way, in the same table)."""
+        if session.get(Decision, (change_id, self.actor, 1)) is not None:
+            raise RefusedError(f"{self.actor!r} has decided on budget change {change_id} already.")
+        assert me.board_role is not None
+        decision = "approve" if approve else "reject"
+        session.add(
+            Decision(
+                request_id=change_id,
+                reviewer=self.actor,
+                round=1,
+                board_role=me.board_role,
+                decision=decision,
+                rationale=rationale,
+                created_at=_now(),
+            )
+        )
+        session.flush()
+        self.access.record(
+            session,
+            "dp.budget_change.decided",
+            change_id,
+            {"decision": decision, "board_role": me.board_role},
+        )
+        if not approve:
+            return None
+        return list(
+            session.execute(
+                select(Decision).where(
+                    Decision.request_id == change_id,
+                    Decision.round == 1,
+                    Decision.decision == "approve",
+                )
+            ).scalars()
+        )
+
     def budget_changes(
         self, dataset: str | None = None, *, exact: bool = False
     ) -> list[dict[str, Any]]:
         """Budget changes (of one dataset, or all), oldest first, with their decisions."""
-        with self._change() as session:
-            self._me(session)
+        with self.access.transaction() as session:
+            self.access.member(session)
             query = select(DPBudgetChange).order_by(DPBudgetChange.created_at, DPBudgetChange.id)
             if dataset is not None:
                 query = query.where(DPBudgetChange.dataset == dataset)
@@ -339,8 +343,8 @@ class Budgets(Governance):
                         "id": change.id,
                         "dataset": change.dataset,
                         "recipient": "global" if change.recipient == GLOBAL else change.recipient,
-                        "total_rho": shown(Fraction(change.total), exact),
-                        "previous_rho": shown(Fraction(change.previous), exact),
+                        "total_rho": Budget.stored(change.total).shown(exact),
+                        "previous_rho": Budget.stored(change.previous).shown(exact),
                         "reason": change.reason,
                         "state": change.state,
                         "proposed_by": change.proposed_by,

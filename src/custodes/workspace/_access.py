@@ -1,0 +1,147 @@
+"""Governance as differential privacy sees it: the :class:`custodes.dp.Access` adapter.
+
+Only the workspace sees both ``governance`` and ``dp``; it wraps a
+:class:`~custodes.governance.Governance` acting as one actor in this adapter
+and hands it to :class:`~custodes.dp.PrivateQueries`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from custodes.dp import BOUNDED_TABLES, LRU, Bounded, Catalogued, Member
+from custodes.errors import RefusedError
+from custodes.io import file_sha256
+from custodes.store import Actor, Request
+
+if TYPE_CHECKING:
+    from custodes.governance import Governance
+
+__all__ = ["FILE_HASHES", "GovernanceAccess", "Hashes", "QueryCaches"]
+
+FILE_HASHES = 256
+"""How many source files' hashes a workspace remembers (least recently used dropped)."""
+Hashes = LRU[tuple[str, int, int, int], str]
+"""A cache of files' SHA-256, keyed by path, size, modification time and inode."""
+_GRANTING = ("released", "monitoring")
+"""The states of a request whose access the recipient holds."""
+
+
+@dataclass(frozen=True)
+class QueryCaches:
+    """What a workspace keeps between DP queries, bounded: bounded tables, source hashes."""
+
+    tables: Bounded = field(default_factory=lambda: LRU(BOUNDED_TABLES))
+    hashes: Hashes = field(default_factory=lambda: LRU(FILE_HASHES))
+
+
+class GovernanceAccess:
+    """:class:`custodes.dp.Access` over governance acting as one actor."""
+
+    def __init__(self, governance: Governance, hashes: Hashes) -> None:
+        self.governance = governance
+        self.hashes = hashes
+
+    @property
+    def actor(self) -> str:
+        """Who acts."""
+        return self.governance.actor
+
+    @property
+    def delta(self) -> float:
+        """The policy's delta."""
+        return self.governance.policy.dp_delta
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """One store transaction (its ledger entries commit with it)."""
+        return self.governance._change()
+
+    def member(self, session: Session) -> Member:
+        """The acting actor, registered."""
+        return _member(self.governance._me(session))
+
+    def need(self, session: Session, *roles: str) -> Member:
+        """The acting actor, holding one of ``roles``."""
+        return _member(self.governance._need(session, *roles))
+
+    def is_actor(self, session: Session, name: str) -> bool:
+        """Whether ``name`` is a registered actor."""
+        return session.get(Actor, name) is not None
+
+    def record(self, session: Session, event: str, subject: str, payload: dict[str, Any]) -> int:
+        """Append a ledger entry by the acting actor."""
+        return self.governance._record(session, event, subject, payload)
+
+    def dataset(self, session: Session, name: str) -> Catalogued:
+        """The catalog's latest version of ``name``."""
+        row = self.governance._dataset(session, name)
+        return Catalogued(
+            name=row.name,
+            version=row.version,
+            grade=row.grade,
+            columns=tuple(json.loads(row.columns)),
+            has_header=row.has_header,
+            source=row.source,
+            content_sha256=row.content_sha256,
+        )
+
+    def grants(self, session: Session, dataset: str) -> list[frozenset[str]]:
+        """The columns of each released DP-query request of the actor on ``dataset``."""
+        released = session.execute(
+            select(Request.details).where(
+                Request.dataset == dataset,
+                Request.requester == self.actor,
+                Request.state.in_(_GRANTING),
+            )
+        ).all()
+        details = [json.loads(d) for (d,) in released]
+        return [
+            frozenset(d.get("columns", [])) for d in details if d.get("sharing_model") == "dp_query"
+        ]
+
+    def source(self, dataset: Catalogued) -> Path:
+        """The registered file, refused when it changed or is gone since registration."""
+        source = Path(dataset.source)
+        if not source.is_file() or self._hash_of(source) != dataset.content_sha256:
+            raise RefusedError(
+                f"the source of {dataset.name} version {dataset.version} changed or is gone "
+                "since it was registered (SHA-256 differs); register the new version and file "
+                "a new request."
+            )
+        return source
+
+    def _hash_of(self, path: Path) -> str:
+        """The file's SHA-256, computed again whenever its size, inode or modification time
+        change."""
+        info = path.stat()
+        key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
+        return self.hashes.get_or_make(key, lambda: file_sha256(path))
+
+    def grade_default(self, grade: str, *, ceiling: bool) -> Fraction:
+        """The policy's default rho of a grade (a recipient's, or the global ceiling)."""
+        policy = self.governance.policy
+        table = policy.dp_dataset_rho if ceiling else policy.dp_recipient_rho
+        return Fraction(table.get(grade, "0"))
+
+    def board_approves(self, board_roles: Sequence[str], grade: str) -> bool:
+        """Whether these approvals meet the policy's quorum and seats for ``grade``."""
+        return self.governance.policy.approves(list(board_roles), grade)
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        self.governance.close()
+
+
+def _member(actor: Actor) -> Member:
+    return Member(
+        name=actor.name, roles=frozenset(json.loads(actor.roles)), board_role=actor.board_role
+    )
