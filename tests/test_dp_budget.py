@@ -147,7 +147,7 @@ def test_bounded_tables_are_the_workspaces_and_bounded(service: tuple[Settings, 
         access.query(sql, rho="1/1000")
         assert len(first._query_caches.tables) <= BOUNDED_TABLES
     assert len(first._query_caches.tables) == BOUNDED_TABLES
-    assert len(first._query_caches.hashes) == 1  # one source file, hashed once
+    assert len(first._file_hashes) == 1  # one source file, hashed once
     assert len(second._query_caches.tables) == 0  # nothing shared between workspaces
     second.queries("an").query(_SHAPES[0], rho="1/1000")
     assert len(second._query_caches.tables) == 1

@@ -26,6 +26,7 @@ from custodes.errors import DataFileError, InvalidInputError, SettingError
 __all__ = [
     "StagedFile",
     "atomic_writer",
+    "file_sha256",
     "read_json_object",
     "read_toml",
     "remove_stale_temporaries",
@@ -199,3 +200,12 @@ def read_json_object(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
 def text_sha256(text: str) -> str:
     """SHA-256 (hex) of a text's UTF-8 bytes."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -10,11 +10,11 @@
   :class:`BudgetAccount`; ``Workspace.queries(actor)`` builds one.
 """
 
+from custodes._cache import LRU
 from custodes.dp._access import Access, Catalogued, Member
 from custodes.dp._account import GLOBAL, BudgetAccount, Payment
 from custodes.dp._answer import BOUNDED_TABLES, Bounded, answer_query, bounded
 from custodes.dp._budget import Budget, parse_rho, query_spend
-from custodes.dp._cache import LRU
 from custodes.dp._mechanisms import epsilon_of, rho_of_epsilon
 from custodes.dp._query import Aggregate, Query, parse_query
 from custodes.dp._service import PrivateQueries

@@ -87,6 +87,14 @@ class Access(Protocol):
         """Append a ledger entry by the acting actor (personal strings hashed); its index."""
         ...
 
+    def vote(
+        self, session: Session, subject: str, what: str, approve: bool, rationale: str, event: str
+    ) -> list[tuple[str, str]] | None:
+        """Record the acting board member's decision on ``subject`` (``what`` names it in
+        messages) with its ledger entry ``event``, as the board decides on requests; the
+        (reviewer, board seat) of each approval so far, or None for a rejection."""
+        ...
+
     def dataset(self, session: Session, name: str) -> Catalogued:
         """The catalog's latest version of dataset ``name``."""
         ...

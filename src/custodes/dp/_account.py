@@ -20,7 +20,6 @@ and the policy), never through governance itself.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -31,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from custodes._files import text_sha256
-from custodes.dp._access import Access, Member
+from custodes.dp._access import Access
 from custodes.dp._budget import Budget
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError
 from custodes.store import Decision, DPBudget, DPBudgetChange
@@ -235,7 +234,7 @@ class BudgetAccount:
         if not rationale.strip():
             raise RefusedError("every decision carries a written rationale (--rationale).")
         with self.access.transaction() as session:
-            me = self.access.need(session, "reviewer")
+            self.access.need(session, "reviewer")
             change = session.execute(
                 select(DPBudgetChange).where(DPBudgetChange.id == change_id).with_for_update()
             ).scalar_one_or_none()
@@ -252,7 +251,14 @@ class BudgetAccount:
                     "may not review it."
                 )
             change.updated_at = _now()
-            approvals = self._vote(session, me, change_id, approve, rationale)
+            approvals = self.access.vote(
+                session,
+                change_id,
+                f"budget change {change_id}",
+                approve,
+                rationale,
+                "dp.budget_change.decided",
+            )
             if approvals is None:
                 change.state = "rejected"
                 self.access.record(
@@ -260,7 +266,7 @@ class BudgetAccount:
                 )
                 return change.state
             data = self.access.dataset(session, change.dataset)
-            if not self.access.board_approves([d.board_role for d in approvals], data.grade):
+            if not self.access.board_approves([seat for _, seat in approvals], data.grade):
                 return change.state
             row = self.row(session, change.dataset, change.recipient, data.grade)
             total = Budget.stored(change.total)
@@ -277,50 +283,10 @@ class BudgetAccount:
                     "dataset": change.dataset,
                     "recipient": change.recipient,
                     "rho": total.to_ledger(),
-                    "approvals": sorted(d.reviewer for d in approvals),
+                    "approvals": sorted(who for who, _ in approvals),
                 },
             )
             return change.state
-
-    def _vote(
-        self, session: Session, me: Member, change_id: str, approve: bool, rationale: str
-    ) -> Sequence[Decision] | None:
-        """Record a board member's decision on a budget change, and its ledger entry; the
-        approvals so far, or None for a rejection (the board's decisions on requests work the
-        same way, in the same table)."""
-        if session.get(Decision, (change_id, self.actor, 1)) is not None:
-            raise RefusedError(f"{self.actor!r} has decided on budget change {change_id} already.")
-        assert me.board_role is not None
-        decision = "approve" if approve else "reject"
-        session.add(
-            Decision(
-                request_id=change_id,
-                reviewer=self.actor,
-                round=1,
-                board_role=me.board_role,
-                decision=decision,
-                rationale=rationale,
-                created_at=_now(),
-            )
-        )
-        session.flush()
-        self.access.record(
-            session,
-            "dp.budget_change.decided",
-            change_id,
-            {"decision": decision, "board_role": me.board_role},
-        )
-        if not approve:
-            return None
-        return list(
-            session.execute(
-                select(Decision).where(
-                    Decision.request_id == change_id,
-                    Decision.round == 1,
-                    Decision.decision == "approve",
-                )
-            ).scalars()
-        )
 
     def budget_changes(
         self, dataset: str | None = None, *, exact: bool = False

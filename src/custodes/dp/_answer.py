@@ -17,8 +17,8 @@ from typing import Any
 
 from scipy.stats import norm
 
+from custodes._cache import LRU
 from custodes.dp._budget import Budget
-from custodes.dp._cache import LRU
 from custodes.dp._mechanisms import Z95, noisy_counts, noisy_quantile, noisy_sums
 from custodes.dp._query import Aggregate, Query
 from custodes.engines._dp import Cells, DPOps

@@ -186,20 +186,6 @@ def source_options(has_header: bool | None) -> dict[str, Any]:
     return {} if has_header is None else {"has_header": has_header}
 
 
-_HASHES: dict[tuple[str, int, int, int], str] = {}
-
-
-def _hash_of(path: Path) -> str:
-    """The file's SHA-256, computed again whenever its size, inode or modification time change."""
-    info = path.stat()
-    key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
-    if key not in _HASHES:
-        if len(_HASHES) > 256:
-            _HASHES.clear()
-        _HASHES[key] = file_sha256(path)
-    return _HASHES[key]
-
-
 def dataset_dict(row: Dataset) -> dict[str, Any]:
     return {
         "name": row.name,

@@ -87,6 +87,10 @@ class Preparer(Protocol):
         """The book of release records."""
         ...
 
+    def file_hash(self, path: Path) -> str:
+        """A file's SHA-256 (the deployment may remember it while the file is unchanged)."""
+        ...
+
     def scan(
         self,
         table: str | os.PathLike[str],

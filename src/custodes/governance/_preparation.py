@@ -23,7 +23,6 @@ from custodes.governance._base import Acting, now
 from custodes.governance._catalog import source_options
 from custodes.governance._gates import candidate_of, check_gates
 from custodes.governance._workflow import STEPS
-from custodes.io import file_sha256
 from custodes.store import Dataset, Decision
 
 __all__ = ["FILE_MODELS", "Preparation", "recipient_manifest"]
@@ -153,7 +152,7 @@ class Preparation(Acting):
 
     def _checked_source(self, data: Dataset) -> Path:
         source = Path(data.source)
-        if not source.is_file() or _hash_of(source) != data.content_sha256:
+        if not source.is_file() or self.preparer.file_hash(source) != data.content_sha256:
             raise RefusedError(
                 f"the source of {data.name} version {data.version} changed or is gone since it "
                 "was registered (SHA-256 differs); register the new version and file a new request."
@@ -337,17 +336,3 @@ def _generalization(
         None if local is None else {q: sorted(set(local.labels[q])) for q in spec.quasi_identifiers}
     )
     return generalization, cuts
-
-
-_HASHES: dict[tuple[str, int, int, int], str] = {}
-
-
-def _hash_of(path: Path) -> str:
-    """The file's SHA-256, computed again whenever its size, inode or modification time change."""
-    info = path.stat()
-    key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
-    if key not in _HASHES:
-        if len(_HASHES) > 256:
-            _HASHES.clear()
-        _HASHES[key] = file_sha256(path)
-    return _HASHES[key]

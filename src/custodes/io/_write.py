@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import polars as pl
 
-from custodes._files import StagedFile
+from custodes._files import StagedFile, file_sha256
 from custodes.errors import DataFileError, UnsupportedError
 
 __all__ = ["WRITE_FORMATS", "file_sha256", "write_table"]
@@ -69,12 +68,3 @@ def _as_text_friendly(data: pl.DataFrame, target: Path) -> pl.DataFrame:
         pl.col(pl.Duration).cast(pl.String),
         pl.col(pl.Binary).bin.encode("hex"),
     )
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -18,36 +18,33 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from custodes._cache import FileHashes
 from custodes.dp import BOUNDED_TABLES, LRU, Bounded, Catalogued, Member
 from custodes.errors import RefusedError
-from custodes.io import file_sha256
 from custodes.store import Actor, Request
 
 if TYPE_CHECKING:
     from custodes.governance import Governance
 
-__all__ = ["FILE_HASHES", "GovernanceAccess", "Hashes", "QueryCaches"]
+__all__ = ["FILE_HASHES", "GovernanceAccess", "QueryCaches"]
 
 FILE_HASHES = 256
 """How many source files' hashes a workspace remembers (least recently used dropped)."""
-Hashes = LRU[tuple[str, int, int, int], str]
-"""A cache of files' SHA-256, keyed by path, size, modification time and inode."""
 _GRANTING = ("released", "monitoring")
 """The states of a request whose access the recipient holds."""
 
 
 @dataclass(frozen=True)
 class QueryCaches:
-    """What a workspace keeps between DP queries, bounded: bounded tables, source hashes."""
+    """What a workspace keeps between DP queries, bounded: the bounded tables."""
 
     tables: Bounded = field(default_factory=lambda: LRU(BOUNDED_TABLES))
-    hashes: Hashes = field(default_factory=lambda: LRU(FILE_HASHES))
 
 
 class GovernanceAccess:
     """:class:`custodes.dp.Access` over governance acting as one actor."""
 
-    def __init__(self, governance: Governance, hashes: Hashes) -> None:
+    def __init__(self, governance: Governance, hashes: FileHashes) -> None:
         self.governance = governance
         self.hashes = hashes
 
@@ -80,6 +77,16 @@ class GovernanceAccess:
     def record(self, session: Session, event: str, subject: str, payload: dict[str, Any]) -> int:
         """Append a ledger entry by the acting actor."""
         return self.governance._record(session, event, subject, payload)
+
+    def vote(
+        self, session: Session, subject: str, what: str, approve: bool, rationale: str, event: str
+    ) -> list[tuple[str, str]] | None:
+        """The board's vote, recorded by governance."""
+        me = self.governance._need(session, "reviewer")
+        approvals = self.governance._vote(session, me, subject, what, approve, rationale, event)
+        if approvals is None:
+            return None
+        return [(d.reviewer, d.board_role) for d in approvals]
 
     def dataset(self, session: Session, name: str) -> Catalogued:
         """The catalog's latest version of ``name``."""
@@ -122,9 +129,7 @@ class GovernanceAccess:
     def _hash_of(self, path: Path) -> str:
         """The file's SHA-256, computed again whenever its size, inode or modification time
         change."""
-        info = path.stat()
-        key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
-        return self.hashes.get_or_make(key, lambda: file_sha256(path))
+        return self.hashes.of(path)
 
     def grade_default(self, grade: str, *, ceiling: bool) -> Fraction:
         """The policy's default rho of a grade (a recipient's, or the global ceiling)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from custodes._cache import FileHashes
 from custodes._files import StagedFile, text_sha256, write_atomic
 from custodes.anonymize._generalize import (
     Scheme,
@@ -253,8 +254,19 @@ class Workspace:
         from custodes.workspace._access import GovernanceAccess
 
         caches = self._query_caches
-        access = GovernanceAccess(self.governance(actor), caches.hashes)
+        access = GovernanceAccess(self.governance(actor), self._file_hashes)
         return PrivateQueries(access, BudgetAccount(access), self.engine, caches.tables)
+
+    def file_hash(self, path: Path) -> str:
+        """The SHA-256 of a file, remembered while its size, inode and time stay the same
+        (the workspace remembers a bounded number of files)."""
+        return self._file_hashes.of(path)
+
+    @functools.cached_property
+    def _file_hashes(self) -> FileHashes:
+        from custodes.workspace._access import FILE_HASHES
+
+        return FileHashes(FILE_HASHES)
 
     @functools.cached_property
     def _query_caches(self) -> QueryCaches:

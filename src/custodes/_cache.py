@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Generic, TypeVar
 
-__all__ = ["LRU"]
+from custodes._files import file_sha256
+
+__all__ = ["LRU", "FileHashes"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -63,3 +66,20 @@ class LRU(Generic[K, V]):
         """Drop every entry."""
         with self._lock:
             self._items.clear()
+
+
+class FileHashes:
+    """Files' SHA-256, computed again whenever a file's size, inode or modification time
+    change; at most ``entries`` files remembered."""
+
+    def __init__(self, entries: int = 256) -> None:
+        self._hashes: LRU[tuple[str, int, int, int], str] = LRU(entries)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def of(self, path: Path) -> str:
+        """The SHA-256 of the file at ``path`` (hex)."""
+        info = path.stat()
+        key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
+        return self._hashes.get_or_make(key, lambda: file_sha256(path))
