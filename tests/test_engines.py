@@ -25,7 +25,7 @@ def test_summary_counts_every_combination(name: str, rows: list[tuple[str | None
     frame = pl.DataFrame(rows, schema=["a", "b", "s"], orient="row").lazy()
     summary = get_engine(name).summarize(frame, ["a", "b"], ["s"])
     expected = Counter((r[0], r[1]) for r in rows)
-    rows_ = summary.values_frame().iter_rows(named=True)
+    rows_ = summary.values_frame().to_pylist()
     decoded = {(r["a"], r["b"]): int(n) for r, n in zip(rows_, summary.counts, strict=True)}
     assert decoded == dict(expected)
     assert summary.rows == len(rows)
@@ -43,7 +43,7 @@ def test_typed_columns_are_summarised_as_text(name: str) -> None:
     ).lazy()
     summary = get_engine(name).summarize(frame, ["n", "d"], ["s"])
     assert sorted(summary.counts.tolist()) == [1, 2]
-    assert summary.sensitive["s"].values.to_list() == ["1.0", "3.5"]
+    assert summary.sensitive["s"].values.to_pylist() == ["1.0", "3.5"]
 
 
 def test_unknown_engine_is_a_setting_error() -> None:
@@ -58,8 +58,8 @@ def test_column_names_cannot_collide_with_internal_ones(name: str) -> None:
     frame = pl.DataFrame({"__count": ["a", "a", "b"], "c0": ["x", "y", "x"], "k1": ["1"] * 3})
     summary = get_engine(name).summarize(frame.lazy(), ["__count", "k1"], ["c0"])
     assert sorted(summary.counts.tolist()) == [1, 2]
-    assert summary.sensitive["c0"].values.to_list() == ["x", "y"]
-    assert summary.values_frame().columns == ["__count", "k1"]
+    assert summary.sensitive["c0"].values.to_pylist() == ["x", "y"]
+    assert summary.values_frame().column_names == ["__count", "k1"]
 
 
 @pytest.mark.parametrize("name", ENGINE_NAMES)

@@ -5,6 +5,7 @@ The public surface is listed in ``__all__``; everything else is internal.
 
 from typing import Any as _Any
 
+from custodes._version import __version__
 from custodes.anonymize import (
     Anonymization,
     AnonymizationSpec,
@@ -35,8 +36,6 @@ from custodes.risk import Assessment, PopulationRisk
 from custodes.settings import Settings, load_settings
 from custodes.summary import Summary
 from custodes.workspace import Roles, Workspace, anonymize, assess, read_table, scan
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Anonymization",

@@ -33,7 +33,7 @@ from custodes.hierarchy import (
     prc_division_hierarchy,
 )
 from custodes.ledger import load_public_key, open_ledger, verify_export
-from custodes.report import render_assessment_html, render_scan_html
+from custodes.report import release_html, render_assessment_html, render_scan_html
 from custodes.risk import Assessment
 from custodes.synth import population_register
 from custodes.workspace import Workspace, init_workspace
@@ -307,7 +307,7 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     release = workspace.anonymize(data_path, spec, output=release_path, manifest=manifest_path)
     write_atomic(
         folder / "release-report.html",
-        release.report_html("Released register: 10-anonymous, identifiers pseudonymized"),
+        release_html(release, "Released register: 10-anonymous, identifiers pseudonymized"),
     )
     governed = _governed_release(workspace, data_path, folder)
     ledger = open_ledger(workspace.settings)

@@ -679,7 +679,7 @@ class Governance:
                     "records_at_risk": str(made.after.prosecutor.records_at_risk),
                     "loss": f"{made.loss:.6f}",
                     "suppressed_records": made.suppressed_records,
-                    "rows_out": made.table.height,
+                    "rows_out": made.rows,
                     "columns_out": list(made.table.columns),
                     "manifest_sha256": text_sha256(made.manifest_json()),
                 }
@@ -1283,7 +1283,7 @@ def recipient_manifest(
         "dataset": dataset,
         "file": name,
         "sha256": release["artifact_sha256"],
-        "rows": made.table.height,
+        "rows": made.rows,
         "columns": list(made.table.columns),
         "generalization": {
             q: {

@@ -503,7 +503,7 @@ def html_page(
 
     ``footer`` is text (escaped here), said after "Generated WHEN by custodes X.".
     """
-    from custodes import __version__
+    from custodes._version import __version__
 
     return "\n".join(
         [
