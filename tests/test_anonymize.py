@@ -791,3 +791,25 @@ def test_mondrian_meets_t_closeness_and_recursive_diversity(
 def _released(release: Any) -> pl.DataFrame:
     """The whole release in memory (the release itself is a lazy engine table)."""
     return pl.DataFrame(pl.from_arrow(release.to_arrow()))
+
+
+def test_the_release_is_a_lazy_engine_table_written_by_streaming(tmp_path: Path) -> None:
+    """Anonymization.table is the release's plan, not the release in memory: the file the
+    engine streams holds what reading the plan gives, and the counts come from summaries."""
+    from custodes import AnonymizationSpec, anonymize
+    from custodes.io import TableSource
+
+    frame = pl.DataFrame({"v": [str(i % 8) for i in range(40)], "x": [str(i) for i in range(40)]})
+    spec = AnonymizationSpec(
+        quasi_identifiers=("v",), hierarchies={"v": LEAF}, models=(KAnonymity(5),)
+    )
+    out = tmp_path / "release.csv"
+    release = anonymize(frame, spec, output=out, record=False)
+    assert isinstance(release.table, TableSource)
+    assert not isinstance(release.table, pl.DataFrame | pl.LazyFrame)
+    written = pl.read_csv(out, infer_schema=False)
+    assert written.equals(_released(release))
+    assert release.rows == written.height == release.manifest()["output"]["rows"]
+    assert release.columns == tuple(written.columns)
+    after = dict(release.distributions["v"][1])
+    assert after == dict(written.group_by("v").len().iter_rows())

@@ -150,7 +150,10 @@ def prepare_release(
             compared = _search(summary, schemes, spec, limits)
         except InvalidInputError:
             compared = None  # no global transformation meets the policy
-        transformed = engine.recode(source, _recoding(summary, spec, local), spec.quasi_identifiers)
+        with reading("making the release"):
+            transformed = engine.recode(
+                source, _recoding(summary, spec, local), spec.quasi_identifiers
+            )
     else:
         lows, highs = spec.levels([s.height for s in schemes])
         result = _search(
@@ -167,7 +170,8 @@ def prepare_release(
         suppressed = suppressed_labels(
             summary, hierarchies, result.generalized, result.suppressed_classes
         )
-        transformed = engine.generalize(source, mappings, suppressed)
+        with reading("making the release"):
+            transformed = engine.generalize(source, mappings, suppressed)
     with reading("making the release"):
         transformed = engine.microaggregate(
             transformed, spec.microaggregation, spec.quasi_identifiers
