@@ -299,13 +299,14 @@ class PolarsSummaryOps:
             codes=matrix,
             counts=class_counts.astype(np.int64),
             sensitive=histograms,
+            # Only each class's first row crosses the seam, as text.
             value_source=pa.table(
                 {
-                    name: text_arrow(detail.get_column(key))
+                    name: text_arrow(detail.get_column(key).gather(first_row))
                     for key, name in zip(keys, qis, strict=False)
                 }
             ),
-            value_rows=first_row,
+            value_rows=np.arange(classes, dtype=np.int64),
         )
 
 
