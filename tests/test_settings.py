@@ -44,8 +44,10 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
         load_settings(tmp_path, environ={"CUSTODES_RISK_THRESHOLD": "high"})
     with pytest.raises(SettingError, match=r"'risk_threshold' is 2.0; it must be in \(0, 1\]"):
         load_settings(tmp_path, {"risk_threshold": 2}, environ={})
-    with pytest.raises(SettingError, match=r"'engine' is 'spork'"):
-        load_settings(tmp_path, {"engine": "spork"}, environ={})
+    from custodes.workspace import Workspace
+
+    with pytest.raises(SettingError, match=r"'engine' is 'spork'"):  # checked where it is made
+        Workspace(load_settings(tmp_path, {"engine": "spork"}, environ={}))
 
 
 def test_broken_toml_names_the_file(tmp_path: Path) -> None:

@@ -1,3 +1,3 @@
-"""The version of custodes (a module of its own, so that any layer may name it)."""
+"""The version of custodes (its own module, so that any layer may name it)."""
 
 __version__ = "0.1.0"

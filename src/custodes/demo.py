@@ -30,7 +30,7 @@ from custodes.hierarchy import (
     mapping_hierarchy,
     prc_division_hierarchy,
 )
-from custodes.report import render_assessment_html, render_scan_html
+from custodes.report import release_html, render_assessment_html, render_scan_html
 from custodes.risk import Assessment
 from custodes.synth import Register, population_register, register_csv, register_values
 from custodes.workspace import Workspace
@@ -301,7 +301,7 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     release = workspace.anonymize(data_path, spec, output=release_path, manifest=manifest_path)
     write_atomic(
         folder / "release-report.html",
-        release.report_html("Released register: 10-anonymous, identifiers pseudonymized"),
+        release_html(release, "Released register: 10-anonymous, identifiers pseudonymized"),
     )
     governed = _governed_release(workspace, data_path, folder)
     head = workspace.sign_head()

@@ -162,15 +162,6 @@ def check_threshold(value: object, name: str = "risk_threshold") -> float:
 
 
 def _check(values: dict[str, Any]) -> None:
-    from custodes.engines import ENGINES
-
-    if values["engine"] not in ENGINES:
-        hint = closest(values["engine"], ENGINES)
-        extra = f" Did you mean {hint!r}?" if hint else ""
-        raise SettingError(
-            f"setting 'engine' is {values['engine']!r}.{extra} "
-            f"The engines available are: {', '.join(sorted(ENGINES))}."
-        )
     check_threshold(values["risk_threshold"])
     if values["search_max_nodes"] < 1 or values["search_time_limit"] <= 0:
         raise SettingError("settings 'search_max_nodes' and 'search_time_limit' must be positive.")

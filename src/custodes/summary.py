@@ -7,17 +7,18 @@ usually orders of magnitude smaller than the data; engines build it in one scan
 and everything in :mod:`custodes.risk` works on it in memory.
 
 The category values stay in memory only: they are never logged or printed.
+They cross the engine seam as Arrow arrays (text), which every engine speaks.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from custodes.errors import InternalError
 
@@ -33,7 +34,7 @@ __all__ = [
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 COUNT = "n"
-"""Name of the class-size column of :meth:`Summary.code_frame`."""
+"""Name of a class-size column."""
 
 
 DENSE_CELLS = 1 << 22
@@ -49,7 +50,7 @@ class SensitiveHistogram:
     """Counts of one sensitive attribute's values per equivalence class.
 
     Sparse triples sorted by class: ``class_index[i]`` has ``count[i]`` records
-    with value ``values[value_code[i]]``. Values are in natural order
+    with value ``values[value_code[i]]`` (an Arrow array of text). Values are in natural order
     (numeric when every value is a number), so codes can be used as ranks.
 
     When classes x values is small (at most :data:`DENSE_CELLS`) the same
@@ -61,7 +62,7 @@ class SensitiveHistogram:
     def __init__(
         self,
         name: str,
-        values: pl.Series,
+        values: pa.Array,
         class_index: IntArray,
         value_code: IntArray,
         count: IntArray,
@@ -76,7 +77,7 @@ class SensitiveHistogram:
         self._matrix: FloatArray | None = None
 
     @classmethod
-    def from_matrix(cls, name: str, values: pl.Series, matrix: FloatArray) -> SensitiveHistogram:
+    def from_matrix(cls, name: str, values: pa.Array, matrix: FloatArray) -> SensitiveHistogram:
         """A histogram from dense counts (``matrix[class, value]``)."""
         hist = cls.__new__(cls)
         hist.name, hist.values = name, values
@@ -153,8 +154,8 @@ class Summary:
     codes: npt.NDArray[np.int32]
     counts: IntArray
     sensitive: dict[str, SensitiveHistogram]
-    value_source: pl.DataFrame
-    """A frame with one column per quasi-identifier holding every class's values."""
+    value_source: pa.Table
+    """An Arrow table with one text column per quasi-identifier holding every class's values."""
     value_rows: IntArray
     """For each class, the row of ``value_source`` holding its values."""
 
@@ -179,12 +180,9 @@ class Summary:
         sizes, freq = np.unique(self.counts, return_counts=True)
         return sizes.astype(np.int64), freq.astype(np.int64)
 
-    def code_frame(self, columns: Sequence[int] | None = None) -> pl.DataFrame:
-        """Codes as columns ``q0``, ``q1``... (or a subset) and the class sizes as ``n``."""
-        idx = range(len(self.quasi_identifiers)) if columns is None else columns
-        data: dict[str, npt.NDArray[np.int32] | IntArray] = {f"q{j}": self.codes[:, j] for j in idx}
-        data[COUNT] = self.counts
-        return pl.DataFrame(data)
+    def _text(self, name: str) -> pa.Array:
+        column = self.value_source.column(name).combine_chunks()
+        return column if pa.types.is_string(column.type) else column.cast(pa.string())
 
     def category_values(self, j: int) -> list[str | None]:
         """The value (as text) behind each code 0..k-1 of quasi-identifier ``j``."""
@@ -192,17 +190,27 @@ class Summary:
         size = int(codes.max()) + 1 if len(codes) else 0
         first = np.zeros(size, dtype=np.int64)
         first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1, dtype=np.int64)
-        name = self.quasi_identifiers[j]
-        column = self.value_source.get_column(name).cast(pl.String)
-        values: list[str | None] = column.gather(self.value_rows[first]).to_list()
+        column = self._text(self.quasi_identifiers[j])
+        values: list[str | None] = column.take(pa.array(self.value_rows[first])).to_pylist()
         return values
 
-    def values_frame(self) -> pl.DataFrame:
+    def values_frame(self) -> pa.Table:
         """One row per class with its quasi-identifier values as text (sizes: ``counts``)."""
-        values = self.value_source.select(
-            pl.col(name).cast(pl.String) for name in self.quasi_identifiers
-        )
-        return values[self.value_rows]
+        rows = pa.array(self.value_rows)
+        return pa.table({q: self._text(q).take(rows) for q in self.quasi_identifiers})
+
+    def value_counts(self, j: int) -> list[tuple[str, int]]:
+        """(value as text, records) of quasi-identifier ``j``, in order of first class."""
+        codes = self.codes[:, j].astype(np.int64)
+        size = int(codes.max()) + 1 if len(codes) else 0
+        totals = np.bincount(codes, weights=self.counts, minlength=size).astype(np.int64)
+        values = self.category_values(j)
+        first = np.full(size, len(codes), dtype=np.int64)
+        np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
+        return [
+            ("" if values[c] is None else str(values[c]), int(totals[c]))
+            for c in np.argsort(first, kind="stable")
+        ]
 
 
 def _number(text: str) -> float | None:
@@ -213,12 +221,12 @@ def _number(text: str) -> float | None:
     return None if math.isnan(number) else number
 
 
-def natural_rank(values: pl.Series) -> npt.NDArray[np.int64]:
+def natural_rank(values: pa.Array) -> npt.NDArray[np.int64]:
     """Position of each value in natural order: numeric when every value is a
-    number, else as text; nulls last. ``values`` holds distinct values."""
+    number, else as text; nulls last. ``values`` holds distinct values (text)."""
     if len(values) > 50_000:  # large domains: vectorised
         return _natural_rank_numpy(values)
-    texts = values.cast(pl.String).to_list()
+    texts = _as_text(values).to_pylist()
     numbers = [None if t is None else _number(t) for t in texts]
     numeric = all(x is not None for x, t in zip(numbers, texts, strict=True) if t is not None)
 
@@ -234,16 +242,48 @@ def natural_rank(values: pl.Series) -> npt.NDArray[np.int64]:
     return rank
 
 
-def _natural_rank_numpy(values: pl.Series) -> npt.NDArray[np.int64]:
+def _as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values if pa.types.is_string(values.type) else values.cast(pa.string())
+
+
+def _numbers(text: pa.Array) -> pa.Array | None:
+    """Every value as a number (nulls stay null), or None when one is not a number.
+
+    Arrow parses the common case in one pass; what it refuses is judged as the
+    small path judges it (Python's ``float``), so both paths agree.
+    """
+    try:
+        parsed = pc.cast(text, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        parsed = None
+    if parsed is not None and not pc.any(pc.is_nan(parsed)).as_py():
+        return parsed
+    numbers: list[float | None] = []
+    for t in text.to_pylist():
+        if t is None:
+            numbers.append(None)
+            continue
+        number = _number(t)
+        if number is None:
+            return None
+        numbers.append(number)
+    return pa.array(numbers, type=pa.float64())
+
+
+def _natural_rank_numpy(values: pa.Array) -> npt.NDArray[np.int64]:
     n = len(values)
-    text = values.cast(pl.String)
-    nulls = text.is_null().to_numpy()
-    numeric = text.cast(pl.Float64, strict=False).fill_nan(None)
-    if numeric.null_count() == int(nulls.sum()) and n > int(nulls.sum()):
-        primary = numeric.fill_null(np.inf).to_numpy()
-        order = np.lexsort((text.fill_null("").to_numpy(), primary, nulls))
-    else:
-        order = np.lexsort((text.fill_null("").to_numpy(), nulls))
+    text = _as_text(values)
+    nulls = pc.is_null(text)
+    numbers = _numbers(text) if len(text) > text.null_count else None
+    columns = {"nulls": nulls, "text": pc.fill_null(text, "")}
+    keys = [("nulls", "ascending")]
+    if numbers is not None:
+        columns["number"] = pc.fill_null(numbers, np.inf)
+        keys.append(("number", "ascending"))
+    keys.append(("text", "ascending"))
+    order = pc.sort_indices(pa.table(columns), sort_keys=keys).to_numpy()
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n, dtype=np.int64)
     return rank

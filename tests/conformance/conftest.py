@@ -9,6 +9,10 @@ expected-to-fail with the reason, never silently skipped.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
 import pytest
 
 from custodes.engines import ENGINES, Engine, get_engine
@@ -25,3 +29,10 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     if operation is not None and operation.args[0] in gaps:
         request.applymarker(pytest.mark.xfail(reason=gaps[operation.args[0]], strict=True))
     return get_engine(name)
+
+
+@pytest.fixture(scope="session")
+def adult_table(adult_dir: Path) -> pa.Table:
+    """The Adult table (every column text) as Arrow, which every engine reads."""
+    frame = pl.read_csv(adult_dir / "adult.csv", separator=";", infer_schema=False)
+    return frame.to_arrow(compat_level=pl.CompatLevel.oldest())

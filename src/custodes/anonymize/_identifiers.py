@@ -13,12 +13,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+import numpy as np
 
 from custodes.errors import DataFileError, InvalidInputError, SettingError
+from custodes.io import TableSource
+
+if TYPE_CHECKING:
+    from custodes.engines import Engine
 
 __all__ = [
     "IdentifierAction",
@@ -163,15 +169,14 @@ IdentifierAction = Remove | Mask | Pseudonymize | ShiftDates | Redact
 
 
 def _hmac_map(
-    frame: pl.LazyFrame, column: str, key: bytes, purpose: bytes
+    engine: Engine, table: TableSource, column: str, key: bytes, purpose: bytes
 ) -> tuple[list[str], list[str]]:
     """Each distinct value of the column and its HMAC (computed once per value).
 
     ``purpose`` separates uses of one key: a date offset must not be derivable
     from a pseudonym released beside it.
     """
-    values = frame.select(pl.col(column).cast(pl.String).unique()).collect().to_series()
-    old = [v for v in values.to_list() if v is not None]
+    old: list[str] = engine.distinct_text(table, column).to_pylist()
     new = [
         hmac.new(key, purpose + b"\x00" + v.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
         for v in old
@@ -179,46 +184,18 @@ def _hmac_map(
     return old, new
 
 
-def _mask(column: str, action: Mask) -> pl.Expr:
-    """Mask the middle; a value no longer than what is kept is masked whole."""
-    text = pl.col(column).cast(pl.String)
-    length = text.str.len_chars()
-    kept = action.keep_first + action.keep_last
-    stars = pl.lit("").str.pad_end(length - kept, action.char)
-    partial = pl.concat_str(
-        [text.str.head(action.keep_first), stars, text.str.tail(action.keep_last)]
-    )
-    whole = pl.lit("").str.pad_end(length, action.char)
-    return pl.when(length > kept).then(partial).otherwise(whole).alias(column)
-
-
-def _as_date(column: str, dtype: pl.DataType) -> pl.Expr:
-    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-        return pl.col(column).cast(pl.Date)
-    return pl.col(column).cast(pl.String).str.to_date(strict=False)
-
-
-def check_dates(frame: pl.LazyFrame, actions: tuple[IdentifierAction, ...], where: str) -> None:
+def check_dates(
+    engine: Engine, table: TableSource, actions: tuple[IdentifierAction, ...], where: str
+) -> None:
     """Refuse date shifts of a column holding values that are not dates (never shown).
 
     A value that does not parse as a date would otherwise be released as an
     empty cell without a word.
     """
-    schema = frame.collect_schema()
     for action in actions:
         if not isinstance(action, ShiftDates):
             continue
-        date = _as_date(action.column, schema[action.column])
-        bad = pl.col(action.column).is_not_null() & date.is_null()
-        found = (
-            frame.select(action.column)
-            .with_row_index("row", offset=1)
-            .filter(bad)
-            .select(pl.len().alias("count"), pl.col("row").first().alias("first"))
-            .collect()
-            .row(0)
-        )
-        count, first = found
+        count, first = engine.non_dates(table, action.column)
         if count:
             raise InvalidInputError(
                 f"column {action.column!r} of {where} has "
@@ -227,49 +204,52 @@ def check_dates(frame: pl.LazyFrame, actions: tuple[IdentifierAction, ...], wher
                     if count == 1
                     else f"{count:,} values that are not dates"
                 )
-                + f" (the first in data row {first:,}), which a date shift would release as "
+                + f" (the first in data row {first or 0:,}), which a date shift would release as "
                 "empty cells. Write dates "
                 "as YYYY-MM-DD, or remove or mask that column instead of shifting it."
             )
 
 
+class _DetectRedactor:
+    """custodes.detect's span search and redaction (engine-native today, see
+    :class:`custodes.engines.Redactor`)."""
+
+    def identifier_spans(
+        self, frame: Any, column: str, entities: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        from custodes.detect._redact import identifier_spans
+
+        return identifier_spans(frame, column, entities)
+
+    def redaction(self, column: str, spans: dict[str, dict[str, str]]) -> Any:
+        from custodes.detect._redact import redaction
+
+        return redaction(column, spans)
+
+
 def apply_identifier_actions(
-    frame: pl.LazyFrame, actions: tuple[IdentifierAction, ...]
-) -> pl.LazyFrame:
+    engine: Engine, table: TableSource, actions: tuple[IdentifierAction, ...]
+) -> TableSource:
     """Apply the actions to the full table (date shifts first: they read the person id).
 
     A date whose person is unknown (null) is released as null: it cannot be
     shifted consistently with that person's other dates.
     """
-    out = frame
-    schema = frame.collect_schema()
+    out = table
     for action in sorted(actions, key=lambda a: not isinstance(a, ShiftDates)):
         if isinstance(action, ShiftDates):
-            people, digests = _hmac_map(out, action.person, action.key, b"date shift")
+            people, digests = _hmac_map(engine, out, action.person, action.key, b"date shift")
             span = 2 * action.max_days + 1
-            offsets = [int(d[:8], 16) % span - action.max_days for d in digests]
-            days = (
-                pl.col(action.person)
-                .cast(pl.String)
-                .replace_strict(people, offsets, default=None, return_dtype=pl.Int64)
+            offsets = np.array(
+                [int(d[:8], 16) % span - action.max_days for d in digests], dtype=np.int64
             )
-            date = _as_date(action.column, schema[action.column])
-            out = out.with_columns(
-                (date + pl.duration(days=days)).dt.to_string("%Y-%m-%d").alias(action.column)
-            )
+            out = engine.shift_dates(out, action.column, action.person, people, offsets)
         elif isinstance(action, Pseudonymize):
-            old, new = _hmac_map(out, action.column, action.key, b"pseudonym")
-            out = out.with_columns(
-                pl.col(action.column)
-                .cast(pl.String)
-                .replace_strict(old, new, default=None, return_dtype=pl.String)
-            )
+            old, new = _hmac_map(engine, out, action.column, action.key, b"pseudonym")
+            out = engine.replace_text(out, action.column, old, new)
         elif isinstance(action, Mask):
-            out = out.with_columns(_mask(action.column, action))
+            out = engine.mask(out, action.column, action.keep_first, action.keep_last, action.char)
         elif isinstance(action, Redact):
-            from custodes.detect._redact import identifier_spans, redaction
-
-            spans = identifier_spans(out, action.column, action.entities)
-            out = out.with_columns(redaction(action.column, spans))
+            out = engine.redact(out, action.column, action.entities, _DetectRedactor())
     removed = [a.column for a in actions if isinstance(a, Remove)]
-    return out.drop(removed) if removed else out
+    return engine.remove(out, removed) if removed else out

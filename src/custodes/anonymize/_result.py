@@ -1,19 +1,31 @@
-"""The outcome of an anonymization: the released table, the search, the manifest."""
+"""The outcome of an anonymization: the released table, the search, the manifest.
+
+The released table is a lazy engine table (:class:`custodes.io.TableSource`):
+it is computed when it is written (streaming) or read, never kept whole in
+memory; what the manifest and the report need (rows, risk, distributions)
+comes from summaries.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+import pyarrow as pa
 
+from custodes._version import __version__
 from custodes.anonymize._mondrian import LocalRecoding
 from custodes.anonymize._revealed import Revealed
 from custodes.anonymize._search import SearchResult
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.anonymize._utility import Utility
+from custodes.errors import InternalError
+from custodes.io import TableSource
 from custodes.risk import Assessment
+
+if TYPE_CHECKING:
+    from custodes.engines import Engine
 
 __all__ = ["Anonymization"]
 
@@ -22,7 +34,9 @@ __all__ = ["Anonymization"]
 class Anonymization:
     """An anonymized table that meets its spec, with what a reviewer needs to check it."""
 
-    table: pl.DataFrame
+    table: TableSource
+    """The release as a lazy engine table (read it with :meth:`to_arrow`, write it with
+    the engine's ``write``)."""
     spec: AnonymizationSpec
     search: SearchResult | None
     before: Assessment
@@ -41,6 +55,21 @@ class Anonymization:
     input_sha256: str | None = None
     output: str | None = None
     output_sha256: str | None = None
+    rows: int = 0
+    """Records in the release."""
+    engine: Engine | None = field(default=None, repr=False)
+    """The engine whose table ``table`` is."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The release's columns."""
+        return self.table.columns
+
+    def to_arrow(self) -> pa.Table:
+        """The whole release in memory, as Arrow (for small releases and tests)."""
+        if self.engine is None:
+            raise InternalError("an anonymization without its engine cannot be read")
+        return self.engine.to_arrow(self.table)
 
     @property
     def transformation(self) -> dict[str, int]:
@@ -104,8 +133,6 @@ class Anonymization:
 
     def manifest(self) -> dict[str, Any]:
         """The release manifest (documented in the README)."""
-        from custodes._version import __version__
-
         s = self.search
         per_column = s.loss_per_column if s is not None else ()
         if s is None and self.local is not None:
@@ -116,7 +143,7 @@ class Anonymization:
             "output": {
                 "name": self.output,
                 "sha256": self.output_sha256,
-                "rows": self.table.height,
+                "rows": self.rows,
             },
             "spec": self.spec.to_dict(),
             "spec_sha256": self.spec.sha256(),
@@ -145,12 +172,6 @@ class Anonymization:
             "risk_after": _risk(self.after),
             "revealed_by_masks": [r.to_dict() for r in self.revealed],
         }
-
-    def report_html(self, title: str = "Anonymized release") -> str:
-        """The release report: per-column loss, risk before and after, distributions."""
-        from custodes.report import render_release_html
-
-        return render_release_html(self.manifest(), self.distributions, title=title)
 
     def manifest_json(self) -> str:
         """The manifest as JSON text."""

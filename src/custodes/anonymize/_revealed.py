@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from custodes.anonymize._identifiers import IdentifierAction, Mask
 from custodes.errors import RefusedError
+from custodes.io import TableSource
+
+if TYPE_CHECKING:
+    from custodes.engines import Engine
 
 __all__ = ["Revealed", "check_revealed", "kept_parts", "revealed_by"]
 
@@ -72,8 +75,8 @@ def _first(kept: int, table: tuple[tuple[int, str], ...]) -> list[str]:
     return [next(word for need, word in table if kept >= need)] if kept >= table[-1][0] else []
 
 
-def _kind(values: pl.Series) -> str:
-    lengths = values.drop_nulls().str.len_chars().unique().to_list()
+def _kind(lengths: list[int]) -> str:
+    """What a column is, read from the distinct lengths of its values."""
     if lengths == [_ID_LENGTH]:
         return "resident ID"
     if lengths == [11]:
@@ -96,7 +99,9 @@ def _words(mask: Mask, kind: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def revealed_by(table: pl.DataFrame, actions: Sequence[IdentifierAction]) -> list[Revealed]:
+def revealed_by(
+    engine: Engine, table: TableSource, actions: Sequence[IdentifierAction]
+) -> list[Revealed]:
     """Every mask of a released column that keeps characters, with what it reveals."""
     out = []
     for action in actions:
@@ -104,32 +109,29 @@ def revealed_by(table: pl.DataFrame, actions: Sequence[IdentifierAction]) -> lis
             continue
         if action.keep_first == 0 and action.keep_last == 0:
             continue
-        kind = _kind(table[action.column].cast(pl.String))
+        kind = _kind(engine.text_lengths(table, action.column))
         out.append(
             Revealed(action.column, action.keep_first, action.keep_last, kind, _words(action, kind))
         )
     return out
 
 
-def kept_parts(table: pl.DataFrame, revealed: Sequence[Revealed]) -> pl.DataFrame:
+def kept_parts(engine: Engine, table: TableSource, revealed: Sequence[Revealed]) -> TableSource:
     """The table with each counted masked column replaced by what an attacker can match on.
 
     The kept prefix counts as released; of a resident ID's kept suffix only
     whether the 17th digit is odd (the sex) counts.
     """
-    columns = []
     for r in revealed:
         if not r.counted:
             continue
-        text = pl.col(r.column).cast(pl.String)
-        parts = [text.str.head(r.keep_first)]
         if r.kind != "resident ID":
-            parts.append(text.str.tail(r.keep_last))
+            table = engine.keep_parts(table, r.column, r.keep_first, r.keep_last)
         elif r.keep_last >= _ID_LENGTH - _SEX_DIGIT + 1:
-            digit = text.str.slice(_SEX_DIGIT - 1, 1).cast(pl.Int64, strict=False)
-            parts.append((digit % 2).cast(pl.String).fill_null(""))
-        columns.append(pl.concat_str(parts, separator="|").alias(r.column))
-    return table.with_columns(columns) if columns else table
+            table = engine.keep_parts(table, r.column, r.keep_first, None, _SEX_DIGIT)
+        else:
+            table = engine.keep_parts(table, r.column, r.keep_first, None)
+    return table
 
 
 def check_revealed(

@@ -363,7 +363,9 @@ def anonymize(
     with progress_bar(err.is_terminal, "searching transformations") as progress:
         result = ws.anonymize(path, spec, output=output, manifest=manifest, progress=progress)
     if report is not None:
-        write_atomic(report, result.report_html())
+        from custodes.report import release_html
+
+        write_atomic(report, release_html(result))
     _print_release(result, output)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from custodes.detect._recognizers import RECOGNIZERS, Recognizer, validated_hits
+from custodes.io import TableSource
 
 __all__ = ["GATE_RECOGNIZERS", "IdentifierHit", "checked_identifiers"]
 
@@ -37,9 +38,9 @@ def _chosen() -> list[Recognizer]:
     return [r for r in RECOGNIZERS if r.name in GATE_RECOGNIZERS]
 
 
-def checked_identifiers(table: pl.DataFrame | pl.LazyFrame) -> list[IdentifierHit]:
+def checked_identifiers(table: pl.DataFrame | pl.LazyFrame | TableSource) -> list[IdentifierHit]:
     """Every column of ``table`` with cells that are or hold a checked identifier."""
-    frame = table.lazy()
+    frame = table.frame if isinstance(table, TableSource) else table.lazy()
     names = frame.collect_schema().names()
     # One pass over every column first: only a column with a long run of digits (spaces and
     # dashes between them allowed) or an IBAN's shape can hold any of these identifiers.

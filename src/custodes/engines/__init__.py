@@ -1,61 +1,55 @@
-"""Engines: the few operations that touch the full data.
+"""Engines: every operation that touches the full data.
 
-An engine builds the :class:`~custodes.summary.Summary` of a table in one scan;
-everything else works on the summary. Engines are chosen by name in settings
-(``engine = "polars"``). The Polars engine is the embedded default.
+An engine builds the :class:`~custodes.summary.Summary` of a table in one scan
+(everything else works on the summary), applies the chosen transformation and
+writes the result by streaming. Engines are chosen by name in settings
+(``engine = "polars"``); the Polars engine is the embedded default.
+
+:class:`Engine` is composed of one protocol per area (engine-neutral, in
+``_<area>.py``) and :class:`PolarsEngine` of one mixin per area (in
+``_polars*.py``); one conformance suite (``tests/conformance``) runs on every
+engine registered in :data:`ENGINES`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
-import polars as pl
-
 from custodes.engines._dp import DPOps
-from custodes.engines._polars import PolarsEngine
+from custodes.engines._polars import PolarsSummaryOps
+from custodes.engines._polars_dp import PolarsDP
+from custodes.engines._polars_transform import PolarsTransformOps
+from custodes.engines._summary import SummaryOps
+from custodes.engines._transform import Redactor, TransformOps
 from custodes.errors import SettingError, closest
-from custodes.summary import Summary
 
-__all__ = ["ENGINES", "Engine", "PolarsEngine", "get_engine"]
+__all__ = ["ENGINES", "Engine", "PolarsEngine", "Redactor", "get_engine"]
 
 
-class Engine(DPOps, Protocol):
+class Engine(
+    SummaryOps,
+    TransformOps,
+    DPOps,
+    Protocol,
+):
     """What an engine must do. One conformance suite tests every engine."""
 
-    name: str
 
-    def summarize(
-        self,
-        frame: pl.LazyFrame,
-        quasi_identifiers: Sequence[str],
-        sensitive: Sequence[str] = (),
-    ) -> Summary:
-        """Group the table by its quasi-identifiers, with sensitive histograms."""
-        ...
+class PolarsEngine(
+    PolarsSummaryOps,
+    PolarsTransformOps,
+    PolarsDP,
+):
+    """The embedded engine: Polars, lazy and streaming."""
 
-    def recode(
-        self, frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]
-    ) -> pl.LazyFrame:
-        """Replace each row's quasi-identifiers by those its combination maps to."""
-        ...
-
-    def generalize(
-        self,
-        frame: pl.LazyFrame,
-        mappings: dict[str, tuple[list[str | None], list[str]]],
-        suppressed: dict[str, list[str]],
-        drop: Sequence[str] = (),
-    ) -> pl.LazyFrame:
-        """Replace values by their generalized labels, suppress records, drop columns."""
-        ...
+    name = "polars"
 
 
-ENGINES: dict[str, type[PolarsEngine]] = {"polars": PolarsEngine}
+ENGINES: dict[str, type[Engine]] = {"polars": PolarsEngine}
 
 
 def get_engine(name: str = "polars") -> Engine:
-    """The engine registered under ``name``."""
+    """The engine registered under ``name`` (the one place an engine name is checked)."""
     try:
         return ENGINES[name]()
     except KeyError:

@@ -1,4 +1,4 @@
-"""The Polars engine: one lazy (streaming) scan builds the summary.
+"""The Polars engine's summaries: one lazy (streaming) scan builds the summary.
 
 One group-by over the quasi-identifiers and the sensitive attributes reads the
 data once. Each column of the (much smaller) result is integer-coded by a
@@ -14,13 +14,43 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
-from custodes.engines._polars_dp import PolarsDP
 from custodes.errors import ColumnRoleError
+from custodes.io import TableSource
 from custodes.summary import SensitiveHistogram, Summary, natural_rank
+
+__all__ = ["PolarsSummaryOps", "Table", "frame_of", "source_like"]
+
+Table = TableSource | pl.LazyFrame | pl.DataFrame
+"""What the Polars engine takes: a table handle, or (for convenience) a Polars frame."""
 
 _COUNT = "n"  # the other columns of the query are k0, k1, ... and c0, c1, ...
 IntArray = npt.NDArray[np.int64]
+_NESTED = (pl.List, pl.Array, pl.Struct, pl.Object, pl.Binary)
+
+
+def frame_of(table: Table) -> pl.LazyFrame:
+    """The lazy frame behind ``table``."""
+    if isinstance(table, TableSource):
+        return table.frame
+    return table.lazy()
+
+
+def source_like(frame: pl.LazyFrame, like: Table) -> TableSource:
+    """``frame`` as a table handle read as ``like`` was (its name, format, diagnosis)."""
+    columns = tuple(frame.collect_schema().names())
+    if isinstance(like, TableSource):
+        return TableSource(
+            frame, like.name, like.format, like.encoding, like.delimiter, columns, like.diagnose
+        )
+    return TableSource(frame, "<table>", "polars", None, None, columns)
+
+
+def text_arrow(series: pl.Series) -> pa.Array:
+    """A Polars column as an Arrow array of text."""
+    text = series.cast(pl.String)
+    return text.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(pa.string())
 
 
 def _first_index(codes: IntArray, size: int) -> IntArray:
@@ -99,34 +129,95 @@ def _group(columns: list[IntArray], sizes: list[int], tail: IntArray, tail_size:
     return _Grouping(order.astype(np.int64), np.cumsum(new) - 1, np.flatnonzero(new))
 
 
-class PolarsEngine(PolarsDP):
+class PolarsSummaryOps:
     """Summaries computed by Polars, streaming when the data exceeds memory."""
 
     name = "polars"
 
-    def recode(
-        self, frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]
-    ) -> pl.LazyFrame:
-        """Local recoding of the full data (see :func:`recode`)."""
-        return recode(frame, mapping, columns)
+    def from_arrow(self, data: pa.Table, name: str = "<table>") -> TableSource:
+        """A lazy Polars table holding ``data``."""
+        frame = pl.DataFrame(pl.from_arrow(data)).lazy()
+        return TableSource(frame, name, "polars", None, None, tuple(data.column_names))
 
-    def generalize(
-        self,
-        frame: pl.LazyFrame,
-        mappings: dict[str, tuple[list[str | None], list[str]]],
-        suppressed: dict[str, list[str]],
-        drop: Sequence[str] = (),
-    ) -> pl.LazyFrame:
-        """Apply a generalization to the full data (see :func:`generalize`)."""
-        return generalize(frame, mappings, suppressed, drop)
+    def to_arrow(self, table: Table, columns: Sequence[str] | None = None) -> pa.Table:
+        """The whole table (or ``columns``) in memory, streaming."""
+        frame = frame_of(table)
+        if columns is not None:
+            frame = frame.select(list(columns))
+        return frame.collect(engine="streaming").to_arrow(compat_level=pl.CompatLevel.oldest())
+
+    def unsupported_columns(self, table: Table, columns: Sequence[str]) -> list[tuple[str, str]]:
+        """(name, type) of the ``columns`` holding nested or binary values."""
+        schema = frame_of(table).collect_schema()
+        return [
+            (name, str(schema[name]))
+            for name in columns
+            if isinstance(schema[name], _NESTED) or schema[name] in _NESTED
+        ]
+
+    def temporal_columns(self, table: Table, columns: Sequence[str]) -> list[str]:
+        """The ``columns`` that hold dates or times."""
+        schema = frame_of(table).collect_schema()
+        return [c for c in columns if schema[c].is_temporal()]
+
+    def non_numbers(self, table: Table, columns: Sequence[str]) -> dict[str, int]:
+        """Per column, how many values are present but not numbers."""
+        if not columns:
+            return {}
+        counts = (
+            frame_of(table)
+            .select(
+                (
+                    pl.col(c).cast(pl.Float64, strict=False).is_null().sum()
+                    - pl.col(c).is_null().sum()
+                ).alias(str(j))
+                for j, c in enumerate(columns)
+            )
+            .collect(engine="streaming")
+        )
+        return {c: int(counts[0, str(j)]) for j, c in enumerate(columns)}
+
+    def non_dates(self, table: Table, column: str) -> tuple[int, int | None]:
+        """How many values are present but not dates, and the data row of the first."""
+        frame = frame_of(table)
+        date = as_date(column, frame.collect_schema()[column])
+        bad = pl.col(column).is_not_null() & date.is_null()
+        count, first = (
+            frame.select(column)
+            .with_row_index("row", offset=1)
+            .filter(bad)
+            .select(pl.len().alias("count"), pl.col("row").first().alias("first"))
+            .collect()
+            .row(0)
+        )
+        return int(count), None if first is None else int(first)
+
+    def text_lengths(self, table: Table, column: str) -> list[int]:
+        """The distinct lengths of the column's values as text."""
+        lengths = (
+            frame_of(table)
+            .select(pl.col(column).cast(pl.String).drop_nulls().str.len_chars().unique())
+            .collect(engine="streaming")
+            .to_series()
+        )
+        return sorted(int(n) for n in lengths.to_list())
+
+    def cast_like(self, table: Table, like: Table, columns: Sequence[str]) -> TableSource:
+        """``table`` with ``columns`` cast to the types ``like`` holds them in."""
+        schema = frame_of(like).collect_schema()
+        frame = frame_of(table).with_columns(
+            pl.col(q).cast(schema[q], strict=False) for q in columns
+        )
+        return source_like(frame, table)
 
     def summarize(
         self,
-        frame: pl.LazyFrame,
+        table: Table,
         quasi_identifiers: Sequence[str],
         sensitive: Sequence[str] = (),
     ) -> Summary:
         """Group by the quasi-identifiers and sensitive attributes in one pass."""
+        frame = frame_of(table)
         qis = list(quasi_identifiers)
         sens = list(sensitive)
         names = [*qis, *sens]
@@ -166,13 +257,13 @@ class PolarsEngine(PolarsDP):
             sizes.append(size)
 
         q = len(qis)
-        natural: list[tuple[pl.Series, IntArray]] = []
-        for offset, name in enumerate(sens):
+        natural: list[tuple[pa.Array, IntArray]] = []
+        for offset in range(len(sens)):
             j = q + offset
             first = _first_index(codes[j], sizes[j])
-            categories = detail.get_column(keys[j]).gather(first).cast(pl.String).alias(name)
-            rank = natural_rank(categories)
-            ordered = categories.gather(np.argsort(rank, kind="stable"))
+            categories = detail.get_column(keys[j]).gather(first).cast(pl.String)
+            rank = natural_rank(text_arrow(categories))
+            ordered = text_arrow(categories.gather(np.argsort(rank, kind="stable")))
             natural.append((ordered, rank[codes[j]]))
 
         # Sort once by class and, with one sensitive attribute, by its value too:
@@ -208,16 +299,20 @@ class PolarsEngine(PolarsDP):
             codes=matrix,
             counts=class_counts.astype(np.int64),
             sensitive=histograms,
-            value_source=detail.select(
-                pl.col(key).alias(name) for key, name in zip(keys, qis, strict=False)
+            # Only each class's first row crosses the seam, as text.
+            value_source=pa.table(
+                {
+                    name: text_arrow(detail.get_column(key).gather(first_row))
+                    for key, name in zip(keys, qis, strict=False)
+                }
             ),
-            value_rows=first_row,
+            value_rows=np.arange(classes, dtype=np.int64),
         )
 
 
 def _histogram(
     name: str,
-    values: pl.Series,
+    values: pa.Array,
     value_codes: IntArray,
     class_of_row: IntArray,
     counts: IntArray,
@@ -235,60 +330,8 @@ def _histogram(
     )
 
 
-def _relabel(column: str, old: list[str | None], new: list[str]) -> pl.Expr:
-    """Each value's label; nulls get the label of the null value (a value of its own)."""
-    text = pl.col(column).cast(pl.String)
-    keys = [(o, n) for o, n in zip(old, new, strict=True) if o is not None]
-    null_label = next((n for o, n in zip(old, new, strict=True) if o is None), None)
-    mapped = text.replace_strict(
-        [o for o, _ in keys], [n for _, n in keys], default=None, return_dtype=pl.String
-    )
-    return pl.when(text.is_null()).then(pl.lit(null_label)).otherwise(mapped).alias(column)
-
-
-def generalize(
-    frame: pl.LazyFrame,
-    mappings: dict[str, tuple[list[str | None], list[str]]],
-    suppressed: dict[str, list[str]],
-    drop: Sequence[str] = (),
-) -> pl.LazyFrame:
-    """Apply a generalization to the full data: replace values, suppress records, drop columns.
-
-    ``mappings[column]`` pairs each value with its generalized label; records
-    whose generalized quasi-identifiers match a row of ``suppressed`` are
-    removed from the release (suppressed records would otherwise form one
-    class of their own that no model was checked against).
-    """
-    columns = list(mappings)
-    out = frame.with_columns(_relabel(c, old, new) for c, (old, new) in mappings.items())
-    if suppressed and any(suppressed.values()):
-        flag = "__suppressed"
-        while flag in frame.collect_schema().names():
-            flag += "_"
-        keys = pl.LazyFrame(
-            {c: pl.Series(c, suppressed[c], dtype=pl.String) for c in columns}
-        ).with_columns(pl.lit(True).alias(flag))
-        out = out.join(keys, on=columns, how="left", maintain_order="left", nulls_equal=True)
-        out = out.filter(pl.col(flag).is_null()).drop(flag)
-    return out.drop(list(drop)) if drop else out
-
-
-def recode(frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]) -> pl.LazyFrame:
-    """Replace each row's values of ``columns`` by those its combination maps to.
-
-    ``mapping`` has the original values (as text; nulls match nulls) in ``columns``
-    and the released values in as many further columns, in the same order.
-    """
-    names = frame.collect_schema().names()
-    prefix = "__recoded_"
-    while any(n.startswith(prefix) for n in names):
-        prefix += "_"
-    new = mapping.columns[len(columns) :]
-    renamed = mapping.rename({n: f"{prefix}{j}" for j, n in enumerate(new)})
-    out = frame.with_columns(pl.col(c).cast(pl.String) for c in columns)
-    out = out.join(
-        renamed.lazy(), on=list(columns), how="left", maintain_order="left", nulls_equal=True
-    )
-    return out.with_columns(pl.col(f"{prefix}{j}").alias(c) for j, c in enumerate(columns)).drop(
-        [f"{prefix}{j}" for j in range(len(new))]
-    )
+def as_date(column: str, dtype: pl.DataType) -> pl.Expr:
+    """The column read as dates (text parsed as YYYY-MM-DD; what does not parse: null)."""
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return pl.col(column).cast(pl.Date)
+    return pl.col(column).cast(pl.String).str.to_date(strict=False)

@@ -79,7 +79,7 @@ class Preparation(Acting):
                     "records_at_risk": str(made.after.prosecutor.records_at_risk),
                     "loss": f"{made.loss:.6f}",
                     "suppressed_records": made.suppressed_records,
-                    "rows_out": made.table.height,
+                    "rows_out": made.rows,
                     "columns_out": list(made.table.columns),
                     "manifest_sha256": text_sha256(made.manifest_json()),
                 }
@@ -287,7 +287,7 @@ def recipient_manifest(
         "dataset": dataset,
         "file": name,
         "sha256": release["artifact_sha256"],
-        "rows": made.table.height,
+        "rows": made.rows,
         "columns": list(made.table.columns),
         "generalization": {
             q: {

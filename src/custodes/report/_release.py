@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from custodes.risk import fold_rare, smallest_shown
+
+if TYPE_CHECKING:
+    from custodes.anonymize import Anonymization
 from custodes.report._svg import (
     Bar,
     count,
@@ -19,52 +22,10 @@ from custodes.report._svg import (
     table,
 )
 
-__all__ = ["fold_rare", "render_release_html", "smallest_shown"]
+__all__ = ["fold_rare", "release_html", "render_release_html", "smallest_shown"]
 
 Distribution = Sequence[tuple[str, int]]
 _TOP = 12
-
-
-def smallest_shown(manifest: Mapping[str, Any]) -> int:
-    """The fewest records a value needs to be named in a report of this release.
-
-    The release's k: the largest of the k of its k-anonymity models, the
-    smallest class it achieved, and 2. A value held by fewer records is only
-    counted, among "values below k".
-    """
-    ks = [
-        int(m["k"])
-        for m in manifest.get("spec", {}).get("models", [])
-        if isinstance(m, Mapping) and m.get("model") == "KAnonymity" and "k" in m
-    ]
-    achieved = manifest.get("risk_after", {}).get("k_anonymity")
-    if isinstance(achieved, int) and not isinstance(achieved, bool):
-        ks.append(achieved)
-    return max([2, *ks])
-
-
-_FOLDED = re.compile(r"^([\d,]+) values with fewer than ([\d,]+) records$")
-
-
-def fold_rare(distribution: Distribution, smallest: int) -> list[tuple[str, int]]:
-    """The distribution with every value held by fewer than ``smallest`` records folded
-    into one entry that names no value. Folding a folded distribution again changes
-    nothing: an earlier fold's entry joins the new one with the values it counts."""
-    kept: list[tuple[str, int]] = []
-    values = records = 0
-    for value, n in distribution:
-        folded = _FOLDED.match(value)
-        if folded is not None and int(folded.group(2).replace(",", "")) <= smallest:
-            values += int(folded.group(1).replace(",", ""))
-            records += n
-        elif n < smallest:
-            values += 1
-            records += n
-        else:
-            kept.append((value, n))
-    if values:
-        kept.append((f"{values:,} values with fewer than {smallest:,} records", records))
-    return kept
 
 
 def _bars(distribution: Distribution, total: int) -> list[Bar]:
@@ -92,6 +53,12 @@ def _risk_rows(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[list
         row("highest prosecutor risk", "prosecutor", "highest_risk", "percent"),
         row("average prosecutor risk", "prosecutor", "average_risk", "percent"),
     ]
+
+
+def release_html(release: Anonymization, title: str = "Anonymized release") -> str:
+    """The release report of an anonymization: per-column loss, risk before and after,
+    distributions."""
+    return render_release_html(release.manifest(), release.distributions, title=title)
 
 
 def render_release_html(

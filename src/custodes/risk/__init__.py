@@ -16,6 +16,7 @@ from custodes.risk._reidentification import (
     attacker_risk,
     class_statistics,
 )
+from custodes.risk._shown import fold_rare, smallest_shown
 
 __all__ = [
     "REGIONS",
@@ -31,10 +32,12 @@ __all__ = [
     "assess_summary",
     "attacker_risk",
     "class_statistics",
+    "fold_rare",
     "l_diversity",
     "population_size",
     "population_uniqueness",
     "qi_combinations",
     "smallest_close_class",
+    "smallest_shown",
     "t_closeness",
 ]

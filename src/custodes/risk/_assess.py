@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
@@ -156,27 +157,39 @@ def census(summary: Summary) -> PopulationRisk:
 
 def _population_sizes(sample: Summary, population: Summary) -> npt.NDArray[np.int64]:
     """Size of each sample class in the population table (matched by value, not code)."""
-    names = {q: f"v{j}" for j, q in enumerate(sample.quasi_identifiers)}
-    keys = list(names.values())
-    left = (
-        sample.values_frame()
-        .rename(names)
-        .with_columns(pl.Series("class", np.arange(sample.classes)), pl.Series("n", sample.counts))
-    )
-    right = (
-        population.values_frame().rename(names).with_columns(pl.Series("size", population.counts))
-    )
-    joined = left.join(right, on=keys, how="left", nulls_equal=True).sort("class")
-    sizes = joined.get_column("size")
-    missing = sizes.null_count()
-    smaller = int((joined.get_column("size") < joined.get_column("n")).sum())
+    left, right = sample.values_frame(), population.values_frame()
+    n, m = sample.classes, population.classes
+    key = np.zeros(n + m, dtype=np.int64)
+    rows: list[npt.NDArray[np.int64]] = []
+    radix = 1.0
+    for q in sample.quasi_identifiers:
+        # One dictionary over both tables' values, a null a value of its own.
+        both = pa.chunked_array([left.column(q), right.column(q)]).combine_chunks()
+        encoded = pc.dictionary_encode(both, null_encoding="encode")
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        size = max(len(encoded.dictionary), 1)
+        rows.append(codes)
+        radix *= size
+        key = key * size + codes
+    if radix >= 2.0**62:  # too many combinations for one integer key: rank the rows
+        _, inverse = np.unique(np.stack(rows, axis=1), axis=0, return_inverse=True)
+        key = inverse.reshape(-1).astype(np.int64)
+    order = np.argsort(key[n:], kind="stable")
+    known = key[n:][order]
+    at = np.searchsorted(known, key[:n])
+    found = at < m
+    found[found] = known[at[found]] == key[:n][found]
+    sizes = np.zeros(n, dtype=np.int64)
+    sizes[found] = population.counts[order[at[found]]]
+    missing = int((~found).sum())
+    smaller = int((sizes[found] < sample.counts[found]).sum())
     if missing or smaller:
         raise InvalidInputError(
             "the population table does not contain every record of the table: "
             f"{missing} equivalence classes are missing from it and {smaller} are smaller "
             "there. Give the table the sample was drawn from, with the same columns."
         )
-    return sizes.to_numpy().astype(np.int64)
+    return sizes
 
 
 def assess_summary(

@@ -104,7 +104,7 @@ def _ordered(
 
 def _levels(hist: SensitiveHistogram, hierarchy: Hierarchy) -> list[IntArray]:
     """Node id of every value at each level 0..H (level 0: the values themselves)."""
-    leaves = tuple(str(v) if v is not None else "" for v in hist.values.to_list())
+    leaves = tuple(str(v) if v is not None else "" for v in hist.values.to_pylist())
     return _levels_of(leaves, hierarchy, hist.name)
 
 
@@ -232,7 +232,7 @@ def _dense_distances(
     extra = matrix / np.maximum(matrix.sum(axis=1), 1.0)[:, None] - q  # P - Q
     hier = None
     if hierarchy is not None:
-        leaves = tuple(str(v) if v is not None else "" for v in hist.values.to_list())
+        leaves = tuple(str(v) if v is not None else "" for v in hist.values.to_pylist())
         memberships = _memberships(leaves, hierarchy, hist.name)
         height = len(memberships)
         hier = np.zeros(classes)

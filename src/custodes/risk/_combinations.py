@@ -6,7 +6,8 @@ record) and *separation* (the fraction of record pairs the columns tell
 apart), as ARX reports them, and the fraction of records unique under the
 subset. Subsets are rolled up from a superset already computed (a depth-first
 walk of the subset lattice), so each costs work proportional to its parent's
-number of classes, not to the rows.
+number of classes, not to the rows. Roll-ups group integer codes with numpy:
+a dense count when the codes' product is small, a sort otherwise.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from math import comb
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
-from custodes.summary import COUNT, Summary
+from custodes.summary import Summary
 
 __all__ = ["ColumnImpact", "QICombination", "column_impact", "qi_combinations"]
 
@@ -76,6 +76,52 @@ def _measure(counts: npt.NDArray[np.int64], rows: int, names: tuple[str, ...]) -
     )
 
 
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class _Classes:
+    """Classes under some columns: the code of each class per column, and its size."""
+
+    codes: dict[int, IntArray]
+    sizes: dict[int, int]
+    counts: IntArray
+
+    def roll_up(self, keep: tuple[int, ...]) -> _Classes:
+        """The classes under ``keep`` (a subset of the columns), sizes summed."""
+        n = len(self.counts)
+        cells = float(np.prod([max(self.sizes[j], 1) for j in keep], dtype=np.float64))
+        if cells >= 2.0**62:  # too many combinations for one integer key
+            matrix = np.stack([self.codes[j] for j in keep], axis=1)
+            unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
+            totals = np.bincount(inverse.reshape(-1), weights=self.counts, minlength=len(unique))
+            kept = {j: unique[:, i].astype(np.int64) for i, j in enumerate(keep)}
+            return _Classes(kept, {j: self.sizes[j] for j in keep}, totals.astype(np.int64))
+        key = np.zeros(n, dtype=np.int64)
+        for j in keep:
+            key = key * max(self.sizes[j], 1) + self.codes[j]
+        if cells <= 4 * n + (1 << 16):  # a dense count: no sort
+            dense = np.bincount(key, weights=self.counts, minlength=int(cells))
+            present = np.flatnonzero(dense)
+            totals = dense[present]
+        else:
+            present, inverse = np.unique(key, return_inverse=True)
+            totals = np.bincount(inverse, weights=self.counts, minlength=len(present))
+        codes: dict[int, IntArray] = {}
+        rest = present.astype(np.int64)
+        for j in reversed(keep):
+            size = max(self.sizes[j], 1)
+            codes[j] = rest % size
+            rest = rest // size
+        return _Classes(codes, {j: self.sizes[j] for j in keep}, totals.astype(np.int64))
+
+
+def _classes(summary: Summary) -> _Classes:
+    codes = {j: summary.codes[:, j].astype(np.int64) for j in range(summary.codes.shape[1])}
+    sizes = {j: int(c.max()) + 1 if len(c) else 0 for j, c in codes.items()}
+    return _Classes(codes, sizes, summary.counts)
+
+
 def subsets_to_measure(q: int, max_size: int) -> int:
     """How many subsets :func:`qi_combinations` measures for ``q`` columns."""
     if q <= max_size:
@@ -107,31 +153,27 @@ def qi_combinations(
         if progress is not None:
             progress(len(results), total)
 
-    full = summary.code_frame()
+    full = _classes(summary)
     if q <= max_size:
         # Depth-first over the lattice: each child drops one column that sorts
         # before every column its parent already dropped, so each subset is
-        # visited once and at most q frames are alive at a time.
-        def visit(cols: tuple[int, ...], frame: pl.DataFrame, first_dropped: int) -> None:
-            record(cols, frame.get_column(COUNT).to_numpy())
+        # visited once and at most q roll-ups are alive at a time.
+        def visit(cols: tuple[int, ...], classes: _Classes, first_dropped: int) -> None:
+            record(cols, classes.counts)
             if len(cols) == 1:
                 return
             for j in cols:
                 if j >= first_dropped:
                     break
                 child = tuple(c for c in cols if c != j)
-                keys = [f"q{c}" for c in child]
-                rolled = frame.group_by(keys).agg(pl.col(COUNT).sum())
-                visit(child, rolled, j)
+                visit(child, classes.roll_up(child), j)
 
         visit(tuple(range(q)), full, q)
     else:
         record(tuple(range(q)), summary.counts)
         for size in (1, 2):
             for cols in combinations(range(q), size):
-                keys = [f"q{c}" for c in cols]
-                rolled = full.group_by(keys).agg(pl.col(COUNT).sum())
-                record(cols, rolled.get_column(COUNT).to_numpy())
+                record(cols, full.roll_up(cols).counts)
     results.sort(key=lambda r: (len(r.columns), -r.uniques, -r.distinction, r.columns))
     return results
 

@@ -13,7 +13,7 @@ import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,23 +21,9 @@ import polars as pl
 
 from custodes._cache import FileHashes
 from custodes._files import StagedFile, text_sha256, write_atomic
-from custodes.anonymize._generalize import (
-    Scheme,
-    schemes_for,
-    suppressed_labels,
-    value_mappings,
-)
-from custodes.anonymize._identifiers import apply_identifier_actions, check_dates
-from custodes.anonymize._loss import LossMetric
-from custodes.anonymize._microaggregate import microaggregate
-from custodes.anonymize._models import TCloseness
-from custodes.anonymize._mondrian import LocalRecoding, mondrian
-from custodes.anonymize._objectives import Objective
+from custodes.anonymize._pipeline import Limits, check_aggregations, prepare_release
 from custodes.anonymize._result import Anonymization
-from custodes.anonymize._revealed import check_revealed, kept_parts, revealed_by
-from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
-from custodes.anonymize._utility import utility
 from custodes.engines import Engine, get_engine
 from custodes.errors import (
     ColumnRoleError,
@@ -47,15 +33,13 @@ from custodes.errors import (
     UnsupportedError,
     unknown_column,
 )
-from custodes.hierarchy import Hierarchy, build_hierarchy, read_hierarchy
-from custodes.io import EXTENSIONS, TableSource, file_sha256, reading, write_table
+from custodes.hierarchy import Hierarchy, read_hierarchy
+from custodes.io import EXTENSIONS, TableSource, file_sha256, reading
 from custodes.io import read_table as _read_table
 from custodes.ledger import Ledger, open_ledger
-from custodes.report import fold_rare, smallest_shown
 from custodes.risk import Assessment, assess_summary, population_size
 from custodes.settings import Settings, check_threshold, load_settings
 from custodes.store import Store
-from custodes.summary import Summary
 from custodes.workspace._create import InitResult, init_workspace
 from custodes.workspace._roles import ScanRoles, identifiers_from_scan, roles_from_scan
 
@@ -164,18 +148,12 @@ def _is_text(table: TableLike, read_options: Mapping[str, Any]) -> bool:
     return EXTENSIONS.get(Path(table).suffix.lower()) in _TEXT_FORMATS
 
 
-_UNSUPPORTED_KINDS = (pl.List, pl.Array, pl.Struct, pl.Object, pl.Binary)
-
-
-def _check_types(source: TableSource, columns: Sequence[str]) -> None:
-    schema = source.frame.collect_schema()
-    for name in columns:
-        dtype = schema[name]
-        if isinstance(dtype, _UNSUPPORTED_KINDS) or dtype in _UNSUPPORTED_KINDS:
-            raise UnsupportedError(
-                f"column {name!r} of {source.name} holds {dtype} values; privacy roles need "
-                "plain values (text, numbers, dates). Flatten or convert the column first."
-            )
+def _check_types(engine: Engine, source: TableSource, columns: Sequence[str]) -> None:
+    for name, dtype in engine.unsupported_columns(source, columns):
+        raise UnsupportedError(
+            f"column {name!r} of {source.name} holds {dtype} values; privacy roles need "
+            "plain values (text, numbers, dates). Flatten or convert the column first."
+        )
 
 
 def _split(names: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -319,7 +297,7 @@ class Workspace:
         )
         with _names_withheld(source.columns):
             roles.validate(source.columns, source.name)
-        _check_types(source, [*roles.quasi_identifiers, *roles.sensitive])
+        _check_types(self.engine, source, [*roles.quasi_identifiers, *roles.sensitive])
         threshold = check_threshold(
             self.settings.risk_threshold if threshold is None else threshold, "threshold"
         )
@@ -330,7 +308,7 @@ class Workspace:
         loaded = self._hierarchies(hierarchies or {}, roles)
 
         with reading(source):
-            summary = self.engine.summarize(source.frame, roles.quasi_identifiers, roles.sensitive)
+            summary = self.engine.summarize(source, roles.quasi_identifiers, roles.sensitive)
         if summary.rows == 0:
             raise InvalidInputError(f"{source.name} has no records: there is nothing to assess.")
         pop_summary = None
@@ -344,12 +322,9 @@ class Workspace:
                 if name not in pop_source.columns:
                     raise unknown_column(name, pop_source.columns, where=pop_source.name)
             # Compare values as the sample holds them (an integer 1 is the float 1.0).
-            sample_schema = source.frame.collect_schema()
-            pop_frame = pop_source.frame.with_columns(
-                pl.col(q).cast(sample_schema[q], strict=False) for q in roles.quasi_identifiers
-            )
+            pop_cast = self.engine.cast_like(pop_source, source, roles.quasi_identifiers)
             with reading(pop_source):
-                pop_summary = self.engine.summarize(pop_frame, roles.quasi_identifiers)
+                pop_summary = self.engine.summarize(pop_cast, roles.quasi_identifiers)
 
         size = self._population_size(population, sampling_fraction, summary.rows, pop_summary)
         return assess_summary(
@@ -458,103 +433,18 @@ class Workspace:
                 f"--output {str(target)!r} is the input table; write the release elsewhere "
                 "so the original stays intact."
             )
-        _check_types(source, [*spec.quasi_identifiers, *spec.sensitive])
-        _check_aggregations(source, spec.microaggregation)
+        _check_types(self.engine, source, [*spec.quasi_identifiers, *spec.sensitive])
         with reading(source):
-            check_dates(source.frame, spec.actions(), repr(source.name))
-            summary = self.engine.summarize(source.frame, spec.quasi_identifiers, spec.sensitive)
-        if summary.rows == 0:
-            raise InvalidInputError(f"{source.name} has no records: there is nothing to anonymize.")
-        hierarchies = {
-            q: (
-                build_hierarchy(h, [v or "" for v in summary.category_values(j)])
-                if isinstance(h, str)
-                else h
-            )
-            for j, q in enumerate(spec.quasi_identifiers)
-            for h in [spec.hierarchies[q]]
-        }
-        schemes = schemes_for(summary, hierarchies)
-        result: SearchResult | None = None
-        local: LocalRecoding | None = None
-        compared: SearchResult | None = None
-        if spec.method == "local":
-            if spec.min_levels or spec.max_levels:
-                raise SettingError(
-                    "level limits apply to the global search only; local recoding chooses "
-                    "a node per part. Remove the limits or use the global method."
-                )
-            local = mondrian(summary, schemes, hierarchies, spec.models, LossMetric(spec.gs_factor))
-            try:  # the global optimum under the same policy, for the comparison
-                compared = self._search(summary, schemes, spec)
-            except InvalidInputError:
-                compared = None  # no global transformation meets the policy
-            prefix = _free_name("new", spec.quasi_identifiers)
-            mapping = summary.values_frame().with_columns(
-                pl.Series(f"{prefix}{j}", local.labels[q], dtype=pl.String).gather(
-                    local.part_of_class
-                )
-                for j, q in enumerate(spec.quasi_identifiers)
-            )
-            with reading(source, "making the release"):
-                recoded = self.engine.recode(source.frame, mapping, spec.quasi_identifiers)
-                recoded = microaggregate(recoded, spec.microaggregation, spec.quasi_identifiers)
-                released = apply_identifier_actions(recoded, spec.actions()).collect(
-                    engine="streaming"
-                )
-        else:
-            lows, highs = spec.levels([s.height for s in schemes])
-            result = self._search(
-                summary,
-                schemes,
-                spec,
-                min_levels=lows,
-                max_levels=highs,
-                progress=progress,
-                objective=Objective(spec.objective, LossMetric(spec.gs_factor)),
-            )
-            mappings = value_mappings(summary, hierarchies, result.levels)
-            suppressed = suppressed_labels(
-                summary, hierarchies, result.generalized, result.suppressed_classes
-            )
-            with reading(source, "making the release"):
-                generalized = self.engine.generalize(source.frame, mappings, suppressed)
-                generalized = microaggregate(
-                    generalized, spec.microaggregation, spec.quasi_identifiers
-                )
-                released = apply_identifier_actions(generalized, spec.actions()).collect(
-                    engine="streaming"
-                )
-        if columns is not None:  # what was not asked for never leaves
-            released = released.select([c for c in released.columns if c in set(columns)])
-        hierarchy_of = {
-            m.sensitive: m.hierarchy
-            for m in spec.models
-            if isinstance(m, TCloseness) and m.hierarchy is not None
-        }
-        options: dict[str, Any] = {
-            "quasi_identifiers": spec.quasi_identifiers,
-            "sensitive": spec.sensitive,
-            "hierarchies": hierarchy_of,
-            "combinations": False,
-        }
-        before = assess_summary(
-            summary,
-            source=source.name,
-            population=summary.rows,
-            threshold=self.settings.risk_threshold,
-            hierarchies={k: v for k, v in hierarchy_of.items() if k is not None},
-            combinations=False,
+            check_aggregations(self.engine, source, spec.microaggregation)
+        release = prepare_release(
+            self.engine,
+            source,
+            spec,
+            reading=lambda task: reading(source, task),
+            limits=self._limits(),
+            columns=columns,
+            progress=progress,
         )
-        after = self.assess(released, **options)
-        revealed = revealed_by(released, spec.actions())  # a kept prefix is a quasi-identifier
-        counted = tuple(r.column for r in revealed if r.counted)
-        if counted:
-            without = after.k_anonymity
-            options["quasi_identifiers"] = (*spec.quasi_identifiers, *counted)
-            after = self.assess(kept_parts(released, revealed), **options)
-            needed = max(m.minimal_class_size() for m in spec.models)
-            check_revealed(revealed, needed, without, after.k_anonymity)
         with ExitStack() as stack:
             staged: StagedFile | None = None
             if isinstance(output, StagedFile):
@@ -563,43 +453,11 @@ class Workspace:
                 staged = stack.enter_context(StagedFile(output))
             written = sha = None
             if staged is not None:
-                write_table(released, staged)
+                with reading(source, "making the release"):
+                    self.engine.write(release.table, staged)  # streamed, never held whole
                 written, sha = str(staged.target), file_sha256(staged.temp)
-            input_sha = _file_hash(table)
-            n = _free_name("n", spec.quasi_identifiers)
-            before_values = summary.values_frame().with_columns(pl.Series(n, summary.counts))
-            distributions = {
-                q: (
-                    _counts(before_values.group_by(q).agg(pl.col(n).sum())),
-                    _counts(released.group_by(q).agg(pl.len().alias(n))),
-                )
-                for q in spec.quasi_identifiers
-            }
-            # Nothing downstream gets a value rarer than the release's k: it singles people out.
-            smallest = smallest_shown(
-                {"spec": spec.to_dict(), "risk_after": {"k_anonymity": after.k_anonymity}}
-            )
-            distributions = {
-                q: (fold_rare(b, smallest), fold_rare(a, smallest))
-                for q, (b, a) in distributions.items()
-            }
-            release = Anonymization(
-                distributions=distributions,
-                table=released,
-                spec=spec,
-                search=result,
-                utility=None
-                if result is None
-                else utility(summary, schemes, result.generalized, result.suppressed_classes),
-                local=local,
-                compared=compared,
-                before=before,
-                after=after,
-                revealed=tuple(revealed),
-                source=source.name,
-                input_sha256=input_sha,
-                output=written,
-                output_sha256=sha,
+            release = replace(
+                release, input_sha256=_file_hash(table), output=written, output_sha256=sha
             )
             # The output looks finished (has its name) only once its manifest and ledger
             # entry exist: a process killed before leaves a temporary file, nothing more.
@@ -630,7 +488,7 @@ class Workspace:
             "transformation": release.transformation,
             "suppressed_records": release.suppressed_records,
             "rows_in": before.rows,
-            "rows_out": release.table.height,
+            "rows_out": release.rows,
             "privacy_models": [m.describe() for m in spec.models],
             "loss": f"{release.loss:.6f}",
         }
@@ -709,23 +567,13 @@ class Workspace:
         with self.store.transaction() as session:
             return self.ledger.append(session, event, actor or _actor(), subject, payload)
 
-    def _search(
-        self,
-        summary: Summary,
-        schemes: Sequence[Scheme],
-        spec: AnonymizationSpec,
-        **options: Any,
-    ) -> SearchResult:
-        """The optimal generalization under the spec's models and this workspace's limits."""
-        return optimal_generalization(
-            summary,
-            schemes,
-            spec.models,
-            suppression_limit=spec.suppression_limit,
-            metric=LossMetric(spec.gs_factor),
-            max_nodes=self.settings.search_max_nodes,
-            time_limit=self.settings.search_time_limit,
-            **options,
+    def _limits(self) -> Limits:
+        """This workspace's bounds on the search and the assessment."""
+        return Limits(
+            risk_threshold=self.settings.risk_threshold,
+            search_max_nodes=self.settings.search_max_nodes,
+            search_time_limit=self.settings.search_time_limit,
+            max_qi_combinations=self.settings.max_qi_combinations,
         )
 
     @staticmethod
@@ -854,41 +702,6 @@ class Workspace:
         return identifiers_from_scan(scan, columns, identifying=identifying, redacted=redacted)
 
 
-def _check_aggregations(source: TableSource, functions: Mapping[str, str]) -> None:
-    """Mean and median need numbers: refuse columns of dates or text."""
-    numeric = [c for c, f in functions.items() if f in ("mean", "median")]
-    if not numeric:
-        return
-    schema = source.frame.collect_schema()
-    for column in numeric:
-        if schema[column].is_temporal():
-            raise SettingError(
-                f"column {column!r} holds dates; microaggregate it with mode, or generalize "
-                "it as a quasi-identifier."
-            )
-    with reading(source):
-        counts = source.frame.select(
-            (
-                pl.col(c).cast(pl.Float64, strict=False).is_null().sum() - pl.col(c).is_null().sum()
-            ).alias(c)
-            for c in numeric
-        ).collect(engine="streaming")
-    for column in numeric:
-        if int(counts[0, column]) > 0:
-            raise SettingError(
-                f"column {column!r} has {int(counts[0, column]):,} values that are not numbers; "
-                f"microaggregate it with mode ({column}:mode) or clean the column."
-            )
-
-
-def _free_name(base: str, taken: Sequence[str]) -> str:
-    """A column name starting with ``base`` that no name in ``taken`` starts with."""
-    name = f"__{base}"
-    while any(t.startswith(name) for t in taken):
-        name += "_"
-    return name
-
-
 @contextmanager
 def _names_withheld(columns: Sequence[str]) -> Iterator[None]:
     """Column names are data: an error that lists a table's columns withholds those that
@@ -921,11 +734,6 @@ def _check_released_columns(
                 "not asked for); remove it from the plan's quasi-identifiers and models, or "
                 "have it requested."
             )
-
-
-def _counts(frame: pl.DataFrame) -> list[tuple[str, int]]:
-    """(value as text, count) pairs of a two-column frame."""
-    return [("" if v is None else str(v), int(n)) for v, n in frame.iter_rows()]
 
 
 def anonymize(table: TableLike, spec: AnonymizationSpec, **options: Any) -> Anonymization:
