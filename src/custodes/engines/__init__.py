@@ -12,6 +12,7 @@ from typing import Protocol
 
 import polars as pl
 
+from custodes.engines._detect import DetectOps
 from custodes.engines._polars import PolarsEngine
 from custodes.errors import SettingError, closest
 from custodes.summary import Summary
@@ -19,7 +20,10 @@ from custodes.summary import Summary
 __all__ = ["ENGINES", "Engine", "PolarsEngine", "get_engine"]
 
 
-class Engine(Protocol):
+class Engine(
+    DetectOps,
+    Protocol,
+):
     """What an engine must do. One conformance suite tests every engine."""
 
     name: str

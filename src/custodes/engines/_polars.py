@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from custodes.engines._polars_detect import PolarsDetectOps
 from custodes.errors import ColumnRoleError
 from custodes.summary import SensitiveHistogram, Summary, natural_rank
 
@@ -98,7 +99,9 @@ def _group(columns: list[IntArray], sizes: list[int], tail: IntArray, tail_size:
     return _Grouping(order.astype(np.int64), np.cumsum(new) - 1, np.flatnonzero(new))
 
 
-class PolarsEngine:
+class PolarsEngine(
+    PolarsDetectOps,
+):
     """Summaries computed by Polars, streaming when the data exceeds memory."""
 
     name = "polars"
