@@ -519,3 +519,33 @@ def test_the_gate_finds_checked_identifiers_in_any_form() -> None:
         ("spaced", "BANK_CARD", 1),
         ("iban", "IBAN", 1),
     }
+
+
+def test_the_old_redaction_expression_still_works() -> None:
+    """``redaction`` (a Polars expression) is kept for callers that build Polars queries;
+    it masks what the engine-neutral ``redact_column`` masks."""
+    from custodes.detect._redact import redaction
+
+    frame = pl.DataFrame({"note": ["电话13812345678，订单202611301381234567890", None]})
+    spans = identifier_spans(frame, "note")
+    old = frame.lazy().select(redaction("note", spans)).collect()["note"].to_list()
+    assert old == collect(redact_column(frame, "note"))["note"].to_list()
+    assert old == ["电话[PHONE]，订单202611301381234567890", None]
+
+
+def test_detection_imports_neither_polars_nor_the_workspace() -> None:
+    """Every pass over the data is an engine operation (tests/conformance/test_detect.py)."""
+    import ast
+
+    folder = Path(__file__).resolve().parents[1] / "src" / "custodes" / "detect"
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                assert not name.startswith(("polars", "custodes.workspace")), (path.name, name)
