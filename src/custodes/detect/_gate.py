@@ -59,10 +59,10 @@ def checked_identifiers(
     chosen = _chosen()
     for column in columns:
         values = ops.detect_values(source, column)
-        cells: dict[str, list[npt.NDArray[np.int64]]] = {}
+        cells: dict[str, npt.NDArray[np.bool_]] = {}
         for r, found in zip(chosen, validated_hits(values, chosen, _search, ops), strict=True):
             if len(found.rows):
-                cells.setdefault(r.entity, []).append(found.rows)
-        for entity, rows in cells.items():
-            counted[(column, entity)] = len(np.unique(np.concatenate(rows)))
+                cells.setdefault(r.entity, np.zeros(len(values), dtype=bool))[found.rows] = True
+        for entity, mask in cells.items():
+            counted[(column, entity)] = int(mask.sum())
     return [IdentifierHit(column, entity, n) for (column, entity), n in counted.items()]

@@ -39,6 +39,7 @@ from custodes.detect._validate import (
     SPACE,
     Strings,
     byte_lengths,
+    bytes_matrix,
     contains,
     decimals,
     groups,
@@ -224,12 +225,48 @@ _DATE = (
 """Year, month and day at the start of a text (RE2)."""
 
 
+_FIXED_DATES = {10: ([0, 1, 2, 3], [5, 6], [8, 9]), 8: ([0, 1, 2, 3], [4, 5], [6, 7])}
+"""Byte positions of year, month and day in ``1990-05-06`` (any one-byte separators) and
+``19900506``: what :data:`_DATE` takes out of them."""
+
+
+def _gaps(width: int) -> npt.NDArray[np.bool_]:
+    """The separator positions of :data:`_FIXED_DATES`' form of ``width`` bytes."""
+    gaps = np.zeros(width, dtype=bool)
+    if width == 10:
+        gaps[[4, 7]] = True
+    return gaps
+
+
+def _digits(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    out = np.zeros(len(chars), dtype=np.int64)
+    for j in range(chars.shape[1]):
+        out = out * 10 + (chars[:, j].astype(np.int64) - 48)
+    return out
+
+
 def date_parts(values: Strings, whole: bool = True) -> tuple[BoolArray, npt.NDArray[np.int64]]:
     """Whether each value is a real date from 1900 to today, and its year (0: none).
 
     With ``whole``, nothing but one separator may follow the day."""
-    pattern = _DATE + (f"{NOT_DIGIT}?$" if whole else "")
-    year, month, day = (integers(part) for part in groups(values, pattern))
+    year, month, day = (np.zeros(len(values), dtype=np.int64) for _ in range(3))
+    rest = np.ones(len(values), dtype=bool)
+    lengths = byte_lengths(values)
+    for width, (y, m, d) in _FIXED_DATES.items():  # 1990-05-06, 19900506: no regex needed
+        rows = np.flatnonzero(lengths == width)
+        if not len(rows):
+            continue
+        chars = bytes_matrix(take(values, rows), width)
+        digit = (chars >= 48) & (chars <= 57)
+        fits = digit[:, [*y, *m, *d]].all(axis=1) & ~digit.any(axis=1, where=_gaps(width))
+        rows, chars = rows[fits], chars[fits]
+        year[rows], month[rows], day[rows] = (_digits(chars[:, p]) for p in (y, m, d))
+        rest[rows] = False
+    if rest.any():
+        rows = np.flatnonzero(rest)
+        pattern = _DATE + (f"{NOT_DIGIT}?$" if whole else "")
+        parts = groups(take(values, rows), pattern)
+        year[rows], month[rows], day[rows] = (integers(part) for part in parts)
     ok = valid_dates(year, month, day)
     today = date.today()
     ordinal = year * 10_000 + month * 100 + day

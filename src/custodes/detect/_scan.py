@@ -245,7 +245,12 @@ def _spans(values: pa.Array, engine: DetectOps) -> dict[str, int]:
     """Cells holding one or more valid spans, per recognizer with a span pattern."""
     chosen = [r for r in RECOGNIZERS if r.span is not None]
     hits = validated_hits(values, chosen, lambda r: SpanSearch(r.shape, r.span), engine)
-    return {r.name: len(np.unique(found.rows)) for r, found in zip(chosen, hits, strict=True)}
+    out = {}
+    for r, found in zip(chosen, hits, strict=True):
+        cells = np.zeros(len(values), dtype=bool)
+        cells[found.rows] = True
+        out[r.name] = int(cells.sum())
+    return out
 
 
 def _minors(values: pa.Array, birth: bool) -> bool:
