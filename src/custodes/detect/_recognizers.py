@@ -38,6 +38,7 @@ from custodes.detect._validate import (
     NOT_DIGIT,
     SPACE,
     Strings,
+    booleans,
     byte_lengths,
     bytes_matrix,
     contains,
@@ -167,8 +168,8 @@ def _parsed_ok(values: Strings, ok: Callable[[str], bool]) -> BoolArray:
     """``ok`` of each value, each distinct value judged once."""
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    good = [v for v in pc.unique(values).to_pylist() if ok(v)]
-    return is_in(values, good)
+    good = pa.array([v for v in pc.unique(values).to_pylist() if ok(v)], type=values.type)
+    return booleans(pc.is_in(values, value_set=good))
 
 
 def _international_phone(values: Strings) -> BoolArray:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
 from datetime import date
 from importlib import resources
 from typing import TypeAlias
@@ -67,12 +66,20 @@ _USCC_WEIGHTS = np.array(
 _SSN_BLACKLIST = frozenset({"078051120", "457555462", "219099999"})
 
 
-def is_in(values: Strings, options: Sequence[str] | frozenset[str]) -> BoolArray:
+def is_in(values: Strings, options: tuple[str, ...] | frozenset[str]) -> BoolArray:
     """Whether each value is one of ``options``."""
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    chosen = pa.array(sorted(options), type=values.type)
+    chosen = _value_set(options)
+    if chosen.type != values.type:
+        chosen = chosen.cast(values.type)
     return np.asarray(pc.is_in(values, value_set=chosen).to_numpy(zero_copy_only=False))
+
+
+@functools.lru_cache(maxsize=64)
+def _value_set(options: tuple[str, ...] | frozenset[str]) -> pa.Array:
+    """``options`` as an Arrow array (the registries' lists are converted once)."""
+    return pa.array(sorted(options), type=pa.large_string())
 
 
 def byte_lengths(values: Strings) -> IntArray:

@@ -135,7 +135,10 @@ class PolarsDetectOps:
         out = []
         for i, s in enumerate(shapes):
             mask = masks.get_column(str(i))
-            rows = np.flatnonzero(mask.to_numpy()).astype(np.int64)
+            rows = np.flatnonzero(mask.to_numpy()).astype(np.int64, copy=False)
+            if len(rows) == 0:
+                out.append(_no_matches())
+                continue
             out.append(Matches(rows, frame.get_column(s.variant).filter(mask).to_arrow()))
         return out
 
@@ -154,7 +157,7 @@ class PolarsDetectOps:
         ]
         return [
             Matches(
-                found.get_column("row").to_numpy().astype(np.int64),
+                found.get_column("row").to_numpy().astype(np.int64, copy=False),
                 found.get_column("span").to_arrow(),
             )
             for found in pl.collect_all(queries)
