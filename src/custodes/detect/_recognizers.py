@@ -1,4 +1,4 @@
-"""The recognizer registry: what a value of each kind of personal data looks like.
+r"""The recognizer registry: what a value of each kind of personal data looks like.
 
 A :class:`Recognizer` is a regular expression a whole cell must match (after
 one of a few normalisations), an optional vectorised validator (check digits,
@@ -14,6 +14,11 @@ and carry lower confidence.
 Span patterns take whole runs (all the digits in a row, all the letters and
 digits): a phone number's digits inside an 18-digit order number are not a
 phone number, because the run they are in is not one.
+
+Recognizers are data: the engine evaluates the shapes and span patterns (its
+regular expressions: ``\d`` and ``\s`` are Unicode-aware) and the validators
+run on what it finds, as ``pyarrow`` arrays (their own patterns are RE2, with
+``\p{Nd}`` where the engine's patterns say ``\d``).
 """
 
 from __future__ import annotations
