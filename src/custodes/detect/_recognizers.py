@@ -54,6 +54,7 @@ from custodes.detect._validate import (
     integers,
     is_in,
     luhn_valid,
+    plain,
     ric15_valid,
     ric18_valid,
     ssn_valid,
@@ -125,8 +126,9 @@ def validated(r: Recognizer, found: Matches) -> Matches:
     """The matches of ``r``'s shape that pass its validator."""
     if r.validate is None or len(found.values) == 0:
         return found
-    ok = r.validate(found.values)
-    return Matches(found.rows[ok], found.values.filter(pa.array(ok, type=pa.bool_())))
+    values = plain(found.values)
+    ok = r.validate(values)
+    return Matches(found.rows[ok], values.filter(pa.array(ok, type=pa.bool_())))
 
 
 def validated_hits(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from custodes.detect._recognizers import RECOGNIZERS, validated
+from custodes.detect._validate import plain
 from custodes.engines import get_engine
 from custodes.engines._detect import DetectOps
 from custodes.errors import SettingError
@@ -53,7 +54,7 @@ def identifier_spans(
             continue
         hits = validated(r, ops.shape_matches(spans, [r.shape])[0])
         if len(hits.rows):
-            kept = spans.take(hits.rows).to_pylist()
+            kept = plain(spans).take(hits.rows).to_pylist()
             found[r.name] = dict.fromkeys(kept, f"[{r.entity}]")
     return found
 

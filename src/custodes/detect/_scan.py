@@ -37,7 +37,7 @@ from custodes.detect._recognizers import (
     validated_hits,
 )
 from custodes.detect._screen import header_judge, personal_data_in
-from custodes.detect._validate import decimals
+from custodes.detect._validate import decimals, plain
 from custodes.engines import get_engine
 from custodes.engines._detect import DetectOps, Shape, SpanSearch
 from custodes.errors import InvalidInputError, SettingError
@@ -231,10 +231,11 @@ def _count(
         if r.validate is None:
             out[r.name] = (shaped, 0)
             continue
-        ok = r.validate(hits.values)
+        shaped_values = plain(hits.values)
+        ok = r.validate(shaped_values)
         failing = 0
         if r.shape_confidence is not None:
-            failed = hits.values.filter(pa.array(~ok, type=pa.bool_()))
+            failed = shaped_values.filter(pa.array(~ok, type=pa.bool_()))
             again = Shape("text", r.shape_pattern or r.pattern)  # already normalised
             failing = len(engine.shape_matches(failed, [again])[0].values)
         out[r.name] = (int(ok.sum()), failing)
@@ -257,6 +258,7 @@ def _minors(values: pa.Array, birth: bool) -> bool:
     """Whether a date-of-birth or age column shows people under 14."""
     if len(values) == 0:
         return False
+    values = plain(values)
     if birth:
         year = date_parts(values, whole=False)[1]
         return bool((year > date.today().year - 14).any())
@@ -382,7 +384,7 @@ def scan_table(
     columns: list[ColumnScan] = []
     for i, name in enumerate(source.columns):
         values, counts = sampled[name]
-        lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
+        lengths = pc.utf8_length(plain(values)).to_numpy(zero_copy_only=False)
         long_text = len(values) > 0 and float(np.median(lengths)) >= FREE_TEXT_LENGTH
         matched = (
             any(v + s for v, s in counts.values())

@@ -43,6 +43,7 @@ __all__ = [
     "integers",
     "is_in",
     "luhn_valid",
+    "plain",
     "ric15_valid",
     "ric18_valid",
     "ssn_valid",
@@ -91,6 +92,13 @@ def take(values: Strings, rows: IntArray) -> pa.Array:
     """The values at ``rows``, as one array."""
     taken = values.take(pa.array(rows, type=pa.int64()))
     return taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+
+
+def plain(values: Strings) -> pa.Array:
+    """One ``large_string`` array (what the compute functions and :func:`bytes_matrix`
+    read), from any Arrow strings: views and chunks included."""
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
 
 
 def booleans(mask: pa.Array | pa.ChunkedArray) -> BoolArray:

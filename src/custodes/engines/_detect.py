@@ -6,7 +6,9 @@ match, the runs to look for inside text, and a validator that works on a
 ``pyarrow`` array. An engine reads the values and evaluates the regular
 expressions (in its own regex dialect, the same for every search); the
 detector validates what the engine found, in memory. Everything that crosses
-the seam is a ``pyarrow`` array, a numpy array or plain Python values.
+the seam is a ``pyarrow`` array, a numpy array or plain Python values. Strings
+may be ``string``, ``large_string`` or ``string_view`` arrays (views cross
+without a copy; the detector casts what its validators read).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from custodes.io import TableSource, reading
 __all__ = ["PolarsDetectOps", "normalised", "redaction_expr"]
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: run markers
+_VIEWS = pl.CompatLevel.newest()  # strings leave as Arrow string views: no copy
 
 
 def normalised(column: pl.Expr, variant: Variant) -> pl.Expr:
@@ -51,6 +52,11 @@ def _text_values(values: pl.Series) -> pl.Series:
     """Strings stripped at both ends, nulls and empty strings left out."""
     text = values.cast(pl.String).str.strip_chars()
     return text.filter(text.is_not_null() & (text != ""))
+
+
+def _arrow(values: pl.Series) -> pa.Array:
+    """A string column as Arrow string views (no copy)."""
+    return values.to_arrow(compat_level=_VIEWS)
 
 
 def _strings(values: pa.Array | pa.ChunkedArray) -> pl.Series:
@@ -113,14 +119,14 @@ class PolarsDetectOps:
         with reading(source):
             count = int(source.frame.select(pl.len()).collect().item())
             head = source.frame.head(rows).collect()
-        values = {c: _text_values(head.get_column(c)).to_arrow() for c in head.columns}
+        values = {c: _arrow(_text_values(head.get_column(c))) for c in head.columns}
         return DetectSample(count, head.height, values)
 
     def detect_values(self, source: TableSource, column: str) -> pa.Array:
         """Every non-empty value of ``column``, in row order (streaming read)."""
         with reading(source):
             whole = source.frame.select(pl.col(column)).collect(engine="streaming")
-        return _text_values(whole.get_column(column)).to_arrow()
+        return _arrow(_text_values(whole.get_column(column)))
 
     def shape_matches(self, values: pa.Array, shapes: Sequence[Shape]) -> list[Matches]:
         """Per shape, the values that have it, normalised; all shapes in one ``select``."""
@@ -139,7 +145,7 @@ class PolarsDetectOps:
             if len(rows) == 0:
                 out.append(_no_matches())
                 continue
-            out.append(Matches(rows, frame.get_column(s.variant).filter(mask).to_arrow()))
+            out.append(Matches(rows, _arrow(frame.get_column(s.variant).filter(mask))))
         return out
 
     def span_matches(self, values: pa.Array, searches: Sequence[SpanSearch]) -> list[Matches]:
@@ -158,7 +164,7 @@ class PolarsDetectOps:
         return [
             Matches(
                 found.get_column("row").to_numpy().astype(np.int64, copy=False),
-                found.get_column("span").to_arrow(),
+                _arrow(found.get_column("span")),
             )
             for found in pl.collect_all(queries)
         ]
@@ -183,7 +189,7 @@ class PolarsDetectOps:
             )
             for p in patterns
         ]
-        return [found.get_column("span").to_arrow() for found in pl.collect_all(queries)]
+        return [_arrow(found.get_column("span")) for found in pl.collect_all(queries)]
 
     def redact(
         self,
