@@ -581,3 +581,35 @@ def test_a_codec_that_is_not_a_text_encoding_is_a_setting_error(tmp_path: Path) 
     for codec in ("rot13", "base64"):
         with pytest.raises(SettingError, match="not a text encoding"):
             read_table(path, encoding=codec)
+
+
+def test_open_table_lives_in_io_and_the_workspace_adds_its_header_judge(tmp_path: Path) -> None:
+    """Any layer may open a table (a path, a frame or a source) without the workspace."""
+    from custodes import io
+    from custodes.workspace import TableLike, open_table
+
+    assert TableLike is io.TableLike
+    frame = pl.DataFrame({"a": [1], "b": ["x"]})
+    source = io.open_table(frame)
+    assert (source.columns, source.format) == (("a", "b"), "polars")
+    assert io.open_table(source) is source
+    assert io.open_table(write(tmp_path / "p.csv", table(PEOPLE))).columns == tuple(PEOPLE[0])
+    assert io.is_text("p.csv", {})
+    assert not io.is_text("p.parquet", {})
+    assert io.is_text("p.parquet", {"format": "csv"})
+    headed = write(tmp_path / "names.csv", "姓名,住址\n张伟,北京市朝阳区建国路8号\n")
+    with pytest.raises(MalformedTableError, match="--header or --no-header"):
+        io.open_table(headed)  # the reader alone cannot tell ...
+    assert open_table(headed).columns == ("姓名", "住址")  # ... the workspace can
+
+
+def test_nested_columns_cannot_take_privacy_roles() -> None:
+    from custodes import Workspace
+    from custodes import io as custodes_io
+    from custodes.errors import UnsupportedError
+
+    frame = pl.DataFrame({"a": [1], "tags": [["x", "y"]]})
+    ws = Workspace()
+    assert ws.engine.unsupported_columns(custodes_io.open_table(frame), ["a"]) == []
+    with pytest.raises(UnsupportedError, match="column 'tags' of <table> holds List"):
+        ws.assess(frame, quasi_identifiers=["tags"])

@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -210,23 +209,6 @@ def check_dates(
             )
 
 
-class _DetectRedactor:
-    """custodes.detect's span search and redaction (engine-native today, see
-    :class:`custodes.engines.Redactor`)."""
-
-    def identifier_spans(
-        self, frame: Any, column: str, entities: Sequence[str]
-    ) -> dict[str, dict[str, str]]:
-        from custodes.detect._redact import identifier_spans
-
-        return identifier_spans(frame, column, entities)
-
-    def redaction(self, column: str, spans: dict[str, dict[str, str]]) -> Any:
-        from custodes.detect._redact import redaction
-
-        return redaction(column, spans)
-
-
 def apply_identifier_actions(
     engine: Engine, table: TableSource, actions: tuple[IdentifierAction, ...]
 ) -> TableSource:
@@ -250,6 +232,8 @@ def apply_identifier_actions(
         elif isinstance(action, Mask):
             out = engine.mask(out, action.column, action.keep_first, action.keep_last, action.char)
         elif isinstance(action, Redact):
-            out = engine.redact(out, action.column, action.entities, _DetectRedactor())
+            from custodes.detect import redact_column
+
+            out = redact_column(out, action.column, action.entities, engine=engine)
     removed = [a.column for a in actions if isinstance(a, Remove)]
     return engine.remove(out, removed) if removed else out

@@ -4,9 +4,14 @@
   information, each column's suggested role, and the table's suggested grade.
 - :data:`RECOGNIZERS`: the registry of recognizers (validated where a standard
   defines a check).
-- :func:`redact`: mask identifier spans inside free text.
+- :func:`redact_column`: mask identifier spans inside free text.
+
+Every pass over a table's data is an engine operation
+(:class:`custodes.engines._detect.DetectOps`); recognizers are data (a shape and a
+validator over Arrow arrays), so the detector runs on any engine.
 """
 
+from custodes.detect._classify import classify
 from custodes.detect._gate import GATE_RECOGNIZERS, IdentifierHit, checked_identifiers
 from custodes.detect._grading import (
     DEFAULT_POLICY,
@@ -18,12 +23,11 @@ from custodes.detect._grading import (
     load_policy,
 )
 from custodes.detect._recognizers import RECOGNIZERS, Recognizer, recognizer
-from custodes.detect._redact import SPAN_ENTITIES, identifier_spans
+from custodes.detect._redact import SPAN_ENTITIES, identifier_spans, redact_column
 from custodes.detect._scan import (
     ColumnScan,
     EntityMatch,
     ScanResult,
-    classify,
     read_scan_roles,
     scan,
     scan_table,
@@ -54,6 +58,7 @@ __all__ = [
     "personal_data_in",
     "read_scan_roles",
     "recognizer",
+    "redact_column",
     "scan",
     "scan_table",
 ]

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import polars as pl
+import numpy as np
+import numpy.typing as npt
 
 from custodes.detect._recognizers import RECOGNIZERS, Recognizer, validated_hits
-from custodes.io import TableSource
+from custodes.engines import get_engine
+from custodes.engines._detect import DetectOps, SpanSearch
+from custodes.io import TableLike, open_table
 
 __all__ = ["GATE_RECOGNIZERS", "IdentifierHit", "checked_identifiers"]
 
 GATE_RECOGNIZERS = ("cn_resident_id", "cn_bank_card", "credit_card", "iban")
 """The recognizers whose matches are decided by a check digit or check sum."""
-_DIGEST = r"\b[0-9A-Fa-f]{16,}\b"
 _CANDIDATE = r"[0-9][0-9 \-]{11,}[0-9Xx]|[A-Za-z]{2}[0-9]{2}[A-Za-z0-9 ]{11,}"
 
 
@@ -38,38 +40,29 @@ def _chosen() -> list[Recognizer]:
     return [r for r in RECOGNIZERS if r.name in GATE_RECOGNIZERS]
 
 
-def checked_identifiers(table: pl.DataFrame | pl.LazyFrame | TableSource) -> list[IdentifierHit]:
-    """Every column of ``table`` with cells that are or hold a checked identifier."""
-    frame = table.frame if isinstance(table, TableSource) else table.lazy()
-    names = frame.collect_schema().names()
-    # One pass over every column first: only a column with a long run of digits (spaces and
-    # dashes between them allowed) or an IBAN's shape can hold any of these identifiers.
-    maybe = frame.select(
-        pl.col(c).cast(pl.String).str.contains(_CANDIDATE).any().alias(str(i))
-        for i, c in enumerate(names)
-    ).collect()
-    columns = [c for i, c in enumerate(names) if maybe.get_column(str(i)).item()]
-    counted: dict[tuple[str, str], set[int]] = {}
-    chosen = _chosen()
-    for column in columns:
-        text = pl.col(column).cast(pl.String)
-        rows = frame.select(text.alias("v")).with_row_index("row").drop_nulls("v")
-        hits = validated_hits(rows, chosen, _candidates)
-        for r, found in zip(chosen, hits, strict=True):
-            if found.height:
-                counted.setdefault((column, r.entity), set()).update(
-                    found.get_column("row").to_list()
-                )
-    return [
-        IdentifierHit(column, entity, len(cells)) for (column, entity), cells in counted.items()
-    ]
-
-
-def _candidates(r: Recognizer) -> pl.Expr:
+def _search(r: Recognizer) -> SpanSearch:
     """The whole value, and the runs of the recognizer's span pattern in it (hex tokens
     taken out first)."""
-    whole = pl.concat_list(pl.col("v"))
-    if r.span is None:
-        return whole
-    runs = pl.col("v").str.replace_all(_DIGEST, " ").str.extract_all(r.span)
-    return pl.concat_list(whole, runs)
+    return SpanSearch(r.shape, r.span, whole=True, skip_digests=True)
+
+
+def checked_identifiers(
+    table: TableLike, *, engine: DetectOps | None = None
+) -> list[IdentifierHit]:
+    """Every column of ``table`` with cells that are or hold a checked identifier."""
+    source = open_table(table)
+    ops: DetectOps = engine or get_engine()
+    # One pass over every column first: only a column with a long run of digits (spaces and
+    # dashes between them allowed) or an IBAN's shape can hold any of these identifiers.
+    columns = ops.columns_matching(source, _CANDIDATE)
+    counted: dict[tuple[str, str], int] = {}
+    chosen = _chosen()
+    for column in columns:
+        values = ops.detect_values(source, column)
+        cells: dict[str, npt.NDArray[np.bool_]] = {}
+        for r, found in zip(chosen, validated_hits(values, chosen, _search, ops), strict=True):
+            if len(found.rows):
+                cells.setdefault(r.entity, np.zeros(len(values), dtype=bool))[found.rows] = True
+        for entity, mask in cells.items():
+            counted[(column, entity)] = int(mask.sum())
+    return [IdentifierHit(column, entity, n) for (column, entity), n in counted.items()]

@@ -1,4 +1,4 @@
-"""The recognizer registry: what a value of each kind of personal data looks like.
+r"""The recognizer registry: what a value of each kind of personal data looks like.
 
 A :class:`Recognizer` is a regular expression a whole cell must match (after
 one of a few normalisations), an optional vectorised validator (check digits,
@@ -14,6 +14,11 @@ and carry lower confidence.
 Span patterns take whole runs (all the digits in a row, all the letters and
 digits): a phone number's digits inside an 18-digit order number are not a
 phone number, because the run they are in is not one.
+
+Recognizers are data: the engine evaluates the shapes and span patterns (its
+regular expressions: ``\d`` and ``\s`` are Unicode-aware) and the validators
+run on what it finds, as ``pyarrow`` arrays (their own patterns are RE2, with
+``\p{Nd}`` where the engine's patterns say ``\d``).
 """
 
 from __future__ import annotations
@@ -28,28 +33,50 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import phonenumbers
-import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from custodes._divisions import loc_dat
 from custodes.detect._lexicon import ADDRESS_MARKERS, COMPOUND_SURNAMES, SURNAMES
 from custodes.detect._validate import (
+    DIGIT,
+    NOT_DIGIT,
+    SPACE,
+    Strings,
+    booleans,
+    byte_lengths,
+    bytes_matrix,
+    contains,
+    decimals,
+    groups,
     iban_pattern,
     iban_valid,
+    integers,
+    is_in,
     luhn_valid,
+    plain,
     ric15_valid,
     ric18_valid,
     ssn_valid,
+    take,
     uscc_plausible,
     valid_dates,
 )
+from custodes.engines._detect import DetectOps, Matches, Shape, SpanSearch, Variant
 
-__all__ = ["RECOGNIZERS", "Recognizer", "Role", "Variant", "normalised", "recognizer"]
+__all__ = [
+    "RECOGNIZERS",
+    "Recognizer",
+    "Role",
+    "Variant",
+    "local_engine",
+    "recognizer",
+    "validated",
+    "validated_hits",
+]
 
 BoolArray = npt.NDArray[np.bool_]
 Role = Literal["identifying", "quasi_identifying", "sensitive"]
-Variant = Literal["text", "compact", "phone"]
-"""How a cell is normalised before matching: ``text`` stripped; ``compact``
-also without spaces and dashes, upper case; ``phone`` also without brackets."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +92,9 @@ class Recognizer:
     confidence: float
     """Confidence in a value that matches (and passes ``validate``)."""
     variant: Variant = "compact"
-    validate: Callable[[pl.Series], BoolArray] | None = field(default=None, repr=False)
+    """How a cell is normalised before matching (see :data:`Variant`)."""
+    validate: Callable[[Strings], BoolArray] | None = field(default=None, repr=False)
+    """Takes the normalised values that match ``pattern`` (strings, no nulls)."""
     shape_confidence: float | None = None
     """Confidence in a value of the right shape that fails ``validate``; None: not reported."""
     shape_pattern: str | None = None
@@ -76,45 +105,47 @@ class Recognizer:
     """Sensitive personal information categories (GB/T 35273 Appendix B, PIPL Art. 28)."""
     needs_hint: bool = False
     """Reported only when the column name supports it (the shape alone is too common)."""
+    contains_any: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
+    """Word lists: a matching cell must also contain a word of each (see :class:`Shape`)."""
+
+    @property
+    def shape(self) -> Shape:
+        """The shape an engine looks for (the validator runs on what it finds)."""
+        return Shape(self.variant, self.pattern, self.contains_any)
 
 
-def normalised(column: pl.Expr, variant: Variant) -> pl.Expr:
-    """A string column normalised for matching."""
-    text = column.cast(pl.String).str.strip_chars()
-    if variant == "text":
-        return text
-    compact = text.str.replace_all(r"[\s\-]", "").str.to_uppercase()
-    if variant == "compact":
-        return compact
-    return compact.str.replace_all(r"[()\x{FF08}\x{FF09}]", "")  # also full-width brackets
+@functools.cache
+def local_engine() -> DetectOps:
+    """The engine that searches values already in memory (samples, short lists of strings)."""
+    from custodes.engines import get_engine
+
+    return get_engine()
+
+
+def validated(r: Recognizer, found: Matches) -> Matches:
+    """The matches of ``r``'s shape that pass its validator."""
+    if r.validate is None or len(found.values) == 0:
+        return found
+    values = plain(found.values)
+    ok = r.validate(values)
+    return Matches(found.rows[ok], values.filter(pa.array(ok, type=pa.bool_())))
 
 
 def validated_hits(
-    frame: pl.LazyFrame,
+    values: Strings,
     chosen: Sequence[Recognizer],
-    candidates: Callable[[Recognizer], pl.Expr],
-) -> list[pl.DataFrame]:
-    """Per recognizer of ``chosen``, the ``row`` and normalised ``span`` of every candidate
-    string that matches its pattern and passes its validator.
+    search: Callable[[Recognizer], SpanSearch],
+    engine: DetectOps | None = None,
+) -> list[Matches]:
+    """Per recognizer of ``chosen``, every candidate of ``values`` (the position of its value
+    and its normalised form) that has its shape and passes its validator.
 
-    ``frame`` has a ``row`` column; ``candidates(r)`` is a list of strings per row (the
-    runs of ``r``'s span pattern in a text, a whole value, ...). The recognizers' queries
-    run in parallel.
+    ``search(r)`` says what the candidates of ``r`` are in each value (the runs of ``r``'s
+    span pattern in a text, the whole value, ...). The engine runs the searches in parallel.
     """
-    queries = [
-        frame.select("row", candidates(r).alias("span"))
-        .explode("span")
-        .drop_nulls("span")
-        .with_columns(normalised(pl.col("span"), r.variant).alias("span"))
-        .filter(pl.col("span").str.contains(r.pattern))
-        for r in chosen
-    ]
-    out = []
-    for r, found in zip(chosen, pl.collect_all(queries), strict=True):
-        if found.height and r.validate is not None:
-            found = found.filter(pl.Series(r.validate(found.get_column("span"))))
-        out.append(found)
-    return out
+    engine = engine or local_engine()
+    found = engine.span_matches(values, [search(r) for r in chosen])
+    return [validated(r, hits) for r, hits in zip(chosen, found, strict=True)]
 
 
 # ---------------------------------------------------------------- validators
@@ -140,9 +171,16 @@ def _cn_landline() -> str:
     return rf"^(?:(?:\+?86|0086)(?:{national})|0(?:{national}))$"
 
 
-def _international_phone(values: pl.Series) -> BoolArray:
+def _parsed_ok(values: Strings, ok: Callable[[str], bool]) -> BoolArray:
+    """``ok`` of each value, each distinct value judged once."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    good = pa.array([v for v in pc.unique(values).to_pylist() if ok(v)], type=values.type)
+    return booleans(pc.is_in(values, value_set=good))
+
+
+def _international_phone(values: Strings) -> BoolArray:
     """E.164 numbers valid under libphonenumber (each distinct value parsed once)."""
-    distinct = values.unique()
 
     def ok(text: str) -> bool:
         try:
@@ -150,27 +188,34 @@ def _international_phone(values: pl.Series) -> BoolArray:
         except phonenumbers.NumberParseException:
             return False
 
-    good = [v for v in distinct.to_list() if ok(v)]
-    return values.is_in(good).to_numpy()
+    return _parsed_ok(values, ok)
 
 
-def _bank_card(values: pl.Series) -> BoolArray:
+def _bank_card(values: Strings) -> BoolArray:
     """Luhn, and not an 18-digit resident ID with a typo (a real date and region inside)."""
     ok = luhn_valid(values)
-    eighteen = values.str.len_bytes().to_numpy() == 18
+    eighteen = byte_lengths(values) == 18
     if eighteen.any():
         rows = np.flatnonzero(eighteen)
-        m = values.gather(rows)
-        year = m.str.slice(6, 4).cast(pl.Int64).to_numpy()
-        month = m.str.slice(10, 2).cast(pl.Int64).to_numpy()
-        day = m.str.slice(12, 2).cast(pl.Int64).to_numpy()
+        m = take(values, rows)
+
+        def number(start: int, stop: int) -> npt.NDArray[np.int64]:
+            part = pc.cast(pc.utf8_slice_codeunits(m, start, stop), pa.int64())
+            return np.asarray(part.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+        year, month, day = number(6, 10), number(10, 12), number(12, 14)
         dated = valid_dates(year, month, day) & (year >= 1900) & (year <= date.today().year)
-        region = m.str.slice(0, 6).is_in([c for c in loc_dat() if len(c) == 6]).to_numpy()
+        region = is_in(pc.utf8_slice_codeunits(m, 0, 6), _county_codes())
         ok[rows[dated & region]] = False
     return ok
 
 
-def _ipv6(values: pl.Series) -> BoolArray:
+@functools.cache
+def _county_codes() -> frozenset[str]:
+    return frozenset(c for c in loc_dat() if len(c) == 6)
+
+
+def _ipv6(values: Strings) -> BoolArray:
     def ok(text: str) -> bool:
         try:
             ipaddress.IPv6Address(text)
@@ -178,17 +223,58 @@ def _ipv6(values: pl.Series) -> BoolArray:
             return False
         return True
 
-    good = [v for v in values.unique().to_list() if ok(v)]
-    return values.is_in(good).to_numpy()
+    return _parsed_ok(values, ok)
 
 
-def _date_parts(values: pl.Series) -> tuple[BoolArray, npt.NDArray[np.int64]]:
-    """Whether each value is a real date from 1900 to today, and its year."""
-    parts = values.str.extract_groups(r"^(\d{4})\D?(\d{1,2})\D?(\d{1,2})\D?$")
-    year, month, day = (
-        parts.struct.field(str(i)).cast(pl.Int64, strict=False).fill_null(0).to_numpy()
-        for i in (1, 2, 3)
-    )
+_DATE = (
+    rf"^(?P<year>{DIGIT}{{4}}){NOT_DIGIT}?(?P<month>{DIGIT}{{1,2}}){NOT_DIGIT}?"
+    rf"(?P<day>{DIGIT}{{1,2}})"
+)
+"""Year, month and day at the start of a text (RE2)."""
+
+
+_FIXED_DATES = {10: ([0, 1, 2, 3], [5, 6], [8, 9]), 8: ([0, 1, 2, 3], [4, 5], [6, 7])}
+"""Byte positions of year, month and day in ``1990-05-06`` (any one-byte separators) and
+``19900506``: what :data:`_DATE` takes out of them."""
+
+
+def _gaps(width: int) -> npt.NDArray[np.bool_]:
+    """The separator positions of :data:`_FIXED_DATES`' form of ``width`` bytes."""
+    gaps = np.zeros(width, dtype=bool)
+    if width == 10:
+        gaps[[4, 7]] = True
+    return gaps
+
+
+def _digits(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    out = np.zeros(len(chars), dtype=np.int64)
+    for j in range(chars.shape[1]):
+        out = out * 10 + (chars[:, j].astype(np.int64) - 48)
+    return out
+
+
+def date_parts(values: Strings, whole: bool = True) -> tuple[BoolArray, npt.NDArray[np.int64]]:
+    """Whether each value is a real date from 1900 to today, and its year (0: none).
+
+    With ``whole``, nothing but one separator may follow the day."""
+    year, month, day = (np.zeros(len(values), dtype=np.int64) for _ in range(3))
+    rest = np.ones(len(values), dtype=bool)
+    lengths = byte_lengths(values)
+    for width, (y, m, d) in _FIXED_DATES.items():  # 1990-05-06, 19900506: no regex needed
+        rows = np.flatnonzero(lengths == width)
+        if not len(rows):
+            continue
+        chars = bytes_matrix(take(values, rows), width)
+        digit = (chars >= 48) & (chars <= 57)
+        fits = digit[:, [*y, *m, *d]].all(axis=1) & ~digit.any(axis=1, where=_gaps(width))
+        rows, chars = rows[fits], chars[fits]
+        year[rows], month[rows], day[rows] = (_digits(chars[:, p]) for p in (y, m, d))
+        rest[rows] = False
+    if rest.any():
+        rows = np.flatnonzero(rest)
+        pattern = _DATE + (f"{NOT_DIGIT}?$" if whole else "")
+        parts = groups(take(values, rows), pattern)
+        year[rows], month[rows], day[rows] = (integers(part) for part in parts)
     ok = valid_dates(year, month, day)
     today = date.today()
     ordinal = year * 10_000 + month * 100 + day
@@ -196,14 +282,18 @@ def _date_parts(values: pl.Series) -> tuple[BoolArray, npt.NDArray[np.int64]]:
     return np.asarray(ok & (year >= 1900) & recent), year
 
 
-def _birth_date(values: pl.Series) -> BoolArray:
-    return _date_parts(values)[0]
+def _birth_date(values: Strings) -> BoolArray:
+    return date_parts(values)[0]
 
 
-def _gps(values: pl.Series) -> BoolArray:
-    parts = values.str.extract_groups(r"^(-?\d{1,3}\.\d+)[,\x{FF0C};\s]+(-?\d{1,3}\.\d+)$")
-    a, b = (parts.struct.field(str(i)).cast(pl.Float64, strict=False) for i in (1, 2))
-    lat, lon = a.fill_null(999.0).to_numpy(), b.fill_null(999.0).to_numpy()
+_DECIMAL = rf"-?{DIGIT}{{1,3}}\.{DIGIT}+"
+_GPS = rf"^(?P<a>{_DECIMAL})[,\x{{FF0C}};{SPACE}]+(?P<b>{_DECIMAL})$"
+"""Latitude and longitude (or the reverse) in decimal degrees (RE2)."""
+
+
+def _gps(values: Strings) -> BoolArray:
+    a, b = groups(values, _GPS)
+    lat, lon = decimals(a, 999.0), decimals(b, 999.0)
     latlon = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
     lonlat = (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
     return np.asarray(latlon | lonlat)
@@ -214,35 +304,25 @@ def _gps(values: pl.Series) -> BoolArray:
 PLACE_SUFFIX = r"(?:省|市|区|县|旗|盟|州|自治州|街道|镇|乡|苏木|社区|村|居委会|村委会|嘎查)$"
 
 
-def _person_name(values: pl.Series) -> BoolArray:
-    first = values.str.slice(0, 1)
-    first_two = values.str.slice(0, 2)
-    surname = (
-        first.is_in(list(SURNAMES)).to_numpy()
-        | (first_two.is_in(list(COMPOUND_SURNAMES)) & (values.str.len_chars() >= 3)).to_numpy()
-    )
-    return np.asarray(surname & ~values.str.contains(PLACE_SUFFIX).to_numpy())
+def _person_name(values: Strings) -> BoolArray:
+    first = pc.utf8_slice_codeunits(values, 0, 1)
+    first_two = pc.utf8_slice_codeunits(values, 0, 2)
+    long = np.asarray(pc.utf8_length(values).to_numpy(zero_copy_only=False)) >= 3
+    surname = is_in(first, SURNAMES) | (is_in(first_two, COMPOUND_SURNAMES) & long)
+    return np.asarray(surname & ~contains(values, PLACE_SUFFIX))
 
 
-def _place(values: pl.Series) -> BoolArray:
+def _place(values: Strings) -> BoolArray:
     """A place by its level's suffix (县, 街道, 村 ...) or a division name of the registry."""
-    return np.asarray(
-        (values.str.contains(PLACE_SUFFIX) | values.is_in(_division_names())).to_numpy()
-    )
+    return np.asarray(contains(values, PLACE_SUFFIX) | is_in(values, _division_names()))
 
 
 @functools.cache
-def _division_names() -> list[str]:
+def _division_names() -> tuple[str, ...]:
     """Names of provinces, prefectures and counties (current and former), 2+ characters."""
     names = {e.name for entries in loc_dat().values() for e in entries}
     generic = ("市辖区", "县", "省直辖县级行政区划")
-    return sorted(n for n in names if len(n) >= 2 and n not in generic)
-
-
-def _address(values: pl.Series) -> BoolArray:
-    region = values.str.contains_any(_division_names())
-    street = values.str.contains_any(list(ADDRESS_MARKERS))
-    return np.asarray((region & street).to_numpy())
+    return tuple(sorted(n for n in names if len(n) >= 2 and n not in generic))
 
 
 # ---------------------------------------------------------------- the registry
@@ -480,8 +560,9 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "identifying",
         0.75,
         variant="text",
-        validate=_address,
         categories=(),
+        # an address names a division and a street-level place (Aho-Corasick in the engine)
+        contains_any=(_division_names(), tuple(ADDRESS_MARKERS)),
     ),
 )
 

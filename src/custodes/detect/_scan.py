@@ -1,8 +1,8 @@
 """Scan a table: which columns hold personal data, their suggested roles, the grade.
 
 The scan reads a sample (the first ``sample`` rows) and, for every column,
-matches every recognizer on the normalised values at once (Polars evaluates
-the expressions in parallel), then validates the candidates. With
+matches every recognizer on the normalised values at once (the engine
+evaluates the shapes in parallel), then validates the candidates. With
 ``full=True`` it then counts every value of the table for the recognizers the
 sample or the column's name pointed to, one column at a time.
 
@@ -24,26 +24,29 @@ from datetime import date
 from typing import Any, Literal
 
 import numpy as np
-import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from custodes._files import read_json_object
 from custodes.detect._grading import DEFAULT_POLICY, Grade, GradingPolicy, grade
 from custodes.detect._lexicon import CATEGORY_HINTS, NAME_HINTS, QUASI_HINTS, name_has
 from custodes.detect._recognizers import (
     RECOGNIZERS,
-    BoolArray,
     Recognizer,
-    normalised,
+    date_parts,
     validated_hits,
 )
+from custodes.detect._screen import header_judge, personal_data_in
+from custodes.detect._validate import decimals, plain
+from custodes.engines import get_engine
+from custodes.engines._detect import DetectOps, Shape, SpanSearch
 from custodes.errors import InvalidInputError, SettingError
-from custodes.io import TableSource, reading
+from custodes.io import TableLike, TableSource, open_table
 
 __all__ = [
     "ColumnScan",
     "EntityMatch",
     "ScanResult",
-    "classify",
     "read_scan_roles",
     "scan",
     "scan_table",
@@ -213,89 +216,59 @@ def _confidence(r: Recognizer, valid: int, shaped: int, hinted: bool) -> float:
 
 
 def _count(
-    values: pl.DataFrame, column: str, candidates: Sequence[Recognizer]
+    values: pa.Array, candidates: Sequence[Recognizer], engine: DetectOps
 ) -> dict[str, tuple[int, int]]:
     """(valid, shape-only) counts of each candidate on one column's values."""
-    if not candidates or values.height == 0:
+    if not candidates or len(values) == 0:
         return {}
-    variants = {r.variant for r in candidates}
-    frame = values.select(normalised(pl.col(column), v).alias(v) for v in sorted(variants))
-    masks = frame.select(
-        pl.col(r.variant).str.contains(r.pattern).fill_null(False).alias(r.name) for r in candidates
-    )
+    found = engine.shape_matches(values, [r.shape for r in candidates])
     out: dict[str, tuple[int, int]] = {}
-    for r in candidates:
-        mask = masks.get_column(r.name)
-        shaped = int(mask.sum())
+    for r, hits in zip(candidates, found, strict=True):
+        shaped = len(hits.values)
         if shaped == 0:
             out[r.name] = (0, 0)
             continue
         if r.validate is None:
             out[r.name] = (shaped, 0)
             continue
-        candidates_values = frame.get_column(r.variant).filter(mask)
-        ok = r.validate(candidates_values)
+        shaped_values = plain(hits.values)
+        ok = r.validate(shaped_values)
         failing = 0
         if r.shape_confidence is not None:
-            failed = candidates_values.filter(pl.Series(~ok))
-            failing = int(failed.str.contains(r.shape_pattern or r.pattern).sum())
+            failed = shaped_values.filter(pa.array(~ok, type=pa.bool_()))
+            again = Shape("text", r.shape_pattern or r.pattern)  # already normalised
+            failing = len(engine.shape_matches(failed, [again])[0].values)
         out[r.name] = (int(ok.sum()), failing)
     return out
 
 
-def classify(values: pl.Series) -> pl.Series:
-    """The entity each value is (the most confident recognizer that accepts it), or null.
-
-    Judges values one by one, without a column name: recognizers that need
-    one (``needs_hint``) are left out.
-    """
-    name = values.name or "value"
-    frame = pl.DataFrame({name: values.cast(pl.String)})
-    counts_by: list[tuple[float, str, BoolArray]] = []
-    for r in RECOGNIZERS:
-        if r.needs_hint:
-            continue
-        norm = frame.select(normalised(pl.col(name), r.variant)).to_series()
-        mask = norm.str.contains(r.pattern).fill_null(False).to_numpy()
-        if r.validate is not None and mask.any():
-            rows = np.flatnonzero(mask)
-            ok = r.validate(norm.gather(rows))
-            mask = np.zeros(len(values), dtype=bool)
-            mask[rows[ok]] = True
-        counts_by.append((r.confidence, r.entity, mask))
-    best = np.full(len(values), -1.0)
-    label = np.full(len(values), None, dtype=object)
-    for confidence, entity, mask in counts_by:
-        better = mask & (confidence > best)
-        best[better] = confidence
-        label[better] = entity
-    return pl.Series(name, label.tolist(), dtype=pl.String)
-
-
-def _spans(values: pl.Series) -> dict[str, int]:
+def _spans(values: pa.Array, engine: DetectOps) -> dict[str, int]:
     """Cells holding one or more valid spans, per recognizer with a span pattern."""
-    frame = values.to_frame("text").with_row_index("row").lazy()
     chosen = [r for r in RECOGNIZERS if r.span is not None]
-    hits = validated_hits(frame, chosen, lambda r: pl.col("text").str.extract_all(r.span or ""))
-    return {
-        r.name: int(found.get_column("row").n_unique()) if found.height else 0
-        for r, found in zip(chosen, hits, strict=True)
-    }
+    hits = validated_hits(values, chosen, lambda r: SpanSearch(r.shape, r.span), engine)
+    out = {}
+    for r, found in zip(chosen, hits, strict=True):
+        cells = np.zeros(len(values), dtype=bool)
+        cells[found.rows] = True
+        out[r.name] = int(cells.sum())
+    return out
 
 
-def _minors(values: pl.Series, birth: bool) -> bool:
+def _minors(values: pa.Array, birth: bool) -> bool:
     """Whether a date-of-birth or age column shows people under 14."""
+    if len(values) == 0:
+        return False
+    values = plain(values)
     if birth:
-        parts = values.str.extract_groups(r"^(\d{4})\D?(\d{1,2})\D?(\d{1,2})")
-        year = parts.struct.field("1").cast(pl.Int64, strict=False).drop_nulls()
-        return bool(len(year)) and bool((year > date.today().year - 14).any())
-    ages = values.cast(pl.Float64, strict=False).drop_nulls()
-    return bool(len(ages)) and bool(((ages >= 0) & (ages < 14)).any())
+        year = date_parts(values, whole=False)[1]
+        return bool((year > date.today().year - 14).any())
+    ages = decimals(values, float("nan"))
+    return bool(((ages >= 0) & (ages < 14)).any())
 
 
 def _column(
     name: str,
-    values: pl.Series,
+    values: pa.Array,
     counts: dict[str, tuple[int, int]],
     spans: dict[str, int] | None,
 ) -> ColumnScan:
@@ -391,19 +364,6 @@ def _column(
     )
 
 
-def _text_values(frame: pl.DataFrame, column: str) -> pl.Series:
-    values = frame.get_column(column).cast(pl.String).str.strip_chars()
-    return values.filter(values.is_not_null() & (values != ""))
-
-
-def _scan_sample(sample: pl.DataFrame) -> dict[str, tuple[pl.Series, dict[str, tuple[int, int]]]]:
-    out = {}
-    for column in sample.columns:
-        values = _text_values(sample, column)
-        out[column] = (values, _count(values.to_frame(column), column, RECOGNIZERS))
-    return out
-
-
 def scan_table(
     source: TableSource,
     *,
@@ -411,48 +371,46 @@ def scan_table(
     full: bool = False,
     policy: GradingPolicy = DEFAULT_POLICY,
     progress: Callable[[int, int], None] | None = None,
+    engine: DetectOps | None = None,
 ) -> ScanResult:
-    """Scan an opened table (see the module's description)."""
+    """Scan an opened table (see the module's description) with ``engine`` (default: the
+    default engine)."""
     if sample < 1:
         raise SettingError(f"--sample is {sample}; give a number of rows >= 1, e.g. 10000.")
-    with reading(source):
-        rows = int(source.frame.select(pl.len()).collect().item())
-        head = source.frame.head(sample).collect()
-    sampled = _scan_sample(head)
+    ops: DetectOps = engine or get_engine()
+    head = ops.detect_sample(source, sample)
+    rows = head.rows
+    sampled = {c: (v, _count(v, RECOGNIZERS, ops)) for c, v in head.values.items()}
     columns: list[ColumnScan] = []
     for i, name in enumerate(source.columns):
         values, counts = sampled[name]
-        lengths = values.str.len_chars()
-        long_text = len(values) > 0 and float(np.median(lengths.to_numpy())) >= FREE_TEXT_LENGTH
+        lengths = pc.utf8_length(plain(values)).to_numpy(zero_copy_only=False)
+        long_text = len(values) > 0 and float(np.median(lengths)) >= FREE_TEXT_LENGTH
         matched = (
             any(v + s for v, s in counts.values())
             and max((v + s) / max(len(values), 1) for v, s in counts.values()) >= HINTED_RATE
         )
         text = long_text and not matched  # searched for identifier spans
-        spans = _spans(values) if text and not full else None
+        spans = _spans(values, ops) if text and not full else None
         if full:
             candidates = [
                 r
                 for r in RECOGNIZERS
                 if sum(counts.get(r.name, (0, 0))) or name_has(name, NAME_HINTS.get(r.entity, ()))
             ]
-            with reading(source):
-                whole = source.frame.select(pl.col(name)).collect(engine="streaming")
-            values = _text_values(whole, name)
-            counts = _count(values.to_frame(name), name, candidates)
+            values = ops.detect_values(source, name)
+            counts = _count(values, candidates, ops)
             if text:
-                spans = _spans(values)  # the sample's spans would be counted again here
+                spans = _spans(values, ops)  # the sample's spans would be counted again here
         columns.append(_column(name, values, counts, spans))
         if progress is not None:
             progress(i + 1, len(source.columns))
-    from custodes.detect._screen import personal_data_in  # it uses this module's classify
-
     kinds = personal_data_in([c.name for c in columns])
     columns = [
         c if kind is None else dataclasses.replace(c, name_withheld=kind)
         for c, kind in zip(columns, kinds, strict=True)
     ]
-    scanned = rows if full else head.height
+    scanned = rows if full else head.sampled
     personal = [c for c in columns if c.suggested_role in ("identifying", "quasi_identifying")]
     sensitive = [c for c in columns if c.sensitive_categories]
     people = rows if personal else 0
@@ -472,17 +430,23 @@ def scan_table(
 
 
 def scan(
-    table: Any,
+    table: TableLike,
     *,
     sample: int = 10_000,
     full: bool = False,
     policy: GradingPolicy = DEFAULT_POLICY,
+    engine: DetectOps | None = None,
     **options: Any,
 ) -> ScanResult:
-    """Scan a table (a path, URI, or Polars frame) for personal data."""
-    from custodes.workspace import open_table  # the workspace uses the scan too
+    """Scan a table (a path, URI, Polars frame or opened source) for personal data.
 
-    return scan_table(open_table(table, **options), sample=sample, full=full, policy=policy)
+    ``options`` are :func:`custodes.io.read_table`'s; a doubtful first row is judged
+    by :func:`header_judge` unless ``has_header`` says.
+    """
+    if options.get("has_header") is None:
+        options = {**options, "header_judge": header_judge}
+    source = open_table(table, **options)
+    return scan_table(source, sample=sample, full=full, policy=policy, engine=engine)
 
 
 def read_scan_roles(

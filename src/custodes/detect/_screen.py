@@ -19,11 +19,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import polars as pl
+import numpy as np
+import pyarrow as pa
 
+from custodes.detect._classify import classify
 from custodes.detect._lexicon import CATEGORY_HINTS, NAME_HINTS, QUASI_HINTS, name_has
 from custodes.detect._recognizers import RECOGNIZERS, validated_hits
-from custodes.detect._scan import classify
+from custodes.engines._detect import SpanSearch
 from custodes.io import is_identifier_name
 
 __all__ = ["hash_personal", "header_judge", "personal_data_in"]
@@ -35,34 +37,19 @@ _NOT_ALONE = frozenset({"DATE_OF_BIRTH", "IP_ADDRESS", "PLACE"})
 _DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
 
 
-def _compact_digits(text: pl.Expr) -> pl.Expr:
-    """Digits written apart (``110105 1949 1231 002X``, ``138-1234-5678``) put together."""
-    return text.str.replace_all(r"(\d)[\s\-\u00a0\u3000]+", "${1}").str.replace_all(
-        r"(\d)[\s\-\u00a0\u3000]+", "${1}"
-    )
-
-
 def personal_data_in(strings: Sequence[str]) -> list[str | None]:
     """For each string, the entity of the personal data it is or holds, or None."""
     if not strings:
         return []
-    values = pl.Series("text", list(strings), dtype=pl.String)
+    values = pa.array(list(strings), type=pa.large_string())
     kinds: list[str | None] = [
-        None if entity in _NOT_ALONE else entity for entity in classify(values).to_list()
+        None if entity in _NOT_ALONE else entity for entity in classify(values).to_pylist()
     ]
     digests = [_DIGEST.match(s) is not None for s in strings]
-    frame = pl.DataFrame({"text": values}).with_row_index("row").lazy()
     spans = [r for r in RECOGNIZERS if r.span is not None]
-    hits = validated_hits(
-        frame,
-        spans,
-        lambda r: pl.concat_list(
-            pl.col("text").str.extract_all(r.span or ""),
-            _compact_digits(pl.col("text")).str.extract_all(r.span or ""),
-        ),
-    )
+    hits = validated_hits(values, spans, lambda r: SpanSearch(r.shape, r.span, compact_digits=True))
     for r, found in zip(spans, hits, strict=True):
-        for row in found.get_column("row").unique().to_list():
+        for row in np.unique(found.rows).tolist():
             kinds[row] = kinds[row] or r.entity
     return [None if digest else kind for kind, digest in zip(kinds, digests, strict=True)]
 

@@ -1,7 +1,7 @@
 """Vectorised validators: check digits, dates and registries over whole columns.
 
-Each validator takes a Polars string Series of candidates (already normalised
-and of the right shape, no nulls) and returns a numpy boolean array. Strings
+Each validator takes a ``pyarrow`` string array of candidates (already
+normalised and of the right shape, no nulls) and returns a numpy boolean array. Strings
 of one fixed width are viewed as a bytes matrix straight from Arrow's buffer,
 so a check digit over ten million values is a few numpy operations. Registry
 lookups (region codes) are one table index per value.
@@ -18,22 +18,36 @@ import functools
 import re
 from datetime import date
 from importlib import resources
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from custodes._divisions import loc_dat
 
 __all__ = [
+    "DIGIT",
+    "NOT_DIGIT",
+    "SPACE",
+    "Strings",
+    "booleans",
+    "byte_lengths",
     "bytes_matrix",
+    "contains",
+    "decimals",
+    "groups",
     "iban_pattern",
     "iban_valid",
+    "integers",
+    "is_in",
     "luhn_valid",
+    "plain",
     "ric15_valid",
     "ric18_valid",
     "ssn_valid",
+    "take",
     "uscc_plausible",
     "uscc_valid",
     "valid_dates",
@@ -41,6 +55,8 @@ __all__ = [
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+Strings: TypeAlias = pa.Array | pa.ChunkedArray
+"""Strings as the engine hands them over (``string`` or ``large_string``, no nulls)."""
 
 _RIC_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _RIC_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
@@ -51,11 +67,89 @@ _USCC_WEIGHTS = np.array(
 _SSN_BLACKLIST = frozenset({"078051120", "457555462", "219099999"})
 
 
-def bytes_matrix(values: pl.Series, width: int) -> npt.NDArray[np.uint8]:
+def is_in(values: Strings, options: tuple[str, ...] | frozenset[str]) -> BoolArray:
+    """Whether each value is one of ``options``."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    chosen = _value_set(options)
+    if chosen.type != values.type:
+        chosen = chosen.cast(values.type)
+    return np.asarray(pc.is_in(values, value_set=chosen).to_numpy(zero_copy_only=False))
+
+
+@functools.lru_cache(maxsize=64)
+def _value_set(options: tuple[str, ...] | frozenset[str]) -> pa.Array:
+    """``options`` as an Arrow array (the registries' lists are converted once)."""
+    return pa.array(sorted(options), type=pa.large_string())
+
+
+def byte_lengths(values: Strings) -> IntArray:
+    """The UTF-8 length of each value in bytes."""
+    return np.asarray(pc.binary_length(values).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def take(values: Strings, rows: IntArray) -> pa.Array:
+    """The values at ``rows``, as one array."""
+    taken = values.take(pa.array(rows, type=pa.int64()))
+    return taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+
+
+def plain(values: Strings) -> pa.Array:
+    """One ``large_string`` array (what the compute functions and :func:`bytes_matrix`
+    read), from any Arrow strings: views and chunks included."""
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
+
+
+def booleans(mask: pa.Array | pa.ChunkedArray) -> BoolArray:
+    """A boolean array as numpy, null as False."""
+    filled = pc.fill_null(mask, False)
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def contains(values: Strings, pattern: str) -> BoolArray:
+    """Whether ``pattern`` (RE2 syntax) is found in each value."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    return booleans(pc.match_substring_regex(values, pattern))
+
+
+DIGIT, NOT_DIGIT = r"\p{Nd}", r"\P{Nd}"
+"""``\\d`` and ``\\D`` as the engine's patterns mean them (any script's digits), in RE2."""
+SPACE = r"\t-\r\x{85}\p{Z}"
+"""``\\s`` as the engine's patterns mean it (Unicode white space), inside an RE2 class."""
+
+
+def groups(values: Strings, pattern: str) -> list[pa.Array | pa.ChunkedArray]:
+    """The named groups of ``pattern`` (RE2 syntax) in each value, null where it does not
+    match, in the order the pattern names them."""
+    found = pc.extract_regex(values, pattern)
+    return [pc.struct_field(found, [i]) for i in range(found.type.num_fields)]
+
+
+def integers(texts: pa.Array | pa.ChunkedArray, missing: int = 0) -> IntArray:
+    """Each text as an integer, ``missing`` where it is null or not ASCII digits."""
+    digits = pc.match_substring_regex(texts, r"^[0-9]{1,18}$")
+    kept = pc.if_else(pc.fill_null(digits, False), texts, None)
+    number = pc.fill_null(pc.cast(kept, pa.int64()), missing)
+    return np.asarray(number.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def decimals(texts: pa.Array | pa.ChunkedArray, missing: float) -> npt.NDArray[np.float64]:
+    """Each text as a float, ``missing`` where it is null or not an ASCII decimal number
+    (``12``, ``-0.5``, ``.5``, ``1e3``)."""
+    number_like = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+    ok = pc.match_substring_regex(texts, number_like)
+    kept = pc.if_else(pc.fill_null(ok, False), texts, None)
+    number = pc.fill_null(pc.cast(kept, pa.float64()), missing)
+    return np.asarray(number.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def bytes_matrix(values: Strings, width: int) -> npt.NDArray[np.uint8]:
     """The UTF-8 bytes of strings that all have ``width`` bytes, as an (n, width) matrix."""
     if len(values) == 0:
         return np.zeros((0, width), dtype=np.uint8)
-    array = values.to_arrow()
+    array = values
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if array.type != pa.large_string():
@@ -116,7 +210,7 @@ def _possible_births(year: IntArray, month: IntArray, day: IntArray) -> BoolArra
     return np.asarray(valid_dates(year, month, day) & (year >= 1850) & (stamp <= now))
 
 
-def ric18_valid(values: pl.Series) -> BoolArray:
+def ric18_valid(values: Strings) -> BoolArray:
     """GB 11643-1999 resident identity numbers: 17 digits and a MOD 11-2 check character.
 
     Valid when the check character matches (decisive), digits 7-14 are a
@@ -132,7 +226,7 @@ def ric18_valid(values: pl.Series) -> BoolArray:
     )
 
 
-def ric15_valid(values: pl.Series) -> BoolArray:
+def ric15_valid(values: Strings) -> BoolArray:
     """The first-generation 15-digit number: region, YYMMDD (19YY), sequence; no check digit."""
     m = bytes_matrix(values, 15)
     year = 1900 + _number(m[:, 6:8])
@@ -148,7 +242,7 @@ def _uscc_codes() -> npt.NDArray[np.int64]:
     return table
 
 
-def uscc_valid(values: pl.Series) -> BoolArray:
+def uscc_valid(values: Strings) -> BoolArray:
     """GB 32100-2015 unified social credit codes: mod-31 check character.
 
     Values must be 18 characters of the code alphabet (no I, O, Z, S, V), the
@@ -176,7 +270,7 @@ def _known_regions() -> frozenset[str]:
     return frozenset(c for c in loc_dat() if len(c) == 6) | {"100000"}
 
 
-def uscc_plausible(values: pl.Series) -> BoolArray:
+def uscc_plausible(values: Strings) -> BoolArray:
     """:func:`uscc_valid`, and a registered authority and type and a known region code.
 
     The check character alone lets one random 18-digit number in 31 through;
@@ -184,18 +278,18 @@ def uscc_plausible(values: pl.Series) -> BoolArray:
     for central registrations) rule out nearly all of them.
     """
     ok = uscc_valid(values)
-    kinds = values.str.slice(0, 2).is_in(list(_USCC_KINDS)).to_numpy()
-    regions = values.str.slice(2, 6).is_in(list(_known_regions())).to_numpy()
+    kinds = is_in(pc.utf8_slice_codeunits(values, 0, 2), _USCC_KINDS)
+    regions = is_in(pc.utf8_slice_codeunits(values, 2, 8), _known_regions())
     return np.asarray(ok & kinds & regions)
 
 
-def luhn_valid(values: pl.Series) -> BoolArray:
+def luhn_valid(values: Strings) -> BoolArray:
     """The Luhn (mod 10) check of digit strings of any lengths."""
     out = np.zeros(len(values), dtype=bool)
-    lengths = values.str.len_bytes().to_numpy()
+    lengths = byte_lengths(values)
     for width in np.unique(lengths).tolist():
         rows = np.flatnonzero(lengths == width)
-        m = bytes_matrix(values.gather(rows), int(width)).astype(np.int64) - 48
+        m = bytes_matrix(take(values, rows), int(width)).astype(np.int64) - 48
         # From the right: every second digit doubled, 10-18 reduced by 9.
         doubled = np.arange(width)[::-1] % 2 == 1
         d = np.where(doubled, m * 2, m)
@@ -204,12 +298,12 @@ def luhn_valid(values: pl.Series) -> BoolArray:
     return out
 
 
-def ssn_valid(values: pl.Series) -> BoolArray:
+def ssn_valid(values: Strings) -> BoolArray:
     """US social security numbers (9 digits, dashes removed): no 000/666/9xx area,
     no 00 group, no 0000 serial, not a known advertising number."""
     m = bytes_matrix(values, 9)
     area, group, serial = _number(m[:, :3]), _number(m[:, 3:5]), _number(m[:, 5:])
-    listed = values.is_in(list(_SSN_BLACKLIST)).to_numpy()
+    listed = is_in(values, _SSN_BLACKLIST)
     return np.asarray(
         (area != 0) & (area != 666) & (area < 900) & (group != 0) & (serial != 0) & ~listed
     )
@@ -233,17 +327,17 @@ def iban_pattern() -> str:
     return "^(?:" + "|".join(parts) + ")$"
 
 
-def iban_valid(values: pl.Series) -> BoolArray:
+def iban_valid(values: Strings) -> BoolArray:
     """ISO 13616 IBANs (upper case, no spaces) of the right structure: ISO 7064 mod 97-10.
 
     Values must match :func:`iban_pattern`. Country-specific national checks
     (stdnum's ``check_country``) are not applied.
     """
     out = np.zeros(len(values), dtype=bool)
-    lengths = values.str.len_bytes().to_numpy()
+    lengths = byte_lengths(values)
     for width in np.unique(lengths).tolist():
         rows = np.flatnonzero(lengths == width)
-        m = bytes_matrix(values.gather(rows), int(width)).astype(np.int64)
+        m = bytes_matrix(take(values, rows), int(width)).astype(np.int64)
         rotated = np.concatenate([m[:, 4:], m[:, :4]], axis=1)
         remainder = np.zeros(len(rows), dtype=np.int64)
         for j in range(rotated.shape[1]):

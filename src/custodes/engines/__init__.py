@@ -15,20 +15,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from custodes.engines._detect import DetectOps
 from custodes.engines._dp import DPOps
 from custodes.engines._polars import PolarsSummaryOps
+from custodes.engines._polars_detect import PolarsDetectOps
 from custodes.engines._polars_dp import PolarsDP
 from custodes.engines._polars_transform import PolarsTransformOps
 from custodes.engines._summary import SummaryOps
-from custodes.engines._transform import Redactor, TransformOps
+from custodes.engines._transform import TransformOps
 from custodes.errors import SettingError, closest
 
-__all__ = ["ENGINES", "Engine", "PolarsEngine", "Redactor", "get_engine"]
+__all__ = ["ENGINES", "Engine", "PolarsEngine", "get_engine"]
 
 
 class Engine(
     SummaryOps,
     TransformOps,
+    DetectOps,
     DPOps,
     Protocol,
 ):
@@ -38,6 +41,7 @@ class Engine(
 class PolarsEngine(
     PolarsSummaryOps,
     PolarsTransformOps,
+    PolarsDetectOps,
     PolarsDP,
 ):
     """The embedded engine: Polars, lazy and streaming."""

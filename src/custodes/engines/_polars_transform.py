@@ -19,7 +19,6 @@ import pyarrow as pa
 
 from custodes._files import StagedFile
 from custodes.engines._polars import Table, as_date, frame_of, source_like
-from custodes.engines._transform import Redactor
 from custodes.errors import DataFileError, UnsupportedError
 from custodes.io import WRITE_FORMATS, TableSource
 
@@ -105,14 +104,6 @@ class PolarsTransformOps:
         date = as_date(column, frame.collect_schema()[column])
         shifted = (date + pl.duration(days=offset)).dt.to_string("%Y-%m-%d").alias(column)
         return source_like(frame.with_columns(shifted), table)
-
-    def redact(
-        self, table: Table, column: str, entities: Sequence[str], redactor: Redactor
-    ) -> TableSource:
-        """Mask identifiers inside text with the redactor's Polars functions."""
-        frame = frame_of(table)
-        spans = redactor.identifier_spans(frame, column, entities)
-        return source_like(frame.with_columns(redactor.redaction(column, spans)), table)
 
     def keep_parts(
         self,

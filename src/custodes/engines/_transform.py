@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -19,18 +19,7 @@ import pyarrow as pa
 from custodes._files import StagedFile
 from custodes.io import TableSource
 
-__all__ = ["Redactor", "TransformOps"]
-
-
-class Redactor(Protocol):
-    """How identifiers inside text are found and masked (today: custodes.detect's
-    engine-native functions, handed to the engine by the anonymization pipeline)."""
-
-    def identifier_spans(
-        self, frame: Any, column: str, entities: Sequence[str]
-    ) -> dict[str, dict[str, str]]: ...
-
-    def redaction(self, column: str, spans: dict[str, dict[str, str]]) -> Any: ...
+__all__ = ["TransformOps"]
 
 
 class TransformOps(Protocol):
@@ -88,12 +77,6 @@ class TransformOps(Protocol):
     ) -> TableSource:
         """Move each date by its person's offset in days, written as YYYY-MM-DD; a date
         whose person is not in ``people`` becomes null."""
-        ...
-
-    def redact(
-        self, table: TableSource, column: str, entities: Sequence[str], redactor: Redactor
-    ) -> TableSource:
-        """Mask identifiers inside the column's text with their entity's label."""
         ...
 
     def keep_parts(

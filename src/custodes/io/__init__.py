@@ -12,6 +12,7 @@ Parquet, Excel and database columns keep their types. Errors are
 """
 
 from ._csv import HeaderJudge, is_identifier_name
+from ._open import TableLike, is_text, open_table
 from ._read import EXTENSIONS, FORMATS, read_table
 from ._source import TableSource, check_columns, collect, reading
 from ._write import WRITE_FORMATS, file_sha256, write_table
@@ -21,11 +22,14 @@ __all__ = [
     "FORMATS",
     "WRITE_FORMATS",
     "HeaderJudge",
+    "TableLike",
     "TableSource",
     "check_columns",
     "collect",
     "file_sha256",
     "is_identifier_name",
+    "is_text",
+    "open_table",
     "read_table",
     "reading",
     "write_table",

@@ -17,8 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
 from custodes._cache import FileHashes
 from custodes._files import StagedFile, text_sha256, write_atomic
 from custodes.anonymize._pipeline import Limits, check_aggregations, prepare_release
@@ -34,7 +32,9 @@ from custodes.errors import (
     unknown_column,
 )
 from custodes.hierarchy import Hierarchy, read_hierarchy
-from custodes.io import EXTENSIONS, TableSource, file_sha256, reading
+from custodes.io import TableLike, TableSource, file_sha256, reading
+from custodes.io import is_text as _is_text
+from custodes.io import open_table as _open_table
 from custodes.io import read_table as _read_table
 from custodes.ledger import Ledger, open_ledger
 from custodes.risk import Assessment, assess_summary, population_size
@@ -62,8 +62,6 @@ __all__ = [
     "read_table",
     "scan",
 ]
-
-TableLike = str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame | TableSource
 
 
 @dataclass(frozen=True)
@@ -105,20 +103,10 @@ class Roles:
 
 
 def open_table(table: TableLike, /, **read_options: Any) -> TableSource:
-    """Turn a path, URI, DataFrame or LazyFrame into a :class:`TableSource`."""
-    if isinstance(table, TableSource):
-        return table
-    if isinstance(table, pl.DataFrame | pl.LazyFrame):
-        frame = table.lazy()
-        try:
-            cols = tuple(frame.collect_schema().names())
-        except (pl.exceptions.PolarsError, OSError) as exc:
-            raise InvalidInputError(
-                f"the lazy frame given cannot be read ({type(exc).__name__}); check the file "
-                "it scans, or pass a path and let custodes read it."
-            ) from None
-        return TableSource(frame, "<table>", "polars", None, None, cols)
-    return read_table(table, **read_options)
+    """:func:`custodes.io.open_table`, judging a doubtful first row as :func:`read_table` does."""
+    if isinstance(table, str | os.PathLike):
+        return read_table(table, **read_options)
+    return _open_table(table, **read_options)
 
 
 def read_table(source: str | os.PathLike[str], /, **read_options: Any) -> TableSource:
@@ -133,19 +121,6 @@ def read_table(source: str | os.PathLike[str], /, **read_options: Any) -> TableS
 
         return _read_table(source, header_judge=header_judge, **read_options)
     return _read_table(source, **read_options)
-
-
-_TEXT_FORMATS = ("csv", "tsv", "jsonl")
-
-
-def _is_text(table: TableLike, read_options: Mapping[str, Any]) -> bool:
-    """Whether ``table`` will be read as text (where an encoding applies)."""
-    fmt = read_options.get("format")
-    if fmt is not None:
-        return str(fmt).lower() in _TEXT_FORMATS
-    if not isinstance(table, str | os.PathLike) or "://" in str(table):
-        return False
-    return EXTENSIONS.get(Path(table).suffix.lower()) in _TEXT_FORMATS
 
 
 def _check_types(engine: Engine, source: TableSource, columns: Sequence[str]) -> None:
