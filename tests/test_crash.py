@@ -98,7 +98,7 @@ def test_an_output_appears_only_with_its_manifest_and_ledger_entry(
         raise KeyboardInterrupt  # as a kill would, in the middle
 
     if step == "manifest":
-        monkeypatch.setattr("custodes.workspace._workspace.write_atomic", crash)
+        monkeypatch.setattr("custodes.workspace._tables.write_atomic", crash)
     else:
         monkeypatch.setattr(Workspace, "_record_anonymization", crash)
     with pytest.raises(KeyboardInterrupt):
@@ -127,7 +127,7 @@ def test_an_output_appears_only_with_its_manifest_and_ledger_entry(
 _SLOW_ANONYMIZE = """
 import sys, time
 from pathlib import Path
-import custodes.workspace._workspace as w
+import custodes.workspace._tables as w
 from custodes.cli import main
 
 original = w.file_sha256

@@ -1,0 +1,124 @@
+"""What a workspace owns: its settings, engine, store and ledger, and how it records."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from custodes._cache import FileHashes
+from custodes.engines import Engine, get_engine
+from custodes.ledger import Ledger, open_ledger
+from custodes.settings import Settings, load_settings
+from custodes.store import Store
+from custodes.workspace._create import InitResult, init_workspace
+
+if TYPE_CHECKING:  # detection loads its registries only when a scan runs
+    from custodes.release import ReleaseBook
+
+__all__ = ["WorkspaceCore", "current_actor"]
+
+
+class WorkspaceCore:
+    """A workspace's settings, engine, store and ledger (opened once, on first use, and
+    closed by :meth:`close` or when the workspace is garbage-collected)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.engine: Engine = get_engine(self.settings.engine)
+        self._ledger: Ledger | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def init(self) -> InitResult:
+        """Create (or check) the workspace: folder, store, migrations, signing key."""
+        self.close()  # a store opened before may have had an older schema
+        return init_workspace(self.settings)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The workspace's ledger, opened once; every entry is screened for personal data."""
+        if self._ledger is None:
+            from custodes.detect import personal_data_in
+
+            ledger = open_ledger(self.settings, screen=personal_data_in)
+            self._finalizer = weakref.finalize(self, ledger.store.dispose)
+            self._ledger = ledger
+        return self._ledger
+
+    @property
+    def store(self) -> Store:
+        """The workspace's store (the ledger's)."""
+        return self.ledger.store
+
+    def close(self) -> None:
+        """Close the store's connections (the workspace opens them again when needed)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._ledger = None
+        self._finalizer = None
+
+    @property
+    def releases(self) -> ReleaseBook:
+        """The book of release records, in the workspace's store."""
+        from custodes.release import ReleaseBook
+
+        return ReleaseBook(self.store)
+
+    @property
+    def path(self) -> Path:
+        """The workspace folder."""
+        return self.settings.workspace
+
+    def initialized(self) -> bool:
+        """Whether ``custodes init`` set this workspace up (its signing key exists)."""
+        return self.settings.signing_key_path().is_file()
+
+    def _relative(self, name: str | os.PathLike[str], *, file: bool = False) -> str:
+        """How the ledger names a file: relative to the workspace folder, never absolutely.
+        A name that is neither a ``file`` nor an existing or absolute path (a database
+        table's, a frame's) stays as it is."""
+        if not file and not os.path.isabs(name) and not Path(name).exists():
+            return os.fspath(name)
+        return os.path.relpath(Path(name).resolve(), self.path.resolve())
+
+    def record(
+        self, event: str, subject: str, payload: Mapping[str, Any], actor: str | None = None
+    ) -> int | None:
+        """Append an event to the workspace's ledger (None when it has none yet).
+
+        ``actor`` is who acted (default: $CUSTODES_ACTOR, else the system user).
+        """
+        if not self.initialized():
+            return None
+        from custodes.detect import hash_personal
+
+        # Column names and other strings that are personal data go to the ledger hashed.
+        subject, payload = hash_personal(subject, payload)
+        with self.store.transaction() as session:
+            return self.ledger.append(session, event, actor or current_actor(), subject, payload)
+
+    def file_hash(self, path: Path) -> str:
+        """The SHA-256 of a file, remembered while its size, inode and time stay the same
+        (the workspace remembers a bounded number of files)."""
+        return self._file_hashes.of(path)
+
+    @functools.cached_property
+    def _file_hashes(self) -> FileHashes:
+        from custodes.workspace._access import FILE_HASHES
+
+        return FileHashes(FILE_HASHES)
+
+
+def current_actor() -> str:
+    """Who is acting: $CUSTODES_ACTOR, else the operating-system user."""
+    return os.environ.get("CUSTODES_ACTOR") or getpass.getuser()
