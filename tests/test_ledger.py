@@ -181,6 +181,23 @@ def test_init_twice_is_harmless(workspace: Settings) -> None:
     assert ledger.entry(0)["type"] == "workspace.initialized"
 
 
+def test_a_key_whose_fingerprint_spells_a_card_number_still_initializes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The short fingerprint is 16 hex characters: now and then all digits, and then a tenth
+    of the time a Luhn-valid card number, which the ledger refuses. The ledger records the
+    key's full SHA-256 instead (with a letter in it but once in ~10^13 keys)."""
+    import custodes.workspace._create as create
+
+    monkeypatch.setattr(create, "fingerprint", lambda key: "4111111111111111")
+    settings = load_settings(tmp_path / "ws")
+    result = init_workspace(settings)
+    assert result.fingerprint == "4111111111111111"
+    entry = open_ledger(settings).entry(0)
+    assert entry["type"] == "workspace.initialized"
+    assert len(entry["payload"]["ledger_key_sha256"]) == 64
+
+
 def test_an_entry_commits_with_its_transaction_or_not_at_all(workspace: Settings) -> None:
     ledger = open_ledger(workspace)
 

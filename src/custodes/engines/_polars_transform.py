@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -19,8 +18,7 @@ import pyarrow as pa
 
 from custodes._files import StagedFile
 from custodes.engines._polars import Table, as_date, frame_of, source_like
-from custodes.errors import DataFileError, UnsupportedError
-from custodes.io import WRITE_FORMATS, TableSource
+from custodes.io import TableSource, write_table
 
 __all__ = ["PolarsTransformOps", "generalize", "recode"]
 
@@ -151,48 +149,7 @@ class PolarsTransformOps:
         Given a :class:`~custodes._files.StagedFile`, the table goes to its
         temporary file and the caller renames it into place.
         """
-        target = path.target if isinstance(path, StagedFile) else Path(path)
-        fmt = WRITE_FORMATS.get(target.suffix.lower())
-        if fmt is None:
-            raise UnsupportedError(
-                f"cannot write {str(target)!r}: give the output one of the extensions "
-                f"{', '.join(WRITE_FORMATS)}."
-            )
-        frame = frame_of(table)
-        if fmt in ("csv", "tsv", "jsonl"):
-            frame = _text_friendly(frame, target)
-        if isinstance(path, StagedFile):
-            _sink(frame, path.temp, fmt, target)
-            return
-        with StagedFile(target) as own:
-            _sink(frame, own.temp, fmt, target)
-            own.commit()
-
-
-def _sink(frame: pl.LazyFrame, temp: Path, fmt: str, target: Path) -> None:
-    try:
-        if fmt == "parquet":
-            frame.sink_parquet(temp, engine="streaming")
-        elif fmt == "jsonl":
-            frame.sink_ndjson(temp, engine="streaming")
-        else:
-            frame.sink_csv(temp, separator="\t" if fmt == "tsv" else ",", engine="streaming")
-    except OSError as exc:
-        raise DataFileError(f"cannot write {str(target)!r}: {exc.strerror}.") from None
-
-
-def _text_friendly(frame: pl.LazyFrame, target: Path) -> pl.LazyFrame:
-    """Durations as text and bytes as hex for text formats; nested values cannot go."""
-    for name, dtype in frame.collect_schema().items():
-        if isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Object):
-            raise UnsupportedError(
-                f"column {name!r} holds {dtype} values, which {str(target)!r} cannot hold as "
-                "text; write Parquet (.parquet) or drop the column."
-            )
-    return frame.with_columns(
-        pl.col(pl.Duration).cast(pl.String),
-        pl.col(pl.Binary).bin.encode("hex"),
-    )
+        write_table(frame_of(table), path)
 
 
 def _relabel(column: str, old: list[str | None], new: list[str]) -> pl.Expr:

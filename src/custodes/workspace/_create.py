@@ -6,11 +6,13 @@ only appends and proves.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
 from custodes._files import write_atomic
@@ -83,10 +85,18 @@ def init_workspace(settings: Settings) -> InitResult:
                     "workspace.initialized",
                     "custodes init",
                     "workspace",
-                    {"ledger_key_fingerprint": fingerprint(public), "schema": HEAD_REVISION},
+                    # The key's whole SHA-256: the 16-character fingerprint can be all
+                    # digits, and a ledger entry must never look like a card number.
+                    {"ledger_key_sha256": _key_sha256(public), "schema": HEAD_REVISION},
                 )
     finally:
         store.dispose()
     return InitResult(
         settings.workspace, store.shown, key_path, public_path, fingerprint(public), created
     )
+
+
+def _key_sha256(public: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw public key, hex (the fingerprint is its first 16 characters)."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
