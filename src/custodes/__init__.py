@@ -75,7 +75,7 @@ from custodes.workspace import (
 
 if _TYPE_CHECKING:
     from custodes.detect import ScanResult
-    from custodes.dp import PrivateQueries
+    from custodes.dp import Budget, PrivateQueries
     from custodes.governance import (
         Governance,
         GovernancePolicy,
@@ -83,6 +83,7 @@ if _TYPE_CHECKING:
         disclosure_report,
         load_governance_policy,
     )
+    from custodes.release import ReleaseRecord
 
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "AnonymizationSpec",
     "Assessment",
     "AverageRisk",
+    "Budget",
     "ColumnRoleError",
     "CustodesError",
     "DataFileError",
@@ -112,6 +114,7 @@ __all__ = [
     "PrivateQueries",
     "RecursiveCLDiversity",
     "RefusedError",
+    "ReleaseRecord",
     "Roles",
     "ScanResult",
     "SettingError",
@@ -148,6 +151,8 @@ __all__ = [
 _LAZY = {
     "ScanResult": "custodes.detect",
     "PrivateQueries": "custodes.dp",
+    "Budget": "custodes.dp",
+    "ReleaseRecord": "custodes.release",
     "Governance": "custodes.governance",
     "GovernancePolicy": "custodes.governance",
     "audit_report": "custodes.governance",
