@@ -750,3 +750,39 @@ def test_a_release_holds_exactly_the_requested_columns(office: tuple[Settings, P
     text = json.dumps(note)
     assert str(folder) not in text
     assert "fingerprint" not in text
+
+
+def test_the_gate_reads_the_file_that_leaves(
+    office: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: the gate scans the bytes written, not the plan that should have made
+    them, so an identifier a faulty transformation or engine writes is still caught."""
+    import polars as pl
+
+    import custodes.engines._polars_transform as transform
+    from tests.test_detect import late_region_ids
+
+    settings, folder = office
+    _registered(settings, folder)
+    request = act(settings, "rita").file_request("register")
+    act(settings, "rita").set_objectives(
+        request,
+        purpose="public_welfare",
+        sharing_model="file_under_agreement",
+        columns=COLUMNS,
+        intended_use="study household benefits by county",
+        term_end="2030-12-31",
+    )
+    act(settings, "stella").identify(request)
+    written = transform.write_table
+    leaked = late_region_ids(1, seed=9)[0]
+
+    def faulty(frame: pl.LazyFrame, path: object) -> None:  # a bug that writes an ID
+        first = frame.collect_schema().names()[0]
+        written(frame.with_columns(pl.lit(leaked).alias(first)), path)
+
+    monkeypatch.setattr(transform, "write_table", faulty)
+    with pytest.raises(RefusedError, match="CN_RESIDENT_ID") as caught:
+        act(settings, "stella").prepare(request, folder / "plan.toml")
+    assert leaked not in str(caught.value)
+    assert act(settings, "audrey").request(request).state == "identifiers_identified"

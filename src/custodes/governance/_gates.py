@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from custodes._files import StagedFile
 from custodes.errors import RefusedError
 from custodes.governance._policy import GovernancePolicy
 
@@ -168,16 +169,27 @@ def checked_identifiers_of(table: Any) -> tuple[CheckedIdentifier, ...]:
     )
 
 
+def written_table(staged: StagedFile) -> Any:
+    """A staged file as written (the bytes that will leave), to be read back by the gate."""
+    from custodes.io import WRITE_FORMATS, open_table
+
+    fmt = WRITE_FORMATS.get(staged.target.suffix.lower(), "csv")
+    return open_table(staged.temp, format=fmt, has_header=True)
+
+
 def candidate_of(
     made: Any,
     *,
+    written: StagedFile | None = None,
     policy: GovernancePolicy,
     roles: Mapping[str, Any],
     requested: Sequence[str],
     what: str = "the prepared file",
 ) -> ReleaseCandidate:
     """Measure an anonymization result (:class:`~custodes.anonymize.Anonymization`) for the
-    gates: ``roles`` are the dataset's column roles, ``requested`` the request's columns."""
+    gates: ``roles`` are the dataset's column roles, ``requested`` the request's columns.
+    With ``written``, identifiers are sought in the file as written, not in the plan that
+    made it: whatever went wrong on the way, what leaves is what is scanned."""
     from custodes.anonymize._identifiers import Remove
 
     sensitive = bool(roles.get("categories"))
@@ -194,5 +206,7 @@ def candidate_of(
         requested=tuple(requested),
         identifying=tuple(roles.get("identifying", [])),
         handled=tuple(a.column for a in made.spec.actions() if not isinstance(a, Remove)),
-        checked_identifiers=checked_identifiers_of(made.table),
+        checked_identifiers=checked_identifiers_of(
+            made.table if written is None else written_table(written)
+        ),
     )

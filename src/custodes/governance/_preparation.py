@@ -70,7 +70,7 @@ class Preparation(Acting):
                     StagedFile(self._artifact_path(request_id, "staged", source))
                 )
                 made = self._make_file(data, source, spec, details, staged)
-                self._gates(data, details, made)
+                self._gates(data, details, made, staged)
                 artifact = made.output_sha256
                 report = {
                     "k_anonymity": made.after.k_anonymity,
@@ -163,10 +163,16 @@ class Preparation(Acting):
         suffix = source.suffix if source.suffix in (".csv", ".parquet", ".jsonl") else ".csv"
         return self.preparer.path / "releases" / request_id / f"{kind}{suffix}"
 
-    def _gates(self, data: Dataset, details: Mapping[str, Any], made: Any) -> None:
+    def _gates(
+        self, data: Dataset, details: Mapping[str, Any], made: Any, written: StagedFile
+    ) -> None:
         """The policy's release gates (:data:`~custodes.governance.GATES`) on a prepared file."""
         candidate = candidate_of(
-            made, policy=self.policy, roles=json.loads(data.roles), requested=details["columns"]
+            made,
+            written=written,
+            policy=self.policy,
+            roles=json.loads(data.roles),
+            requested=details["columns"],
         )
         check_gates(candidate)
 
@@ -205,6 +211,7 @@ class Preparation(Acting):
                     )
                 candidate = candidate_of(
                     made,
+                    written=staged,
                     policy=self.policy,
                     roles=json.loads(data.roles),
                     requested=details["columns"],
