@@ -540,3 +540,27 @@ def test_detection_imports_neither_polars_nor_the_workspace() -> None:
             )
             for name in names:
                 assert not name.startswith(("polars", "custodes.workspace")), (path.name, name)
+
+
+@given(
+    st.lists(
+        st.text("abcdefABCDEFghxyzXYZ._/ -", min_size=0, max_size=24)
+        | st.from_regex(r"[A-Za-z_]{0,6}[0-9]{1,4}[A-Za-z_]{0,6}", fullmatch=True)
+        | st.from_regex(r"-?[0-9]{1,8}(\.[0-9]{1,8})?(e[-+]?[0-9]{1,3})?", fullmatch=True)
+        | st.from_regex(r"(sha256:)?[0-9a-f]{16,64}", fullmatch=True)
+        | st.sampled_from(["dead.beef.cafe", "ab-cd-ef-ab-cd-ef", "request.released", "a-b"]),
+        min_size=1,
+        max_size=30,
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_the_ledger_screen_skips_only_what_no_recognizer_matches(strings: list[str]) -> None:
+    """The screen's shortcut (plain words skip the engine) agrees with the recognizers."""
+    from custodes.detect._screen import _recognized, could_be_personal
+
+    skipped = [s for s in strings if not could_be_personal(s)]
+    assert _recognized(skipped) == [None] * len(skipped)
+    assert could_be_personal("dead.beef.cafe")
+    assert could_be_personal("ab-cd-ef-ab-cd-ef")
+    assert could_be_personal("13812345678")  # a phone number is a number, but a long one
+    assert could_be_personal("E12345678")

@@ -50,24 +50,14 @@ from custodes.errors import (
 )
 from custodes.hierarchy import Hierarchy, read_hierarchy
 from custodes.io import TableSource
-from custodes.ledger import (
-    Ledger,
-    SignedHead,
-    Verification,
-    load_head,
-    load_public_key,
-    verify_export,
-)
 from custodes.risk import Assessment, PopulationRisk
 from custodes.settings import Settings, load_settings
 from custodes.summary import Summary
 from custodes.workspace import (
-    InitResult,
     Roles,
     Workspace,
     anonymize,
     assess,
-    init_workspace,
     open_table,
     read_table,
     scan,
@@ -83,7 +73,16 @@ if _TYPE_CHECKING:
         disclosure_report,
         load_governance_policy,
     )
+    from custodes.ledger import (
+        Ledger,
+        SignedHead,
+        Verification,
+        load_head,
+        load_public_key,
+        verify_export,
+    )
     from custodes.release import ReleaseRecord
+    from custodes.workspace import InitResult, init_workspace
 
 
 __all__ = [
@@ -158,6 +157,15 @@ _LAZY = {
     "audit_report": "custodes.governance",
     "disclosure_report": "custodes.governance",
     "load_governance_policy": "custodes.governance",
+    # The ledger and workspace creation load the store (SQLAlchemy, Alembic).
+    "Ledger": "custodes.ledger",
+    "SignedHead": "custodes.ledger",
+    "Verification": "custodes.ledger",
+    "load_head": "custodes.ledger",
+    "load_public_key": "custodes.ledger",
+    "verify_export": "custodes.ledger",
+    "InitResult": "custodes.workspace",
+    "init_workspace": "custodes.workspace",
 }
 
 

@@ -28,7 +28,7 @@ from custodes.detect._recognizers import RECOGNIZERS, validated_hits
 from custodes.engines._detect import SpanSearch
 from custodes.io import is_identifier_name
 
-__all__ = ["hash_personal", "header_judge", "personal_data_in"]
+__all__ = ["could_be_personal", "hash_personal", "header_judge", "personal_data_in"]
 
 _PREFIX = "sha256:"
 # Judged whole, these are facts, not people: a date (a deadline, a release day), a place.
@@ -37,10 +37,35 @@ _NOT_ALONE = frozenset({"DATE_OF_BIRTH", "IP_ADDRESS", "PLACE"})
 _DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
 
 
+# What no recognizer can match, so that most strings of a ledger entry (event names, keys,
+# states, parameters, digests) skip the engine: ASCII words and a few separators with no
+# pairs of hex letters joined as a MAC address joins them; a word with a short number in it
+# (sha256); a number of at most 8 digits a side; a hex digest (the ledger's own hashes).
+_WORDS = re.compile(r"[A-Za-z_./ \-]*")
+_HEX_PAIRS = re.compile(r"(?i)[a-f]{2}[.\-][a-f]{2}")
+_SHORT_NUMBERED = re.compile(r"[A-Za-z_]*[0-9]{1,4}[A-Za-z_]*")
+_NUMBER = re.compile(r"-?[0-9]{1,8}(?:\.[0-9]{1,8})?(?:e[-+]?[0-9]{1,3})?")
+
+
+def could_be_personal(text: str) -> bool:
+    """False for a string no recognizer can match (see above); True otherwise."""
+    if _WORDS.fullmatch(text):
+        return _HEX_PAIRS.search(text) is not None
+    return not (_SHORT_NUMBERED.fullmatch(text) or _NUMBER.fullmatch(text) or _DIGEST.match(text))
+
+
 def personal_data_in(strings: Sequence[str]) -> list[str | None]:
     """For each string, the entity of the personal data it is or holds, or None."""
-    if not strings:
-        return []
+    out: list[str | None] = [None] * len(strings)
+    todo = [i for i, text in enumerate(strings) if could_be_personal(text)]
+    if todo:
+        for i, kind in zip(todo, _recognized([strings[i] for i in todo]), strict=True):
+            out[i] = kind
+    return out
+
+
+def _recognized(strings: Sequence[str]) -> list[str | None]:
+    """:func:`personal_data_in` by the recognizers, run by the engine."""
     values = pa.array(list(strings), type=pa.large_string())
     kinds: list[str | None] = [
         None if entity in _NOT_ALONE else entity for entity in classify(values).to_pylist()

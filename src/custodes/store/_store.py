@@ -14,9 +14,6 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -85,6 +82,9 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (harmless when it is already there)."""
+        from alembic import command  # only migrations need Alembic (slow to import)
+        from alembic.config import Config
+
         config = Config()
         location = resources.files("custodes.store").joinpath("migrations")
         config.set_main_option("script_location", str(location))
@@ -102,6 +102,8 @@ class Store:
         """The schema's migration revision (None: not set up)."""
         try:
             with self.engine.connect() as connection:
+                from alembic.runtime.migration import MigrationContext
+
                 return MigrationContext.configure(connection).get_current_revision()
         except OperationalError as exc:
             raise DataFileError(

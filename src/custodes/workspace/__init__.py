@@ -6,7 +6,9 @@ store, one ledger and one engine, and hands the faces what they need
 ``ws.assess(...)``, ``ws.anonymize(...)``, ``ws.scan(...)``).
 """
 
-from custodes.workspace._create import InitResult, init_workspace
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from custodes.workspace._roles import ScanRoles, identifiers_from_scan, roles_from_scan
 from custodes.workspace._workspace import (
     Roles,
@@ -18,6 +20,9 @@ from custodes.workspace._workspace import (
     read_table,
     scan,
 )
+
+if _TYPE_CHECKING:  # creating a workspace loads the store (SQLAlchemy, Alembic): on first use
+    from custodes.workspace._create import InitResult, init_workspace
 
 __all__ = [
     "InitResult",
@@ -34,3 +39,12 @@ __all__ = [
     "roles_from_scan",
     "scan",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``InitResult`` and ``init_workspace``, imported on first use."""
+    if name in ("InitResult", "init_workspace"):
+        from custodes.workspace import _create
+
+        return getattr(_create, name)
+    raise AttributeError(f"module 'custodes.workspace' has no attribute {name!r}")

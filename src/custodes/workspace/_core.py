@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, Self
 
 from custodes._cache import FileHashes
 from custodes.engines import Engine, get_engine
-from custodes.ledger import Ledger, open_ledger
 from custodes.settings import Settings, load_settings
-from custodes.store import Store
-from custodes.workspace._create import InitResult, init_workspace
 
-if TYPE_CHECKING:  # detection loads its registries only when a scan runs
+if TYPE_CHECKING:  # the store and the ledger load on first use (SQLAlchemy is slow)
+    from custodes.ledger import Ledger
     from custodes.release import ReleaseBook
+    from custodes.store import Store
+    from custodes.workspace._create import InitResult
 
 __all__ = ["WorkspaceCore", "current_actor"]
 
@@ -42,6 +42,8 @@ class WorkspaceCore:
     def init(self) -> InitResult:
         """Create (or check) the workspace: folder, store, migrations, signing key."""
         self.close()  # a store opened before may have had an older schema
+        from custodes.workspace._create import init_workspace
+
         return init_workspace(self.settings)
 
     @property
@@ -49,6 +51,7 @@ class WorkspaceCore:
         """The workspace's ledger, opened once; every entry is screened for personal data."""
         if self._ledger is None:
             from custodes.detect import personal_data_in
+            from custodes.ledger import open_ledger
 
             ledger = open_ledger(self.settings, screen=personal_data_in)
             self._finalizer = weakref.finalize(self, ledger.store.dispose)

@@ -8,11 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from custodes.ledger import Ledger, open_ledger
 from custodes.workspace._core import WorkspaceCore
 
-if TYPE_CHECKING:  # detection loads its registries only when a scan runs
-    from custodes.ledger import SignedHead, Verification
+if TYPE_CHECKING:  # the store and the ledger load on first use (SQLAlchemy is slow)
+    from custodes.ledger import Ledger, SignedHead, Verification
 
 __all__ = ["LedgerFace"]
 
@@ -46,6 +45,8 @@ class LedgerFace(WorkspaceCore):
         if self.settings.signing_key_path().exists():
             yield self.ledger
             return
+        from custodes.ledger import open_ledger
+
         ledger = open_ledger(self.settings, signing=False)
         try:
             yield ledger

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from custodes.anonymize._result import Anonymization
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.risk import Assessment
-from custodes.store import Store
 from custodes.workspace._ledgering import LedgerFace
 from custodes.workspace._tables import Roles, TableLike, TablesFace, open_table, read_table
 
@@ -102,6 +101,8 @@ class Workspace(TablesFace, LedgerFace):
 
         if not self.initialized():
             return checkup(self.settings, None, folders=folders, fix=fix)
+
+        from custodes.store import Store
 
         store = Store(self.settings.database_url())
         try:
