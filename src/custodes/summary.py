@@ -147,23 +147,23 @@ class Summary:
     ``codes[c, j]`` is the integer code of class ``c``'s value for
     quasi-identifier ``j`` (codes are dense, 0..k-1, in no particular order);
     ``counts[c]`` is the class size. The values themselves are decoded only on
-    request (:meth:`values_frame`) from ``value_rows`` of ``value_source``.
+    request (:meth:`values_frame`) from ``categories``: per quasi-identifier, the
+    value (text) of each code, so what crosses the engine seam is one entry per
+    distinct value of a column, not one per class.
     """
 
     quasi_identifiers: tuple[str, ...]
     codes: npt.NDArray[np.int32]
     counts: IntArray
     sensitive: dict[str, SensitiveHistogram]
-    value_source: pa.Table
-    """An Arrow table with one text column per quasi-identifier holding every class's values."""
-    value_rows: IntArray
-    """For each class, the row of ``value_source`` holding its values."""
+    categories: tuple[pa.Array, ...]
+    """Per quasi-identifier, an Arrow text array: entry ``c`` is the value of code ``c``."""
 
     def __post_init__(self) -> None:
         if self.codes.shape != (len(self.counts), len(self.quasi_identifiers)):
             raise InternalError("summary codes do not match its classes and quasi-identifiers")
-        if len(self.value_rows) != len(self.counts):
-            raise InternalError("summary value rows do not match its classes")
+        if len(self.categories) != len(self.quasi_identifiers):
+            raise InternalError("summary categories do not match its quasi-identifiers")
 
     @property
     def rows(self) -> int:
@@ -180,24 +180,25 @@ class Summary:
         sizes, freq = np.unique(self.counts, return_counts=True)
         return sizes.astype(np.int64), freq.astype(np.int64)
 
-    def _text(self, name: str) -> pa.Array:
-        column = self.value_source.column(name).combine_chunks()
+    def _text(self, j: int) -> pa.Array:
+        column = self.categories[j]
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
         return column if pa.types.is_string(column.type) else column.cast(pa.string())
 
     def category_values(self, j: int) -> list[str | None]:
         """The value (as text) behind each code 0..k-1 of quasi-identifier ``j``."""
-        codes = self.codes[:, j].astype(np.int64)
-        size = int(codes.max()) + 1 if len(codes) else 0
-        first = np.zeros(size, dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1, dtype=np.int64)
-        column = self._text(self.quasi_identifiers[j])
-        values: list[str | None] = column.take(pa.array(self.value_rows[first])).to_pylist()
+        values: list[str | None] = self._text(j).to_pylist()
         return values
 
     def values_frame(self) -> pa.Table:
         """One row per class with its quasi-identifier values as text (sizes: ``counts``)."""
-        rows = pa.array(self.value_rows)
-        return pa.table({q: self._text(q).take(rows) for q in self.quasi_identifiers})
+        return pa.table(
+            {
+                q: self._text(j).take(pa.array(self.codes[:, j].astype(np.int64)))
+                for j, q in enumerate(self.quasi_identifiers)
+            }
+        )
 
     def value_counts(self, j: int) -> list[tuple[str, int]]:
         """(value as text, records) of quasi-identifier ``j``, in order of first class."""

@@ -299,14 +299,11 @@ class PolarsSummaryOps:
             codes=matrix,
             counts=class_counts.astype(np.int64),
             sensitive=histograms,
-            # Only each class's first row crosses the seam, as text.
-            value_source=pa.table(
-                {
-                    name: text_arrow(detail.get_column(key).gather(first_row))
-                    for key, name in zip(keys, qis, strict=False)
-                }
+            # One entry per distinct value of each column crosses the seam, as text.
+            categories=tuple(
+                text_arrow(detail.get_column(keys[j]).gather(_first_index(codes[j], sizes[j])))
+                for j in range(q)
             ),
-            value_rows=np.arange(classes, dtype=np.int64),
         )
 
 
