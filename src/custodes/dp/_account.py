@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -33,16 +32,12 @@ from custodes._files import text_sha256
 from custodes.dp._access import Access
 from custodes.dp._budget import Budget
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError
-from custodes.store import Decision, DPBudget, DPBudgetChange
+from custodes.store import Decision, DPBudget, DPBudgetChange, timestamp
 
 __all__ = ["GLOBAL", "BudgetAccount", "Payment"]
 
 GLOBAL = "*"
 """The recipient name of a dataset's global ceiling."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -210,8 +205,8 @@ class BudgetAccount:
                     reason=reason,
                     state="under_review",
                     proposed_by=self.actor,
-                    created_at=_now(),
-                    updated_at=_now(),
+                    created_at=timestamp(),
+                    updated_at=timestamp(),
                 )
             )
             self.access.record(
@@ -250,7 +245,7 @@ class BudgetAccount:
                     f"{self.actor!r} proposed budget change {change_id} or would receive it, and "
                     "may not review it."
                 )
-            change.updated_at = _now()
+            change.updated_at = timestamp()
             approvals = self.access.vote(
                 session,
                 change_id,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from custodes.governance._policy import DEFAULT_GOVERNANCE, GovernancePolicy, lo
 from custodes.governance._ports import Preparer
 from custodes.governance._workflow import check_move, check_step
 from custodes.ledger import Ledger
-from custodes.store import Actor, Dataset, Request
+from custodes.store import Actor, Dataset, Request, timestamp
 
 __all__ = ["FULL_VIEW", "Acting", "now"]
 
@@ -32,9 +31,8 @@ FULL_VIEW = ("admin", "steward", "reviewer", "pricing_authority", "auditor")
 """Roles that see every actor and request; anyone else (a requester) sees only their own."""
 
 
-def now() -> str:
-    """The time now, UTC, to the second (ISO 8601 with a Z)."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+now = timestamp
+"""The time now, UTC, to the second (ISO 8601 with a Z), as the store's rows hold it."""
 
 
 class Acting:

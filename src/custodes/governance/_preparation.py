@@ -151,13 +151,18 @@ class Preparation(Acting):
         return load_spec(path, str(key) if key.exists() else None, key_hint=hint), path
 
     def _checked_source(self, data: Dataset) -> Path:
-        source = Path(data.source)
-        if not source.is_file() or self.preparer.file_hash(source) != data.content_sha256:
+        return self.checked_source(data.name, data.version, data.source, data.content_sha256)
+
+    def checked_source(self, name: str, version: int, source: str, content_sha256: str) -> Path:
+        """A dataset version's registered file, refused when it changed or is gone since it
+        was registered."""
+        path = Path(source)
+        if not path.is_file() or self.preparer.file_hash(path) != content_sha256:
             raise RefusedError(
-                f"the source of {data.name} version {data.version} changed or is gone since it "
+                f"the source of {name} version {version} changed or is gone since it "
                 "was registered (SHA-256 differs); register the new version and file a new request."
             )
-        return source
+        return path
 
     def _artifact_path(self, request_id: str, kind: str, source: Path) -> Path:
         suffix = source.suffix if source.suffix in (".csv", ".parquet", ".jsonl") else ".csv"

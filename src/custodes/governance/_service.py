@@ -11,7 +11,7 @@ preparation and release (:mod:`._preparation`, checked by the gates of
 from __future__ import annotations
 
 from custodes.governance._actors import Actors
-from custodes.governance._base import FULL_VIEW, now
+from custodes.governance._base import FULL_VIEW
 from custodes.governance._catalog import Catalog
 from custodes.governance._fees import UNITS, Fees
 from custodes.governance._preparation import FILE_MODELS, Preparation, recipient_manifest
@@ -28,8 +28,6 @@ __all__ = [
     "RequestView",
     "recipient_manifest",
 ]
-
-_now = now  # the name `custodes.dp._budgets` imports until it stops subclassing Governance
 
 
 class Governance(Actors, Requests, Catalog, Preparation, Fees):

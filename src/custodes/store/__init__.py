@@ -18,6 +18,7 @@ from custodes.store._models import (
     Request,
     RevenueLimit,
     TreeHead,
+    timestamp,
 )
 from custodes.store._store import HEAD_REVISION, Store
 
@@ -41,4 +42,5 @@ __all__ = [
     "RevenueLimit",
     "Store",
     "TreeHead",
+    "timestamp",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -23,7 +25,13 @@ __all__ = [
     "Request",
     "RevenueLimit",
     "TreeHead",
+    "timestamp",
 ]
+
+
+def timestamp() -> str:
+    """The time now as the store's rows hold it: UTC, to the second, ISO 8601 with a Z."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Base(DeclarativeBase):

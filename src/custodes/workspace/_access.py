@@ -18,18 +18,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from custodes._cache import FileHashes
 from custodes.dp import BOUNDED_TABLES, LRU, Bounded, Catalogued, Member
-from custodes.errors import RefusedError
 from custodes.store import Actor, Request
 
 if TYPE_CHECKING:
     from custodes.governance import Governance
 
-__all__ = ["FILE_HASHES", "GovernanceAccess", "QueryCaches"]
+__all__ = ["GovernanceAccess", "QueryCaches"]
 
-FILE_HASHES = 256
-"""How many source files' hashes a workspace remembers (least recently used dropped)."""
 _GRANTING = ("released", "monitoring")
 """The states of a request whose access the recipient holds."""
 
@@ -44,9 +40,8 @@ class QueryCaches:
 class GovernanceAccess:
     """:class:`custodes.dp.Access` over governance acting as one actor."""
 
-    def __init__(self, governance: Governance, hashes: FileHashes) -> None:
+    def __init__(self, governance: Governance) -> None:
         self.governance = governance
-        self.hashes = hashes
 
     @property
     def actor(self) -> str:
@@ -117,19 +112,9 @@ class GovernanceAccess:
 
     def source(self, dataset: Catalogued) -> Path:
         """The registered file, refused when it changed or is gone since registration."""
-        source = Path(dataset.source)
-        if not source.is_file() or self._hash_of(source) != dataset.content_sha256:
-            raise RefusedError(
-                f"the source of {dataset.name} version {dataset.version} changed or is gone "
-                "since it was registered (SHA-256 differs); register the new version and file "
-                "a new request."
-            )
-        return source
-
-    def _hash_of(self, path: Path) -> str:
-        """The file's SHA-256, computed again whenever its size, inode or modification time
-        change."""
-        return self.hashes.of(path)
+        return self.governance.checked_source(
+            dataset.name, dataset.version, dataset.source, dataset.content_sha256
+        )
 
     def grade_default(self, grade: str, *, ceiling: bool) -> Fraction:
         """The policy's default rho of a grade (a recipient's, or the global ceiling)."""

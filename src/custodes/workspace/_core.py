@@ -20,7 +20,10 @@ if TYPE_CHECKING:  # the store and the ledger load on first use (SQLAlchemy is s
     from custodes.store import Store
     from custodes.workspace._create import InitResult
 
-__all__ = ["WorkspaceCore", "current_actor"]
+__all__ = ["FILE_HASHES", "WorkspaceCore", "current_actor"]
+
+FILE_HASHES = 256
+"""How many files' hashes a workspace remembers (least recently used dropped)."""
 
 
 class WorkspaceCore:
@@ -117,8 +120,6 @@ class WorkspaceCore:
 
     @functools.cached_property
     def _file_hashes(self) -> FileHashes:
-        from custodes.workspace._access import FILE_HASHES
-
         return FileHashes(FILE_HASHES)
 
 

@@ -163,7 +163,7 @@ class TablesFace(WorkspaceCore):
             "scan.made",
             self._relative(source.name),
             {
-                "input_sha256": _file_hash(table),
+                "input_sha256": _input_hash(self, table),
                 "rows": result.rows,
                 "full": result.full,
                 "grade": result.grade.level,
@@ -242,7 +242,7 @@ class TablesFace(WorkspaceCore):
                     self.engine.write(release.table, staged)  # streamed, never held whole
                 written, sha = str(staged.target), file_sha256(staged.temp)
             release = replace(
-                release, input_sha256=_file_hash(table), output=written, output_sha256=sha
+                release, input_sha256=_input_hash(self, table), output=written, output_sha256=sha
             )
             # The output looks finished (has its name) only once its manifest and ledger
             # entry exist: a process killed before leaves a temporary file, nothing more.
@@ -475,7 +475,9 @@ def _check_released_columns(
             )
 
 
-def _file_hash(table: TableLike) -> str | None:
+def _input_hash(ws: WorkspaceCore, table: TableLike) -> str | None:
+    """The SHA-256 of a table given as a file (the workspace remembers it while unchanged:
+    governance has hashed a registered source already), else None."""
     if isinstance(table, str | os.PathLike) and Path(table).is_file():
-        return file_sha256(table)
+        return ws.file_hash(Path(table))
     return None

@@ -57,7 +57,7 @@ class Workspace(TablesFace, LedgerFace):
         from custodes.workspace._access import GovernanceAccess
 
         caches = self._query_caches
-        access = GovernanceAccess(self.governance(actor), self._file_hashes)
+        access = GovernanceAccess(self.governance(actor))
         return PrivateQueries(access, BudgetAccount(access), self.engine, caches.tables)
 
     @functools.cached_property
