@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import string
@@ -35,6 +36,7 @@ from custodes.detect import (
 from custodes.detect._validate import (
     iban_pattern,
     iban_valid,
+    judged,
     luhn_valid,
     ric18_valid,
     ssn_valid,
@@ -104,6 +106,50 @@ def test_resident_id_agrees_with_stdnum(values: list[str]) -> None:
 def test_random_digits_agree_with_stdnum(bodies: list[str]) -> None:
     values = [b + "10X98765432"[i % 11] for i, b in enumerate(bodies)]
     assert ric18_valid(pa.array(values)).tolist() == [_stdnum_ric(v) for v in values]
+
+
+@given(
+    st.lists(ric_like(), min_size=1, max_size=40),
+    st.lists(st.integers(0, 40), max_size=4),
+    st.sampled_from([pa.string(), pa.large_string(), pa.string_view()]),
+)
+@settings(max_examples=40, deadline=None)
+def test_validators_judge_chunks_as_they_judge_the_whole(
+    values: list[str], cuts: list[int], kind: pa.DataType
+) -> None:
+    """A validator runs a chunk at a time: cut anywhere, of any string type, it gives the
+    whole column's answer, and hands back the values it read in order."""
+    bounds = sorted({0, len(values), *(min(c, len(values)) for c in cuts)})
+    parts = [pa.array(values[a:b], type=kind) for a, b in itertools.pairwise(bounds)]
+    chunked = pa.chunked_array(parts, type=kind)
+    for validate in (ric18_valid, uscc_valid):
+        ok, read = judged(validate, chunked)
+        assert ok.tolist() == validate(pa.array(values)).tolist()
+        assert read.to_pylist() == values
+    for name in ("cn_resident_id", "e164_phone"):
+        ok, read = recognizer(name).judge(chunked)
+        assert len(ok) == len(values)
+        assert read.to_pylist() == values
+
+
+def test_a_full_scan_of_a_long_column_judges_every_chunk() -> None:
+    """Several hundred thousand values are judged a chunk at a time: a failing code, and the
+    one child, are found wherever they are."""
+    n = 300_001
+    good, bad = "91350100M000100Y43", "91350211M0000XUF46"  # bad fails the check character
+    codes = [good] * n
+    for i in (0, 65_535, 65_536, 200_000, n - 1):
+        codes[i] = bad
+    born = ["1950-01-01"] * n
+    born[n - 1] = f"{date.today().year - 3}-06-01"  # the only child, in the last chunk
+    frame = pl.DataFrame({"credit_code": codes, "birth_date": born})
+    result = scan(frame, sample=10, full=True)
+    code = result.column("credit_code").entities[0]
+    assert (code.entity, code.matches, code.shape_only) == ("CN_USCC", n - 5, 5)
+    assert "minors_under_14" in result.column("birth_date").sensitive_categories
+    born[n - 1] = "1950-01-01"
+    adults = scan(pl.DataFrame({"birth_date": born}), sample=10, full=True)
+    assert "minors_under_14" not in adults.column("birth_date").sensitive_categories
 
 
 def _with_check(body: str) -> str:

@@ -146,6 +146,38 @@ def test_candidates_in_text_whole_values_and_digits_written_apart(engine: Engine
     assert whole.rows.tolist() == [1, 3]
 
 
+@pytest.mark.operation("shape_matches")
+def test_long_columns_cross_in_chunks_and_rows_count_across_them(engine: Engine) -> None:
+    """Values may come whole or in chunks of any sizes (views or not); a row is a position
+    in all the values, and a long column read from a file comes back in order."""
+    n = 300_007
+    hits = [0, 4, 131_071, 131_072, 262_143, n - 1]  # around any chunk boundary
+    texts = [f"x{i}" for i in range(n)]
+    for i in hits:
+        texts[i] = f"电话1381234{i % 10_000:04d}"
+    parts = [texts[:5], texts[5:200_000], texts[200_000:]]
+    chunked = pa.chunked_array([pa.array(p, type=pa.string_view()) for p in parts])
+    phone = Shape("phone", r"^电话\d{11}$")
+    search = SpanSearch(Shape("compact", r"^1\d{10}$"), r"\d+")
+    for values in (pa.array(texts), chunked):
+        (found,) = engine.shape_matches(values, [phone])
+        assert found.rows.tolist() == hits
+        assert _strings(found.values) == [texts[i] for i in hits]
+        (spans,) = engine.span_matches(values, [search])
+        assert spans.rows.tolist() == hits
+        assert _strings(spans.values) == [texts[i][2:] for i in hits]
+    (failed,) = engine.shape_matches(found.values, [Shape("text", r"0000$")])
+    assert failed.rows.tolist() == [0]
+
+
+@pytest.mark.operation("detect_values")
+def test_a_long_column_is_read_whole_and_in_order(engine: Engine, tmp_path: Path) -> None:
+    n = 400_003
+    source = _parquet(tmp_path, pl.DataFrame({"v": [str(i) if i % 3 else "" for i in range(n)]}))
+    values = engine.detect_values(source, "v")
+    assert _strings(values) == [str(i) for i in range(n) if i % 3]
+
+
 @pytest.mark.operation("columns_matching")
 def test_the_gates_first_pass_names_the_columns_to_search(engine: Engine, tmp_path: Path) -> None:
     source = _parquet(

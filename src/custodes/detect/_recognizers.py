@@ -46,6 +46,7 @@ from custodes.detect._validate import (
     booleans,
     byte_lengths,
     bytes_matrix,
+    chunks,
     contains,
     decimals,
     groups,
@@ -53,6 +54,7 @@ from custodes.detect._validate import (
     iban_valid,
     integers,
     is_in,
+    judged,
     luhn_valid,
     plain,
     ric15_valid,
@@ -107,11 +109,25 @@ class Recognizer:
     """Reported only when the column name supports it (the shape alone is too common)."""
     contains_any: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
     """Word lists: a matching cell must also contain a word of each (see :class:`Shape`)."""
+    chunked: bool = True
+    """``validate`` may judge the values a chunk at a time (:func:`judged`); False for a
+    validator that parses each distinct value once and so wants them all together."""
 
     @property
     def shape(self) -> Shape:
         """The shape an engine looks for (the validator runs on what it finds)."""
         return Shape(self.variant, self.pattern, self.contains_any)
+
+    def judge(self, values: Strings) -> tuple[BoolArray, pa.ChunkedArray]:
+        """Whether each value (normalised, of the right shape) passes ``validate``, and the
+        values as ``large_string`` (see :func:`judged`)."""
+        if self.validate is None:
+            whole = pa.chunked_array(list(chunks(values)), type=pa.large_string())
+            return np.ones(len(values), dtype=bool), whole
+        if not self.chunked:
+            whole = plain(values)
+            return np.asarray(self.validate(whole), dtype=bool), pa.chunked_array([whole])
+        return judged(self.validate, values)
 
 
 @functools.cache
@@ -126,8 +142,7 @@ def validated(r: Recognizer, found: Matches) -> Matches:
     """The matches of ``r``'s shape that pass its validator."""
     if r.validate is None or len(found.values) == 0:
         return found
-    values = plain(found.values)
-    ok = r.validate(values)
+    ok, values = r.judge(found.values)
     return Matches(found.rows[ok], values.filter(pa.array(ok, type=pa.bool_())))
 
 
@@ -393,6 +408,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         0.9,
         variant="phone",
         validate=_international_phone,
+        chunked=False,
     ),
     Recognizer(
         "cn_bank_card",
@@ -487,6 +503,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         0.9,
         variant="text",
         validate=_ipv6,
+        chunked=False,
     ),
     Recognizer(
         "mac_address",

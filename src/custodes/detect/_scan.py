@@ -37,9 +37,9 @@ from custodes.detect._recognizers import (
     validated_hits,
 )
 from custodes.detect._screen import header_judge, personal_data_in
-from custodes.detect._validate import decimals, plain
+from custodes.detect._validate import chunks, decimals, plain
 from custodes.engines import get_engine
-from custodes.engines._detect import DetectOps, Shape, SpanSearch
+from custodes.engines._detect import DetectOps, Shape, SpanSearch, Strings
 from custodes.errors import InvalidInputError, SettingError
 from custodes.io import TableLike, TableSource, open_table
 
@@ -216,7 +216,7 @@ def _confidence(r: Recognizer, valid: int, shaped: int, hinted: bool) -> float:
 
 
 def _count(
-    values: pa.Array, candidates: Sequence[Recognizer], engine: DetectOps
+    values: Strings, candidates: Sequence[Recognizer], engine: DetectOps
 ) -> dict[str, tuple[int, int]]:
     """(valid, shape-only) counts of each candidate on one column's values."""
     if not candidates or len(values) == 0:
@@ -231,18 +231,17 @@ def _count(
         if r.validate is None:
             out[r.name] = (shaped, 0)
             continue
-        shaped_values = plain(hits.values)
-        ok = r.validate(shaped_values)
+        ok, judged = r.judge(hits.values)
         failing = 0
         if r.shape_confidence is not None:
-            failed = shaped_values.filter(pa.array(~ok, type=pa.bool_()))
+            failed = judged.filter(pa.array(~ok, type=pa.bool_()))
             again = Shape("text", r.shape_pattern or r.pattern)  # already normalised
             failing = len(engine.shape_matches(failed, [again])[0].values)
         out[r.name] = (int(ok.sum()), failing)
     return out
 
 
-def _spans(values: pa.Array, engine: DetectOps) -> dict[str, int]:
+def _spans(values: Strings, engine: DetectOps) -> dict[str, int]:
     """Cells holding one or more valid spans, per recognizer with a span pattern."""
     chosen = [r for r in RECOGNIZERS if r.span is not None]
     hits = validated_hits(values, chosen, lambda r: SpanSearch(r.shape, r.span), engine)
@@ -254,21 +253,23 @@ def _spans(values: pa.Array, engine: DetectOps) -> dict[str, int]:
     return out
 
 
-def _minors(values: pa.Array, birth: bool) -> bool:
-    """Whether a date-of-birth or age column shows people under 14."""
-    if len(values) == 0:
-        return False
-    values = plain(values)
-    if birth:
-        year = date_parts(values, whole=False)[1]
-        return bool((year > date.today().year - 14).any())
-    ages = decimals(values, float("nan"))
-    return bool(((ages >= 0) & (ages < 14)).any())
+def _minors(values: Strings, birth: bool) -> bool:
+    """Whether a date-of-birth or age column shows people under 14 (a chunk at a time)."""
+    youngest = date.today().year - 14
+    for part in chunks(values):
+        if birth:
+            if (date_parts(part, whole=False)[1] > youngest).any():
+                return True
+            continue
+        ages = decimals(part, float("nan"))
+        if ((ages >= 0) & (ages < 14)).any():
+            return True
+    return False
 
 
 def _column(
     name: str,
-    values: pa.Array,
+    values: Strings,
     counts: dict[str, tuple[int, int]],
     spans: dict[str, int] | None,
 ) -> ColumnScan:

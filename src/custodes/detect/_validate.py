@@ -4,7 +4,11 @@ Each validator takes a ``pyarrow`` string array of candidates (already
 normalised and of the right shape, no nulls) and returns a numpy boolean array. Strings
 of one fixed width are viewed as a bytes matrix straight from Arrow's buffer,
 so a check digit over ten million values is a few numpy operations. Registry
-lookups (region codes) are one table index per value.
+lookups (region codes) are one table index per value. :func:`judged` runs a
+validator a chunk of :data:`CHUNK` values at a time, so that its numpy
+temporaries (a resident ID's 17 digits as integers are 136 bytes a value) stay
+in the cache: on ten million IDs that is two to eight times faster than one
+call on the whole column.
 
 python-stdnum is the reference: the tests check that every validator here
 agrees with stdnum's ``is_valid`` on generated values, except where stdnum is
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Iterator
 from datetime import date
 from importlib import resources
 from typing import TypeAlias
@@ -28,6 +33,7 @@ import pyarrow.compute as pc
 from custodes._divisions import loc_dat
 
 __all__ = [
+    "CHUNK",
     "DIGIT",
     "NOT_DIGIT",
     "SPACE",
@@ -35,6 +41,7 @@ __all__ = [
     "booleans",
     "byte_lengths",
     "bytes_matrix",
+    "chunks",
     "contains",
     "decimals",
     "groups",
@@ -42,6 +49,7 @@ __all__ = [
     "iban_valid",
     "integers",
     "is_in",
+    "judged",
     "luhn_valid",
     "plain",
     "ric15_valid",
@@ -99,6 +107,31 @@ def plain(values: Strings) -> pa.Array:
     read), from any Arrow strings: views and chunks included."""
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     return array if array.type == pa.large_string() else array.cast(pa.large_string())
+
+
+CHUNK = 1 << 16
+"""Values a validator judges at once (see :func:`judged`)."""
+
+
+def chunks(values: Strings, size: int = CHUNK) -> Iterator[pa.Array]:
+    """``values`` as :func:`plain` arrays of at most ``size`` values, in order (slices of
+    the chunks, each cast on its own)."""
+    for part in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        for start in range(0, len(part), size):
+            yield plain(part.slice(start, size))
+
+
+def judged(
+    validate: Callable[[pa.Array], BoolArray], values: Strings
+) -> tuple[BoolArray, pa.ChunkedArray]:
+    """``validate`` of each value, run on :func:`chunks` of the values (a validator judges
+    each value on its own, so the chunks' answers put together are the whole answer), and
+    the values as the validator read them (``large_string``: Arrow filters those, not
+    views)."""
+    parts = list(chunks(values))
+    answers = [np.asarray(validate(part), dtype=bool) for part in parts]
+    ok = np.concatenate(answers) if answers else np.zeros(0, dtype=bool)
+    return ok, pa.chunked_array(parts, type=pa.large_string())
 
 
 def booleans(mask: pa.Array | pa.ChunkedArray) -> BoolArray:

@@ -8,14 +8,18 @@ expressions (in its own regex dialect, the same for every search); the
 detector validates what the engine found, in memory. Everything that crosses
 the seam is a ``pyarrow`` array, a numpy array or plain Python values. Strings
 may be ``string``, ``large_string`` or ``string_view`` arrays (views cross
-without a copy; the detector casts what its validators read).
+without a copy; the detector casts what its validators read), whole or in
+chunks (:data:`Strings`): a long column crosses in the chunks the engine
+works on, so neither side joins it into one array (string work on one array of
+millions of values is twice as slow as on chunks of a hundred thousand: every
+intermediate result leaves the cache).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +27,18 @@ import pyarrow as pa
 
 from custodes.io import TableSource
 
-__all__ = ["DetectOps", "DetectSample", "Matches", "Shape", "SpanSearch", "Variant"]
+__all__ = [
+    "DetectOps",
+    "DetectSample",
+    "Matches",
+    "Shape",
+    "SpanSearch",
+    "Strings",
+    "Variant",
+]
+
+Strings: TypeAlias = pa.Array | pa.ChunkedArray
+"""Strings as they cross the seam: one Arrow array or a chunked one (no nulls)."""
 
 Variant = Literal["text", "compact", "phone"]
 """How a value is normalised before matching: ``text`` stripped of white space at both
@@ -71,7 +86,7 @@ class Matches:
     rows: npt.NDArray[np.int64]
     """The position of each match among the values searched (a value may appear more than
     once: several candidates in one text)."""
-    values: pa.Array
+    values: Strings
     """Each match normalised (strings, no nulls), in the order of ``rows``."""
 
 
@@ -83,7 +98,7 @@ class DetectSample:
     """Rows in the whole table."""
     sampled: int
     """Rows read (the first ones)."""
-    values: Mapping[str, pa.Array]
+    values: Mapping[str, Strings]
     """Per column (in table order), the non-empty values of the rows read, as strings with
     white space stripped at both ends, nulls and empty strings left out."""
 
@@ -95,15 +110,15 @@ class DetectOps(Protocol):
         """The row count, and the non-empty values of the first ``rows`` rows per column."""
         ...
 
-    def detect_values(self, source: TableSource, column: str) -> pa.Array:
+    def detect_values(self, source: TableSource, column: str) -> Strings:
         """Every non-empty value of ``column`` (as :attr:`DetectSample.values`), in row order."""
         ...
 
-    def shape_matches(self, values: pa.Array, shapes: Sequence[Shape]) -> list[Matches]:
+    def shape_matches(self, values: Strings, shapes: Sequence[Shape]) -> list[Matches]:
         """Per shape, the values (strings) that have it, normalised; all shapes in one pass."""
         ...
 
-    def span_matches(self, values: pa.Array, searches: Sequence[SpanSearch]) -> list[Matches]:
+    def span_matches(self, values: Strings, searches: Sequence[SpanSearch]) -> list[Matches]:
         """Per search, every candidate of every value (strings) that has the search's shape;
         ``rows`` says which value each came from."""
         ...
@@ -114,7 +129,7 @@ class DetectOps(Protocol):
 
     def distinct_runs(
         self, source: TableSource, column: str, patterns: Sequence[str]
-    ) -> list[pa.Array]:
+    ) -> list[Strings]:
         """Per pattern, the distinct runs of it found in ``column``'s values (as strings)."""
         ...
 

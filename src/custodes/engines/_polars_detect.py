@@ -2,7 +2,8 @@
 
 Regular expressions are Polars' (Rust ``regex``: ``\\d``, ``\\s`` and ``\\b`` are
 Unicode-aware). The shapes of one search run in one ``select`` and the
-searches in one ``collect_all``, so Polars evaluates them in parallel.
+searches in one ``collect_all``, so Polars evaluates them in parallel. Columns
+are worked on, and handed over, in chunks of about :data:`CHUNK` values.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ from custodes.engines._detect import (
     Matches,
     Shape,
     SpanSearch,
+    Strings,
     Variant,
 )
 from custodes.io import TableSource, reading
 
-__all__ = ["PolarsDetectOps", "normalised", "redaction_expr"]
+__all__ = ["CHUNK", "PolarsDetectOps", "normalised", "redaction_expr"]
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: run markers
 _VIEWS = pl.CompatLevel.newest()  # strings leave as Arrow string views: no copy
+CHUNK = 1 << 17
+"""Values per chunk of a column the detector works on: string work on one array of
+millions of values is about twice as slow (its intermediate results leave the cache)."""
 
 
 def normalised(column: pl.Expr, variant: Variant) -> pl.Expr:
@@ -54,14 +59,31 @@ def _text_values(values: pl.Series) -> pl.Series:
     return text.filter(text.is_not_null() & (text != ""))
 
 
-def _arrow(values: pl.Series) -> pa.Array:
-    """A string column as Arrow string views (no copy)."""
-    return values.to_arrow(compat_level=_VIEWS)
+def _chunked(values: pl.Series) -> pl.Series:
+    """``values`` in chunks of about :data:`CHUNK` (zero-copy slices); chunks of a
+    streamed read are kept unless they are far too small or too large."""
+    sizes = [len(c) for c in values.get_chunks()]
+    fits = all(CHUNK // 8 <= n <= 2 * CHUNK for n in sizes[:-1])
+    if not sizes or (fits and sizes[-1] <= 2 * CHUNK):
+        return values
+    whole = values.rechunk() if len(sizes) > 1 else values
+    parts = [whole.slice(start, CHUNK) for start in range(0, len(whole), CHUNK)]
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else whole
 
 
-def _strings(values: pa.Array | pa.ChunkedArray) -> pl.Series:
-    series = pl.Series("v", values)
-    return series if series.dtype == pl.String else series.cast(pl.String)
+def _arrow(values: pl.Series) -> Strings:
+    """A string column as Arrow string views in its chunks (no copy)."""
+    if values.n_chunks() == 1:
+        return values.to_arrow(compat_level=_VIEWS)
+    return values.to_frame().to_arrow(compat_level=_VIEWS).column(0)
+
+
+def _strings(values: Strings) -> pl.Series:
+    """Arrow strings as a Polars string column in chunks (:func:`_chunked`)."""
+    series = pl.from_arrow(values, rechunk=False)
+    assert isinstance(series, pl.Series)
+    series = series if series.dtype == pl.String else series.cast(pl.String)
+    return _chunked(series.alias("v"))
 
 
 def _no_matches() -> Matches:
@@ -122,19 +144,19 @@ class PolarsDetectOps:
         values = {c: _arrow(_text_values(head.get_column(c))) for c in head.columns}
         return DetectSample(count, head.height, values)
 
-    def detect_values(self, source: TableSource, column: str) -> pa.Array:
+    def detect_values(self, source: TableSource, column: str) -> Strings:
         """Every non-empty value of ``column``, in row order (streaming read)."""
         with reading(source):
             whole = source.frame.select(pl.col(column)).collect(engine="streaming")
-        return _arrow(_text_values(whole.get_column(column)))
+        return _arrow(_chunked(_text_values(whole.get_column(column))))
 
-    def shape_matches(self, values: pa.Array, shapes: Sequence[Shape]) -> list[Matches]:
+    def shape_matches(self, values: Strings, shapes: Sequence[Shape]) -> list[Matches]:
         """Per shape, the values that have it, normalised; all shapes in one ``select``."""
         if len(values) == 0:
             return [_no_matches() for _ in shapes]
         if not shapes:
             return []
-        source = pl.DataFrame({"v": _strings(values)})
+        source = _strings(values).to_frame("v")
         variants = sorted({s.variant for s in shapes})
         frame = source.select(normalised(pl.col("v"), v).alias(v) for v in variants)
         masks = frame.select(_has(s).fill_null(False).alias(str(i)) for i, s in enumerate(shapes))
@@ -148,11 +170,11 @@ class PolarsDetectOps:
             out.append(Matches(rows, _arrow(frame.get_column(s.variant).filter(mask))))
         return out
 
-    def span_matches(self, values: pa.Array, searches: Sequence[SpanSearch]) -> list[Matches]:
+    def span_matches(self, values: Strings, searches: Sequence[SpanSearch]) -> list[Matches]:
         """Per search, every candidate of every value that has the search's shape."""
         if len(values) == 0:
             return [_no_matches() for _ in searches]
-        frame = pl.DataFrame({"text": _strings(values)}).with_row_index("row").lazy()
+        frame = _strings(values).to_frame("text").with_row_index("row").lazy()
         queries = [
             frame.select("row", _candidates(s).alias("span"))
             .explode("span")
@@ -180,7 +202,7 @@ class PolarsDetectOps:
 
     def distinct_runs(
         self, source: TableSource, column: str, patterns: Sequence[str]
-    ) -> list[pa.Array]:
+    ) -> list[Strings]:
         """Per pattern, the distinct runs of it in ``column``; the patterns in parallel."""
         text = pl.col(column).cast(pl.String)
         queries = [
