@@ -141,8 +141,9 @@ class BudgetAccount:
                 session,
                 "dp.budget_set",
                 dataset,
-                {"recipient": recipient, "rho": total.to_ledger(), "from": before.to_ledger()},
-            )
+                {"recipient": recipient, "rho": total.to_ledger(), "from": before.to_ledger(),
+                 "grade": data.grade},
+            )  # fmt: skip
 
     def budget(self, dataset: str, *, exact: bool = False) -> dict[str, Any]:
         """Every budget on a dataset: total, spent, remaining (rho), epsilon at delta, source."""

@@ -252,6 +252,12 @@ class PrivateQueries:
                     "epsilon": f"{spend.epsilon(delta):.6f}",
                     "delta": f"{delta:g}",
                     "recipient": self.actor,
+                    # What the budgets started from, for an audit that replays the ledger.
+                    "grade": data.grade,
+                    "totals": {
+                        "recipient": Budget.stored(payment.rows[0].total).to_ledger(),
+                        "global": Budget.stored(payment.rows[1].total).to_ledger(),
+                    },
                 },
             )
         answer["answer_sha256"] = digest

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select
 
@@ -166,7 +167,7 @@ class Fees(Acting):
 
     def charge(
         self, request_id: str, *, quantity: str, unit_price: str, reason: str | None = None
-    ) -> dict[str, str]:
+    ) -> dict[str, Any]:
         """Charge for a released request under its approved fee standard (steward).
 
         Quantity and unit price are finite and above 0 (a quantity at most
@@ -236,29 +237,32 @@ class Fees(Acting):
                 )
                 room = max(Decimal(limit.amount) - carried - earned, Decimal(0))
                 deducted = max(amount - room, Decimal(0))
-            session.add(
-                Charge(
-                    request_id=request_id,
-                    fee_standard=standard.id,
-                    department=standard.department,
-                    quantity=str(units),
-                    unit_price=str(price),
-                    amount=str(amount),
-                    deducted=str(deducted),
-                    currency=standard.currency,
-                    year=year,
-                    charged_by=self.actor,
-                    created_at=now(),
-                    reason=why,
-                )
+            charge = Charge(
+                request_id=request_id,
+                fee_standard=standard.id,
+                department=standard.department,
+                quantity=str(units),
+                unit_price=str(price),
+                amount=str(amount),
+                deducted=str(deducted),
+                currency=standard.currency,
+                year=year,
+                charged_by=self.actor,
+                created_at=now(),
+                reason=why,
             )
-            record = {
+            session.add(charge)
+            session.flush()  # its id, for the ledger: the audit reconciles the charge by it
+            record: dict[str, Any] = {
+                "charge": charge.id,
                 "fee_standard": standard.id,
                 "quantity": str(units),
                 "unit_price": str(price),
                 "amount": str(amount),
                 "deducted_next_period": str(deducted),
                 "currency": standard.currency,
+                "department": standard.department,
+                "year": year,
             }
             if why is not None:
                 record["reason_sha256"] = text_sha256(why)

@@ -1,4 +1,4 @@
-"""The annual disclosure report and the audit report, from the store and the ledger.
+"""The annual disclosure report and the audit report, the audit computed from the ledger.
 
 The disclosure report is what a department publishes each year under the
 public data pricing rules: authorisations, capped fee standards, products
@@ -6,18 +6,26 @@ and the fees actually charged. The audit report is what an auditor reads:
 releases by department, recipient and grade; revenue against approved
 standards and permitted revenue; every DP budget (total, spent, remaining,
 queries, and whether its total is the grade default or came from an approved
-budget change); requests rejected and why; and anomalies, found by re-checking
-every invariant from the records, by verifying the ledger offline, and by
-looking for what killed or interrupted steps left in the workspace (a release
-file of a request still approved, ...).
+budget change); requests rejected and why; and anomalies.
+
+The audit's figures come from the ledger, replayed (:mod:`._replay`): the
+same report is computed inside a workspace and from a verified export alone
+(:func:`audit_report_from_export`). Its anomalies are every invariant
+re-checked on the replayed state (quorum, separation of duties, core data,
+caps, free purposes, DP budgets); inside a workspace also every record of the
+store that differs from the replay (:mod:`._reconcile`), the ledger verified
+offline, and what killed or interrupted steps left in the workspace (a
+release file of a request still approved, ...).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections import Counter, defaultdict
-from decimal import Decimal, localcontext
+from collections.abc import Iterator, Mapping
+from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -26,23 +34,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes._doctor import checkup
-from custodes.errors import CustodesError
-from custodes.governance._policy import FREE_PURPOSES
+from custodes._files import text_sha256
+from custodes.errors import CustodesError, DataFileError, InvalidInputError
+from custodes.governance._policy import DEFAULT_GOVERNANCE, FREE_PURPOSES, GovernancePolicy
+from custodes.governance._reconcile import reconcile, store_entries
+from custodes.governance._replay import ChargeFact, DefaultRho, Replay, replay
 from custodes.governance._service import Governance
 from custodes.io import file_sha256
-from custodes.ledger import load_public_key, verify_export
+from custodes.ledger import load_head, load_public_key, verify_export
 from custodes.store import (
     Charge,
     Dataset,
     Decision,
-    DPBudget,
     FeeStandard,
-    LedgerEntry,
     Request,
-    RevenueLimit,
 )
 
-__all__ = ["audit_report", "disclosure_report"]
+__all__ = ["audit_report", "audit_report_from_export", "disclosure_report"]
 
 _RELEASED = ("released", "monitoring", "revoked", "expired")
 
@@ -115,85 +123,226 @@ def disclosure_report(governance: Governance, year: int) -> dict[str, Any]:
 
 
 def audit_report(governance: Governance, year: int) -> dict[str, Any]:
-    """The auditor's report for a year (see the module's description)."""
+    """The auditor's report for a year, inside a workspace: the ledger replayed, and every
+    record of the store reconciled with it (see the module's description)."""
     with governance.store.transaction() as session:
         governance._need(session, "auditor", "admin")
-        released = _released_in(session, year)
-        releases = {
-            "by_department": dict(Counter(d.department for _, _, d in released)),
-            "by_recipient": dict(Counter(r["recipient"] for _, r, _ in released)),
-            "by_grade": dict(Counter(d.grade for _, _, d in released)),
-            "list": [
-                {
-                    "request": row.id,
-                    "dataset": f"{data.name}@{data.version}",
-                    "grade": data.grade,
-                    "recipient": release["recipient"],
-                    "artifact_sha256": release["artifact_sha256"],
-                    "state": row.state,
-                }
-                for row, release, data in released
-            ],
+        state = replay(store_entries(session), _defaults(governance.policy))
+        texts = {
+            (d.request_id, d.reviewer, d.round): d.rationale
+            for d in session.execute(select(Decision)).scalars()
         }
-        charges = list(session.execute(select(Charge).where(Charge.year == year)).scalars())
-        revenue: dict[str, dict[str, Any]] = {}
-        for c in charges:
-            entry = revenue.setdefault(
-                c.department,
-                {"charged": Decimal(0), "deducted_next_period": Decimal(0), "currency": c.currency},
-            )
-            entry["charged"] += Decimal(c.amount)
-            entry["deducted_next_period"] += Decimal(c.deducted)
-        for department, entry in revenue.items():
-            limit = session.get(RevenueLimit, (department, year))
-            entry["permitted"] = None if limit is None else limit.amount
-        rejected = []
-        for row in session.execute(select(Request).where(Request.state == "rejected")).scalars():
-            if _year_of(row.updated_at) == year:
-                reasons = session.execute(
-                    select(Decision).where(
-                        Decision.request_id == row.id, Decision.decision == "reject"
-                    )
-                ).scalars()
-                rejected.append(
-                    {
-                        "request": row.id,
-                        "dataset": row.dataset,
-                        "reasons": [
-                            f"{d.reviewer} ({d.board_role}): {d.rationale}" for d in reasons
-                        ],
-                    }
-                )
-        budgets = _dp_budgets(session)
-        anomalies = _anomalies(governance, session, released, charges)
-        anomalies += _dp_anomalies(governance, session)
+        report = _report(state, year, governance.policy, texts)
+        anomalies = report["anomalies"] + _released_files(session, state, year)
+        anomalies += reconcile(session, state)
     anomalies += _ledger_anomalies(governance)  # after the transaction: the export reads alone
     anomalies += _leftovers(governance)
+    report["anomalies"] = anomalies
+    return report
+
+
+def audit_report_from_export(
+    export: str | os.PathLike[str],
+    public_key: str | os.PathLike[str],
+    year: int,
+    *,
+    policy: GovernancePolicy | None = None,
+    trusted_head: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """The auditor's report for a year from a ledger export alone, with no store.
+
+    The export is verified first with the ledger's public key (and a trusted
+    head, if given): a tampered export raises
+    :class:`~custodes.errors.TamperedError`. ``policy`` is the governance
+    policy the invariants are checked against (default: the built-in one).
+    The figures are those :func:`audit_report` computes in the workspace.
+    """
+    source = Path(export)
+    _check_export(source)
+    key = load_public_key(Path(public_key))
+    verify_export(source, key, load_head(trusted_head, key) if trusted_head else None)
+    chosen = policy or DEFAULT_GOVERNANCE
+    return _report(replay(_export_entries(source), _defaults(chosen)), year, chosen, {})
+
+
+def _check_export(source: Path) -> None:
+    """Refuse what is not a ledger export at all (a tampered one fails verification)."""
+    if source.is_dir():
+        raise DataFileError(f"ledger export {str(source)!r} is a folder; give the export file.")
+    try:
+        with source.open("rb") as handle:
+            first = handle.readline()
+    except FileNotFoundError:
+        raise DataFileError(
+            f"ledger export {str(source)!r} does not exist; make one with `custodes ledger "
+            "export --output FILE` in the workspace."
+        ) from None
+    except OSError as exc:
+        raise DataFileError(
+            f"ledger export {str(source)!r} cannot be read: {exc.strerror}."
+        ) from None
+    try:
+        header = json.loads(first)
+    except (ValueError, RecursionError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != "custodes-ledger-export":
+        raise InvalidInputError(
+            f"{source}: line 1 is not the header of a custodes ledger export; give the file "
+            "`custodes ledger export --output FILE` wrote."
+        )
+
+
+def _export_entries(source: Path) -> Iterator[dict[str, Any]]:
+    """The entries of a verified export, parsed, in index order."""
+    with source.open("rb") as handle:
+        for line in handle:
+            if line.startswith(b'{"entry":'):
+                yield json.loads(line)["entry"]
+
+
+def _defaults(policy: GovernancePolicy) -> DefaultRho:
+    """A grade's default DP budget under ``policy`` (for entries that do not carry it)."""
+
+    def default(grade: str, ceiling: bool) -> Fraction:
+        table = policy.dp_dataset_rho if ceiling else policy.dp_recipient_rho
+        return Fraction(table.get(grade, "0"))
+
+    return default
+
+
+def _released_files(session: Session, state: Replay, year: int) -> list[str]:
+    """Released files (in the workspace) that no longer match the hash the ledger recorded."""
+    found = []
+    for fact in _released(state, year):
+        assert fact.release is not None
+        row = session.get(Request, fact.id)
+        path = json.loads((row.release if row is not None else None) or "{}").get("path")
+        if path and Path(path).is_file() and file_sha256(path) != fact.release.artifact_sha256:
+            found.append(f"the released file of request {fact.id} no longer matches its hash")
+    return found
+
+
+def _released(state: Replay, year: int) -> list[Any]:
+    return [
+        r
+        for r in state.requests.values()
+        if r.release is not None and _year_of(r.release.time) == year
+    ]
+
+
+def _report(
+    state: Replay,
+    year: int,
+    policy: GovernancePolicy,
+    texts: Mapping[tuple[str, str, int], str],
+) -> dict[str, Any]:
+    """The report of a year from the replayed ledger; ``texts`` are the decisions'
+    rationales the store holds (shown when they match the ledger's hash)."""
+    released = sorted(_released(state, year), key=lambda r: r.release.entry)
+
+    def grade(r: Any) -> str:
+        data = state.datasets.get((r.dataset, r.version))
+        return data.grade if data is not None else str(r.release.grade)
+
+    def department(r: Any) -> str:
+        data = state.datasets.get((r.dataset, r.version))
+        return data.department if data is not None else str(r.release.department)
+
+    releases = {
+        "by_department": dict(Counter(department(r) for r in released)),
+        "by_recipient": dict(Counter(r.release.recipient for r in released)),
+        "by_grade": dict(Counter(grade(r) for r in released)),
+        "list": [
+            {
+                "request": r.id,
+                "dataset": f"{r.dataset}@{r.version}",
+                "grade": grade(r),
+                "recipient": r.release.recipient,
+                "artifact_sha256": r.release.artifact_sha256,
+                "state": r.state,
+                "ledger_entry": r.release.entry,
+            }
+            for r in released
+        ],
+    }
+    charges = [c for c in state.charges if c.year == year]
+    revenue: dict[str, dict[str, Any]] = {}
+    for c in charges:
+        entry = revenue.setdefault(
+            str(c.department),
+            {"charged": Decimal(0), "deducted_next_period": Decimal(0), "currency": c.currency},
+        )
+        entry["charged"] += _money(c.amount)
+        entry["deducted_next_period"] += _money(c.deducted)
+    for dep, entry in revenue.items():
+        limit = state.revenue_limits.get((dep, year))
+        entry["permitted"] = None if limit is None else limit.amount
+    anomalies = _invariants(state, released, charges, policy) + list(state.findings)
     return {
         "year": year,
+        "ledger_size": state.size,
         "releases": releases,
         "revenue": {
             d: {k: str(v) if isinstance(v, Decimal) else v for k, v in e.items()}
             for d, e in revenue.items()
         },
-        "dp_budget_spent": budgets,
-        "rejected_requests": rejected,
+        "dp_budget_spent": _dp_budgets(state),
+        "rejected_requests": _rejected(state, year, texts),
         "anomalies": anomalies,
     }
 
 
-def _dp_budgets(session: Session) -> list[dict[str, Any]]:
+def _money(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+
+
+def _rejected(
+    state: Replay, year: int, texts: Mapping[tuple[str, str, int], str]
+) -> list[dict[str, Any]]:
+    """Requests rejected in the year: each rejection's reviewer, board role and the hash
+    of its rationale from the ledger (with the store's text when it matches the hash)."""
+    out = []
+    for r in sorted(state.requests.values(), key=lambda r: r.entry):
+        if r.state != "rejected" or _year_of(r.time) != year:
+            continue
+        decisions = sorted(
+            (d for d in state.decisions.values() if d.subject == r.id and d.decision == "reject"),
+            key=lambda d: d.entry,
+        )
+        reasons, shown = [], []
+        for d in decisions:
+            text = texts.get((d.subject, d.reviewer, d.round))
+            if text is not None and d.rationale_sha256 not in (None, text_sha256(text)):
+                text = None  # the store's text is not what was decided (an anomaly)
+            why = text if text is not None else f"rationale sha256 {d.rationale_sha256 or '?'}"
+            reasons.append(f"{d.reviewer} ({d.board_role}): {why}")
+            shown.append(
+                {
+                    "reviewer": d.reviewer,
+                    "board_role": d.board_role,
+                    "round": d.round,
+                    "rationale_sha256": d.rationale_sha256,
+                    "ledger_entry": d.entry,
+                }
+            )
+        out.append({"request": r.id, "dataset": r.dataset, "reasons": reasons, "decisions": shown})
+    return out
+
+
+def _dp_budgets(state: Replay) -> list[dict[str, Any]]:
     """Every DP budget: total, spent and remaining rho (exact fractions and decimals), the
     queries paid from it, and where its total came from (the grade default, an approved
     budget change, or a steward's lowering)."""
     out = []
-    rows = session.execute(select(DPBudget).order_by(DPBudget.dataset, DPBudget.recipient))
-    for row in rows.scalars():
-        total, spent = Fraction(row.total), Fraction(row.spent)
+    for (dataset, recipient), row in sorted(state.budgets.items()):
+        total, spent = row.total, row.spent
         out.append(
             {
-                "dataset": row.dataset,
-                "recipient": row.recipient,
+                "dataset": dataset,
+                "recipient": recipient,
                 "total_rho": _decimal(total),
                 "spent_rho": _decimal(spent),
                 "remaining_rho": _decimal(total - spent),
@@ -206,58 +355,6 @@ def _dp_budgets(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-def _dp_anomalies(governance: Governance, session: Session) -> list[str]:
-    """Every DP budget row re-checked against the ledger: what was spent is the sum of the
-    answered queries' rho, and a total above the grade default needs an approved budget
-    change (or a steward's lowering) on the ledger."""
-    spent: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
-    totals: dict[tuple[str, str], Fraction] = {}
-    texts = session.execute(
-        select(LedgerEntry.entry)
-        .where(LedgerEntry.entry.contains('"type":"dp.'))
-        .order_by(LedgerEntry.index)
-    ).scalars()
-    for text in texts:
-        entry = json.loads(text)
-        kind, payload = entry["type"], entry["payload"]
-        if kind == "dp.query_answered":
-            rho = Fraction(*payload["rho"])
-            spent[(entry["subject"], payload["recipient"])] += rho
-            spent[(entry["subject"], "*")] += rho
-        elif kind == "dp.budget_set":
-            totals[(entry["subject"], payload["recipient"])] = Fraction(*payload["rho"])
-        elif kind == "dp.budget_change.approved":
-            totals[(payload["dataset"], payload["recipient"])] = Fraction(*payload["rho"])
-    found = []
-    for row in session.execute(select(DPBudget)).scalars():
-        key = (row.dataset, row.recipient)
-        whose = "the global ceiling" if row.recipient == "*" else f"{row.recipient}'s budget"
-        if Fraction(row.spent) != spent.get(key, Fraction(0)):
-            found.append(
-                f"{whose} on {row.dataset} says rho {row.spent} spent, but the ledger's answered "
-                f"queries add up to {spent.get(key, Fraction(0))}"
-            )
-        if key in totals:
-            if Fraction(row.total) != totals[key]:
-                found.append(
-                    f"{whose} on {row.dataset} has total rho {row.total}, not the {totals[key]} "
-                    "the ledger last recorded"
-                )
-            continue
-        data = session.execute(
-            select(Dataset).where(Dataset.name == row.dataset).order_by(Dataset.version.desc())
-        ).scalar()
-        policy = governance.policy
-        table = policy.dp_dataset_rho if row.recipient == "*" else policy.dp_recipient_rho
-        default = Fraction(table.get(data.grade, "0")) if data is not None else Fraction(0)
-        if Fraction(row.total) > default:
-            found.append(
-                f"{whose} on {row.dataset} (total rho {row.total}) is above its grade default "
-                "without an approved budget change on the ledger"
-            )
-    return found
-
-
 def _decimal(value: Fraction) -> str:
     """A rho as a decimal of at most 6 significant digits."""
     with localcontext() as context:
@@ -266,46 +363,35 @@ def _decimal(value: Fraction) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _anomalies(
-    governance: Governance,
-    session: Session,
-    released: list[tuple[Request, dict[str, Any], Dataset]],
-    charges: list[Charge],
+def _invariants(
+    state: Replay, released: list[Any], charges: list[ChargeFact], policy: GovernancePolicy
 ) -> list[str]:
-    """Every invariant re-checked from the records, and the ledger verified offline."""
+    """Every invariant re-checked on the replayed state."""
     found = []
-    policy = governance.policy
-    for row, release, data in released:
-        approvals = list(
-            session.execute(
-                select(Decision).where(
-                    Decision.request_id == row.id,
-                    Decision.round == int(json.loads(row.details).get("round", 1)),
-                    Decision.decision == "approve",
-                )
-            ).scalars()
-        )
-        roles = {d.board_role for d in approvals}
-        needed = set(policy.board_roles.get(data.grade, ()))
-        if len(approvals) < policy.quorum or not needed <= roles:
-            found.append(f"request {row.id} was released without the quorum the policy demands")
-        involved = {row.requester, row.preparer, *json.loads(row.details).get("preparers", [])}
+    for r in released:
+        approvals = [
+            d
+            for d in state.decisions.values()
+            if d.subject == r.id and d.round == r.round and d.decision == "approve"
+        ]
+        data = state.datasets.get((r.dataset, r.version))
+        grade = data.grade if data is not None else str(r.release.grade)
+        if not policy.approves([str(d.board_role) for d in approvals], grade):
+            found.append(f"request {r.id} was released without the quorum the policy demands")
+        involved = {r.requester, *r.preparers}
         if any(d.reviewer in involved for d in approvals):
-            found.append(f"request {row.id} was approved by its requester or preparer")
-        if data.grade == "core":
-            found.append(f"request {row.id} released core data")
-        path = release.get("path")
-        if path and Path(path).is_file() and file_sha256(path) != release["artifact_sha256"]:
-            found.append(f"the released file of request {row.id} no longer matches its hash")
+            found.append(f"request {r.id} was approved by its requester or preparer")
+        if grade == "core":
+            found.append(f"request {r.id} released core data")
     for c in charges:
-        request = session.get(Request, c.request_id)
-        standard = session.get(FeeStandard, c.fee_standard)
-        if request is None or json.loads(request.details).get("purpose") in FREE_PURPOSES:
-            found.append(f"charge {c.id} was made on a free purpose")
+        request = state.requests.get(c.request)
+        standard = state.fee_standards.get(c.fee_standard)
+        if request is None or request.purpose in FREE_PURPOSES:
+            found.append(f"{c.label} was made on a free purpose")
         if standard is None or standard.state != "approved":
-            found.append(f"charge {c.id} has no approved fee standard")
-        elif Decimal(c.unit_price) > Decimal(standard.cap):
-            found.append(f"charge {c.id} is above its standard's cap")
+            found.append(f"{c.label} has no approved fee standard")
+        elif _money(c.unit_price) > _money(standard.cap):
+            found.append(f"{c.label} is above its standard's cap")
     return found
 
 

@@ -259,8 +259,7 @@ class Requests(Catalog):
         record: dict[str, Any] = {"decision": decision, "board_role": me.board_role}
         if review_round != 1:
             record["round"] = review_round
-        if decision == "send_back":
-            record["rationale_sha256"] = text_sha256(rationale)
+        record["rationale_sha256"] = text_sha256(rationale)  # the audit checks the text by it
         self._record(session, event, subject, record)
         if decision != "approve":
             return None
