@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,12 +31,16 @@ def _report(
     workspace: Path | None,
 ) -> None:
     from custodes.governance import audit_report, disclosure_report
-    from custodes.report import render_audit_html, render_disclosure_html
 
     if output_format not in ("json", "html"):
         raise SettingError(f"--format {output_format!r}: choose json or html.")
     make = audit_report if kind == "audit" else disclosure_report
-    data = governed(workspace, as_, lambda g: make(g, year))
+    _write(governed(workspace, as_, lambda g: make(g, year)), kind, output_format, output)
+
+
+def _write(data: dict[str, Any], kind: str, output_format: str, output: Path | None) -> None:
+    from custodes.report import render_audit_html, render_disclosure_html
+
     if output_format == "json":
         text = json.dumps(data, indent=2, ensure_ascii=False)
     else:
@@ -65,8 +69,56 @@ def audit_report_command(
     year: Annotated[int, typer.Option(help="The year.")] = date.today().year,
     output_format: ReportFormat = "json",
     output: ReportOutput = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="Compute the report from this ledger export alone (custodes ledger export), "
+            "verified first; no workspace needed.",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="With --ledger: the ledger's public key (keys/ledger.pub)."),
+    ] = None,
+    trusted_head: Annotated[
+        Path | None,
+        typer.Option(help="With --ledger: a signed head saved earlier the export must extend."),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --ledger: the governance policy (TOML) the invariants are checked "
+            "against; default the built-in one."
+        ),
+    ] = None,
     as_: AsOpt = None,
     workspace: WsOpt = None,
 ) -> None:
-    """The auditor's report: releases, revenue against standards, rejections, anomalies."""
-    _report("audit", year, output_format, output, as_, workspace)
+    """The auditor's report: releases, revenue against standards, rejections, anomalies.
+
+    In a workspace the ledger is replayed and every record reconciled with it; with
+    --ledger and --public-key the same report comes from a verified export alone.
+    """
+    if ledger is None:
+        if public_key is not None or trusted_head is not None or policy is not None:
+            raise SettingError(
+                "--public-key, --trusted-head and --policy go with --ledger EXPORT (a report "
+                "from an export alone); give --ledger too, or leave them out."
+            )
+        _report("audit", year, output_format, output, as_, workspace)
+        return
+    from custodes.governance import audit_report_from_export, load_governance_policy
+
+    if public_key is None:
+        raise SettingError(
+            "--ledger needs --public-key KEY: the ledger's public key (the workspace's "
+            "keys/ledger.pub), to verify the export before the report is computed from it."
+        )
+    if output_format not in ("json", "html"):
+        raise SettingError(f"--format {output_format!r}: choose json or html.")
+    chosen = load_governance_policy(policy) if policy is not None else None
+    data = audit_report_from_export(
+        ledger, public_key, year, policy=chosen, trusted_head=trusted_head
+    )
+    _write(data, "audit", output_format, output)

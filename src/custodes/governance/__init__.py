@@ -15,7 +15,11 @@ from custodes.governance._policy import (
     load_governance_policy,
 )
 from custodes.governance._ports import Preparer, ReleaseBook
-from custodes.governance._reports import audit_report, disclosure_report
+from custodes.governance._reports import (
+    audit_report,
+    audit_report_from_export,
+    disclosure_report,
+)
 from custodes.governance._roles import COLUMN_ROLES, parse_role_pairs
 from custodes.governance._service import STATES, UNITS, Governance
 from custodes.governance._values import Objectives, RequestView, ReviewDecision
@@ -44,6 +48,7 @@ __all__ = [
     "ReviewDecision",
     "Step",
     "audit_report",
+    "audit_report_from_export",
     "check_gates",
     "disclosure_report",
     "load_governance_policy",

@@ -11,15 +11,13 @@ from custodes.report._svg import h, html_page, paragraph, table
 __all__ = ["render_audit_html", "render_disclosure_html"]
 
 
-def _page(title: str, sections: Sequence[str]) -> str:
+def _page(
+    title: str,
+    sections: Sequence[str],
+    note: str = "Every figure comes from the store and is backed by ledger entries.",
+) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return html_page(
-        title,
-        f"generated {when}",
-        sections,
-        "Every figure comes from the store and is backed by ledger entries.",
-        generated=when,
-    )
+    return html_page(title, f"generated {when}", sections, note, generated=when)
 
 
 def _rows(items: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[list[str]]:
@@ -71,7 +69,7 @@ def render_audit_html(report: Mapping[str, Any]) -> str:
     anomalies = report["anomalies"]
     verdict = (
         paragraph("No anomaly: every release had its quorum, every charge its approved "
-                  "standard, and the ledger verifies.", "headline")
+                  "standard, and the ledger verifies and backs every record.", "headline")
         if not anomalies
         else "<ul>" + "".join(f"<li>{h(a)}</li>" for a in anomalies) + "</ul>"
     )  # fmt: skip
@@ -113,4 +111,7 @@ def render_audit_html(report: Mapping[str, Any]) -> str:
                 ["request", "dataset", "reasons"],
             ),
         ],
+        "Every figure is computed from the ledger, replayed"
+        + (f" ({report['ledger_size']:,} entries)" if "ledger_size" in report else "")
+        + "; in a workspace every record of the store is reconciled with it.",
     )
