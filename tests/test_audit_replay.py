@@ -223,7 +223,10 @@ def _names(anomalies: list[str], *expected: str) -> None:
 def test_an_untampered_workspace_has_no_anomaly(office: Settings, built: Built) -> None:
     report = _audit(office)
     assert report["anomalies"] == []
-    assert [r["request"] for r in report["releases"]["list"]][0] == built.released
+    released = [r["request"] for r in report["releases"]["list"]]
+    assert len(released) == 2  # the file and the DP access
+    assert released[0] == built.released
+    assert report["releases"]["by_grade"] == {"general": 2}
     assert report["revenue"]["civil"] == {
         "charged": "300.00", "deducted_next_period": "0", "currency": "CNY", "permitted": "1000",
     }  # fmt: skip
