@@ -205,7 +205,7 @@ def test_budgets_refuse_with_the_figures(service: tuple[Settings, Path]) -> None
     answered = [e for e in answered if e["type"] == "dp.query_answered"]
     assert len(answered) == 1
     assert set(answered[0]["payload"]) == {
-        "query_sha256", "answer_sha256", "rho", "epsilon", "delta", "recipient"
+        "query_sha256", "answer_sha256", "rho", "epsilon", "delta", "recipient", "grade", "totals"
     }  # fmt: skip
     assert answered[0]["payload"]["rho"] == [1, 5]
 
