@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from custodes._files import write_atomic
-from custodes.cli._acting import AsOpt, WsOpt, governed
+from custodes.cli._acting import AsOpt, KeyOpt, WsOpt, governed
 from custodes.cli._app import app, err, out
 from custodes.cli._ledger import audit_app
 from custodes.cli._render import write_text
@@ -54,6 +54,7 @@ def disclosure(
     output_format: ReportFormat = "json",
     output: ReportOutput = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """The annual disclosure: authorisations, capped fee standards, products, fees charged."""
@@ -66,6 +67,7 @@ def audit_report_command(
     output_format: ReportFormat = "json",
     output: ReportOutput = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """The auditor's report: releases, revenue against standards, rejections, anomalies."""

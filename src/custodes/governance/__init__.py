@@ -4,6 +4,7 @@ Releasing data is only possible through an approved request, and charging
 for it only under an approved fee standard; every step is a ledger event.
 """
 
+from custodes.governance._base import KeyLike, key_hex
 from custodes.governance._gates import GATES, Refusal, ReleaseCandidate, check_gates
 from custodes.governance._policy import (
     BOARD_ROLES,
@@ -35,6 +36,7 @@ __all__ = [
     "UNITS",
     "Governance",
     "GovernancePolicy",
+    "KeyLike",
     "Objectives",
     "Preparer",
     "Refusal",
@@ -46,6 +48,7 @@ __all__ = [
     "audit_report",
     "check_gates",
     "disclosure_report",
+    "key_hex",
     "load_governance_policy",
     "parse_role_pairs",
 ]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from custodes._doctor import checkup
 from custodes.errors import CustodesError
+from custodes.governance._authority import Authority
 from custodes.governance._policy import FREE_PURPOSES
 from custodes.governance._service import Governance
 from custodes.io import file_sha256
@@ -322,7 +323,12 @@ def _ledger_anomalies(governance: Governance) -> list[str]:
             export = Path(folder) / "ledger.jsonl"
             governance.ledger.export(export)
             key = load_public_key(governance.settings.signing_key_path().with_suffix(".pub"))
-            verify_export(export, key)
+            authority = Authority()
+            try:
+                verify_export(export, key, on_entry=authority.see)
+                authority.finish()
+            finally:
+                authority.close()
     except CustodesError as exc:
         return [f"the ledger fails verification: {exc.message}"]
     return []

@@ -26,6 +26,12 @@ from custodes.ledger._merkle import (
     verify_inclusion,
 )
 from custodes.ledger._open import open_ledger
+from custodes.ledger._personal import (
+    actor_message,
+    load_actor_key,
+    public_key_from_text,
+    write_actor_key,
+)
 from custodes.ledger._verify import Verification, load_head, verify_export
 
 __all__ = [
@@ -37,18 +43,22 @@ __all__ = [
     "Screen",
     "SignedHead",
     "Verification",
+    "actor_message",
     "canonical",
     "fingerprint",
     "leaf_hash",
+    "load_actor_key",
     "load_head",
     "load_or_create_key",
     "load_private_key",
     "load_public_key",
     "node_hash",
     "open_ledger",
+    "public_key_from_text",
     "public_key_text",
     "root_of",
     "verify_consistency",
     "verify_export",
     "verify_inclusion",
+    "write_actor_key",
 ]

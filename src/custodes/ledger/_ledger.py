@@ -24,7 +24,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,11 @@ from custodes.errors import InternalError, InvalidInputError, SettingError
 from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import public_key_text, verify_signature
 from custodes.ledger._merkle import MerkleTree, leaf_hash
+from custodes.ledger._personal import actor_message
 from custodes.store import LedgerEntry, LedgerState, Meta, Store, TreeHead
 
 __all__ = [
+    "ACTOR_LINE",
     "ENTRY_DOMAIN",
     "EXPORT_FORMAT",
     "HEAD_DOMAIN",
@@ -54,6 +56,9 @@ __all__ = [
 ]
 
 ENTRY_DOMAIN = b"custodes-ledger-entry-v1\x00"
+ACTOR_LINE = b'{"actor_signature":"'
+"""How an export line of an entry an actor signed starts (canonical JSON: the keys
+``actor_signature``, ``entry``, ``signature`` in order)."""
 HEAD_DOMAIN = b"custodes-tree-head-v1\x00"
 EXPORT_FORMAT = "custodes-ledger-export"
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -77,6 +82,9 @@ class Event:
     actor: str
     subject: str
     payload: Mapping[str, Any]
+    signer: Ed25519PrivateKey | None = field(default=None, compare=False, repr=False)
+    """The actor's private key: its signature of the entry is kept beside the entry (None:
+    a tool's record, such as a scan, that no actor signs)."""
 
 
 @dataclass(frozen=True)
@@ -289,9 +297,12 @@ class Ledger:
         payload: Mapping[str, Any],
         *,
         time: str | None = None,
+        signer: Ed25519PrivateKey | None = None,
     ) -> int:
-        """Record an event in ``session``'s transaction; its index."""
-        return self.append_many(session, [Event(type, actor, subject, payload)], time=time)[0]
+        """Record an event in ``session``'s transaction; its index. ``signer`` is the
+        actor's private key (see :attr:`Event.signer`)."""
+        event = Event(type, actor, subject, payload, signer)
+        return self.append_many(session, [event], time=time)[0]
 
     def append_many(
         self, session: Session, events: Sequence[Event], *, time: str | None = None
@@ -325,12 +336,16 @@ class Ledger:
                 )
                 leaf = leaf_hash(text)
                 signature = key.sign(entry_message(leaf))
+                signer = event.signer
                 session.add(
                     LedgerEntry(
                         index=index,
                         entry=text.decode("utf-8"),
                         leaf_hash=leaf,
                         signature=signature,
+                        actor_signature=None
+                        if signer is None
+                        else signer.sign(actor_message(leaf)),
                     )
                 )
                 self._tree.append(leaf)
@@ -527,9 +542,10 @@ class Ledger:
                 out.write(canonical(header) + b"\n")
                 pending = iter(heads)
                 head = next(pending, None)
-                for index, entry, signature in _rows(session, batch):
+                for index, entry, signature, by_actor in _rows(session, batch):
                     out.write(
-                        b'{"entry":'
+                        (b"{" if by_actor is None else ACTOR_LINE + base64.b64encode(by_actor))
+                        + (b'"entry":' if by_actor is None else b'","entry":')
                         + entry.encode("utf-8")
                         + b',"signature":"'
                         + base64.b64encode(signature)
@@ -544,20 +560,30 @@ class Ledger:
         return size
 
 
-def _rows(session: Session, batch: int) -> Iterator[tuple[int, str, bytes]]:
-    """(index, entry, signature) rows in order, a batch at a time."""
+def _rows(session: Session, batch: int) -> Iterator[tuple[int, str, bytes, bytes | None]]:
+    """(index, entry, signature, actor signature) rows in order, a batch at a time."""
     last = -1
     while True:
         rows = session.execute(
-            select(LedgerEntry.index, LedgerEntry.entry, LedgerEntry.signature)
+            select(
+                LedgerEntry.index,
+                LedgerEntry.entry,
+                LedgerEntry.signature,
+                LedgerEntry.actor_signature,
+            )
             .where(LedgerEntry.index > last)
             .order_by(LedgerEntry.index)
             .limit(batch)
         ).all()
         if not rows:
             return
-        for index, entry, signature in rows:
-            yield int(index), str(entry), bytes(signature)
+        for index, entry, signature, by_actor in rows:
+            yield (
+                int(index),
+                str(entry),
+                bytes(signature),
+                None if by_actor is None else bytes(by_actor),
+            )
         last = int(rows[-1][0])
 
 

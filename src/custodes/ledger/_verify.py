@@ -30,6 +30,7 @@ import binascii
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from custodes.errors import DataFileError, InvalidInputError, TamperedError
 from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import fingerprint, public_key_text, verify_signature
-from custodes.ledger._ledger import EXPORT_FORMAT, SignedHead, entry_message
+from custodes.ledger._ledger import ACTOR_LINE, EXPORT_FORMAT, SignedHead, entry_message
 from custodes.ledger._merkle import Frontier, leaf_hash
 
 __all__ = ["Verification", "load_head", "verify_export"]
@@ -102,6 +103,24 @@ class Verification:
 class _FailureError(Exception):
     def __init__(self, message: str) -> None:
         self.message = message
+
+
+def _actor_part(line: bytes, lineno: int) -> tuple[bytes, bytes | None]:
+    """An entry line without its actor signature (``{"entry":...``), and the actor's
+    signature (None when no actor signed the entry)."""
+    if not line.startswith(ACTOR_LINE):
+        return line, None
+    start = len(ACTOR_LINE)
+    text = line[start : start + _B64_SIGNATURE]
+    if line[start + _B64_SIGNATURE : start + _B64_SIGNATURE + 2] != b'",':
+        raise _FailureError(f"line {lineno}: the actor's signature is not 64 bytes in base64")
+    try:
+        signature = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _FailureError(f"line {lineno}: the actor's signature is not base64") from None
+    if text[85:86] not in _CANONICAL_LAST:
+        raise _FailureError(f"line {lineno}: the actor's signature is not in canonical base64")
+    return b"{" + line[start + _B64_SIGNATURE + 2 :], signature
 
 
 def _entry_parts(line: bytes, lineno: int) -> tuple[bytes, bytes]:
@@ -188,17 +207,27 @@ def load_head(path: str | os.PathLike[str], key: Ed25519PublicKey) -> SignedHead
     return head
 
 
+EntryHook = Callable[[int, bytes, bytes, "bytes | None"], None]
+"""Called with each entry as the verifier passes it: its index, canonical bytes, leaf hash
+and actor signature (None: none). It raises :class:`TamperedError` to fail the export."""
+
+
 def verify_export(
     path: str | os.PathLike[str],
     key: Ed25519PublicKey,
     trusted: SignedHead | None = None,
+    *,
+    on_entry: EntryHook | None = None,
 ) -> Verification:
-    """Verify an export; raise :class:`TamperedError` naming the first bad entry."""
+    """Verify an export; raise :class:`TamperedError` naming the first bad entry.
+
+    ``on_entry`` sees every entry in order (the chain of authority is checked that way);
+    it runs only while the export is sound so far."""
     source = Path(path)
     if source.is_dir():
         raise DataFileError(f"ledger export {str(source)!r} is a folder; give the export file.")
     try:
-        return _fast(source, key, trusted)
+        return _fast(source, key, trusted, on_entry)
     except _FailureError as failure:
         bad = _first_bad_entry(source, key)
         if bad is not None:
@@ -227,7 +256,9 @@ def _header(line: bytes, key: Ed25519PublicKey) -> int:
     return size
 
 
-def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Verification:
+def _fast(
+    source: Path, key: Ed25519PublicKey, trusted: SignedHead | None, on_entry: EntryHook | None
+) -> Verification:
     frontier = Frontier()
     signatures = hashlib.sha256()
     count = heads = 0
@@ -240,7 +271,8 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
             raise _FailureError("the export is empty")
         declared = _header(first, key)
         for lineno, line in enumerate(handle, start=2):
-            if line.startswith(_ENTRY):
+            if line.startswith((_ENTRY, ACTOR_LINE)):
+                line, by_actor = _actor_part(line, lineno)
                 entry, signature = _entry_parts(line, lineno)
                 at = entry.find(_INDEX) + len(_INDEX)  # inline: this loop runs per entry
                 try:
@@ -256,6 +288,8 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
                 frontier.append(leaf)
                 signatures.update(signature)
                 tail.append((count, leaf, signature))
+                if on_entry is not None:
+                    on_entry(count, entry, leaf, by_actor)
                 count += 1
                 if trusted is not None and count == trusted.size:
                     if (frontier.root(), signatures.digest()) != (
@@ -321,11 +355,12 @@ def _first_bad_entry(source: Path, key: Ed25519PublicKey) -> str | None:
         with source.open("rb") as handle:
             handle.readline()
             for lineno, line in enumerate(handle, start=2):
-                if not line.startswith(_ENTRY):
+                if not (line.startswith((_ENTRY, ACTOR_LINE))):
                     continue
                 try:
-                    entry, signature = _entry_parts(line, lineno)
                     value = _json_line(line, lineno)
+                    line, _ = _actor_part(line, lineno)
+                    entry, signature = _entry_parts(line, lineno)
                 except _FailureError as failure:
                     return f"entry {position} is damaged: {failure.message}"
                 index = value.get("entry", {}).get("index") if isinstance(value, dict) else None

@@ -59,12 +59,21 @@ class LedgerFace(WorkspaceCore):
         public_key: str | os.PathLike[str],
         trusted_head: str | os.PathLike[str] | None = None,
     ) -> Verification:
-        """Verify a ledger export offline with the ledger's public key (no store needed).
+        """Verify a ledger export offline with the ledger's public key (no store needed),
+        and its chain of authority (:class:`custodes.governance._authority.Authority`: every
+        step signed by its actor's registered key, with the role it needs).
 
         ``trusted_head`` is a signed head saved earlier: the export must extend it.
         """
+        from custodes.governance._authority import Authority
         from custodes.ledger import load_head, load_public_key, verify_export
 
         key = load_public_key(Path(public_key))
         trusted = load_head(trusted_head, key) if trusted_head is not None else None
-        return verify_export(export, key, trusted)
+        authority = Authority()
+        try:
+            found = verify_export(export, key, trusted, on_entry=authority.see)
+            authority.finish()
+        finally:
+            authority.close()
+        return found
