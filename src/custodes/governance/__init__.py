@@ -19,6 +19,7 @@ from custodes.governance._reports import audit_report, disclosure_report
 from custodes.governance._roles import COLUMN_ROLES, parse_role_pairs
 from custodes.governance._service import STATES, UNITS, Governance
 from custodes.governance._values import Objectives, RequestView, ReviewDecision
+from custodes.governance._witness import record_witnessed_head
 from custodes.governance._workflow import STEPS, TRANSITIONS, Step
 
 __all__ = [
@@ -48,4 +49,5 @@ __all__ = [
     "disclosure_report",
     "load_governance_policy",
     "parse_role_pairs",
+    "record_witnessed_head",
 ]
