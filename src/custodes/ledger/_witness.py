@@ -283,14 +283,24 @@ def _inconsistency(
             f"the ledger's newest signed head covers {held} entries, fewer than the "
             f"{w.size} witnessed: the history was truncated or rebuilt"
         )
+    if w.size == 0:
+        return None  # the empty tree is a prefix of every tree
     try:
-        proof = ledger.consistency_proof(w.size, newest.size)
-    except CustodesError as exc:
-        return f"no consistency proof leads from it to the newest head ({exc.message})"
-    path = [bytes.fromhex(p) for p in proof["path"]]
+        path = _consistency_path(ledger, w.size, newest.size)
+    except (ValueError, CustodesError) as exc:  # the store's entries and heads disagree
+        why = exc.message if isinstance(exc, CustodesError) else str(exc)
+        return f"no consistency proof leads from it to the newest head ({why})"
     if not verify_consistency(w.size, newest.size, w.head.root_hash, newest.root_hash, path):
         return (
             f"the ledger's first {w.size} entries no longer give its root (no consistency "
             f"proof to the newest head, of size {newest.size}): the history was rewritten"
         )
     return None
+
+
+def _consistency_path(ledger: Ledger, old: int, new: int) -> list[bytes]:
+    """RFC 9162's consistency proof from size ``old`` to ``new`` in the store's tree (like
+    :meth:`Ledger.consistency_proof`, but whether or not the office kept a head of ``old``:
+    the witness kept it)."""
+    with ledger.store.transaction() as session:
+        return ledger._tree_at(session).consistency_proof(old, new)
