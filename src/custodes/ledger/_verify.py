@@ -499,4 +499,5 @@ def check_ledger(
             recorded = recorded_witnesses(session)
     except CustodesError as exc:
         return [*found, f"the ledger's witnessed heads cannot be read: {exc.message}"]
-    return found + witness_anomalies(ledger, key, [*recorded, *witnessed])
+    every = dict.fromkeys([*recorded, *witnessed])  # a file of a kept head: checked once
+    return found + witness_anomalies(ledger, key, list(every))
