@@ -49,8 +49,8 @@ from custodes.ledger._ledger import EXPORT_FORMAT, Ledger, SignedHead, entry_mes
 from custodes.ledger._merkle import Frontier, leaf_hash
 from custodes.ledger._witness import (
     WITNESSED,
+    WITNESSED_MARK,
     WitnessedHead,
-    is_witnessed_entry,
     recorded_witnesses,
     witness_anomalies,
 )
@@ -383,7 +383,7 @@ def _fast(
                     raise _FailureError(
                         f"line {lineno} holds entry {index} where entry {count} belongs"
                     )
-                if is_witnessed_entry(entry) and _witnessed_entry(entry, count, lineno, seen):
+                if WITNESSED_MARK in entry and _witnessed_entry(entry, count, lineno, seen):
                     in_export += 1
                 leaf = leaf_hash(entry)
                 frontier.append(leaf)

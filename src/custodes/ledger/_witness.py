@@ -40,6 +40,7 @@ from custodes.store import LedgerEntry
 
 __all__ = [
     "WITNESSED",
+    "WITNESSED_MARK",
     "WITNESS_DOMAIN",
     "WitnessedHead",
     "load_witness_key",
@@ -51,7 +52,8 @@ __all__ = [
 WITNESS_DOMAIN = b"custodes-witness-v1\x00"
 WITNESSED = "head.witnessed"
 """The type of the ledger entry that keeps a witnessed head in the workspace."""
-_MARK = b'"type":"head.witnessed"'
+WITNESSED_MARK = b'"type":"head.witnessed"'
+"""Bytes every ``head.witnessed`` entry's canonical JSON holds (a quick test)."""
 _PAYLOAD = (
     "head_signature",
     "root_hash",
@@ -192,11 +194,6 @@ class WitnessedHead:
         return cls(head, entry["actor"], key, signature)
 
 
-def is_witnessed_entry(entry: bytes) -> bool:
-    """Whether an entry's canonical bytes may be a ``head.witnessed`` entry (a quick test)."""
-    return _MARK in entry
-
-
 def load_witnessed(path: str | os.PathLike[str]) -> WitnessedHead:
     """A witnessed head file (``custodes audit witness --output``), its countersignature
     checked; whether the ledger still extends it is the verifier's question."""
@@ -241,7 +238,7 @@ def recorded_witnesses(session: Session) -> list[WitnessedHead]:
     """The witnessed heads a workspace's ledger keeps (``head.witnessed`` entries), in order."""
     texts = session.execute(
         select(LedgerEntry.entry)
-        .where(LedgerEntry.entry.contains(_MARK.decode("ascii")))
+        .where(LedgerEntry.entry.contains(WITNESSED_MARK.decode("ascii")))
         .order_by(LedgerEntry.index)
     ).scalars()
     found = []
