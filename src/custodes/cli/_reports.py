@@ -1,4 +1,4 @@
-"""The yearly reports: disclosure and audit report."""
+"""The yearly reports: disclosure and audit report; a witness's countersigned head."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import typer
 from custodes._files import write_atomic
 from custodes.cli._acting import AsOpt, KeyOpt, WsOpt, governed
 from custodes.cli._app import app, err, out
-from custodes.cli._ledger import audit_app
+from custodes.cli._ledger import WitnessedOpt, audit_app
 from custodes.cli._render import write_text
 from custodes.errors import SettingError
 
-__all__ = ["audit_report_command", "disclosure"]
+__all__ = ["audit_report_command", "audit_witness", "disclosure"]
 
 ReportFormat = Annotated[str, typer.Option("--format", help="Output format: json or html.")]
 ReportOutput = Annotated[Path | None, typer.Option(help="Write the report to this file.")]
@@ -29,14 +29,19 @@ def _report(
     output: Path | None,
     as_: str | None,
     workspace: Path | None,
+    witnessed: list[Path] | None = None,
 ) -> None:
     from custodes.governance import audit_report, disclosure_report
+    from custodes.ledger import load_witnessed
     from custodes.report import render_audit_html, render_disclosure_html
 
     if output_format not in ("json", "html"):
         raise SettingError(f"--format {output_format!r}: choose json or html.")
-    make = audit_report if kind == "audit" else disclosure_report
-    data = governed(workspace, as_, lambda g: make(g, year))
+    if kind == "audit":
+        heads = [load_witnessed(w) for w in witnessed or []]
+        data = governed(workspace, as_, lambda g: audit_report(g, year, witnessed=heads))
+    else:
+        data = governed(workspace, as_, lambda g: disclosure_report(g, year))
     if output_format == "json":
         text = json.dumps(data, indent=2, ensure_ascii=False)
     else:
@@ -66,9 +71,51 @@ def audit_report_command(
     year: Annotated[int, typer.Option(help="The year.")] = date.today().year,
     output_format: ReportFormat = "json",
     output: ReportOutput = None,
+    witnessed: WitnessedOpt = None,
     as_: AsOpt = None,
     key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """The auditor's report: releases, revenue against standards, rejections, anomalies."""
-    _report("audit", year, output_format, output, as_, workspace)
+    _report("audit", year, output_format, output, as_, workspace, witnessed)
+
+
+@audit_app.command("witness")
+def audit_witness(
+    key: Annotated[
+        Path, typer.Option(help="The witness's Ed25519 private key (PEM); keep it yourself.")
+    ],
+    output: Annotated[
+        Path, typer.Option(help="Write the witnessed head (JSON) here; keep it outside the office.")
+    ],
+    size: Annotated[
+        int | None,
+        typer.Option(
+            help="Countersign the signed head of this size (default: the newest, signed first "
+            "when it covers fewer entries than the ledger holds)."
+        ),
+    ] = None,
+    as_: AsOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Countersign a tree head as a witness (an auditor), keep it on the ledger and save it.
+
+    Every later verification given the file (--witnessed), and every audit of the
+    workspace, demands that the ledger still extends this head.
+    """
+    from custodes.settings import load_settings
+    from custodes.workspace import Workspace
+
+    settings = load_settings(workspace)
+    who = as_ or settings.actor
+    if not who:
+        raise SettingError("say who witnesses: --as NAME (an auditor), or the actor setting.")
+    with Workspace(settings) as ws:
+        witnessed = ws.witness_head(who, key, output, size=size)
+    out.print(
+        f"witnessed: {witnessed.describe()} (root {witnessed.head.root_hash.hex()}), kept on "
+        f"the ledger and written to {output}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -20,6 +20,7 @@ from custodes.governance._reports import audit_report, disclosure_report
 from custodes.governance._roles import COLUMN_ROLES, parse_role_pairs
 from custodes.governance._service import STATES, UNITS, Governance
 from custodes.governance._values import Objectives, RequestView, ReviewDecision
+from custodes.governance._witness import record_witnessed_head
 from custodes.governance._workflow import STEPS, TRANSITIONS, Step
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "key_hex",
     "load_governance_policy",
     "parse_role_pairs",
+    "record_witnessed_head",
 ]

@@ -15,8 +15,8 @@ file of a request still approved, ...).
 from __future__ import annotations
 
 import json
-import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +31,7 @@ from custodes.governance._authority import Authority
 from custodes.governance._policy import FREE_PURPOSES
 from custodes.governance._service import Governance
 from custodes.io import file_sha256
-from custodes.ledger import load_public_key, verify_export
+from custodes.ledger import WitnessedHead, check_ledger, load_public_key, recorded_witnesses
 from custodes.store import (
     Charge,
     Dataset,
@@ -112,11 +112,29 @@ def disclosure_report(governance: Governance, year: int) -> dict[str, Any]:
                 }
                 for sid, total in sorted(by_standard.items())
             ],
+            "witnessed_head": _newest_witnessed(session),
         }
 
 
-def audit_report(governance: Governance, year: int) -> dict[str, Any]:
-    """The auditor's report for a year (see the module's description)."""
+def _newest_witnessed(session: Session) -> dict[str, Any] | None:
+    """The newest witnessed head the ledger keeps (its countersignature valid), published."""
+    valid = [w for w in recorded_witnesses(session) if w.verify()]
+    if not valid:
+        return None
+    newest = max(reversed(valid), key=lambda w: w.size)  # the last recorded of the largest
+    return {
+        "size": newest.size,
+        "root_hash": newest.head.root_hash.hex(),
+        "timestamp": newest.head.timestamp,
+        "witness": newest.witness,
+    }
+
+
+def audit_report(
+    governance: Governance, year: int, *, witnessed: Sequence[WitnessedHead] = ()
+) -> dict[str, Any]:
+    """The auditor's report for a year (see the module's description); ``witnessed`` heads
+    (files an auditor kept) are demanded besides those the ledger keeps."""
     with governance.store.transaction() as session:
         governance._need(session, "auditor", "admin")
         released = _released_in(session, year)
@@ -168,7 +186,8 @@ def audit_report(governance: Governance, year: int) -> dict[str, Any]:
         budgets = _dp_budgets(session)
         anomalies = _anomalies(governance, session, released, charges)
         anomalies += _dp_anomalies(governance, session)
-    anomalies += _ledger_anomalies(governance)  # after the transaction: the export reads alone
+    # after the transaction: the export reads alone
+    anomalies += _ledger_anomalies(governance, witnessed)
     anomalies += _leftovers(governance)
     return {
         "year": year,
@@ -316,19 +335,20 @@ def _leftovers(governance: Governance) -> list[str]:
     return [f"{f.kind.replace('_', ' ')} {f.path}: {f.detail}" for f in found]
 
 
-def _ledger_anomalies(governance: Governance) -> list[str]:
-    """The ledger exported and verified offline, as an outside auditor would."""
+def _ledger_anomalies(governance: Governance, witnessed: Sequence[WitnessedHead] = ()) -> list[str]:
+    """The ledger exported and verified offline, as an outside auditor would, and a
+    consistency proof demanded from every witnessed head (kept on the ledger, or given)."""
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            export = Path(folder) / "ledger.jsonl"
-            governance.ledger.export(export)
-            key = load_public_key(governance.settings.signing_key_path().with_suffix(".pub"))
-            authority = Authority()
-            try:
-                verify_export(export, key, on_entry=authority.see)
-                authority.finish()
-            finally:
-                authority.close()
+        key = load_public_key(governance.settings.signing_key_path().with_suffix(".pub"))
     except CustodesError as exc:
         return [f"the ledger fails verification: {exc.message}"]
-    return []
+    authority = Authority()
+    try:
+        found = check_ledger(governance.ledger, key, witnessed, on_entry=authority.see)
+        if not found:
+            authority.finish()
+    except CustodesError as exc:
+        found = [f"the ledger fails verification: {exc.message}"]
+    finally:
+        authority.close()
+    return found

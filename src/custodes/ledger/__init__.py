@@ -3,6 +3,9 @@
 - :class:`Ledger`: append events (in the caller's transaction), sign tree
   heads, prove inclusion and consistency, export.
 - :func:`verify_export`: the offline verifier (an export and the public key).
+- :class:`WitnessedHead`: a head an outside party countersigned; every later
+  verification demands that the ledger still extends it (:func:`check_ledger`
+  in a workspace).
 - :func:`open_ledger`: the ledger of a workspace's store.
 """
 
@@ -32,7 +35,14 @@ from custodes.ledger._personal import (
     public_key_from_text,
     write_actor_key,
 )
-from custodes.ledger._verify import Verification, load_head, verify_export
+from custodes.ledger._verify import Verification, check_ledger, load_head, verify_export
+from custodes.ledger._witness import (
+    WitnessedHead,
+    load_witness_key,
+    load_witnessed,
+    recorded_witnesses,
+    witness_anomalies,
+)
 
 __all__ = [
     "EMPTY_ROOT",
@@ -43,8 +53,10 @@ __all__ = [
     "Screen",
     "SignedHead",
     "Verification",
+    "WitnessedHead",
     "actor_message",
     "canonical",
+    "check_ledger",
     "fingerprint",
     "leaf_hash",
     "load_actor_key",
@@ -52,13 +64,17 @@ __all__ = [
     "load_or_create_key",
     "load_private_key",
     "load_public_key",
+    "load_witness_key",
+    "load_witnessed",
     "node_hash",
     "open_ledger",
     "public_key_from_text",
     "public_key_text",
+    "recorded_witnesses",
     "root_of",
     "verify_consistency",
     "verify_export",
     "verify_inclusion",
+    "witness_anomalies",
     "write_actor_key",
 ]
