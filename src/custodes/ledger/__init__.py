@@ -12,6 +12,7 @@ from custodes.ledger._keys import (
     load_or_create_key,
     load_private_key,
     load_public_key,
+    public_key_hex,
     public_key_text,
 )
 from custodes.ledger._ledger import Event, Ledger, Screen, SignedHead
@@ -55,6 +56,7 @@ __all__ = [
     "node_hash",
     "open_ledger",
     "public_key_from_text",
+    "public_key_hex",
     "public_key_text",
     "root_of",
     "verify_consistency",
