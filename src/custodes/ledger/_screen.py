@@ -32,7 +32,8 @@ __all__ = ["Screen", "check_entry"]
 # written apart by spaces or dashes are put together first, and digit runs are found
 # wherever they stand, also glued to letters; a hex digest's digit runs are chance.
 _SPLIT = re.compile(r"(?<=[0-9])[\s\-\u00a0\u3000]+(?=[0-9])")
-_RUN = re.compile(r"(?:\+?86)?[0-9]+[Xx]?")
+_RUN = re.compile(r"(?<![0-9])(?<![0-9]\.)(?:\+?86)?[0-9]+[Xx]?")
+"""A digit run, whole; not the fraction of a decimal number (``0.110105...``: a parameter)."""
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
 _MOBILE = re.compile(r"^(?:\+?86)?1[3-9][0-9]{9}$")
