@@ -113,12 +113,11 @@ def test_an_entry_without_its_actors_signature_or_role_fails(office: Office) -> 
         unsigned = ledger.append(session, "fee_standard.approved", "priya", "F-1", {})
     with pytest.raises(TamperedError, match=f"entry {unsigned} .* carries no signature"):
         _verify(settings, _export(settings, folder))
-    settings2 = settings
     with ledger.store.transaction() as session:
         session.execute(sa.text("DELETE FROM ledger_entries WHERE idx = :i"), {"i": unsigned})
         session.execute(sa.text("DELETE FROM tree_heads WHERE size > :i"), {"i": unsigned})
         session.execute(sa.text("UPDATE ledger_state SET size = :i"), {"i": unsigned})
-    ledger = open_ledger(settings2)
+    ledger = open_ledger(settings)
     with ledger.store.transaction() as session:
         wrong = ledger.append(session, "fee_standard.approved", "rita", "F-1", {}, signer=rita)
     with pytest.raises(TamperedError, match=f"entry {wrong} .* did not hold the role"):

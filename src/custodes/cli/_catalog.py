@@ -109,14 +109,9 @@ def actor_revoke_key(
 def _public_hex(path: Path | None) -> str | None:
     if path is None:
         return None
-    from cryptography.hazmat.primitives import serialization
+    from custodes.ledger import load_public_key, public_key_hex
 
-    from custodes.ledger import load_public_key
-
-    raw = load_public_key(path).public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return raw.hex()
+    return public_key_hex(load_public_key(path))
 
 
 def _key_written(name: str, path: Path | None) -> None:

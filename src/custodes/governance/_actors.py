@@ -53,7 +53,6 @@ class Actors(Acting):
                 "an actor needs a verified identity record: organisation and credential reference."
             )
         public_key = _checked_hex(public_key)
-        made: Ed25519PrivateKey | None = None
         with self._change() as session:
             first = session.execute(select(Actor).limit(1)).first() is None
             if first:
@@ -72,15 +71,9 @@ class Actors(Acting):
                 self._need(session, "admin")
             if session.get(Actor, name) is not None:
                 raise RefusedError(f"actor {name!r} exists already.")
-            if public_key is None:
-                made = self.preparer.new_actor_key(name)
-                public_key = key_hex(made)
+            public_key, made = self._new_or_given(name, public_key)
             if first:  # the first admin signs its own registration, with its new key
-                self._key = made or self._signer()
-                if key_hex(self._key) != public_key:
-                    raise ForbiddenError(
-                        f"the key given is not the public key registered for {name!r}."
-                    )
+                self._sign_as(name, public_key, made)
             row = Actor(
                 name=name,
                 roles=json.dumps(sorted(set(roles))),
@@ -120,19 +113,14 @@ class Actors(Acting):
                 ).first()
                 is None
             )
-            made = None
-            if public_key is None:
-                made = self.preparer.new_actor_key(name)
-                public_key = key_hex(made)
+            public_key, made = self._new_or_given(name, public_key)
             if keyless:  # the bootstrap of a workspace made before personal keys
                 if self.actor != name or "admin" not in json.loads(target.roles):
                     raise ForbiddenError(
                         "no actor has a key yet: an admin first registers its own "
                         f"(`custodes actor key ADMIN --as ADMIN`); {name!r} cannot be first."
                     )
-                self._key = made or self._signer()
-                if key_hex(self._key) != public_key:
-                    raise ForbiddenError(f"the key given is not {name!r}'s new public key.")
+                self._sign_as(name, public_key, made)
             elif self.actor != name:
                 self._need(session, "admin")
             else:
@@ -146,6 +134,23 @@ class Actors(Acting):
                 {"public_key": public_key, "replaces": previous},
             )
         return None if made is None else self.preparer.new_key_path(name)
+
+    def _new_or_given(
+        self, name: str, public_key: str | None
+    ) -> tuple[str, Ed25519PrivateKey | None]:
+        """The key to register for ``name``: the one given, else a new pair made into the
+        keyring (its private key returned too)."""
+        if public_key is not None:
+            return public_key, None
+        made = self.preparer.new_actor_key(name)
+        return key_hex(made), made
+
+    def _sign_as(self, name: str, public_key: str, made: Ed25519PrivateKey | None) -> None:
+        """The bootstrap: ``name`` signs its own registration, with the key just made or the
+        acting key, which must be the one registered."""
+        self._key = made or self._signer()
+        if key_hex(self._key) != public_key:
+            raise ForbiddenError(f"the key given is not the public key registered for {name!r}.")
 
     def revoke_key(self, name: str) -> None:
         """Revoke ``name``'s key (an admin, or ``name`` itself): it signs nothing from now on,
@@ -195,7 +200,8 @@ def _checked_hex(public_key: str | None) -> str | None:
     text = public_key.strip().lower()
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
         raise SettingError(
-            "a public key is the hex of its 32 raw bytes (64 characters); "
-            "`custodes key new` writes a key pair and prints it."
+            "a public key is the hex of its 32 raw bytes (64 characters, "
+            "custodes.ledger.public_key_hex); on the command line give --public-key FILE "
+            "(PEM, or base64 of the 32 bytes)."
         )
     return text

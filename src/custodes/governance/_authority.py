@@ -65,7 +65,6 @@ class Authority:
 
     def __init__(self, workers: int = 2) -> None:
         self._keys: dict[str, Ed25519PublicKey] = {}
-        self._hex: dict[str, str] = {}
         self._revoked: set[str] = set()
         self._roles: dict[str, set[str]] = {}
         self._involved: dict[str, set[str]] = defaultdict(set)
@@ -73,7 +72,6 @@ class Authority:
         self._pending: list[tuple[int, str, Ed25519PublicKey, bytes, bytes]] = []
         self._pool = ThreadPoolExecutor(workers)
         self._futures: list[Any] = []
-        self._bad: dict[int, str] = {}
 
     def see(self, index: int, entry: bytes, leaf: bytes, actor_signature: bytes | None) -> None:
         """Check one entry (its signature later, in a batch)."""
@@ -170,12 +168,10 @@ class Authority:
     def _register(self, actor: str, public_hex: str) -> Ed25519PublicKey:
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
         self._keys[actor] = key
-        self._hex[actor] = public_hex
         self._revoked.discard(actor)
         return key
 
     def _fail(self, index: int, message: str) -> None:
-        self._bad.setdefault(index, message)
         raise TamperedError(message + ".")
 
     def _flush(self) -> None:

@@ -23,7 +23,7 @@ from custodes.errors import ForbiddenError, InvalidInputError
 from custodes.governance._policy import DEFAULT_GOVERNANCE, GovernancePolicy, load_governance_policy
 from custodes.governance._ports import Preparer
 from custodes.governance._workflow import check_move, check_step
-from custodes.ledger import Ledger
+from custodes.ledger import Ledger, public_key_hex
 from custodes.store import Actor, Dataset, LedgerEntry, Request, timestamp
 
 __all__ = ["FULL_VIEW", "Acting", "KeyLike", "key_hex", "now"]
@@ -34,10 +34,7 @@ KeyLike: TypeAlias = Ed25519PrivateKey | Callable[[], Ed25519PrivateKey]
 
 def key_hex(key: Ed25519PrivateKey) -> str:
     """The public half of ``key`` as the ledger and the store hold it: hex of 32 bytes."""
-    from cryptography.hazmat.primitives import serialization
-
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return raw.hex()
+    return public_key_hex(key.public_key())
 
 
 FULL_VIEW = ("admin", "steward", "reviewer", "pricing_authority", "auditor")
@@ -132,7 +129,7 @@ class Acting:
         if (
             entry.get("type") not in ("actor.added", "actor.key_registered")
             or entry.get("payload", {}).get("public_key") != me.public_key
-            or entry.get("subject") not in (me.name, _hashed(me.name))
+            or (entry.get("subject") != me.name and entry.get("subject") != _hashed(me.name))
         ):
             raise ForbiddenError(
                 f"{me.name!r}'s key in the store is not the one the ledger registered (entry "

@@ -15,6 +15,7 @@ from custodes.ledger._keys import (
     load_or_create_key,
     load_private_key,
     load_public_key,
+    public_key_hex,
     public_key_text,
 )
 from custodes.ledger._ledger import Event, Ledger, Screen, SignedHead
@@ -69,6 +70,7 @@ __all__ = [
     "node_hash",
     "open_ledger",
     "public_key_from_text",
+    "public_key_hex",
     "public_key_text",
     "recorded_witnesses",
     "root_of",

@@ -23,7 +23,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +32,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
-from stdnum import luhn
-from stdnum.cn import ric
 
 from custodes._files import atomic_writer
 from custodes.errors import InternalError, InvalidInputError, SettingError
@@ -41,6 +39,7 @@ from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import public_key_text, verify_signature
 from custodes.ledger._merkle import MerkleTree, leaf_hash
 from custodes.ledger._personal import actor_message
+from custodes.ledger._screen import Screen, check_entry
 from custodes.store import LedgerEntry, LedgerState, Meta, Store, TreeHead
 
 __all__ = [
@@ -141,83 +140,6 @@ class SignedHead:
         return head
 
 
-# Values an entry must not hold: identifiers written out (record their hash). Digits
-# written apart by spaces or dashes are put together first, and digit runs are found
-# wherever they stand, also glued to letters; a hex digest's digit runs are chance.
-_SPLIT = re.compile(r"(?<=[0-9])[\s\-\u00a0\u3000]+(?=[0-9])")
-_RUN = re.compile(r"(?:\+?86)?[0-9]+[Xx]?")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-_DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
-_MOBILE = re.compile(r"^(?:\+?86)?1[3-9][0-9]{9}$")
-
-
-def _identifier_kind(text: str) -> str | None:
-    if _DIGEST.match(text):
-        return None
-    if _EMAIL.search(text):
-        return "an e-mail address"
-    for run in _RUN.findall(_SPLIT.sub("", text)):
-        digits = run.lstrip("+")
-        if len(digits) == 18 and ric.calc_check_digit(digits) == digits[-1].upper():
-            return "a resident ID number"
-        if _MOBILE.match(run):
-            return "a phone number"
-        if 13 <= len(digits) <= 19 and digits.isdigit() and luhn.is_valid(digits):
-            return "a card number"
-    return None
-
-
-Screen = Callable[[Sequence[str]], list[str | None]]
-"""Says for each string the kind of personal data it is or holds (None: none)."""
-
-
-def _strings(value: Any, where: str, out: list[tuple[str, str]]) -> None:
-    if isinstance(value, str):  # numbers are parameters (counts, fractions' parts)
-        out.append((value, where))
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            out.append((str(key), f"{where} (a key)"))
-            _strings(item, f"{where}.{key}" if _PLAIN_KEY.match(str(key)) else where, out)
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _strings(item, f"{where}[{i}]", out)
-
-
-_PLAIN_KEY = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-
-
-def _check_entry(event: Event, screen: Screen | None) -> None:
-    """Refuse an entry any string of which is or holds personal data.
-
-    Every string is checked for identifiers (type, actor, subject, payload
-    keys and values); with a ``screen`` (the workspace passes custodes's
-    recognizers), the subject and the payload are checked with it too. The
-    message names where, never the value.
-    """
-    strings: list[tuple[str, str]] = [
-        (event.type, "the event type"),
-        (event.actor, "the actor"),
-        (event.subject, "the subject"),
-    ]
-    _strings(dict(event.payload), "payload", strings)
-    for text, where in strings:
-        kind = _identifier_kind(text)
-        if kind is not None:
-            raise InvalidInputError(
-                f"ledger entry: {where} holds what looks like {kind}; the ledger records "
-                "hashes and parameters, never personal data: record its hash instead."
-            )
-    if screen is not None:
-        screened = strings[2:]  # the subject and the payload: actors are staff, not data
-        for (_, where), entity in zip(screened, screen([t for t, _ in screened]), strict=True):
-            if entity is not None:
-                raise InvalidInputError(
-                    f"ledger entry: {where} is or holds personal data ({entity}); the ledger "
-                    "records hashes and parameters, never personal data: record its hash "
-                    "instead."
-                )
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -315,7 +237,7 @@ class Ledger:
                     f"ledger event type {event.type!r} must be dotted lower-case words, "
                     "e.g. release.made."
                 )
-            _check_entry(event, self.screen)
+            check_entry(event, self.screen)
         with self._lock:
             state = self._state(session)
             self._sync(session, state.size)

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from custodes.errors import DataFileError, ForbiddenError, SettingError
+from custodes.ledger._keys import parse_private_pem, private_pem
 
 __all__ = [
     "ACTOR_DOMAIN",
@@ -105,15 +106,7 @@ def write_actor_key(
     key = Ed25519PrivateKey.generate()
     if passphrase is not None and not passphrase:
         raise SettingError("the key's passphrase is empty; give one, or none for no encryption.")
-    data = (
-        _seal(key, passphrase)
-        if passphrase
-        else key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    data = _seal(key, passphrase) if passphrase else private_pem(key)
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -151,12 +144,4 @@ def load_actor_key(
                 "(or type it when asked)."
             )
         return _unseal(data, passphrase, source)
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise SettingError(
-            f"{source} is not a private key (PKCS#8 PEM or a custodes encrypted key)."
-        ) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SettingError(f"{source} is not an Ed25519 key; custodes signs with Ed25519.")
-    return key
+    return parse_private_pem(data, source, "a private key (PKCS#8 PEM or a custodes encrypted key)")
