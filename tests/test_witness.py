@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def office(
 def _fill(ledger: Ledger, count: int, tag: str) -> None:
     with ledger.store.transaction() as session:
         ledger.append_many(
-            session, [Event("test.event", "tester", f"{tag} {i}", {"n": i}) for i in range(count)]
+            session, [Event("scan.made", "tester", f"{tag} {i}", {"n": i}) for i in range(count)]
         )
 
 
@@ -203,6 +204,7 @@ def _rebuild_with_a_new_key(settings: Settings, *, keep_entries: bool) -> Ed2551
     entry (or, without ``keep_entries``, the ledger replayed from scratch: 16 events)."""
     key = Ed25519PrivateKey.generate()
     public = key.public_key()
+    old_ring = Workspace(settings).keyring_folder()
     settings.signing_key_path().write_bytes(_pem(key))
     _public(settings).write_bytes(
         public.public_bytes(
@@ -217,6 +219,8 @@ def _rebuild_with_a_new_key(settings: Settings, *, keep_entries: bool) -> Ed2551
         f=fingerprint(public),
         p=public_key_text(public),
     )
+    # The actors keep their personal keys: the keyring follows the new workspace key.
+    shutil.copytree(old_ring, settings.keyring_path() / fingerprint(public))
     ledger = Ledger(Store(settings.database_url()), key, head_every=10)
     if keep_entries:
         with ledger.store.transaction() as session:
@@ -260,13 +264,12 @@ def test_a_ledger_rebuilt_from_scratch_with_a_new_key_fails_naming_the_witnessed
     assert "the head of size 20 witnessed by audrey: it is not signed by the ledger's key" in (
         capsys.readouterr().err
     )
-    with Workspace(settings) as ws:
-        heads = [load_witnessed(path)]
-        anomalies = audit_report(ws.governance("audrey"), 2026, witnessed=heads)["anomalies"]
-    assert any("the head of size 20 witnessed by audrey" in a for a in anomalies)
+    # Nobody acts on the rebuilt ledger: the actors' keys are no longer registered on it.
+    with Workspace(settings) as ws, pytest.raises(ForbiddenError, match="not the one the ledger"):
+        audit_report(ws.governance("audrey"), 2026, witnessed=[load_witnessed(path)])
     argv = ["audit", "report", "--as", "audrey", "--workspace", str(settings.workspace)]
-    assert main([*argv, "--witnessed", str(path)]) == 0
-    assert "the head of size 20 witnessed by audrey" in capsys.readouterr().out
+    assert main([*argv, "--witnessed", str(path)]) == 4
+    assert "not the one the ledger registered" in capsys.readouterr().err
     # With the public key the auditor kept, the export names the re-keying too.
     with pytest.raises(TamperedError, match="size 20 witnessed by audrey was signed with"):
         Workspace.verify_ledger(export, folder / "old.pub", witnessed=[path])
@@ -337,7 +340,14 @@ def test_only_an_auditor_records_a_witnessed_head(
         _witness(settings, folder, who="stella")
     assert not (folder / "witnessed-stella.json").exists()
     output = folder / "w.json"
-    argv = ["audit", "witness", "--key", str(folder / "witness.key"), "--output", str(output)]
+    argv = [
+        "audit",
+        "witness",
+        "--witness-key",
+        str(folder / "witness.key"),
+        "--output",
+        str(output),
+    ]
     argv += ["--workspace", str(settings.workspace)]
     assert main([*argv, "--as", "stella"]) == 4
     assert "needs the role 'auditor'" in capsys.readouterr().err
@@ -358,6 +368,27 @@ def test_only_an_auditor_records_a_witnessed_head(
     published = json.loads(capsys.readouterr().out)
     assert [h["head"]["size"] for h in published] == [20]
     assert WitnessedHead.from_dict(published[0], "published") == load_witnessed(output)
+
+
+def test_an_auditor_witnesses_with_their_personal_key_by_default(
+    office: tuple[Settings, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.cli import main
+    from custodes.governance import key_hex
+
+    settings, folder = office
+    output = folder / "own.json"
+    argv = ["audit", "witness", "--output", str(output), "--as", "audrey"]
+    assert main([*argv, "--workspace", str(settings.workspace)]) == 0
+    capsys.readouterr()
+    with Workspace(settings) as ws:
+        own = key_hex(ws.actor_key("audrey"))
+    witnessed = load_witnessed(output)
+    assert base64.b64decode(witnessed.witness_key).hex() == own
+    # Another actor's key file proves nothing: the entry is signed by the acting actor.
+    stella = ws.actor_key_path("stella")
+    assert main([*argv, "--key", str(stella), "--workspace", str(settings.workspace)]) == 4
+    assert "is not 'audrey''s registered key" in capsys.readouterr().err
 
 
 def test_malformed_witness_files_and_keys_are_bad_input(
@@ -395,7 +426,7 @@ def test_malformed_witness_files_and_keys_are_bad_input(
     assert "consistent with the head of size 20 witnessed by audrey" in capsys.readouterr().out
     witness = ["audit", "witness", "--output", str(folder / "o.json"), "--as", "audrey"]
     witness += ["--workspace", str(settings.workspace)]
-    assert main([*witness, "--key", str(folder / "nope.key")]) == 2
+    assert main([*witness, "--witness-key", str(folder / "nope.key")]) == 2
     assert "witness key" in capsys.readouterr().err
     assert main(["ledger", "verify", str(export)]) == 2
     assert "give --public-key KEY" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from custodes._files import write_atomic
-from custodes.cli._acting import AsOpt, KeyOpt, WsOpt, governed
+from custodes.cli._acting import AsOpt, KeyOpt, WsOpt, _acting, governed
 from custodes.cli._app import app, err, out
 from custodes.cli._ledger import WitnessedOpt, audit_app
 from custodes.cli._render import write_text
@@ -82,12 +82,16 @@ def audit_report_command(
 
 @audit_app.command("witness")
 def audit_witness(
-    key: Annotated[
-        Path, typer.Option(help="The witness's Ed25519 private key (PEM); keep it yourself.")
-    ],
     output: Annotated[
         Path, typer.Option(help="Write the witnessed head (JSON) here; keep it outside the office.")
     ],
+    witness_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Countersign with this Ed25519 private key (PEM or a custodes encrypted key) "
+            "that the witness keeps outside the office (default: the auditor's personal key)."
+        ),
+    ] = None,
     size: Annotated[
         int | None,
         typer.Option(
@@ -96,6 +100,7 @@ def audit_witness(
         ),
     ] = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Countersign a tree head as a witness (an auditor), keep it on the ledger and save it.
@@ -103,15 +108,9 @@ def audit_witness(
     Every later verification given the file (--witnessed), and every audit of the
     workspace, demands that the ledger still extends this head.
     """
-    from custodes.settings import load_settings
-    from custodes.workspace import Workspace
-
-    settings = load_settings(workspace)
-    who = as_ or settings.actor
-    if not who:
-        raise SettingError("say who witnesses: --as NAME (an auditor), or the actor setting.")
-    with Workspace(settings) as ws:
-        witnessed = ws.witness_head(who, key, output, size=size)
+    ws, who = _acting(workspace, as_)
+    with ws:
+        witnessed = ws.witness_head(who, witness_key, output, size=size)
     out.print(
         f"witnessed: {witnessed.describe()} (root {witnessed.head.root_hash.hex()}), kept on "
         f"the ledger and written to {output}",

@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session
 
 from custodes.errors import CustodesError, DataFileError, InvalidInputError, TamperedError
 from custodes.ledger._canonical import canonical
-from custodes.ledger._keys import load_private_key, public_key_text, verify_signature
+from custodes.ledger._keys import public_key_text, verify_signature
 from custodes.ledger._ledger import Ledger, SignedHead
 from custodes.ledger._merkle import verify_consistency
+from custodes.ledger._personal import load_actor_key
 from custodes.store import LedgerEntry
 
 __all__ = [
@@ -219,19 +220,18 @@ def load_witnessed(path: str | os.PathLike[str]) -> WitnessedHead:
     return witnessed
 
 
-def load_witness_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    """The witness's private key (PEM, PKCS#8, Ed25519).
-
-    The one place a witness's key is read, so that keys kept encrypted under a
-    passphrase can be read here later.
-    """
+def load_witness_key(
+    path: str | os.PathLike[str], passphrase: str | None = None
+) -> Ed25519PrivateKey:
+    """The witness's private key: PKCS#8 PEM (Ed25519), or a custodes encrypted key
+    file sealed under ``passphrase``."""
     source = Path(path)
     if not source.is_file():
         raise DataFileError(
             f"witness key {str(source)!r} does not exist; give the witness's Ed25519 private "
             "key (PEM), e.g. made with `openssl genpkey -algorithm ed25519 -out FILE`."
         )
-    return load_private_key(source)
+    return load_actor_key(source, passphrase)
 
 
 def recorded_witnesses(session: Session) -> list[WitnessedHead]:

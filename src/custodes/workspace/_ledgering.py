@@ -104,14 +104,15 @@ class LedgerFace(WorkspaceCore):
     def witness_head(
         self,
         actor: str,
-        key: str | os.PathLike[str],
+        key: str | os.PathLike[str] | None = None,
         output: str | os.PathLike[str] | None = None,
         *,
         size: int | None = None,
     ) -> WitnessedHead:
         """Countersign the newest signed head (or the one of ``size``) as the witness
-        ``actor`` (an auditor) with their private key, keep it on the ledger
-        (``head.witnessed``) and write it to ``output``.
+        ``actor`` (an auditor) with the witness's private ``key`` (default: the actor's
+        own personal key), keep it on the ledger (``head.witnessed``, signed by the actor)
+        and write it to ``output``.
 
         A head over every entry is signed first when the newest covers fewer. The
         head's workspace signature is checked, and so is its consistency with the
@@ -127,7 +128,11 @@ class LedgerFace(WorkspaceCore):
             witness_anomalies,
         )
 
-        private = load_witness_key(key)
+        private = (
+            self.actor_key(actor)
+            if key is None
+            else load_witness_key(key, self.passphrase(Path(key)))
+        )
         public = self._public_key()
         ledger = self.ledger
         heads = ledger.heads()
@@ -153,7 +158,7 @@ class LedgerFace(WorkspaceCore):
         problems = witness_anomalies(ledger, public, [*kept, witnessed])
         if problems:
             raise TamperedError(f"not countersigned: {'; '.join(problems)}.")
-        record_witnessed_head(self.governance(actor, key=private), witnessed)
+        record_witnessed_head(self.governance(actor), witnessed)
         if output is not None:
             write_atomic(output, json.dumps(witnessed.to_dict(), indent=2) + "\n")
         return witnessed
