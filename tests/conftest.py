@@ -56,3 +56,12 @@ def _own_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     checkout, e.g. one `make demo` made with an older schema, is never touched."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CUSTODES_WORKSPACE", raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _keyring(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Personal keys made by the tests go to a keyring of their own, never the user's."""
+    folder = tmp_path_factory.mktemp("keyring")
+    os.environ["XDG_CONFIG_HOME"] = str(folder)
+    for name in ("CUSTODES_KEY", "CUSTODES_KEYRING", "CUSTODES_KEY_PASSPHRASE"):
+        os.environ.pop(name, None)

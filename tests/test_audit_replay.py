@@ -381,6 +381,18 @@ def test_a_role_added_to_an_actor(office: Settings) -> None:
     )
 
 
+def test_a_key_swapped_in_the_store(office: Settings) -> None:
+    added = {e["subject"]: e for e in _entries(office, "actor.added")}
+    lee, stella = added["lee"]["payload"]["public_key"], added["stella"]["payload"]["public_key"]
+    at = added["stella"]["index"]
+    _sql(office, f"UPDATE actors SET public_key = '{stella}', key_index = {at} WHERE name = 'lee'")
+    _names(
+        _audit(office)["anomalies"],
+        f"actor lee: the store gives key ed25519 {stella[:16]} (registered by entry {at}), the "
+        f"ledger gives ed25519 {lee[:16]} (registered by entry {added['lee']['index']})",
+    )
+
+
 def test_a_fee_standard_cap_raised(office: Settings, built: Built) -> None:
     entry = _last(office, "fee_standard.approved", built.standard)
     _sql(office, "UPDATE fee_standards SET cap = '5000'")

@@ -212,6 +212,11 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "quantile(household_size, 0.5)" in out  # a median is answered, not an error
     assert "interval None" not in out
     assert "refused: your privacy budget on population-register cannot pay" in " ".join(out.split())
+    flat = " ".join(out.split())
+    assert "witnessed head: the auditor countersigned the ledger's head of size" in flat
+    assert "verified offline, consistent with the witnessed head of size" in flat
+    disclosure = json.loads((tmp_path / "demo" / "disclosure.json").read_text(encoding="utf-8"))
+    assert disclosure["witnessed_head"]["witness"] == "auditor"
 
 
 def test_population_table_gives_journalist_risk(

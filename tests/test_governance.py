@@ -143,7 +143,7 @@ def test_the_whole_lifecycle(office: tuple[Settings, Path]) -> None:
     key = load_public_key(settings.signing_key_path().with_suffix(".pub"))
     assert verify_export(export, key).size == ledger.size()
     types = [json.loads(line)["entry"]["type"] for line in export.read_text().splitlines()[1:]
-             if line.startswith('{"entry"')]  # fmt: skip
+             if '"entry":' in line[:120]]  # fmt: skip
     for expected in ("dataset.registered", "request.objectives_set", "request.processed",
                      "request.approved", "request.released", "fee.charged",
                      "fee_standard.approved", "request.monitoring"):  # fmt: skip
@@ -480,7 +480,9 @@ def test_requesters_see_only_themselves_and_their_own_requests(
     act(settings, "root").add_actor("ravi", ["requester"], organisation="Uni", credential="ID-ravi")
     mine = act(settings, "rita").file_request("register")
     theirs = act(settings, "ravi").file_request("register")
-    assert act(settings, "rita").actors() == [
+    seen = act(settings, "rita").actors()
+    assert [a.pop("key").startswith("ed25519 ") for a in seen] == [True]
+    assert seen == [
         {"name": "rita", "roles": ["requester"], "board_role": None,
          "organisation": "Data office", "credential": "ID-rita"},
     ]  # fmt: skip

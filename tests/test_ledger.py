@@ -721,6 +721,23 @@ def test_every_string_of_an_entry_is_checked_for_identifiers(
     Store.dispose_all()
 
 
+def test_decimal_fractions_are_numbers_not_identifiers(tmp_path: Path) -> None:
+    """A risk written as a decimal whose fraction digits happen to pass a resident ID's or a
+    card's check (``custodes demo --rows 2000`` wrote one) is a parameter, not an identifier;
+    the same digits standing alone, or after text, are still refused."""
+    ws = load_settings(tmp_path / "ws")
+    init_workspace(ws)
+    ledger = open_ledger(ws)
+    numbers = {"average_risk": "0.110105194912310011", "share": "3.6222021234567894", "n": "12"}
+    with ledger.store.transaction() as session:
+        ledger.append(session, "test.event", "tester", "s", numbers)
+    for text in ("110105194912310011", "ID.110105194912310011", "v1.2, 110105194912310011"):
+        with pytest.raises(InvalidInputError), ledger.store.transaction() as session:
+            ledger.append(session, "test.event", "tester", "s", {"note": text})
+    assert ledger.size() == 2
+    Store.dispose_all()
+
+
 def test_with_the_recognizers_names_and_addresses_are_refused_too(tmp_path: Path) -> None:
     from custodes.detect import personal_data_in
 

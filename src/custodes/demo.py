@@ -30,6 +30,7 @@ from custodes.hierarchy import (
     mapping_hierarchy,
     prc_division_hierarchy,
 )
+from custodes.ledger import load_or_create_key
 from custodes.report import release_html, render_assessment_html, render_scan_html
 from custodes.risk import Assessment
 from custodes.synth import Register, population_register, register_csv, register_values
@@ -61,6 +62,9 @@ class DemoResult:
     ledger_entries: int
     """Entries of the workspace's ledger, verified offline after the export."""
     ledger_root: str
+    witnessed_size: int
+    """The size of the head the auditor countersigned (the export was verified against it)."""
+    witnessed_path: Path
     governance: dict[str, str]
     """The governed release: request, recipient, charge, audit verdict, report paths."""
 
@@ -161,6 +165,12 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
     )
     charged = act("steward").charge(request, quantity="1", unit_price="450.00")
     queries = _dp_queries(workspace, act)
+    # The auditor countersigns the tree head with a key of their own (in an office: kept
+    # outside it); the disclosure publishes it, and every later audit demands it.
+    witness_key = folder / "auditor" / "witness.key"
+    load_or_create_key(witness_key)
+    witnessed_path = folder / "auditor" / "witnessed-head.json"
+    witnessed = workspace.witness_head("auditor", witness_key, witnessed_path)
     year = date.today().year
     audit = audit_report(act("auditor"), year)
     audit_path = write_atomic(folder / "audit-report.html", render_audit_html(audit))
@@ -177,6 +187,8 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
         "anomalies": "; ".join(audit["anomalies"]) or "none",
         "audit_report": str(audit_path),
         "disclosure": str(disclosure_path),
+        "witnessed_size": str(witnessed.size),
+        "witnessed": str(witnessed_path),
     }
 
 
@@ -307,13 +319,18 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     head = workspace.sign_head()
     ledger_path = folder / "ledger.jsonl"
     workspace.export_ledger(ledger_path)
-    verified = Workspace.verify_ledger(ledger_path, created.public_key_path)
+    witnessed_path = Path(governed["witnessed"])
+    verified = Workspace.verify_ledger(
+        ledger_path, created.public_key_path, witnessed=[witnessed_path]
+    )
     return DemoResult(
         rows=rows,
         governance=governed,
         ledger_path=ledger_path,
         ledger_entries=verified.size,
         ledger_root=head.root_hash.hex(),
+        witnessed_size=int(governed["witnessed_size"]),
+        witnessed_path=witnessed_path,
         data_path=data_path,
         report_path=report_path,
         scan=scanned,

@@ -94,6 +94,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Who acts in governance commands (else --as); an actor registered in the store.",
     ),
     Setting(
+        "key",
+        "",
+        str,
+        "The acting actor's private key file; empty: the actor's key in the keyring.",
+    ),
+    Setting(
+        "keyring",
+        "",
+        str,
+        "Folder of personal keys (outside the workspace); empty: ~/.config/custodes/keys.",
+    ),
+    Setting(
         "ledger_head_every",
         1000,
         int,
@@ -121,6 +133,8 @@ class Settings:
     ledger_head_every: int = 1000
     governance_policy: str = ""
     actor: str = ""
+    key: str = ""
+    keyring: str = ""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def database_url(self) -> str:
@@ -128,6 +142,14 @@ class Settings:
         if self.store_url:
             return self.store_url
         return f"sqlite:///{(self.workspace / 'custodes.db').resolve()}"
+
+    def keyring_path(self) -> Path:
+        """The folder of personal keys: the keyring setting, else ``custodes/keys`` in
+        $XDG_CONFIG_HOME (default ``~/.config``)."""
+        if self.keyring:
+            return Path(self.keyring)
+        config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return Path(config) / "custodes" / "keys"
 
     def signing_key_path(self) -> Path:
         """Where the ledger's private key is."""

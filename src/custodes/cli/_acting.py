@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsOpt",
+    "KeyOpt",
     "ReasonOpt",
     "RoleOpt",
     "WsOpt",
@@ -35,6 +36,25 @@ T = TypeVar("T")
 AsOpt = Annotated[
     str | None,
     typer.Option("--as", help="Act as this registered actor (else the actor setting)."),
+]
+_KEY: list[Path] = []  # the --key of the command being run
+
+
+def _remember_key(value: Path | None) -> Path | None:
+    _KEY.clear()
+    if value is not None:
+        _KEY.append(value)
+    return value
+
+
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="The acting actor's private key file (else the key setting, $CUSTODES_KEY, else "
+        "the actor's key in the keyring). Only this key proves who acts.",
+        callback=_remember_key,
+    ),
 ]
 WsOpt = Annotated[
     Path | None,
@@ -59,11 +79,31 @@ ReasonOpt = Annotated[
 def _acting(
     workspace: Path | None, actor: str | None, default: str | None = None
 ) -> tuple[Workspace, str]:
-    settings = load_settings(workspace)
+    overrides = {"key": str(_KEY[0])} if _KEY else None
+    settings = load_settings(workspace, overrides)
     who = actor or settings.actor or default
     if not who:
         raise SettingError("say who acts: --as NAME, or the actor setting.")
-    return Workspace(settings), who
+    ws = Workspace(settings)
+    ws.passphrase = _ask_passphrase
+    return ws, who
+
+
+def _ask_passphrase(path: Path) -> str | None:
+    """$CUSTODES_KEY_PASSPHRASE, else asked for at a terminal (None: not encrypted, or no
+    one to ask)."""
+    import os
+    import sys
+
+    given = os.environ.get("CUSTODES_KEY_PASSPHRASE")
+    if given is not None or not sys.stdin.isatty():
+        return given
+    try:
+        if not path.read_bytes().lstrip().startswith(b"{"):
+            return None
+    except OSError:
+        return None
+    return str(typer.prompt(f"passphrase of {path}", hide_input=True))
 
 
 def governed(

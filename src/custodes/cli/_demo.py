@@ -44,7 +44,10 @@ def demo(
         + result.governance["dp_queries"],
         f"audit report: anomalies: {result.governance['anomalies']} "
         f"({result.governance['audit_report']}); disclosure: {result.governance['disclosure']}",
+        f"witnessed head: the auditor countersigned the ledger's head of size "
+        f"{result.witnessed_size:,} ({result.witnessed_path})",
         f"ledger: {result.ledger_entries:,} entries, exported to {result.ledger_path} and "
-        f"verified offline; root {result.ledger_root}",
+        f"verified offline, consistent with the witnessed head of size "
+        f"{result.witnessed_size:,}; root {result.ledger_root}",
     ):
         out.print(line, markup=False, highlight=False, soft_wrap=True)

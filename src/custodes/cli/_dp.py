@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from custodes.cli._acting import AsOpt, WsOpt, queried, show
+from custodes.cli._acting import AsOpt, KeyOpt, WsOpt, queried, show
 from custodes.cli._app import app, out
 from custodes.errors import SettingError
 
@@ -29,6 +29,7 @@ def dp_configure(
         typer.Option(help="TOML: privacy_unit, max_contributions, \\[bounds], \\[public_groups]."),
     ],
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Declare how a dataset answers DP queries (a steward)."""
@@ -56,6 +57,7 @@ def dp_budget(
         bool, typer.Option("--exact", help="Show rho as exact fractions, not decimals.")
     ] = False,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Show the budgets on a dataset (total, spent, remaining, source), or lower one."""
@@ -80,6 +82,7 @@ def budget_change_propose(
         str, typer.Option(help="Whose budget ('*': the dataset's global ceiling).")
     ] = "*",
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Propose raising a budget (a steward); prints the change's id."""
@@ -97,6 +100,7 @@ def budget_change_review(
     rationale: Annotated[str, typer.Option(help="The written rationale of the decision.")],
     approve: Annotated[bool, typer.Option("--approve/--reject", help="The decision.")] = True,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Decide on a budget change as a member of the review board."""
@@ -111,6 +115,7 @@ def budget_change_list(
         bool, typer.Option("--exact", help="Show rho as exact fractions, not decimals.")
     ] = False,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """List the budget changes, their states and decisions."""
@@ -130,6 +135,7 @@ def dp_query(
         bool, typer.Option("--exact", help="Show rho as exact fractions, not decimals.")
     ] = False,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Answer an aggregate query with differential privacy (a recipient)."""

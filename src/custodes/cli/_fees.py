@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from custodes.cli._acting import AsOpt, WsOpt, governed, show
+from custodes.cli._acting import AsOpt, KeyOpt, WsOpt, governed, show
 from custodes.cli._app import app, out
 
 __all__ = ["fee_app"]
@@ -24,6 +24,7 @@ def fee_propose(
     cap: Annotated[str, typer.Option(help="The cap price per unit (a decimal).")],
     currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "CNY",
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Propose a fee standard (a steward); prints its id."""
@@ -42,6 +43,7 @@ def fee_approve(
     standard: Annotated[str, typer.Argument(help="The fee standard's id.")],
     report: Annotated[str, typer.Option(help="The written pricing report.")],
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Approve a fee standard (the pricing authority)."""
@@ -56,6 +58,7 @@ def fee_limit(
     amount: Annotated[str, typer.Option(help="The maximum permitted revenue.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "CNY",
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Set a department's maximum permitted revenue for a year (the pricing authority)."""
@@ -73,6 +76,7 @@ def fee_charge(
         typer.Option(help="Why a release charged already is charged again (recorded)."),
     ] = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Charge for a release under its approved fee standard (a steward)."""
@@ -86,6 +90,6 @@ def fee_charge(
 
 
 @fee_app.command("list")
-def fee_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+def fee_list(as_: AsOpt = None, key: KeyOpt = None, workspace: WsOpt = None) -> None:
     """List the fee standards and their ids (a requester: the approved ones)."""
     show(governed(workspace, as_, lambda g: g.fee_standards()))

@@ -1,4 +1,4 @@
-"""The yearly reports: disclosure and audit report."""
+"""The yearly reports: disclosure and audit report; a witness's countersigned head."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Annotated, Any
 import typer
 
 from custodes._files import write_atomic
-from custodes.cli._acting import AsOpt, WsOpt, governed
+from custodes.cli._acting import AsOpt, KeyOpt, WsOpt, _acting, governed
 from custodes.cli._app import app, err, out
-from custodes.cli._ledger import audit_app
+from custodes.cli._ledger import WitnessedOpt, audit_app
 from custodes.cli._render import write_text
 from custodes.errors import SettingError
 
-__all__ = ["audit_report_command", "disclosure"]
+__all__ = ["audit_report_command", "audit_witness", "disclosure"]
 
 ReportFormat = Annotated[str, typer.Option("--format", help="Output format: json or html.")]
 ReportOutput = Annotated[Path | None, typer.Option(help="Write the report to this file.")]
@@ -29,13 +29,19 @@ def _report(
     output: Path | None,
     as_: str | None,
     workspace: Path | None,
+    witnessed: list[Path] | None = None,
 ) -> None:
     from custodes.governance import audit_report, disclosure_report
+    from custodes.ledger import load_witnessed
 
     if output_format not in ("json", "html"):
         raise SettingError(f"--format {output_format!r}: choose json or html.")
-    make = audit_report if kind == "audit" else disclosure_report
-    _write(governed(workspace, as_, lambda g: make(g, year)), kind, output_format, output)
+    if kind == "audit":
+        heads = [load_witnessed(w) for w in witnessed or []]
+        data = governed(workspace, as_, lambda g: audit_report(g, year, witnessed=heads))
+    else:
+        data = governed(workspace, as_, lambda g: disclosure_report(g, year))
+    _write(data, kind, output_format, output)
 
 
 def _write(data: dict[str, Any], kind: str, output_format: str, output: Path | None) -> None:
@@ -58,6 +64,7 @@ def disclosure(
     output_format: ReportFormat = "json",
     output: ReportOutput = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """The annual disclosure: authorisations, capped fee standards, products, fees charged."""
@@ -92,7 +99,9 @@ def audit_report_command(
             "against; default the built-in one."
         ),
     ] = None,
+    witnessed: WitnessedOpt = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """The auditor's report: releases, revenue against standards, rejections, anomalies.
@@ -106,7 +115,7 @@ def audit_report_command(
                 "--public-key, --trusted-head and --policy go with --ledger EXPORT (a report "
                 "from an export alone); give --ledger too, or leave them out."
             )
-        _report("audit", year, output_format, output, as_, workspace)
+        _report("audit", year, output_format, output, as_, workspace, witnessed)
         return
     from custodes.governance import audit_report_from_export, load_governance_policy
 
@@ -117,8 +126,51 @@ def audit_report_command(
         )
     if output_format not in ("json", "html"):
         raise SettingError(f"--format {output_format!r}: choose json or html.")
+    from custodes.ledger import load_witnessed
+
     chosen = load_governance_policy(policy) if policy is not None else None
+    heads = [load_witnessed(w) for w in witnessed or []]
     data = audit_report_from_export(
-        ledger, public_key, year, policy=chosen, trusted_head=trusted_head
+        ledger, public_key, year, policy=chosen, trusted_head=trusted_head, witnessed=heads
     )
     _write(data, "audit", output_format, output)
+
+
+@audit_app.command("witness")
+def audit_witness(
+    output: Annotated[
+        Path, typer.Option(help="Write the witnessed head (JSON) here; keep it outside the office.")
+    ],
+    witness_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Countersign with this Ed25519 private key (PEM or a custodes encrypted key) "
+            "that the witness keeps outside the office (default: the auditor's personal key)."
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            help="Countersign the signed head of this size (default: the newest, signed first "
+            "when it covers fewer entries than the ledger holds)."
+        ),
+    ] = None,
+    as_: AsOpt = None,
+    key: KeyOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Countersign a tree head as a witness (an auditor), keep it on the ledger and save it.
+
+    Every later verification given the file (--witnessed), and every audit of the
+    workspace, demands that the ledger still extends this head.
+    """
+    ws, who = _acting(workspace, as_)
+    with ws:
+        witnessed = ws.witness_head(who, witness_key, output, size=size)
+    out.print(
+        f"witnessed: {witnessed.describe()} (root {witnessed.head.root_hash.hex()}), kept on "
+        f"the ledger and written to {output}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from custodes.cli._acting import AsOpt, ReasonOpt, RoleOpt, WsOpt, governed, roles, show
+from custodes.cli._acting import AsOpt, KeyOpt, ReasonOpt, RoleOpt, WsOpt, governed, roles, show
 from custodes.cli._app import app, out, split_names
 
 __all__ = ["request_app"]
@@ -21,6 +21,7 @@ app.add_typer(request_app, name="request")
 def request_file(
     dataset: Annotated[str, typer.Argument(help="The dataset asked for.")],
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Open a draft request (a requester); prints its id."""
@@ -45,6 +46,7 @@ def request_objectives(
         str | None, typer.Option(help="The approved fee standard (non-free purposes).")
     ] = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Set a draft request's objectives (its requester)."""
@@ -70,6 +72,7 @@ def request_identify(
     role: RoleOpt = None,
     reason: ReasonOpt = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Identify the request's identifiers from the dataset's roles (a steward); --set
@@ -84,6 +87,7 @@ def request_prepare(
         Path | None, typer.Option(help="The anonymization plan (a spec file) for a file.")
     ] = None,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Run the plan and attach the risk and utility report (a steward); gates checked."""
@@ -94,6 +98,7 @@ def request_prepare(
 def request_submit(
     request: Annotated[str, typer.Argument(help="The request's id.")],
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Send a processed request to the review board."""
@@ -115,6 +120,7 @@ def request_review(
         ),
     ] = False,
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Decide on a request as a member of the review board: approve, reject or send back."""
@@ -130,6 +136,7 @@ def request_release(
     recipient: Annotated[str, typer.Option(help="Who receives the release.")],
     terms: Annotated[str, typer.Option(help="The terms of use.")],
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Produce the approved artifact exactly (hash-checked) and record the release."""
@@ -143,6 +150,7 @@ def request_monitor(
     request: Annotated[str, typer.Argument(help="The request's id.")],
     note: Annotated[str, typer.Option(help="The monitoring review's findings.")],
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Record a monitoring review of a released request."""
@@ -155,6 +163,7 @@ def request_revoke(
     request: Annotated[str, typer.Argument(help="The request's id.")],
     reason: Annotated[str, typer.Option(help="Why it is revoked.")],
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Revoke a released request."""
@@ -163,13 +172,13 @@ def request_revoke(
 
 
 @request_app.command("expire")
-def request_expire(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+def request_expire(as_: AsOpt = None, key: KeyOpt = None, workspace: WsOpt = None) -> None:
     """Mark released requests whose term has ended as expired."""
     show(governed(workspace, as_, lambda g: g.expire()))
 
 
 @request_app.command("due")
-def request_due(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+def request_due(as_: AsOpt = None, key: KeyOpt = None, workspace: WsOpt = None) -> None:
     """List released requests whose monitoring review is due."""
     show(governed(workspace, as_, lambda g: g.monitoring_due()))
 
@@ -178,6 +187,7 @@ def request_due(as_: AsOpt = None, workspace: WsOpt = None) -> None:
 def request_show(
     request: Annotated[str, typer.Argument(help="The request's id.")],
     as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Show a request: state, objectives, plan, report, decisions, release."""
@@ -185,7 +195,7 @@ def request_show(
 
 
 @request_app.command("list")
-def request_list(as_: AsOpt = None, workspace: WsOpt = None) -> None:
+def request_list(as_: AsOpt = None, key: KeyOpt = None, workspace: WsOpt = None) -> None:
     """List the requests and their states."""
     rows = governed(workspace, as_, lambda g: g.requests())
     show([{"id": r.id, "state": r.state, "dataset": r.dataset} for r in rows])

@@ -4,6 +4,7 @@ Releasing data is only possible through an approved request, and charging
 for it only under an approved fee standard; every step is a ledger event.
 """
 
+from custodes.governance._base import KeyLike, key_hex
 from custodes.governance._gates import GATES, Refusal, ReleaseCandidate, check_gates
 from custodes.governance._policy import (
     BOARD_ROLES,
@@ -23,6 +24,7 @@ from custodes.governance._reports import (
 from custodes.governance._roles import COLUMN_ROLES, parse_role_pairs
 from custodes.governance._service import STATES, UNITS, Governance
 from custodes.governance._values import Objectives, RequestView, ReviewDecision
+from custodes.governance._witness import record_witnessed_head
 from custodes.governance._workflow import STEPS, TRANSITIONS, Step
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "UNITS",
     "Governance",
     "GovernancePolicy",
+    "KeyLike",
     "Objectives",
     "Preparer",
     "Refusal",
@@ -51,6 +54,8 @@ __all__ = [
     "audit_report_from_export",
     "check_gates",
     "disclosure_report",
+    "key_hex",
     "load_governance_policy",
     "parse_role_pairs",
+    "record_witnessed_head",
 ]

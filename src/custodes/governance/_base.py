@@ -11,10 +11,11 @@ state.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,10 +23,19 @@ from custodes.errors import ForbiddenError, InvalidInputError
 from custodes.governance._policy import DEFAULT_GOVERNANCE, GovernancePolicy, load_governance_policy
 from custodes.governance._ports import Preparer
 from custodes.governance._workflow import check_move, check_step
-from custodes.ledger import Ledger
-from custodes.store import Actor, Dataset, Request, timestamp
+from custodes.ledger import Ledger, public_key_hex
+from custodes.store import Actor, Dataset, LedgerEntry, Request, timestamp
 
-__all__ = ["FULL_VIEW", "Acting", "now"]
+__all__ = ["FULL_VIEW", "Acting", "KeyLike", "key_hex", "now"]
+
+KeyLike: TypeAlias = Ed25519PrivateKey | Callable[[], Ed25519PrivateKey]
+"""The acting actor's private key, or what loads it when it is first needed."""
+
+
+def key_hex(key: Ed25519PrivateKey) -> str:
+    """The public half of ``key`` as the ledger and the store hold it: hex of 32 bytes."""
+    return public_key_hex(key.public_key())
+
 
 FULL_VIEW = ("admin", "steward", "reviewer", "pricing_authority", "auditor")
 """Roles that see every actor and request; anyone else (a requester) sees only their own."""
@@ -39,7 +49,11 @@ class Acting:
     """Governance of one deployment, acting as one actor: the shared plumbing."""
 
     def __init__(
-        self, preparer: Preparer, actor: str, policy: GovernancePolicy | None = None
+        self,
+        preparer: Preparer,
+        actor: str,
+        policy: GovernancePolicy | None = None,
+        key: KeyLike | None = None,
     ) -> None:
         self.preparer = preparer
         self.settings = preparer.settings
@@ -50,6 +64,18 @@ class Acting:
         self.ledger: Ledger = preparer.ledger  # the deployment's one ledger and store
         self.store = self.ledger.store
         self.actor = actor
+        self._key_source: KeyLike = key if key is not None else self._own_key
+        self._key: Ed25519PrivateKey | None = None
+
+    def _own_key(self) -> Ed25519PrivateKey:
+        return self.preparer.actor_key(self.actor)
+
+    def _signer(self) -> Ed25519PrivateKey:
+        """The acting actor's private key (loaded when first needed)."""
+        if self._key is None:
+            source = self._key_source
+            self._key = source if isinstance(source, Ed25519PrivateKey) else source()
+        return self._key
 
     def close(self) -> None:
         """Close the store's connections."""
@@ -67,7 +93,8 @@ class Acting:
 
         # Column names and other strings that are personal data go to the ledger hashed.
         subject, hashed = hash_personal(subject, payload)
-        return self.ledger.append(session, event, self.actor, subject, hashed)
+        signer = self._signer()
+        return self.ledger.append(session, event, self.actor, subject, hashed, signer=signer)
 
     def _me(self, session: Session) -> Actor:
         me = session.get(Actor, self.actor)
@@ -76,7 +103,39 @@ class Acting:
                 f"{self.actor!r} is not a registered actor; an admin adds actors with "
                 "`custodes actor add`."
             )
+        self._prove(session, me)
         return me
+
+    def _prove(self, session: Session, me: Actor) -> None:
+        """Refuse unless the acting key is ``me``'s, as registered on the ledger.
+
+        The store's copy of the key is checked against the ledger entry that
+        registered it, so a key swapped in the store behind custodes' back is refused.
+        """
+        if me.public_key is None or me.key_index is None:
+            raise ForbiddenError(
+                f"{me.name!r} has no registered key (never registered, or revoked); an admin "
+                f"registers one with `custodes actor key {me.name} --as ADMIN`."
+            )
+        given = key_hex(self._signer())
+        if given != me.public_key:
+            raise ForbiddenError(
+                f"the key given (ed25519 {given[:16]}) is not {me.name!r}'s registered key "
+                f"(ed25519 {me.public_key[:16]}); only {me.name!r}'s own private key acts as "
+                f"{me.name!r} (--key FILE, the key setting or CUSTODES_KEY)."
+            )
+        row = session.get(LedgerEntry, me.key_index)
+        entry = json.loads(row.entry) if row is not None else {}
+        if (
+            entry.get("type") not in ("actor.added", "actor.key_registered")
+            or entry.get("payload", {}).get("public_key") != me.public_key
+            or (entry.get("subject") != me.name and entry.get("subject") != _hashed(me.name))
+        ):
+            raise ForbiddenError(
+                f"{me.name!r}'s key in the store is not the one the ledger registered (entry "
+                f"{me.key_index}); the store was changed behind custodes' back: an auditor "
+                "runs `custodes audit report`."
+            )
 
     def _need(self, session: Session, *roles: str) -> Actor:
         me = self._me(session)
@@ -124,3 +183,10 @@ class Acting:
         return self._record(
             session, f"request.{state}", row.id, {"from": old, "to": state, **dict(payload)}
         )
+
+
+def _hashed(name: str) -> str:
+    """``name`` as a ledger subject holds it (a name that is personal data is hashed)."""
+    from custodes.detect import hash_personal
+
+    return hash_personal(name, {})[0]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from sqlalchemy.orm import Session
 
     from custodes._files import StagedFile
@@ -89,6 +90,20 @@ class Preparer(Protocol):
 
     def file_hash(self, path: Path) -> str:
         """A file's SHA-256 (the deployment may remember it while the file is unchanged)."""
+        ...
+
+    def actor_key(self, actor: str) -> Ed25519PrivateKey:
+        """``actor``'s private key, from where the deployment keeps it for whoever acts (the
+        key setting, else the keyring); refused (forbidden) when it is not there."""
+        ...
+
+    def new_key_path(self, actor: str) -> Path:
+        """Where :meth:`new_actor_key` writes ``actor``'s private key."""
+        ...
+
+    def new_actor_key(self, actor: str) -> Ed25519PrivateKey:
+        """A new key pair for ``actor``, its private key written to the keyring (outside the
+        workspace, mode 0600)."""
         ...
 
     def scan(

@@ -116,6 +116,13 @@ def reconcile(session: Session, state: Replay) -> list[str]:
     return found
 
 
+def _key(public_key: str | None, index: int | None) -> str:
+    """An actor's key as an anomaly names it: its fingerprint and registering entry."""
+    if public_key is None:
+        return "none"
+    return f"ed25519 {public_key[:16]} (registered by entry {index})"
+
+
 def _actors(session: Session, state: Replay, found: list[str]) -> None:
     seen = set()
     for row in session.execute(select(Actor).order_by(Actor.name)).scalars():
@@ -134,6 +141,11 @@ def _actors(session: Session, state: Replay, found: list[str]) -> None:
             found.append(
                 f"actor {row.name}: the store gives board role {_shown(row.board_role)}, the "
                 f"ledger (entry {fact.entry}) gives {_shown(fact.board_role)}"
+            )
+        if (row.public_key, row.key_index) != (fact.public_key, fact.key_entry):
+            found.append(
+                f"actor {row.name}: the store gives key {_key(row.public_key, row.key_index)}, "
+                f"the ledger gives {_key(fact.public_key, fact.key_entry)}"
             )
     for name, fact in state.actors.items():
         if name not in seen:

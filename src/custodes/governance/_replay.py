@@ -49,6 +49,8 @@ class ActorFact:
     board_role: str | None
     organisation: str | None
     entry: int
+    public_key: str | None = None  # hex; None before personal keys, or revoked
+    key_entry: int | None = None  # the entry that registered it
 
 
 @dataclass
@@ -235,9 +237,20 @@ class _Folder:
 
     def _actor(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
         name = entry["subject"]
+        key = p.get("public_key")
         self.state.actors[name] = ActorFact(
-            name, tuple(sorted(p.get("roles", []))), p.get("board_role"), p.get("organisation"), at
-        )
+            name, tuple(sorted(p.get("roles", []))), p.get("board_role"), p.get("organisation"), at,
+            key, at if key is not None else None,
+        )  # fmt: skip
+
+    def _key(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
+        fact = self.state.actors.get(entry["subject"])
+        if fact is None:
+            self.state.findings.append(f"ledger entry {at} ({entry['type']}) names no actor")
+        elif entry["type"] == "actor.key_revoked":
+            fact.public_key, fact.key_entry = None, None
+        else:
+            fact.public_key, fact.key_entry = str(p["public_key"]), at
 
     def _department(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
         self.state.departments[entry["subject"]] = (str(p.get("name", "")), at)
@@ -391,6 +404,8 @@ class _Folder:
 _Handler = Callable[[_Folder, Mapping[str, Any], Mapping[str, Any], int], None]
 _HANDLERS: dict[str, _Handler] = {
     "actor.added": _Folder._actor,
+    "actor.key_registered": _Folder._key,
+    "actor.key_revoked": _Folder._key,
     "department.added": _Folder._department,
     "dataset.registered": _Folder._dataset,
     "request.decided": _Folder._decided,

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 from pathlib import Path
@@ -36,12 +35,20 @@ from sqlalchemy.orm import Session
 from custodes._doctor import checkup
 from custodes._files import text_sha256
 from custodes.errors import CustodesError, DataFileError, InvalidInputError
+from custodes.governance._authority import Authority
 from custodes.governance._policy import DEFAULT_GOVERNANCE, FREE_PURPOSES, GovernancePolicy
 from custodes.governance._reconcile import reconcile, store_entries
 from custodes.governance._replay import ChargeFact, DefaultRho, Replay, replay
 from custodes.governance._service import Governance
 from custodes.io import file_sha256
-from custodes.ledger import load_head, load_public_key, verify_export
+from custodes.ledger import (
+    WitnessedHead,
+    check_ledger,
+    load_head,
+    load_public_key,
+    recorded_witnesses,
+    verify_export,
+)
 from custodes.store import (
     Charge,
     Dataset,
@@ -119,12 +126,30 @@ def disclosure_report(governance: Governance, year: int) -> dict[str, Any]:
                 }
                 for sid, total in sorted(by_standard.items())
             ],
+            "witnessed_head": _newest_witnessed(session),
         }
 
 
-def audit_report(governance: Governance, year: int) -> dict[str, Any]:
+def _newest_witnessed(session: Session) -> dict[str, Any] | None:
+    """The newest witnessed head the ledger keeps (its countersignature valid), published."""
+    valid = [w for w in recorded_witnesses(session) if w.verify()]
+    if not valid:
+        return None
+    newest = max(reversed(valid), key=lambda w: w.size)  # the last recorded of the largest
+    return {
+        "size": newest.size,
+        "root_hash": newest.head.root_hash.hex(),
+        "timestamp": newest.head.timestamp,
+        "witness": newest.witness,
+    }
+
+
+def audit_report(
+    governance: Governance, year: int, *, witnessed: Sequence[WitnessedHead] = ()
+) -> dict[str, Any]:
     """The auditor's report for a year, inside a workspace: the ledger replayed, and every
-    record of the store reconciled with it (see the module's description)."""
+    record of the store reconciled with it (see the module's description); ``witnessed``
+    heads (files an auditor kept) are demanded besides those the ledger keeps."""
     with governance.store.transaction() as session:
         governance._need(session, "auditor", "admin")
         state = replay(store_entries(session), _defaults(governance.policy))
@@ -135,7 +160,8 @@ def audit_report(governance: Governance, year: int) -> dict[str, Any]:
         report = _report(state, year, governance.policy, texts)
         anomalies = report["anomalies"] + _released_files(session, state, year)
         anomalies += reconcile(session, state)
-    anomalies += _ledger_anomalies(governance)  # after the transaction: the export reads alone
+    # after the transaction: the export reads alone
+    anomalies += _ledger_anomalies(governance, witnessed)
     anomalies += _leftovers(governance)
     report["anomalies"] = anomalies
     return report
@@ -148,21 +174,37 @@ def audit_report_from_export(
     *,
     policy: GovernancePolicy | None = None,
     trusted_head: str | os.PathLike[str] | None = None,
+    witnessed: Sequence[WitnessedHead] = (),
 ) -> dict[str, Any]:
     """The auditor's report for a year from a ledger export alone, with no store.
 
-    The export is verified first with the ledger's public key (and a trusted
-    head, if given): a tampered export raises
-    :class:`~custodes.errors.TamperedError`. ``policy`` is the governance
-    policy the invariants are checked against (default: the built-in one).
-    The figures are those :func:`audit_report` computes in the workspace.
+    The export is verified first with the ledger's public key, its chain of
+    authority (every step signed by its actor's registered key, with the role
+    it needs) and a consistency proof from a trusted head and every
+    ``witnessed`` head: any failure raises :class:`~custodes.errors.TamperedError`
+    naming the entry. ``policy`` is the governance policy the invariants are
+    checked against (default: the built-in one). The figures are those
+    :func:`audit_report` computes in the workspace.
     """
     source = Path(export)
     _check_export(source)
     key = load_public_key(Path(public_key))
-    verify_export(source, key, load_head(trusted_head, key) if trusted_head else None)
+    trusted = load_head(trusted_head, key) if trusted_head else None
+    entries: list[bytes] = []
+    authority = Authority()
+
+    def see(index: int, entry: bytes, leaf: bytes, by_actor: bytes | None) -> None:
+        entries.append(entry)
+        authority.see(index, entry, leaf, by_actor)
+
+    try:
+        verify_export(source, key, trusted, witnessed, on_entry=see)
+        authority.finish()
+    finally:
+        authority.close()
     chosen = policy or DEFAULT_GOVERNANCE
-    return _report(replay(_export_entries(source), _defaults(chosen)), year, chosen, {})
+    state = replay((json.loads(e) for e in entries), _defaults(chosen))
+    return _report(state, year, chosen, {})
 
 
 def _check_export(source: Path) -> None:
@@ -190,14 +232,6 @@ def _check_export(source: Path) -> None:
             f"{source}: line 1 is not the header of a custodes ledger export; give the file "
             "`custodes ledger export --output FILE` wrote."
         )
-
-
-def _export_entries(source: Path) -> Iterator[dict[str, Any]]:
-    """The entries of a verified export, parsed, in index order."""
-    with source.open("rb") as handle:
-        for line in handle:
-            if line.startswith(b'{"entry":'):
-                yield json.loads(line)["entry"]
 
 
 def _defaults(policy: GovernancePolicy) -> DefaultRho:
@@ -401,14 +435,20 @@ def _leftovers(governance: Governance) -> list[str]:
     return [f"{f.kind.replace('_', ' ')} {f.path}: {f.detail}" for f in found]
 
 
-def _ledger_anomalies(governance: Governance) -> list[str]:
-    """The ledger exported and verified offline, as an outside auditor would."""
+def _ledger_anomalies(governance: Governance, witnessed: Sequence[WitnessedHead] = ()) -> list[str]:
+    """The ledger exported and verified offline, as an outside auditor would, and a
+    consistency proof demanded from every witnessed head (kept on the ledger, or given)."""
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            export = Path(folder) / "ledger.jsonl"
-            governance.ledger.export(export)
-            key = load_public_key(governance.settings.signing_key_path().with_suffix(".pub"))
-            verify_export(export, key)
+        key = load_public_key(governance.settings.signing_key_path().with_suffix(".pub"))
     except CustodesError as exc:
         return [f"the ledger fails verification: {exc.message}"]
-    return []
+    authority = Authority()
+    try:
+        found = check_ledger(governance.ledger, key, witnessed, on_entry=authority.see)
+        if not found:
+            authority.finish()
+    except CustodesError as exc:
+        found = [f"the ledger fails verification: {exc.message}"]
+    finally:
+        authority.close()
+    return found

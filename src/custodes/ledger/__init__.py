@@ -3,6 +3,9 @@
 - :class:`Ledger`: append events (in the caller's transaction), sign tree
   heads, prove inclusion and consistency, export.
 - :func:`verify_export`: the offline verifier (an export and the public key).
+- :class:`WitnessedHead`: a head an outside party countersigned; every later
+  verification demands that the ledger still extends it (:func:`check_ledger`
+  in a workspace).
 - :func:`open_ledger`: the ledger of a workspace's store.
 """
 
@@ -12,6 +15,7 @@ from custodes.ledger._keys import (
     load_or_create_key,
     load_private_key,
     load_public_key,
+    public_key_hex,
     public_key_text,
 )
 from custodes.ledger._ledger import Event, Ledger, Screen, SignedHead
@@ -26,7 +30,20 @@ from custodes.ledger._merkle import (
     verify_inclusion,
 )
 from custodes.ledger._open import open_ledger
-from custodes.ledger._verify import Verification, load_head, verify_export
+from custodes.ledger._personal import (
+    actor_message,
+    load_actor_key,
+    public_key_from_text,
+    write_actor_key,
+)
+from custodes.ledger._verify import Verification, check_ledger, load_head, verify_export
+from custodes.ledger._witness import (
+    WitnessedHead,
+    load_witness_key,
+    load_witnessed,
+    recorded_witnesses,
+    witness_anomalies,
+)
 
 __all__ = [
     "EMPTY_ROOT",
@@ -37,18 +54,29 @@ __all__ = [
     "Screen",
     "SignedHead",
     "Verification",
+    "WitnessedHead",
+    "actor_message",
     "canonical",
+    "check_ledger",
     "fingerprint",
     "leaf_hash",
+    "load_actor_key",
     "load_head",
     "load_or_create_key",
     "load_private_key",
     "load_public_key",
+    "load_witness_key",
+    "load_witnessed",
     "node_hash",
     "open_ledger",
+    "public_key_from_text",
+    "public_key_hex",
     "public_key_text",
+    "recorded_witnesses",
     "root_of",
     "verify_consistency",
     "verify_export",
     "verify_inclusion",
+    "witness_anomalies",
+    "write_actor_key",
 ]

@@ -18,6 +18,9 @@ __all__ = [
     "load_or_create_key",
     "load_private_key",
     "load_public_key",
+    "parse_private_pem",
+    "private_pem",
+    "public_key_hex",
     "public_key_text",
     "verify_signature",
 ]
@@ -28,11 +31,7 @@ def load_or_create_key(path: Path) -> tuple[Ed25519PrivateKey, bool]:
     if path.exists():
         return load_private_key(path), False
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    pem = private_pem(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -57,25 +56,47 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         ) from None
     except OSError as exc:
         raise DataFileError(f"cannot read the signing key {str(path)!r}: {exc.strerror}.") from None
+    return parse_private_pem(data, path, "a PEM private key")
+
+
+def private_pem(key: Ed25519PrivateKey) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def parse_private_pem(data: bytes, path: Path, what: str) -> Ed25519PrivateKey:
+    """An Ed25519 private key from PKCS#8 PEM ``data`` read from ``path`` (``what`` names
+    what the file should have been, in the error)."""
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise SettingError(f"{path} is not a PEM private key.") from None
+        raise SettingError(f"{path} is not {what}.") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise SettingError(f"{path} is not an Ed25519 key; the ledger signs with Ed25519.")
+        raise SettingError(f"{path} is not an Ed25519 key; custodes signs with Ed25519.")
     return key
+
+
+def _raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:
     """The public key as base64 of its 32 raw bytes (what exports and heads carry)."""
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode("ascii")
+    return base64.b64encode(_raw(key)).decode("ascii")
+
+
+def public_key_hex(key: Ed25519PublicKey) -> str:
+    """The public key as hex of its 32 raw bytes (how an actor's key is registered)."""
+    return _raw(key).hex()
 
 
 def fingerprint(key: Ed25519PublicKey) -> str:
     """SHA-256 of the raw public key, hex, first 16 characters."""
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return hashlib.sha256(_raw(key)).hexdigest()[:16]
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:

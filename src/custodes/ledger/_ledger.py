@@ -23,8 +23,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,17 +32,18 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
-from stdnum import luhn
-from stdnum.cn import ric
 
 from custodes._files import atomic_writer
 from custodes.errors import InternalError, InvalidInputError, SettingError
 from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import public_key_text, verify_signature
 from custodes.ledger._merkle import MerkleTree, leaf_hash
+from custodes.ledger._personal import actor_message
+from custodes.ledger._screen import Screen, check_entry
 from custodes.store import LedgerEntry, LedgerState, Meta, Store, TreeHead
 
 __all__ = [
+    "ACTOR_LINE",
     "ENTRY_DOMAIN",
     "EXPORT_FORMAT",
     "HEAD_DOMAIN",
@@ -54,6 +55,9 @@ __all__ = [
 ]
 
 ENTRY_DOMAIN = b"custodes-ledger-entry-v1\x00"
+ACTOR_LINE = b'{"actor_signature":"'
+"""How an export line of an entry an actor signed starts (canonical JSON: the keys
+``actor_signature``, ``entry``, ``signature`` in order)."""
 HEAD_DOMAIN = b"custodes-tree-head-v1\x00"
 EXPORT_FORMAT = "custodes-ledger-export"
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -77,6 +81,9 @@ class Event:
     actor: str
     subject: str
     payload: Mapping[str, Any]
+    signer: Ed25519PrivateKey | None = field(default=None, compare=False, repr=False)
+    """The actor's private key: its signature of the entry is kept beside the entry (None:
+    a tool's record, such as a scan, that no actor signs)."""
 
 
 @dataclass(frozen=True)
@@ -131,83 +138,6 @@ class SignedHead:
         if set(data) != {"head", "signature"} or set(body) != set(head.body()):
             raise InvalidInputError(f"{where} has fields a signed tree head does not have.")
         return head
-
-
-# Values an entry must not hold: identifiers written out (record their hash). Digits
-# written apart by spaces or dashes are put together first, and digit runs are found
-# wherever they stand, also glued to letters; a hex digest's digit runs are chance.
-_SPLIT = re.compile(r"(?<=[0-9])[\s\-\u00a0\u3000]+(?=[0-9])")
-_RUN = re.compile(r"(?:\+?86)?[0-9]+[Xx]?")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-_DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
-_MOBILE = re.compile(r"^(?:\+?86)?1[3-9][0-9]{9}$")
-
-
-def _identifier_kind(text: str) -> str | None:
-    if _DIGEST.match(text):
-        return None
-    if _EMAIL.search(text):
-        return "an e-mail address"
-    for run in _RUN.findall(_SPLIT.sub("", text)):
-        digits = run.lstrip("+")
-        if len(digits) == 18 and ric.calc_check_digit(digits) == digits[-1].upper():
-            return "a resident ID number"
-        if _MOBILE.match(run):
-            return "a phone number"
-        if 13 <= len(digits) <= 19 and digits.isdigit() and luhn.is_valid(digits):
-            return "a card number"
-    return None
-
-
-Screen = Callable[[Sequence[str]], list[str | None]]
-"""Says for each string the kind of personal data it is or holds (None: none)."""
-
-
-def _strings(value: Any, where: str, out: list[tuple[str, str]]) -> None:
-    if isinstance(value, str):  # numbers are parameters (counts, fractions' parts)
-        out.append((value, where))
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            out.append((str(key), f"{where} (a key)"))
-            _strings(item, f"{where}.{key}" if _PLAIN_KEY.match(str(key)) else where, out)
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _strings(item, f"{where}[{i}]", out)
-
-
-_PLAIN_KEY = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-
-
-def _check_entry(event: Event, screen: Screen | None) -> None:
-    """Refuse an entry any string of which is or holds personal data.
-
-    Every string is checked for identifiers (type, actor, subject, payload
-    keys and values); with a ``screen`` (the workspace passes custodes's
-    recognizers), the subject and the payload are checked with it too. The
-    message names where, never the value.
-    """
-    strings: list[tuple[str, str]] = [
-        (event.type, "the event type"),
-        (event.actor, "the actor"),
-        (event.subject, "the subject"),
-    ]
-    _strings(dict(event.payload), "payload", strings)
-    for text, where in strings:
-        kind = _identifier_kind(text)
-        if kind is not None:
-            raise InvalidInputError(
-                f"ledger entry: {where} holds what looks like {kind}; the ledger records "
-                "hashes and parameters, never personal data: record its hash instead."
-            )
-    if screen is not None:
-        screened = strings[2:]  # the subject and the payload: actors are staff, not data
-        for (_, where), entity in zip(screened, screen([t for t, _ in screened]), strict=True):
-            if entity is not None:
-                raise InvalidInputError(
-                    f"ledger entry: {where} is or holds personal data ({entity}); the ledger "
-                    "records hashes and parameters, never personal data: record its hash "
-                    "instead."
-                )
 
 
 def _now() -> str:
@@ -289,9 +219,12 @@ class Ledger:
         payload: Mapping[str, Any],
         *,
         time: str | None = None,
+        signer: Ed25519PrivateKey | None = None,
     ) -> int:
-        """Record an event in ``session``'s transaction; its index."""
-        return self.append_many(session, [Event(type, actor, subject, payload)], time=time)[0]
+        """Record an event in ``session``'s transaction; its index. ``signer`` is the
+        actor's private key (see :attr:`Event.signer`)."""
+        event = Event(type, actor, subject, payload, signer)
+        return self.append_many(session, [event], time=time)[0]
 
     def append_many(
         self, session: Session, events: Sequence[Event], *, time: str | None = None
@@ -304,7 +237,7 @@ class Ledger:
                     f"ledger event type {event.type!r} must be dotted lower-case words, "
                     "e.g. release.made."
                 )
-            _check_entry(event, self.screen)
+            check_entry(event, self.screen)
         with self._lock:
             state = self._state(session)
             self._sync(session, state.size)
@@ -325,12 +258,16 @@ class Ledger:
                 )
                 leaf = leaf_hash(text)
                 signature = key.sign(entry_message(leaf))
+                signer = event.signer
                 session.add(
                     LedgerEntry(
                         index=index,
                         entry=text.decode("utf-8"),
                         leaf_hash=leaf,
                         signature=signature,
+                        actor_signature=None
+                        if signer is None
+                        else signer.sign(actor_message(leaf)),
                     )
                 )
                 self._tree.append(leaf)
@@ -527,9 +464,10 @@ class Ledger:
                 out.write(canonical(header) + b"\n")
                 pending = iter(heads)
                 head = next(pending, None)
-                for index, entry, signature in _rows(session, batch):
+                for index, entry, signature, by_actor in _rows(session, batch):
                     out.write(
-                        b'{"entry":'
+                        (b"{" if by_actor is None else ACTOR_LINE + base64.b64encode(by_actor))
+                        + (b'"entry":' if by_actor is None else b'","entry":')
                         + entry.encode("utf-8")
                         + b',"signature":"'
                         + base64.b64encode(signature)
@@ -544,20 +482,30 @@ class Ledger:
         return size
 
 
-def _rows(session: Session, batch: int) -> Iterator[tuple[int, str, bytes]]:
-    """(index, entry, signature) rows in order, a batch at a time."""
+def _rows(session: Session, batch: int) -> Iterator[tuple[int, str, bytes, bytes | None]]:
+    """(index, entry, signature, actor signature) rows in order, a batch at a time."""
     last = -1
     while True:
         rows = session.execute(
-            select(LedgerEntry.index, LedgerEntry.entry, LedgerEntry.signature)
+            select(
+                LedgerEntry.index,
+                LedgerEntry.entry,
+                LedgerEntry.signature,
+                LedgerEntry.actor_signature,
+            )
             .where(LedgerEntry.index > last)
             .order_by(LedgerEntry.index)
             .limit(batch)
         ).all()
         if not rows:
             return
-        for index, entry, signature in rows:
-            yield int(index), str(entry), bytes(signature)
+        for index, entry, signature, by_actor in rows:
+            yield (
+                int(index),
+                str(entry),
+                bytes(signature),
+                None if by_actor is None else bytes(by_actor),
+            )
         last = int(rows[-1][0])
 
 

@@ -9,13 +9,17 @@ its root hash and signatures hash against the recomputed ones. The export
 must end in a signed head over all its entries (``Ledger.export`` signs one),
 so the whole export is one signed Merkle tree. Entries after the newest head
 (in an export made otherwise) have their own signatures checked and fail the
-verification as unsealed. With a trusted head saved earlier, the first
-``size`` entries must give the same root.
+verification as unsealed. With a trusted head saved earlier, or heads a
+witness countersigned (:mod:`custodes.ledger._witness`), the first ``size``
+entries must give the same root, checked as the stream passes each size; a
+``head.witnessed`` entry inside the export must keep a valid countersignature
+of the export's own head of that size.
 
 What a signed export cannot show by itself: that nobody with the signing key
 removed the newest entries and signed a head over what was left. Only a head
-kept outside the office (``--trusted-head``, an auditor's saved head) rules
-that out; :attr:`Verification.truncation_ruled_out` says whether it was.
+kept outside the office (``--trusted-head``, an auditor's saved head, or
+``--witnessed``, a head a witness countersigned) rules that out;
+:attr:`Verification.truncation_ruled_out` says whether it was.
 
 When anything fails, a second pass names the first bad entry: a line that
 is not canonical, an index out of place (an entry removed, moved, repeated or
@@ -30,19 +34,28 @@ import binascii
 import hashlib
 import json
 import os
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from custodes.errors import DataFileError, InvalidInputError, TamperedError
+from custodes.errors import CustodesError, DataFileError, InvalidInputError, TamperedError
 from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import fingerprint, public_key_text, verify_signature
-from custodes.ledger._ledger import EXPORT_FORMAT, SignedHead, entry_message
+from custodes.ledger._ledger import ACTOR_LINE, EXPORT_FORMAT, Ledger, SignedHead, entry_message
 from custodes.ledger._merkle import Frontier, leaf_hash
+from custodes.ledger._witness import (
+    WITNESSED,
+    WITNESSED_MARK,
+    WitnessedHead,
+    recorded_witnesses,
+    witness_anomalies,
+)
 
-__all__ = ["Verification", "load_head", "verify_export"]
+__all__ = ["Verification", "check_ledger", "load_head", "verify_export"]
 
 _ENTRY = b'{"entry":'
 _INDEX = b',"index":'
@@ -60,29 +73,45 @@ class Verification:
     heads: int
     newest_head: SignedHead | None
     trusted_head: SignedHead | None
+    witnessed: tuple[WitnessedHead, ...] = ()
+    """The witnessed heads given, each a prefix of the export."""
+    witnessed_in_export: int = 0
+    """The ``head.witnessed`` entries in the export, each checked."""
+
+    @property
+    def outside_size(self) -> int | None:
+        """The largest size a head kept outside the office vouches for (None: none given)."""
+        sizes = [w.size for w in self.witnessed]
+        if self.trusted_head is not None:
+            sizes.append(self.trusted_head.size)
+        return max(sizes, default=None)
 
     @property
     def truncation_ruled_out(self) -> bool:
-        """Whether a trusted head shows that no newest entries were removed.
+        """Whether a trusted or witnessed head shows that no newest entries were removed.
 
         Only a head kept outside the office can: the export's own final head
         is signed with the workspace key, which whoever runs the office holds.
         """
-        return self.trusted_head is not None and self.trusted_head.size == self.size
+        return self.outside_size == self.size
 
     def caveat(self) -> str | None:
         """What this verification could not establish, and how to establish it."""
         if self.truncation_ruled_out:
             return None
-        if self.trusted_head is None:
+        outside = self.outside_size
+        if outside is None:
             since = "the newest entries"
+        elif not self.witnessed:
+            since = f"entries after the trusted head's {outside:,}"
         else:
-            since = f"entries after the trusted head's {self.trusted_head.size:,}"
+            since = f"entries after the trusted or witnessed heads' {outside:,}"
         return (
             f"not ruled out: that {since} were removed before the export was made and a head "
             "signed over the rest (the workspace key can sign one). To rule it out, verify "
-            "with --trusted-head, a head an auditor saved (custodes ledger head --output) at "
-            "or after the last event they know of."
+            "with --trusted-head, a head an auditor saved (custodes ledger head --output), or "
+            "--witnessed, a head a witness countersigned (custodes audit witness), at or after "
+            "the last event they know of."
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +123,8 @@ class Verification:
             "newest_head": None if self.newest_head is None else self.newest_head.to_dict(),
             "consistent_with_trusted_head": self.trusted_head is not None,
             "trusted_head_size": None if self.trusted_head is None else self.trusted_head.size,
+            "witnessed_heads": [{"size": w.size, "witness": w.witness} for w in self.witnessed],
+            "witnessed_in_export": self.witnessed_in_export,
             "truncation_ruled_out": self.truncation_ruled_out,
             "caveat": self.caveat(),
         }
@@ -102,6 +133,24 @@ class Verification:
 class _FailureError(Exception):
     def __init__(self, message: str) -> None:
         self.message = message
+
+
+def _actor_part(line: bytes, lineno: int) -> tuple[bytes, bytes | None]:
+    """An entry line without its actor signature (``{"entry":...``), and the actor's
+    signature (None when no actor signed the entry)."""
+    if not line.startswith(ACTOR_LINE):
+        return line, None
+    start = len(ACTOR_LINE)
+    text = line[start : start + _B64_SIGNATURE]
+    if line[start + _B64_SIGNATURE : start + _B64_SIGNATURE + 2] != b'",':
+        raise _FailureError(f"line {lineno}: the actor's signature is not 64 bytes in base64")
+    try:
+        signature = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _FailureError(f"line {lineno}: the actor's signature is not base64") from None
+    if text[85:86] not in _CANONICAL_LAST:
+        raise _FailureError(f"line {lineno}: the actor's signature is not in canonical base64")
+    return b"{" + line[start + _B64_SIGNATURE + 2 :], signature
 
 
 def _entry_parts(line: bytes, lineno: int) -> tuple[bytes, bytes]:
@@ -188,17 +237,43 @@ def load_head(path: str | os.PathLike[str], key: Ed25519PublicKey) -> SignedHead
     return head
 
 
+EntryHook = Callable[[int, bytes, bytes, "bytes | None"], None]
+"""Called with each entry as the verifier passes it: its index, canonical bytes, leaf hash
+and actor signature (None: none). It raises :class:`TamperedError` to fail the export."""
+
+
 def verify_export(
     path: str | os.PathLike[str],
     key: Ed25519PublicKey,
     trusted: SignedHead | None = None,
+    witnessed: Sequence[WitnessedHead] = (),
+    *,
+    on_entry: EntryHook | None = None,
 ) -> Verification:
-    """Verify an export; raise :class:`TamperedError` naming the first bad entry."""
+    """Verify an export; raise :class:`TamperedError` naming the first bad entry.
+
+    ``trusted`` is a head saved earlier and ``witnessed`` heads a witness
+    countersigned: the export's first ``size`` entries must give each one's
+    root; a truncated, rebuilt or re-keyed history fails naming the size.
+    ``on_entry`` sees every entry in order (the chain of authority is checked that way);
+    it runs only while the export is sound so far.
+    """
     source = Path(path)
     if source.is_dir():
         raise DataFileError(f"ledger export {str(source)!r} is a folder; give the export file.")
+    for w in witnessed:
+        if not w.verify():
+            raise TamperedError(
+                f"{w.describe()} has a countersignature its witness's key did not make."
+            )
+        if not w.head.verify(key):
+            raise TamperedError(
+                f"{w.describe()} is not signed by the ledger key {fingerprint(key)}: the ledger "
+                "was re-keyed (rebuilt under a new key) since it was witnessed."
+            )
+    checks = _checkpoints(trusted, witnessed)
     try:
-        return _fast(source, key, trusted)
+        return _fast(source, key, trusted, tuple(witnessed), checks, on_entry)
     except _FailureError as failure:
         bad = _first_bad_entry(source, key)
         if bad is not None:
@@ -208,7 +283,48 @@ def verify_export(
         raise DataFileError(f"ledger export {str(source)!r} does not exist.") from None
 
 
-def _header(line: bytes, key: Ed25519PublicKey) -> int:
+@dataclass(frozen=True)
+class _Checkpoint:
+    """A head kept outside the office: the first ``size`` entries must give its hashes."""
+
+    size: int
+    root_hash: bytes
+    signatures_hash: bytes
+    differ: str
+    """The failure when they differ."""
+    short: str
+    """What the export has fewer entries than, when it has."""
+
+
+def _checkpoints(
+    trusted: SignedHead | None, witnessed: Sequence[WitnessedHead]
+) -> list[_Checkpoint]:
+    """The heads to check as the stream passes their sizes, by size."""
+    checks = [
+        _Checkpoint(
+            w.size,
+            w.head.root_hash,
+            w.head.signatures_hash,
+            f"the first {w.size} entries differ from those of {w.describe()}: the history was "
+            "rewritten since it was witnessed",
+            w.describe(),
+        )
+        for w in witnessed
+    ]
+    if trusted is not None:
+        checks.append(
+            _Checkpoint(
+                trusted.size,
+                trusted.root_hash,
+                trusted.signatures_hash,
+                f"the first {trusted.size} entries differ from the trusted head's",
+                f"the trusted head's {trusted.size}",
+            )
+        )
+    return sorted((c for c in checks if c.size > 0), key=lambda c: c.size)
+
+
+def _header(line: bytes, key: Ed25519PublicKey, witnessed: Sequence[WitnessedHead]) -> int:
     header = _json_line(line, 1)
     expected = {"format", "public_key", "size", "version"}
     if not isinstance(header, dict) or set(header) != expected:
@@ -220,27 +336,71 @@ def _header(line: bytes, key: Ed25519PublicKey) -> int:
     ):
         raise _FailureError("line 1: not a custodes ledger export of version 1")
     if header["public_key"] != public_key_text(key):
-        raise _FailureError(f"the export names another signing key than {fingerprint(key)}")
+        raise _FailureError(
+            f"the export names another signing key than {fingerprint(key)}"
+            + "".join(
+                f"; {w.describe()} was signed with {fingerprint(key)}: the ledger was re-keyed "
+                "since"
+                for w in witnessed[:1]
+            )
+        )
     size = header["size"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise _FailureError("line 1: the size is not a whole number")
     return size
 
 
-def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Verification:
+def _witnessed_entry(entry: bytes, index: int, lineno: int, heads: dict[int, SignedHead]) -> bool:
+    """Check a ``head.witnessed`` entry against the export's head of its size; whether it
+    was one."""
+    try:
+        value = json.loads(entry)
+    except (ValueError, RecursionError):  # the entry's signature and the heads judge it
+        return False
+    if not isinstance(value, dict) or value.get("type") != WITNESSED:
+        return False
+    try:
+        w = WitnessedHead.from_entry(value)
+    except InvalidInputError as exc:
+        raise _FailureError(f"line {lineno}: {exc.message.rstrip('.')}") from None
+    where = f"entry {index} ({WITNESSED}) keeps {w.describe()}"
+    if not w.verify():
+        raise _FailureError(f"{where}, but its countersignature is not the witness key's")
+    head = heads.get(w.size)
+    if head is None:
+        raise _FailureError(f"{where}, but the export has no signed head of size {w.size}")
+    if head != w.head:
+        raise _FailureError(
+            f"{where}, but the export's signed head of size {w.size} differs from it: the "
+            "history was rewritten or re-keyed since it was witnessed"
+        )
+    return True
+
+
+def _fast(
+    source: Path,
+    key: Ed25519PublicKey,
+    trusted: SignedHead | None,
+    witnessed: tuple[WitnessedHead, ...],
+    checks: list[_Checkpoint],
+    on_entry: EntryHook | None = None,
+) -> Verification:
     frontier = Frontier()
     signatures = hashlib.sha256()
-    count = heads = 0
+    count = heads = in_export = 0
     newest: SignedHead | None = None
+    seen: dict[int, SignedHead] = {}  # the export's heads by size, for head.witnessed entries
     tail: list[tuple[int, bytes, bytes]] = []  # entries after the newest head
-    trusted_ok = trusted is None or trusted.size == 0
+    pending = iter(checks)
+    check = next(pending, None)
     with source.open("rb") as handle:
         first = handle.readline()
         if not first:
             raise _FailureError("the export is empty")
-        declared = _header(first, key)
+        declared = _header(first, key, witnessed)
         for lineno, line in enumerate(handle, start=2):
-            if line.startswith(_ENTRY):
+            if line.startswith((_ENTRY, ACTOR_LINE)):
+                line, by_actor = _actor_part(line, lineno)
                 entry, signature = _entry_parts(line, lineno)
                 at = entry.find(_INDEX) + len(_INDEX)  # inline: this loop runs per entry
                 try:
@@ -252,20 +412,22 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
                     raise _FailureError(
                         f"line {lineno} holds entry {index} where entry {count} belongs"
                     )
+                if WITNESSED_MARK in entry and _witnessed_entry(entry, count, lineno, seen):
+                    in_export += 1
                 leaf = leaf_hash(entry)
                 frontier.append(leaf)
                 signatures.update(signature)
                 tail.append((count, leaf, signature))
+                if on_entry is not None:
+                    on_entry(count, entry, leaf, by_actor)
                 count += 1
-                if trusted is not None and count == trusted.size:
+                while check is not None and count == check.size:
                     if (frontier.root(), signatures.digest()) != (
-                        trusted.root_hash,
-                        trusted.signatures_hash,
+                        check.root_hash,
+                        check.signatures_hash,
                     ):
-                        raise _FailureError(
-                            f"the first {trusted.size} entries differ from the trusted head's"
-                        )
-                    trusted_ok = True
+                        raise _FailureError(check.differ)
+                    check = next(pending, None)
             elif line.startswith(b'{"head":'):
                 head = _head_line(line, lineno)
                 if head.size != count:
@@ -286,6 +448,7 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
                     raise _FailureError(f"line {lineno}: a signed head repeated or out of order")
                 heads += 1
                 newest = head
+                seen[head.size] = head
                 tail.clear()
             else:
                 raise _FailureError(f"line {lineno} is neither an entry nor a signed head")
@@ -297,11 +460,10 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
             f"the export declares {declared} entries but holds {count}"
             + (f": entries from {count} on are missing" if declared > count else "")
         )
-    if not trusted_ok:
-        assert trusted is not None
+    if check is not None:
         raise _FailureError(
-            f"the ledger has {count} entries, fewer than the trusted head's {trusted.size}: "
-            f"entries from {count} on were removed"
+            f"the ledger has {count} entries, fewer than {check.short}: entries from {count} on "
+            "were removed"
         )
     if newest is None or newest.size != count:
         sealed = 0 if newest is None else newest.size
@@ -311,7 +473,7 @@ def _fast(source: Path, key: Ed25519PublicKey, trusted: SignedHead | None) -> Ve
             f"entry {count - 1} may have been cut; export with `custodes ledger export`, which "
             "signs a head over every entry"
         )
-    return Verification(count, heads, newest, trusted)
+    return Verification(count, heads, newest, trusted, witnessed, in_export)
 
 
 def _first_bad_entry(source: Path, key: Ed25519PublicKey) -> str | None:
@@ -321,11 +483,12 @@ def _first_bad_entry(source: Path, key: Ed25519PublicKey) -> str | None:
         with source.open("rb") as handle:
             handle.readline()
             for lineno, line in enumerate(handle, start=2):
-                if not line.startswith(_ENTRY):
+                if not (line.startswith((_ENTRY, ACTOR_LINE))):
                     continue
                 try:
-                    entry, signature = _entry_parts(line, lineno)
                     value = _json_line(line, lineno)
+                    line, _ = _actor_part(line, lineno)
+                    entry, signature = _entry_parts(line, lineno)
                 except _FailureError as failure:
                     return f"entry {position} is damaged: {failure.message}"
                 index = value.get("entry", {}).get("index") if isinstance(value, dict) else None
@@ -347,3 +510,30 @@ def _first_bad_entry(source: Path, key: Ed25519PublicKey) -> str | None:
     except OSError:
         return None
     return None
+
+
+def check_ledger(
+    ledger: Ledger,
+    key: Ed25519PublicKey,
+    witnessed: Sequence[WitnessedHead] = (),
+    *,
+    on_entry: EntryHook | None = None,
+) -> list[str]:
+    """A workspace's ledger checked as an auditor would: exported and verified offline, and a
+    consistency proof demanded from every witnessed head, those the ledger keeps
+    (``head.witnessed`` entries) and those given, to the newest head. What fails."""
+    found = []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            export = Path(folder) / "ledger.jsonl"
+            ledger.export(export)  # signs a head over every entry first
+            verify_export(export, key, on_entry=on_entry)
+    except CustodesError as exc:
+        found.append(f"the ledger fails verification: {exc.message}")
+    try:
+        with ledger.store.transaction() as session:
+            recorded = recorded_witnesses(session)
+    except CustodesError as exc:
+        return [*found, f"the ledger's witnessed heads cannot be read: {exc.message}"]
+    every = dict.fromkeys([*recorded, *witnessed])  # a file of a kept head: checked once
+    return found + witness_anomalies(ledger, key, list(every))

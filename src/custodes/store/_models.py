@@ -62,6 +62,8 @@ class LedgerEntry(Base):
     entry: Mapped[str] = mapped_column(Text)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    actor_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)
+    """The acting actor's signature of the leaf (None: a tool's record, such as a scan)."""
 
 
 class TreeHead(Base):
@@ -86,6 +88,10 @@ class Actor(Base):
     organisation: Mapped[str] = mapped_column(String(200))
     credential: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[str] = mapped_column(String(40))
+    public_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The actor's registered Ed25519 public key (hex of 32 bytes); None: none or revoked."""
+    key_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The ledger entry that registered ``public_key``."""
 
 
 class Department(Base):

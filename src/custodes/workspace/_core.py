@@ -6,7 +6,7 @@ import functools
 import getpass
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -15,12 +15,24 @@ from custodes.engines import Engine, get_engine
 from custodes.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the store and the ledger load on first use (SQLAlchemy is slow)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from custodes.ledger import Ledger
     from custodes.release import ReleaseBook
     from custodes.store import Store
     from custodes.workspace._create import InitResult
 
 __all__ = ["FILE_HASHES", "WorkspaceCore", "current_actor"]
+
+
+def _passphrase_from_environment(path: Path) -> str | None:
+    return os.environ.get("CUSTODES_KEY_PASSPHRASE")
+
+
+def _file_name(actor: str) -> str:
+    """An actor's name as a file name (any other character as its code point)."""
+    return "".join(c if c.isalnum() or c in "-_." else f"%{ord(c):x}" for c in actor)
+
 
 FILE_HASHES = 256
 """How many files' hashes a workspace remembers (least recently used dropped)."""
@@ -35,6 +47,9 @@ class WorkspaceCore:
         self.engine: Engine = get_engine(self.settings.engine)
         self._ledger: Ledger | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self.passphrase: Callable[[Path], str | None] = _passphrase_from_environment
+        """The passphrase of an encrypted key file (default: $CUSTODES_KEY_PASSPHRASE; the
+        command line asks for it when that is not set)."""
 
     def __enter__(self) -> Self:
         return self
@@ -84,6 +99,41 @@ class WorkspaceCore:
     def path(self) -> Path:
         """The workspace folder."""
         return self.settings.workspace
+
+    def keyring_folder(self) -> Path:
+        """This workspace's folder in the keyring: named by the ledger key's fingerprint, so
+        that actors of the same name in two workspaces never share a key."""
+        from custodes.ledger import fingerprint, load_public_key
+
+        public = load_public_key(self.settings.signing_key_path().with_suffix(".pub"))
+        return self.settings.keyring_path() / fingerprint(public)
+
+    def actor_key_path(self, actor: str) -> Path:
+        """Where ``actor``'s private key is: the key setting, else the keyring's file."""
+        if self.settings.key:
+            return Path(self.settings.key)
+        return self.keyring_folder() / f"{_file_name(actor)}.key"
+
+    def actor_key(self, actor: str) -> Ed25519PrivateKey:
+        """``actor``'s private key (see :meth:`actor_key_path`)."""
+        from custodes.ledger import load_actor_key
+
+        path = self.actor_key_path(actor)
+        return load_actor_key(path, self.passphrase(path) if path.is_file() else None)
+
+    def new_key_path(self, actor: str) -> Path:
+        """Where :meth:`new_actor_key` writes ``actor``'s private key: the keyring."""
+        return self.keyring_folder() / f"{_file_name(actor)}.key"
+
+    def new_actor_key(self, actor: str) -> Ed25519PrivateKey:
+        """A new key pair for ``actor``, its private key written (mode 0600) into the
+        keyring; a key already there is never overwritten (it is moved aside)."""
+        from custodes.ledger import write_actor_key
+
+        path = self.new_key_path(actor)
+        if path.exists():
+            path.replace(path.with_name(f"{path.name}.{os.getpid()}.{id(self)}.old"))
+        return write_actor_key(path, os.environ.get("CUSTODES_NEW_KEY_PASSPHRASE") or None)
 
     def initialized(self) -> bool:
         """Whether ``custodes init`` set this workspace up (its signing key exists)."""

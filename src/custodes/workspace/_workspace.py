@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # detection loads its registries only when a scan runs
     from custodes.detect import ScanResult
     from custodes.dp import PrivateQueries
     from custodes.governance import Governance, GovernancePolicy
+    from custodes.governance._base import KeyLike
     from custodes.workspace._access import QueryCaches
 
 __all__ = [
@@ -44,20 +45,27 @@ class Workspace(TablesFace, LedgerFace):
     also a context manager.
     """
 
-    def governance(self, actor: str, policy: GovernancePolicy | None = None) -> Governance:
-        """Governance of this workspace acting as ``actor``."""
+    def governance(
+        self,
+        actor: str,
+        policy: GovernancePolicy | None = None,
+        *,
+        key: KeyLike | None = None,
+    ) -> Governance:
+        """Governance of this workspace acting as ``actor``, who proves it with its private
+        ``key`` (default: :meth:`actor_key`, loaded when first needed)."""
         from custodes.governance import Governance
 
-        return Governance(self, actor, policy)
+        return Governance(self, actor, policy, key)
 
-    def queries(self, actor: str) -> PrivateQueries:
+    def queries(self, actor: str, *, key: KeyLike | None = None) -> PrivateQueries:
         """Differentially private queries of this workspace, asked by ``actor``: through
         governance's checks and ledger, paid from the budgets, computed by the engine."""
         from custodes.dp import BudgetAccount, PrivateQueries
         from custodes.workspace._access import GovernanceAccess
 
         caches = self._query_caches
-        access = GovernanceAccess(self.governance(actor))
+        access = GovernanceAccess(self.governance(actor, key=key))
         return PrivateQueries(access, BudgetAccount(access), self.engine, caches.tables)
 
     @functools.cached_property

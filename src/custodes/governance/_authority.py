@@ -1,0 +1,196 @@
+"""The chain of authority, checked offline from a ledger export.
+
+The offline verifier (:func:`custodes.ledger.verify_export`) proves the
+export is the workspace's signed log. This check proves that each entry was
+made by whom it names, with the authority it needed, even against whoever
+holds the workspace key: every governance entry must carry its actor's
+signature, made with the key registered for that actor in an earlier entry
+(``actor.added`` signed by an admin, the very first admin's by itself;
+``actor.key_registered``; a key revoked by ``actor.key_revoked`` signs nothing
+after), the actor must hold the role the step needs at that index, and every
+approval must be made of distinct reviewers' own signed approve decisions in
+the round, none of them the requester or a preparer. The signatures are
+checked in parallel, in batches (``cryptography`` releases the GIL).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from custodes.errors import TamperedError
+from custodes.governance._workflow import STEPS, TRANSITIONS
+from custodes.ledger import actor_message
+
+__all__ = ["TOOL_EVENTS", "Authority"]
+
+TOOL_EVENTS = frozenset({"workspace.initialized", "scan.made", "anonymization.made"})
+"""Records the tool makes for whoever runs it: no actor signs them."""
+
+_ROLES: dict[str, tuple[str, ...]] = {
+    "actor.added": ("admin",),
+    "department.added": ("admin", "steward"),
+    "dataset.registered": ("steward",),
+    "dataset.roles_corrected": ("steward",),
+    "request.filed": ("requester",),
+    "request.decided": STEPS["a decision"].roles,
+    "fee_standard.proposed": ("steward",),
+    "fee_standard.approved": ("pricing_authority",),
+    "revenue_limit.set": ("pricing_authority",),
+    "fee.charged": STEPS["charging"].roles,
+}
+"""The roles an event's actor needs (request moves: the workflow table's step)."""
+
+_BATCH = 2048
+
+
+def _check(batch: list[tuple[int, str, Ed25519PublicKey, bytes, bytes]]) -> int | None:
+    """The first entry of ``batch`` whose actor signature fails, or None."""
+    for index, _, key, signature, message in batch:
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            return index
+    return None
+
+
+class Authority:
+    """Fed every entry in order (:meth:`see`), then :meth:`finish`; raises
+    :class:`TamperedError` naming the first entry that breaks the chain."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._revoked: set[str] = set()
+        self._roles: dict[str, set[str]] = {}
+        self._involved: dict[str, set[str]] = defaultdict(set)
+        self._approvals: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
+        self._pending: list[tuple[int, str, Ed25519PublicKey, bytes, bytes]] = []
+        self._pool = ThreadPoolExecutor(workers)
+        self._futures: list[Any] = []
+
+    def see(self, index: int, entry: bytes, leaf: bytes, actor_signature: bytes | None) -> None:
+        """Check one entry (its signature later, in a batch)."""
+        value = json.loads(entry)
+        kind, actor, payload = value["type"], value["actor"], value["payload"]
+        if kind in TOOL_EVENTS:
+            return
+        if actor_signature is None and not self._keys and not self._revoked:
+            # Before any personal key was registered (a workspace made before them),
+            # entries carry no actor signature; from the first registration on, all do.
+            self._authority(index, kind, actor, value["subject"], payload, signed=False)
+            return
+        if actor_signature is None:
+            self._fail(index, f"entry {index} ({kind}) carries no signature of its actor")
+        key = self._keys.get(actor)
+        bootstrap = not self._keys and not self._revoked
+        registers = kind in ("actor.added", "actor.key_registered")
+        if registers and value["subject"] == actor and bootstrap and payload.get("public_key"):
+            key = self._register(actor, payload["public_key"])  # the first admin signs itself
+        if key is None:
+            why = "a revoked key" if actor in self._revoked else "no registered key"
+            self._fail(index, f"entry {index} ({kind}) is signed for {actor!r}, who has {why}")
+        assert key is not None
+        assert actor_signature is not None
+        self._pending.append((index, actor, key, actor_signature, actor_message(leaf)))
+        if len(self._pending) >= _BATCH:
+            self._flush()
+        self._authority(index, kind, actor, value["subject"], payload)
+
+    def _authority(
+        self,
+        index: int,
+        kind: str,
+        actor: str,
+        subject: str,
+        payload: dict[str, Any],
+        *,
+        signed: bool = True,
+    ) -> None:
+        needs = _ROLES.get(kind)
+        if kind.startswith("request.") and "from" in payload and "to" in payload:
+            step = TRANSITIONS.get(payload["from"], {}).get(payload["to"])
+            if step is None:
+                self._fail(index, f"entry {index} moves a request out of the workflow")
+            assert step is not None
+            needs = step.roles
+        held = self._roles.get(actor, set())
+        first = kind == "actor.added" and len(self._roles) == 0
+        if not signed:
+            needs = None  # before personal keys, an entry's actor is only a name
+        if needs and not first and not held & set(needs):
+            self._fail(
+                index,
+                f"entry {index} ({kind}) was made by {actor!r}, who did not hold the role it "
+                f"needs ({' or '.join(needs)}) at that point",
+            )
+        if kind == "actor.added":
+            self._roles[subject] = set(payload.get("roles", ()))
+            if payload.get("public_key"):
+                self._register(subject, payload["public_key"])
+        elif kind == "actor.key_registered":
+            self._register(subject, payload["public_key"])
+        elif kind == "actor.key_revoked":
+            self._keys.pop(subject, None)
+            self._revoked.add(subject)
+        elif kind in ("request.filed", "request.identifiers_identified", "request.processed"):
+            self._involved[subject].add(actor)
+        elif kind == "request.decided" and payload.get("decision") == "approve":
+            if actor in self._involved[subject]:
+                self._fail(
+                    index, f"entry {index}: {actor!r} approved a request it filed or prepared"
+                )
+            round_ = int(payload.get("round", 1))
+            self._approvals[(subject, round_)][actor] = str(payload.get("board_role"))
+        elif kind == "request.approved":
+            self._approved(index, subject, payload)
+
+    def _approved(self, index: int, subject: str, payload: dict[str, Any]) -> None:
+        rounds = [r for (s, r) in self._approvals if s == subject]
+        votes = self._approvals.get((subject, max(rounds, default=1)), {})
+        named = payload.get("approvals", [])
+        if not named or any(name not in votes for name in named):
+            self._fail(
+                index,
+                f"entry {index}: request {subject} approved by "
+                f"{', '.join(map(repr, named)) or 'nobody'}, not all of whom signed an approval",
+            )
+        roles = [votes[name] for name in named]
+        if len(set(named)) != len(named) or len(set(roles)) != len(roles):
+            self._fail(
+                index, f"entry {index}: the approvals of {subject} are not distinct reviewers"
+            )
+
+    def _register(self, actor: str, public_hex: str) -> Ed25519PublicKey:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+        self._keys[actor] = key
+        self._revoked.discard(actor)
+        return key
+
+    def _fail(self, index: int, message: str) -> None:
+        raise TamperedError(message + ".")
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._futures.append(self._pool.submit(_check, self._pending))
+            self._pending = []
+
+    def close(self) -> None:
+        """Stop the signature checks' threads (after :meth:`finish`, or on a failure)."""
+        self._pool.shutdown(wait=True)
+
+    def finish(self) -> None:
+        """Wait for the signature checks: the first failing entry is named."""
+        self._flush()
+        failed = [f.result() for f in self._futures]
+        bad = [i for i in failed if i is not None]
+        if bad:
+            first = min(bad)
+            raise TamperedError(
+                f"entry {first} is not signed by its actor's registered key: an approval or "
+                "step recorded by someone without that actor's private key."
+            )

@@ -1,0 +1,184 @@
+"""Personal keys: only an actor's own private key acts as that actor, on SQLite and
+PostgreSQL; a forged approval is refused by the library and the command line, and one
+written behind custodes' back (with the workspace key) fails the offline verification."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from custodes import Workspace
+from custodes.cli import main
+from custodes.errors import ForbiddenError, SettingError, TamperedError
+from custodes.governance import key_hex
+from custodes.ledger import load_actor_key, load_private_key, open_ledger, write_actor_key
+from custodes.settings import Settings
+from custodes.store import Store
+from tests.test_governance import _registered, _through_review, act
+from tests.test_governance import office as office
+from tests.test_ledger import store_url  # noqa: F401 (the SQLite / PostgreSQL fixture)
+
+Office = tuple[Settings, Path]
+
+
+def _key_of(settings: Settings, who: str) -> Ed25519PrivateKey:
+    return Workspace(settings).actor_key(who)
+
+
+def _export(settings: Settings, folder: Path) -> Path:
+    export = folder / "ledger.jsonl"
+    open_ledger(settings).export(export)
+    return export
+
+
+def _verify(settings: Settings, export: Path) -> None:
+    Workspace.verify_ledger(export, settings.signing_key_path().with_suffix(".pub"))
+
+
+def test_every_step_is_signed_by_its_actor_and_verifies(office: Office) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    request = _through_review(settings, folder)
+    for reviewer in ("lee", "pat"):
+        act(settings, reviewer).decide(request, True, "proportionate")
+    export = _export(settings, folder)
+    lines = export.read_text(encoding="utf-8").splitlines()[1:]
+    signed = [json.loads(line) for line in lines if line.startswith('{"actor_signature"')]
+    kinds = {e["entry"]["type"] for e in signed}
+    assert {"actor.added", "request.decided", "request.approved", "dataset.registered"} <= kinds
+    _verify(settings, export)
+
+
+def test_a_steward_cannot_approve_as_a_reviewer(
+    office: Office,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The steward has the workspace folder, the database and the workspace key, not lee's
+    private key: the library, the command line and direct SQL all fail."""
+    settings, folder = office
+    _registered(settings, folder)
+    request = _through_review(settings, folder)
+    stella = _key_of(settings, "stella")
+    # The library: acting as lee with the steward's key, or with no key of lee's at all.
+    with pytest.raises(ForbiddenError, match=r"not 'lee'.s registered key"):
+        Workspace(settings).governance("lee", key=stella).decide(request, True, "looks fine")
+    lee_file = Workspace(settings).actor_key_path("lee")
+    hidden = lee_file.with_suffix(".away")
+    lee_file.rename(hidden)
+    with pytest.raises(ForbiddenError, match="does not exist"):
+        act(settings, "lee").decide(request, True, "looks fine")
+    # The command line: --as names the actor, only the key proves it (exit 4).
+    stella_file = Workspace(settings).actor_key_path("stella")
+    os.environ["CUSTODES_STORE_URL"] = settings.store_url
+    try:
+        code = main(
+            ["request", "review", request, "--approve", "--rationale", "ok", "--as", "lee",
+             "--key", str(stella_file), "--workspace", str(settings.workspace)]
+        )  # fmt: skip
+    finally:
+        os.environ.pop("CUSTODES_STORE_URL")
+    assert code == 4
+    assert "not 'lee''s registered key" in capsys.readouterr().err
+    hidden.rename(lee_file)
+    # The store: lee's registered key swapped for the steward's is refused too.
+    store = Store(settings.database_url())
+    with store.transaction() as session:
+        session.execute(
+            sa.text("UPDATE actors SET public_key = :k WHERE name = 'lee'"), {"k": key_hex(stella)}
+        )
+    with pytest.raises(ForbiddenError, match="not the one the ledger registered"):
+        Workspace(settings).governance("lee", key=stella).decide(request, True, "looks fine")
+    # Direct SQL with the workspace key: an approval entry signed by the steward's key as lee.
+    ledger = open_ledger(settings)
+    with ledger.store.transaction() as session:
+        forged = ledger.append(
+            session, "request.decided", "lee", request,
+            {"decision": "approve", "board_role": "legal"}, signer=stella,
+        )  # fmt: skip
+    with pytest.raises(TamperedError, match=f"entry {forged} is not signed by its actor"):
+        _verify(settings, _export(settings, folder))
+
+
+def test_an_entry_without_its_actors_signature_or_role_fails(office: Office) -> None:
+    settings, folder = office
+    _registered(settings, folder)
+    ledger = open_ledger(settings)
+    rita = _key_of(settings, "rita")
+    with ledger.store.transaction() as session:
+        unsigned = ledger.append(session, "fee_standard.approved", "priya", "F-1", {})
+    with pytest.raises(TamperedError, match=f"entry {unsigned} .* carries no signature"):
+        _verify(settings, _export(settings, folder))
+    with ledger.store.transaction() as session:
+        session.execute(sa.text("DELETE FROM ledger_entries WHERE idx = :i"), {"i": unsigned})
+        session.execute(sa.text("DELETE FROM tree_heads WHERE size > :i"), {"i": unsigned})
+        session.execute(sa.text("UPDATE ledger_state SET size = :i"), {"i": unsigned})
+    ledger = open_ledger(settings)
+    with ledger.store.transaction() as session:
+        wrong = ledger.append(session, "fee_standard.approved", "rita", "F-1", {}, signer=rita)
+    with pytest.raises(TamperedError, match=f"entry {wrong} .* did not hold the role"):
+        _verify(settings, _export(settings, folder))
+
+
+def test_revoked_keys_sign_nothing_and_rotation_brings_the_actor_back(
+    office: Office,
+) -> None:
+    settings, folder = office
+    old = _key_of(settings, "stella")
+    act(settings, "root").revoke_key("stella")
+    with pytest.raises(ForbiddenError, match="no registered key"):
+        act(settings, "stella").add_department("civil", "Civil Affairs Bureau")
+    written = act(settings, "root").register_key("stella")
+    assert written is not None
+    assert written.stat().st_mode & 0o777 == 0o600
+    assert key_hex(_key_of(settings, "stella")) != key_hex(old)
+    act(settings, "stella").add_department("civil", "Civil Affairs Bureau")
+    with pytest.raises(ForbiddenError, match=r"not 'stella'.s registered key"):
+        Workspace(settings).governance("stella", key=old).add_department("x", "X")
+    # The old key, used on the ledger behind custodes' back after its revocation, fails.
+    ledger = open_ledger(settings)
+    with ledger.store.transaction() as session:
+        late = ledger.append(session, "department.added", "stella", "y", {"name": "Y"}, signer=old)
+    with pytest.raises(TamperedError, match=f"entry {late} is not signed"):
+        _verify(settings, _export(settings, folder))
+
+
+def test_encrypted_keys_need_their_passphrase(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "me.key"
+    key = write_actor_key(path, "correct horse battery staple")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert b"PRIVATE KEY" not in path.read_bytes()
+    assert key_hex(load_actor_key(path, "correct horse battery staple")) == key_hex(key)
+    with pytest.raises(ForbiddenError, match="passphrase does not open"):
+        load_actor_key(path, "wrong")
+    with pytest.raises(ForbiddenError, match="CUSTODES_KEY_PASSPHRASE"):
+        load_actor_key(path)
+    with pytest.raises(SettingError, match="never overwritten"):
+        write_actor_key(path)
+    plain = write_actor_key(tmp_path / "plain.key")
+    assert key_hex(load_actor_key(tmp_path / "plain.key")) == key_hex(plain)
+    assert key_hex(load_private_key(tmp_path / "plain.key")) == key_hex(plain)
+
+
+def test_the_command_line_acts_with_a_given_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUSTODES_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("CUSTODES_KEYRING", str(tmp_path / "ring"))
+    assert main(["init"]) == 0
+    own = tmp_path / "admin.key"
+    write_actor_key(own)
+    add = ["actor", "add", "--roles", "admin", "--organisation", "O", "--credential", "c"]
+    assert main([*add[:2], "ada", *add[2:], "--key", str(own)]) == 0
+    add = ["actor", "add", "sam", "--roles", "steward", "--organisation", "O", "--credential"]
+    assert main([*add, "c2", "--as", "ada", "--key", str(own)]) == 0
+    assert "private key written to" in capsys.readouterr().out
+    assert main(["actor", "list", "--as", "sam"]) == 0
+    capsys.readouterr()
+    assert main(["actor", "list", "--as", "ada"]) == 4  # ada's key is only in --key's file
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["actor", "list", "--as", "ada", "--key", str(own)]) == 0
