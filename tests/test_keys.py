@@ -147,6 +147,37 @@ def test_revoked_keys_sign_nothing_and_rotation_brings_the_actor_back(
         _verify(settings, _export(settings, folder))
 
 
+def test_an_admin_cannot_take_over_a_reviewers_live_key(
+    office: Office, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An admin holds every role check but one: it may not replace the key an actor holds
+    (only the actor rotates its own). Revoking first is possible, and shows on the ledger
+    and in the audit report."""
+    settings, folder = office
+    _registered(settings, folder)
+    lee = key_hex(_key_of(settings, "lee"))
+    with pytest.raises(ForbiddenError, match="'lee' holds a key"):
+        act(settings, "root").register_key("lee")
+    monkeypatch.setenv("CUSTODES_STORE_URL", settings.store_url)
+    argv = ["actor", "key", "lee", "--as", "root", "--workspace", str(settings.workspace)]
+    assert main(argv) == 4
+    assert "'lee' holds a key" in capsys.readouterr().err
+    assert key_hex(_key_of(settings, "lee")) == lee
+    act(settings, "lee").register_key("lee")  # the actor itself rotates
+    # Written behind custodes' back with the admin's key, the take-over fails verification.
+    ledger = open_ledger(settings)
+    mine = Ed25519PrivateKey.generate()
+    with ledger.store.transaction() as session:
+        taken = ledger.append(
+            session, "actor.key_registered", "root", "lee",
+            {"public_key": key_hex(mine), "replaces": None}, signer=_key_of(settings, "root"),
+        )  # fmt: skip
+    with pytest.raises(
+        TamperedError, match=f"entry {taken}: 'root' registered a key for 'lee', who held one"
+    ):
+        _verify(settings, _export(settings, folder))
+
+
 def test_encrypted_keys_need_their_passphrase(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "me.key"
     key = write_actor_key(path, "correct horse battery staple")

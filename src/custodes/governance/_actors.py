@@ -98,8 +98,9 @@ class Actors(Acting):
         return None if made is None else self.preparer.new_key_path(name)
 
     def register_key(self, name: str, public_key: str | None = None) -> Path | None:
-        """Give ``name`` a new key (rotation; after a revocation, the way back): by an admin,
-        or by ``name`` itself with its current key. Without ``public_key`` (hex), a key pair
+        """Give ``name`` a new key: by ``name`` itself with its current key (rotation), or by
+        an admin when ``name`` holds none (after a revocation, the way back): an admin never
+        replaces a key an actor holds. Without ``public_key`` (hex), a key pair
         is made into the keyring (where is returned). In a workspace made before personal
         keys, where no actor has a key yet, an admin registers its own first key this way."""
         public_key = _checked_hex(public_key)
@@ -113,18 +114,27 @@ class Actors(Acting):
                 ).first()
                 is None
             )
-            public_key, made = self._new_or_given(name, public_key)
             if keyless:  # the bootstrap of a workspace made before personal keys
                 if self.actor != name or "admin" not in json.loads(target.roles):
                     raise ForbiddenError(
                         "no actor has a key yet: an admin first registers its own "
                         f"(`custodes actor key ADMIN --as ADMIN`); {name!r} cannot be first."
                     )
-                self._sign_as(name, public_key, made)
             elif self.actor != name:
                 self._need(session, "admin")
+                if target.public_key is not None:
+                    raise ForbiddenError(
+                        f"{name!r} holds a key (ed25519 {target.public_key[:16]}): only "
+                        f"{name!r} rotates it (`custodes actor key {name} --as {name}`); "
+                        "after a loss, revoke it first (`custodes actor revoke-key`), which "
+                        "the ledger and the audit report show."
+                    )
             else:
                 self._me(session)  # rotating one's own key needs the current one
+            # Only once allowed: a new pair moves a key file already in the keyring aside.
+            public_key, made = self._new_or_given(name, public_key)
+            if keyless:
+                self._sign_as(name, public_key, made)
             previous = target.public_key
             target.public_key = public_key
             target.key_index = self._record(

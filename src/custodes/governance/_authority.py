@@ -133,6 +133,12 @@ class Authority:
             if payload.get("public_key"):
                 self._register(subject, payload["public_key"])
         elif kind == "actor.key_registered":
+            if actor != subject and subject in self._keys:
+                self._fail(
+                    index,
+                    f"entry {index}: {actor!r} registered a key for {subject!r}, who held one "
+                    "(only an actor replaces its own key)",
+                )
             self._register(subject, payload["public_key"])
         elif kind == "actor.key_revoked":
             self._keys.pop(subject, None)
