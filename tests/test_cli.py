@@ -214,7 +214,13 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "refused: your privacy budget on population-register cannot pay" in " ".join(out.split())
     flat = " ".join(out.split())
     assert "witnessed head: the auditor countersigned the ledger's head of size" in flat
-    assert "verified offline, consistent with the witnessed head of size" in flat
+    assert "consistent with the witnessed head of size" in flat
+    assert "every step signed by its actor's own key" in flat
+    inside = flat.split("audit in the workspace (the store reconciled with the ledger): ")[1]
+    alone = flat.split("audit from the export alone (no store): ")[1]
+    summary = "2 releases, charged civil-affairs 450.00 CNY of no limit, 3 DP queries paid, "
+    assert inside.startswith(summary + "0 rejections, 0 anomalies")
+    assert alone.startswith(summary + "0 rejections, 0 anomalies")
     disclosure = json.loads((tmp_path / "demo" / "disclosure.json").read_text(encoding="utf-8"))
     assert disclosure["witnessed_head"]["witness"] == "auditor"
 

@@ -24,13 +24,14 @@ from typing import Any
 from custodes._files import write_atomic
 from custodes.anonymize import Anonymization, AnonymizationSpec, KAnonymity, Mask, Pseudonymize
 from custodes.detect import ScanResult
+from custodes.governance import audit_report_from_export
 from custodes.hierarchy import (
     Hierarchy,
     date_hierarchy,
     mapping_hierarchy,
     prc_division_hierarchy,
 )
-from custodes.ledger import load_or_create_key
+from custodes.ledger import load_or_create_key, load_witnessed
 from custodes.report import release_html, render_assessment_html, render_scan_html
 from custodes.risk import Assessment
 from custodes.synth import Register, population_register, register_csv, register_values
@@ -67,6 +68,10 @@ class DemoResult:
     witnessed_path: Path
     governance: dict[str, str]
     """The governed release: request, recipient, charge, audit verdict, report paths."""
+    offline_audit: str
+    """The audit report computed from the verified export alone, summarized."""
+    keyring: Path
+    """Where the actors' private keys are (each signs its own steps)."""
 
 
 def _key(workspace: Workspace) -> bytes:
@@ -117,6 +122,20 @@ _ACTORS = (
     ("pricing-office", ["pricing_authority"], None),
     ("auditor", ["auditor"], None),
 )
+
+
+def audit_summary(report: dict[str, Any]) -> str:
+    """An audit report's figures in one line: releases, revenue, DP budgets, anomalies."""
+    revenue = ", ".join(
+        f"{d} {r['charged']} {r['currency']} of {r['permitted'] or 'no limit'}"
+        for d, r in sorted(report["revenue"].items())
+    )
+    spent = sum(b["queries"] for b in report["dp_budget_spent"] if b["recipient"] != "*")
+    return (
+        f"{len(report['releases']['list'])} releases, charged {revenue or 'nothing'}, "
+        f"{spent} DP queries paid, {len(report['rejected_requests'])} rejections, "
+        f"{len(report['anomalies'])} anomalies"
+    )
 
 
 def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> dict[str, str]:
@@ -179,6 +198,7 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
         json.dumps(disclosure_report(act("auditor"), year), indent=2, ensure_ascii=False),
     )
     return {
+        "audit_summary": audit_summary(audit),
         "dp_queries": "\n".join(queries),
         "request": request,
         "recipient": released["recipient"],
@@ -323,6 +343,13 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
     verified = Workspace.verify_ledger(
         ledger_path, created.public_key_path, witnessed=[witnessed_path]
     )
+    # The auditor's report again, from the verified export alone (no store): same figures.
+    alone = audit_report_from_export(
+        ledger_path,
+        created.public_key_path,
+        date.today().year,
+        witnessed=[load_witnessed(witnessed_path)],
+    )
     return DemoResult(
         rows=rows,
         governance=governed,
@@ -331,6 +358,8 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         ledger_root=head.root_hash.hex(),
         witnessed_size=int(governed["witnessed_size"]),
         witnessed_path=witnessed_path,
+        offline_audit=audit_summary(alone),
+        keyring=workspace.keyring_folder(),
         data_path=data_path,
         report_path=report_path,
         scan=scanned,

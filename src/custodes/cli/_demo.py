@@ -47,7 +47,11 @@ def demo(
         f"witnessed head: the auditor countersigned the ledger's head of size "
         f"{result.witnessed_size:,} ({result.witnessed_path})",
         f"ledger: {result.ledger_entries:,} entries, exported to {result.ledger_path} and "
-        f"verified offline, consistent with the witnessed head of size "
+        f"verified offline (every step signed by its actor's own key, the keys in "
+        f"{result.keyring}), consistent with the witnessed head of size "
         f"{result.witnessed_size:,}; root {result.ledger_root}",
+        f"audit in the workspace (the store reconciled with the ledger): "
+        f"{result.governance['audit_summary']}",
+        f"audit from the export alone (no store): {result.offline_audit}",
     ):
         out.print(line, markup=False, highlight=False, soft_wrap=True)
