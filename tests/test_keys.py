@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -213,3 +214,118 @@ def test_the_command_line_acts_with_a_given_key(
     assert main(["actor", "list", "--as", "ada"]) == 4  # ada's key is only in --key's file
     assert "does not exist" in capsys.readouterr().err
     assert main(["actor", "list", "--as", "ada", "--key", str(own)]) == 0
+
+
+def _signed_rows(settings: Settings) -> list[tuple[int, str, bytes, bytes]]:
+    """(index, actor, leaf hash, actor signature) of every entry an actor signed."""
+    engine = sa.create_engine(settings.store_url)
+    with engine.begin() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT idx, entry, leaf_hash, actor_signature FROM ledger_entries "
+                "WHERE actor_signature IS NOT NULL ORDER BY idx"
+            )
+        ).all()
+    engine.dispose()
+    return [(i, json.loads(e)["actor"], bytes(leaf), bytes(s)) for i, e, leaf, s in rows]
+
+
+def test_one_signature_per_actor_key_is_checked_unless_one_fails(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each actor signs its chain (every entry and signature it made before): the verifier
+    checks the last signature of each actor's key, and only when one fails every one, to
+    name the first bad entry: here a middle entry of stella's, its signature swapped."""
+    from custodes.governance import _authority
+
+    settings, folder = office
+    _registered(settings, folder)
+    request = _through_review(settings, folder)
+    act(settings, "lee").decide(request, True, "proportionate")
+    act(settings, "root").revoke_key("pat")
+    act(settings, "root").register_key("pat")
+    act(settings, "pat").decide(request, True, "risk is low")
+    checked: list[int] = []
+    real = _authority._check
+
+    def counting(batch: list[Any], strict: bool) -> int | None:
+        checked.extend(b[0] for b in batch)
+        return real(batch, strict)
+
+    monkeypatch.setattr(_authority, "_check", counting)
+    export = _export(settings, folder)
+    _verify(settings, export)
+    rows = _signed_rows(settings)
+    actors = {actor for _, actor, _, _ in rows}
+    assert len(checked) == len(actors) + 1  # pat signed with two keys
+    assert len(rows) > 2 * len(checked)
+    # A middle entry of stella's gets another of her signatures: the second pass names it.
+    stella = [(i, s) for i, a, _, s in rows if a == "stella"]
+    (middle, _), (_, other) = stella[1], stella[2]
+    engine = sa.create_engine(settings.store_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE ledger_entries SET actor_signature = :s WHERE idx = :i"),
+            {"s": other, "i": middle},
+        )
+    engine.dispose()
+    Store.dispose_all()
+    checked.clear()
+    with pytest.raises(TamperedError, match=f"^entry {middle} is not signed by its actor"):
+        _verify(settings, _export(settings, folder))
+    assert len(checked) > len(rows)  # the first pass, then every signature
+
+
+def test_a_ledger_signed_entry_by_entry_migrates_verifies_and_chains_on(office: Office) -> None:
+    """A 0008 ledger (each actor signature over its leaf alone, no chains) is upgraded:
+    the chains are computed from it, it verifies, and actors chain on from there."""
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    from custodes.ledger import legacy_actor_message
+
+    settings, folder = office
+    _registered(settings, folder)
+    keys = {a: _key_of(settings, a) for a in ("root", "stella", "rita", "lee", "pat")}
+    engine = sa.create_engine(settings.store_url)
+    with engine.begin() as connection:
+        for index, actor, leaf, _ in _signed_rows(settings):
+            signature = keys[actor].sign(legacy_actor_message(leaf))
+            connection.execute(
+                sa.text("UPDATE ledger_entries SET actor_signature = :s WHERE idx = :i"),
+                {"s": signature, "i": index},
+            )
+        connection.execute(sa.text("DROP INDEX ix_ledger_entries_actor"))
+        connection.execute(sa.text("ALTER TABLE ledger_entries DROP COLUMN actor_chain"))
+        connection.execute(sa.text("ALTER TABLE ledger_entries DROP COLUMN actor"))
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0008'"))
+    engine.dispose()
+    Store.dispose_all()
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("custodes.store").joinpath("migrations"))
+    )
+    store = Store(settings.store_url)
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    store.dispose()
+    Store.dispose_all()
+    _verify(settings, _export(settings, folder))  # entry by entry: the leaf alone
+    request = _through_review(settings, folder)  # stella and rita chain on
+    act(settings, "lee").decide(request, True, "proportionate")
+    _verify(settings, _export(settings, folder))
+    # A legacy signature moved onto another entry of the same actor still fails.
+    rows = [r for r in _signed_rows(settings) if r[1] == "stella"]
+    engine = sa.create_engine(settings.store_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE ledger_entries SET actor_signature = :s WHERE idx = :i"),
+            {"s": rows[0][3], "i": rows[1][0]},
+        )
+    engine.dispose()
+    Store.dispose_all()
+    with pytest.raises(TamperedError, match=f"^entry {rows[1][0]} is not signed"):
+        _verify(settings, _export(settings, folder))

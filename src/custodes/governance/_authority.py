@@ -9,25 +9,35 @@ signature, made with the key registered for that actor in an earlier entry
 ``actor.key_registered``; a key revoked by ``actor.key_revoked`` signs nothing
 after), the actor must hold the role the step needs at that index, and every
 approval must be made of distinct reviewers' own signed approve decisions in
-the round, none of them the requester or a preparer. The signatures are
-checked in parallel, in batches (``cryptography`` releases the GIL).
+the round, none of them the requester or a preparer.
+
+An actor signs its chain (:func:`custodes.ledger.actor_chain`), which covers
+every entry and signature it made before: the first pass checks only the last
+signature of each actor's key, and only if one fails, a second pass
+(:func:`with_authority`) checks every signature to name the first entry that
+breaks the chain. Signatures are checked in parallel, in batches
+(``cryptography`` releases the GIL).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from custodes.errors import TamperedError
+from custodes.errors import InternalError, TamperedError
 from custodes.governance._workflow import STEPS, TRANSITIONS
-from custodes.ledger import actor_message
+from custodes.ledger import CHAIN_START, actor_chain, actor_message, legacy_actor_message
 
-__all__ = ["TOOL_EVENTS", "Authority"]
+__all__ = ["TOOL_EVENTS", "Authority", "with_authority"]
+
+T = TypeVar("T")
+Hook = Callable[[int, bytes, bytes, "bytes | None"], None]
 
 TOOL_EVENTS = frozenset({"workspace.initialized", "scan.made", "anonymization.made"})
 """Records the tool makes for whoever runs it: no actor signs them."""
@@ -49,27 +59,66 @@ _ROLES: dict[str, tuple[str, ...]] = {
 _BATCH = 2048
 
 
-def _check(batch: list[tuple[int, str, Ed25519PublicKey, bytes, bytes]]) -> int | None:
-    """The first entry of ``batch`` whose actor signature fails, or None."""
-    for index, _, key, signature, message in batch:
+_Signed = tuple[int, Ed25519PublicKey, bytes, bytes, bytes]  # index, key, signature, chain, leaf
+
+
+def _check(batch: list[_Signed], strict: bool) -> int | None:
+    """The first entry of ``batch`` whose actor signature fails, or None. Strictly (one
+    entry at a time), a signature of the leaf alone (before the chain) passes too."""
+    for index, key, signature, chain, leaf in batch:
         try:
-            key.verify(signature, message)
+            key.verify(signature, actor_message(chain))
         except InvalidSignature:
-            return index
+            try:
+                if not strict:
+                    raise
+                key.verify(signature, legacy_actor_message(leaf))
+            except InvalidSignature:
+                return index
     return None
+
+
+class _ChainBrokenError(Exception):
+    """The last signature of an actor's key fails: every entry is checked next."""
+
+
+def _always(_: object) -> bool:
+    return True
+
+
+def with_authority(run: Callable[[Hook], T], complete: Callable[[T], bool] = _always) -> T:
+    """``run`` a verification pass that feeds each entry to the hook it is given, checking
+    the chain of authority; the pass's result once :meth:`Authority.finish` (done when
+    ``complete(result)``) passes. When an actor's last signature fails, the pass runs
+    again checking every signature, to name the first bad entry."""
+    for strict in (False, True):
+        authority = Authority(strict=strict)
+        try:
+            result = run(authority.see)
+            if complete(result):
+                authority.finish()
+            return result
+        except _ChainBrokenError:
+            continue
+        finally:
+            authority.close()
+    raise InternalError("the strict pass of the chain of authority broke off")
 
 
 class Authority:
     """Fed every entry in order (:meth:`see`), then :meth:`finish`; raises
     :class:`TamperedError` naming the first entry that breaks the chain."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, *, strict: bool = True) -> None:
+        self._strict = strict
+        self._chains: dict[str, tuple[bytes, bytes]] = {}  # actor: its chain, last signature
+        self._last: dict[str, _Signed] = {}  # actor: its last entry (not strict)
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._revoked: set[str] = set()
         self._roles: dict[str, set[str]] = {}
         self._involved: dict[str, set[str]] = defaultdict(set)
         self._approvals: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
-        self._pending: list[tuple[int, str, Ed25519PublicKey, bytes, bytes]] = []
+        self._pending: list[_Signed] = []
         self._pool = ThreadPoolExecutor(workers)
         self._futures: list[Any] = []
 
@@ -96,7 +145,17 @@ class Authority:
             self._fail(index, f"entry {index} ({kind}) is signed for {actor!r}, who has {why}")
         assert key is not None
         assert actor_signature is not None
-        self._pending.append((index, actor, key, actor_signature, actor_message(leaf)))
+        chain = actor_chain(*self._chains.get(actor, (CHAIN_START, b"")), leaf)
+        self._chains[actor] = (chain, actor_signature)
+        signed = (index, key, actor_signature, chain, leaf)
+        if not self._strict:  # the last entry of each actor's key covers the earlier ones
+            last = self._last.get(actor)
+            self._last[actor] = signed
+            if last is None or last[1] is key:
+                self._authority(index, kind, actor, value["subject"], payload)
+                return
+            signed = last
+        self._pending.append(signed)
         if len(self._pending) >= _BATCH:
             self._flush()
         self._authority(index, kind, actor, value["subject"], payload)
@@ -182,7 +241,7 @@ class Authority:
 
     def _flush(self) -> None:
         if self._pending:
-            self._futures.append(self._pool.submit(_check, self._pending))
+            self._futures.append(self._pool.submit(_check, self._pending, self._strict))
             self._pending = []
 
     def close(self) -> None:
@@ -190,10 +249,15 @@ class Authority:
         self._pool.shutdown(wait=True)
 
     def finish(self) -> None:
-        """Wait for the signature checks: the first failing entry is named."""
+        """Wait for the signature checks: the first failing entry is named (not strictly:
+        :class:`_ChainBrokenError`, for :func:`with_authority` to check every entry)."""
+        if not self._strict:
+            self._pending.extend(self._last.values())
         self._flush()
         failed = [f.result() for f in self._futures]
         bad = [i for i in failed if i is not None]
+        if bad and not self._strict:
+            raise _ChainBrokenError
         if bad:
             first = min(bad)
             raise TamperedError(

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from custodes._doctor import checkup
 from custodes._files import text_sha256
 from custodes.errors import CustodesError, DataFileError, InvalidInputError
-from custodes.governance._authority import Authority
+from custodes.governance._authority import Hook, with_authority
 from custodes.governance._policy import DEFAULT_GOVERNANCE, FREE_PURPOSES, GovernancePolicy
 from custodes.governance._reconcile import reconcile, store_entries
 from custodes.governance._replay import ChargeFact, DefaultRho, Replay, replay
@@ -191,17 +191,17 @@ def audit_report_from_export(
     key = load_public_key(Path(public_key))
     trusted = load_head(trusted_head, key) if trusted_head else None
     entries: list[bytes] = []
-    authority = Authority()
 
-    def see(index: int, entry: bytes, leaf: bytes, by_actor: bytes | None) -> None:
-        entries.append(entry)
-        authority.see(index, entry, leaf, by_actor)
+    def run(check: Hook) -> None:
+        entries.clear()  # a second pass (naming a bad signature) sees them again
 
-    try:
+        def see(index: int, entry: bytes, leaf: bytes, by_actor: bytes | None) -> None:
+            entries.append(entry)
+            check(index, entry, leaf, by_actor)
+
         verify_export(source, key, trusted, witnessed, on_entry=see)
-        authority.finish()
-    finally:
-        authority.close()
+
+    with_authority(run)
     chosen = policy or DEFAULT_GOVERNANCE
     state = replay((json.loads(e) for e in entries), _defaults(chosen))
     return _report(state, year, chosen, {})
@@ -442,13 +442,10 @@ def _ledger_anomalies(governance: Governance, witnessed: Sequence[WitnessedHead]
         key = load_public_key(governance.settings.signing_key_path().with_suffix(".pub"))
     except CustodesError as exc:
         return [f"the ledger fails verification: {exc.message}"]
-    authority = Authority()
     try:
-        found = check_ledger(governance.ledger, key, witnessed, on_entry=authority.see)
-        if not found:
-            authority.finish()
+        return with_authority(
+            lambda see: check_ledger(governance.ledger, key, witnessed, on_entry=see),
+            lambda found: not found,
+        )
     except CustodesError as exc:
-        found = [f"the ledger fails verification: {exc.message}"]
-    finally:
-        authority.close()
-    return found
+        return [f"the ledger fails verification: {exc.message}"]

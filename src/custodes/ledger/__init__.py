@@ -31,7 +31,10 @@ from custodes.ledger._merkle import (
 )
 from custodes.ledger._open import open_ledger
 from custodes.ledger._personal import (
+    CHAIN_START,
+    actor_chain,
     actor_message,
+    legacy_actor_message,
     load_actor_key,
     public_key_from_text,
     write_actor_key,
@@ -46,6 +49,7 @@ from custodes.ledger._witness import (
 )
 
 __all__ = [
+    "CHAIN_START",
     "EMPTY_ROOT",
     "Event",
     "Frontier",
@@ -55,11 +59,13 @@ __all__ = [
     "SignedHead",
     "Verification",
     "WitnessedHead",
+    "actor_chain",
     "actor_message",
     "canonical",
     "check_ledger",
     "fingerprint",
     "leaf_hash",
+    "legacy_actor_message",
     "load_actor_key",
     "load_head",
     "load_or_create_key",

@@ -38,7 +38,7 @@ from custodes.errors import InternalError, InvalidInputError, SettingError
 from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import public_key_text, verify_signature
 from custodes.ledger._merkle import MerkleTree, leaf_hash
-from custodes.ledger._personal import actor_message
+from custodes.ledger._personal import CHAIN_START, actor_chain, actor_message
 from custodes.ledger._screen import Screen, check_entry
 from custodes.store import LedgerEntry, LedgerState, Meta, Store, TreeHead
 
@@ -243,6 +243,7 @@ class Ledger:
             self._sync(session, state.size)
             when = time or _now()
             indexes = []
+            chains: dict[str, tuple[bytes, bytes]] = {}  # actor: chain, signature
             for event in events:
                 index = state.size
                 text = canonical(
@@ -258,18 +259,17 @@ class Ledger:
                 )
                 leaf = leaf_hash(text)
                 signature = key.sign(entry_message(leaf))
-                signer = event.signer
-                session.add(
-                    LedgerEntry(
-                        index=index,
-                        entry=text.decode("utf-8"),
-                        leaf_hash=leaf,
-                        signature=signature,
-                        actor_signature=None
-                        if signer is None
-                        else signer.sign(actor_message(leaf)),
-                    )
+                row = LedgerEntry(
+                    index=index, entry=text.decode("utf-8"), leaf_hash=leaf, signature=signature
                 )
+                if event.signer is not None:
+                    if event.actor not in chains:
+                        chains[event.actor] = self._last_of(session, event.actor)
+                    chain = actor_chain(*chains[event.actor], leaf)
+                    row.actor, row.actor_chain = event.actor, chain
+                    row.actor_signature = event.signer.sign(actor_message(chain))
+                    chains[event.actor] = (chain, row.actor_signature)
+                session.add(row)
                 self._tree.append(leaf)
                 self._signatures.update(signature)
                 state.size = index + 1
@@ -278,6 +278,20 @@ class Ledger:
                     self._add_head(session, key, when)
             session.flush()
             return indexes
+
+    @staticmethod
+    def _last_of(session: Session, actor: str) -> tuple[bytes, bytes]:
+        """The chain and actor signature at ``actor``'s last signed entry (the start of a
+        chain before its first)."""
+        found = session.execute(
+            select(LedgerEntry.actor_chain, LedgerEntry.actor_signature)
+            .where(LedgerEntry.actor == actor, LedgerEntry.actor_signature.is_not(None))
+            .order_by(LedgerEntry.index.desc())
+            .limit(1)
+        ).first()
+        if found is None or found[0] is None or found[1] is None:
+            return CHAIN_START, b""
+        return bytes(found[0]), bytes(found[1])
 
     def _add_head(self, session: Session, key: Ed25519PrivateKey, when: str) -> SignedHead:
         size = self._tree.size

@@ -6,15 +6,22 @@ passphrase is stretched with scrypt (``cryptography``'s KDF, n = 2^15, r = 8,
 p = 1) into an AES-256-GCM key that seals the 32-byte private seed. The
 workspace knows only the public key, registered on the ledger by an admin.
 
-The actor signs :func:`actor_message` of an entry's leaf hash (the leaf hash
-is SHA-256 over the canonical entry), so the signature covers the entry's
-every byte, its index and time included.
+The actor signs :func:`actor_message` of the actor's chain at the entry:
+SHA-256 over the chain at the actor's previous entry, that entry's actor
+signature and this entry's leaf hash (the leaf hash is SHA-256 over the
+canonical entry, its index and time included). One signature so covers every
+entry the actor made and every signature the actor gave before it: an
+offline verifier checks the last signature of each actor's key (the
+earlier ones only when that fails, to name the first bad entry). Entries
+signed before the chain (``custodes-actor-entry-v1``: the leaf alone) still
+verify one by one.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -30,21 +37,41 @@ from custodes.ledger._keys import parse_private_pem, private_pem
 
 __all__ = [
     "ACTOR_DOMAIN",
+    "CHAIN_START",
     "ENCRYPTED_FORMAT",
+    "actor_chain",
     "actor_message",
+    "legacy_actor_message",
     "load_actor_key",
     "public_key_from_text",
     "write_actor_key",
 ]
 
-ACTOR_DOMAIN = b"custodes-actor-entry-v1\x00"
+ACTOR_DOMAIN = b"custodes-actor-entry-v2\x00"
+_LEGACY_DOMAIN = b"custodes-actor-entry-v1\x00"
+_CHAIN_DOMAIN = b"custodes-actor-chain-v1\x00"
+CHAIN_START = bytes(32)
+"""The chain before an actor's first entry."""
 ENCRYPTED_FORMAT = "custodes-encrypted-ed25519-key"
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 
 
-def actor_message(leaf: bytes) -> bytes:
-    """What an actor's signature of an entry signs: the domain and the entry's leaf hash."""
-    return ACTOR_DOMAIN + leaf
+def actor_chain(previous: bytes, previous_signature: bytes, leaf: bytes) -> bytes:
+    """An actor's chain at an entry: ``previous`` (the chain at the actor's previous entry,
+    :data:`CHAIN_START` before the first), that entry's actor signature (64 bytes; empty
+    before the first) and this entry's ``leaf`` hash."""
+    return hashlib.sha256(_CHAIN_DOMAIN + previous + previous_signature + leaf).digest()
+
+
+def actor_message(chain: bytes) -> bytes:
+    """What an actor's signature of an entry signs: the domain and the actor's chain there
+    (:func:`actor_chain`)."""
+    return ACTOR_DOMAIN + chain
+
+
+def legacy_actor_message(leaf: bytes) -> bytes:
+    """What an actor signed before the chain: the entry's leaf hash alone."""
+    return _LEGACY_DOMAIN + leaf
 
 
 def public_key_from_text(text: str, where: str = "the public key") -> Ed25519PublicKey:

@@ -63,7 +63,12 @@ class LedgerEntry(Base):
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     actor_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)
-    """The acting actor's signature of the leaf (None: a tool's record, such as a scan)."""
+    """The acting actor's signature of its chain at the entry (None: a tool's record, such
+    as a scan)."""
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    """The signing actor (as the entry names it), to find its previous entry."""
+    actor_chain: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    """The actor's chain at the entry (``custodes.ledger.actor_chain``), which it signed."""
 
 
 class TreeHead(Base):

@@ -73,19 +73,13 @@ class LedgerFace(WorkspaceCore):
         ``trusted_head`` is a signed head saved earlier, ``witnessed`` files of heads a
         witness countersigned (``custodes audit witness``): the export must extend each.
         """
-        from custodes.governance._authority import Authority
+        from custodes.governance._authority import with_authority
         from custodes.ledger import load_head, load_public_key, load_witnessed, verify_export
 
         key = load_public_key(Path(public_key))
         trusted = load_head(trusted_head, key) if trusted_head is not None else None
         heads = [load_witnessed(w) for w in witnessed]
-        authority = Authority()
-        try:
-            found = verify_export(export, key, trusted, heads, on_entry=authority.see)
-            authority.finish()
-        finally:
-            authority.close()
-        return found
+        return with_authority(lambda see: verify_export(export, key, trusted, heads, on_entry=see))
 
     if TYPE_CHECKING:
 
