@@ -18,6 +18,7 @@ Results go to ``bench/results/ledger.md``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -52,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIG = int(os.environ.get("CUSTODES_BENCH_LEDGER_ENTRIES", "1000000"))
 
 
+@functools.cache
 def actor_key(name: str) -> Ed25519PrivateKey:
     """A benchmark actor's personal key (derived from its name: the same in every process)."""
     return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(name.encode()).digest())
@@ -87,8 +89,13 @@ def fresh(folder: Path, url: str) -> Settings:
     added = [Event("actor.added", "root", "root", {"roles": ["admin"], "public_key": key_hex(root)},
                    signer=root)]  # fmt: skip
     added += [
-        Event("actor.added", "root", who, {"roles": ["requester"],
-              "public_key": key_hex(actor_key(who))}, signer=root)  # fmt: skip
+        Event(
+            "actor.added",
+            "root",
+            who,
+            {"roles": ["requester"], "public_key": key_hex(actor_key(who))},
+            signer=root,
+        )  # fmt: skip
         for who in REQUESTERS
     ]
     with ledger.store.transaction() as session:

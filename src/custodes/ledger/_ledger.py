@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from custodes._files import atomic_writer
@@ -244,6 +244,7 @@ class Ledger:
             when = time or _now()
             indexes = []
             chains: dict[str, tuple[bytes, bytes]] = {}  # actor: chain, signature
+            rows: list[dict[str, Any]] = []
             for event in events:
                 index = state.size
                 text = canonical(
@@ -259,23 +260,31 @@ class Ledger:
                 )
                 leaf = leaf_hash(text)
                 signature = key.sign(entry_message(leaf))
-                row = LedgerEntry(
-                    index=index, entry=text.decode("utf-8"), leaf_hash=leaf, signature=signature
-                )
+                row: dict[str, Any] = {
+                    "index": index,
+                    "entry": text.decode("utf-8"),
+                    "leaf_hash": leaf,
+                    "signature": signature,
+                    "actor": None,
+                    "actor_chain": None,
+                    "actor_signature": None,
+                }
                 if event.signer is not None:
                     if event.actor not in chains:
                         chains[event.actor] = self._last_of(session, event.actor)
                     chain = actor_chain(*chains[event.actor], leaf)
-                    row.actor, row.actor_chain = event.actor, chain
-                    row.actor_signature = event.signer.sign(actor_message(chain))
-                    chains[event.actor] = (chain, row.actor_signature)
-                session.add(row)
+                    signed = event.signer.sign(actor_message(chain))
+                    row.update(actor=event.actor, actor_chain=chain, actor_signature=signed)
+                    chains[event.actor] = (chain, signed)
+                rows.append(row)
                 self._tree.append(leaf)
                 self._signatures.update(signature)
                 state.size = index + 1
                 indexes.append(index)
                 if state.size % self.head_every == 0:
                     self._add_head(session, key, when)
+            if rows:  # one executemany (ORM objects cost more than the signatures)
+                session.execute(insert(LedgerEntry), rows)
             session.flush()
             return indexes
 

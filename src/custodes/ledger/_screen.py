@@ -39,8 +39,13 @@ _DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
 _MOBILE = re.compile(r"^(?:\+?86)?1[3-9][0-9]{9}$")
 
 
+_FEW = re.compile(r"[^@0-9]*(?:[0-9][^@0-9]*){0,10}")
+"""No ``@`` and at most 10 digits: no e-mail address, and fewer digits than the shortest
+identifier checked (a mobile number's 11)."""
+
+
 def _identifier_kind(text: str) -> str | None:
-    if _DIGEST.match(text):
+    if _FEW.fullmatch(text) or _DIGEST.match(text):
         return None
     if _EMAIL.search(text):
         return "an e-mail address"
