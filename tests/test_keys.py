@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -329,3 +330,34 @@ def test_a_ledger_signed_entry_by_entry_migrates_verifies_and_chains_on(office: 
     Store.dispose_all()
     with pytest.raises(TamperedError, match=f"^entry {rows[1][0]} is not signed"):
         _verify(settings, _export(settings, folder))
+
+
+def test_a_decision_with_a_key_an_admin_reissued_is_an_anomaly(office: Office) -> None:
+    """An admin may revoke a reviewer's key and register a new one (a lost key): it may then
+    hold it. A decision signed with such a key is named in the audit report, in the
+    workspace and from the export alone, until the reviewer rotates the key itself."""
+    from custodes.governance import audit_report, audit_report_from_export
+
+    settings, folder = office
+    _registered(settings, folder)
+    request = _through_review(settings, folder)
+    act(settings, "root").revoke_key("lee")
+    act(settings, "root").register_key("lee")
+    act(settings, "lee").decide(request, True, "proportionate")
+    entry = open_ledger(settings).size() - 1
+    year = date.today().year
+    expected = (
+        f"the decision of lee on {request} (ledger entry {entry}) was signed with a key root "
+        f"registered for lee (entry {entry - 1}) after lee's own was revoked: confirm it with lee"
+    )
+    inside = audit_report(act(settings, "audrey"), year)["anomalies"]
+    assert expected in inside
+    public = settings.signing_key_path().with_suffix(".pub")
+    alone = audit_report_from_export(_export(settings, folder), public, year)["anomalies"]
+    assert expected in alone
+    # Once lee rotates its key itself, its decisions are its own again.
+    act(settings, "lee").register_key("lee")
+    act(settings, "pat").decide(request, True, "risk is low")
+    assert [a for a in audit_report(act(settings, "audrey"), year)["anomalies"] if "lee" in a] == [
+        expected
+    ]

@@ -51,6 +51,8 @@ class ActorFact:
     entry: int
     public_key: str | None = None  # hex; None before personal keys, or revoked
     key_entry: int | None = None  # the entry that registered it
+    had_key: bool = False  # a key was registered for the actor before
+    reissued_by: str | None = None  # who registered it for the actor after its own one
 
 
 @dataclass
@@ -240,7 +242,7 @@ class _Folder:
         key = p.get("public_key")
         self.state.actors[name] = ActorFact(
             name, tuple(sorted(p.get("roles", []))), p.get("board_role"), p.get("organisation"), at,
-            key, at if key is not None else None,
+            key, at if key is not None else None, key is not None,
         )  # fmt: skip
 
     def _key(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
@@ -250,7 +252,11 @@ class _Folder:
         elif entry["type"] == "actor.key_revoked":
             fact.public_key, fact.key_entry = None, None
         else:
-            fact.public_key, fact.key_entry = str(p["public_key"]), at
+            # Someone else's key registration after the actor had one (revoked first):
+            # the one who registered it may hold it; the actor's own rotation ends that.
+            had = fact.had_key
+            fact.reissued_by = str(entry["actor"]) if had and entry["actor"] != fact.name else None
+            fact.public_key, fact.key_entry, fact.had_key = str(p["public_key"]), at, True
 
     def _department(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
         self.state.departments[entry["subject"]] = (str(p.get("name", "")), at)
@@ -293,6 +299,13 @@ class _Folder:
         self.state.decisions[key] = DecisionFact(
             *key, p.get("board_role"), str(p.get("decision")), p.get("rationale_sha256"), at
         )
+        me = self.state.actors.get(key[1])
+        if me is not None and me.reissued_by is not None:
+            self.state.findings.append(
+                f"the decision of {me.name} on {key[0]} (ledger entry {at}) was signed with a "
+                f"key {me.reissued_by} registered for {me.name} (entry {me.key_entry}) after "
+                f"{me.name}'s own was revoked: confirm it with {me.name}"
+            )
 
     # ------------------------------------------------------------ fees
 

@@ -24,6 +24,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +62,8 @@ ACTOR_LINE = b'{"actor_signature":"'
 HEAD_DOMAIN = b"custodes-tree-head-v1\x00"
 EXPORT_FORMAT = "custodes-ledger-export"
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+_PARALLEL = 64
+"""Batches of at least this many entries are signed by the workspace in a thread."""
 
 
 def entry_message(leaf: bytes) -> bytes:
@@ -243,14 +246,11 @@ class Ledger:
             self._sync(session, state.size)
             when = time or _now()
             indexes = []
-            chains: dict[str, tuple[bytes, bytes]] = {}  # actor: chain, signature
-            rows: list[dict[str, Any]] = []
-            for event in events:
-                index = state.size
-                text = canonical(
+            texts = [
+                canonical(
                     {
                         "actor": event.actor,
-                        "index": index,
+                        "index": state.size + offset,
                         "payload": dict(event.payload),
                         "subject": event.subject,
                         "time": when,
@@ -258,25 +258,35 @@ class Ledger:
                         "v": 1,
                     }
                 )
-                leaf = leaf_hash(text)
-                signature = key.sign(entry_message(leaf))
-                row: dict[str, Any] = {
-                    "index": index,
-                    "entry": text.decode("utf-8"),
-                    "leaf_hash": leaf,
-                    "signature": signature,
-                    "actor": None,
-                    "actor_chain": None,
-                    "actor_signature": None,
-                }
-                if event.signer is not None:
-                    if event.actor not in chains:
-                        chains[event.actor] = self._last_of(session, event.actor)
-                    chain = actor_chain(*chains[event.actor], leaf)
-                    signed = event.signer.sign(actor_message(chain))
-                    row.update(actor=event.actor, actor_chain=chain, actor_signature=signed)
-                    chains[event.actor] = (chain, signed)
-                rows.append(row)
+                for offset, event in enumerate(events)
+            ]
+            leaves = [leaf_hash(text) for text in texts]
+            if len(events) < _PARALLEL:
+                signatures = [key.sign(entry_message(leaf)) for leaf in leaves]
+                by_actors = self._actor_signatures(session, events, leaves)
+            else:  # the workspace's signatures in a thread (OpenSSL frees the GIL) while
+                # the actors' are made here (each actor's chain in order)
+                with ThreadPoolExecutor(1) as pool:
+                    made = pool.submit(lambda: [key.sign(entry_message(f)) for f in leaves])
+                    by_actors = self._actor_signatures(session, events, leaves)
+                    signatures = made.result()
+            rows: list[dict[str, Any]] = []
+            for text, leaf, signature, by_actor in zip(
+                texts, leaves, signatures, by_actors, strict=True
+            ):
+                index = state.size
+                actor, chain, signed = by_actor or (None, None, None)
+                rows.append(
+                    {
+                        "index": index,
+                        "entry": text.decode("utf-8"),
+                        "leaf_hash": leaf,
+                        "signature": signature,
+                        "actor": actor,
+                        "actor_chain": chain,
+                        "actor_signature": signed,
+                    }
+                )
                 self._tree.append(leaf)
                 self._signatures.update(signature)
                 state.size = index + 1
@@ -287,6 +297,24 @@ class Ledger:
                 session.execute(insert(LedgerEntry), rows)
             session.flush()
             return indexes
+
+    def _actor_signatures(
+        self, session: Session, events: Sequence[Event], leaves: Sequence[bytes]
+    ) -> list[tuple[str, bytes, bytes] | None]:
+        """Each event's actor, chain and actor signature (None: no actor signs it)."""
+        chains: dict[str, tuple[bytes, bytes]] = {}  # actor: chain, signature
+        out: list[tuple[str, bytes, bytes] | None] = []
+        for event, leaf in zip(events, leaves, strict=True):
+            if event.signer is None:
+                out.append(None)
+                continue
+            if event.actor not in chains:
+                chains[event.actor] = self._last_of(session, event.actor)
+            chain = actor_chain(*chains[event.actor], leaf)
+            signed = event.signer.sign(actor_message(chain))
+            chains[event.actor] = (chain, signed)
+            out.append((event.actor, chain, signed))
+        return out
 
     @staticmethod
     def _last_of(session: Session, actor: str) -> tuple[bytes, bytes]:
