@@ -367,6 +367,14 @@ def main() -> int:
         "Proof times include reading the entry and the signed head from the store; the tree "
         "itself is kept in memory after its first load.",
         "",
+        "Each actor signs its chain (SHA-256 over its chain at its previous entry, that "
+        "entry's actor signature and this entry's leaf), so the verifier recomputes every "
+        "chain and checks the last signature of each actor's key, in parallel; only when one "
+        "fails does a second pass check every signature (two threads, `cryptography` frees "
+        "the GIL) to name the first bad entry. Checking every signature on every run, as "
+        "before the chains, took 4.95 s for 60,000 entries on this machine (about 80 s for "
+        "1,000,000: OpenSSL's Ed25519 verification takes 120 us here, PyNaCl's 67 us).",
+        "",
         "## Tree hashing beside pymerkle",
         "",
         "pymerkle 7.0 (`InmemoryTree`, SHA-256, RFC 9162 prefixes: both give the same root, "
