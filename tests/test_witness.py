@@ -35,6 +35,7 @@ from custodes.ledger import (
     verify_export,
 )
 from custodes.ledger._ledger import entry_message
+from custodes.report import render_disclosure_html
 from custodes.settings import Settings, load_settings
 from custodes.store import Store
 from custodes.workspace import init_workspace
@@ -128,7 +129,11 @@ def test_a_countersigned_head_verifies_and_is_published(office: tuple[Settings, 
             "head-20",
         )
         assert entry["payload"]["size"] == 20
-        published = disclosure_report(ws.governance("audrey"), 2026)["witnessed_head"]
+        disclosure = disclosure_report(ws.governance("audrey"), 2026)
+        html = render_disclosure_html(disclosure)
+        assert "Witnessed ledger head" in html
+        assert witnessed.head.root_hash.hex() in html
+        published = disclosure["witnessed_head"]
         assert published == {
             "size": 20,
             "root_hash": witnessed.head.root_hash.hex(),

@@ -58,6 +58,13 @@ def render_disclosure_html(report: Mapping[str, Any]) -> str:
                 report["fees_charged"],
                 ["fee_standard", "amount", "currency"],
             ),
+            _section(
+                "Witnessed ledger head",
+                "The newest tree head of the ledger an outside witness countersigned: every "
+                "later ledger must extend it",
+                [w] if (w := report.get("witnessed_head")) else [],
+                ["size", "root_hash", "timestamp", "witness"],
+            ),
         ],
     )
 
