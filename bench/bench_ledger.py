@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymerkle import InmemoryTree
 
 from bench_risk import machine, markdown_table, write_result
+from custodes.governance import key_hex
 from custodes.ledger import (
     Event,
     MerkleTree,
@@ -44,7 +45,6 @@ from custodes.ledger import (
     verify_export,
     verify_inclusion,
 )
-from custodes.governance import key_hex
 from custodes.settings import Settings, load_settings
 from custodes.store import Store
 from custodes.workspace import Workspace, init_workspace
@@ -86,20 +86,14 @@ def fresh(folder: Path, url: str) -> Settings:
     init_workspace(settings)
     ledger = open_ledger(settings)
     root = actor_key("root")
-    added = [Event("actor.added", "root", "root", {"roles": ["admin"], "public_key": key_hex(root)},
-                   signer=root)]  # fmt: skip
-    added += [
-        Event(
-            "actor.added",
-            "root",
-            who,
-            {"roles": ["requester"], "public_key": key_hex(actor_key(who))},
-            signer=root,
-        )  # fmt: skip
-        for who in REQUESTERS
-    ]
+
+    def added(who: str, roles: list[str]) -> Event:
+        payload = {"roles": roles, "public_key": key_hex(actor_key(who))}
+        return Event("actor.added", "root", who, payload, signer=root)
+
+    events = [added("root", ["admin"]), *(added(who, ["requester"]) for who in REQUESTERS)]
     with ledger.store.transaction() as session:
-        ledger.append_many(session, added)
+        ledger.append_many(session, events)
     ledger.store.dispose()
     return settings
 
@@ -209,7 +203,8 @@ def big_ledger(tmp: Path) -> tuple[list[str], dict[str, float]]:
         start = time.perf_counter()
         checked = Workspace.verify_ledger(export, public)
         full.append(time.perf_counter() - start)
-    assert result.size == BIG and checked.size == BIG
+    assert result.size == BIG
+    assert checked.size == BIG
     verify_s = statistics.median(runs)
     authority_s = statistics.median(full)
     start = time.perf_counter()
