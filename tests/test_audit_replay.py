@@ -371,6 +371,64 @@ def test_a_request_state_moved(office: Settings, built: Built) -> None:
     assert [r["request"] for r in report["rejected_requests"]] == [built.rejected]
 
 
+def test_a_requests_columns_widened(office: Settings, built: Built) -> None:
+    """The columns a request asked for bound what it releases and what DP queries read."""
+    entry = _last(office, "request.objectives_set", built.released)["index"]
+    engine = sa.create_engine(office.store_url)
+    with engine.begin() as connection:
+        text = connection.execute(
+            sa.text("SELECT details FROM requests WHERE id = :i"), {"i": built.released}
+        ).scalar_one()
+        details = json.loads(text)
+        details["columns"] = [*details["columns"], "name"]
+        connection.execute(
+            sa.text("UPDATE requests SET details = :d WHERE id = :i"),
+            {"d": json.dumps(details), "i": built.released},
+        )
+    engine.dispose()
+    Store.dispose_all()
+    _names(
+        _audit(office)["anomalies"],
+        f"request {built.released}: the store's purpose, sharing model or columns are not "
+        f"those ledger entry {entry} recorded",
+    )
+
+
+def test_a_release_recipient_changed(office: Settings, built: Built) -> None:
+    entry = _last(office, "request.released", built.released)["index"]
+    _sql(
+        office,
+        f"UPDATE releases SET recipient = 'Shadow Corp' WHERE request_id = '{built.released}'",
+    )
+    anomalies = _audit(office)["anomalies"]
+    assert any(
+        a.startswith("release ")
+        and a.endswith(
+            f"of request {built.released}: the store's recipient or file hash is not what "
+            f"ledger entry {entry} recorded"
+        )
+        for a in anomalies
+    ), anomalies
+
+
+def test_unreadable_store_values_are_anomalies_not_crashes(office: Settings) -> None:
+    _sql(
+        office,
+        "UPDATE dp_budgets SET total = 'abc'",
+        "UPDATE actors SET roles = 'notjson' WHERE name = 'rita'",
+        "UPDATE charges SET amount = '13812345678'",
+    )
+    anomalies = _audit(office)["anomalies"]
+    for what in ("actors", "DP budgets"):
+        assert any(
+            a.startswith(f"the store's {what} hold a value custodes cannot") for a in anomalies
+        )
+    charged = [a for a in anomalies if a.startswith("charge ")]
+    assert charged
+    assert all("13812345678" not in a for a in anomalies)
+    assert "the store says amount [a phone number]" in charged[0]
+
+
 def test_a_role_added_to_an_actor(office: Settings) -> None:
     entry = next(e for e in _entries(office, "actor.added") if e["subject"] == "rita")
     _sql(office, """UPDATE actors SET roles = '["admin", "requester"]' WHERE name = 'rita'""")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -348,16 +349,113 @@ def test_a_decision_with_a_key_an_admin_reissued_is_an_anomaly(office: Office) -
     year = date.today().year
     expected = (
         f"the decision of lee on {request} (ledger entry {entry}) was signed with a key root "
-        f"registered for lee (entry {entry - 1}) after lee's own was revoked: confirm it with lee"
+        f"registered for lee (entry {entry - 1}) after lee's own was revoked, or one rotated "
+        "from it: confirm it with lee"
     )
     inside = audit_report(act(settings, "audrey"), year)["anomalies"]
     assert expected in inside
     public = settings.signing_key_path().with_suffix(".pub")
     alone = audit_report_from_export(_export(settings, folder), public, year)["anomalies"]
     assert expected in alone
-    # Once lee rotates its key itself, its decisions are its own again.
+    # Whoever holds the re-issued key can rotate it "as lee": that launders nothing.
     act(settings, "lee").register_key("lee")
-    act(settings, "pat").decide(request, True, "risk is low")
-    assert [a for a in audit_report(act(settings, "audrey"), year)["anomalies"] if "lee" in a] == [
-        expected
+    second = _through_review(settings, folder)
+    act(settings, "lee").decide(second, True, "proportionate")
+    named = [a for a in audit_report(act(settings, "audrey"), year)["anomalies"] if "lee" in a]
+    assert named[0] == expected
+    assert named[1].startswith(f"the decision of lee on {second}")
+
+
+def _drop_from(settings: Settings, index: int) -> None:
+    """Remove entries from ``index`` on (and the heads over them): undo a forgery."""
+    ledger = open_ledger(settings)
+    with ledger.store.transaction() as session:
+        session.execute(sa.text("DELETE FROM ledger_entries WHERE idx >= :i"), {"i": index})
+        session.execute(sa.text("DELETE FROM tree_heads WHERE size > :i"), {"i": index})
+        session.execute(sa.text("UPDATE ledger_state SET size = :i"), {"i": index})
+    Store.dispose_all()
+
+
+def test_forged_key_events_and_steps_fail_the_chain_of_authority(
+    office: Office, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An insider with the workspace key and their own key writes entries behind custodes'
+    back: each fails the offline check, naming the entry (the workspace's `ledger verify`
+    and the audit report too)."""
+    settings, folder = office
+    _registered(settings, folder)
+    stella, lee, root = (_key_of(settings, a) for a in ("stella", "lee", "root"))
+    mine = Ed25519PrivateKey.generate()
+    forgeries = [
+        # a steward revokes a reviewer's key and registers its own for it
+        (
+            [("actor.key_revoked", "stella", "lee", {"public_key": key_hex(lee)}, stella)],
+            r"\(actor.key_revoked\) was made by 'stella', who did not hold the role it needs "
+            r"\(admin\)",
+        ),
+        # an admin adds an actor that exists, with a new key
+        (
+            [
+                (
+                    "actor.added",
+                    "root",
+                    "lee",
+                    {"roles": ["reviewer"], "board_role": "legal", "public_key": key_hex(mine)},
+                    root,
+                )
+            ],
+            "adds 'lee', who was added before",
+        ),
+        # a reviewer decides in a board role that is not its own
+        (
+            [
+                (
+                    "request.decided",
+                    "lee",
+                    "r-1",
+                    {"decision": "approve", "board_role": "leadership"},
+                    lee,
+                )
+            ],
+            "'lee' decided as board role 'leadership', not its registered 'legal'",
+        ),
+        # a budget raised with no proposal nor decisions
+        (
+            [
+                (
+                    "dp.budget_change.approved",
+                    "lee",
+                    "budget-1",
+                    {
+                        "dataset": "register",
+                        "recipient": "rita",
+                        "rho": [10, 1],
+                        "approvals": ["lee"],
+                    },
+                    lee,
+                )
+            ],
+            "approves budget change budget-1, never proposed",
+        ),
+        # a step custodes never records
+        (
+            [("dp.budget_raised", "stella", "register", {"rho": [10, 1]}, stella)],
+            r"\(dp.budget_raised\) is no step custodes records",
+        ),
     ]
+    monkeypatch.setenv("CUSTODES_STORE_URL", settings.store_url)
+    for entries, message in forgeries:
+        ledger = open_ledger(settings)
+        start = ledger.size()
+        with ledger.store.transaction() as session:
+            for kind, actor, subject, payload, key in entries:
+                ledger.append(session, kind, actor, subject, payload, signer=key)
+        with pytest.raises(TamperedError, match=f"^entry {start}.*{message}"):
+            _verify(settings, _export(settings, folder))
+        problems = Workspace(settings).check_ledger()
+        assert len(problems) == 1
+        assert re.search(message, problems[0])
+        assert main(["ledger", "verify", "--workspace", str(settings.workspace)]) == 3
+        assert re.search(message, " ".join(capsys.readouterr().err.split()))
+        _drop_from(settings, start)
+    _verify(settings, _export(settings, folder))

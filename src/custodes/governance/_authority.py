@@ -53,8 +53,20 @@ _ROLES: dict[str, tuple[str, ...]] = {
     "fee_standard.approved": ("pricing_authority",),
     "revenue_limit.set": ("pricing_authority",),
     "fee.charged": STEPS["charging"].roles,
+    "dp.configured": ("steward",),
+    "dp.budget_set": ("steward", "admin"),
+    "dp.budget_change.proposed": ("steward",),
+    "dp.budget_change.decided": ("reviewer",),
+    "dp.budget_change.rejected": ("reviewer",),
+    "dp.budget_change.approved": ("reviewer",),
+    "dp.query_answered": ("requester",),
+    "head.witnessed": ("auditor",),
 }
-"""The roles an event's actor needs (request moves: the workflow table's step)."""
+"""The roles an event's actor needs (request moves: the workflow table's step; key
+registration and revocation: the actor itself, or an admin). Any other event an actor
+signs is not a step custodes makes."""
+
+_KEY_EVENTS = frozenset({"actor.key_registered", "actor.key_revoked"})
 
 _BATCH = 2048
 
@@ -116,6 +128,7 @@ class Authority:
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._revoked: set[str] = set()
         self._roles: dict[str, set[str]] = {}
+        self._boards: dict[str, str | None] = {}  # actor: its registered board role
         self._involved: dict[str, set[str]] = defaultdict(set)
         self._approvals: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
         self._pending: list[_Signed] = []
@@ -177,6 +190,10 @@ class Authority:
                 self._fail(index, f"entry {index} moves a request out of the workflow")
             assert step is not None
             needs = step.roles
+        elif kind in _KEY_EVENTS:
+            needs = None if actor == subject else ("admin",)
+        elif needs is None and signed and kind != "request.approved":
+            self._fail(index, f"entry {index} ({kind}) is no step custodes records")
         held = self._roles.get(actor, set())
         first = kind == "actor.added" and len(self._roles) == 0
         if not signed:
@@ -187,8 +204,18 @@ class Authority:
                 f"entry {index} ({kind}) was made by {actor!r}, who did not hold the role it "
                 f"needs ({' or '.join(needs)}) at that point",
             )
+        decides = kind in ("request.decided", "dp.budget_change.decided")
+        if decides and signed and payload.get("board_role") != self._boards.get(actor):
+            self._fail(
+                index,
+                f"entry {index}: {actor!r} decided as board role "
+                f"{payload.get('board_role')!r}, not its registered {self._boards.get(actor)!r}",
+            )
         if kind == "actor.added":
+            if subject in self._roles and signed:
+                self._fail(index, f"entry {index} adds {subject!r}, who was added before")
             self._roles[subject] = set(payload.get("roles", ()))
+            self._boards[subject] = payload.get("board_role")
             if payload.get("public_key"):
                 self._register(subject, payload["public_key"])
         elif kind == "actor.key_registered":
@@ -212,6 +239,21 @@ class Authority:
             round_ = int(payload.get("round", 1))
             self._approvals[(subject, round_)][actor] = str(payload.get("board_role"))
         elif kind == "request.approved":
+            self._approved(index, subject, payload)
+        elif kind == "dp.budget_change.proposed":
+            self._involved[subject].update((actor, str(payload.get("recipient"))))
+        elif kind == "dp.budget_change.decided" and payload.get("decision") == "approve":
+            if actor in self._involved[subject]:
+                self._fail(
+                    index, f"entry {index}: {actor!r} approved a budget change it proposed "
+                    "or would receive",
+                )  # fmt: skip
+            self._approvals[(subject, int(payload.get("round", 1)))][actor] = str(
+                payload.get("board_role")
+            )
+        elif kind == "dp.budget_change.approved":
+            if not self._involved[subject]:
+                self._fail(index, f"entry {index} approves budget change {subject}, never proposed")
             self._approved(index, subject, payload)
 
     def _approved(self, index: int, subject: str, payload: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from custodes.store import (
     DPBudgetChange,
     FeeStandard,
     LedgerEntry,
+    Release,
     Request,
     RevenueLimit,
 )
@@ -106,13 +107,19 @@ def _differs(found: list[str], record: str, at: int, fields: list[tuple[str, Any
 def reconcile(session: Session, state: Replay) -> list[str]:
     """Every record of the store compared with the replayed ledger; the differences."""
     found: list[str] = []
-    _actors(session, state, found)
-    _catalog(session, state, found)
-    _requests(session, state, found)
-    _decisions(session, state, found)
-    _fees(session, state, found)
-    _charges(session, state, found)
-    _budgets(session, state, found)
+    checks = {
+        "actors": _actors, "catalog": _catalog, "requests": _requests,
+        "releases": _releases, "decisions": _decisions, "fee standards": _fees,
+        "charges": _charges, "DP budgets": _budgets,
+    }  # fmt: skip
+    for what, check in checks.items():
+        try:
+            check(session, state, found)
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
+            found.append(
+                f"the store's {what} hold a value custodes cannot read ({type(exc).__name__}): "
+                "changed behind custodes' back; the checks of the rest of them were not made"
+            )
     return found
 
 
@@ -188,6 +195,32 @@ def _catalog(session: Session, state: Replay, found: list[str]) -> None:
             )
 
 
+def _releases(session: Session, state: Replay, found: list[str]) -> None:
+    """Release records (who received what) against the request's release entry."""
+    for row in session.execute(select(Release).order_by(Release.id)).scalars():
+        fact = _find(state.requests, row.request_id)
+        release = fact.release if fact is not None else None
+        if release is None:
+            found.append(f"release {row.id} of request {row.request_id} has no ledger entry")
+        elif row.ledger_index == release.entry and (
+            not _same(row.recipient, release.recipient)
+            or row.artifact_sha256 != release.artifact_sha256
+        ):
+            found.append(
+                f"release {row.id} of request {row.request_id}: the store's recipient or file "
+                f"hash is not what ledger entry {release.entry} recorded"
+            )
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    """A store's JSON column as a mapping ({} when it is not one: that differs too)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _requests(session: Session, state: Replay, found: list[str]) -> None:
     seen = set()
     for row in session.execute(select(Request).order_by(Request.id)).scalars():
@@ -206,6 +239,14 @@ def _requests(session: Session, state: Replay, found: list[str]) -> None:
             ("dataset", f"{row.dataset}@{row.dataset_version}",
              f"{fact.dataset}@{fact.version}"),
         ])  # fmt: skip
+        if fact.objectives_entry is not None:
+            details = _json(row.details)
+            asked = (details.get("purpose"), details.get("sharing_model"), details.get("columns"))
+            if asked != (fact.purpose, fact.sharing_model, fact.columns):
+                found.append(
+                    f"request {row.id}: the store's purpose, sharing model or columns are not "
+                    f"those ledger entry {fact.objectives_entry} recorded"
+                )
         if fact.preparer is not None and row.preparer != fact.preparer:
             found.append(
                 f"request {row.id}: the store says preparer {_shown(row.preparer)}, the ledger "

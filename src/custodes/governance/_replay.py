@@ -52,7 +52,8 @@ class ActorFact:
     public_key: str | None = None  # hex; None before personal keys, or revoked
     key_entry: int | None = None  # the entry that registered it
     had_key: bool = False  # a key was registered for the actor before
-    reissued_by: str | None = None  # who registered it for the actor after its own one
+    reissued_by: str | None = None  # who registered a key for the actor after its own one
+    reissued_at: int | None = None  # that registration's entry
 
 
 @dataclass
@@ -91,6 +92,8 @@ class RequestFact:
     filed_entry: int
     purpose: str | None = None
     sharing_model: str | None = None
+    columns: list[str] | None = None
+    objectives_entry: int | None = None
     preparers: list[str] = field(default_factory=list)
     preparer: str | None = None
     round: int = 1
@@ -253,9 +256,10 @@ class _Folder:
             fact.public_key, fact.key_entry = None, None
         else:
             # Someone else's key registration after the actor had one (revoked first):
-            # the one who registered it may hold it; the actor's own rotation ends that.
-            had = fact.had_key
-            fact.reissued_by = str(entry["actor"]) if had and entry["actor"] != fact.name else None
+            # the one who registered it may hold it, and so may make the actor's own
+            # rotations after it: every later decision is named.
+            if fact.had_key and entry["actor"] != fact.name:
+                fact.reissued_by, fact.reissued_at = str(entry["actor"]), at
             fact.public_key, fact.key_entry, fact.had_key = str(p["public_key"]), at, True
 
     def _department(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
@@ -283,6 +287,7 @@ class _Folder:
         row.state, row.entry, row.time = str(p.get("to", state)), at, entry["time"]
         if state == "objectives_set":
             row.purpose, row.sharing_model = p.get("purpose"), p.get("sharing_model")
+            row.columns, row.objectives_entry = p.get("columns"), at
         elif state == "processed":
             row.preparer = entry["actor"]
             row.preparers = sorted({*row.preparers, entry["actor"]})
@@ -303,8 +308,8 @@ class _Folder:
         if me is not None and me.reissued_by is not None:
             self.state.findings.append(
                 f"the decision of {me.name} on {key[0]} (ledger entry {at}) was signed with a "
-                f"key {me.reissued_by} registered for {me.name} (entry {me.key_entry}) after "
-                f"{me.name}'s own was revoked: confirm it with {me.name}"
+                f"key {me.reissued_by} registered for {me.name} (entry {me.reissued_at}) after "
+                f"{me.name}'s own was revoked, or one rotated from it: confirm it with {me.name}"
             )
 
     # ------------------------------------------------------------ fees

@@ -47,6 +47,7 @@ from custodes.ledger import (
     load_head,
     load_public_key,
     recorded_witnesses,
+    redacted,
     verify_export,
 )
 from custodes.store import (
@@ -163,7 +164,8 @@ def audit_report(
     # after the transaction: the export reads alone
     anomalies += _ledger_anomalies(governance, witnessed)
     anomalies += _leftovers(governance)
-    report["anomalies"] = anomalies
+    # A record's field may hold anything; an anomaly never quotes personal data.
+    report["anomalies"] = [redacted(a) for a in anomalies]
     return report
 
 

@@ -39,6 +39,7 @@ from custodes.ledger._personal import (
     public_key_from_text,
     write_actor_key,
 )
+from custodes.ledger._screen import redacted
 from custodes.ledger._verify import Verification, check_ledger, load_head, verify_export
 from custodes.ledger._witness import (
     WitnessedHead,
@@ -79,6 +80,7 @@ __all__ = [
     "public_key_hex",
     "public_key_text",
     "recorded_witnesses",
+    "redacted",
     "root_of",
     "verify_consistency",
     "verify_export",

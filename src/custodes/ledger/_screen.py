@@ -25,7 +25,7 @@ class _Entry(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
 
 
-__all__ = ["Screen", "check_entry"]
+__all__ = ["Screen", "check_entry", "redacted"]
 
 
 # Values an entry must not hold: identifiers written out (record their hash). Digits
@@ -58,6 +58,18 @@ def _identifier_kind(text: str) -> str | None:
         if 13 <= len(digits) <= 19 and digits.isdigit() and luhn.is_valid(digits):
             return "a card number"
     return None
+
+
+def redacted(text: str) -> str:
+    """``text`` with every e-mail address, resident ID, mobile or card number in it replaced
+    by its kind, in brackets (for messages that quote what a store holds)."""
+    text = _EMAIL.sub("[an e-mail address]", text)
+
+    def one(found: re.Match[str]) -> str:
+        kind = _identifier_kind(found.group(0))
+        return f"[{kind}]" if kind is not None else found.group(0)
+
+    return _RUN.sub(one, text)
 
 
 Screen = Callable[[Sequence[str]], list[str | None]]

@@ -174,11 +174,21 @@ class LedgerFace(WorkspaceCore):
         """The workspace's ledger checked as an auditor would (empty: all is well).
 
         It is exported and verified offline with ``public_key`` (default: the
-        workspace's), and a consistency proof is demanded from every witnessed head
+        workspace's) with its chain of authority (every actor's signature and role),
+        and a consistency proof is demanded from every witnessed head
         the ledger keeps and every ``witnessed`` file given, to the newest head:
         each failure names the witnessed size.
         """
+        from custodes.errors import TamperedError
+        from custodes.governance._authority import with_authority
         from custodes.ledger import check_ledger, load_witnessed
 
         heads = [load_witnessed(w) for w in witnessed]
-        return check_ledger(self.ledger, self._public_key(public_key), heads)
+        key = self._public_key(public_key)
+        try:
+            return with_authority(
+                lambda see: check_ledger(self.ledger, key, heads, on_entry=see),
+                lambda found: not found,
+            )
+        except TamperedError as exc:  # the chain of authority, as the audit checks it
+            return [exc.message.rstrip(".")]
