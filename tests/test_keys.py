@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custodes import Workspace
 from custodes.cli import main
-from custodes.errors import ForbiddenError, SettingError, TamperedError
+from custodes.errors import DataFileError, ForbiddenError, SettingError, TamperedError
 from custodes.governance import key_hex
 from custodes.ledger import load_actor_key, load_private_key, open_ledger, write_actor_key
 from custodes.settings import Settings
@@ -459,3 +459,36 @@ def test_forged_key_events_and_steps_fail_the_chain_of_authority(
         assert re.search(message, " ".join(capsys.readouterr().err.split()))
         _drop_from(settings, start)
     _verify(settings, _export(settings, folder))
+
+
+def test_hostile_names_and_key_files_are_bad_input(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, _ = office
+    for name in ("13812345678", "110101199003074514", "a@b.com", "", " ", "nul\x01ctl",
+                 "x" * 5000, "\uff23\uff2f\uff35\uff2e\uff33\uff25\uff2c", " counsel"):  # fmt: skip
+        with pytest.raises(SettingError, match="actor name|personal data"):
+            act(settings, "root").add_actor(name, ["steward"], organisation="O", credential="c")
+        assert not list(Workspace(settings).keyring_folder().glob("*1381*"))
+    act(settings, "root").add_actor("张 伟-2", ["steward"], organisation="O", credential="c")
+    # Key files: bounded reads, damaged encrypted files named, never a traceback.
+    big = tmp_path / "big.key"
+    big.write_bytes(b"-" * 70_000)
+    with pytest.raises(DataFileError, match="not a key file"):
+        load_actor_key(big)
+    zero = tmp_path / "zero.key"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(DataFileError, match="not a key file"):
+        load_actor_key(zero)
+    sealed = tmp_path / "sealed.key"
+    write_actor_key(sealed, "pass")
+    record = json.loads(sealed.read_text())
+    for field, value in (("nonce", "AAAA"), ("nonce", ""), ("sealed", "AAAA")):
+        damaged = tmp_path / f"damaged-{field}-{len(value)}.key"
+        damaged.write_text(json.dumps({**record, field: value}))
+        with pytest.raises((SettingError, ForbiddenError)):
+            load_actor_key(damaged, "pass")
+    heavy = tmp_path / "heavy.key"
+    heavy.write_text(json.dumps({**record, "kdf": {**record["kdf"], "n": 2**40}}))
+    with pytest.raises(SettingError, match="not a custodes encrypted key file"):
+        load_actor_key(heavy, "pass")

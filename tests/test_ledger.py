@@ -852,3 +852,16 @@ def test_a_folder_or_a_hostile_head_file_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError):
         load_head(huge, key)
     Store.dispose_all()
+
+
+def test_new_ids_never_read_as_personal_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request id of 12 random hex digits can start with 11 digits that read as a mobile
+    number (16148690816a): the ledger would refuse the entry naming it. It is drawn again."""
+    import uuid
+
+    from custodes.ledger import _screen, new_id
+
+    drawn = iter([uuid.UUID("16148690816a" + "0" * 20), uuid.UUID("abcdef012345" + "0" * 20)])
+    monkeypatch.setattr(_screen.uuid, "uuid4", lambda: next(drawn))
+    assert new_id(12) == "abcdef012345"
+    assert _screen.redacted("id 16148690816a") == "id [a phone number]a"

@@ -10,6 +10,8 @@ after its revocation.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from sqlalchemy import select
 from custodes.errors import ForbiddenError, RefusedError, SettingError
 from custodes.governance._base import Acting, key_hex, now
 from custodes.governance._policy import BOARD_ROLES, ROLES
+from custodes.ledger import identifier_kind
 from custodes.store import Actor
 
 __all__ = ["Actors"]
@@ -41,6 +44,7 @@ class Actors(Acting):
         """Register an actor (admin only; the very first actor must be an admin) with its
         public key (hex of the 32 raw bytes); without one, a key pair is made and its
         private key written to the keyring: where is returned (None: a key was given)."""
+        _check_name(name)
         unknown = sorted(set(roles) - set(ROLES))
         if not roles or unknown:
             raise SettingError(
@@ -215,3 +219,23 @@ def _checked_hex(public_key: str | None) -> str | None:
             "(PEM, or base64 of the 32 bytes)."
         )
     return text
+
+
+_NAME = re.compile(r"[^\W_][\w.\- @']{0,99}")
+"""An actor's name: up to 100 letters, digits, spaces and ``.-_@'``, from a letter or digit."""
+
+
+def _check_name(name: str) -> None:
+    """Refuse a name that is empty, too long, holds control or look-alike characters, or
+    reads as personal data (it is printed, kept and used as a file name)."""
+    if not _NAME.fullmatch(name) or name != unicodedata.normalize("NFKC", name).strip():
+        raise SettingError(
+            f"actor name {name[:40]!r}: use 1 to 100 letters, digits, spaces and .-_@' "
+            "(starting with a letter or digit, no look-alike characters)."
+        )
+    kind = identifier_kind(name)
+    if kind is not None:
+        raise SettingError(
+            f"an actor's name must not be personal data (it looks like {kind}): use a staff "
+            "name or a role name."
+        )

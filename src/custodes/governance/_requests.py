@@ -4,7 +4,6 @@ revocation and expiry. Every state change goes through the workflow's transition
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from custodes.governance._catalog import Catalog
 from custodes.governance._policy import FREE_PURPOSES, PURPOSES, SHARING_MODELS
 from custodes.governance._values import Objectives, RequestView, view_of
 from custodes.governance._workflow import STEPS
+from custodes.ledger import new_id
 from custodes.store import Actor, Decision, FeeStandard, Request
 
 __all__ = ["Requests"]
@@ -33,7 +33,7 @@ class Requests(Catalog):
         with self._change() as session:
             self._need(session, "requester")
             row = self._dataset(session, dataset)
-            request_id = uuid.uuid4().hex[:12]
+            request_id = new_id(12)
             session.add(
                 Request(
                     id=request_id,

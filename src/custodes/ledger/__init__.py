@@ -39,7 +39,7 @@ from custodes.ledger._personal import (
     public_key_from_text,
     write_actor_key,
 )
-from custodes.ledger._screen import redacted
+from custodes.ledger._screen import identifier_kind, new_id, redacted
 from custodes.ledger._verify import Verification, check_ledger, load_head, verify_export
 from custodes.ledger._witness import (
     WitnessedHead,
@@ -65,6 +65,7 @@ __all__ = [
     "canonical",
     "check_ledger",
     "fingerprint",
+    "identifier_kind",
     "leaf_hash",
     "legacy_actor_message",
     "load_actor_key",
@@ -74,6 +75,7 @@ __all__ = [
     "load_public_key",
     "load_witness_key",
     "load_witnessed",
+    "new_id",
     "node_hash",
     "open_ledger",
     "public_key_from_text",

@@ -54,6 +54,7 @@ CHAIN_START = bytes(32)
 """The chain before an actor's first entry."""
 ENCRYPTED_FORMAT = "custodes-encrypted-ed25519-key"
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+_MAX_KEY_FILE = 64 * 1024
 
 
 def actor_chain(previous: bytes, previous_signature: bytes, leaf: bytes) -> bytes:
@@ -106,6 +107,8 @@ def _unseal(data: bytes, passphrase: str, path: Path) -> Ed25519PrivateKey:
         kdf = record["kdf"]
         if record["format"] != ENCRYPTED_FORMAT or kdf["name"] != "scrypt":
             raise ValueError
+        if int(kdf["n"]) > 2**20 or int(kdf["r"]) > 16 or int(kdf["p"]) > 4:
+            raise ValueError  # a file that would take the machine's memory or hours
         secret = Scrypt(
             salt=base64.b64decode(kdf["salt"], validate=True),
             length=32,
@@ -121,7 +124,12 @@ def _unseal(data: bytes, passphrase: str, path: Path) -> Ed25519PrivateKey:
         seed = AESGCM(secret).decrypt(nonce, sealed, ENCRYPTED_FORMAT.encode("ascii"))
     except InvalidTag:
         raise ForbiddenError(f"the passphrase does not open the key {path}.") from None
-    return Ed25519PrivateKey.from_private_bytes(seed)
+    except ValueError:  # a nonce of the wrong size
+        raise SettingError(f"{path} is not a custodes encrypted key file.") from None
+    try:
+        return Ed25519PrivateKey.from_private_bytes(seed)
+    except ValueError:
+        raise SettingError(f"{path} is not a custodes encrypted key file.") from None
 
 
 def write_actor_key(
@@ -156,7 +164,8 @@ def load_actor_key(
     ``passphrase``)."""
     source = Path(path)
     try:
-        data = source.read_bytes()
+        with source.open("rb") as handle:
+            data = handle.read(_MAX_KEY_FILE + 1)
     except FileNotFoundError:
         raise ForbiddenError(
             f"the key file {str(source)!r} does not exist; give the acting actor's private key "
@@ -164,6 +173,11 @@ def load_actor_key(
         ) from None
     except OSError as exc:
         raise DataFileError(f"cannot read the key {str(source)!r}: {exc.strerror}.") from None
+    if len(data) > _MAX_KEY_FILE:
+        raise DataFileError(
+            f"{source} is not a key file (over {_MAX_KEY_FILE // 1024} KiB); give the actor's "
+            "private key."
+        )
     if data.lstrip().startswith(b"{"):
         if passphrase is None:
             raise ForbiddenError(

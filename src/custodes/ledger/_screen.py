@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -25,7 +26,7 @@ class _Entry(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
 
 
-__all__ = ["Screen", "check_entry", "redacted"]
+__all__ = ["Screen", "check_entry", "identifier_kind", "new_id", "redacted"]
 
 
 # Values an entry must not hold: identifiers written out (record their hash). Digits
@@ -58,6 +59,21 @@ def _identifier_kind(text: str) -> str | None:
         if 13 <= len(digits) <= 19 and digits.isdigit() and luhn.is_valid(digits):
             return "a card number"
     return None
+
+
+def identifier_kind(text: str) -> str | None:
+    """The kind of personal data ``text`` is or holds (an e-mail address, a resident ID, a
+    mobile or card number), or None."""
+    return _identifier_kind(text)
+
+
+def new_id(length: int = 12) -> str:
+    """A random id of ``length`` hex digits that the screen passes: one whose digits happen
+    to read as a phone or card number is drawn again (an entry naming it would be refused)."""
+    while True:
+        made = uuid.uuid4().hex[:length]
+        if _identifier_kind(made) is None:
+            return made
 
 
 def redacted(text: str) -> str:

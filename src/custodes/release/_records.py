@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from custodes.ledger import new_id
 from custodes.store import Release, Store
 
 __all__ = ["ReleaseBook", "ReleaseRecord"]
@@ -123,7 +123,7 @@ class ReleaseBook:
         ledger_index: int,
     ) -> str:
         """Record a release in ``session``'s transaction; its id."""
-        release_id = uuid.uuid4().hex[:16]
+        release_id = new_id(16)
         session.add(
             Release(
                 id=release_id,
