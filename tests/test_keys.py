@@ -467,7 +467,7 @@ def test_hostile_names_and_key_files_are_bad_input(
     settings, _ = office
     for name in ("13812345678", "110101199003074514", "a@b.com", "", " ", "nul\x01ctl",
                  "x" * 5000, "\uff23\uff2f\uff35\uff2e\uff33\uff25\uff2c", " counsel"):  # fmt: skip
-        with pytest.raises(SettingError, match="actor name|personal data"):
+        with pytest.raises(SettingError, match=r"actor name|personal data"):
             act(settings, "root").add_actor(name, ["steward"], organisation="O", credential="c")
         assert not list(Workspace(settings).keyring_folder().glob("*1381*"))
     act(settings, "root").add_actor("张 伟-2", ["steward"], organisation="O", credential="c")
