@@ -352,8 +352,14 @@ def test_a_decision_with_a_key_an_admin_reissued_is_an_anomaly(office: Office) -
         f"registered for lee (entry {entry - 1}) after lee's own was revoked, or one rotated "
         "from it: confirm it with lee"
     )
-    inside = audit_report(act(settings, "audrey"), year)["anomalies"]
-    assert expected in inside
+    report = audit_report(act(settings, "audrey"), year)
+    assert expected in report["anomalies"]
+    keys = {a["actor"]: a for a in report["actor_keys"]}
+    assert keys["lee"]["registered_by"] == "root"
+    assert keys["lee"]["ledger_entry"] == entry - 1
+    assert keys["lee"]["made_by_registrar"]  # custodes made the pair where root acted
+    assert keys["root"]["registered_by"] == "root"
+    assert not keys["root"]["made_by_registrar"]  # its own
     public = settings.signing_key_path().with_suffix(".pub")
     alone = audit_report_from_export(_export(settings, folder), public, year)["anomalies"]
     assert expected in alone

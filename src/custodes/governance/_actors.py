@@ -97,6 +97,7 @@ class Actors(Acting):
                     "board_role": board_role,
                     "organisation": organisation,
                     "public_key": public_key,
+                    "key_made": made is not None,
                 },
             )
         return None if made is None else self.preparer.new_key_path(name)
@@ -145,7 +146,7 @@ class Actors(Acting):
                 session,
                 "actor.key_registered",
                 name,
-                {"public_key": public_key, "replaces": previous},
+                {"public_key": public_key, "replaces": previous, "key_made": made is not None},
             )
         return None if made is None else self.preparer.new_key_path(name)
 

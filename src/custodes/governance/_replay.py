@@ -54,6 +54,8 @@ class ActorFact:
     had_key: bool = False  # a key was registered for the actor before
     reissued_by: str | None = None  # who registered a key for the actor after its own one
     reissued_at: int | None = None  # that registration's entry
+    key_by: str | None = None  # who registered its key
+    key_made: bool | None = None  # whether custodes made the pair where key_by acted
 
 
 @dataclass
@@ -246,6 +248,7 @@ class _Folder:
         self.state.actors[name] = ActorFact(
             name, tuple(sorted(p.get("roles", []))), p.get("board_role"), p.get("organisation"), at,
             key, at if key is not None else None, key is not None,
+            key_by=entry["actor"] if key is not None else None, key_made=p.get("key_made"),
         )  # fmt: skip
 
     def _key(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
@@ -261,6 +264,7 @@ class _Folder:
             if fact.had_key and entry["actor"] != fact.name:
                 fact.reissued_by, fact.reissued_at = str(entry["actor"]), at
             fact.public_key, fact.key_entry, fact.had_key = str(p["public_key"]), at, True
+            fact.key_by, fact.key_made = str(entry["actor"]), p.get("key_made")
 
     def _department(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
         self.state.departments[entry["subject"]] = (str(p.get("name", "")), at)

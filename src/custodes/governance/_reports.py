@@ -324,8 +324,28 @@ def _report(
         },
         "dp_budget_spent": _dp_budgets(state),
         "rejected_requests": _rejected(state, year, texts),
+        "actor_keys": _actor_keys(state),
         "anomalies": anomalies,
     }
+
+
+def _actor_keys(state: Replay) -> list[dict[str, Any]]:
+    """Who holds which key by the ledger: every actor, its roles, its key's fingerprint,
+    who registered the key and whether custodes made the pair where they acted (then the
+    registrar held the private key until handing it over: worth a question for a reviewer
+    or a pricing authority)."""
+    return [
+        {
+            "actor": a.name,
+            "roles": list(a.roles),
+            "board_role": a.board_role,
+            "key": None if a.public_key is None else f"ed25519 {a.public_key[:16]}",
+            "registered_by": a.key_by,
+            "ledger_entry": a.key_entry,
+            "made_by_registrar": bool(a.key_made) and a.key_by != a.name,
+        }
+        for a in sorted(state.actors.values(), key=lambda a: a.entry)
+    ]
 
 
 def _money(text: str) -> Decimal:

@@ -117,6 +117,13 @@ def render_audit_html(report: Mapping[str, Any]) -> str:
                 [{**r, "reasons": "; ".join(r["reasons"])} for r in report["rejected_requests"]],
                 ["request", "dataset", "reasons"],
             ),
+            _section(
+                "Actors and their keys",
+                "Who holds which key, by the ledger: who registered it, and whether custodes "
+                "made the key pair where the registrar acted (the registrar then held it)",
+                [{**a, "roles": ", ".join(a["roles"])} for a in report.get("actor_keys", [])],
+                ["actor", "roles", "board_role", "key", "registered_by", "made_by_registrar"],
+            ),
         ],
         "Every figure is computed from the ledger, replayed"
         + (f" ({report['ledger_size']:,} entries)" if "ledger_size" in report else "")
