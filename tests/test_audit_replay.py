@@ -429,6 +429,22 @@ def test_unreadable_store_values_are_anomalies_not_crashes(office: Settings) -> 
     assert "the store says amount [a phone number]" in charged[0]
 
 
+def test_dp_settings_and_an_organisation_changed(office: Settings) -> None:
+    configured = _last(office, "dp.configured", "register")["index"]
+    rita = next(e for e in _entries(office, "actor.added") if e["subject"] == "rita")["index"]
+    _sql(
+        office,
+        "UPDATE dp_configs SET config = replace(config, ']', ', 9]')",
+        "UPDATE actors SET organisation = 'Elsewhere' WHERE name = 'rita'",
+    )
+    _names(
+        _audit(office)["anomalies"],
+        f"the DP settings of register are not those ledger entry {configured} recorded (their "
+        "hash differs)",
+        f"actor rita: the store's organisation is not the one the ledger (entry {rita}) registered",
+    )
+
+
 def test_a_role_added_to_an_actor(office: Settings) -> None:
     entry = next(e for e in _entries(office, "actor.added") if e["subject"] == "rita")
     _sql(office, """UPDATE actors SET roles = '["admin", "requester"]' WHERE name = 'rita'""")

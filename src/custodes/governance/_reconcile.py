@@ -31,6 +31,7 @@ from custodes.store import (
     Department,
     DPBudget,
     DPBudgetChange,
+    DPConfig,
     FeeStandard,
     LedgerEntry,
     Release,
@@ -110,7 +111,7 @@ def reconcile(session: Session, state: Replay) -> list[str]:
     checks = {
         "actors": _actors, "catalog": _catalog, "requests": _requests,
         "releases": _releases, "decisions": _decisions, "fee standards": _fees,
-        "charges": _charges, "DP budgets": _budgets,
+        "charges": _charges, "DP budgets": _budgets, "DP settings": _dp_configs,
     }  # fmt: skip
     for what, check in checks.items():
         try:
@@ -148,6 +149,11 @@ def _actors(session: Session, state: Replay, found: list[str]) -> None:
             found.append(
                 f"actor {row.name}: the store gives board role {_shown(row.board_role)}, the "
                 f"ledger (entry {fact.entry}) gives {_shown(fact.board_role)}"
+            )
+        if fact.organisation is not None and row.organisation != fact.organisation:
+            found.append(
+                f"actor {row.name}: the store's organisation is not the one the ledger (entry "
+                f"{fact.entry}) registered"
             )
         if (row.public_key, row.key_index) != (fact.public_key, fact.key_entry):
             found.append(
@@ -209,6 +215,19 @@ def _releases(session: Session, state: Replay, found: list[str]) -> None:
             found.append(
                 f"release {row.id} of request {row.request_id}: the store's recipient or file "
                 f"hash is not what ledger entry {release.entry} recorded"
+            )
+
+
+def _dp_configs(session: Session, state: Replay, found: list[str]) -> None:
+    """A dataset's DP settings (privacy unit, bounds, public groups) against their hash."""
+    for row in session.execute(select(DPConfig).order_by(DPConfig.dataset)).scalars():
+        recorded = state.dp_configs.get(row.dataset)
+        if recorded is None:
+            found.append(f"the DP settings of {row.dataset} have no ledger entry")
+        elif text_sha256(row.config) != recorded[0]:
+            found.append(
+                f"the DP settings of {row.dataset} are not those ledger entry {recorded[1]} "
+                "recorded (their hash differs)"
             )
 
 

@@ -205,6 +205,8 @@ class Replay:
     charges: list[ChargeFact] = field(default_factory=list)
     budgets: dict[tuple[str, str], BudgetFact] = field(default_factory=dict)
     budget_changes: dict[str, BudgetChangeFact] = field(default_factory=dict)
+    dp_configs: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Dataset -> (SHA-256 of its DP settings, entry)."""
     findings: list[str] = field(default_factory=list)
     """What the ledger itself shows wrong (a budget raised without the board, ...)."""
 
@@ -380,6 +382,9 @@ class _Folder:
         self.state.budgets[(dataset, recipient)] = made
         return made
 
+    def _configured(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
+        self.state.dp_configs[str(entry["subject"])] = (str(p["config_sha256"]), at)
+
     def _answered(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
         totals = p.get("totals") or {}
         for recipient, key in ((p["recipient"], "recipient"), (GLOBAL, "global")):
@@ -437,6 +442,7 @@ _HANDLERS: dict[str, _Handler] = {
     "revenue_limit.set": _Folder._limit,
     "fee.charged": _Folder._charged,
     "dp.query_answered": _Folder._answered,
+    "dp.configured": _Folder._configured,
     "dp.budget_set": _Folder._set,
     "dp.budget_change.proposed": _Folder._change_proposed,
     "dp.budget_change.rejected": _Folder._change_rejected,
