@@ -498,3 +498,23 @@ def test_hostile_names_and_key_files_are_bad_input(
     heavy.write_text(json.dumps({**record, "kdf": {**record["kdf"], "n": 2**40}}))
     with pytest.raises(SettingError, match="not a custodes encrypted key file"):
         load_actor_key(heavy, "pass")
+
+
+def test_a_changed_chain_column_stops_the_actor_before_it_signs(office: Office) -> None:
+    """The store's actor_chain of lee's last entry is edited: lee's next step is refused
+    (tampered), not signed over a wrong chain and blamed on lee afterwards."""
+    settings, folder = office
+    _registered(settings, folder)
+    request = _through_review(settings, folder)
+    last = max(i for i, a, _, _ in _signed_rows(settings) if a == "stella")
+    engine = sa.create_engine(settings.store_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE ledger_entries SET actor_chain = :c WHERE idx = :i"),
+            {"c": bytes(32), "i": last},
+        )
+    engine.dispose()
+    Store.dispose_all()
+    with pytest.raises(TamperedError, match=f"'stella''s entries at entry {last} is not"):
+        act(settings, "stella").add_department("x", "X")
+    act(settings, "lee").decide(request, True, "proportionate")  # others act on

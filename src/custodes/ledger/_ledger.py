@@ -37,9 +37,10 @@ from sqlalchemy.orm import Session
 from custodes._files import atomic_writer
 from custodes.errors import InternalError, InvalidInputError, SettingError
 from custodes.ledger._canonical import canonical
+from custodes.ledger._chains import chain_to_continue
 from custodes.ledger._keys import public_key_text, verify_signature
 from custodes.ledger._merkle import MerkleTree, leaf_hash
-from custodes.ledger._personal import CHAIN_START, actor_chain, actor_message
+from custodes.ledger._personal import actor_chain, actor_message
 from custodes.ledger._screen import Screen, check_entry
 from custodes.store import LedgerEntry, LedgerState, Meta, Store, TreeHead
 
@@ -309,26 +310,13 @@ class Ledger:
                 out.append(None)
                 continue
             if event.actor not in chains:
-                chains[event.actor] = self._last_of(session, event.actor)
+                public = event.signer.public_key()
+                chains[event.actor] = chain_to_continue(session, event.actor, public)
             chain = actor_chain(*chains[event.actor], leaf)
             signed = event.signer.sign(actor_message(chain))
             chains[event.actor] = (chain, signed)
             out.append((event.actor, chain, signed))
         return out
-
-    @staticmethod
-    def _last_of(session: Session, actor: str) -> tuple[bytes, bytes]:
-        """The chain and actor signature at ``actor``'s last signed entry (the start of a
-        chain before its first)."""
-        found = session.execute(
-            select(LedgerEntry.actor_chain, LedgerEntry.actor_signature)
-            .where(LedgerEntry.actor == actor, LedgerEntry.actor_signature.is_not(None))
-            .order_by(LedgerEntry.index.desc())
-            .limit(1)
-        ).first()
-        if found is None or found[0] is None or found[1] is None:
-            return CHAIN_START, b""
-        return bytes(found[0]), bytes(found[1])
 
     def _add_head(self, session: Session, key: Ed25519PrivateKey, when: str) -> SignedHead:
         size = self._tree.size
