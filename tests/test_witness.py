@@ -426,6 +426,12 @@ def test_malformed_witness_files_and_keys_are_bad_input(
         json.dumps(
             {
                 **json.loads(path.read_text()),
+                "head": {**json.loads(path.read_text())["head"], "size": "20"},
+            }
+        ): f"{bad} is not a witnessed tree head",
+        json.dumps(
+            {
+                **json.loads(path.read_text()),
                 "witness": {"name": "x", "public_key": "AAAA", "signature": ""},
             }
         ): "public key: base64 of 32 bytes",

@@ -127,11 +127,14 @@ class SignedHead:
         """Parse a head's JSON form; ``where`` names it in errors."""
         try:
             body = data["head"]
+            size, timestamp = body["size"], body["timestamp"]
+            if type(size) is not int or size < 0 or not isinstance(timestamp, str):
+                raise ValueError  # "43", 43.0 and true are not sizes
             head = cls(
-                size=int(body["size"]),
+                size=size,
                 root_hash=bytes.fromhex(body["root_hash"]),
                 signatures_hash=bytes.fromhex(body["signatures_hash"]),
-                timestamp=str(body["timestamp"]),
+                timestamp=timestamp,
                 signature=base64.b64decode(data["signature"], validate=True),
             )
         except (KeyError, TypeError, ValueError, OverflowError):

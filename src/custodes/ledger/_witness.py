@@ -141,7 +141,10 @@ class WitnessedHead:
         )
         if not isinstance(data, dict) or set(data) != {"head", "signature", "witness"}:
             raise InvalidInputError(expected + ".")
-        head = SignedHead.from_dict({k: data[k] for k in ("head", "signature")}, where)
+        try:
+            head = SignedHead.from_dict({k: data[k] for k in ("head", "signature")}, where)
+        except InvalidInputError:
+            raise InvalidInputError(expected + ".") from None
         witness = data["witness"]
         try:
             if set(witness) != {"name", "public_key", "signature"}:
