@@ -1,0 +1,194 @@
+"""Mosaic risk: what a recipient learns from several releases of the same people.
+
+Each release is seen as a :class:`ReleaseView`: for every record, the person it
+belongs to (the source row, or a declared person key, as integers), its
+equivalence class in that release (the records that share its generalized
+quasi-identifiers) and the codes of its released sensitive values (one coding
+shared by all the releases).
+
+Two attacker models (Ganta, Kasiviswanathan and Smith, KDD 2008):
+
+- **linkable releases** (the same pseudonym key, or a shared record
+  identifier: views with the same ``link``) are joined record by record, so a
+  person's combined class is the set of people who share its class in every
+  release of the group (absence from a release is seen too);
+- **unlinkable groups** are intersected: an attacker who knows a target's
+  quasi-identifiers knows its class in each group, and keeps only the
+  sensitive values present in all of them (the composition attack). The
+  posterior of a value is its share, in one of the target's classes, of the
+  records whose value is still possible; the attacker keeps the sharpest. A
+  release combined with itself gives its own figures, and adding a release
+  never lowers them.
+
+The work is proportional to the distinct combinations of classes, after one
+pass over the records. Figures are counts and probabilities, never values.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from custodes.errors import InvalidInputError
+
+__all__ = ["MosaicRisk", "ReleaseView", "SensitiveMosaic", "mosaic_risk"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """One release as the mosaic check sees it (see the module's description)."""
+
+    name: str
+    person: IntArray
+    klass: IntArray
+    sensitive: Mapping[str, IntArray] = field(default_factory=dict)
+    link: str | None = None
+    """Views with the same link can be joined record by record (None: with no other)."""
+
+
+@dataclass(frozen=True)
+class SensitiveMosaic:
+    """One sensitive attribute on the combined view."""
+
+    highest_posterior: float
+    """The highest probability an attacker gives one person's value."""
+    min_l: int
+    """The fewest distinct values left to a person after intersection."""
+    pinned: int
+    """People whose value is the only one left (combined l = 1)."""
+
+
+@dataclass(frozen=True)
+class MosaicRisk:
+    """The combined view of several releases."""
+
+    releases: tuple[str, ...]
+    people: int
+    k: int
+    """The smallest combined class (linkable groups joined; the best group otherwise)."""
+    below_k: int
+    """People in a combined class smaller than the ``k`` asked for."""
+    highest_risk: float
+    average_risk: float
+    sensitive: dict[str, SensitiveMosaic]
+
+
+def _dense(values: IntArray) -> tuple[IntArray, int]:
+    """Values renumbered 0..m-1 (m returned)."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    return inverse.astype(np.int64), len(unique)
+
+
+def _combination(columns: list[IntArray]) -> tuple[IntArray, IntArray]:
+    """Per row, the id of its combination of ``columns`` values; the size of each."""
+    stacked = np.stack(columns, axis=1)
+    _, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    return inverse.reshape(-1).astype(np.int64), counts.astype(np.int64)
+
+
+def mosaic_risk(views: Sequence[ReleaseView], k: int = 1) -> MosaicRisk:
+    """The combined risk of ``views`` (every person in any of them)."""
+    if not views:
+        raise InvalidInputError("a mosaic check needs at least one release.")
+    names = [v.name for v in views]
+    attributes = sorted(set(views[0].sensitive))
+    for view in views:
+        if len(view.person) != len(view.klass) or set(view.sensitive) != set(attributes):
+            raise InvalidInputError(
+                f"release {view.name!r}: every record needs a person, a class and the same "
+                "sensitive attributes as the other releases."
+            )
+    people, universe = _dense(np.concatenate([v.person for v in views]))
+    offsets = np.cumsum([0, *(len(v.person) for v in views)])
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, view in enumerate(views):
+        groups[view.link if view.link is not None else f"\0{i}"].append(i)
+    # Per group: each person's combined class (-1: in none of the group's releases).
+    combined: list[IntArray] = []
+    sizes: list[IntArray] = []
+    for members in groups.values():
+        columns, present = [], np.zeros(universe, dtype=bool)
+        for i in members:
+            column = np.full(universe, -1, dtype=np.int64)
+            where = people[offsets[i] : offsets[i + 1]]
+            column[where] = _dense(views[i].klass)[0]
+            present[where] = True
+            columns.append(column)
+        comb, counts = _combination(columns)
+        comb[~present] = -1
+        combined.append(comb)
+        sizes.append(counts)
+    # Identity: the smallest class a person falls in (the attacker picks the best view).
+    best = np.full(universe, np.iinfo(np.int64).max, dtype=np.int64)
+    for comb, counts in zip(combined, sizes, strict=True):
+        seen = comb >= 0
+        best[seen] = np.minimum(best[seen], counts[comb[seen]])
+    risk = 1.0 / best
+    sensitive = {a: _sensitive(views, groups, combined, people, offsets, universe, a)
+                 for a in attributes}  # fmt: skip
+    return MosaicRisk(
+        releases=tuple(names),
+        people=universe,
+        k=int(best.min()),
+        below_k=int(np.count_nonzero(best < k)),
+        highest_risk=float(risk.max()),
+        average_risk=float(risk.mean()),
+        sensitive=sensitive,
+    )
+
+
+def _sensitive(
+    views: Sequence[ReleaseView],
+    groups: Mapping[str, list[int]],
+    combined: list[IntArray],
+    people: IntArray,
+    offsets: npt.NDArray[np.int64],
+    universe: int,
+    attribute: str,
+) -> SensitiveMosaic:
+    """Posterior and values left per person, computed per combination of group classes."""
+    codes, size = _dense(np.concatenate([v.sensitive[attribute] for v in views]))
+    value = np.full(universe, -1, dtype=np.int64)
+    for i in range(len(views)):  # a person's released value (the first release holding it)
+        where = people[offsets[i] : offsets[i + 1]]
+        fresh = value[where] < 0
+        value[where[fresh]] = codes[offsets[i] : offsets[i + 1]][fresh]
+    # Per group, per combined class: the share of each value among its people.
+    shares = []
+    for comb in combined:
+        seen = comb >= 0
+        table = np.bincount(
+            comb[seen] * size + value[seen], minlength=(int(comb.max()) + 1) * size
+        ).reshape(-1, size)
+        shares.append(table / np.maximum(table.sum(axis=1, keepdims=True), 1))
+    # Per distinct combination of group classes, the intersection and the posterior.
+    cross, _ = _combination(combined)
+    first = np.zeros(int(cross.max()) + 1, dtype=np.int64)
+    first[cross[::-1]] = np.arange(universe - 1, -1, -1)  # one person per combination
+    possible = np.ones((len(first), size), dtype=bool)
+    for comb, share in zip(combined, shares, strict=True):
+        rows = comb[first]
+        seen = rows >= 0
+        possible[seen] &= share[rows[seen]] > 0
+    # The posterior: in each of the target's classes, the share of each value among the
+    # records whose value is still possible; the attacker keeps the sharpest.
+    highest = np.zeros(len(first))
+    for comb, share in zip(combined, shares, strict=True):
+        rows = comb[first]
+        seen = rows >= 0
+        kept = share[rows[seen]] * possible[seen]
+        sharpest = (kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-300)).max(axis=1)
+        highest[seen] = np.maximum(highest[seen], sharpest)
+    left = np.count_nonzero(possible, axis=1)
+    per_person_left = left[cross]
+    return SensitiveMosaic(
+        highest_posterior=float(highest.max()),
+        min_l=int(per_person_left.min()),
+        pinned=int(np.count_nonzero(per_person_left == 1)),
+    )
