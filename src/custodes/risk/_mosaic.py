@@ -86,10 +86,15 @@ def _dense(values: IntArray) -> tuple[IntArray, int]:
 
 
 def _combination(columns: list[IntArray]) -> tuple[IntArray, IntArray]:
-    """Per row, the id of its combination of ``columns`` values; the size of each."""
-    stacked = np.stack(columns, axis=1)
-    _, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return inverse.reshape(-1).astype(np.int64), counts.astype(np.int64)
+    """Per row, the id of its combination of ``columns`` values; the size of each.
+
+    Columns are folded in one at a time (the combination so far times the column's
+    distinct values, renumbered), so no row-wise sort over all columns is needed."""
+    combined, size = _dense(columns[0])
+    for column in columns[1:]:
+        codes, width = _dense(column)
+        combined, size = _dense(combined * width + codes)  # size, width <= rows: no overflow
+    return combined, np.bincount(combined, minlength=size).astype(np.int64)
 
 
 def mosaic_risk(views: Sequence[ReleaseView], k: int = 1) -> MosaicRisk:
