@@ -80,9 +80,18 @@ class MosaicRisk:
 
 
 def _dense(values: IntArray) -> tuple[IntArray, int]:
-    """Values renumbered 0..m-1 (m returned)."""
+    """Values renumbered 0..m-1 in their order (m returned). Small non-negative values
+    (the usual case: class numbers, folded pairs of them) by a lookup table, not a sort."""
+    if len(values) == 0:
+        return values.astype(np.int64), 0
+    low, high = int(values.min()), int(values.max())
+    if low >= 0 and high <= 8 * len(values) + 1024:
+        present = np.zeros(high + 1, dtype=bool)
+        present[values] = True
+        number = np.cumsum(present, dtype=np.int64) - 1
+        return number[values], int(number[-1]) + 1
     unique, inverse = np.unique(values, return_inverse=True)
-    return inverse.astype(np.int64), len(unique)
+    return inverse.reshape(-1).astype(np.int64), len(unique)
 
 
 def _combination(columns: list[IntArray]) -> tuple[IntArray, IntArray]:
@@ -148,6 +157,21 @@ def mosaic_risk(views: Sequence[ReleaseView], k: int = 1) -> MosaicRisk:
     )
 
 
+def _bits(present: npt.NDArray[np.bool_], words: int) -> npt.NDArray[np.uint64]:
+    """Rows of booleans as bitsets of ``words`` 64-bit words (value v: bit v % 64 of word
+    v // 64)."""
+    padded = np.zeros((len(present), words * 64), dtype=bool)
+    padded[:, : present.shape[1]] = present
+    packed = np.packbits(padded, axis=1, bitorder="little")
+    return np.ascontiguousarray(packed).view(np.uint64).reshape(len(present), words)
+
+
+def _unbits(bits: npt.NDArray[np.uint64], size: int) -> npt.NDArray[np.bool_]:
+    """The booleans of :func:`_bits` back (``size`` values a row)."""
+    raw = np.ascontiguousarray(bits).view(np.uint8).reshape(len(bits), -1)
+    return np.unpackbits(raw, axis=1, bitorder="little")[:, :size].astype(bool)
+
+
 def _sensitive(
     views: Sequence[ReleaseView],
     groups: Mapping[str, list[int]],
@@ -164,36 +188,44 @@ def _sensitive(
         where = people[offsets[i] : offsets[i + 1]]
         fresh = value[where] < 0
         value[where[fresh]] = codes[offsets[i] : offsets[i + 1]][fresh]
-    # Per group, per combined class: the share of each value among its people.
-    shares = []
+    # Per group, per combined class: how many of its people have each value, and the
+    # values present as a bitset (64 values a word).
+    words = (size + 63) // 64
+    tables, masks = [], []
     for comb in combined:
         seen = comb >= 0
         table = np.bincount(
             comb[seen] * size + value[seen], minlength=(int(comb.max()) + 1) * size
         ).reshape(-1, size)
-        shares.append(table / np.maximum(table.sum(axis=1, keepdims=True), 1))
-    # Per distinct combination of group classes, the intersection and the posterior.
-    cross, _ = _combination(combined)
-    first = np.zeros(int(cross.max()) + 1, dtype=np.int64)
-    first[cross[::-1]] = np.arange(universe - 1, -1, -1)  # one person per combination
-    possible = np.ones((len(first), size), dtype=bool)
-    for comb, share in zip(combined, shares, strict=True):
-        rows = comb[first]
-        seen = rows >= 0
-        possible[seen] &= share[rows[seen]] > 0
+        tables.append(table)
+        masks.append(_bits(table > 0, words))
+    # Per person, the values possible in every class it falls in: a bitwise AND.
+    possible = np.full((universe, words), np.iinfo(np.uint64).max, dtype=np.uint64)
+    for comb, mask in zip(combined, masks, strict=True):
+        seen = comb >= 0
+        possible[seen] &= mask[comb[seen]]
+    left = np.bitwise_count(possible).sum(axis=1, dtype=np.int64)
     # The posterior: in each of the target's classes, the share of each value among the
-    # records whose value is still possible; the attacker keeps the sharpest.
-    highest = np.zeros(len(first))
-    for comb, share in zip(combined, shares, strict=True):
-        rows = comb[first]
-        seen = rows >= 0
-        kept = share[rows[seen]] * possible[seen]
-        sharpest = (kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-300)).max(axis=1)
-        highest[seen] = np.maximum(highest[seen], sharpest)
-    left = np.count_nonzero(possible, axis=1)
-    per_person_left = left[cross]
+    # records whose value is still possible; the attacker keeps the sharpest. Computed
+    # once per distinct pair of a class and the values possible.
+    _, pattern = np.unique(possible, axis=0, return_inverse=True)
+    pattern = pattern.reshape(-1).astype(np.int64)
+    first = np.zeros(int(pattern.max()) + 1, dtype=np.int64)
+    first[pattern[::-1]] = np.arange(universe - 1, -1, -1)
+    allowed = _unbits(possible[first], size)  # per pattern, the values possible
+    highest = 1.0 if np.any(left == 1) else 0.0
+    for comb, table in zip(combined, tables, strict=True):
+        seen = np.flatnonzero(comb >= 0)
+        pair, _ = _combination([comb[seen], pattern[seen]])
+        one = np.zeros(int(pair.max()) + 1, dtype=np.int64)
+        one[pair[::-1]] = seen[::-1]
+        kept = table[comb[one]] * allowed[pattern[one]]
+        total = kept.sum(axis=1)
+        sharpest = kept.max(axis=1)[total > 0] / total[total > 0]
+        highest = max(highest, float(sharpest.max(initial=0.0)))
+    per_person_left = left
     return SensitiveMosaic(
-        highest_posterior=float(highest.max()),
+        highest_posterior=highest,
         min_l=int(per_person_left.min()),
         pinned=int(np.count_nonzero(per_person_left == 1)),
     )
