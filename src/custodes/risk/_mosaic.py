@@ -215,10 +215,10 @@ def _sensitive(
     allowed = _unbits(possible[first], size)  # per pattern, the values possible
     highest = 1.0 if np.any(left == 1) else 0.0
     for comb, table in zip(combined, tables, strict=True):
-        seen = np.flatnonzero(comb >= 0)
-        pair, _ = _combination([comb[seen], pattern[seen]])
+        rows = np.flatnonzero(comb >= 0)
+        pair, _ = _combination([comb[rows], pattern[rows]])
         one = np.zeros(int(pair.max()) + 1, dtype=np.int64)
-        one[pair[::-1]] = seen[::-1]
+        one[pair[::-1]] = rows[::-1]
         kept = table[comb[one]] * allowed[pattern[one]]
         total = kept.sum(axis=1)
         sharpest = kept.max(axis=1)[total > 0] / total[total > 0]
