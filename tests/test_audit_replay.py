@@ -445,6 +445,45 @@ def test_dp_settings_and_an_organisation_changed(office: Settings) -> None:
     )
 
 
+def test_dp_columns_widened_in_the_store_are_refused_before_spending(office: Settings) -> None:
+    """The store's columns of a DP grant are edited to add one nobody approved: the query
+    on it is refused (tampered) before anything is spent, not answered."""
+    granted = next(
+        e for e in _entries(office, "request.released") if e["payload"]["recipient"] == "rita"
+    )
+    engine = sa.create_engine(office.store_url)
+    with engine.begin() as connection:
+        text = connection.execute(
+            sa.text("SELECT details FROM requests WHERE id = :i"), {"i": granted["subject"]}
+        ).scalar_one()
+        details = json.loads(text)
+        details["columns"] = [*details["columns"], "income_band"]
+        connection.execute(
+            sa.text("UPDATE requests SET details = :d WHERE id = :i"),
+            {"d": json.dumps(details), "i": granted["subject"]},
+        )
+    engine.dispose()
+    Store.dispose_all()
+    ws = Workspace(office)
+    try:
+        before = ws.queries("rita").budget("register")
+        with pytest.raises(TamperedError, match=f"request {granted['subject']}: the columns"):
+            ws.queries("rita").query(
+                "SELECT income_band, COUNT(*) FROM register GROUP BY income_band", rho="1/100"
+            )
+        assert ws.queries("rita").budget("register") == before
+    finally:
+        ws.close()
+    # Without its release record, the release is found on the ledger all the same.
+    _sql(office, f"DELETE FROM releases WHERE request_id = '{granted['subject']}'")
+    ws = Workspace(office)
+    try:
+        with pytest.raises(TamperedError, match=f"request {granted['subject']}: the columns"):
+            ws.queries("rita").query("SELECT COUNT(*) FROM register", rho="1/100")
+    finally:
+        ws.close()
+
+
 def test_a_role_added_to_an_actor(office: Settings) -> None:
     entry = next(e for e in _entries(office, "actor.added") if e["subject"] == "rita")
     _sql(office, """UPDATE actors SET roles = '["admin", "requester"]' WHERE name = 'rita'""")

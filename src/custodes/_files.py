@@ -27,6 +27,7 @@ __all__ = [
     "StagedFile",
     "atomic_writer",
     "file_sha256",
+    "read_json",
     "read_json_object",
     "read_toml",
     "remove_stale_temporaries",
@@ -180,18 +181,25 @@ def read_toml(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
         raise SettingError(f"{source}: not valid TOML ({what}); fix the file.") from None
 
 
-def read_json_object(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
-    """A JSON file holding an object; ``kind`` names the file in errors ("manifest", ...)."""
+def read_json(path: str | os.PathLike[str], kind: str, not_json: str | None = None) -> Any:
+    """A JSON file's value; ``kind`` names the file in errors ("manifest", ...), and
+    ``not_json`` is the message when the file is not JSON (default: names the reason)."""
     source = Path(path)
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        return json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataFileError(f"{kind} {str(source)!r} does not exist.") from None
     except OSError as exc:
         raise DataFileError(f"{kind} {str(source)!r} cannot be read: {exc.strerror}.") from None
     except (ValueError, RecursionError) as exc:  # JSON, UTF-8, huge numbers, deep nesting
         what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise InvalidInputError(f"{source}: not a JSON {kind} ({what}).") from None
+        raise InvalidInputError(not_json or f"{source}: not a JSON {kind} ({what}).") from None
+
+
+def read_json_object(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
+    """A JSON file holding an object; ``kind`` names the file in errors ("manifest", ...)."""
+    source = Path(path)
+    data = read_json(source, kind)
     if not isinstance(data, dict):
         raise InvalidInputError(f"{source}: not a custodes {kind}.")
     return data

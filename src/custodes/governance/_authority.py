@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -32,9 +32,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from custodes.errors import InternalError, TamperedError
 from custodes.governance._workflow import STEPS, TRANSITIONS
-from custodes.ledger import CHAIN_START, actor_chain, actor_message, legacy_actor_message
+from custodes.ledger import (
+    CHAIN_START,
+    Ledger,
+    WitnessedHead,
+    actor_chain,
+    actor_message,
+    check_ledger,
+    legacy_actor_message,
+)
 
-__all__ = ["TOOL_EVENTS", "Authority", "with_authority"]
+__all__ = ["TOOL_EVENTS", "Authority", "ledger_problems", "with_authority"]
 
 T = TypeVar("T")
 Hook = Callable[[int, bytes, bytes, "bytes | None"], None]
@@ -115,6 +123,18 @@ def with_authority(run: Callable[[Hook], T], complete: Callable[[T], bool] = _al
         finally:
             authority.close()
     raise InternalError("the strict pass of the chain of authority broke off")
+
+
+def ledger_problems(
+    ledger: Ledger, key: Ed25519PublicKey, witnessed: Sequence[WitnessedHead] = ()
+) -> list[str]:
+    """A workspace's ledger checked as an auditor would (:func:`custodes.ledger.check_ledger`)
+    with its chain of authority: the problems (empty: all is well); a break of the chain
+    raises :class:`TamperedError` naming the entry."""
+    return with_authority(
+        lambda see: check_ledger(ledger, key, witnessed, on_entry=see),
+        lambda found: not found,
+    )
 
 
 class Authority:

@@ -248,6 +248,9 @@ class Preparation(Acting):
                         "dataset": f"{data.name}@{data.version}",
                         "department": data.department,
                         "grade": data.grade,
+                        # what the recipient may read: DP access checks its grant by these
+                        "sharing_model": details["sharing_model"],
+                        "columns": list(details["columns"]),
                     },
                 )
                 generalization, cuts = _generalization(made)

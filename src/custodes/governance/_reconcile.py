@@ -13,7 +13,7 @@ grades and states, never a value of the data.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -33,32 +33,14 @@ from custodes.store import (
     DPBudgetChange,
     DPConfig,
     FeeStandard,
-    LedgerEntry,
     Release,
     Request,
     RevenueLimit,
 )
 
-__all__ = ["reconcile", "store_entries"]
+__all__ = ["reconcile"]
 
 T = TypeVar("T")
-
-
-def store_entries(session: Session, batch: int = 10_000) -> Iterator[dict[str, Any]]:
-    """The store's ledger entries, parsed, in index order (a batch at a time)."""
-    last = -1
-    while True:
-        rows = session.execute(
-            select(LedgerEntry.index, LedgerEntry.entry)
-            .where(LedgerEntry.index > last)
-            .order_by(LedgerEntry.index)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        for _, text in rows:
-            yield json.loads(text)
-        last = int(rows[-1][0])
 
 
 def _hashed(text: str) -> str:

@@ -35,19 +35,19 @@ from sqlalchemy.orm import Session
 from custodes._doctor import checkup
 from custodes._files import text_sha256
 from custodes.errors import CustodesError, DataFileError, InvalidInputError
-from custodes.governance._authority import Hook, with_authority
+from custodes.governance._authority import Hook, ledger_problems, with_authority
 from custodes.governance._policy import DEFAULT_GOVERNANCE, FREE_PURPOSES, GovernancePolicy
-from custodes.governance._reconcile import reconcile, store_entries
+from custodes.governance._reconcile import reconcile
 from custodes.governance._replay import ChargeFact, DefaultRho, Replay, replay
 from custodes.governance._service import Governance
 from custodes.io import file_sha256
 from custodes.ledger import (
     WitnessedHead,
-    check_ledger,
     load_head,
     load_public_key,
     recorded_witnesses,
     redacted,
+    stored_entries,
     verify_export,
 )
 from custodes.store import (
@@ -153,7 +153,7 @@ def audit_report(
     heads (files an auditor kept) are demanded besides those the ledger keeps."""
     with governance.store.transaction() as session:
         governance._need(session, "auditor", "admin")
-        state = replay(store_entries(session), _defaults(governance.policy))
+        state = replay(stored_entries(session), _defaults(governance.policy))
         texts = {
             (d.request_id, d.reviewer, d.round): d.rationale
             for d in session.execute(select(Decision)).scalars()
@@ -465,9 +465,6 @@ def _ledger_anomalies(governance: Governance, witnessed: Sequence[WitnessedHead]
     except CustodesError as exc:
         return [f"the ledger fails verification: {exc.message}"]
     try:
-        return with_authority(
-            lambda see: check_ledger(governance.ledger, key, witnessed, on_entry=see),
-            lambda found: not found,
-        )
+        return ledger_problems(governance.ledger, key, witnessed)
     except CustodesError as exc:
         return [f"the ledger fails verification: {exc.message}"]

@@ -18,7 +18,7 @@ from custodes.ledger._keys import (
     public_key_hex,
     public_key_text,
 )
-from custodes.ledger._ledger import Event, Ledger, Screen, SignedHead
+from custodes.ledger._ledger import Event, Ledger, Screen, SignedHead, stored_entries
 from custodes.ledger._merkle import (
     EMPTY_ROOT,
     Frontier,
@@ -84,6 +84,7 @@ __all__ = [
     "recorded_witnesses",
     "redacted",
     "root_of",
+    "stored_entries",
     "verify_consistency",
     "verify_export",
     "verify_inclusion",

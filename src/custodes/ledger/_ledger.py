@@ -551,6 +551,11 @@ def _rows(session: Session, batch: int) -> Iterator[tuple[int, str, bytes, bytes
         last = int(rows[-1][0])
 
 
+def stored_entries(session: Session, batch: int = 10_000) -> Iterator[dict[str, Any]]:
+    """The store's ledger entries, parsed, in index order (a batch at a time)."""
+    return (json.loads(entry) for _, entry, _, _ in _rows(session, batch))
+
+
 _HEAD_COLUMNS = (
     TreeHead.size,
     TreeHead.root_hash,

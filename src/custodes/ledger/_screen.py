@@ -45,7 +45,9 @@ _FEW = re.compile(r"[^@0-9]*(?:[0-9][^@0-9]*){0,10}")
 identifier checked (a mobile number's 11)."""
 
 
-def _identifier_kind(text: str) -> str | None:
+def identifier_kind(text: str) -> str | None:
+    """The kind of personal data ``text`` is or holds (an e-mail address, a resident ID, a
+    mobile or card number), or None."""
     if _FEW.fullmatch(text) or _DIGEST.match(text):
         return None
     if _EMAIL.search(text):
@@ -61,18 +63,12 @@ def _identifier_kind(text: str) -> str | None:
     return None
 
 
-def identifier_kind(text: str) -> str | None:
-    """The kind of personal data ``text`` is or holds (an e-mail address, a resident ID, a
-    mobile or card number), or None."""
-    return _identifier_kind(text)
-
-
 def new_id(length: int = 12) -> str:
     """A random id of ``length`` hex digits that the screen passes: one whose digits happen
     to read as a phone or card number is drawn again (an entry naming it would be refused)."""
     while True:
         made = uuid.uuid4().hex[:length]
-        if _identifier_kind(made) is None:
+        if identifier_kind(made) is None:
             return made
 
 
@@ -82,7 +78,7 @@ def redacted(text: str) -> str:
     text = _EMAIL.sub("[an e-mail address]", text)
 
     def one(found: re.Match[str]) -> str:
-        kind = _identifier_kind(found.group(0))
+        kind = identifier_kind(found.group(0))
         return f"[{kind}]" if kind is not None else found.group(0)
 
     return _RUN.sub(one, text)
@@ -122,7 +118,7 @@ def check_entry(event: _Entry, screen: Screen | None) -> None:
     ]
     _strings(dict(event.payload), "payload", strings)
     for text, where in strings:
-        kind = _identifier_kind(text)
+        kind = identifier_kind(text)
         if kind is not None:
             raise InvalidInputError(
                 f"ledger entry: {where} holds what looks like {kind}; the ledger records "

@@ -42,6 +42,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from custodes._files import read_json
 from custodes.errors import CustodesError, DataFileError, InvalidInputError, TamperedError
 from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import fingerprint, public_key_text, verify_signature
@@ -144,12 +145,7 @@ def _actor_part(line: bytes, lineno: int) -> tuple[bytes, bytes | None]:
     text = line[start : start + _B64_SIGNATURE]
     if line[start + _B64_SIGNATURE : start + _B64_SIGNATURE + 2] != b'",':
         raise _FailureError(f"line {lineno}: the actor's signature is not 64 bytes in base64")
-    try:
-        signature = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise _FailureError(f"line {lineno}: the actor's signature is not base64") from None
-    if text[85:86] not in _CANONICAL_LAST:
-        raise _FailureError(f"line {lineno}: the actor's signature is not in canonical base64")
+    signature = _signature(text, lineno, "the actor's signature")
     return b"{" + line[start + _B64_SIGNATURE + 2 :], signature
 
 
@@ -163,15 +159,20 @@ def _entry_parts(line: bytes, lineno: int) -> tuple[bytes, bytes]:
     ):
         raise _FailureError(f"line {lineno} is not an entry line of an export")
     text = line[cut + len(_SIGNATURE) : -len(_END)]
+    return line[len(_ENTRY) : cut], _signature(text, lineno, "the signature")
+
+
+def _signature(text: bytes, lineno: int, what: str) -> bytes:
+    """A signature's 64 bytes from its base64 ``text`` (``what`` names it in errors)."""
     try:
         signature = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise _FailureError(f"line {lineno}: the signature is not base64") from None
+        raise _FailureError(f"line {lineno}: {what} is not base64") from None
     # 64 bytes are 86 characters and "==": the last one's 4 low bits are unused, and must be
     # 0, or other text would decode to the same bytes.
     if text[85:86] not in _CANONICAL_LAST:
-        raise _FailureError(f"line {lineno}: the signature is not in canonical base64")
-    return line[len(_ENTRY) : cut], signature
+        raise _FailureError(f"line {lineno}: {what} is not in canonical base64")
+    return signature
 
 
 def _index_of(entry: bytes, lineno: int) -> int:
@@ -221,16 +222,7 @@ def _head_line(line: bytes, lineno: int) -> SignedHead:
 def load_head(path: str | os.PathLike[str], key: Ed25519PublicKey) -> SignedHead:
     """A signed head saved as JSON (``custodes ledger head --output``), checked against the key."""
     source = Path(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(f"trusted head {str(source)!r} does not exist.") from None
-    except OSError as exc:
-        raise DataFileError(
-            f"trusted head {str(source)!r} cannot be read: {exc.strerror}."
-        ) from None
-    except (ValueError, RecursionError):
-        raise InvalidInputError(f"{source} is not a JSON signed tree head.") from None
+    data = read_json(source, "trusted head", f"{source} is not a JSON signed tree head.")
     head = SignedHead.from_dict(data, str(source))
     if not head.verify(key):
         raise TamperedError(f"the trusted head {source} is not signed by this public key.")

@@ -31,10 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from custodes._files import read_json
 from custodes.errors import CustodesError, DataFileError, InvalidInputError, TamperedError
 from custodes.ledger._canonical import canonical
 from custodes.ledger._keys import public_key_text, verify_signature
-from custodes.ledger._ledger import Ledger, SignedHead
+from custodes.ledger._ledger import Ledger, SignedHead, _b64
 from custodes.ledger._merkle import verify_consistency
 from custodes.ledger._personal import load_actor_key
 from custodes.store import LedgerEntry
@@ -64,10 +65,6 @@ _PAYLOAD = (
     "witness_public_key",
     "witness_signature",
 )
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -202,18 +199,11 @@ def load_witnessed(path: str | os.PathLike[str]) -> WitnessedHead:
     """A witnessed head file (``custodes audit witness --output``), its countersignature
     checked; whether the ledger still extends it is the verifier's question."""
     source = Path(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFileError(f"witnessed head {str(source)!r} does not exist.") from None
-    except OSError as exc:
-        raise DataFileError(
-            f"witnessed head {str(source)!r} cannot be read: {exc.strerror}."
-        ) from None
-    except (ValueError, RecursionError):
-        raise InvalidInputError(
-            f"{source} is not JSON; give a witnessed head file (custodes audit witness --output)."
-        ) from None
+    data = read_json(
+        source,
+        "witnessed head",
+        f"{source} is not JSON; give a witnessed head file (custodes audit witness --output).",
+    )
     witnessed = WitnessedHead.from_dict(data, str(source))
     if not witnessed.verify():
         raise TamperedError(

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes.dp import BOUNDED_TABLES, LRU, Bounded, Catalogued, Member
-from custodes.store import Actor, Request
+from custodes.errors import TamperedError
+from custodes.store import Actor, LedgerEntry, Release, Request
 
 if TYPE_CHECKING:
     from custodes.governance import Governance
@@ -99,16 +100,20 @@ class GovernanceAccess:
     def grants(self, session: Session, dataset: str) -> list[frozenset[str]]:
         """The columns of each released DP-query request of the actor on ``dataset``."""
         released = session.execute(
-            select(Request.details).where(
+            select(Request.id, Request.details).where(
                 Request.dataset == dataset,
                 Request.requester == self.actor,
                 Request.state.in_(_GRANTING),
             )
         ).all()
-        details = [json.loads(d) for (d,) in released]
-        return [
-            frozenset(d.get("columns", [])) for d in details if d.get("sharing_model") == "dp_query"
-        ]
+        grants = []
+        for request_id, text in released:
+            details = json.loads(text)
+            model, columns = details.get("sharing_model"), details.get("columns", [])
+            _as_released(session, request_id, model, columns)
+            if model == "dp_query":
+                grants.append(frozenset(columns))
+        return grants
 
     def source(self, dataset: Catalogued) -> Path:
         """The registered file, refused when it changed or is gone since registration."""
@@ -135,3 +140,57 @@ def _member(actor: Actor) -> Member:
     return Member(
         name=actor.name, roles=frozenset(json.loads(actor.roles)), board_role=actor.board_role
     )
+
+
+def _as_released(session: Session, request_id: str, model: Any, columns: Any) -> None:
+    """Refuse a grant whose sharing model or columns in the store are not those its release
+    entry recorded (the store edited behind custodes' back to widen access)."""
+    payload = _release_entry(session, request_id)
+    if payload is None:
+        raise TamperedError(
+            f"request {request_id} is released in the store, not on the ledger; the store "
+            "was changed behind custodes' back: an auditor runs `custodes audit report`."
+        )
+    if "columns" in payload and (payload["sharing_model"], payload["columns"]) != (
+        model,
+        columns,
+    ):
+        raise TamperedError(
+            f"request {request_id}: the columns or sharing model the store grants are not "
+            "those its release on the ledger recorded; the store was changed behind "
+            "custodes' back: an auditor runs `custodes audit report`."
+        )
+
+
+def _release_entry(session: Session, request_id: str) -> dict[str, Any] | None:
+    """The payload of a request's newest ``request.released`` entry: found by its release
+    record's ledger index, else (no record, or one that does not lead to it) by a search
+    of the ledger."""
+    index = session.execute(
+        select(Release.ledger_index)
+        .where(Release.request_id == request_id)
+        .order_by(Release.released_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    row = None if index is None else session.get(LedgerEntry, index)
+    texts = [] if row is None else [row.entry]
+    if not texts or _released_payload(texts[0], request_id) is None:
+        texts = list(
+            session.execute(
+                select(LedgerEntry.entry)
+                .where(LedgerEntry.entry.contains(f'"subject":"{request_id}"'))
+                .where(LedgerEntry.entry.contains('"type":"request.released"'))
+                .order_by(LedgerEntry.index.desc())
+                .limit(1)
+            ).scalars()
+        )
+    return _released_payload(texts[0], request_id) if texts else None
+
+
+def _released_payload(text: str, request_id: str) -> dict[str, Any] | None:
+    """The payload of ``text`` when it is ``request_id``'s release entry."""
+    entry = json.loads(text)
+    if (entry.get("type"), entry.get("subject")) != ("request.released", request_id):
+        return None
+    payload: dict[str, Any] = entry["payload"]
+    return payload

@@ -180,15 +180,11 @@ class LedgerFace(WorkspaceCore):
         each failure names the witnessed size.
         """
         from custodes.errors import TamperedError
-        from custodes.governance._authority import with_authority
-        from custodes.ledger import check_ledger, load_witnessed
+        from custodes.governance._authority import ledger_problems
+        from custodes.ledger import load_witnessed
 
         heads = [load_witnessed(w) for w in witnessed]
-        key = self._public_key(public_key)
         try:
-            return with_authority(
-                lambda see: check_ledger(self.ledger, key, heads, on_entry=see),
-                lambda found: not found,
-            )
+            return ledger_problems(self.ledger, self._public_key(public_key), heads)
         except TamperedError as exc:  # the chain of authority, as the audit checks it
             return [exc.message.rstrip(".")]
