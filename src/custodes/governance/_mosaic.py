@@ -212,10 +212,14 @@ class MosaicGate(Acting):
             )
         figures = _figures(risk)
         considered = [
-            {"release": r.id, "request": r.request_id, "dataset": f"{r.dataset}@{r.dataset_version}",
-             "ledger_index": r.ledger_index}
+            {
+                "release": r.id,
+                "request": r.request_id,
+                "dataset": f"{r.dataset}@{r.dataset_version}",
+                "ledger_index": r.ledger_index,
+            }
             for r in records
-        ]  # fmt: skip
+        ]
         verdict = {
             "stage": stage,
             "recipient": "(anyone: an open publication)"
