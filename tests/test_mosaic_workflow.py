@@ -153,12 +153,13 @@ def _prepared(
     recipient: str,
     *,
     model: str = "file_under_agreement",
+    columns: list[str] | None = None,
 ) -> str:
     ws = Workspace(settings)
     rita, stella = Governance(ws, "rita"), Governance(ws, "stella")
     request = rita.file_request("patients")
     rita.set_objectives(
-        request, purpose="public_welfare", sharing_model=model, columns=COLUMNS,
+        request, purpose="public_welfare", sharing_model=model, columns=columns or COLUMNS,
         intended_use="a study of diagnoses by region", term_end="2030-12-31",
         fee_standard=None, recipient=recipient,
     )  # fmt: skip
@@ -229,6 +230,18 @@ def test_a_composition_attack_is_refused_for_the_same_recipient(
 ) -> None:
     settings, folder = office
     a = _prepared(settings, folder, "plan_a.toml", "University X")
+    # Alone, the combined view is the single-release assessment.
+    first = _ledger_checks(settings)[0]["payload"]
+    report = Governance(Workspace(settings), "stella").request(a).report
+    assert report is not None
+    assert first["releases"] == []
+    assert first["figures"]["k"] == report["k_anonymity"]
+    assert float(first["figures"]["highest_risk"]) == pytest.approx(
+        float(report["highest_risk"]), abs=1e-6
+    )
+    assert float(first["figures"]["average_risk"]) == pytest.approx(
+        float(report["average_risk"]), abs=1e-6
+    )
     file_a = _released(settings, a, "University X")
     # B to another recipient passes, and the live attacker pins people with A and B.
     b_other = _prepared(settings, folder, "plan_b.toml", "Other Ltd")
@@ -255,8 +268,6 @@ def test_a_composition_attack_is_refused_for_the_same_recipient(
         [(file_a, "age_a.csv", "region_a.csv"), (file_safe, "age_b.csv", "region_b.csv")],
     )
     assert after == alone
-    report = Workspace(settings)
-    assert report is not None
     released = json.loads((file_safe.parent / "manifest.json").read_text(encoding="utf-8"))
     assert released["generalization"] != {}
 
@@ -267,3 +278,152 @@ def test_an_open_publication_is_held_by_everyone(office: tuple[Settings, Path]) 
     _released(settings, a, "Public")
     with pytest.raises(RefusedError, match="holds"):
         _prepared(settings, folder, "plan_b.toml", "Other Ltd")
+
+
+def _pseudonym_plan(qis: list[str], hierarchies: dict[str, str], *, linked: bool) -> str:
+    lines = [
+        *(["linked_pseudonyms = true"] if linked else []),
+        f"quasi_identifiers = {json.dumps(qis)}",
+        'identifying = ["resident_id"]',
+        "suppression = 0.5",
+        "[hierarchies]",
+        *(f'{q} = "{h}"' for q, h in hierarchies.items()),
+        "[[models]]",
+        'type = "k-anonymity"',
+        f"k = {K}",
+        *(
+            f"[levels.{q}]\nmin = {lv}\nmax = {lv}"
+            for q, lv in (("age", 1), ("region", 0))
+            if q in qis
+        ),  # fmt: skip
+        "[[identifiers]]",
+        'column = "resident_id"',
+        'action = "pseudonymize"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _pair(settings: Settings, folder: Path, *, linked: bool) -> None:
+    """Release A (age band, sex) and then B (region, sex) to one recipient, both with the
+    resident ID pseudonymized."""
+    (folder / "pa.toml").write_text(
+        _pseudonym_plan(["age", "sex"], {"age": "age_a.csv", "sex": "sex.csv"}, linked=linked)
+    )
+    (folder / "pb.toml").write_text(
+        _pseudonym_plan(
+            ["region", "sex"], {"region": "region_b.csv", "sex": "sex.csv"}, linked=linked
+        )
+    )
+    a = _prepared(settings, folder, "pa.toml", "Cohort Study", columns=["resident_id", "age",
+                  "sex", "diagnosis"])  # fmt: skip
+    _released(settings, a, "Cohort Study")
+    _prepared(settings, folder, "pb.toml", "Cohort Study", columns=["resident_id", "region",
+              "sex", "diagnosis"])  # fmt: skip
+
+
+def test_linked_pseudonyms_are_joined(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    key = settings.workspace / "keys" / "pseudonym.key"
+    key.parent.mkdir(exist_ok=True)
+    key.write_bytes(b"0123456789abcdef0123456789abcdef")
+    with pytest.raises(RefusedError, match=r"people fall in a combined class of fewer than 5"):
+        _pair(settings, folder, linked=True)
+
+
+def test_per_release_pseudonym_keys_are_not_joined(office: tuple[Settings, Path]) -> None:
+    settings, folder = office
+    key = settings.workspace / "keys" / "pseudonym.key"
+    key.parent.mkdir(exist_ok=True)
+    key.write_bytes(b"0123456789abcdef0123456789abcdef")
+    _pair(settings, folder, linked=False)  # the same pair passes
+    released = [_read(p) for p in sorted((settings.workspace / "releases").glob("*/release.csv"))]
+    assert len(released) == 1
+    checks = _ledger_checks(settings)
+    assert [c["payload"]["verdict"] for c in checks] == ["passed"] * len(checks)
+
+
+def _two_departments(settings: Settings, folder: Path, *, person_keys: bool) -> Settings:
+    """The same people registered again by a second department; a grading policy for
+    which more than 5,000 people make important data (each dataset alone: 4,000)."""
+    (folder / "grading.toml").write_text("[grading]\nimportant_people = 5000\n")
+    graded = load_settings(
+        settings.workspace,
+        {
+            "governance_policy": settings.governance_policy,
+            "grading_policy": str(folder / "grading.toml"),
+        },
+    )
+    (folder / "benefits.csv").write_bytes((folder / "people.csv").read_bytes())
+    stella = Governance(Workspace(graded), "stella")
+    stella.add_department("civil", "Civil Affairs Bureau")
+    stella.register_dataset(
+        "benefits",
+        department="civil",
+        system="benefits",
+        source=folder / "benefits.csv",
+        roles={"resident_id": "identifying", "diagnosis": "sensitive"},
+        reason="the diagnosis is health information",
+    )
+    if person_keys:
+        stella.declare_person_key("patients", "resident_id")
+        stella.declare_person_key("benefits", "resident_id")
+    return graded
+
+
+def _file_to(settings: Settings, folder: Path, dataset: str, recipient: str) -> str:
+    ws = Workspace(settings)
+    rita, stella = Governance(ws, "rita"), Governance(ws, "stella")
+    request = rita.file_request(dataset)
+    rita.set_objectives(
+        request, purpose="public_welfare", sharing_model="file_under_agreement",
+        columns=COLUMNS, intended_use="a study", term_end="2030-12-31", recipient=recipient,
+    )  # fmt: skip
+    stella.identify(request)
+    stella.prepare(request, folder / "plan_a.toml")
+    return request
+
+
+def test_a_holding_that_reaches_important_data_is_refused_as_a_file(
+    office: tuple[Settings, Path],
+) -> None:
+    settings, folder = office
+    graded = _two_departments(settings, folder, person_keys=False)
+    first = _file_to(graded, folder, "patients", "Analytics Co")
+    _released(graded, first, "Analytics Co")
+    # Without person keys the two datasets are 8,000 people: important data, never a file.
+    with pytest.raises(RefusedError, match=r"is important data \(important: covers about 8,000"):
+        _file_to(graded, folder, "benefits", "Analytics Co")
+    check = _ledger_checks(graded)[-1]["payload"]
+    assert check["holding"]["departments"] == ["civil", "health"]
+    assert check["holding"]["grade"] == "important"
+    # To another recipient the same release is general data.
+    _file_to(graded, folder, "benefits", "Someone Else")
+
+
+def test_person_keys_link_datasets(office: tuple[Settings, Path]) -> None:
+    """With the resident ID declared the person key of both, the holding is 4,000 people."""
+    settings, folder = office
+    graded = _two_departments(settings, folder, person_keys=True)
+    first = _file_to(graded, folder, "patients", "Analytics Co")
+    _released(graded, first, "Analytics Co")
+    _file_to(graded, folder, "benefits", "Analytics Co")
+    check = _ledger_checks(graded)[-1]["payload"]
+    assert check["holding"]["people"] == N
+    assert check["verdict"] == "passed"
+
+
+def test_a_view_changed_on_disk_is_refused(office: tuple[Settings, Path]) -> None:
+    """An operator who edits or deletes what a recipient holds does not get a release out."""
+    settings, folder = office
+    a = _prepared(settings, folder, "plan_a.toml", "University X")
+    view = _released(settings, a, "University X").with_name("view.npz")
+    original = view.read_bytes()
+    view.write_bytes(original[:-8] + bytes(8))
+    with pytest.raises(RefusedError, match="is not the one released"):
+        _prepared(settings, folder, "plan_b.toml", "University X")
+    view.unlink()
+    with pytest.raises(RefusedError, match="is missing"):
+        _prepared(settings, folder, "plan_b.toml", "University X")
+    view.write_bytes(original)  # restored from a backup: checked again
+    with pytest.raises(RefusedError, match="only in combination"):
+        _prepared(settings, folder, "plan_b.toml", "University X")
