@@ -295,7 +295,7 @@ def _pseudonym_plan(qis: list[str], hierarchies: dict[str, str], *, linked: bool
             f"[levels.{q}]\nmin = {lv}\nmax = {lv}"
             for q, lv in (("age", 1), ("region", 0))
             if q in qis
-        ),  # fmt: skip
+        ),
         "[[identifiers]]",
         'column = "resident_id"',
         'action = "pseudonymize"',
@@ -427,3 +427,37 @@ def test_a_view_changed_on_disk_is_refused(office: tuple[Settings, Path]) -> Non
     view.write_bytes(original)  # restored from a backup: checked again
     with pytest.raises(RefusedError, match="only in combination"):
         _prepared(settings, folder, "plan_b.toml", "University X")
+
+
+def test_the_mosaic_command(
+    office: tuple[Settings, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from custodes.cli import main
+
+    settings, folder = office
+    monkeypatch.setenv("CUSTODES_GOVERNANCE_POLICY", settings.governance_policy)
+    a = _prepared(settings, folder, "plan_a.toml", "University X")
+    _released(settings, a, "University X")
+    safe = _prepared(settings, folder, "plan_b_safe.toml", "University X")
+    capsys.readouterr()
+    base = ["--as", "pat", "--workspace", str(settings.workspace)]
+    assert main(["mosaic", safe, *base]) == 0
+    table = capsys.readouterr().out
+    assert "PASSED" in table and "releases held: 1" in table and f"request {a}" in table
+    assert main(["mosaic", safe, "--format", "json", *base]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "passed"
+    assert [r["request"] for r in data["releases"]] == [a]
+    assert data["figures"]["sensitive"]["diagnosis"]["lowered"] == 0
+    page = folder / "mosaic.html"
+    assert main(["mosaic", safe, "--format", "html", "--output", str(page), *base]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "组合风险" in html and "Mosaic risk" in html and a in html
+    for person in _population()[:50]:  # no value of any record
+        assert person["resident_id"] not in html
+    # A request with no prepared file, and a bad format: exit 2 with the fix.
+    assert main(["mosaic", "nosuchrequest", *base]) == 2
+    assert main(["mosaic", safe, "--format", "xml", *base]) == 2
+    assert "choose table, json or html" in capsys.readouterr().err

@@ -195,63 +195,135 @@ class MosaicGate(Acting):
     ) -> dict[str, Any]:
         """Combine ``view`` with the holding, record the check on the ledger, and refuse
         (after recording) when it breaks the policy. The figures."""
-        risk = mosaic_risk([*check.held, view], check.k, min_l=check.min_l, new=len(check.held))
-        k, highest = self._bounds(json.loads(data.roles))
-        problems = _problems(risk, k, highest, self.policy.min_l)
-        holding = self._holding(records, view, data)
-        if holding["grade"] != "general" and details[
-            "sharing_model"
-        ] not in self.policy.sharing.get(holding["grade"], ()):
-            allowed = ", ".join(self.policy.sharing.get(holding["grade"], ())) or "none"
-            problems.append(
-                f"what {recipient!r} would hold is {holding['grade']} data "
-                f"({'; '.join(holding['reasons'])}); {holding['grade']} data goes out only as "
-                f"{allowed}, with the board roles "
-                f"{', '.join(self.policy.board_roles.get(holding['grade'], ())) or 'none'}, "
-                f"not as {details['sharing_model']}"
-            )
-        figures = _figures(risk)
-        considered = [
-            {
-                "release": r.id,
-                "request": r.request_id,
-                "dataset": f"{r.dataset}@{r.dataset_version}",
-                "ledger_index": r.ledger_index,
-            }
-            for r in records
-        ]
-        verdict = {
-            "stage": stage,
-            "recipient": "(anyone: an open publication)"
-            if details["sharing_model"] == "open_publication"
-            else recipient,
-            "releases": considered,
-            "figures": figures,
-            "holding": holding,
-            "verdict": "refused" if problems else "passed",
-            "problems": problems,
-        }
+        verdict = self._judge(check.held, records, view, data, details, recipient, stage)
         with self._change() as session:
             self._record(session, "mosaic.checked", request_id, verdict)
-        if problems:
+        if verdict["problems"]:
             names = ", ".join(
                 f"release {c['release']} ({c['dataset']}, request {c['request']})"
-                for c in considered
+                for c in verdict["releases"]
             )
             raise RefusedError(
                 f"request {request_id}: combined with what {verdict['recipient']} holds "
                 f"({names or 'nothing'}), the release breaks the policy: "
-                + "; ".join(problems)
+                + "; ".join(verdict["problems"])
                 + ". Prepare it with `mosaic_safe = true` in the plan (or --mosaic-safe), "
                 "release fewer columns, or to another recipient."
             )
         return verdict
 
-    def _holding(self, records: Sequence[Any], view: ReleaseView, data: Dataset) -> dict[str, Any]:
+    def _judge(
+        self,
+        held: Sequence[ReleaseView],
+        records: Sequence[Any],
+        view: ReleaseView,
+        data: Dataset,
+        details: Mapping[str, Any],
+        recipient: str,
+        stage: str,
+    ) -> dict[str, Any]:
+        """The figures of ``view`` combined with ``held``, the holding's grade, and how
+        they break the policy (nothing recorded)."""
+        k, highest = self._bounds(json.loads(data.roles))
+        risk = mosaic_risk([*held, view], k, min_l=self.policy.min_l, new=len(held))
+        problems = _problems(risk, k, highest, self.policy.min_l)
+        holding = self._holding(records, held, view, data)
+        level = holding["grade"]
+        model = details["sharing_model"]
+        if level != "general" and model not in self.policy.sharing.get(level, ()):
+            allowed = ", ".join(self.policy.sharing.get(level, ())) or "none"
+            roles = ", ".join(self.policy.board_roles.get(level, ())) or "none"
+            problems.append(
+                f"what {recipient} would hold is {level} data ({'; '.join(holding['reasons'])}); "
+                f"{level} data goes out only as {allowed} (board roles: {roles}), not as {model}"
+            )
+        return {
+            "stage": stage,
+            "recipient": "anyone (an open publication)"
+            if model == "open_publication"
+            else recipient,
+            "releases": [
+                {
+                    "release": r.id,
+                    "request": r.request_id,
+                    "dataset": f"{r.dataset}@{r.dataset_version}",
+                    "ledger_index": r.ledger_index,
+                }
+                for r in records
+            ],
+            "figures": _figures(risk),
+            "holding": holding,
+            "verdict": "refused" if problems else "passed",
+            "problems": problems,
+        }
+
+    def mosaic(self, request_id: str) -> dict[str, Any]:
+        """The combined risk of a prepared request's file with what its recipient holds
+        now (a report: the checks of preparation and release are the ledger's)."""
+        from custodes.errors import ForbiddenError, InvalidInputError
+
+        with self._change() as session:
+            me = self._me(session)
+            row = self._request(session, request_id)
+            if row.requester != self.actor and not self._sees_all(me):
+                raise ForbiddenError(
+                    f"{self.actor!r} may see only its own requests; request {request_id} is "
+                    "another requester's."
+                )
+            details = json.loads(row.details)
+            report = json.loads(row.report or "{}")
+            data = self._dataset(session, row.dataset, row.dataset_version)
+            recipient = str(details.get("recipient") or row.requester)
+            if row.release is not None:
+                recipient = str(json.loads(row.release).get("recipient", recipient))
+        saved = report.get("mosaic")
+        if not saved:
+            raise InvalidInputError(
+                f"request {request_id} has no prepared file: the mosaic check weighs a file "
+                "(prepare it with `custodes request prepare --plan`)."
+            )
+        path = self.preparer.path / "releases" / request_id / CANDIDATE_FILE
+        try:
+            content = path.read_bytes()
+        except OSError:
+            raise RefusedError(
+                f"the prepared view of request {request_id} is missing ({path}); prepare the "
+                "request again."
+            ) from None
+        if hashlib.sha256(content).hexdigest() != saved["view_sha256"]:
+            raise RefusedError(
+                f"the prepared view of request {request_id} is not the one prepared (SHA-256 "
+                "differs); it was changed behind custodes' back. Prepare the request again."
+            )
+        everyone = details["sharing_model"] == "open_publication"
+        with self._change() as session:
+            records = self.preparer.releases.held_in(
+                session, None if everyone else recipient, date.today().isoformat()
+            )
+        records = [
+            r for r in records if r.request_id != request_id and r.sharing_model in FILE_MODELS
+        ]
+        held = [self._held_view(r) for r in records]
+        view = load_view(content, str(path))
+        verdict = self._judge(held, records, view, data, details, recipient, "report")
+        figures = verdict["figures"]
+        figures["sensitive"] = {  # column names are data: those that are personal withheld
+            (name if _shown(name).startswith("'") else f"(withheld {i})"): values
+            for i, (name, values) in enumerate(figures["sensitive"].items(), 1)
+        }
+        return {"request": request_id, "dataset": f"{data.name}@{data.version}", **verdict}
+
+    def _holding(
+        self,
+        records: Sequence[Any],
+        held: Sequence[ReleaseView],
+        view: ReleaseView,
+        data: Dataset,
+    ) -> dict[str, Any]:
         """What the recipient would hold, graded as one table (GB/T 43697-2024 rules of the
         grading policy): people covered, those with sensitive information, the sensitive
         categories and the departments whose data it combines."""
-        views = [*self._plain_views(records), view]
+        views = [*held, view]
         with self._change() as session:
             rows = {(data.name, data.version): data}
             for r in records:
@@ -284,9 +356,6 @@ class MosaicGate(Acting):
             "reasons": reasons,
             "grading_policy": policy.source,
         }
-
-    def _plain_views(self, records: Sequence[Any]) -> list[ReleaseView]:
-        return [self._held_view(r) for r in records]
 
 
 def _problems(risk: MosaicRisk, k: int, highest: float, min_l: int) -> list[str]:
