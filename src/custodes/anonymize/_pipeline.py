@@ -34,6 +34,7 @@ from custodes.anonymize._identifiers import apply_identifier_actions, check_date
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import TCloseness
 from custodes.anonymize._mondrian import LocalRecoding, mondrian
+from custodes.anonymize._mosaic import MosaicCheck, Records, combined_with, records_of, view_of
 from custodes.anonymize._objectives import Objective
 from custodes.anonymize._result import Anonymization
 from custodes.anonymize._revealed import check_revealed, kept_parts, revealed_by
@@ -122,11 +123,17 @@ def prepare_release(
     limits: Limits | None = None,
     columns: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    mosaic: MosaicCheck | None = None,
+    mosaic_safe: bool = False,
 ) -> Anonymization:
     """Search, transform lazily and assess: the release of ``source`` under ``spec``.
 
     The spec must already be validated against the table. ``reading(task)``
     wraps every step that reads the table (see :func:`custodes.io.reading`).
+    With ``mosaic`` the records are read for the mosaic check, and the result
+    carries the release's combination with what the recipient holds; with
+    ``mosaic_safe`` too, the search takes that combination as a constraint
+    (the least-loss transformation whose combination meets the policy).
     """
     limits = limits or Limits()
     with reading(None):
@@ -134,6 +141,31 @@ def prepare_release(
         summary = engine.summarize(source, spec.quasi_identifiers, spec.sensitive)
     if summary.rows == 0:
         raise InvalidInputError(f"{source.name} has no records: there is nothing to anonymize.")
+    records: Records | None = None
+    if mosaic is not None:
+        with reading("reading the records for the mosaic check"):
+            records = records_of(
+                engine,
+                source,
+                summary,
+                sensitive=mosaic.sensitive,
+                person=mosaic.person,
+                dataset=mosaic.dataset,
+                key=mosaic.key,
+            )
+    accept = None
+    if mosaic is not None and records is not None and mosaic_safe:
+        if spec.method == "local":
+            raise SettingError(
+                "the mosaic-safe search weighs global transformations; use the global "
+                "method with --mosaic-safe."
+            )
+        check, kept = mosaic, records
+
+        def accept(generalized: Any, suppressed: Any) -> bool:
+            view = view_of(kept, generalized.class_of, suppressed, name=check.name, link=check.link)
+            return check.accept(combined_with(check, view))
+
     hierarchies = _hierarchies(summary, spec)
     schemes = schemes_for(summary, hierarchies)
     result: SearchResult | None = None
@@ -165,6 +197,7 @@ def prepare_release(
             max_levels=highs,
             progress=progress,
             objective=Objective(spec.objective, LossMetric(spec.gs_factor)),
+            accept=accept,
         )
         mappings = value_mappings(summary, hierarchies, result.levels)
         suppressed = suppressed_labels(
@@ -197,6 +230,7 @@ def prepare_release(
         after=after,
         revealed=tuple(revealed),
         source=source.name,
+        records=records,
     )
 
 

@@ -16,13 +16,14 @@ import pyarrow as pa
 
 from custodes._version import __version__
 from custodes.anonymize._mondrian import LocalRecoding
+from custodes.anonymize._mosaic import Records, view_of
 from custodes.anonymize._revealed import Revealed
 from custodes.anonymize._search import SearchResult
 from custodes.anonymize._spec import AnonymizationSpec
 from custodes.anonymize._utility import Utility
 from custodes.errors import InternalError
 from custodes.io import TableSource
-from custodes.risk import Assessment
+from custodes.risk import Assessment, ReleaseView
 
 if TYPE_CHECKING:
     from custodes.engines import Engine
@@ -58,6 +59,25 @@ class Anonymization:
     rows: int = 0
     """Records in the release."""
     engine: Engine | None = field(default=None, repr=False)
+    records: Records | None = field(default=None, repr=False)
+    """The source's records for the mosaic check (when it was asked for)."""
+
+    def mosaic_view(self, name: str, link: str | None) -> ReleaseView:
+        """The release as the mosaic check sees it (the records must have been read)."""
+        if self.records is None:
+            raise InternalError("the records were not read for the mosaic check")
+        if self.search is not None:
+            return view_of(
+                self.records,
+                self.search.generalized.class_of,
+                self.search.suppressed_classes,
+                name=name,
+                link=link,
+            )
+        if self.local is not None:
+            return view_of(self.records, self.local.part_of_class, None, name=name, link=link)
+        raise InternalError("an anonymization has either a search or a local recoding")
+
     """The engine whose table ``table`` is."""
 
     @property

@@ -32,7 +32,10 @@ from custodes.anonymize._objectives import Objective
 from custodes.errors import InvalidInputError, SettingError
 from custodes.summary import Summary
 
-__all__ = ["SearchResult", "optimal_generalization"]
+__all__ = ["Accept", "SearchResult", "optimal_generalization"]
+
+Accept = Callable[["Generalized", npt.NDArray[np.bool_]], bool]
+"""A further constraint on a transformation: its classes and the classes it suppresses."""
 
 
 @dataclass(frozen=True)
@@ -108,12 +111,17 @@ def optimal_generalization(
     max_nodes: int = 100_000,
     time_limit: float = 60.0,
     objective: Objective | None = None,
+    accept: Accept | None = None,
 ) -> SearchResult:
     """The transformation with the least Loss that meets every model within the limit.
 
     Lattices of up to ``max_nodes`` transformations are searched exactly;
     larger ones by a heuristic (greedy generalization, then local improvement)
     that stops after ``time_limit`` seconds and reports ``optimal=False``.
+
+    ``accept`` is a further constraint (the mosaic check): asked only of a
+    transformation that meets the models and would be the best so far, so the
+    result is the least-loss transformation that also passes it.
     """
     metric = metric or LossMetric()
     objective = objective or Objective("loss", metric)
@@ -139,7 +147,7 @@ def optimal_generalization(
 
     size = math.prod(hi - lo + 1 for lo, hi in zip(lows, highs, strict=True))
     if size > max_nodes:
-        return _heuristic(
+        found = _heuristic(
             summary,
             schemes,
             models,
@@ -151,6 +159,13 @@ def optimal_generalization(
             size,
             time_limit,
         )
+        if accept is not None and not accept(found.generalized, found.suppressed_classes):
+            raise InvalidInputError(
+                f"the lattice ({size:,} transformations) is too large for an exact search, and "
+                "the best transformation found breaks the mosaic check; fix levels "
+                "(min/max levels) to narrow the search."
+            )
+        return found
     nodes = np.array(
         list(itertools.product(*(range(lo, hi + 1) for lo, hi in zip(lows, highs, strict=True)))),
         dtype=np.int64,
@@ -256,6 +271,7 @@ def optimal_generalization(
                 lo = mid
 
     highs_arr = np.asarray(highs, dtype=np.int64)
+    rejected = 0
     best: tuple[float, int, tuple[int, ...]] | None = None
     best_result: tuple[Generalized, npt.NDArray[np.bool_], npt.NDArray[np.float64], int] | None
     best_result = None
@@ -277,6 +293,9 @@ def optimal_generalization(
         score = objective.value(summary, schemes, generalized, suppressed)
         candidate = (round(score, 12), sum(levels), levels)
         if best is None or candidate < best:
+            if accept is not None and not accept(generalized, suppressed):
+                rejected += 1
+                continue
             best = candidate
             per_column = metric.per_column(generalized, schemes, suppressed, leaves)
             best_result = (generalized, suppressed, per_column, records)
@@ -287,6 +306,12 @@ def optimal_generalization(
             + ", ".join(m.describe() for m in models)
             + f" on this table within the suppression limit ({suppression_limit:.2%}, "
             f"{limit:,} records): the table differs too much from the one it was made for."
+        )
+    if (best is None or best_result is None) and rejected:
+        raise InvalidInputError(
+            f"no transformation meets the privacy models and the mosaic check: {rejected:,} "
+            "met the models but combined with what the recipient holds break the policy; "
+            "release fewer quasi-identifiers or sensitive columns, or to another recipient."
         )
     if best is None or best_result is None:
         raise InvalidInputError(

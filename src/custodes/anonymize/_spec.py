@@ -55,6 +55,13 @@ class AnonymizationSpec:
     """What the global search minimises: loss, precision, discernibility, aecs or entropy."""
     method: str = "global"
     """'global' (one level per column, the optimum) or 'local' (Mondrian partitioning)."""
+    linked_pseudonyms: bool = False
+    """In a governed release, pseudonyms (and date shifts) made with the workspace's key,
+    so releases can be joined (longitudinal research); by default each release has its
+    own key and the mosaic check treats releases as unlinkable."""
+    mosaic_safe: bool = False
+    """In a governed release, search for the least-loss transformation whose combination
+    with what the recipient holds meets the policy (not only refuse one that does not)."""
 
     def __post_init__(self) -> None:
         if not self.quasi_identifiers:
@@ -183,6 +190,9 @@ class AnonymizationSpec:
             "gs_factor": self.gs_factor,
             "min_levels": dict(self.min_levels),
             "max_levels": dict(self.max_levels),
+            # Recorded only when set: specs written before them keep their hashes.
+            **({"linked_pseudonyms": True} if self.linked_pseudonyms else {}),
+            **({"mosaic_safe": True} if self.mosaic_safe else {}),
             "hierarchies": {
                 q: (
                     {"builder": h}

@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 _TOP = {
+    "linked_pseudonyms",
+    "mosaic_safe",
     "quasi_identifiers",
     "hierarchies",
     "models",
@@ -261,6 +263,8 @@ def spec_from_mapping(
         method=top.get("method", str, "global"),
         objective=top.get("objective", str, "loss"),
         microaggregation={str(c): str(f) for c, f in top.get("microaggregation", dict, {}).items()},
+        linked_pseudonyms=top.get("linked_pseudonyms", bool, False),
+        mosaic_safe=top.get("mosaic_safe", bool, False),
     )
 
 

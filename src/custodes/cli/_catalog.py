@@ -195,6 +195,28 @@ def catalogroles(
     show(corrected)
 
 
+@catalog_app.command("person-key")
+def catalog_person_key(
+    name: Annotated[str, typer.Argument(help="The dataset's name.")],
+    column: Annotated[
+        str | None,
+        typer.Argument(help="The column holding the person key (omit with --withdraw)."),
+    ] = None,
+    withdraw: Annotated[bool, typer.Option(help="Withdraw the person key.")] = False,
+    as_: AsOpt = None,
+    key: KeyOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Declare the column that identifies a person (e.g. the resident ID) in every version
+    of a dataset (a steward): the mosaic check links the records of datasets that declare
+    one. Without one, a dataset's people are its source rows."""
+    from custodes.errors import SettingError
+
+    if (column is None) != withdraw:
+        raise SettingError("name the person-key column, or give --withdraw (not both).")
+    show(governed(workspace, as_, lambda g: g.declare_person_key(name, column)))
+
+
 @catalog_app.command("list")
 def catalog_list(as_: AsOpt = None, key: KeyOpt = None, workspace: WsOpt = None) -> None:
     """List every dataset version."""

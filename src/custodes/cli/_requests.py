@@ -45,6 +45,10 @@ def request_objectives(
     fee_standard: Annotated[
         str | None, typer.Option(help="The approved fee standard (non-free purposes).")
     ] = None,
+    recipient: Annotated[
+        str | None,
+        typer.Option(help="Who will receive the release (default: the requester)."),
+    ] = None,
     as_: AsOpt = None,
     key: KeyOpt = None,
     workspace: WsOpt = None,
@@ -61,6 +65,7 @@ def request_objectives(
             intended_use=use,
             term_end=term_end,
             fee_standard=fee_standard,
+            recipient=recipient,
         ),
     )
     out.print(f"request {request}: objectives set", markup=False)
@@ -86,12 +91,20 @@ def request_prepare(
     plan: Annotated[
         Path | None, typer.Option(help="The anonymization plan (a spec file) for a file.")
     ] = None,
+    mosaic_safe: Annotated[
+        bool,
+        typer.Option(
+            help="Find the least-loss transformation whose combination with what the "
+            "recipient holds meets the policy (else such a file is refused)."
+        ),
+    ] = False,
     as_: AsOpt = None,
     key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
-    """Run the plan and attach the risk and utility report (a steward); gates checked."""
-    show(governed(workspace, as_, lambda g: g.prepare(request, plan)))
+    """Run the plan and attach the risk and utility report (a steward); gates checked,
+    the mosaic check among them."""
+    show(governed(workspace, as_, lambda g: g.prepare(request, plan, mosaic_safe=mosaic_safe)))
 
 
 @request_app.command("submit")
@@ -199,3 +212,68 @@ def request_list(as_: AsOpt = None, key: KeyOpt = None, workspace: WsOpt = None)
     """List the requests and their states."""
     rows = governed(workspace, as_, lambda g: g.requests())
     show([{"id": r.id, "state": r.state, "dataset": r.dataset} for r in rows])
+
+
+@app.command("mosaic")
+def mosaic_command(
+    request: Annotated[str, typer.Argument(help="The request's id (prepared as a file).")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="Output format: table, json or html.")
+    ] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write the report to this file.")] = None,
+    as_: AsOpt = None,
+    key: KeyOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """The combined risk of a request's prepared file with what its recipient holds now:
+    the releases involved, combined k, risk and l, and the holding's grade."""
+    import json
+
+    from custodes._files import write_atomic
+    from custodes.cli._app import err
+    from custodes.cli._render import write_text
+    from custodes.errors import SettingError
+    from custodes.report import render_mosaic_html
+
+    if output_format not in ("table", "json", "html"):
+        raise SettingError(f"--format {output_format!r}: choose table, json or html.")
+    data = governed(workspace, as_, lambda g: g.mosaic(request))
+    if output_format == "json":
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    elif output_format == "html":
+        text = render_mosaic_html(data)
+    else:
+        text = _mosaic_table(data)
+    if output is None:
+        write_text(out, text)
+    else:
+        write_atomic(output, text)
+        err.print(f"wrote {output}", markup=False, highlight=False)
+
+
+def _mosaic_table(data: dict[str, object]) -> str:
+    """The mosaic report as plain lines for a terminal."""
+    figures: dict[str, object] = data["figures"]  # type: ignore[assignment]
+    holding: dict[str, object] = data["holding"]  # type: ignore[assignment]
+    releases: list[dict[str, object]] = data["releases"]  # type: ignore[assignment]
+    lines = [
+        f"request {data['request']} ({data['dataset']}) for {data['recipient']}: "
+        f"{str(data['verdict']).upper()}",
+        f"releases held: {len(releases)}",
+        *(f"  release {r['release']}  {r['dataset']}  request {r['request']}" for r in releases),
+        f"people {figures['people']:,}  combined k {figures['k']}  below k {figures['below_k']:,}"
+        f"  highest risk {figures['highest_risk']}  average risk {figures['average_risk']}",
+    ]
+    sensitive: dict[str, dict[str, object]] = figures["sensitive"]  # type: ignore[assignment]
+    for name, s in sensitive.items():
+        lines.append(
+            f"  {name}: highest posterior {s['highest_posterior']}, combined l {s['min_l']}, "
+            f"pinned {s['pinned']:,}, only in combination {s['lowered']:,}"
+        )
+    lines.append(
+        f"holding: {holding['people']:,} people, grade {holding['grade']}"
+        + (f" ({'; '.join(holding['reasons'])})" if holding["reasons"] else "")  # type: ignore[arg-type]
+    )
+    problems: list[str] = data["problems"]  # type: ignore[assignment]
+    lines.extend(f"problem: {p}" for p in problems)
+    return "\n".join(lines) + "\n"

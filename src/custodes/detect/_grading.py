@@ -51,10 +51,18 @@ class GradingPolicy:
     """Sensitive categories that make any table holding them core data."""
     core_people: int = 0
     """A table about more people than this is core data (0: no such rule)."""
+    important_departments: int = 0
+    """What one recipient holds is at least important data when it combines personal data
+    of more departments than this (the mosaic check's holding; 0: no such rule)."""
     source: str = "built-in defaults"
 
     def __post_init__(self) -> None:
-        for name in ("important_people", "important_sensitive_people", "core_people"):
+        for name in (
+            "important_people",
+            "important_sensitive_people",
+            "core_people",
+            "important_departments",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise SettingError(
@@ -78,6 +86,7 @@ class GradingPolicy:
             "important_categories": list(self.important_categories),
             "core_categories": list(self.core_categories),
             "core_people": self.core_people,
+            "important_departments": self.important_departments,
         }
 
 

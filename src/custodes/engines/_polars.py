@@ -210,6 +210,24 @@ class PolarsSummaryOps:
         )
         return source_like(frame, table)
 
+    def row_codes(self, table: Table, columns: Sequence[str]) -> list[tuple[IntArray, pa.Array]]:
+        """Each row's code per column (row order kept) and the distinct values as text."""
+        frame = frame_of(table)
+        keys = [f"k{j}" for j in range(len(columns))]
+        schema = frame.collect_schema()
+        text = [
+            (pl.col(name) if schema[name] == pl.String else pl.col(name).cast(pl.String)).alias(key)
+            for name, key in zip(columns, keys, strict=True)
+        ]
+        data = frame.select(text).collect(engine="streaming")
+        out: list[tuple[IntArray, pa.Array]] = []
+        for key in keys:
+            series = data.get_column(key)
+            physical = series.cast(pl.Categorical(pl.Categories.random())).to_physical()
+            codes, size = _dense(_codes(physical))
+            out.append((codes, text_arrow(series.gather(_first_index(codes, size)))))
+        return out
+
     def summarize(
         self,
         table: Table,

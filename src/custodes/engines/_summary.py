@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from custodes.io import TableSource
@@ -66,4 +68,11 @@ class SummaryOps(Protocol):
         self, table: TableSource, like: TableSource, columns: Sequence[str]
     ) -> TableSource:
         """``table`` with ``columns`` read as ``like`` holds them (an integer 1 is a float 1.0)."""
+        ...
+
+    def row_codes(
+        self, table: TableSource, columns: Sequence[str]
+    ) -> list[tuple[npt.NDArray[np.int64], pa.Array]]:
+        """Per column, in the table's row order: each row's code and the distinct values as
+        text (code i is ``values[i]``; a null is a null value). One scan of ``columns``."""
         ...

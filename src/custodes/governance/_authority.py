@@ -55,6 +55,8 @@ _ROLES: dict[str, tuple[str, ...]] = {
     "department.added": ("admin", "steward"),
     "dataset.registered": ("steward",),
     "dataset.roles_corrected": ("steward",),
+    "dataset.person_key": ("steward",),
+    "mosaic.checked": tuple(dict.fromkeys((*STEPS["processing"].roles, *STEPS["release"].roles))),
     "request.filed": ("requester",),
     "request.decided": STEPS["a decision"].roles,
     "fee_standard.proposed": ("steward",),

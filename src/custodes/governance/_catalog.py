@@ -93,6 +93,7 @@ class Catalog(Acting):
                 columns=json.dumps([c.name for c in scanned.columns], ensure_ascii=False),
                 roles=json.dumps(
                     {
+                        **_person_key(latest, [c.name for c in scanned.columns]),
                         **scanned.roles(),
                         "categories": sorted(
                             {cat for c in scanned.columns for cat in c.sensitive_categories}
@@ -124,6 +125,30 @@ class Catalog(Acting):
             if roles:
                 self._correct(session, row, roles, reason or "")
             return dataset_dict(row)
+
+    def declare_person_key(self, dataset: str, column: str | None) -> dict[str, Any]:
+        """Declare which column of ``dataset`` holds the person key (for example the
+        resident ID), in every version (a steward; None withdraws it). Records of two
+        datasets that both declare one are the same person when their keys are equal: the
+        mosaic check links them. Without one, a dataset's people are its source rows."""
+        with self._change() as session:
+            self._need(session, "steward")
+            latest = self._dataset(session, dataset)
+            rows = session.execute(select(Dataset).where(Dataset.name == dataset)).scalars()
+            for row in rows:
+                if column is not None and column not in json.loads(row.columns):
+                    raise RefusedError(
+                        f"dataset {dataset!r} version {row.version} has no column {column!r}; "
+                        "name one of its columns as the person key."
+                    )
+                roles = json.loads(row.roles)
+                if column is None:
+                    roles.pop("person_key", None)
+                else:
+                    roles["person_key"] = column
+                row.roles = json.dumps(roles, ensure_ascii=False)
+            self._record(session, "dataset.person_key", dataset, {"column": column})
+            return dataset_dict(latest)
 
     def correct_roles(
         self,
@@ -179,6 +204,14 @@ class Catalog(Acting):
         with self._change() as session:
             self._me(session)
             return dataset_dict(self._dataset(session, name, version))
+
+
+def _person_key(latest: Dataset | None, columns: list[str]) -> dict[str, str]:
+    """The person key a dataset declared, carried to its new version when still a column."""
+    if latest is None:
+        return {}
+    key = json.loads(latest.roles).get("person_key")
+    return {"person_key": key} if key in columns else {}
 
 
 def source_options(has_header: bool | None) -> dict[str, Any]:

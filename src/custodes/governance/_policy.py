@@ -60,6 +60,9 @@ class GovernancePolicy:
     sensitive_min_k: int = 10
     """For a dataset holding sensitive personal information."""
     sensitive_max_highest_risk: float = 0.1
+    min_l: int = 2
+    """The fewest sensitive values a release may leave a person in combination with what
+    its recipient holds (the mosaic check); 2: nobody's value is pinned down."""
     monitoring_days: int = 90
     """Days after a release until its monitoring review is due."""
     # DP budget defaults (rho-zCDP), from published practice:
@@ -86,6 +89,8 @@ class GovernancePolicy:
         where = f"governance policy {self.source}"
         if self.quorum < 1:
             raise SettingError(f"{where}: quorum must be at least 1.")
+        if self.min_l < 1:
+            raise SettingError(f"{where}: min_l must be at least 1 (1: no l-rule).")
         for grade in ("general", "important", "core"):
             for role in self.board_roles.get(grade, ()):
                 if role not in BOARD_ROLES:
@@ -122,6 +127,7 @@ class GovernancePolicy:
             "max_highest_risk": self.max_highest_risk,
             "sensitive_min_k": self.sensitive_min_k,
             "sensitive_max_highest_risk": self.sensitive_max_highest_risk,
+            "min_l": self.min_l,
             "monitoring_days": self.monitoring_days,
             "dp_recipient_rho": dict(self.dp_recipient_rho),
             "dp_dataset_rho": dict(self.dp_dataset_rho),
@@ -137,6 +143,7 @@ _KEYS = {
     "max_highest_risk": float,
     "sensitive_min_k": int,
     "sensitive_max_highest_risk": float,
+    "min_l": int,
     "monitoring_days": int,
     "dp_delta": float,
 }

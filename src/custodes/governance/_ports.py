@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from custodes._files import StagedFile
     from custodes.anonymize import Anonymization, AnonymizationSpec
+    from custodes.anonymize._mosaic import MosaicCheck
     from custodes.detect import ScanResult
     from custodes.ledger import Ledger
     from custodes.settings import Settings
@@ -52,8 +53,14 @@ class ReleaseBook(Protocol):
         term_end: str,
         released_at: str,
         ledger_index: int,
+        view_sha256: str | None = None,
     ) -> str:
         """Record a release; its id."""
+        ...
+
+    def held_in(self, session: Session, recipient: str | None, today: str) -> Sequence[Any]:
+        """The release records ``recipient`` holds (its live releases and every live open
+        publication; None: every live release), oldest first."""
         ...
 
     def revoke(self, session: Session, request_id: str, *, at: str, reason_sha256: str) -> None:
@@ -125,6 +132,9 @@ class Preparer(Protocol):
         read_options: Mapping[str, Any] | None = None,
         record: bool = True,
         columns: Sequence[str] | None = None,
+        mosaic: MosaicCheck | None = None,
+        mosaic_safe: bool = False,
     ) -> Anonymization:
-        """Run a plan on a source into a staged file that the caller commits."""
+        """Run a plan on a source into a staged file that the caller commits (reading the
+        records the mosaic check needs, and with ``mosaic_safe`` taking it as a constraint)."""
         ...

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,16 @@ from sqlalchemy import select
 
 from custodes._files import StagedFile, text_sha256
 from custodes.errors import RefusedError
-from custodes.governance._base import Acting, now
+from custodes.governance._base import now
 from custodes.governance._catalog import source_options
 from custodes.governance._gates import candidate_of, check_gates
+from custodes.governance._mosaic import (
+    CANDIDATE_FILE,
+    VIEW_FILE,
+    MosaicGate,
+    per_release,
+    write_view,
+)
 from custodes.governance._workflow import STEPS
 from custodes.store import Dataset, Decision
 
@@ -30,11 +38,15 @@ __all__ = ["FILE_MODELS", "Preparation", "recipient_manifest"]
 FILE_MODELS = ("open_publication", "file_under_agreement")
 
 
-class Preparation(Acting):
+class Preparation(MosaicGate):
     """The steward's preparation of a request and its release."""
 
     def prepare(
-        self, request_id: str, plan: str | os.PathLike[str] | None = None
+        self,
+        request_id: str,
+        plan: str | os.PathLike[str] | None = None,
+        *,
+        mosaic_safe: bool = False,
     ) -> dict[str, Any]:
         """Run the anonymization plan (a spec file) and attach the risk and utility report.
 
@@ -44,6 +56,11 @@ class Preparation(Acting):
         yet submitted) or sent back by a reviewer is prepared again: the new
         plan, report and file replace the old, and after a send-back the board
         reviews it in a new round (earlier decisions no longer count).
+
+        A file is checked against what its recipient holds (the mosaic check, see
+        :class:`~custodes.governance._mosaic.MosaicGate`); with ``mosaic_safe`` (or
+        ``mosaic_safe = true`` in the plan) the search finds the least-loss
+        transformation whose combination meets the policy.
         """
         with self._change() as session:
             self._need(session, *STEPS["processing"].roles)
@@ -51,6 +68,7 @@ class Preparation(Acting):
             self._step(row, "processing")
             details = json.loads(row.details)
             data = self._dataset(session, row.dataset, row.dataset_version)
+            recipient = str(details.get("recipient") or row.requester)
         model = details["sharing_model"]
         report: dict[str, Any]
         plan_record: dict[str, Any]
@@ -63,14 +81,33 @@ class Preparation(Acting):
                         f"request {request_id} shares a file: processing needs an anonymization "
                         "plan (a spec file, --plan)."
                     )
-                spec, spec_path = self._load_plan(plan)
+                spec, spec_path = self._load_plan(plan, request_id)
                 source = self._checked_source(data)
+                check, held = self.mosaic_check(request_id, data, details, spec, recipient)
+                safe = mosaic_safe or spec.mosaic_safe
                 # Written under a temporary name, renamed as the preparation commits.
                 staged = stack.enter_context(
                     StagedFile(self._artifact_path(request_id, "staged", source))
                 )
-                made = self._make_file(data, source, spec, details, staged)
+                made = self._make_file(data, source, spec, details, staged, check, safe)
                 self._gates(data, details, made, staged)
+                view = made.mosaic_view(check.name, check.link)
+                mosaic = self.mosaic_verdict(
+                    check,
+                    held,
+                    view,
+                    request_id=request_id,
+                    data=data,
+                    details=details,
+                    recipient=recipient,
+                    stage="prepare",
+                )
+                candidate = stack.enter_context(
+                    StagedFile(
+                        self._artifact_path(request_id, "staged", source).with_name(CANDIDATE_FILE)
+                    )
+                )
+                view_sha256 = write_view(view, candidate.temp)
                 artifact = made.output_sha256
                 report = {
                     "k_anonymity": made.after.k_anonymity,
@@ -82,8 +119,19 @@ class Preparation(Acting):
                     "rows_out": made.rows,
                     "columns_out": list(made.table.columns),
                     "manifest_sha256": text_sha256(made.manifest_json()),
+                    "mosaic": {
+                        "recipient": mosaic["recipient"],
+                        "releases": [c["release"] for c in mosaic["releases"]],
+                        "k": mosaic["figures"]["k"],
+                        "highest_risk": mosaic["figures"]["highest_risk"],
+                        "holding_grade": mosaic["holding"]["grade"],
+                        "mosaic_safe": safe,
+                        "view_sha256": view_sha256,
+                    },
                 }
                 plan_record = {"spec_path": str(spec_path), "spec_sha256": spec.sha256()}
+                if safe and made.search is not None:  # the release reproduces these levels
+                    plan_record["levels"] = list(made.search.levels)
                 # The ledger names the plan by its hash: no path of this machine.
                 plan_entry: dict[str, Any] = {"spec_sha256": spec.sha256()}
             else:
@@ -124,14 +172,23 @@ class Preparation(Acting):
                     },
                 )
                 if staged is not None:
-                    staged.commit()  # the last step before the commit; undone if it fails
+                    staged.commit()  # the last steps before the commit; undone if they fail
+                    candidate.commit()
         return report
 
     def _make_file(
-        self, data: Dataset, source: Path, spec: Any, details: Mapping[str, Any], staged: StagedFile
+        self,
+        data: Dataset,
+        source: Path,
+        spec: Any,
+        details: Mapping[str, Any],
+        staged: StagedFile,
+        check: Any,
+        mosaic_safe: bool = False,
     ) -> Any:
         """Run the plan on the dataset into ``staged``: the requested columns only, read as
-        the dataset was registered. Preparation and release make the same file this way."""
+        the dataset was registered, with the records the mosaic ``check`` reads.
+        Preparation and release make the same file this way."""
         return self.preparer.anonymize(
             source,
             spec,
@@ -139,16 +196,21 @@ class Preparation(Acting):
             record=False,
             columns=details["columns"],
             read_options=source_options(data.has_header),
+            mosaic=check,
+            mosaic_safe=mosaic_safe,
         )
 
-    def _load_plan(self, plan: str | os.PathLike[str]) -> tuple[Any, Path]:
+    def _load_plan(self, plan: str | os.PathLike[str], request_id: str) -> tuple[Any, Path]:
+        """The plan, its pseudonyms keyed for this request's release alone (unless it sets
+        ``linked_pseudonyms``), and its path."""
         from custodes.anonymize import load_spec
         from custodes.anonymize._identifiers import KEY_ENV
 
         path = Path(plan).resolve()
         key = self.preparer.path / "keys" / "pseudonym.key"
         hint = f"save it as {str(key)!r} (the workspace's pseudonym key), or set {KEY_ENV}"
-        return load_spec(path, str(key) if key.exists() else None, key_hint=hint), path
+        spec = load_spec(path, str(key) if key.exists() else None, key_hint=hint)
+        return per_release(spec, request_id), path
 
     def _checked_source(self, data: Dataset) -> Path:
         return self.checked_source(data.name, data.version, data.source, data.content_sha256)
@@ -194,21 +256,27 @@ class Preparation(Acting):
             data = self._dataset(session, row.dataset, row.dataset_version)
         path = None
         made = None
+        view_sha256: str | None = None
+        kept: StagedFile | None = None
         with ExitStack() as stack:
             staged: StagedFile | None = None
             if details["sharing_model"] in FILE_MODELS:
-                spec, _ = self._load_plan(plan["spec_path"])
+                spec, _ = self._load_plan(plan["spec_path"], request_id)
                 if spec.sha256() != plan["spec_sha256"]:
                     raise RefusedError(
                         f"the plan of request {request_id} changed since it was approved "
                         "(spec SHA-256 differs); prepare and review it again."
                     )
+                if "levels" in plan:  # a mosaic-safe plan: the levels the review approved
+                    fixed = dict(zip(spec.quasi_identifiers, plan["levels"], strict=True))
+                    spec = replace(spec, min_levels=fixed, max_levels=fixed)
                 source = self._checked_source(data)
+                check, held = self.mosaic_check(request_id, data, details, spec, recipient)
                 path = self._artifact_path(request_id, "release", source)
                 # Written under a temporary name: release.csv appears only as the release
                 # commits (a kill in between leaves what `custodes doctor` reports).
                 staged = stack.enter_context(StagedFile(path))
-                made = self._make_file(data, source, spec, details, staged)
+                made = self._make_file(data, source, spec, details, staged, check)
                 if made.output_sha256 != row.artifact_sha256:
                     raise RefusedError(
                         f"the release of request {request_id} does not reproduce the approved "
@@ -223,6 +291,20 @@ class Preparation(Acting):
                     what=f"the release of request {request_id}",
                 )
                 check_gates(candidate, ["no_checked_identifiers"])
+                # What the recipient holds may have changed since the review.
+                view = made.mosaic_view(check.name, check.link)
+                self.mosaic_verdict(
+                    check,
+                    held,
+                    view,
+                    request_id=request_id,
+                    data=data,
+                    details=details,
+                    recipient=recipient,
+                    stage="release",
+                )
+                kept = stack.enter_context(StagedFile(path.with_name(VIEW_FILE)))
+                view_sha256 = write_view(replace(view, name=request_id), kept.temp)
             with self._change() as session:
                 self._need(session, *STEPS["release"].roles)
                 row = self._request(session, request_id)
@@ -251,6 +333,8 @@ class Preparation(Acting):
                         # what the recipient may read: DP access checks its grant by these
                         "sharing_model": details["sharing_model"],
                         "columns": list(details["columns"]),
+                        # what the mosaic check reads of it (beside the file, hash-checked)
+                        **({"view_sha256": view_sha256} if view_sha256 else {}),
                     },
                 )
                 generalization, cuts = _generalization(made)
@@ -269,6 +353,7 @@ class Preparation(Acting):
                     term_end=details["term_end"],
                     released_at=record["released_at"],
                     ledger_index=index,
+                    view_sha256=view_sha256,
                 )
                 if staged is not None and made is not None and path is not None:
                     # The file and the recipient's manifest beside it: the last steps
@@ -282,6 +367,8 @@ class Preparation(Acting):
                     )
                     staged.commit()
                     manifest.commit()
+                    if kept is not None:
+                        kept.commit()
         return record
 
 

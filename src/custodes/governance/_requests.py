@@ -64,8 +64,12 @@ class Requests(Catalog):
         intended_use: str,
         term_end: str,
         fee_standard: str | None = None,
+        recipient: str | None = None,
     ) -> None:
-        """State what is wanted and why (the requester)."""
+        """State what is wanted and why (the requester), and who will receive it (default:
+        the requester; the mosaic check weighs what that recipient holds)."""
+        if recipient is not None and not recipient.strip():
+            raise SettingError("the recipient is empty; name who will receive the release.")
         if purpose not in PURPOSES:
             raise SettingError(f"purpose {purpose!r}: choose one of {', '.join(PURPOSES)}.")
         if sharing_model not in SHARING_MODELS:
@@ -117,13 +121,19 @@ class Requests(Catalog):
                 intended_use=intended_use,
                 term_end=end.isoformat(),
                 fee_standard=fee_standard,
+                recipient=recipient,
             )
             row.details = json.dumps(objectives.to_dict(), ensure_ascii=False)
             self._move(
                 session,
                 row,
                 "objectives_set",
-                {"purpose": purpose, "sharing_model": sharing_model, "columns": list(columns)},
+                {
+                    "purpose": purpose,
+                    "sharing_model": sharing_model,
+                    "columns": list(columns),
+                    **({"recipient": recipient} if recipient else {}),
+                },
             )
 
     def identify(

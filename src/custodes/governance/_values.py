@@ -26,6 +26,8 @@ class Objectives:
     term_end: str
     """The last day of the terms (YYYY-MM-DD)."""
     fee_standard: str | None
+    recipient: str | None = None
+    """Who will receive the release (the mosaic check's holder; None: the requester)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form kept in the request's details."""
@@ -36,6 +38,7 @@ class Objectives:
             "intended_use": self.intended_use,
             "term_end": self.term_end,
             "fee_standard": self.fee_standard,
+            **({"recipient": self.recipient} if self.recipient else {}),
         }
 
     @classmethod
@@ -50,6 +53,7 @@ class Objectives:
             intended_use=details["intended_use"],
             term_end=details["term_end"],
             fee_standard=details.get("fee_standard"),
+            recipient=details.get("recipient"),
         )
 
 

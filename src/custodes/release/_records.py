@@ -43,6 +43,9 @@ class ReleaseRecord:
     revoked_at: str | None
     revocation_sha256: str | None
     expired_at: str | None
+    view_sha256: str | None = None
+    """The SHA-256 of the release's mosaic view (None: no file, or released before views
+    were kept)."""
 
     @property
     def active(self) -> bool:
@@ -71,6 +74,7 @@ class ReleaseRecord:
             "revoked_at": self.revoked_at,
             "revocation_sha256": self.revocation_sha256,
             "expired_at": self.expired_at,
+            "view_sha256": self.view_sha256,
         }
 
     @classmethod
@@ -95,6 +99,7 @@ class ReleaseRecord:
             revoked_at=row.revoked_at,
             revocation_sha256=row.revocation_sha256,
             expired_at=row.expired_at,
+            view_sha256=row.view_sha256,
         )
 
 
@@ -121,6 +126,7 @@ class ReleaseBook:
         term_end: str,
         released_at: str,
         ledger_index: int,
+        view_sha256: str | None = None,
     ) -> str:
         """Record a release in ``session``'s transaction; its id."""
         release_id = new_id(16)
@@ -144,6 +150,7 @@ class ReleaseBook:
                 term_end=term_end,
                 released_at=released_at,
                 ledger_index=ledger_index,
+                view_sha256=view_sha256,
             )
         )
         return release_id
@@ -187,6 +194,23 @@ class ReleaseBook:
         query = select(Release).where(Release.recipient == recipient)
         if active_only:
             query = query.where(Release.revoked_at.is_(None), Release.expired_at.is_(None))
+        return [ReleaseRecord.from_row(r) for r in session.execute(_ordered(query)).scalars()]
+
+    @staticmethod
+    def held_in(session: Session, recipient: str | None, today: str) -> list[ReleaseRecord]:
+        """What ``recipient`` holds (the mosaic check's input), oldest first: its releases
+        neither revoked nor expired (by mark or by their term's end before ``today``,
+        YYYY-MM-DD), and every open publication likewise (anyone holds those). With
+        None: every such release, to anyone."""
+        query = select(Release).where(
+            Release.revoked_at.is_(None),
+            Release.expired_at.is_(None),
+            Release.term_end >= today,
+        )
+        if recipient is not None:
+            query = query.where(
+                (Release.recipient == recipient) | (Release.sharing_model == "open_publication")
+            )
         return [ReleaseRecord.from_row(r) for r in session.execute(_ordered(query)).scalars()]
 
     def all(self) -> list[ReleaseRecord]:

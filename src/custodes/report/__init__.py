@@ -1,6 +1,10 @@
 """Reports a reviewer can read: self-contained HTML with inline SVG charts."""
 
-from custodes.report._governance import render_audit_html, render_disclosure_html
+from custodes.report._governance import (
+    render_audit_html,
+    render_disclosure_html,
+    render_mosaic_html,
+)
 from custodes.report._html import render_assessment_html
 from custodes.report._release import (
     fold_rare,
@@ -16,6 +20,7 @@ __all__ = [
     "render_assessment_html",
     "render_audit_html",
     "render_disclosure_html",
+    "render_mosaic_html",
     "render_release_html",
     "render_scan_html",
     "smallest_shown",

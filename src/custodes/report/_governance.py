@@ -8,7 +8,7 @@ from typing import Any
 
 from custodes.report._svg import h, html_page, paragraph, table
 
-__all__ = ["render_audit_html", "render_disclosure_html"]
+__all__ = ["render_audit_html", "render_disclosure_html", "render_mosaic_html"]
 
 
 def _page(
@@ -128,4 +128,64 @@ def render_audit_html(report: Mapping[str, Any]) -> str:
         "Every figure is computed from the ledger, replayed"
         + (f" ({report['ledger_size']:,} entries)" if "ledger_size" in report else "")
         + "; in a workspace every record of the store is reconciled with it.",
+    )
+
+
+def render_mosaic_html(report: Mapping[str, Any]) -> str:
+    """The mosaic check of a request (see :meth:`custodes.governance.Governance.mosaic`):
+    bilingual headings, counts and probabilities only, never a value."""
+    figures, holding = report["figures"], report["holding"]
+    verdict = report["verdict"]
+    sensitive = [
+        {"column": name, **values} for name, values in figures.get("sensitive", {}).items()
+    ]
+    summary = paragraph(
+        f"Request {report['request']} ({report['dataset']}) combined with what "
+        f"{report['recipient']} holds: {verdict}. "
+        f"请求 {report['request']} 与接收方已持有数据的组合风险："
+        f"{'通过' if verdict == 'passed' else '拒绝'}。"
+    )
+    problems = (
+        "<ul>" + "".join(f"<li>{h(p)}</li>" for p in report["problems"]) + "</ul>"
+        if report["problems"]
+        else paragraph("The combination meets the policy. 组合满足策略要求。")
+    )
+    return _page(
+        f"Mosaic risk of request {report['request']} · 组合风险",
+        [
+            f"<section><h2>{h('Verdict · 结论')}</h2>{summary}{problems}</section>",
+            _section(
+                "Releases held · 已持有的发布",
+                "Releases to the recipient neither revoked nor expired, and open publications",
+                report["releases"],
+                ["release", "request", "dataset", "ledger_index"],
+            ),
+            _section(
+                "Combined identity risk · 组合重识别风险",
+                "Over every person in any of the releases",
+                [figures],
+                ["people", "k", "below_k", "highest_risk", "average_risk"],
+            ),
+            _section(
+                "Sensitive attributes · 敏感属性",
+                "Per sensitive column: the sharpest posterior, the fewest values left, the "
+                "people pinned down, and those left below l only in combination",
+                sensitive,
+                ["column", "highest_posterior", "min_l", "pinned", "below_l", "lowered"],
+            ),
+            _section(
+                "The holding, graded · 持有数据的分级",
+                f"What the recipient would hold, graded with {holding['grading_policy']}",
+                [
+                    {
+                        **holding,
+                        "categories": ", ".join(holding["categories"]) or "—",
+                        "departments": ", ".join(holding["departments"]),
+                    }
+                ],
+                ["people", "sensitive_people", "categories", "departments", "grade"],
+            ),
+        ],
+        note="Figures are computed from the release records and the views kept beside them; "
+        "no value of any record is shown.",
     )

@@ -284,4 +284,7 @@ class Release(Base):
     revoked_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
     revocation_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """SHA-256 of the written reason of the revocation."""
+    view_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the release's mosaic view (``view.npz`` beside the file; None: no file,
+    or released before views were kept)."""
     expired_at: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from custodes._files import StagedFile, text_sha256, write_atomic
+from custodes.anonymize._mosaic import MosaicCheck
 from custodes.anonymize._pipeline import Limits, check_aggregations, prepare_release
 from custodes.anonymize._result import Anonymization
 from custodes.anonymize._spec import AnonymizationSpec
@@ -185,6 +186,8 @@ class TablesFace(WorkspaceCore):
         read_options: Mapping[str, Any] | None = None,
         record: bool = True,
         columns: Sequence[str] | None = None,
+        mosaic: MosaicCheck | None = None,
+        mosaic_safe: bool = False,
     ) -> Anonymization:
         """Find the optimal generalization meeting ``spec`` and apply it to the table.
 
@@ -229,6 +232,8 @@ class TablesFace(WorkspaceCore):
             limits=self._limits(),
             columns=columns,
             progress=progress,
+            mosaic=mosaic,
+            mosaic_safe=mosaic_safe,
         )
         with ExitStack() as stack:
             staged: StagedFile | None = None

@@ -1,0 +1,368 @@
+"""Mosaic risk: what a recipient learns from several releases of the same people.
+
+Each release is seen as a :class:`ReleaseView`: for every record, the person it
+belongs to (the source row, or a declared person key, as integers), its
+equivalence class in that release (the records that share its generalized
+quasi-identifiers) and the codes of its released sensitive values (one coding
+shared by all the releases).
+
+Two attacker models (Ganta, Kasiviswanathan and Smith, KDD 2008):
+
+- **linkable releases** (the same pseudonym key, or a shared record
+  identifier: views with the same ``link``) are joined record by record, so a
+  person's combined class is the set of people who share its class in every
+  release of the group (absence from a release is seen too);
+- **unlinkable groups** are intersected: an attacker who knows a target's
+  quasi-identifiers knows its class in each group, and keeps only the
+  sensitive values present in all of them (the composition attack). The
+  posterior of a value is its share, in one of the target's classes, of the
+  records whose value is still possible; the attacker keeps the sharpest. A
+  release combined with itself gives its own figures, and adding a release
+  never lowers them.
+
+The work is proportional to the distinct combinations of classes, after one
+pass over the records. Figures are counts and probabilities, never values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from custodes.errors import InvalidInputError
+
+__all__ = [
+    "MosaicRisk",
+    "ReleaseView",
+    "SensitiveMosaic",
+    "combination_ids",
+    "distinct_people",
+    "keyed_codes",
+    "load_view",
+    "mosaic_risk",
+    "save_view",
+]
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """One release as the mosaic check sees it (see the module's description)."""
+
+    name: str
+    person: IntArray
+    klass: IntArray
+    sensitive: Mapping[str, IntArray] = field(default_factory=dict)
+    link: str | None = None
+    """Views with the same link can be joined record by record (None: with no other)."""
+    basis: str = ""
+    """Whose ``person`` numbers these are: ``"key"`` (keyed hashes of a declared person
+    key, shared by every dataset that declares one) or a dataset's name (its source rows:
+    the same row of any version is the same person)."""
+
+
+@dataclass(frozen=True)
+class SensitiveMosaic:
+    """One sensitive attribute on the combined view."""
+
+    highest_posterior: float
+    """The highest probability an attacker gives one person's value."""
+    min_l: int
+    """The fewest distinct values left to a person after intersection."""
+    pinned: int
+    """People whose value is the only one left (combined l = 1)."""
+    below_l: int = 0
+    """People left fewer than the ``min_l`` values asked for."""
+    lowered: int = 0
+    """People below ``min_l`` only in combination: the new release alone and the others
+    alone each leave them at least ``min_l`` values (0 when no release is new)."""
+
+
+@dataclass(frozen=True)
+class MosaicRisk:
+    """The combined view of several releases."""
+
+    releases: tuple[str, ...]
+    people: int
+    k: int
+    """The smallest combined class (linkable groups joined; the best group otherwise)."""
+    below_k: int
+    """People in a combined class smaller than the ``k`` asked for."""
+    highest_risk: float
+    average_risk: float
+    sensitive: dict[str, SensitiveMosaic]
+
+
+def _dense(values: IntArray) -> tuple[IntArray, int]:
+    """Values renumbered 0..m-1 in their order (m returned). Small non-negative values
+    (the usual case: class numbers, folded pairs of them) by a lookup table, not a sort."""
+    if len(values) == 0:
+        return values.astype(np.int64), 0
+    low, high = int(values.min()), int(values.max())
+    if low >= 0 and high <= 8 * len(values) + 1024:
+        present = np.zeros(high + 1, dtype=bool)
+        present[values] = True
+        number = np.cumsum(present, dtype=np.int64) - 1
+        return number[values], int(number[-1]) + 1
+    unique, inverse = np.unique(values, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), len(unique)
+
+
+def combination_ids(columns: list[IntArray]) -> tuple[IntArray, IntArray]:
+    """Per row, the id of its combination of ``columns`` values; the size of each.
+
+    Columns are folded in one at a time (the combination so far times the column's
+    distinct values, renumbered), so no row-wise sort over all columns is needed."""
+    combined, size = _dense(columns[0])
+    for column in columns[1:]:
+        codes, width = _dense(column)
+        combined, size = _dense(combined * width + codes)  # size, width <= rows: no overflow
+    return combined, np.bincount(combined, minlength=size).astype(np.int64)
+
+
+def mosaic_risk(
+    views: Sequence[ReleaseView], k: int = 1, *, min_l: int = 2, new: int | None = None
+) -> MosaicRisk:
+    """The combined risk of ``views`` (every person in any of them).
+
+    ``new`` is the index of the release being checked: the people the combination
+    leaves below ``min_l`` values that neither it alone nor the others alone do are
+    counted apart (:attr:`SensitiveMosaic.lowered`)."""
+    if not views:
+        raise InvalidInputError("a mosaic check needs at least one release.")
+    names = [v.name for v in views]
+    attributes = sorted({a for v in views for a in v.sensitive})
+    for view in views:
+        lengths = {len(view.person), len(view.klass), *(len(c) for c in view.sensitive.values())}
+        if len(lengths) != 1:
+            raise InvalidInputError(
+                f"release {view.name!r}: every record needs a person, a class and its "
+                "sensitive values."
+            )
+    people, universe = _dense(_persons(views))
+    offsets = np.cumsum([0, *(len(v.person) for v in views)])
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, view in enumerate(views):
+        groups[view.link if view.link is not None else f"\0{i}"].append(i)
+    focus = None if new is None else next(g for g, m in enumerate(groups.values()) if new in m)
+    # Per group: each person's combined class (-1: in none of the group's releases).
+    combined: list[IntArray] = []
+    sizes: list[IntArray] = []
+    for members in groups.values():
+        columns, present = [], np.zeros(universe, dtype=bool)
+        for i in members:
+            column = np.full(universe, -1, dtype=np.int64)
+            where = people[offsets[i] : offsets[i + 1]]
+            column[where] = _dense(views[i].klass)[0]
+            present[where] = True
+            columns.append(column)
+        comb, counts = combination_ids(columns)
+        comb[~present] = -1
+        combined.append(comb)
+        sizes.append(counts)
+    # Identity: the smallest class a person falls in (the attacker picks the best view).
+    best = np.full(universe, np.iinfo(np.int64).max, dtype=np.int64)
+    for comb, counts in zip(combined, sizes, strict=True):
+        seen = comb >= 0
+        best[seen] = np.minimum(best[seen], counts[comb[seen]])
+    risk = 1.0 / best
+    sensitive = {
+        a: _sensitive(
+            views, list(groups.values()), combined, people, offsets, universe, a, min_l, focus
+        )
+        for a in attributes
+    }
+    return MosaicRisk(
+        releases=tuple(names),
+        people=universe,
+        k=int(best.min()),
+        below_k=int(np.count_nonzero(best < k)),
+        highest_risk=float(risk.max()),
+        average_risk=float(risk.mean()),
+        sensitive=sensitive,
+    )
+
+
+def _bits(present: npt.NDArray[np.bool_], words: int) -> npt.NDArray[np.uint64]:
+    """Rows of booleans as bitsets of ``words`` 64-bit words (value v: bit v % 64 of word
+    v // 64)."""
+    padded = np.zeros((len(present), words * 64), dtype=bool)
+    padded[:, : present.shape[1]] = present
+    packed = np.packbits(padded, axis=1, bitorder="little")
+    return np.ascontiguousarray(packed).view(np.uint64).reshape(len(present), words)
+
+
+def _unbits(bits: npt.NDArray[np.uint64], size: int) -> npt.NDArray[np.bool_]:
+    """The booleans of :func:`_bits` back (``size`` values a row)."""
+    raw = np.ascontiguousarray(bits).view(np.uint8).reshape(len(bits), -1)
+    return np.unpackbits(raw, axis=1, bitorder="little")[:, :size].astype(bool)
+
+
+def _sensitive(
+    views: Sequence[ReleaseView],
+    groups: list[list[int]],
+    all_combined: list[IntArray],
+    people: IntArray,
+    offsets: npt.NDArray[np.int64],
+    universe: int,
+    attribute: str,
+    min_l: int,
+    focus: int | None,
+) -> SensitiveMosaic:
+    """Posterior and values left per person, computed per combination of group classes.
+
+    Only the groups with a release of the attribute say anything about it, and only the
+    people whose value some release holds are measured."""
+    holding = [i for i in range(len(views)) if attribute in views[i].sensitive]
+    codes, size = _dense(np.concatenate([views[i].sensitive[attribute] for i in holding]))
+    value = np.full(universe, -1, dtype=np.int64)
+    start = 0
+    for i in holding:  # a person's released value (the first release holding it)
+        where = people[offsets[i] : offsets[i + 1]]
+        mine = codes[start : start + len(where)]
+        start += len(where)
+        fresh = value[where] < 0
+        value[where[fresh]] = mine[fresh]
+    known = value >= 0
+    holders = [
+        g
+        for g, members in enumerate(groups)
+        if any(attribute in views[i].sensitive for i in members)
+    ]
+    combined = [np.where(known, all_combined[g], -1) for g in holders]
+    focus = holders.index(focus) if focus in holders else None
+    # Per group, per combined class: how many of its people have each value, and the
+    # values present as a bitset (64 values a word).
+    words = (size + 63) // 64
+    tables, masks = [], []
+    for comb in combined:
+        seen = comb >= 0
+        table = np.bincount(
+            comb[seen] * size + value[seen], minlength=(int(comb.max()) + 1) * size
+        ).reshape(-1, size)
+        tables.append(table)
+        masks.append(_bits(table > 0, words))
+    # Per person, the values possible in every class it falls in: a bitwise AND.
+    full = np.iinfo(np.uint64).max
+    possible = np.full((universe, words), full, dtype=np.uint64)
+    others = np.full((universe, words), full, dtype=np.uint64) if focus is not None else None
+    for g, (comb, mask) in enumerate(zip(combined, masks, strict=True)):
+        seen = comb >= 0
+        possible[seen] &= mask[comb[seen]]
+        if others is not None and g != focus:
+            others[seen] &= mask[comb[seen]]
+    possible = possible[known]
+    if len(possible) == 0:
+        return SensitiveMosaic(highest_posterior=0.0, min_l=0, pinned=0)
+    left = np.bitwise_count(possible).sum(axis=1, dtype=np.int64)
+    lowered = 0
+    if others is not None and focus is not None:
+        alone = np.full((universe, words), full, dtype=np.uint64)
+        seen = combined[focus] >= 0
+        alone[seen] = masks[focus][combined[focus][seen]]
+        before = np.minimum(
+            np.bitwise_count(others[known]).sum(axis=1, dtype=np.int64),
+            np.bitwise_count(alone[known]).sum(axis=1, dtype=np.int64),
+        )
+        lowered = int(np.count_nonzero((left < min_l) & (before >= min_l)))
+    combined = [comb[known] for comb in combined]
+    universe = int(np.count_nonzero(known))
+    # The posterior: in each of the target's classes, the share of each value among the
+    # records whose value is still possible; the attacker keeps the sharpest. Computed
+    # once per distinct pair of a class and the values possible.
+    _, pattern = np.unique(possible, axis=0, return_inverse=True)
+    pattern = pattern.reshape(-1).astype(np.int64)
+    first = np.zeros(int(pattern.max()) + 1, dtype=np.int64)
+    first[pattern[::-1]] = np.arange(universe - 1, -1, -1)
+    allowed = _unbits(possible[first], size)  # per pattern, the values possible
+    highest = 1.0 if np.any(left == 1) else 0.0
+    for comb, table in zip(combined, tables, strict=True):
+        rows = np.flatnonzero(comb >= 0)
+        if len(rows) == 0:
+            continue
+        pair, _ = combination_ids([comb[rows], pattern[rows]])
+        one = np.zeros(int(pair.max()) + 1, dtype=np.int64)
+        one[pair[::-1]] = rows[::-1]
+        kept = table[comb[one]] * allowed[pattern[one]]
+        total = kept.sum(axis=1)
+        sharpest = kept.max(axis=1)[total > 0] / total[total > 0]
+        highest = max(highest, float(sharpest.max(initial=0.0)))
+    return SensitiveMosaic(
+        highest_posterior=highest,
+        min_l=int(left.min()),
+        pinned=int(np.count_nonzero(left == 1)),
+        below_l=int(np.count_nonzero(left < min_l)),
+        lowered=lowered,
+    )
+
+
+def _persons(views: Sequence[ReleaseView]) -> IntArray:
+    """Every record's person as one number across views: keyed hashes of a person key keep
+    their 62 bits with bit 62 set; a dataset's source rows are offset by its own number."""
+    datasets = {b: d for d, b in enumerate(sorted({v.basis for v in views if v.basis != "key"}))}
+    parts = []
+    for v in views:
+        if v.basis == "key":
+            parts.append((v.person & ((1 << 62) - 1)) | (1 << 62))
+        else:
+            parts.append((np.int64(datasets[v.basis]) << np.int64(40)) | v.person)
+    return np.concatenate(parts)
+
+
+def distinct_people(views: Sequence[ReleaseView]) -> int:
+    """How many people ``views`` hold between them (a person key links datasets)."""
+    return len(np.unique(_persons(views))) if views else 0
+
+
+def keyed_codes(values: Iterable[str | None], key: bytes) -> IntArray:
+    """A number for each value (text), the same in every release: a keyed hash of 62 bits
+    (BLAKE2b under the workspace's key), so a stored view holds no value."""
+    out = []
+    for value in values:
+        text = b"\x00" if value is None else b"\x01" + value.encode("utf-8")
+        digest = hashlib.blake2b(text, key=key[:64], digest_size=8).digest()
+        out.append(int.from_bytes(digest, "little") & ((1 << 62) - 1))
+    return np.asarray(out, dtype=np.int64)
+
+
+def save_view(view: ReleaseView) -> bytes:
+    """A view as bytes (NumPy's .npz, no pickles): persons, classes, coded values."""
+    names = sorted(view.sensitive)
+    meta = {"name": view.name, "link": view.link, "basis": view.basis, "sensitive": names}
+    arrays = {
+        "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), np.uint8),
+        "person": view.person,
+        "klass": view.klass,
+        **{f"s{i}": view.sensitive[a] for i, a in enumerate(names)},
+    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def load_view(data: bytes, where: str) -> ReleaseView:
+    """A view saved by :func:`save_view`; ``where`` names it in errors."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+            return ReleaseView(
+                name=str(meta["name"]),
+                person=arrays["person"].astype(np.int64),
+                klass=arrays["klass"].astype(np.int64),
+                sensitive={
+                    str(a): arrays[f"s{i}"].astype(np.int64)
+                    for i, a in enumerate(meta["sensitive"])
+                },
+                link=None if meta["link"] is None else str(meta["link"]),
+                basis=str(meta["basis"]),
+            )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"{where} is not a mosaic view custodes wrote ({exc}).") from None
