@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from custodes.risk import ReleaseView, load_view, mosaic_risk, save_view  # noqa: E402
+from custodes.risk import ReleaseView, load_view, mosaic_risk, save_view
 
 ROWS = int(os.environ.get("MOSAIC_ROWS", "1000000"))
 HELD = int(os.environ.get("MOSAIC_HELD", "100"))
@@ -42,10 +42,9 @@ def _views(rows: int, count: int) -> list[ReleaseView]:
         width, group = 1 + i % 10, 1 + (i * 7) % 30
         key = ((age + i % 5) // width) * 100_000 + (region // group) * 2 + sex
         _, klass = np.unique(key, return_inverse=True)
-        out.append(
-            ReleaseView(f"R{i}", person, klass.reshape(-1).astype(np.int64),
-                        {"diagnosis": diagnosis}, basis="bench")  # fmt: skip
-        )
+        klass = klass.reshape(-1).astype(np.int64)
+        view = ReleaseView(f"R{i}", person, klass, {"diagnosis": diagnosis}, basis="bench")
+        out.append(view)
     return out
 
 

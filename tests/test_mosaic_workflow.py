@@ -445,7 +445,9 @@ def test_the_mosaic_command(
     base = ["--as", "pat", "--workspace", str(settings.workspace)]
     assert main(["mosaic", safe, *base]) == 0
     table = capsys.readouterr().out
-    assert "PASSED" in table and "releases held: 1" in table and f"request {a}" in table
+    assert "PASSED" in table
+    assert "releases held: 1" in table
+    assert f"request {a}" in table
     assert main(["mosaic", safe, "--format", "json", *base]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "passed"
@@ -454,7 +456,9 @@ def test_the_mosaic_command(
     page = folder / "mosaic.html"
     assert main(["mosaic", safe, "--format", "html", "--output", str(page), *base]) == 0
     html = page.read_text(encoding="utf-8")
-    assert "组合风险" in html and "Mosaic risk" in html and a in html
+    assert "组合风险" in html
+    assert "Mosaic risk" in html
+    assert a in html
     for person in _population()[:50]:  # no value of any record
         assert person["resident_id"] not in html
     # A request with no prepared file, and a bad format: exit 2 with the fix.
