@@ -256,8 +256,13 @@ def test_a_release_killed_before_its_commit_is_an_anomaly_until_released_again(
     assert act(settings, "audrey").request(request).state == "approved"
     found = Workspace(settings).doctor().findings
     kinds = sorted((f.kind, Path(f.path).name.split(".custodes-")[0]) for f in found)
-    # The file, and the recipient's manifest still under its temporary name.
-    assert kinds == [("stale_temporary", ".manifest.json"), ("unreleased_artifact", "release.csv")]
+    # The file, and the recipient's manifest and the mosaic view still under their
+    # temporary names.
+    assert kinds == [
+        ("stale_temporary", ".manifest.json"),
+        ("stale_temporary", ".view.npz"),
+        ("unreleased_artifact", "release.csv"),
+    ]
     artifact = next(f for f in found if f.kind == "unreleased_artifact")
     assert artifact.path == str(path)
     assert "which is approved, not released" in artifact.detail
