@@ -147,8 +147,7 @@ def mosaic_risk(
                 f"release {view.name!r}: every record needs a person, a class and its "
                 "sensitive values."
             )
-    people, universe = _dense(_persons(views))
-    offsets = np.cumsum([0, *(len(v.person) for v in views)])
+    people, universe = _person_codes(views)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, view in enumerate(views):
         groups[view.link if view.link is not None else f"\0{i}"].append(i)
@@ -157,12 +156,19 @@ def mosaic_risk(
     combined: list[IntArray] = []
     sizes: list[IntArray] = []
     for members in groups.values():
+        if len(members) == 1:  # one release: its classes, renumbered
+            (i,) = members
+            klass, width = _dense(views[i].klass)
+            comb = np.full(universe, -1, dtype=np.int64)
+            comb[people[i]] = klass
+            combined.append(comb)
+            sizes.append(np.bincount(klass, minlength=width).astype(np.int64))
+            continue
         columns, present = [], np.zeros(universe, dtype=bool)
         for i in members:
-            column = np.full(universe, -1, dtype=np.int64)
-            where = people[offsets[i] : offsets[i + 1]]
-            column[where] = _dense(views[i].klass)[0]
-            present[where] = True
+            column = np.zeros(universe, dtype=np.int64)  # 0: not in this release
+            column[people[i]] = _dense(views[i].klass)[0] + 1
+            present[people[i]] = True
             columns.append(column)
         comb, counts = combination_ids(columns)
         comb[~present] = -1
@@ -172,12 +178,13 @@ def mosaic_risk(
     best = np.full(universe, np.iinfo(np.int64).max, dtype=np.int64)
     for comb, counts in zip(combined, sizes, strict=True):
         seen = comb >= 0
-        best[seen] = np.minimum(best[seen], counts[comb[seen]])
+        if seen.all():
+            np.minimum(best, counts[comb], out=best)
+        else:
+            best[seen] = np.minimum(best[seen], counts[comb[seen]])
     risk = 1.0 / best
     sensitive = {
-        a: _sensitive(
-            views, list(groups.values()), combined, people, offsets, universe, a, min_l, focus
-        )
+        a: _sensitive(views, list(groups.values()), combined, people, universe, a, min_l, focus)
         for a in attributes
     }
     return MosaicRisk(
@@ -210,8 +217,7 @@ def _sensitive(
     views: Sequence[ReleaseView],
     groups: list[list[int]],
     all_combined: list[IntArray],
-    people: IntArray,
-    offsets: npt.NDArray[np.int64],
+    people: Sequence[IntArray],
     universe: int,
     attribute: str,
     min_l: int,
@@ -221,23 +227,26 @@ def _sensitive(
 
     Only the groups with a release of the attribute say anything about it, and only the
     people whose value some release holds are measured."""
-    holding = [i for i in range(len(views)) if attribute in views[i].sensitive]
-    codes, size = _dense(np.concatenate([views[i].sensitive[attribute] for i in holding]))
+    # A person's released value: the first release holding it says it.
+    raw = np.zeros(universe, dtype=np.int64)
+    known = np.zeros(universe, dtype=bool)
+    for i in range(len(views)):
+        if attribute in views[i].sensitive:
+            where = people[i]
+            fresh = ~known[where]
+            raw[where[fresh]] = views[i].sensitive[attribute][fresh]
+            known[where[fresh]] = True
     value = np.full(universe, -1, dtype=np.int64)
-    start = 0
-    for i in holding:  # a person's released value (the first release holding it)
-        where = people[offsets[i] : offsets[i + 1]]
-        mine = codes[start : start + len(where)]
-        start += len(where)
-        fresh = value[where] < 0
-        value[where[fresh]] = mine[fresh]
-    known = value >= 0
+    value[known], size = _dense(raw[known])
     holders = [
         g
         for g, members in enumerate(groups)
         if any(attribute in views[i].sensitive for i in members)
     ]
-    combined = [np.where(known, all_combined[g], -1) for g in holders]
+    everyone = bool(known.all())
+    combined = [
+        all_combined[g] if everyone else np.where(known, all_combined[g], -1) for g in holders
+    ]
     focus = holders.index(focus) if focus in holders else None
     # Per group, per combined class: how many of its people have each value, and the
     # values present as a bitset (64 values a word).
@@ -245,45 +254,70 @@ def _sensitive(
     tables, masks = [], []
     for comb in combined:
         seen = comb >= 0
-        table = np.bincount(
-            comb[seen] * size + value[seen], minlength=(int(comb.max()) + 1) * size
-        ).reshape(-1, size)
+        key = comb * size + value if seen.all() else comb[seen] * size + value[seen]
+        table = np.bincount(key, minlength=(int(comb.max()) + 1) * size).reshape(-1, size)
         tables.append(table)
         masks.append(_bits(table > 0, words))
     # Per person, the values possible in every class it falls in: a bitwise AND.
+    # The others first, then the new release's: both are needed for "only in combination".
     full = np.iinfo(np.uint64).max
-    possible = np.full((universe, words), full, dtype=np.uint64)
-    others = np.full((universe, words), full, dtype=np.uint64) if focus is not None else None
+    others = np.full((universe, words), full, dtype=np.uint64)
     for g, (comb, mask) in enumerate(zip(combined, masks, strict=True)):
-        seen = comb >= 0
-        possible[seen] &= mask[comb[seen]]
-        if others is not None and g != focus:
-            others[seen] &= mask[comb[seen]]
-    possible = possible[known]
+        if g != focus:
+            _narrow(others, comb, mask)
+    alone = np.full((universe, words), full, dtype=np.uint64)
+    if focus is not None:
+        _narrow(alone, combined[focus], masks[focus])
+    possible = others & alone
+    if not everyone:
+        possible, others, alone = possible[known], others[known], alone[known]
+        combined = [comb[known] for comb in combined]
     if len(possible) == 0:
         return SensitiveMosaic(highest_posterior=0.0, min_l=0, pinned=0)
     left = np.bitwise_count(possible).sum(axis=1, dtype=np.int64)
     lowered = 0
-    if others is not None and focus is not None:
-        alone = np.full((universe, words), full, dtype=np.uint64)
-        seen = combined[focus] >= 0
-        alone[seen] = masks[focus][combined[focus][seen]]
+    if focus is not None:
         before = np.minimum(
-            np.bitwise_count(others[known]).sum(axis=1, dtype=np.int64),
-            np.bitwise_count(alone[known]).sum(axis=1, dtype=np.int64),
+            np.bitwise_count(others).sum(axis=1, dtype=np.int64),
+            np.bitwise_count(alone).sum(axis=1, dtype=np.int64),
         )
         lowered = int(np.count_nonzero((left < min_l) & (before >= min_l)))
-    combined = [comb[known] for comb in combined]
-    universe = int(np.count_nonzero(known))
-    # The posterior: in each of the target's classes, the share of each value among the
-    # records whose value is still possible; the attacker keeps the sharpest. Computed
-    # once per distinct pair of a class and the values possible.
+    # Someone pinned down: the highest posterior is 1 already, exactly.
+    highest = 1.0 if np.any(left == 1) else _posterior(combined, tables, possible, size)
+    return SensitiveMosaic(
+        highest_posterior=highest,
+        min_l=int(left.min()),
+        pinned=int(np.count_nonzero(left == 1)),
+        below_l=int(np.count_nonzero(left < min_l)),
+        lowered=lowered,
+    )
+
+
+def _narrow(possible: npt.NDArray[np.uint64], comb: IntArray, mask: npt.NDArray[np.uint64]) -> None:
+    """AND each person's possible values with those of its class (``comb``, -1: none)."""
+    seen = comb >= 0
+    if seen.all():
+        possible &= mask[comb]
+    else:
+        possible[seen] &= mask[comb[seen]]
+
+
+def _posterior(
+    combined: list[IntArray],
+    tables: list[IntArray],
+    possible: npt.NDArray[np.uint64],
+    size: int,
+) -> float:
+    """The highest posterior: in each of a target's classes, the share of each value among
+    the records whose value is still possible; the attacker keeps the sharpest. Computed
+    once per distinct pair of a class and the values possible."""
+    universe = len(possible)
     _, pattern = np.unique(possible, axis=0, return_inverse=True)
     pattern = pattern.reshape(-1).astype(np.int64)
     first = np.zeros(int(pattern.max()) + 1, dtype=np.int64)
     first[pattern[::-1]] = np.arange(universe - 1, -1, -1)
     allowed = _unbits(possible[first], size)  # per pattern, the values possible
-    highest = 1.0 if np.any(left == 1) else 0.0
+    highest = 0.0
     for comb, table in zip(combined, tables, strict=True):
         rows = np.flatnonzero(comb >= 0)
         if len(rows) == 0:
@@ -295,31 +329,46 @@ def _sensitive(
         total = kept.sum(axis=1)
         sharpest = kept.max(axis=1)[total > 0] / total[total > 0]
         highest = max(highest, float(sharpest.max(initial=0.0)))
-    return SensitiveMosaic(
-        highest_posterior=highest,
-        min_l=int(left.min()),
-        pinned=int(np.count_nonzero(left == 1)),
-        below_l=int(np.count_nonzero(left < min_l)),
-        lowered=lowered,
-    )
+    return highest
 
 
-def _persons(views: Sequence[ReleaseView]) -> IntArray:
-    """Every record's person as one number across views: keyed hashes of a person key keep
-    their 62 bits with bit 62 set; a dataset's source rows are offset by its own number."""
-    datasets = {b: d for d, b in enumerate(sorted({v.basis for v in views if v.basis != "key"}))}
-    parts = []
+def _person_codes(views: Sequence[ReleaseView]) -> tuple[list[IntArray], int]:
+    """Every view's persons numbered 0..m-1 across views (m returned).
+
+    A dataset's source rows get a range of their own; keyed hashes of a person key
+    (shared by every dataset that declares one) are numbered after them. Numbers no
+    view uses are dropped."""
+    bases: dict[str, int] = {}
+    for v in views:
+        if v.basis != "key" and len(v.person):
+            if int(v.person.min()) < 0:
+                raise InvalidInputError(f"release {v.name!r}: a source row is negative.")
+            bases[v.basis] = max(bases.get(v.basis, 0), int(v.person.max()) + 1)
+    start, offset = 0, {}
+    for basis in sorted(bases):
+        offset[basis], start = start, start + bases[basis]
+    keyed = [v.person for v in views if v.basis == "key"]
+    distinct = np.unique(np.concatenate(keyed)) if keyed else np.zeros(0, dtype=np.int64)
+    codes = []
     for v in views:
         if v.basis == "key":
-            parts.append((v.person & ((1 << 62) - 1)) | (1 << 62))
+            codes.append(start + np.searchsorted(distinct, v.person).astype(np.int64))
         else:
-            parts.append((np.int64(datasets[v.basis]) << np.int64(40)) | v.person)
-    return np.concatenate(parts)
+            first = offset.get(v.basis, 0)
+            rows = np.asarray(v.person, dtype=np.int64)
+            codes.append(first + rows if first else rows)
+    present = np.zeros(start + len(distinct), dtype=bool)
+    for c in codes:
+        present[c] = True
+    if present.all():  # no gaps: the numbers are the codes
+        return codes, len(present)
+    number = np.cumsum(present, dtype=np.int64) - 1
+    return [number[c] for c in codes], int(present.sum())
 
 
 def distinct_people(views: Sequence[ReleaseView]) -> int:
     """How many people ``views`` hold between them (a person key links datasets)."""
-    return len(np.unique(_persons(views))) if views else 0
+    return _person_codes(views)[1] if views else 0
 
 
 def keyed_codes(values: Iterable[str | None], key: bytes) -> IntArray:
