@@ -171,3 +171,45 @@ def test_adding_a_release_never_lowers_the_risk(views: list[ReleaseView]) -> Non
     d_before, d_after = before.sensitive["diagnosis"], after.sensitive["diagnosis"]
     assert d_after.highest_posterior >= d_before.highest_posterior
     assert d_after.pinned >= d_before.pinned
+
+
+def test_a_join_that_pins_people_counts_only_in_combination() -> None:
+    """Two releases linked by one pseudonym key, each 2-diverse alone, pin everyone when
+    joined: the new one is weighed against the others without it, and against itself."""
+    person = np.arange(12, dtype=np.int64)
+    value = np.array([0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3], dtype=np.int64)
+    by_age = np.array([0] * 6 + [1] * 6, dtype=np.int64)
+    by_region = np.array([0, 1] * 6, dtype=np.int64)
+    for link in (None, "pseudonyms K"):
+        a = ReleaseView("A", person, by_age, {"dx": value}, link, "d")
+        b = ReleaseView("B", person, by_region, {"dx": value}, link, "d")
+        assert mosaic_risk([a], 3).sensitive["dx"].min_l == 2
+        assert mosaic_risk([b], 3).sensitive["dx"].min_l == 2
+        combined = mosaic_risk([a, b], 3, min_l=2, new=1).sensitive["dx"]
+        assert combined.pinned == 12
+        assert combined.lowered == 12
+
+
+@given(st.integers(0, 10_000), st.integers(1, 200), st.booleans())
+@settings(max_examples=30, deadline=None)
+def test_a_view_saved_and_loaded_is_the_same(seed: int, values: int, keyed: bool) -> None:
+    from custodes.risk import load_view, save_view
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 300))
+    person = rng.integers(0, 2**62 if keyed else 10_000, n).astype(np.int64)
+    view = ReleaseView(
+        "A",
+        person,
+        rng.integers(0, 40, n).astype(np.int64),
+        {"s": rng.integers(0, 2**62, values)[rng.integers(0, values, n)].astype(np.int64)},
+        "link" if keyed else None,
+        "key" if keyed else "dataset",
+    )
+    back = load_view(save_view(view), "a view")
+    assert (back.name, back.link, back.basis) == (view.name, view.link, view.basis)
+    assert np.array_equal(back.person, view.person)
+    assert np.array_equal(back.sensitive["s"], view.sensitive["s"])
+    # classes renumbered, the partition the same
+    pairs = set(zip(back.klass.tolist(), view.klass.tolist(), strict=True))
+    assert len(pairs) == len(set(view.klass.tolist()))

@@ -343,8 +343,8 @@ def test_per_release_pseudonym_keys_are_not_joined(office: tuple[Settings, Path]
 
 
 def _two_departments(settings: Settings, folder: Path, *, person_keys: bool) -> Settings:
-    """The same people registered again by a second department; a grading policy for
-    which more than 5,000 people make important data (each dataset alone: 4,000)."""
+    """The same residents in a second department's dataset; a grading policy for which
+    more than 5,000 people make important data (each dataset alone: 4,000)."""
     (folder / "grading.toml").write_text("[grading]\nimportant_people = 5000\n")
     graded = load_settings(
         settings.workspace,
@@ -353,7 +353,12 @@ def _two_departments(settings: Settings, folder: Path, *, person_keys: bool) -> 
             "grading_policy": str(folder / "grading.toml"),
         },
     )
-    (folder / "benefits.csv").write_bytes((folder / "people.csv").read_bytes())
+    # The same residents (the same IDs) with other values: another department's records.
+    people = _population(seed=8)
+    with (folder / "benefits.csv").open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=list(people[0]))
+        writer.writeheader()
+        writer.writerows(people)
     stella = Governance(Workspace(graded), "stella")
     stella.add_department("civil", "Civil Affairs Bureau")
     stella.register_dataset(
@@ -416,7 +421,8 @@ def test_a_view_changed_on_disk_is_refused(office: tuple[Settings, Path]) -> Non
     """An operator who edits or deletes what a recipient holds does not get a release out."""
     settings, folder = office
     a = _prepared(settings, folder, "plan_a.toml", "University X")
-    view = _released(settings, a, "University X").with_name("view.npz")
+    _released(settings, a, "University X")
+    view = settings.workspace / "views" / a / "view.npz"
     original = view.read_bytes()
     view.write_bytes(original[:-8] + bytes(8))
     with pytest.raises(RefusedError, match="is not the one released"):

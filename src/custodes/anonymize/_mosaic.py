@@ -41,14 +41,16 @@ class Records:
 
 @dataclass(frozen=True)
 class MosaicCheck:
-    """What a release is checked against: the views its recipient holds, and the rule.
+    """What a release is checked against: the views its recipients hold, and the rule.
 
     ``accept`` says whether a combined view meets the policy; ``dataset``,
     ``person`` and ``key`` say who the source's records are (see
     :func:`records_of`); ``link`` is the candidate's own link (see
     :class:`~custodes.risk.ReleaseView`)."""
 
-    held: Sequence[ReleaseView]
+    holdings: Sequence[Sequence[ReleaseView]]
+    """What each holder the release would reach holds (one holding for a recipient; one
+    per recipient for an open publication, which everyone holds)."""
     accept: Callable[[MosaicRisk], bool]
     k: int
     min_l: int
@@ -132,6 +134,9 @@ def view_of(
     )
 
 
-def combined_with(check: MosaicCheck, view: ReleaseView) -> MosaicRisk:
-    """The combined risk of ``view`` and what the recipient holds."""
-    return mosaic_risk([*check.held, view], check.k, min_l=check.min_l, new=len(check.held))
+def combined_with(check: MosaicCheck, view: ReleaseView) -> list[MosaicRisk]:
+    """The combined risk of ``view`` with each holding."""
+    return [
+        mosaic_risk([*held, view], check.k, min_l=check.min_l, new=len(held))
+        for held in check.holdings
+    ]

@@ -164,7 +164,7 @@ def prepare_release(
 
         def accept(generalized: Any, suppressed: Any) -> bool:
             view = view_of(kept, generalized.class_of, suppressed, name=check.name, link=check.link)
-            return check.accept(combined_with(check, view))
+            return all(check.accept(risk) for risk in combined_with(check, view))
 
     hierarchies = _hierarchies(summary, spec)
     schemes = schemes_for(summary, hierarchies)

@@ -16,7 +16,7 @@ from custodes.errors import InvalidInputError, RefusedError
 from custodes.governance._base import Acting, now
 from custodes.governance._roles import apply_roles, check_roles
 from custodes.io import file_sha256
-from custodes.store import Dataset, Department
+from custodes.store import Dataset, Department, Release
 
 __all__ = ["Catalog", "dataset_dict", "source_options"]
 
@@ -134,6 +134,19 @@ class Catalog(Acting):
         with self._change() as session:
             self._need(session, "steward")
             latest = self._dataset(session, dataset)
+            live = session.execute(
+                select(Release.id).where(
+                    Release.dataset == dataset,
+                    Release.revoked_at.is_(None),
+                    Release.expired_at.is_(None),
+                )
+            ).first()
+            if live is not None and json.loads(latest.roles).get("person_key") != column:
+                raise RefusedError(
+                    f"dataset {dataset!r} has releases its recipients still hold, whose people "
+                    "the mosaic check knows by the person key declared when they went out; "
+                    "change it once they are revoked or expired."
+                )
             rows = session.execute(select(Dataset).where(Dataset.name == dataset)).scalars()
             for row in rows:
                 if column is not None and column not in json.loads(row.columns):

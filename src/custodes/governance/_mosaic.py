@@ -23,25 +23,39 @@ import json
 import os
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from custodes._names import canonical_name
 from custodes.anonymize import AnonymizationSpec
 from custodes.anonymize._identifiers import Pseudonymize, ShiftDates, key_fingerprint
 from custodes.anonymize._mosaic import MosaicCheck
 from custodes.detect import DEFAULT_POLICY, GradingPolicy, grade, load_policy
 from custodes.errors import RefusedError
 from custodes.governance._base import Acting
+from custodes.ledger import leaf_hash
 from custodes.risk import MosaicRisk, ReleaseView, distinct_people, load_view, mosaic_risk
-from custodes.store import Dataset
+from custodes.store import Dataset, LedgerEntry, Release
 
 __all__ = ["VIEW_FILE", "MosaicGate", "release_key"]
 
 VIEW_FILE = "view.npz"
 CANDIDATE_FILE = "candidate-view.npz"
 FILE_MODELS = ("open_publication", "file_under_agreement")
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What one holder holds: its live release records and their views, in one order."""
+
+    holder: str
+    records: list[Any]
+    views: list[ReleaseView]
 
 
 def release_key(key: bytes, request_id: str) -> bytes:
@@ -84,6 +98,17 @@ class MosaicGate(Acting):
         mode 0600, kept in the workspace's keys folder)."""
         path = self.preparer.path / "keys" / "mosaic.key"
         if not path.exists():
+            with self._change() as session:
+                kept = session.execute(
+                    select(func.count())
+                    .select_from(Release)
+                    .where(Release.view_sha256.is_not(None))
+                ).scalar_one()
+            if kept:
+                raise RefusedError(
+                    f"the mosaic key {str(path)!r} is missing while {kept:,} releases keep views "
+                    "made with it; restore it from a backup (a new key would unlink them)."
+                )
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -111,6 +136,110 @@ class MosaicGate(Acting):
             return policy.sensitive_min_k, policy.sensitive_max_highest_risk
         return policy.min_k, policy.max_highest_risk
 
+    def view_path(self, request_id: str, name: str = VIEW_FILE) -> Path:
+        """Where a request's mosaic view is kept: in the workspace, apart from the files
+        delivered to the recipient (a view must never travel with a release)."""
+        return self.preparer.path / "views" / request_id / name
+
+    def basis_of(self, data: Dataset) -> str:
+        """Whose rows a dataset's records are: the first name a source with this content was
+        registered under (the same file registered again under another name is the same
+        people)."""
+        with self._change() as session:
+            first = session.execute(
+                select(Dataset.name)
+                .where(Dataset.content_sha256 == data.content_sha256)
+                .order_by(Dataset.created_at, Dataset.name)
+                .limit(1)
+            ).scalar_one_or_none()
+        return first or data.name
+
+    def _check_records(self, session: Session, live: Sequence[Any], today: str) -> None:
+        """Refuse when the release records leave out a file release the ledger says is
+        still held: a record deleted, revoked, expired or retyped in the store alone (each
+        ledger entry read is checked against its leaf hash)."""
+        from custodes.detect import hash_personal
+
+        released: dict[str, dict[str, Any]] = {}
+        ended: set[str] = set()
+        rows = session.execute(
+            select(LedgerEntry.index, LedgerEntry.entry, LedgerEntry.leaf_hash)
+            .where(LedgerEntry.entry.like('%"type":"request.%'))
+            .order_by(LedgerEntry.index)
+        )
+        for index, text, leaf in rows:
+            if leaf_hash(text.encode("utf-8")) != bytes(leaf):
+                raise RefusedError(
+                    f"ledger entry {index} does not match its leaf hash: the ledger was changed "
+                    "behind custodes' back; an auditor runs `custodes ledger verify`."
+                )
+            entry = json.loads(text)
+            kind, subject = entry.get("type"), str(entry.get("subject"))
+            if kind == "request.released":
+                released[subject] = {**entry.get("payload", {}), "index": index}
+            elif kind in ("request.revoked", "request.expired"):
+                ended.add(subject)
+        records = {r.request_id: r for r in live}
+        for request, payload in released.items():
+            if request in ended or payload.get("sharing_model") not in FILE_MODELS:
+                continue
+            if str(payload.get("term_end", "9999-12-31")) < today:
+                continue
+            record = records.get(request)
+            said = hash_personal("", {"r": record.recipient})[1]["r"] if record else None
+            if (
+                record is None
+                or record.ledger_index != payload["index"]
+                or said != payload.get("recipient")
+                or record.sharing_model != payload.get("sharing_model")
+            ):
+                raise RefusedError(
+                    f"the release of request {request} (ledger entry {payload['index']}) is "
+                    "still held by its recipient by the ledger, but the release records say "
+                    "otherwise: they were changed behind custodes' back, and nothing is "
+                    "checked against them. An auditor runs `custodes audit report`."
+                )
+
+    def holdings(self, request_id: str, recipient: str, model: str) -> list[Holding]:
+        """What the release would join: the recipient's holding, or for an open publication
+        (which everyone holds) every recipient's holding and the open publications alone.
+        The records are checked against the ledger first."""
+        today = date.today().isoformat()
+        with self._change() as session:
+            live = self.preparer.releases.held_in(session, None, today)
+            self._check_records(session, [r for r in live if r.request_id != request_id], today)
+        live = [r for r in live if r.request_id != request_id and r.sharing_model in FILE_MODELS]
+        public = [r for r in live if r.sharing_model == "open_publication"]
+        if model != "open_publication":
+            name = canonical_name(recipient)
+            mine = [r for r in live if r in public or canonical_name(r.recipient) == name]
+            return [Holding(recipient, mine, [self._held_view(r) for r in mine])]
+        views = {r.id: self._held_view(r) for r in live}
+        by_name: dict[str, list[Any]] = {}
+        for r in live:
+            if r.sharing_model != "open_publication":
+                by_name.setdefault(canonical_name(r.recipient), []).append(r)
+        out = [Holding("anyone (the open publications)", public, [views[r.id] for r in public])]
+        for records in by_name.values():
+            held = sorted([*records, *public], key=lambda r: (r.released_at, r.id))
+            out.append(Holding(records[0].recipient, held, [views[r.id] for r in held]))
+        return out
+
+    def holdings_in(
+        self, session: Session, request_id: str, recipient: str, model: str
+    ) -> list[str]:
+        """The ids of the releases :meth:`holdings` weighs, read in ``session``."""
+        live = self.preparer.releases.held_in(session, None, date.today().isoformat())
+        live = [r for r in live if r.request_id != request_id and r.sharing_model in FILE_MODELS]
+        if model == "open_publication":
+            return sorted(r.id for r in live)
+        name = canonical_name(recipient)
+        return sorted(
+            r.id
+            for r in live
+            if r.sharing_model == "open_publication" or canonical_name(r.recipient) == name
+        )
+
     def mosaic_check(
         self,
         request_id: str,
@@ -118,44 +247,57 @@ class MosaicGate(Acting):
         details: Mapping[str, Any],
         spec: AnonymizationSpec,
         recipient: str,
-    ) -> tuple[MosaicCheck, list[Any]]:
+    ) -> tuple[MosaicCheck, list[Holding]]:
         """What a file of ``request_id`` for ``recipient`` is checked against, and the
-        release records behind it."""
+        holdings behind it."""
         roles = json.loads(data.roles)
         columns = list(details["columns"])
-        sensitive = sorted((set(roles.get("sensitive", [])) & set(columns)) | set(spec.sensitive))
         person = roles.get("person_key")
         if person not in json.loads(data.columns):
             person = None
-        everyone = details["sharing_model"] == "open_publication"
-        with self._change() as session:
-            records = self.preparer.releases.held_in(
-                session, None if everyone else recipient, date.today().isoformat()
-            )
-        records = [
-            r for r in records if r.request_id != request_id and r.sharing_model in FILE_MODELS
-        ]
-        held = [self._held_view(r) for r in records]
+        holdings = self.holdings(request_id, recipient, details["sharing_model"])
+        basis = "key" if person else self.basis_of(data)
+        # A column some held release of these people kept as sensitive is sensitive here too
+        # (the roles may have changed since).
+        before = {
+            a
+            for h in holdings
+            for v in h.views
+            if v.basis == basis or (person and v.basis == "key")
+            for a in v.sensitive
+        }
+        wanted = set(roles.get("sensitive", [])) | set(spec.sensitive) | before
+        sensitive = sorted(wanted & set(columns))
+        link = link_of(spec, columns)
+        for h in holdings:
+            for v in h.views:
+                if link is not None and v.link == link and v.basis != basis:
+                    raise RefusedError(
+                        f"request {request_id} carries pseudonyms linked to {v.name}, of "
+                        "other people's records: the mosaic check cannot join them. "
+                        "Declare the person key of both datasets (`custodes catalog "
+                        "person-key`), or use per-release pseudonyms."
+                    )
         k, highest = self._bounds(roles)
         return (
             MosaicCheck(
-                held=held,
+                holdings=[h.views for h in holdings],
                 accept=lambda risk: not _problems(risk, k, highest, self.policy.min_l),
                 k=k,
                 min_l=self.policy.min_l,
-                dataset=data.name,
+                dataset=basis,
                 key=self._mosaic_key(),
                 sensitive=sensitive,
                 person=person,
-                link=link_of(spec, columns),
+                link=link,
                 name=f"request {request_id}",
             ),
-            records,
+            holdings,
         )
 
     def _held_view(self, record: Any) -> ReleaseView:
         """A held release's view, refused when it is missing or not the one released."""
-        path = self.preparer.path / "releases" / record.request_id / VIEW_FILE
+        path = self.view_path(record.request_id)
         what = f"release {record.id} (request {record.request_id}, {record.dataset})"
         if record.view_sha256 is None:
             raise RefusedError(
@@ -172,8 +314,13 @@ class MosaicGate(Acting):
             ) from None
         digest = hashlib.sha256(content).hexdigest()
         entry = self.ledger.entry(record.ledger_index) if record.ledger_index is not None else {}
-        on_ledger = entry.get("payload", {}).get("view_sha256")
-        if digest != record.view_sha256 or digest != on_ledger:
+        payload = entry.get("payload", {})
+        released = (
+            entry.get("type") == "request.released"
+            and entry.get("subject") == record.request_id
+            and payload.get("sharing_model") == record.sharing_model
+        )
+        if not released or digest != record.view_sha256 or digest != payload.get("view_sha256"):
             raise RefusedError(
                 f"the mosaic view of {what} is not the one released (its SHA-256 differs from "
                 "the release record's or the ledger's); it was changed behind custodes' back. "
@@ -183,19 +330,25 @@ class MosaicGate(Acting):
 
     def mosaic_verdict(
         self,
-        check: MosaicCheck,
-        records: Sequence[Any],
+        holdings: Sequence[Holding],
         view: ReleaseView,
         *,
         request_id: str,
         data: Dataset,
         details: Mapping[str, Any],
-        recipient: str,
         stage: str,
     ) -> dict[str, Any]:
-        """Combine ``view`` with the holding, record the check on the ledger, and refuse
-        (after recording) when it breaks the policy. The figures."""
-        verdict = self._judge(check.held, records, view, data, details, recipient, stage)
+        """Combine ``view`` with each holding, record the check on the ledger, and refuse
+        (after recording) when a combination breaks the policy. The verdict recorded: the
+        first holding refused, else the largest."""
+        verdicts = [
+            self._judge(h.views, h.records, view, data, details, h.holder, stage) for h in holdings
+        ]
+        worst = next(
+            (v for v in verdicts if v["problems"]),
+            max(verdicts, key=lambda v: len(v["releases"])),
+        )
+        verdict = {**worst, "holders_checked": len(verdicts)}
         with self._change() as session:
             self._record(session, "mosaic.checked", request_id, verdict)
         if verdict["problems"]:
@@ -239,9 +392,7 @@ class MosaicGate(Acting):
             )
         return {
             "stage": stage,
-            "recipient": "anyone (an open publication)"
-            if model == "open_publication"
-            else recipient,
+            "recipient": recipient,
             "releases": [
                 {
                     "release": r.id,
@@ -264,12 +415,12 @@ class MosaicGate(Acting):
 
         with self._change() as session:
             me = self._me(session)
-            row = self._request(session, request_id)
-            if row.requester != self.actor and not self._sees_all(me):
+            if not self._sees_all(me):  # it shows what other recipients hold
                 raise ForbiddenError(
-                    f"{self.actor!r} may see only its own requests; request {request_id} is "
-                    "another requester's."
+                    f"{self.actor!r} may not see what recipients hold; a steward, reviewer or "
+                    "auditor runs the mosaic report."
                 )
+            row = self._request(session, request_id)
             details = json.loads(row.details)
             report = json.loads(row.report or "{}")
             data = self._dataset(session, row.dataset, row.dataset_version)
@@ -282,7 +433,7 @@ class MosaicGate(Acting):
                 f"request {request_id} has no prepared file: the mosaic check weighs a file "
                 "(prepare it with `custodes request prepare --plan`)."
             )
-        path = self.preparer.path / "releases" / request_id / CANDIDATE_FILE
+        path = self.view_path(request_id, CANDIDATE_FILE)
         try:
             content = path.read_bytes()
         except OSError:
@@ -295,17 +446,15 @@ class MosaicGate(Acting):
                 f"the prepared view of request {request_id} is not the one prepared (SHA-256 "
                 "differs); it was changed behind custodes' back. Prepare the request again."
             )
-        everyone = details["sharing_model"] == "open_publication"
-        with self._change() as session:
-            records = self.preparer.releases.held_in(
-                session, None if everyone else recipient, date.today().isoformat()
-            )
-        records = [
-            r for r in records if r.request_id != request_id and r.sharing_model in FILE_MODELS
-        ]
-        held = [self._held_view(r) for r in records]
         view = load_view(content, str(path))
-        verdict = self._judge(held, records, view, data, details, recipient, "report")
+        verdicts = [
+            self._judge(h.views, h.records, view, data, details, h.holder, "report")
+            for h in self.holdings(request_id, recipient, details["sharing_model"])
+        ]
+        verdict = next(
+            (v for v in verdicts if v["problems"]),
+            max(verdicts, key=lambda v: len(v["releases"])),
+        )
         figures = verdict["figures"]
         figures["sensitive"] = {  # column names are data: those that are personal withheld
             (name if _shown(name).startswith("'") else f"(withheld {i})"): values

@@ -25,7 +25,6 @@ from custodes.governance._catalog import source_options
 from custodes.governance._gates import candidate_of, check_gates
 from custodes.governance._mosaic import (
     CANDIDATE_FILE,
-    VIEW_FILE,
     MosaicGate,
     per_release,
     write_view,
@@ -93,19 +92,10 @@ class Preparation(MosaicGate):
                 self._gates(data, details, made, staged)
                 view = made.mosaic_view(check.name, check.link)
                 mosaic = self.mosaic_verdict(
-                    check,
-                    held,
-                    view,
-                    request_id=request_id,
-                    data=data,
-                    details=details,
-                    recipient=recipient,
-                    stage="prepare",
+                    held, view, request_id=request_id, data=data, details=details, stage="prepare"
                 )
                 candidate = stack.enter_context(
-                    StagedFile(
-                        self._artifact_path(request_id, "staged", source).with_name(CANDIDATE_FILE)
-                    )
+                    StagedFile(self.view_path(request_id, CANDIDATE_FILE))
                 )
                 view_sha256 = write_view(view, candidate.temp)
                 artifact = made.output_sha256
@@ -252,12 +242,18 @@ class Preparation(MosaicGate):
             row = self._request(session, request_id)
             self._step(row, "release")
             details = json.loads(row.details)
+            if details["term_end"] < date.today().isoformat():
+                raise RefusedError(
+                    f"the terms of request {request_id} ended on {details['term_end']}; "
+                    "nothing is released after its term."
+                )
             plan = json.loads(row.plan or "{}")
             data = self._dataset(session, row.dataset, row.dataset_version)
         path = None
         made = None
         view_sha256: str | None = None
         kept: StagedFile | None = None
+        checked: list[str] = []
         with ExitStack() as stack:
             staged: StagedFile | None = None
             if details["sharing_model"] in FILE_MODELS:
@@ -294,16 +290,10 @@ class Preparation(MosaicGate):
                 # What the recipient holds may have changed since the review.
                 view = made.mosaic_view(check.name, check.link)
                 self.mosaic_verdict(
-                    check,
-                    held,
-                    view,
-                    request_id=request_id,
-                    data=data,
-                    details=details,
-                    recipient=recipient,
-                    stage="release",
+                    held, view, request_id=request_id, data=data, details=details, stage="release"
                 )
-                kept = stack.enter_context(StagedFile(path.with_name(VIEW_FILE)))
+                checked = sorted({r.id for h in held for r in h.records})
+                kept = stack.enter_context(StagedFile(self.view_path(request_id)))
                 view_sha256 = write_view(replace(view, name=request_id), kept.temp)
             with self._change() as session:
                 self._need(session, *STEPS["release"].roles)
@@ -333,10 +323,20 @@ class Preparation(MosaicGate):
                         # what the recipient may read: DP access checks its grant by these
                         "sharing_model": details["sharing_model"],
                         "columns": list(details["columns"]),
-                        # what the mosaic check reads of it (beside the file, hash-checked)
+                        # what the mosaic check reads of it (kept apart, hash-checked)
                         **({"view_sha256": view_sha256} if view_sha256 else {}),
+                        "term_end": details["term_end"],
                     },
                 )
+                if kept is not None:  # the ledger is locked: no release to them slips between
+                    now_held = self.holdings_in(
+                        session, request_id, recipient, details["sharing_model"]
+                    )
+                    if now_held != checked:
+                        raise RefusedError(
+                            f"what {recipient} holds changed while request {request_id} was "
+                            "checked (another release went out); release it again."
+                        )
                 generalization, cuts = _generalization(made)
                 self.preparer.releases.record(
                     session,

@@ -80,6 +80,10 @@ class Requests(Catalog):
             end = date.fromisoformat(term_end)
         except ValueError:
             raise SettingError(f"term end {term_end!r} is not a date (YYYY-MM-DD).") from None
+        if end < date.today():
+            raise SettingError(
+                f"term end {term_end} is in the past; give the last day the permission lasts."
+            )
         if not intended_use.strip():
             raise RefusedError("the objectives need the intended use, in words.")
         with self._change() as session:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from custodes._names import canonical_name
 from custodes.ledger import new_id
 from custodes.store import Release, Store
 
@@ -200,18 +201,23 @@ class ReleaseBook:
     def held_in(session: Session, recipient: str | None, today: str) -> list[ReleaseRecord]:
         """What ``recipient`` holds (the mosaic check's input), oldest first: its releases
         neither revoked nor expired (by mark or by their term's end before ``today``,
-        YYYY-MM-DD), and every open publication likewise (anyone holds those). With
+        YYYY-MM-DD), and every open publication likewise (anyone holds those). Names are
+        compared as people read them (:func:`~custodes._names.canonical_name`). With
         None: every such release, to anyone."""
         query = select(Release).where(
             Release.revoked_at.is_(None),
             Release.expired_at.is_(None),
             Release.term_end >= today,
         )
-        if recipient is not None:
-            query = query.where(
-                (Release.recipient == recipient) | (Release.sharing_model == "open_publication")
-            )
-        return [ReleaseRecord.from_row(r) for r in session.execute(_ordered(query)).scalars()]
+        live = [ReleaseRecord.from_row(r) for r in session.execute(_ordered(query)).scalars()]
+        if recipient is None:
+            return live
+        name = canonical_name(recipient)
+        return [
+            r
+            for r in live
+            if r.sharing_model == "open_publication" or canonical_name(r.recipient) == name
+        ]
 
     def all(self) -> list[ReleaseRecord]:
         """Every release record, oldest first."""

@@ -32,6 +32,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -148,32 +149,28 @@ def mosaic_risk(
                 "sensitive values."
             )
     people, universe = _person_codes(views)
+    if universe == 0:  # every record suppressed everywhere: nobody to single out
+        return MosaicRisk(tuple(names), 0, 0, 0, 0.0, 0.0, {})
     groups: dict[str, list[int]] = defaultdict(list)
     for i, view in enumerate(views):
         groups[view.link if view.link is not None else f"\0{i}"].append(i)
-    focus = None if new is None else next(g for g, m in enumerate(groups.values()) if new in m)
     # Per group: each person's combined class (-1: in none of the group's releases).
-    combined: list[IntArray] = []
-    sizes: list[IntArray] = []
-    for members in groups.values():
-        if len(members) == 1:  # one release: its classes, renumbered
-            (i,) = members
-            klass, width = _dense(views[i].klass)
-            comb = np.full(universe, -1, dtype=np.int64)
-            comb[people[i]] = klass
-            combined.append(comb)
-            sizes.append(np.bincount(klass, minlength=width).astype(np.int64))
-            continue
-        columns, present = [], np.zeros(universe, dtype=bool)
-        for i in members:
-            column = np.zeros(universe, dtype=np.int64)  # 0: not in this release
-            column[people[i]] = _dense(views[i].klass)[0] + 1
-            present[people[i]] = True
-            columns.append(column)
-        comb, counts = combination_ids(columns)
-        comb[~present] = -1
-        combined.append(comb)
-        sizes.append(counts)
+    parts = [(m, *_group_comb(views, people, universe, m)) for m in groups.values()]
+    combined = [comb for _, comb, _ in parts]
+    sizes = [counts for _, _, counts in parts]
+    baseline: Baseline | None = None
+    if new is not None:  # the new release alone, and everything else as it was without it
+        focus = next(g for g, m in enumerate(groups.values()) if new in m)
+        others = [(m, comb) for g, (m, comb, _) in enumerate(parts) if g != focus]
+        rest = [i for i in parts[focus][0] if i != new]
+        if rest:
+            others.append((rest, _group_comb(views, people, universe, rest)[0]))
+        alone = (
+            ([new], _group_comb(views, people, universe, [new])[0])
+            if rest
+            else ([new], parts[focus][1])
+        )
+        baseline = (others, alone)
     # Identity: the smallest class a person falls in (the attacker picks the best view).
     best = np.full(universe, np.iinfo(np.int64).max, dtype=np.int64)
     for comb, counts in zip(combined, sizes, strict=True):
@@ -184,7 +181,7 @@ def mosaic_risk(
             best[seen] = np.minimum(best[seen], counts[comb[seen]])
     risk = 1.0 / best
     sensitive = {
-        a: _sensitive(views, list(groups.values()), combined, people, universe, a, min_l, focus)
+        a: _sensitive(views, [(m, c) for m, c, _ in parts], baseline, people, universe, a, min_l)
         for a in attributes
     }
     return MosaicRisk(
@@ -196,6 +193,33 @@ def mosaic_risk(
         average_risk=float(risk.mean()),
         sensitive=sensitive,
     )
+
+
+Baseline = tuple[list[tuple[list[int], IntArray]], tuple[list[int], IntArray]]
+"""What a new release is weighed against: the other groups (and the rest of its own
+group) combined, and the new release alone; each with the releases it combines."""
+
+
+def _group_comb(
+    views: Sequence[ReleaseView], people: Sequence[IntArray], universe: int, members: list[int]
+) -> tuple[IntArray, IntArray]:
+    """The combined class of each person in the releases ``members`` joined record by record
+    (-1: in none of them), and the size of each combined class."""
+    if len(members) == 1:  # one release: its classes, renumbered
+        (i,) = members
+        klass, width = _dense(views[i].klass)
+        comb = np.full(universe, -1, dtype=np.int64)
+        comb[people[i]] = klass
+        return comb, np.bincount(klass, minlength=width).astype(np.int64)
+    columns, present = [], np.zeros(universe, dtype=bool)
+    for i in members:
+        column = np.zeros(universe, dtype=np.int64)  # 0: not in this release
+        column[people[i]] = _dense(views[i].klass)[0] + 1
+        present[people[i]] = True
+        columns.append(column)
+    comb, counts = combination_ids(columns)
+    comb[~present] = -1
+    return comb, counts
 
 
 def _bits(present: npt.NDArray[np.bool_], words: int) -> npt.NDArray[np.uint64]:
@@ -215,13 +239,12 @@ def _unbits(bits: npt.NDArray[np.uint64], size: int) -> npt.NDArray[np.bool_]:
 
 def _sensitive(
     views: Sequence[ReleaseView],
-    groups: list[list[int]],
-    all_combined: list[IntArray],
+    parts: list[tuple[list[int], IntArray]],
+    baseline: Baseline | None,
     people: Sequence[IntArray],
     universe: int,
     attribute: str,
     min_l: int,
-    focus: int | None,
 ) -> SensitiveMosaic:
     """Posterior and values left per person, computed per combination of group classes.
 
@@ -238,50 +261,57 @@ def _sensitive(
             known[where[fresh]] = True
     value = np.full(universe, -1, dtype=np.int64)
     value[known], size = _dense(raw[known])
-    holders = [
-        g
-        for g, members in enumerate(groups)
-        if any(attribute in views[i].sensitive for i in members)
-    ]
+    if size == 0:
+        return SensitiveMosaic(highest_posterior=0.0, min_l=0, pinned=0)
     everyone = bool(known.all())
-    combined = [
-        all_combined[g] if everyone else np.where(known, all_combined[g], -1) for g in holders
-    ]
-    focus = holders.index(focus) if focus in holders else None
-    # Per group, per combined class: how many of its people have each value, and the
-    # values present as a bitset (64 values a word).
     words = (size + 63) // 64
-    tables, masks = [], []
-    for comb in combined:
-        seen = comb >= 0
-        key = comb * size + value if seen.all() else comb[seen] * size + value[seen]
-        table = np.bincount(key, minlength=(int(comb.max()) + 1) * size).reshape(-1, size)
-        tables.append(table)
-        masks.append(_bits(table > 0, words))
+    cache: dict[int, tuple[IntArray, IntArray, npt.NDArray[np.uint64]]] = {}
+
+    def counted(comb: IntArray) -> tuple[IntArray, IntArray, npt.NDArray[np.uint64]]:
+        """Per combined class: how many of its people have each value, and the values
+        present as a bitset (64 values a word); the classes of the people measured."""
+        if id(comb) not in cache:
+            mine = comb if everyone else np.where(known, comb, -1)
+            seen = mine >= 0
+            key = mine * size + value if seen.all() else mine[seen] * size + value[seen]
+            classes = int(mine.max(initial=-1)) + 1
+            table = np.bincount(key, minlength=classes * size).reshape(classes, size)
+            cache[id(comb)] = (mine, table, _bits(table > 0, words))
+        return cache[id(comb)]
+
+    def holds(members: list[int]) -> bool:
+        return any(attribute in views[i].sensitive for i in members)
+
     # Per person, the values possible in every class it falls in: a bitwise AND.
-    # The others first, then the new release's: both are needed for "only in combination".
     full = np.iinfo(np.uint64).max
-    others = np.full((universe, words), full, dtype=np.uint64)
-    for g, (comb, mask) in enumerate(zip(combined, masks, strict=True)):
-        if g != focus:
-            _narrow(others, comb, mask)
-    alone = np.full((universe, words), full, dtype=np.uint64)
-    if focus is not None:
-        _narrow(alone, combined[focus], masks[focus])
-    possible = others & alone
-    if not everyone:
-        possible, others, alone = possible[known], others[known], alone[known]
-        combined = [comb[known] for comb in combined]
+    possible = np.full((universe, words), full, dtype=np.uint64)
+    held = [counted(comb) for members, comb in parts if holds(members)]
+    for mine, _, mask in held:
+        _narrow(possible, mine, mask)
+    lowered = 0
+    if baseline is not None:  # "only in combination": neither part alone leaves it below
+        others_part, alone_part = baseline
+        others = np.full((universe, words), full, dtype=np.uint64)
+        for members, comb in others_part:
+            if holds(members):
+                mine, _, mask = counted(comb)
+                _narrow(others, mine, mask)
+        alone = np.full((universe, words), full, dtype=np.uint64)
+        if holds(alone_part[0]):
+            mine, _, mask = counted(alone_part[1])
+            _narrow(alone, mine, mask)
+        before = np.minimum(
+            np.bitwise_count(others[known]).sum(axis=1, dtype=np.int64),
+            np.bitwise_count(alone[known]).sum(axis=1, dtype=np.int64),
+        )
+    possible = possible[known]
     if len(possible) == 0:
         return SensitiveMosaic(highest_posterior=0.0, min_l=0, pinned=0)
     left = np.bitwise_count(possible).sum(axis=1, dtype=np.int64)
-    lowered = 0
-    if focus is not None:
-        before = np.minimum(
-            np.bitwise_count(others).sum(axis=1, dtype=np.int64),
-            np.bitwise_count(alone).sum(axis=1, dtype=np.int64),
-        )
+    if baseline is not None:
         lowered = int(np.count_nonzero((left < min_l) & (before >= min_l)))
+    combined = [mine if everyone else mine[known] for mine, _, _ in held]
+    tables = [table for _, table, _ in held]
     # Someone pinned down: the highest posterior is 1 already, exactly.
     highest = 1.0 if np.any(left == 1) else _posterior(combined, tables, possible, size)
     return SensitiveMosaic(
@@ -382,18 +412,33 @@ def keyed_codes(values: Iterable[str | None], key: bytes) -> IntArray:
     return np.asarray(out, dtype=np.int64)
 
 
+def _small(codes: IntArray) -> npt.NDArray[np.integer[Any]]:
+    """Non-negative codes in the smallest unsigned type that holds them."""
+    top = int(codes.max(initial=0))
+    kind = np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32
+    return codes.astype(kind if top < 1 << 32 else np.int64)
+
+
 def save_view(view: ReleaseView) -> bytes:
-    """A view as bytes (NumPy's .npz, no pickles): persons, classes, coded values."""
+    """A view as bytes (NumPy's .npz, no pickles, not compressed: it loads at memory
+    speed): persons, classes renumbered, and each sensitive column as small codes into
+    its distinct keyed values."""
     names = sorted(view.sensitive)
     meta = {"name": view.name, "link": view.link, "basis": view.basis, "sensitive": names}
-    arrays = {
+    person = view.person
+    if view.basis != "key" and len(person) and int(person.min()) >= 0 and int(person.max()) < 2**31:
+        person = person.astype(np.int32)
+    arrays: dict[str, npt.NDArray[Any]] = {
         "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), np.uint8),
-        "person": view.person,
-        "klass": view.klass,
-        **{f"s{i}": view.sensitive[a] for i, a in enumerate(names)},
+        "person": person,
+        "klass": _small(_dense(view.klass)[0]),
     }
+    for i, name in enumerate(names):
+        values, codes = np.unique(view.sensitive[name], return_inverse=True)
+        arrays[f"v{i}"] = values.astype(np.int64)
+        arrays[f"s{i}"] = _small(codes.reshape(-1).astype(np.int64))
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -407,11 +452,11 @@ def load_view(data: bytes, where: str) -> ReleaseView:
                 person=arrays["person"].astype(np.int64),
                 klass=arrays["klass"].astype(np.int64),
                 sensitive={
-                    str(a): arrays[f"s{i}"].astype(np.int64)
+                    str(a): arrays[f"v{i}"].astype(np.int64)[arrays[f"s{i}"]]
                     for i, a in enumerate(meta["sensitive"])
                 },
                 link=None if meta["link"] is None else str(meta["link"]),
                 basis=str(meta["basis"]),
             )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise InvalidInputError(f"{where} is not a mosaic view custodes wrote ({exc}).") from None
