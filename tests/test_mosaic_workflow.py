@@ -471,3 +471,39 @@ def test_the_mosaic_command(
     assert main(["mosaic", "nosuchrequest", *base]) == 2
     assert main(["mosaic", safe, "--format", "xml", *base]) == 2
     assert "choose table, json or html" in capsys.readouterr().err
+
+
+def test_query_access_to_an_important_holding_needs_its_board(
+    office: tuple[Settings, Path],
+) -> None:
+    """DP query access is allowed for important data, but the approval then needs the
+    board roles of important data (legal, privacy-technical and leadership)."""
+    settings, folder = office
+    graded = _two_departments(settings, folder, person_keys=False)
+    first = _file_to(graded, folder, "patients", "Analytics Co")
+    _released(graded, first, "Analytics Co")
+    ws = Workspace(graded)
+    rita, stella = Governance(ws, "rita"), Governance(ws, "stella")
+    request = rita.file_request("benefits")
+    rita.set_objectives(
+        request, purpose="public_welfare", sharing_model="dp_query", columns=["sex", "age"],
+        intended_use="counts", term_end="2030-12-31", recipient="Analytics Co",
+    )  # fmt: skip
+    stella.identify(request)
+    assert stella.prepare(request)["holding_grade"] == "important"
+    stella.submit(request)
+    Governance(ws, "pat").decide(request, True, "aggregates only")
+    assert Governance(ws, "lee").decide(request, True, "lawful") == "under_review"
+    Governance(ws, "root").add_actor(
+        "lin", ["reviewer"], organisation="Data office", credential="ID-lin",
+        board_role="leadership",
+    )  # fmt: skip
+    assert Governance(ws, "lin").decide(request, True, "approved by leadership") == "approved"
+    # Alone, the same access is general data: two approvals do.
+    other = rita.file_request("benefits")
+    rita.set_objectives(
+        other, purpose="public_welfare", sharing_model="dp_query", columns=["sex", "age"],
+        intended_use="counts", term_end="2030-12-31", recipient="Someone Else",
+    )  # fmt: skip
+    stella.identify(other)
+    assert stella.prepare(other)["holding_grade"] == "general"

@@ -172,10 +172,11 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
     act("researcher").set_objectives(
         request, purpose="commercial", sharing_model="file_under_agreement", columns=columns,
         intended_use="market study of household benefits by county", term_end="2027-12-31",
-        fee_standard=standard,
+        fee_standard=standard, recipient="Example Analytics Ltd.",
     )  # fmt: skip
     act("steward").identify(request)
-    act("steward").prepare(request, plan)
+    prepared = act("steward").prepare(request, plan)
+    mosaic = prepared["mosaic"]
     act("researcher").submit(request)
     act("counsel").decide(request, True, "data use agreement signed; lawful basis checked")
     act("privacy-officer").decide(request, True, "k = 10, highest risk 0.1; identifiers handled")
@@ -209,6 +210,9 @@ def _governed_release(workspace: Workspace, data_path: Path, folder: Path) -> di
         "disclosure": str(disclosure_path),
         "witnessed_size": str(witnessed.size),
         "witnessed": str(witnessed_path),
+        "mosaic": f"passed against {len(mosaic['releases'])} earlier release(s) held by "
+        f"{mosaic['recipient']} (combined k {mosaic['k']}, highest risk "
+        f"{float(mosaic['highest_risk']):.3f}; the holding graded {mosaic['holding_grade']})",
     }
 
 

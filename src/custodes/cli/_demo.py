@@ -40,6 +40,8 @@ def demo(
         f"governed release: request {result.governance['request']} approved by the board and "
         f"released to {result.governance['recipient']} ({result.governance['artifact']}); "
         f"charged {result.governance['charged']} under the approved fee standard",
+        f"mosaic check (the file with everything its recipient already holds): "
+        f"{result.governance['mosaic']}",
         "DP queries by the researcher (three answered, the fourth refused by the budget):\n"
         + result.governance["dp_queries"],
         f"audit report: anomalies: {result.governance['anomalies']} "

@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -364,6 +365,41 @@ class MosaicGate(Acting):
                 "release fewer columns, or to another recipient."
             )
         return verdict
+
+    def aggregation_check(
+        self, request_id: str, data: Dataset, details: Mapping[str, Any], recipient: str
+    ) -> str:
+        """Query or enclave access: what the recipient would hold (its files, and this
+        dataset's people) graded as one holding, recorded as a ``mosaic.checked`` entry.
+        Its grade (the board the approval needs); a file release weighs its own view."""
+        holding = self.holdings(request_id, recipient, details["sharing_model"])[0]
+        roles = json.loads(data.roles)
+        rows = np.arange(data.rows, dtype=np.int64)
+        whole = ReleaseView(
+            f"request {request_id}",
+            rows,
+            np.zeros(data.rows, dtype=np.int64),
+            {"(any)": rows} if roles.get("categories") else {},
+            basis=self.basis_of(data),
+        )
+        graded = self._holding(holding.records, holding.views, whole, data)
+        verdict = {
+            "stage": "prepare",
+            "recipient": recipient,
+            "releases": [
+                {"release": r.id, "request": r.request_id,
+                 "dataset": f"{r.dataset}@{r.dataset_version}", "ledger_index": r.ledger_index}
+                for r in holding.records
+            ],
+            "figures": {},
+            "holding": graded,
+            "verdict": "passed",
+            "problems": [],
+            "holders_checked": 1,
+        }  # fmt: skip
+        with self._change() as session:
+            self._record(session, "mosaic.checked", request_id, verdict)
+        return str(graded["grade"])
 
     def _judge(
         self,

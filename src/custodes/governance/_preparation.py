@@ -125,7 +125,8 @@ class Preparation(MosaicGate):
                 # The ledger names the plan by its hash: no path of this machine.
                 plan_entry: dict[str, Any] = {"spec_sha256": spec.sha256()}
             else:
-                report = {"access": model, "rows": data.rows}
+                holding = self.aggregation_check(request_id, data, details, recipient)
+                report = {"access": model, "rows": data.rows, "holding_grade": holding}
                 plan_record = {"access": model}
                 plan_entry = plan_record
             with self._change() as session:
@@ -142,6 +143,8 @@ class Preparation(MosaicGate):
                 if decided is not None:  # sent back: the board reviews it anew
                     review_round += 1
                 details["round"] = review_round
+                if model not in FILE_MODELS:  # the board of what the recipient would hold
+                    details["holding_grade"] = report["holding_grade"]
                 details["preparers"] = sorted({*details.get("preparers", []), self.actor})
                 again, replaced = row.plan is not None, row.artifact_sha256
                 row.details = json.dumps(details, ensure_ascii=False)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes._files import text_sha256
+from custodes.detect import GRADES
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError, SettingError
 from custodes.governance._base import now
 from custodes.governance._catalog import Catalog
@@ -228,6 +229,9 @@ class Requests(Catalog):
                 self._move(session, row, "rejected", {"by": self.actor})
                 return row.state
             grade = self._dataset(session, row.dataset, row.dataset_version).grade
+            held = str(details.get("holding_grade", "general"))  # what the recipient would hold
+            if held in GRADES and GRADES.index(held) > GRADES.index(grade):
+                grade = held
             if self.policy.approves([d.board_role for d in approvals], grade):
                 self._move(
                     session,
