@@ -77,6 +77,7 @@ bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/
 	$(BIN)/python bench/bench_detect.py
 	scripts/with-postgres $(BIN)/python bench/bench_ledger.py
 	$(BIN)/python bench/bench_dp.py
+	$(BIN)/python bench/bench_mosaic.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

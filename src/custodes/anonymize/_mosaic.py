@@ -24,7 +24,11 @@ from custodes.summary import Summary
 if TYPE_CHECKING:
     from custodes.engines import Engine
 
-__all__ = ["MosaicCheck", "Records", "records_of", "view_of"]
+__all__ = ["RECORD_ID_SHARE", "MosaicCheck", "Records", "records_of", "view_of"]
+
+RECORD_ID_SHARE = 0.9
+"""A column carried unchanged whose distinct values are at least this share of the
+records identifies them: two releases that carry it are linkable."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -37,6 +41,9 @@ class Records:
     person: IntArray
     basis: str
     sensitive: dict[str, IntArray]
+    link: str | None = None
+    """A record identifier the release carries as it is (see :data:`RECORD_ID_SHARE`): the
+    releases that carry it can be joined record by record."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,9 @@ class MosaicCheck:
     person: str | None = None
     link: str | None = None
     name: str = "candidate"
+    carried: Sequence[str] = ()
+    """Columns the release carries unchanged besides its quasi-identifiers and sensitive
+    columns: one whose values are nearly all distinct is a record identifier."""
 
 
 def records_of(
@@ -71,6 +81,7 @@ def records_of(
     person: str | None,
     dataset: str,
     key: bytes,
+    carried: Sequence[str] = (),
 ) -> Records:
     """Read the records of ``source`` whose ``summary`` was made: one scan of the
     quasi-identifiers, the sensitive columns and the person key.
@@ -78,7 +89,7 @@ def records_of(
     Values become keyed hashes (:func:`~custodes.risk.keyed_codes`) at once: no value
     is kept. Without a person key, a record's person is its source row."""
     qis = list(summary.quasi_identifiers)
-    columns = [*qis, *sensitive, *([person] if person else [])]
+    columns = [*qis, *sensitive, *carried, *([person] if person else [])]
     coded = engine.row_codes(source, columns)
     rows = len(coded[0][0]) if coded else 0
     # Each record's quasi-identifiers as the summary's codes, then its class there.
@@ -106,10 +117,18 @@ def records_of(
         name: keyed_codes(coded[len(qis) + i][1].to_pylist(), key)[coded[len(qis) + i][0]]
         for i, name in enumerate(sensitive)
     }
+    start = len(qis) + len(sensitive)
+    identifiers = sorted(
+        name
+        for i, name in enumerate(carried)
+        if rows and len(coded[start + i][1]) >= RECORD_ID_SHARE * rows
+    )
+    link = f"record identifier {identifiers[0]}" if identifiers else None
     if person:
         codes, people = coded[-1]
-        return Records(summary_class, keyed_codes(people.to_pylist(), key)[codes], "key", values)
-    return Records(summary_class, np.arange(rows, dtype=np.int64), dataset, values)
+        keyed = keyed_codes(people.to_pylist(), key)[codes]
+        return Records(summary_class, keyed, "key", values, link)
+    return Records(summary_class, np.arange(rows, dtype=np.int64), dataset, values, link)
 
 
 def view_of(
@@ -129,7 +148,7 @@ def view_of(
         person=records.person[kept],
         klass=klass[kept],
         sensitive={a: c[kept] for a, c in records.sensitive.items()},
-        link=link,
+        link=records.link or link,
         basis=records.basis,
     )
 

@@ -152,6 +152,7 @@ def prepare_release(
                 person=mosaic.person,
                 dataset=mosaic.dataset,
                 key=mosaic.key,
+                carried=mosaic.carried,
             )
     accept = None
     if mosaic is not None and records is not None and mosaic_safe:

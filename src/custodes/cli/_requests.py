@@ -276,4 +276,5 @@ def _mosaic_table(data: dict[str, object]) -> str:
     )
     problems: list[str] = data["problems"]  # type: ignore[assignment]
     lines.extend(f"problem: {p}" for p in problems)
-    return "\n".join(lines) + "\n"
+    # names come from people: no control characters reach the terminal
+    return "\n".join("".join(c if c.isprintable() else "?" for c in line) for line in lines) + "\n"

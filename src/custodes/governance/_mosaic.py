@@ -270,15 +270,12 @@ class MosaicGate(Acting):
         wanted = set(roles.get("sensitive", [])) | set(spec.sensitive) | before
         sensitive = sorted(wanted & set(columns))
         link = link_of(spec, columns)
-        for h in holdings:
-            for v in h.views:
-                if link is not None and v.link == link and v.basis != basis:
-                    raise RefusedError(
-                        f"request {request_id} carries pseudonyms linked to {v.name}, of "
-                        "other people's records: the mosaic check cannot join them. "
-                        "Declare the person key of both datasets (`custodes catalog "
-                        "person-key`), or use per-release pseudonyms."
-                    )
+        handled = {a.column for a in spec.actions()}
+        carried = [
+            c
+            for c in columns
+            if c not in spec.quasi_identifiers and c not in sensitive and c not in handled
+        ]
         k, highest = self._bounds(roles)
         return (
             MosaicCheck(
@@ -292,6 +289,7 @@ class MosaicGate(Acting):
                 person=person,
                 link=link,
                 name=f"request {request_id}",
+                carried=carried,
             ),
             holdings,
         )
@@ -342,6 +340,16 @@ class MosaicGate(Acting):
         """Combine ``view`` with each holding, record the check on the ledger, and refuse
         (after recording) when a combination breaks the policy. The verdict recorded: the
         first holding refused, else the largest."""
+        for h in holdings:
+            for v in h.views:
+                if view.link is not None and v.link == view.link and v.basis != view.basis:
+                    raise RefusedError(
+                        f"request {request_id} can be joined record by record with {v.name} "
+                        f"({view.link}), a release of other records: the mosaic check cannot "
+                        "join them. Declare the person key of both datasets (`custodes "
+                        "catalog person-key`), use per-release pseudonyms, or leave the "
+                        "record identifier out."
+                    )
         verdicts = [
             self._judge(h.views, h.records, view, data, details, h.holder, stage) for h in holdings
         ]
