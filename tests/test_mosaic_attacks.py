@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pytest
 from custodes import Workspace
 from custodes.cli import main
 from custodes.errors import CustodesError, RefusedError, SettingError
-from custodes.governance import Governance
+from custodes.governance import Governance, audit_report
 from custodes.settings import Settings
 from tests.test_mosaic_workflow import (  # noqa: F401
     COLUMNS,
@@ -101,6 +102,10 @@ def test_release_records_edited_in_the_store_are_refused(
         db.execute(edit, {"a": a})
     with pytest.raises(RefusedError, match="changed behind custodes' back"):
         _prepared(settings, folder, "plan_b.toml", "University X")
+    # The auditor sees it too.
+    auditor = Governance(Workspace(settings), "audrey")
+    anomalies = audit_report(auditor, date.today().year)["anomalies"]
+    assert any(a in line for line in anomalies)
 
 
 def test_a_view_borrowed_from_another_release_is_refused(office: tuple[Settings, Path]) -> None:

@@ -119,6 +119,7 @@ def office(tmp_path: Path) -> Iterator[tuple[Settings, Path]]:
         ("rita", ["requester"], None),
         ("lee", ["reviewer"], "legal"),
         ("pat", ["reviewer"], "privacy_technical"),
+        ("audrey", ["auditor"], None),
     ]:
         root.add_actor(
             name, roles, organisation="Data office", credential=f"ID-{name}", board_role=board

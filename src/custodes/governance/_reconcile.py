@@ -184,19 +184,43 @@ def _catalog(session: Session, state: Replay, found: list[str]) -> None:
 
 
 def _releases(session: Session, state: Replay, found: list[str]) -> None:
-    """Release records (who received what) against the request's release entry."""
+    """Release records (who received what, whether it is still held: the mosaic check's
+    input) against the request's release entry, and every release entry against a record."""
+    recorded: set[int] = set()
     for row in session.execute(select(Release).order_by(Release.id)).scalars():
         fact = _find(state.requests, row.request_id)
         release = fact.release if fact is not None else None
         if release is None:
             found.append(f"release {row.id} of request {row.request_id} has no ledger entry")
-        elif row.ledger_index == release.entry and (
-            not _same(row.recipient, release.recipient)
-            or row.artifact_sha256 != release.artifact_sha256
-        ):
+            continue
+        if row.ledger_index != release.entry:
+            continue
+        recorded.add(release.entry)
+        differs = [
+            what
+            for what, same in (
+                ("recipient", _same(row.recipient, release.recipient)),
+                ("file hash", row.artifact_sha256 == release.artifact_sha256),
+                ("sharing model", release.sharing_model in (None, row.sharing_model)),
+                ("view hash", release.view_sha256 in (None, row.view_sha256)),
+                ("term end", release.term_end in (None, row.term_end)),
+                ("revocation", (row.revoked_at is not None) == (release.ended == "revoked")),
+                ("expiry", row.expired_at is None or release.ended == "expired"),
+            )
+            if not same
+        ]
+        if differs:
             found.append(
-                f"release {row.id} of request {row.request_id}: the store's recipient or file "
-                f"hash is not what ledger entry {release.entry} recorded"
+                f"release {row.id} of request {row.request_id}: the store's "
+                f"{', '.join(differs)} is not what the ledger recorded (entry {release.entry} "
+                "and after)"
+            )
+    for fact in state.requests.values():
+        release = fact.release
+        if release is not None and release.entry not in recorded:
+            found.append(
+                f"the release of request {fact.id} (ledger entry {release.entry}) is missing "
+                "from the release records"
             )
 
 

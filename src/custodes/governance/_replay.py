@@ -78,6 +78,11 @@ class ReleaseFact:
     grade: str | None
     time: str
     entry: int
+    sharing_model: str | None = None
+    view_sha256: str | None = None
+    term_end: str | None = None
+    ended: str | None = None
+    """``revoked`` or ``expired`` once the ledger says so."""
 
 
 @dataclass
@@ -303,7 +308,10 @@ class _Folder:
             row.release = ReleaseFact(
                 p.get("recipient", ""), p.get("artifact_sha256"), p.get("dataset"),
                 p.get("department"), p.get("grade"), entry["time"], at,
+                p.get("sharing_model"), p.get("view_sha256"), p.get("term_end"),
             )  # fmt: skip
+        elif state in ("revoked", "expired") and row.release is not None:
+            row.release.ended = state
 
     def _decided(self, entry: Mapping[str, Any], p: Mapping[str, Any], at: int) -> None:
         key = (str(entry["subject"]), str(entry["actor"]), int(p.get("round", 1)))
