@@ -23,12 +23,8 @@ from custodes.errors import RefusedError
 from custodes.governance._base import now
 from custodes.governance._catalog import source_options
 from custodes.governance._gates import candidate_of, check_gates
-from custodes.governance._mosaic import (
-    CANDIDATE_FILE,
-    MosaicGate,
-    per_release,
-    write_view,
-)
+from custodes.governance._holdings import CANDIDATE_FILE, per_release, write_view
+from custodes.governance._mosaic import MosaicGate
 from custodes.governance._workflow import STEPS
 from custodes.store import Dataset, Decision
 
