@@ -9,7 +9,7 @@ per record: no rescan per transformation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,14 @@ import numpy.typing as npt
 
 from custodes.errors import InternalError
 from custodes.io import TableSource
-from custodes.risk import MosaicRisk, ReleaseView, combination_ids, keyed_codes, mosaic_risk
+from custodes.risk import (
+    MosaicRisk,
+    ReleaseView,
+    combination_ids,
+    keyed_codes,
+    links,
+    mosaic_risk,
+)
 from custodes.summary import Summary
 
 if TYPE_CHECKING:
@@ -26,9 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = ["RECORD_ID_SHARE", "MosaicCheck", "Records", "records_of", "view_of"]
 
-RECORD_ID_SHARE = 0.9
-"""A column carried unchanged whose distinct values are at least this share of the
-records identifies them: two releases that carry it are linkable."""
+RECORD_ID_SHARE = 0.5
+"""A column released unchanged or masked whose released values are distinct for at least
+this share of the records is a join key: two releases that carry it are linkable (joined
+record by record, which counts the records it cannot tell apart as joined too: the
+cautious side)."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -70,6 +79,9 @@ class MosaicCheck:
     carried: Sequence[str] = ()
     """Columns the release carries unchanged besides its quasi-identifiers and sensitive
     columns: one whose values are nearly all distinct is a record identifier."""
+    masked: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Masked columns and the characters the mask keeps (first, last): a mask that leaves
+    values nearly all distinct leaves a record identifier."""
 
 
 def records_of(
@@ -82,6 +94,7 @@ def records_of(
     dataset: str,
     key: bytes,
     carried: Sequence[str] = (),
+    masked: Mapping[str, tuple[int, int]] | None = None,
 ) -> Records:
     """Read the records of ``source`` whose ``summary`` was made: one scan of the
     quasi-identifiers, the sensitive columns and the person key.
@@ -89,7 +102,8 @@ def records_of(
     Values become keyed hashes (:func:`~custodes.risk.keyed_codes`) at once: no value
     is kept. Without a person key, a record's person is its source row."""
     qis = list(summary.quasi_identifiers)
-    columns = [*qis, *sensitive, *carried, *([person] if person else [])]
+    masked = dict(masked or {})
+    columns = [*qis, *sensitive, *carried, *masked, *([person] if person else [])]
     coded = engine.row_codes(source, columns)
     rows = len(coded[0][0]) if coded else 0
     # Each record's quasi-identifiers as the summary's codes, then its class there.
@@ -117,18 +131,38 @@ def records_of(
         name: keyed_codes(coded[len(qis) + i][1].to_pylist(), key)[coded[len(qis) + i][0]]
         for i, name in enumerate(sensitive)
     }
-    start = len(qis) + len(sensitive)
-    identifiers = sorted(
-        name
-        for i, name in enumerate(carried)
-        if rows and len(coded[start + i][1]) >= RECORD_ID_SHARE * rows
-    )
-    link = f"record identifier {identifiers[0]}" if identifiers else None
+    # Record identifiers: a column released unchanged (or masked) whose released values
+    # are nearly all distinct; a near-unique sensitive column identifies records too.
+    basis = "key" if person else dataset
+    found = []
+    for i, name in enumerate([*sensitive, *carried, *masked]):
+        codes, distinct = coded[len(qis) + i]
+        if name in masked:
+            first, last = masked[name]
+            kept = [_masked(v, first, last) for v in distinct.to_pylist()]
+            count = len(set(kept))
+        else:
+            count = len(distinct)
+        if rows and count >= RECORD_ID_SHARE * rows:
+            found.append(f"record identifier {basis}:{name}")
+    link = "\n".join(sorted(found)) or None
     if person:
         codes, people = coded[-1]
-        keyed = keyed_codes(people.to_pylist(), key)[codes]
+        texts = people.to_pylist()
+        keyed = keyed_codes(texts, key)[codes]
+        if None in texts:  # a record without a person key is a person of its own
+            missing = np.flatnonzero(codes == texts.index(None))
+            keyed[missing] = keyed_codes([f"\0{dataset} row {r}" for r in missing], key)
         return Records(summary_class, keyed, "key", values, link)
     return Records(summary_class, np.arange(rows, dtype=np.int64), dataset, values, link)
+
+
+def _masked(value: str | None, first: int, last: int) -> tuple[object, ...]:
+    """What a mask keeping ``first`` and ``last`` characters releases of ``value`` (a short
+    value whole), as a key: equal keys are equal released values."""
+    if value is None or len(value) <= first + last:
+        return (value,)
+    return (value[:first], len(value), value[len(value) - last :] if last else "")
 
 
 def view_of(
@@ -148,7 +182,7 @@ def view_of(
         person=records.person[kept],
         klass=klass[kept],
         sensitive={a: c[kept] for a, c in records.sensitive.items()},
-        link=records.link or link,
+        link="\n".join(sorted({*links(records.link), *links(link)})) or None,
         basis=records.basis,
     )
 

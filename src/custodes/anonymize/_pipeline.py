@@ -153,6 +153,7 @@ def prepare_release(
                 dataset=mosaic.dataset,
                 key=mosaic.key,
                 carried=mosaic.carried,
+                masked=mosaic.masked,
             )
     accept = None
     if mosaic is not None and records is not None and mosaic_safe:

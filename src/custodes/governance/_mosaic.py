@@ -19,11 +19,19 @@ from typing import Any
 import numpy as np
 
 from custodes.anonymize import AnonymizationSpec
+from custodes.anonymize._identifiers import Mask
 from custodes.anonymize._mosaic import MosaicCheck
 from custodes.detect import DEFAULT_POLICY, GradingPolicy, grade, load_policy
 from custodes.errors import RefusedError
 from custodes.governance._holdings import CANDIDATE_FILE, Holding, Holdings, link_of
-from custodes.risk import MosaicRisk, ReleaseView, distinct_people, load_view, mosaic_risk
+from custodes.risk import (
+    MosaicRisk,
+    ReleaseView,
+    distinct_people,
+    links,
+    load_view,
+    mosaic_risk,
+)
 from custodes.store import Dataset
 
 __all__ = ["MosaicGate"]
@@ -58,7 +66,11 @@ class MosaicGate(Holdings):
         person = roles.get("person_key")
         if person not in json.loads(data.columns):
             person = None
-        holdings = self.holdings(request_id, recipient, details["sharing_model"])
+        try:
+            holdings = self.holdings(request_id, recipient, details["sharing_model"])
+        except RefusedError as exc:  # the refusal is a check too: on the ledger
+            self._refused(request_id, recipient, exc)
+            raise
         basis = "key" if person else self.basis_of(data)
         # A column some held release of these people kept as sensitive is sensitive here too
         # (the roles may have changed since).
@@ -78,6 +90,11 @@ class MosaicGate(Holdings):
             for c in columns
             if c not in spec.quasi_identifiers and c not in sensitive and c not in handled
         ]
+        masked = {
+            a.column: (a.keep_first, a.keep_last)
+            for a in spec.actions()
+            if isinstance(a, Mask) and a.column in columns
+        }
         k, highest = self._bounds(roles)
         return (
             MosaicCheck(
@@ -85,13 +102,14 @@ class MosaicGate(Holdings):
                 accept=lambda risk: not _problems(risk, k, highest, self.policy.min_l),
                 k=k,
                 min_l=self.policy.min_l,
-                dataset=basis,
+                dataset=self.basis_of(data),
                 key=self._mosaic_key(),
                 sensitive=sensitive,
                 person=person,
                 link=link,
                 name=f"request {request_id}",
                 carried=carried,
+                masked=masked,
             ),
             holdings,
         )
@@ -111,10 +129,13 @@ class MosaicGate(Holdings):
         first holding refused, else the largest."""
         for h in holdings:
             for v in h.views:
-                if view.link is not None and v.link == view.link and v.basis != view.basis:
+                shared = links(view.link) & links(v.link)
+                if shared and v.basis != view.basis:
+                    self._refused(request_id, h.holder, RefusedError("linked across datasets"))
                     raise RefusedError(
                         f"request {request_id} can be joined record by record with {v.name} "
-                        f"({view.link}), a release of other records: the mosaic check cannot "
+                        f"({', '.join(sorted(shared))}), a release of other records: the mosaic "
+                        "check cannot "
                         "join them. Declare the person key of both datasets (`custodes "
                         "catalog person-key`), use per-release pseudonyms, or leave the "
                         "record identifier out."
@@ -142,6 +163,22 @@ class MosaicGate(Holdings):
                 "release fewer columns, or to another recipient."
             )
         return verdict
+
+    def _refused(self, request_id: str, recipient: str, exc: RefusedError) -> None:
+        """Record a check refused before its figures (the holding could not be read, or
+        cannot be joined): which request, for whom, and why, on the ledger."""
+        verdict = {
+            "stage": "check",
+            "recipient": recipient,
+            "releases": [],
+            "figures": {},
+            "holding": {},
+            "verdict": "refused",
+            "problems": [exc.message],
+            "holders_checked": 0,
+        }
+        with self._change() as session:
+            self._record(session, "mosaic.checked", request_id, verdict)
 
     def aggregation_check(
         self, request_id: str, data: Dataset, details: Mapping[str, Any], recipient: str

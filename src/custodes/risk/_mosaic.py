@@ -46,6 +46,7 @@ __all__ = [
     "combination_ids",
     "distinct_people",
     "keyed_codes",
+    "links",
     "load_view",
     "mosaic_risk",
     "save_view",
@@ -63,7 +64,8 @@ class ReleaseView:
     klass: IntArray
     sensitive: Mapping[str, IntArray] = field(default_factory=dict)
     link: str | None = None
-    """Views with the same link can be joined record by record (None: with no other)."""
+    """What the view can be joined by, record by record (None: nothing); several links are
+    separated by new lines. Views that share any link are joined (see :func:`links`)."""
     basis: str = ""
     """Whose ``person`` numbers these are: ``"key"`` (keyed hashes of a declared person
     key, shared by every dataset that declares one) or a dataset's name (its source rows:
@@ -151,9 +153,7 @@ def mosaic_risk(
     people, universe = _person_codes(views)
     if universe == 0:  # every record suppressed everywhere: nobody to single out
         return MosaicRisk(tuple(names), 0, 0, 0, 0.0, 0.0, {})
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, view in enumerate(views):
-        groups[view.link if view.link is not None else f"\0{i}"].append(i)
+    groups = _linked(views)
     # Per group: each person's combined class (-1: in none of the group's releases).
     parts = [(m, *_group_comb(views, people, universe, m)) for m in groups.values()]
     combined = [comb for _, comb, _ in parts]
@@ -198,6 +198,35 @@ def mosaic_risk(
 Baseline = tuple[list[tuple[list[int], IntArray]], tuple[list[int], IntArray]]
 """What a new release is weighed against: the other groups (and the rest of its own
 group) combined, and the new release alone; each with the releases it combines."""
+
+
+def links(link: str | None) -> set[str]:
+    """The links of a view's ``link`` (several are separated by new lines)."""
+    return {x for x in (link or "").split("\n") if x}
+
+
+def _linked(views: Sequence[ReleaseView]) -> dict[str, list[int]]:
+    """The views in groups joined record by record: those that share a link, directly or
+    through another view (union-find over the links)."""
+    parent = list(range(len(views)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, view in enumerate(views):
+        for token in sorted(links(view.link)):
+            if token in first:
+                parent[root(i)] = root(first[token])
+            else:
+                first[token] = i
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i in range(len(views)):
+        groups[str(root(i))].append(i)
+    return groups
 
 
 def _group_comb(
@@ -282,6 +311,17 @@ def _sensitive(
     def holds(members: list[int]) -> bool:
         return any(attribute in views[i].sensitive for i in members)
 
+    holding = [(members, comb) for members, comb in parts if holds(members)]
+    if len(holding) == 1 and len(holding[0][0]) == 1:  # one release says it: no bitsets
+        return _single(holding[0][1], value, known, size, min_l)
+    classes = sum(int(c.max(initial=-1)) + 1 for _, c in holding)
+    need = 8 * (3 * universe * words + classes * size)
+    if need > MEMORY_BUDGET:
+        raise InvalidInputError(
+            f"a sensitive column has {size:,} distinct values over {len(holding)} releases "
+            f"of {universe:,} people: the mosaic check would need {need / 2**30:.1f} GiB. "
+            "Generalize the column (release bands or a hierarchy's level) and prepare again."
+        )
     # Per person, the values possible in every class it falls in: a bitwise AND.
     full = np.iinfo(np.uint64).max
     possible = np.full((universe, words), full, dtype=np.uint64)
@@ -320,6 +360,37 @@ def _sensitive(
         pinned=int(np.count_nonzero(left == 1)),
         below_l=int(np.count_nonzero(left < min_l)),
         lowered=lowered,
+    )
+
+
+MEMORY_BUDGET = 6 << 30
+"""Bytes the bitsets and tables of one sensitive column may take (the machine has more;
+other work shares it)."""
+
+
+def _single(
+    comb: IntArray, value: IntArray, known: npt.NDArray[np.bool_], size: int, min_l: int
+) -> SensitiveMosaic:
+    """One release alone: a person's values left are its class's distinct values, the
+    posterior its class's sharpest share (counted pairs, memory per pair not per value)."""
+    seen = (comb >= 0) & known
+    if not seen.any():
+        return SensitiveMosaic(highest_posterior=0.0, min_l=0, pinned=0)
+    pairs, counts = np.unique(comb[seen] * size + value[seen], return_counts=True)
+    klass = pairs // size
+    classes = int(klass.max()) + 1
+    distinct = np.bincount(klass, minlength=classes)
+    total = np.bincount(klass, weights=counts, minlength=classes)
+    sharpest = np.zeros(classes, dtype=np.int64)
+    np.maximum.at(sharpest, klass, counts)
+    left = distinct[comb[seen]]
+    present = total > 0
+    return SensitiveMosaic(
+        highest_posterior=float((sharpest[present] / total[present]).max()),
+        min_l=int(left.min()),
+        pinned=int(np.count_nonzero(left == 1)),
+        below_l=int(np.count_nonzero(left < min_l)),
+        lowered=0,  # nothing to combine with
     )
 
 
