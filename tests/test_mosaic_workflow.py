@@ -509,3 +509,50 @@ def test_query_access_to_an_important_holding_needs_its_board(
     )  # fmt: skip
     stella.identify(other)
     assert stella.prepare(other)["holding_grade"] == "general"
+
+
+def test_anonymize_mosaic_safe(
+    office: tuple[Settings, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`custodes anonymize --mosaic-safe RECIPIENT --dataset NAME`: a steward's stand-alone
+    anonymization of a registered file, safe with what the recipient holds."""
+    from custodes.cli import main
+
+    settings, folder = office
+    monkeypatch.setenv("CUSTODES_GOVERNANCE_POLICY", settings.governance_policy)
+    a = _prepared(settings, folder, "plan_a.toml", "University X")
+    file_a = _released(settings, a, "University X")
+    base = ["--as", "stella", "--workspace", str(settings.workspace)]
+    safe = folder / "b-safe.csv"
+    capsys.readouterr()
+    people, plan = str(folder / "people.csv"), str(folder / "plan_b_safe.toml")
+    code = main(["anonymize", people, "--spec", plan, "--output", str(safe),
+                 "--mosaic-safe", "University X", "--dataset", "patients", *base])  # fmt: skip
+    assert code == 0
+    assert (
+        "mosaic-safe for University X: combined with 1 release(s) held" in capsys.readouterr().out
+    )
+    pinned = _attack(folder, [(file_a, "age_a.csv", "region_a.csv"),
+                              (safe, "age_b.csv", "region_b.csv")])  # fmt: skip
+    assert pinned == 0
+    assert _ledger_checks(settings)[-1]["payload"]["stage"] == "anonymize"
+    # Fixed levels leave the search no safe transformation: refused, exit 2.
+    code = main(["anonymize", str(folder / "people.csv"), "--spec", str(folder / "plan_b.toml"),
+                 "--output", str(folder / "b.csv"), "--mosaic-safe", "University X",
+                 "--dataset", "patients", *base])  # fmt: skip
+    assert code == 2
+    assert "mosaic check" in capsys.readouterr().err
+    # Without --dataset, or with a file that is not the dataset's: exit 2 with the fix.
+    code = main(["anonymize", people, "--spec", plan, "--output", str(safe),
+                 "--mosaic-safe", "University X", *base])  # fmt: skip
+    assert code == 2
+    assert "--dataset NAME" in capsys.readouterr().err
+    other = folder / "other.csv"
+    other.write_text((folder / "people.csv").read_text(encoding="utf-8") + "R9999999,30,M,G01,D0\n")
+    code = main(["anonymize", str(other), "--spec", str(folder / "plan_b_safe.toml"),
+                 "--output", str(safe), "--mosaic-safe", "University X", "--dataset",
+                 "patients", *base])  # fmt: skip
+    assert code != 0
+    assert "changed or is gone" in capsys.readouterr().err

@@ -299,6 +299,12 @@ def optimal_generalization(
             best = candidate
             per_column = metric.per_column(generalized, schemes, suppressed, leaves)
             best_result = (generalized, suppressed, per_column, records)
+    if (best is None or best_result is None) and rejected:
+        raise InvalidInputError(
+            f"no transformation meets the privacy models and the mosaic check: {rejected:,} "
+            "met the models but combined with what the recipient holds break the policy; "
+            "release fewer quasi-identifiers or sensitive columns, or to another recipient."
+        )
     if (best is None or best_result is None) and len(order) == 1:
         fixed = ", ".join(f"{s.name}={lv}" for s, lv in zip(schemes, nodes[0], strict=True))
         raise InvalidInputError(
@@ -306,12 +312,6 @@ def optimal_generalization(
             + ", ".join(m.describe() for m in models)
             + f" on this table within the suppression limit ({suppression_limit:.2%}, "
             f"{limit:,} records): the table differs too much from the one it was made for."
-        )
-    if (best is None or best_result is None) and rejected:
-        raise InvalidInputError(
-            f"no transformation meets the privacy models and the mosaic check: {rejected:,} "
-            "met the models but combined with what the recipient holds break the policy; "
-            "release fewer quasi-identifiers or sensitive columns, or to another recipient."
         )
     if best is None or best_result is None:
         raise InvalidInputError(

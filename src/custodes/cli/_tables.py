@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from custodes._files import write_atomic
-from custodes.anonymize import Anonymization, load_spec, read_manifest, spec_from_manifest
+from custodes.anonymize import (
+    Anonymization,
+    AnonymizationSpec,
+    load_spec,
+    read_manifest,
+    spec_from_manifest,
+)
+from custodes.cli._acting import AsOpt, KeyOpt, _acting
 from custodes.cli._app import (
     DelimiterOpt,
     EncodingOpt,
@@ -326,9 +333,29 @@ def anonymize(
     report: Annotated[
         Path | None, typer.Option(help="Write the HTML risk report of the release here.")
     ] = None,
+    mosaic_safe: Annotated[
+        str | None,
+        typer.Option(
+            "--mosaic-safe",
+            metavar="RECIPIENT",
+            help="Find the least-loss transformation whose combination with what RECIPIENT "
+            "already holds meets the governance policy (a steward; with --dataset).",
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="With --mosaic-safe: the registered dataset PATH is (its file)."),
+    ] = None,
+    as_: AsOpt = None,
+    key: KeyOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Generalize a table to the least-loss transformation that meets a privacy policy."""
+    if mosaic_safe is not None and dataset is None:
+        raise SettingError(
+            "--mosaic-safe weighs what the recipient holds of a catalog dataset's people: "
+            "name the registered dataset PATH is (--dataset NAME)."
+        )
     ws = open_workspace(workspace)
     flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask, redact]
     flags += [average_risk, microaggregate, population_uniqueness, population]
@@ -360,13 +387,53 @@ def anonymize(
             objective=objective, population_uniqueness=population_uniqueness,
             population=population, redact=redact or (),
         )  # fmt: skip
-    with progress_bar(err.is_terminal, "searching transformations") as progress:
-        result = ws.anonymize(path, spec, output=output, manifest=manifest, progress=progress)
+    if mosaic_safe is not None and dataset is not None:
+        result = _mosaic_safe(path, spec, output, manifest, mosaic_safe, dataset, as_, workspace)
+    else:
+        with progress_bar(err.is_terminal, "searching transformations") as progress:
+            result = ws.anonymize(path, spec, output=output, manifest=manifest, progress=progress)
     if report is not None:
         from custodes.report import release_html
 
         write_atomic(report, release_html(result))
     _print_release(result, output)
+
+
+def _mosaic_safe(
+    path: str,
+    spec: AnonymizationSpec,
+    output: Path,
+    manifest: Path | None,
+    recipient: str,
+    dataset: str,
+    actor: str | None,
+    workspace: Path | None,
+) -> Anonymization:
+    """Anonymize ``path`` (the registered file of ``dataset``) to the least-loss
+    transformation whose combination with what ``recipient`` holds meets the policy; the
+    check is recorded on the ledger and its figures printed."""
+    ws, who = _acting(workspace, actor)
+    with ws:
+        governance = ws.governance(who)
+        check, holdings = governance.mosaic_preview(dataset, recipient, spec, Path(path))
+        with progress_bar(err.is_terminal, "searching transformations") as progress:
+            result = ws.anonymize(
+                path, spec, output=output, manifest=manifest, progress=progress,
+                mosaic=check, mosaic_safe=True,
+            )  # fmt: skip
+        verdict = governance.preview_verdict(
+            holdings, result.mosaic_view(check.name, check.link), dataset
+        )
+    figures = verdict["figures"]
+    out.print(
+        f"mosaic-safe for {recipient}: combined with {len(verdict['releases'])} release(s) "
+        f"held, k {figures['k']}, highest risk {figures['highest_risk']}, holding graded "
+        f"{verdict['holding']['grade']}: {verdict['verdict']}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return result
 
 
 def _print_release(result: Anonymization, output: Path) -> None:

@@ -96,6 +96,17 @@ def link_of(spec: AnonymizationSpec, columns: Sequence[str]) -> str | None:
 class Holdings(Acting):
     """The holdings the mosaic check weighs, and the views behind them."""
 
+    def checked_source(self, name: str, version: int, source: str, content_sha256: str) -> Path:
+        """A dataset version's registered file, refused when it changed or is gone since it
+        was registered."""
+        path = Path(source)
+        if not path.is_file() or self.preparer.file_hash(path) != content_sha256:
+            raise RefusedError(
+                f"the source of {name} version {version} changed or is gone since it "
+                "was registered (SHA-256 differs); register the new version and file a new request."
+            )
+        return path
+
     def _mosaic_key(self) -> bytes:
         """The workspace's key for the codes of values and persons in views (made once,
         mode 0600, kept in the workspace's keys folder)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -162,6 +163,39 @@ class MosaicGate(Holdings):
                 + ". Prepare it with `mosaic_safe = true` in the plan (or --mosaic-safe), "
                 "release fewer columns, or to another recipient."
             )
+        return verdict
+
+    def mosaic_preview(
+        self, dataset: str, recipient: str, spec: AnonymizationSpec, source: Path
+    ) -> tuple[MosaicCheck, list[Holding]]:
+        """For a stand-alone anonymization (a steward's ``custodes anonymize
+        --mosaic-safe``): the check of a file of ``dataset`` (``source`` must be its
+        registered file) for ``recipient``, as a request would be checked."""
+        with self._change() as session:
+            self._need(session, "steward")
+            data = self._dataset(session, dataset)
+        self.checked_source(data.name, data.version, str(source), data.content_sha256)
+        details = {"columns": json.loads(data.columns), "sharing_model": "file_under_agreement"}
+        return self.mosaic_check("", data, details, spec, recipient)
+
+    def preview_verdict(
+        self, holdings: Sequence[Holding], view: ReleaseView, dataset: str
+    ) -> dict[str, Any]:
+        """The figures of a stand-alone anonymization's file with each holding, recorded as
+        a ``mosaic.checked`` entry (stage ``anonymize``); the verdict recorded."""
+        with self._change() as session:
+            data = self._dataset(session, dataset)
+        details = {"sharing_model": "file_under_agreement"}
+        verdicts = [
+            self._judge(h.views, h.records, view, data, details, h.holder, "anonymize")
+            for h in holdings
+        ]
+        verdict = next(
+            (v for v in verdicts if v["problems"]),
+            max(verdicts, key=lambda v: len(v["releases"])),
+        )
+        with self._change() as session:
+            self._record(session, "mosaic.checked", f"{data.name}@{data.version}", verdict)
         return verdict
 
     def _refused(self, request_id: str, recipient: str, exc: RefusedError) -> None:

@@ -204,17 +204,6 @@ class Preparation(MosaicGate):
     def _checked_source(self, data: Dataset) -> Path:
         return self.checked_source(data.name, data.version, data.source, data.content_sha256)
 
-    def checked_source(self, name: str, version: int, source: str, content_sha256: str) -> Path:
-        """A dataset version's registered file, refused when it changed or is gone since it
-        was registered."""
-        path = Path(source)
-        if not path.is_file() or self.preparer.file_hash(path) != content_sha256:
-            raise RefusedError(
-                f"the source of {name} version {version} changed or is gone since it "
-                "was registered (SHA-256 differs); register the new version and file a new request."
-            )
-        return path
-
     def _artifact_path(self, request_id: str, kind: str, source: Path) -> Path:
         suffix = source.suffix if source.suffix in (".csv", ".parquet", ".jsonl") else ".csv"
         return self.preparer.path / "releases" / request_id / f"{kind}{suffix}"
