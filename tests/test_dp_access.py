@@ -442,3 +442,38 @@ def test_in_lists_compare_numbers_as_numbers_and_text_as_written() -> None:
     assert mixed is not None
     assert frame.filter(polars_condition(numbers)).get_column("x").to_list() == ["1", "2.0"]
     assert frame.filter(polars_condition(mixed)).get_column("x").to_list() == ["1", "a"]
+
+
+# ------------------------------------------------------------ one row per person
+
+
+def test_a_table_with_one_row_per_person_needs_no_person_column(service: Service) -> None:
+    """Census-style microdata: the row is the privacy unit (``unit_is_row = true``); every
+    row counts once, and the answer says so."""
+    settings, data = service
+    truth = pl.read_csv(data, infer_schema=False)
+    ws = Workspace(settings)
+    steward = ws.queries("st")
+    with pytest.raises(SettingError, match="not both"):
+        steward.configure("people", {"privacy_unit": "person", "unit_is_row": True})
+    with pytest.raises(SettingError, match="max_contributions 1"):
+        steward.configure("people", {"unit_is_row": True, "max_contributions": 2})
+    with pytest.raises(SettingError, match="unit_is_row = true"):
+        steward.configure("people", {"privacy_unit": "nosuchcolumn"})
+    steward.configure(
+        "people",
+        {"unit_is_row": True, "bounds": {"income": [0, 10_000]},
+         "public_groups": {"sex": ["F", "M"]}},
+    )  # fmt: skip
+    answer = ws.dp_query("SELECT sex, COUNT(*) FROM people GROUP BY sex", actor="an", rho="1/16")
+    assert any("each row is one person" in note for note in answer["notes"])
+    for row in answer["rows"]:
+        exact = truth.filter(pl.col("sex") == row["sex"]).height  # every row, duplicates too
+        assert abs(row["count"] - exact) < 30
+    total = ws.dp_query("SELECT COUNT(*) FROM people", actor="an", rho="1/16")
+    assert abs(total["rows"][0]["count"] - truth.height) < 30
+    # Grouping by a column is allowed: there is no person column to single out.
+    by_region = ws.dp_query(
+        "SELECT region, COUNT(*) FROM people GROUP BY region", actor="an", rho="1/16"
+    )
+    assert by_region["rows"]

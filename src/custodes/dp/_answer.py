@@ -47,7 +47,7 @@ def bounded(
     unit = config["privacy_unit"]
     m = int(config["max_contributions"])
     bounds = config["bounds"]
-    needed = sorted(query.columns | {unit})
+    needed = sorted(query.columns | ({unit} if unit is not None else set()))
     info = source.stat()
     key = (str(source.resolve()), info.st_mtime_ns, info.st_size, tuple(needed), unit, m,
            json.dumps(bounds, sort_keys=True), has_header)  # fmt: skip
@@ -95,7 +95,8 @@ def answer_query(
     cells = engine.dp_cells(table, groups, sums, query.where, domain, limit=0 if dry else None)
     if dry:
         return {}
-    notes = [f"at most {m} row(s) per person ({unit}); values clamped to declared bounds"]
+    per = f"({unit})" if unit is not None else "(each row is one person)"
+    notes = [f"at most {m} row(s) per person {per}; values clamped to declared bounds"]
     if private_groups:
         counts, scale = noisy_counts(cells.counts, m, share.rho)
         threshold = m + scale * float(norm.ppf(1 - delta / m))

@@ -58,13 +58,25 @@ _COMPOSITION_NOTE = "rho adds up (zCDP); epsilon, concave in rho, falls by less 
 
 def _check_config(config: Mapping[str, Any], columns: list[str]) -> dict[str, Any]:
     unit = config.get("privacy_unit")
-    if unit not in columns:
+    row = config.get("unit_is_row", False)
+    if not isinstance(row, bool):
+        raise SettingError("unit_is_row must be true or false.")
+    if row:  # census-style microdata: one row per person, no person column
+        if unit is not None:
+            raise SettingError(
+                "give either privacy_unit (the person column) or unit_is_row = true (each "
+                "row is one person), not both."
+            )
+    elif unit not in columns:
         raise SettingError(
-            f"privacy_unit {unit!r} must be a column of the dataset (the person identifier)."
+            f"privacy_unit {unit!r} must be a column of the dataset (the person identifier); "
+            "for a table with one row per person and no such column, set unit_is_row = true."
         )
     m = config.get("max_contributions", 1)
     if not isinstance(m, int) or isinstance(m, bool) or m < 1:
         raise SettingError("max_contributions must be a whole number >= 1.")
+    if row and m != 1:
+        raise SettingError("with unit_is_row = true each person has one row: max_contributions 1.")
     bounds = {}
     for column, pair in dict(config.get("bounds", {})).items():
         if column not in columns:
@@ -83,13 +95,22 @@ def _check_config(config: Mapping[str, Any], columns: list[str]) -> dict[str, An
         if not isinstance(values, list) or not values:
             raise SettingError(f"public_groups.{column} must be a list of values.")
         public[column] = [str(v) for v in values]
-    unknown = set(config) - {"privacy_unit", "max_contributions", "bounds", "public_groups"}
+    known = {"privacy_unit", "unit_is_row", "max_contributions", "bounds", "public_groups"}
+    unknown = set(config) - known
     if unknown:
         raise SettingError(
             f"unknown DP setting {sorted(unknown)[0]!r}; the settings are privacy_unit, "
-            "max_contributions, bounds, public_groups."
+            "unit_is_row, max_contributions, bounds, public_groups."
         )
-    return {"privacy_unit": unit, "max_contributions": m, "bounds": bounds, "public_groups": public}
+    checked: dict[str, Any] = {
+        "privacy_unit": None if row else unit,
+        "max_contributions": m,
+        "bounds": bounds,
+        "public_groups": public,
+    }
+    if row:  # recorded only when set: configurations made before keep their hashes
+        checked["unit_is_row"] = True
+    return checked
 
 
 class PrivateQueries:
@@ -313,5 +334,5 @@ def _check_query(query: Query, config: Mapping[str, Any]) -> None:
             raise RefusedError(
                 f"{agg.label} needs declared bounds for {agg.column!r} (bounds in the DP settings)."
             )
-    if config["privacy_unit"] in query.groups:
+    if config["privacy_unit"] is not None and config["privacy_unit"] in query.groups:
         raise RefusedError("grouping by the privacy unit would release each person's own figures.")

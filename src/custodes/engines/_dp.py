@@ -164,14 +164,15 @@ class DPOps(Protocol):
         self,
         source: TableSource,
         columns: Sequence[str],
-        unit: str,
+        unit: str | None,
         max_contributions: int,
         bounds: Mapping[str, Sequence[float]],
     ) -> TableSource:
         """The table's ``columns`` with at most ``max_contributions`` rows per ``unit`` (its
-        first rows) and a clamped copy (:func:`clamped`) of each column of ``bounds`` among
-        them (``[low, high]``; a missing or non-numeric value becomes ``low``). The result is
-        held by the engine (in memory, or cached on the cluster) for repeated queries."""
+        first rows; None: each row is one person, every row kept) and a clamped copy
+        (:func:`clamped`) of each column of ``bounds`` among them (``[low, high]``; a
+        missing or non-numeric value becomes ``low``). The result is held by the engine (in
+        memory, or cached on the cluster) for repeated queries."""
         ...
 
     def dp_cells(

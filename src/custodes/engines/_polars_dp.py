@@ -78,15 +78,21 @@ class PolarsDP:
         self,
         source: TableSource,
         columns: Sequence[str],
-        unit: str,
+        unit: str | None,
         max_contributions: int,
         bounds: Mapping[str, Sequence[float]],
     ) -> TableSource:
         """See :meth:`custodes.engines.DPOps.dp_bound`."""
-        frame = source.frame.select(columns)
-        if max_contributions == 1:  # contribution bounding: the first row of each person
+        if unit is None:  # each row is one person: every row, a row number to count them by
+            row = "__custodes_row"
+            while row in source.columns:
+                row += "_"
+            frame = source.frame.with_row_index(row).select([row, *columns])
+        elif max_contributions == 1:  # contribution bounding: the first row of each person
+            frame = source.frame.select(columns)
             frame = frame.filter(pl.col(unit).is_first_distinct())
         else:
+            frame = source.frame.select(columns)
             frame = frame.filter(pl.int_range(pl.len()).over(unit) < max_contributions)
         copies = [
             pl.col(c)
