@@ -26,7 +26,10 @@ def dp_configure(
     dataset: Annotated[str, typer.Argument(help="The catalog dataset.")],
     config: Annotated[
         Path,
-        typer.Option(help="TOML: privacy_unit, max_contributions, \\[bounds], \\[public_groups]."),
+        typer.Option(
+            help="TOML: privacy_unit (or unit_is_row), max_contributions, \\[bounds], "
+            "\\[public_groups]."
+        ),
     ],
     as_: AsOpt = None,
     key: KeyOpt = None,
