@@ -211,12 +211,10 @@ class Holdings(Acting):
         with self._change() as session:
             live = self.preparer.releases.held_in(session, None, today)
             self._check_records(session, [r for r in live if r.request_id != request_id], today)
-        live = [r for r in live if r.request_id != request_id and r.sharing_model in FILE_MODELS]
-        public = [r for r in live if r.sharing_model == "open_publication"]
+        live = _weighed(live, request_id, recipient, model)
         if model != "open_publication":
-            name = canonical_name(recipient)
-            mine = [r for r in live if r in public or canonical_name(r.recipient) == name]
-            return [Holding(recipient, mine, [self._held_view(r) for r in mine])]
+            return [Holding(recipient, live, [self._held_view(r) for r in live])]
+        public = [r for r in live if r.sharing_model == "open_publication"]
         views = {r.id: self._held_view(r) for r in live}
         by_name: dict[str, list[Any]] = {}
         for r in live:
@@ -233,15 +231,7 @@ class Holdings(Acting):
     ) -> list[str]:
         """The ids of the releases :meth:`holdings` weighs, read in ``session``."""
         live = self.preparer.releases.held_in(session, None, date.today().isoformat())
-        live = [r for r in live if r.request_id != request_id and r.sharing_model in FILE_MODELS]
-        if model == "open_publication":
-            return sorted(r.id for r in live)
-        name = canonical_name(recipient)
-        return sorted(
-            r.id
-            for r in live
-            if r.sharing_model == "open_publication" or canonical_name(r.recipient) == name
-        )
+        return sorted(r.id for r in _weighed(live, request_id, recipient, model))
 
     def _held_view(self, record: Any) -> ReleaseView:
         """A held release's view, refused when it is missing or not the one released."""
@@ -275,6 +265,21 @@ class Holdings(Acting):
                 "Restore it from a backup; an auditor runs `custodes audit report`."
             )
         return replace(load_view(content, str(path)), name=f"release {record.id}")
+
+
+def _weighed(live: Sequence[Any], request_id: str, recipient: str, model: str) -> list[Any]:
+    """Of the live release records, the files a release of ``request_id`` is weighed with:
+    every one for an open publication (everyone holds it), else those ``recipient`` holds
+    (its own, and the open publications)."""
+    files = [r for r in live if r.request_id != request_id and r.sharing_model in FILE_MODELS]
+    if model == "open_publication":
+        return files
+    name = canonical_name(recipient)
+    return [
+        r
+        for r in files
+        if r.sharing_model == "open_publication" or canonical_name(r.recipient) == name
+    ]
 
 
 def write_view(view: ReleaseView, path: Path) -> str:

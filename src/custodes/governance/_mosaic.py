@@ -72,7 +72,8 @@ class MosaicGate(Holdings):
         except RefusedError as exc:  # the refusal is a check too: on the ledger
             self._refused(request_id, recipient, exc)
             raise
-        basis = "key" if person else self.basis_of(data)
+        rows = self.basis_of(data)
+        basis = "key" if person else rows
         # A column some held release of these people kept as sensitive is sensitive here too
         # (the roles may have changed since).
         before = {
@@ -103,7 +104,7 @@ class MosaicGate(Holdings):
                 accept=lambda risk: not _problems(risk, k, highest, self.policy.min_l),
                 k=k,
                 min_l=self.policy.min_l,
-                dataset=self.basis_of(data),
+                dataset=rows,
                 key=self._mosaic_key(),
                 sensitive=sensitive,
                 person=person,
@@ -132,23 +133,19 @@ class MosaicGate(Holdings):
             for v in h.views:
                 shared = links(view.link) & links(v.link)
                 if shared and v.basis != view.basis:
-                    self._refused(request_id, h.holder, RefusedError("linked across datasets"))
-                    raise RefusedError(
+                    refusal = RefusedError(
                         f"request {request_id} can be joined record by record with {v.name} "
                         f"({', '.join(sorted(shared))}), a release of other records: the mosaic "
-                        "check cannot "
-                        "join them. Declare the person key of both datasets (`custodes "
-                        "catalog person-key`), use per-release pseudonyms, or leave the "
-                        "record identifier out."
+                        "check cannot join them. Declare the person key of both datasets "
+                        "(`custodes catalog person-key`), use per-release pseudonyms, or leave "
+                        "the record identifier out."
                     )
+                    self._refused(request_id, h.holder, refusal)
+                    raise refusal
         verdicts = [
             self._judge(h.views, h.records, view, data, details, h.holder, stage) for h in holdings
         ]
-        worst = next(
-            (v for v in verdicts if v["problems"]),
-            max(verdicts, key=lambda v: len(v["releases"])),
-        )
-        verdict = {**worst, "holders_checked": len(verdicts)}
+        verdict = {**_worst(verdicts), "holders_checked": len(verdicts)}
         with self._change() as session:
             self._record(session, "mosaic.checked", request_id, verdict)
         if verdict["problems"]:
@@ -186,13 +183,11 @@ class MosaicGate(Holdings):
         with self._change() as session:
             data = self._dataset(session, dataset)
         details = {"sharing_model": "file_under_agreement"}
-        verdicts = [
-            self._judge(h.views, h.records, view, data, details, h.holder, "anonymize")
-            for h in holdings
-        ]
-        verdict = next(
-            (v for v in verdicts if v["problems"]),
-            max(verdicts, key=lambda v: len(v["releases"])),
+        verdict = _worst(
+            [
+                self._judge(h.views, h.records, view, data, details, h.holder, "anonymize")
+                for h in holdings
+            ]
         )
         with self._change() as session:
             self._record(session, "mosaic.checked", f"{data.name}@{data.version}", verdict)
@@ -234,17 +229,13 @@ class MosaicGate(Holdings):
         verdict = {
             "stage": "prepare",
             "recipient": recipient,
-            "releases": [
-                {"release": r.id, "request": r.request_id,
-                 "dataset": f"{r.dataset}@{r.dataset_version}", "ledger_index": r.ledger_index}
-                for r in holding.records
-            ],
+            "releases": _considered(holding.records),
             "figures": {},
             "holding": graded,
             "verdict": "passed",
             "problems": [],
             "holders_checked": 1,
-        }  # fmt: skip
+        }
         with self._change() as session:
             self._record(session, "mosaic.checked", request_id, verdict)
         return str(graded["grade"])
@@ -277,15 +268,7 @@ class MosaicGate(Holdings):
         return {
             "stage": stage,
             "recipient": recipient,
-            "releases": [
-                {
-                    "release": r.id,
-                    "request": r.request_id,
-                    "dataset": f"{r.dataset}@{r.dataset_version}",
-                    "ledger_index": r.ledger_index,
-                }
-                for r in records
-            ],
+            "releases": _considered(records),
             "figures": _figures(risk),
             "holding": holding,
             "verdict": "refused" if problems else "passed",
@@ -331,13 +314,11 @@ class MosaicGate(Holdings):
                 "differs); it was changed behind custodes' back. Prepare the request again."
             )
         view = load_view(content, str(path))
-        verdicts = [
-            self._judge(h.views, h.records, view, data, details, h.holder, "report")
-            for h in self.holdings(request_id, recipient, details["sharing_model"])
-        ]
-        verdict = next(
-            (v for v in verdicts if v["problems"]),
-            max(verdicts, key=lambda v: len(v["releases"])),
+        verdict = _worst(
+            [
+                self._judge(h.views, h.records, view, data, details, h.holder, "report")
+                for h in self.holdings(request_id, recipient, details["sharing_model"])
+            ]
         )
         figures = verdict["figures"]
         figures["sensitive"] = {  # column names are data: those that are personal withheld
@@ -389,6 +370,27 @@ class MosaicGate(Holdings):
             "reasons": reasons,
             "grading_policy": policy.source,
         }
+
+
+def _worst(verdicts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Of one verdict per holding: the first refused, else the one weighing most releases."""
+    return next(
+        (v for v in verdicts if v["problems"]),
+        max(verdicts, key=lambda v: len(v["releases"])),
+    )
+
+
+def _considered(records: Sequence[Any]) -> list[dict[str, Any]]:
+    """The releases a check weighed, as its verdict names them."""
+    return [
+        {
+            "release": r.id,
+            "request": r.request_id,
+            "dataset": f"{r.dataset}@{r.dataset_version}",
+            "ledger_index": r.ledger_index,
+        }
+        for r in records
+    ]
 
 
 def _problems(risk: MosaicRisk, k: int, highest: float, min_l: int) -> list[str]:

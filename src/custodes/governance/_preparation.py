@@ -23,14 +23,12 @@ from custodes.errors import RefusedError
 from custodes.governance._base import now
 from custodes.governance._catalog import source_options
 from custodes.governance._gates import candidate_of, check_gates
-from custodes.governance._holdings import CANDIDATE_FILE, per_release, write_view
+from custodes.governance._holdings import CANDIDATE_FILE, FILE_MODELS, per_release, write_view
 from custodes.governance._mosaic import MosaicGate
 from custodes.governance._workflow import STEPS
 from custodes.store import Dataset, Decision
 
 __all__ = ["FILE_MODELS", "Preparation", "recipient_manifest"]
-
-FILE_MODELS = ("open_publication", "file_under_agreement")
 
 
 class Preparation(MosaicGate):
