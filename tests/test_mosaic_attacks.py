@@ -30,7 +30,9 @@ from tests.test_mosaic_workflow import (  # noqa: F401
     _attack,
     _prepared,
     _pseudonym_plan,
+    _record_plans,
     _released,
+    _request_file,
     office,
 )
 
@@ -304,19 +306,6 @@ def test_two_releases_racing_to_one_recipient(
     assert "changed while request" in str(outcome["a"])
 
 
-def _request(settings: Settings, folder: Path, plan: str, dataset: str, columns: list[str]) -> str:
-    ws = Workspace(settings)
-    rita, stella = Governance(ws, "rita"), Governance(ws, "stella")
-    request = rita.file_request(dataset)
-    rita.set_objectives(
-        request, purpose="public_welfare", sharing_model="file_under_agreement",
-        columns=columns, intended_use="x", term_end="2030-12-31", recipient="Cohort",
-    )  # fmt: skip
-    stella.identify(request)
-    stella.prepare(request, folder / plan)
-    return request
-
-
 def test_a_shared_record_number_links_releases(office: tuple[Settings, Path]) -> None:
     """A record number carried unchanged in two releases joins them like a pseudonym."""
     import csv
@@ -333,22 +322,12 @@ def test_a_shared_record_number_links_releases(office: tuple[Settings, Path]) ->
         "visits", department="health", system="his", source=folder / "visits.csv",
         roles=ROLES, reason="visits",
     )  # fmt: skip
-    plan_a = (folder / "plan_a.toml").read_text()
-    plan_a = plan_a.replace('["age", "sex", "region"]', '["age", "sex"]')
-    plan_a = plan_a.replace('region = "region_a.csv"\n', "")
-    plan_a = plan_a.replace("[levels.region]\nmin = 1\nmax = 1\n", "")
-    plan_b = (folder / "plan_b.toml").read_text()
-    plan_b = plan_b.replace('["age", "sex", "region"]', '["region", "sex"]')
-    plan_b = plan_b.replace('age = "age_b.csv"\n', "")
-    plan_b = plan_b.replace("[levels.age]\nmin = 1\nmax = 1\n", "")
-    plan_b = plan_b.replace(
-        "[levels.region]\nmin = 1\nmax = 1", "[levels.region]\nmin = 0\nmax = 0"
-    )
-    (folder / "ra.toml").write_text(plan_a)
-    (folder / "rb.toml").write_text(plan_b)
-    a = _request(settings, folder, "ra.toml", "visits", ["record_no", "age", "sex", "diagnosis"])
+    _record_plans(folder)
+    a = _request_file(settings, folder, "ra.toml", "visits",
+                      ["record_no", "age", "sex", "diagnosis"], "Cohort")  # fmt: skip
     _released(settings, a, "Cohort")
     with pytest.raises(RefusedError, match="fewer than 5"):
-        _request(settings, folder, "rb.toml", "visits", ["record_no", "region", "sex", "diagnosis"])
+        _request_file(settings, folder, "rb.toml", "visits",
+                      ["record_no", "region", "sex", "diagnosis"], "Cohort")  # fmt: skip
     # Without the record number the same pair cannot be joined: it passes.
-    _request(settings, folder, "rb.toml", "visits", ["region", "sex", "diagnosis"])
+    _request_file(settings, folder, "rb.toml", "visits", ["region", "sex", "diagnosis"], "Cohort")

@@ -26,7 +26,9 @@ from tests.test_mosaic_workflow import (  # noqa: F401
     N,
     _population,
     _pseudonym_plan,
+    _record_plans,
     _released,
+    _request_file,
     office,
 )
 
@@ -46,42 +48,10 @@ def _register(
     )  # fmt: skip
 
 
-def _request(
-    settings: Settings, folder: Path, plan: str, dataset: str, columns: list[str], to: str
-) -> str:
-    ws = Workspace(settings)
-    rita, stella = Governance(ws, "rita"), Governance(ws, "stella")
-    request = rita.file_request(dataset)
-    rita.set_objectives(
-        request, purpose="public_welfare", sharing_model="file_under_agreement",
-        columns=columns, intended_use="x", term_end="2030-12-31", recipient=to,
-    )  # fmt: skip
-    stella.identify(request)
-    stella.prepare(request, folder / plan)
-    return request
-
-
 def _key(settings: Settings) -> None:
     key = settings.workspace / "keys" / "pseudonym.key"
     key.parent.mkdir(exist_ok=True)
     key.write_bytes(b"0123456789abcdef0123456789abcdef")
-
-
-def _record_plans(folder: Path) -> None:
-    """A: age band and sex; B: region and sex (joined, they single people out)."""
-    plan_a = (folder / "plan_a.toml").read_text()
-    plan_a = plan_a.replace('["age", "sex", "region"]', '["age", "sex"]')
-    plan_a = plan_a.replace('region = "region_a.csv"\n', "")
-    plan_a = plan_a.replace("[levels.region]\nmin = 1\nmax = 1\n", "")
-    plan_b = (folder / "plan_b.toml").read_text()
-    plan_b = plan_b.replace('["age", "sex", "region"]', '["region", "sex"]')
-    plan_b = plan_b.replace('age = "age_b.csv"\n', "")
-    plan_b = plan_b.replace("[levels.age]\nmin = 1\nmax = 1\n", "")
-    plan_b = plan_b.replace(
-        "[levels.region]\nmin = 1\nmax = 1", "[levels.region]\nmin = 0\nmax = 0"
-    )
-    (folder / "ra.toml").write_text(plan_a)
-    (folder / "rb.toml").write_text(plan_b)
 
 
 def test_a_record_number_does_not_hide_linked_pseudonyms(office: tuple[Settings, Path]) -> None:
@@ -96,11 +66,11 @@ def test_a_record_number_does_not_hide_linked_pseudonyms(office: tuple[Settings,
     )
     (folder / "pa.toml").write_text(_pseudonym_plan(["age", "sex"], ages, linked=True))
     (folder / "pb.toml").write_text(_pseudonym_plan(["region", "sex"], regions, linked=True))
-    a = _request(settings, folder, "pa.toml", "visits", ["resident_id", "age", "sex", "diagnosis"],
-                 "Cohort")  # fmt: skip
+    columns = ["resident_id", "age", "sex", "diagnosis"]
+    a = _request_file(settings, folder, "pa.toml", "visits", columns, "Cohort")
     _released(settings, a, "Cohort")
     with pytest.raises(RefusedError, match="fewer than 5"):
-        _request(settings, folder, "pb.toml", "visits",
+        _request_file(settings, folder, "pb.toml", "visits",
                  ["record_no", "resident_id", "region", "sex", "diagnosis"], "Cohort")  # fmt: skip
 
 
@@ -134,11 +104,11 @@ def test_a_masked_resident_id_links_releases(office: tuple[Settings, Path]) -> N
             'action = "pseudonymize"', 'action = "mask"\nkeep_first = 6\nkeep_last = 4'
         )
         (folder / f"{name}.toml").write_text(plan)
-    a = _request(settings, folder, "ma.toml", "residents",
+    a = _request_file(settings, folder, "ma.toml", "residents",
                  ["resident_id", "age", "sex", "diagnosis"], "Cohort")  # fmt: skip
     _released(settings, a, "Cohort")
     with pytest.raises(RefusedError, match="fewer than 5"):
-        _request(settings, folder, "mb.toml", "residents",
+        _request_file(settings, folder, "mb.toml", "residents",
                  ["resident_id", "region", "sex", "diagnosis"], "Cohort")  # fmt: skip
 
 
@@ -148,11 +118,11 @@ def test_a_record_number_called_sensitive_still_links(office: tuple[Settings, Pa
     _write(folder / "visits.csv", rows)
     _register(settings, "visits", folder / "visits.csv", {**ROLES, "record_no": "sensitive"})
     _record_plans(folder)
-    a = _request(settings, folder, "ra.toml", "visits", ["record_no", "age", "sex", "diagnosis"],
-                 "Cohort")  # fmt: skip
+    columns = ["record_no", "age", "sex", "diagnosis"]
+    a = _request_file(settings, folder, "ra.toml", "visits", columns, "Cohort")
     _released(settings, a, "Cohort")
     with pytest.raises(RefusedError, match="fewer than 5"):
-        _request(settings, folder, "rb.toml", "visits",
+        _request_file(settings, folder, "rb.toml", "visits",
                  ["record_no", "region", "sex", "diagnosis"], "Cohort")  # fmt: skip
 
 
@@ -166,9 +136,9 @@ def test_two_hospitals_running_numbers_do_not_link(office: tuple[Settings, Path]
     _write(folder / "two.csv", two)
     _register(settings, "hospital_a", folder / "one.csv")
     _register(settings, "hospital_b", folder / "two.csv")
-    a = _request(settings, folder, "plan_a.toml", "hospital_a", ["id", *COLUMNS], "Cohort")
+    a = _request_file(settings, folder, "plan_a.toml", "hospital_a", ["id", *COLUMNS], "Cohort")
     _released(settings, a, "Cohort")
-    _request(settings, folder, "plan_a.toml", "hospital_b", ["id", *COLUMNS], "Cohort")
+    _request_file(settings, folder, "plan_a.toml", "hospital_b", ["id", *COLUMNS], "Cohort")
 
 
 def test_records_without_a_person_key_are_people_of_their_own(
@@ -192,19 +162,19 @@ def test_records_without_a_person_key_are_people_of_their_own(
         _write(folder / f"{name}.csv", rows)
         _register(graded, name, folder / f"{name}.csv")
         Governance(Workspace(graded), "stella").declare_person_key(name, "resident_id")
-    first = _request(graded, folder, "plan_a.toml", "clinic1", COLUMNS, "Analytics")
+    first = _request_file(graded, folder, "plan_a.toml", "clinic1", COLUMNS, "Analytics")
     _released(graded, first, "Analytics")
     with pytest.raises(RefusedError, match="important data"):
-        _request(graded, folder, "plan_a.toml", "clinic2", COLUMNS, "Analytics")
+        _request_file(graded, folder, "plan_a.toml", "clinic2", COLUMNS, "Analytics")
 
 
 def test_a_refusal_before_the_figures_is_on_the_ledger(office: tuple[Settings, Path]) -> None:
     settings, folder = office
-    a = _request(settings, folder, "plan_a.toml", "patients", COLUMNS, "University X")
+    a = _request_file(settings, folder, "plan_a.toml", "patients", COLUMNS, "University X")
     _released(settings, a, "University X")
     (settings.workspace / "views" / a / "view.npz").unlink()
     with pytest.raises(RefusedError, match="is missing"):
-        _request(settings, folder, "plan_b.toml", "patients", COLUMNS, "University X")
+        _request_file(settings, folder, "plan_b.toml", "patients", COLUMNS, "University X")
     ws = Workspace(settings)
     last = ws.ledger.entry(ws.ledger.size() - 1)
     assert last["type"] == "mosaic.checked"
@@ -223,7 +193,7 @@ def test_a_sensitive_column_with_nearly_every_value_distinct(
             zip(_population(), rng.integers(10_000, 10_000_000, N), strict=True)]  # fmt: skip
     _write(folder / "tax.csv", rows)
     _register(settings, "tax", folder / "tax.csv", {**ROLES, "income": "sensitive"})
-    a = _request(settings, folder, "plan_a.toml", "tax", [*COLUMNS, "income"], "Bureau")
+    a = _request_file(settings, folder, "plan_a.toml", "tax", [*COLUMNS, "income"], "Bureau")
     report = Governance(Workspace(settings), "stella").request(a).report
     assert report is not None
     assert report["mosaic"]["releases"] == []

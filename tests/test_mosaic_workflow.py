@@ -377,17 +377,42 @@ def _two_departments(settings: Settings, folder: Path, *, person_keys: bool) -> 
     return graded
 
 
-def _file_to(settings: Settings, folder: Path, dataset: str, recipient: str) -> str:
+def _request_file(
+    settings: Settings, folder: Path, plan: str, dataset: str, columns: list[str], recipient: str
+) -> str:
+    """A file request for ``recipient`` of ``columns`` of ``dataset``, prepared with ``plan``."""
     ws = Workspace(settings)
     rita, stella = Governance(ws, "rita"), Governance(ws, "stella")
     request = rita.file_request(dataset)
     rita.set_objectives(
         request, purpose="public_welfare", sharing_model="file_under_agreement",
-        columns=COLUMNS, intended_use="a study", term_end="2030-12-31", recipient=recipient,
+        columns=columns, intended_use="a study", term_end="2030-12-31", recipient=recipient,
     )  # fmt: skip
     stella.identify(request)
-    stella.prepare(request, folder / "plan_a.toml")
+    stella.prepare(request, folder / plan)
     return request
+
+
+def _file_to(settings: Settings, folder: Path, dataset: str, recipient: str) -> str:
+    return _request_file(settings, folder, "plan_a.toml", dataset, COLUMNS, recipient)
+
+
+def _record_plans(folder: Path) -> None:
+    """Plans ra.toml (age band and sex) and rb.toml (region and sex): joined record by
+    record, they single people out; apart, each is 5-anonymous."""
+    plan_a = (folder / "plan_a.toml").read_text()
+    plan_a = plan_a.replace('["age", "sex", "region"]', '["age", "sex"]')
+    plan_a = plan_a.replace('region = "region_a.csv"\n', "")
+    plan_a = plan_a.replace("[levels.region]\nmin = 1\nmax = 1\n", "")
+    plan_b = (folder / "plan_b.toml").read_text()
+    plan_b = plan_b.replace('["age", "sex", "region"]', '["region", "sex"]')
+    plan_b = plan_b.replace('age = "age_b.csv"\n', "")
+    plan_b = plan_b.replace("[levels.age]\nmin = 1\nmax = 1\n", "")
+    plan_b = plan_b.replace(
+        "[levels.region]\nmin = 1\nmax = 1", "[levels.region]\nmin = 0\nmax = 0"
+    )
+    (folder / "ra.toml").write_text(plan_a)
+    (folder / "rb.toml").write_text(plan_b)
 
 
 def test_a_holding_that_reaches_important_data_is_refused_as_a_file(
