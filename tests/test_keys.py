@@ -303,6 +303,8 @@ def test_a_ledger_signed_entry_by_entry_migrates_verifies_and_chains_on(office: 
         connection.execute(sa.text("ALTER TABLE ledger_entries DROP COLUMN actor_chain"))
         connection.execute(sa.text("ALTER TABLE ledger_entries DROP COLUMN actor"))
         connection.execute(sa.text("ALTER TABLE releases DROP COLUMN view_sha256"))  # 0010
+        connection.execute(sa.text("DROP TABLE web_tokens"))  # 0011
+        connection.execute(sa.text("DROP TABLE web_accounts"))
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0008'"))
     engine.dispose()
     Store.dispose_all()

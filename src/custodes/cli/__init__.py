@@ -19,6 +19,7 @@ from custodes.cli import (  # noqa: F401  (each registers its commands)
     _dp,
     _reports,
     _doctor,
+    _serve,
 )
 
 # isort: on

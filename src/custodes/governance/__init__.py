@@ -20,9 +20,10 @@ from custodes.governance._reports import (
     audit_report,
     audit_report_from_export,
     disclosure_report,
+    published_disclosure,
 )
 from custodes.governance._roles import COLUMN_ROLES, parse_role_pairs
-from custodes.governance._service import STATES, UNITS, Governance
+from custodes.governance._service import FULL_VIEW, STATES, UNITS, Governance
 from custodes.governance._values import Objectives, RequestView, ReviewDecision
 from custodes.governance._witness import record_witnessed_head
 from custodes.governance._workflow import STEPS, TRANSITIONS, Step
@@ -31,6 +32,7 @@ __all__ = [
     "BOARD_ROLES",
     "COLUMN_ROLES",
     "DEFAULT_GOVERNANCE",
+    "FULL_VIEW",
     "GATES",
     "PURPOSES",
     "ROLES",
@@ -57,5 +59,6 @@ __all__ = [
     "key_hex",
     "load_governance_policy",
     "parse_role_pairs",
+    "published_disclosure",
     "record_witnessed_head",
 ]

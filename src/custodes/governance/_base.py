@@ -137,6 +137,12 @@ class Acting:
                 "runs `custodes audit report`."
             )
 
+    def require(self, *roles: str) -> None:
+        """Refuse (:class:`ForbiddenError`) unless the acting actor, proven by its key, holds
+        one of ``roles``: for what a face does outside governance (a ledger check)."""
+        with self._change() as session:
+            self._need(session, *roles)
+
     def _need(self, session: Session, *roles: str) -> Actor:
         me = self._me(session)
         mine = set(json.loads(me.roles))

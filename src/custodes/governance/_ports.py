@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from custodes.anonymize._mosaic import MosaicCheck
     from custodes.detect import ScanResult
     from custodes.ledger import Ledger
+    from custodes.risk import Assessment
     from custodes.settings import Settings
 
 __all__ = ["Preparer", "ReleaseBook"]
@@ -123,12 +124,23 @@ class Preparer(Protocol):
         """Scan a registered source (recorded on the ledger as ``actor``)."""
         ...
 
+    def assess(
+        self,
+        table: str | os.PathLike[str],
+        *,
+        quasi_identifiers: Sequence[str],
+        sensitive: Sequence[str] | None = None,
+        read_options: Mapping[str, Any] | None = None,
+    ) -> Assessment:
+        """Measure a registered source's re-identification risk (nothing recorded)."""
+        ...
+
     def anonymize(
         self,
         table: str | os.PathLike[str],
         spec: AnonymizationSpec,
         *,
-        output: StagedFile,
+        output: StagedFile | None = None,
         read_options: Mapping[str, Any] | None = None,
         record: bool = True,
         columns: Sequence[str] | None = None,

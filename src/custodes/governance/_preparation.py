@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from custodes._files import StagedFile, text_sha256
 from custodes.errors import RefusedError
-from custodes.governance._base import now
+from custodes.governance._base import FULL_VIEW, now
 from custodes.governance._catalog import source_options
 from custodes.governance._gates import candidate_of, check_gates
 from custodes.governance._holdings import CANDIDATE_FILE, FILE_MODELS, per_release, write_view
@@ -162,6 +162,61 @@ class Preparation(MosaicGate):
                     staged.commit()  # the last steps before the commit; undone if they fail
                     candidate.commit()
         return report
+
+    def assess_dataset(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """The re-identification risk of a dataset version (default: the newest) under its
+        registered roles (staff only: it reads the data): the assessment's JSON object,
+        aggregate figures and column names only."""
+        with self._change() as session:
+            self._need(session, *FULL_VIEW)
+            data = self._dataset(session, name, version)
+            roles = json.loads(data.roles)
+            found = (data.name, data.version, data.source, data.content_sha256, data.has_header)
+        qis = list(roles.get("quasi_identifying") or [])
+        if not qis:
+            raise RefusedError(
+                f"{name} has no quasi-identifiers among its roles; correct the roles first "
+                "(custodes catalog roles)."
+            )
+        source = self.checked_source(*found[:4])
+        assessed = self.preparer.assess(
+            source,
+            quasi_identifiers=qis,
+            sensitive=list(roles.get("sensitive") or []) or None,
+            read_options=source_options(found[4]),
+        )
+        return assessed.to_dict()
+
+    def preview(self, request_id: str, plan: str | os.PathLike[str]) -> dict[str, Any]:
+        """What :meth:`prepare` would make of ``plan`` for a file request, before it is
+        submitted: the transformation, suppression and loss, and the risk before and after
+        (ARX's analysis of risk and utility). Nothing is written or recorded; the policy's
+        gates and the mosaic check are applied by :meth:`prepare`."""
+        with self._change() as session:
+            self._need(session, *STEPS["processing"].roles)
+            row = self._request(session, request_id)
+            details = json.loads(row.details)
+            data = self._dataset(session, row.dataset, row.dataset_version)
+        if details.get("sharing_model") not in FILE_MODELS:
+            raise RefusedError(f"request {request_id} shares no file: it has no plan to preview.")
+        spec, _ = self._load_plan(plan, request_id)
+        made = self.preparer.anonymize(
+            self._checked_source(data),
+            spec,
+            record=False,
+            columns=details["columns"],
+            read_options=source_options(data.has_header),
+        )
+        utility = made.manifest()["utility"]
+        return {
+            "transformation": made.transformation,
+            "suppressed_records": made.suppressed_records,
+            "rows_out": made.rows,
+            "loss": f"{made.loss:.6f}",
+            "utility_columns": utility["columns"] if utility else [],
+            "risk_before": made.before.to_dict(),
+            "risk_after": made.after.to_dict(),
+        }
 
     def _make_file(
         self,

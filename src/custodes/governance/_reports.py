@@ -56,9 +56,15 @@ from custodes.store import (
     Decision,
     FeeStandard,
     Request,
+    Store,
 )
 
-__all__ = ["audit_report", "audit_report_from_export", "disclosure_report"]
+__all__ = [
+    "audit_report",
+    "audit_report_from_export",
+    "disclosure_report",
+    "published_disclosure",
+]
 
 _RELEASED = ("released", "monitoring", "revoked", "expired")
 
@@ -82,53 +88,65 @@ def disclosure_report(governance: Governance, year: int) -> dict[str, Any]:
     """The year's disclosure: authorisations, fee standards, products, fees charged."""
     with governance.store.transaction() as session:
         governance._need(session, "auditor", "admin", "pricing_authority", "steward")
-        released = _released_in(session, year)
-        standards = list(
-            session.execute(
-                select(FeeStandard).where(FeeStandard.state == "approved").order_by(FeeStandard.id)
-            ).scalars()
-        )
-        charges = list(session.execute(select(Charge).where(Charge.year == year)).scalars())
-        by_standard: dict[str, Decimal] = defaultdict(Decimal)
-        for c in charges:
-            by_standard[c.fee_standard] += Decimal(c.amount)
-        return {
-            "year": year,
-            "authorisations": [
-                {
-                    "request": row.id,
-                    "dataset": f"{data.name}@{data.version}",
-                    "department": data.department,
-                    "purpose": json.loads(row.details)["purpose"],
-                    "sharing_model": json.loads(row.details)["sharing_model"],
-                    "recipient": release["recipient"],
-                    "released_at": release["released_at"],
-                }
-                for row, release, data in released
-            ],
-            "fee_standards": [
-                {
-                    "id": s.id,
-                    "department": s.department,
-                    "product": s.product,
-                    "unit": s.unit,
-                    "cap": s.cap,
-                    "currency": s.currency,
-                    "approved_by": s.approved_by,
-                }
-                for s in standards
-            ],
-            "products": sorted({s.product for s in standards}),
-            "fees_charged": [
-                {
-                    "fee_standard": sid,
-                    "amount": str(total),
-                    "currency": next(s.currency for s in standards if s.id == sid),
-                }
-                for sid, total in sorted(by_standard.items())
-            ],
-            "witnessed_head": _newest_witnessed(session),
-        }
+        return disclosure_of(session, year)
+
+
+def published_disclosure(store: Store, year: int) -> dict[str, Any]:
+    """The year's disclosure as the public reads it: the same report, no login (it is
+    published by law; it holds no personal data)."""
+    with store.transaction() as session:
+        return disclosure_of(session, year)
+
+
+def disclosure_of(session: Session, year: int) -> dict[str, Any]:
+    """The disclosure of ``year`` from the store's records."""
+    released = _released_in(session, year)
+    standards = list(
+        session.execute(
+            select(FeeStandard).where(FeeStandard.state == "approved").order_by(FeeStandard.id)
+        ).scalars()
+    )
+    charges = list(session.execute(select(Charge).where(Charge.year == year)).scalars())
+    by_standard: dict[str, Decimal] = defaultdict(Decimal)
+    for c in charges:
+        by_standard[c.fee_standard] += Decimal(c.amount)
+    return {
+        "year": year,
+        "authorisations": [
+            {
+                "request": row.id,
+                "dataset": f"{data.name}@{data.version}",
+                "department": data.department,
+                "purpose": json.loads(row.details)["purpose"],
+                "sharing_model": json.loads(row.details)["sharing_model"],
+                "recipient": release["recipient"],
+                "released_at": release["released_at"],
+            }
+            for row, release, data in released
+        ],
+        "fee_standards": [
+            {
+                "id": s.id,
+                "department": s.department,
+                "product": s.product,
+                "unit": s.unit,
+                "cap": s.cap,
+                "currency": s.currency,
+                "approved_by": s.approved_by,
+            }
+            for s in standards
+        ],
+        "products": sorted({s.product for s in standards}),
+        "fees_charged": [
+            {
+                "fee_standard": sid,
+                "amount": str(total),
+                "currency": next(s.currency for s in standards if s.id == sid),
+            }
+            for sid, total in sorted(by_standard.items())
+        ],
+        "witnessed_head": _newest_witnessed(session),
+    }
 
 
 def _newest_witnessed(session: Session) -> dict[str, Any] | None:

@@ -25,6 +25,8 @@ __all__ = [
     "Request",
     "RevenueLimit",
     "TreeHead",
+    "WebAccount",
+    "WebToken",
     "timestamp",
 ]
 
@@ -288,3 +290,39 @@ class Release(Base):
     """SHA-256 of the release's mosaic view (``view.npz`` beside the file; None: no file,
     or released before views were kept)."""
     expired_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class WebAccount(Base):
+    """An actor's login to the web interface (``custodes serve``).
+
+    ``password_hash`` is an argon2id hash of the password. ``sealed_key`` (JSON) is
+    the actor's private signing key sealed under a key stretched from the same
+    password with argon2id (its own salt): the server can sign as the actor only
+    while the actor is logged in, and the store alone never can. Nothing here is
+    on the ledger; a login without the actor's registered key signs nothing.
+    """
+
+    __tablename__ = "web_accounts"
+    actor: Mapped[str] = mapped_column(String(100), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    sealed_key: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(String(64))
+    """Base64 of the sealed key's public half, checked against the actor's registered key."""
+    created_at: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[str] = mapped_column(String(40))
+
+
+class WebToken(Base):
+    """An API token of an actor: only its SHA-256 is kept, and the actor's signing key sealed
+    under a key derived from the token itself (256 random bits), so the store alone cannot
+    use it."""
+
+    __tablename__ = "web_tokens"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed_key: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[str] = mapped_column(String(40))
+    revoked_at: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -25,7 +25,7 @@ __all__ = ["HEAD_REVISION", "Store"]
 
 _OPEN: weakref.WeakSet[Store] = weakref.WeakSet()
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 """The newest migration; a store at another revision must be migrated (``custodes init``)."""
 
 

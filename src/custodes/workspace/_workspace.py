@@ -95,6 +95,12 @@ class Workspace(TablesFace, LedgerFace):
         finally:
             access.close()
 
+    def disclosure(self, year: int) -> dict[str, Any]:
+        """The year's annual disclosure as the public reads it (no actor: it is published)."""
+        from custodes.governance import published_disclosure
+
+        return published_disclosure(self.store, year)
+
     def doctor(
         self, *, folders: Iterable[str | os.PathLike[str]] = (), fix: bool = False
     ) -> Checkup:

@@ -1,0 +1,179 @@
+"""What every route of the server shares: the workspace, who calls, and errors.
+
+The server holds no policy: each route hands the caller's name and unlocked
+key to the workspace facade (``ws.governance(actor, key=...)``), and the
+library decides what the caller may do. Library calls are serialized by one
+lock: the store and the ledger see one writer at a time, as from the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import HTTPException, Request
+
+from custodes.errors import (
+    CustodesError,
+    ForbiddenError,
+    InvalidInputError,
+    RefusedError,
+    TamperedError,
+    UnsupportedError,
+)
+from custodes.server._accounts import Unlocked, token_log_in
+from custodes.server._sessions import LoginLimiter, Session, Sessions
+from custodes.settings import Settings
+from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.dp import PrivateQueries
+    from custodes.governance import Governance
+
+__all__ = ["COOKIE", "Caller", "Server", "status_of"]
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+COOKIE = "custodes_session"
+LANG_COOKIE = "custodes_lang"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+log = logging.getLogger("custodes.server")
+
+
+class Bounded(OrderedDict[K, V]):
+    """A dict that forgets its oldest entries past ``size``."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: a logged-in browser (``session``) or an API token (no session)."""
+
+    who: Unlocked
+    session: Session | None
+
+    @property
+    def actor(self) -> str:
+        """The actor's name."""
+        return self.who.actor
+
+
+def status_of(exc: CustodesError) -> int:
+    """The HTTP status of a library error."""
+    if isinstance(exc, ForbiddenError):
+        return 403
+    if isinstance(exc, RefusedError):
+        return 409
+    if isinstance(exc, TamperedError):
+        return 409
+    if isinstance(exc, InvalidInputError | UnsupportedError):
+        return 400
+    return 500
+
+
+class Server:
+    """One server over one workspace."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        secure_cookies: bool = True,
+        idle: float = 1800.0,
+        lifetime: float = 8 * 3600.0,
+        login_attempts: int = 5,
+    ) -> None:
+        self.settings = settings
+        self.workspace = Workspace(settings)
+        self.workspace.passphrase = lambda _path: None  # keys come from logins only
+        self.sessions = Sessions(idle, lifetime)
+        self.limiter = LoginLimiter(login_attempts)
+        self.secure_cookies = secure_cookies
+        self._lock = threading.RLock()
+        self.plans: Bounded[str, str] = Bounded(256)
+        """The plan last edited per request (a plan holds no data)."""
+        self.previews: Bounded[tuple[str, str], dict[str, Any]] = Bounded(64)
+        """The last preview per steward and request."""
+        self._assessed: Bounded[str, dict[str, Any]] = Bounded(16)
+
+    @contextmanager
+    def locked(self) -> Iterator[Workspace]:
+        """The workspace, for one caller at a time."""
+        with self._lock:
+            yield self.workspace
+
+    def governed(self, caller: Caller, job: Callable[[Governance], T]) -> T:
+        """Run ``job`` with governance acting as the caller, signed with the caller's key."""
+        with self.locked() as ws:
+            return job(ws.governance(caller.actor, key=caller.who.key))
+
+    def queried(self, caller: Caller, job: Callable[[PrivateQueries], T]) -> T:
+        """Run ``job`` with DP queries asked by the caller."""
+        with self.locked() as ws:
+            access = ws.queries(caller.actor, key=caller.who.key)
+            try:
+                return job(access)
+            finally:
+                access.close()
+
+    def assessed(self, caller: Caller, name: str, content_sha256: str) -> dict[str, Any]:
+        """The risk of a dataset under its roles (kept per content and roles, and shown to
+        the staff roles only, who the library lets assess)."""
+        from custodes.governance import FULL_VIEW
+
+        self.governed(caller, lambda g: g.require(*FULL_VIEW))
+        roles = self.governed(caller, lambda g: g.dataset(name)["roles"])
+        key = f"{name}\x00{content_sha256}\x00{sorted(roles.items())!r}"
+        found = self._assessed.get(key)
+        if found is None:
+            found = self.governed(caller, lambda g: g.assess_dataset(name))
+            self._assessed[key] = found
+        return found
+
+    def close(self) -> None:
+        """Close the workspace."""
+        self.workspace.close()
+
+    # --- who calls -----------------------------------------------------------------
+
+    def caller(self, request: Request, form_csrf: str | None = None) -> Caller | None:
+        """The caller of ``request`` (None: nobody logged in). A token in an
+        ``Authorization: Bearer`` header, else the session cookie; a cookie's unsafe
+        request must carry the session's CSRF token (header ``X-CSRF-Token`` or the form's
+        ``csrf`` field), else it is refused (403)."""
+        header = request.headers.get("authorization", "")
+        if header[:7].lower() == "bearer ":
+            try:
+                with self.locked() as ws:
+                    return Caller(token_log_in(ws.store, header[7:].strip()), None)
+            except ForbiddenError:
+                return None
+        session = self.sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return None
+        if request.method not in SAFE_METHODS:
+            given = request.headers.get("x-csrf-token") or form_csrf
+            if not Sessions.csrf_ok(session, given):
+                raise HTTPException(403, "the CSRF token is missing or wrong; reload the page.")
+        return Caller(session.who, session)
+
+
+def error_body(exc: CustodesError) -> dict[str, str]:
+    """A library error as the API answers it: its code and message (never a value: the
+    library's messages name columns and settings, not data)."""
+    return {"error": exc.code, "message": exc.message}

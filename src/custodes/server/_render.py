@@ -1,0 +1,107 @@
+"""How pages are made: the templates, the language, who is logged in, and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from custodes.errors import CustodesError
+from custodes.server._core import LANG_COOKIE, Caller, Server
+from custodes.server._i18n import Texts, pick_locale
+from custodes.server._svg import bar_chart, gauge, risk_charts
+
+__all__ = [
+    "act",
+    "error_page",
+    "form_caller",
+    "login_url",
+    "page",
+    "page_caller",
+    "server_of",
+]
+
+T = TypeVar("T")
+_ENV = Environment(
+    loader=PackageLoader("custodes.server", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.globals.update(bar_chart=bar_chart, gauge=gauge, risk_charts=risk_charts)
+
+
+def server_of(request: Request) -> Server:
+    """The server answering ``request``."""
+    server: Server = request.app.state.server
+    return server
+
+
+def texts(request: Request, caller: Caller | None = None) -> Texts:
+    """The texts in the language of the page: the session's, else the cookie's, else zh."""
+    if caller is not None and caller.session is not None:
+        return Texts(caller.session.locale)
+    return Texts(pick_locale(request.cookies.get(LANG_COOKIE)))
+
+
+def login_url(request: Request) -> str:
+    """The login page, coming back to the page asked for."""
+    return "/login?next=" + quote(request.url.path, safe="/")
+
+
+def page_caller(request: Request) -> Caller | None:
+    """Who views a page (None: nobody logged in)."""
+    return server_of(request).caller(request)
+
+
+async def form_caller(request: Request) -> tuple[Caller | None, Mapping[str, Any]]:
+    """Who posts a form (its CSRF token checked) and the form's fields."""
+    form = await request.form()
+    csrf = form.get("csrf")
+    return server_of(request).caller(request, csrf if isinstance(csrf, str) else None), form
+
+
+def page(
+    request: Request, template: str, caller: Caller | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """The page ``template`` for ``caller``, with its messages (shown once)."""
+    t = texts(request, caller)
+    notes: list[str] = []
+    if caller is not None and caller.session is not None:
+        notes, caller.session.notes[:] = list(caller.session.notes), []
+    html = _ENV.get_template(template).render(
+        t=t,
+        lang=t.lang,
+        who=None if caller is None else caller.actor,
+        csrf=None if caller is None or caller.session is None else caller.session.csrf,
+        path=request.url.path,
+        notes=notes,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error as a page (the message names the setting or the step, never a value)."""
+    try:
+        caller = page_caller(request)
+    except Exception:  # a CSRF failure: show the page without the session
+        caller = None
+    return page(request, "error.html", caller, status=status, status_code=status, message=message)
+
+
+def act(caller: Caller, back: str, job: Callable[[], T], done: str | None = None) -> Response:
+    """Run a form's ``job``; its outcome (or the library's refusal) is shown on ``back``."""
+    try:
+        job()
+    except CustodesError as exc:
+        note = f"✗ {exc.message}"
+    else:
+        note = f"✓ {done}" if done else "✓"
+    if caller.session is not None:
+        caller.session.notes.append(note)
+    return RedirectResponse(back, status_code=303)
