@@ -100,7 +100,9 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per name and per address in ``window`` seconds."""
+    """At most ``attempts`` failed logins per name, and four times as many per address, in
+    ``window`` seconds (an office behind one address still logs in while one name is
+    locked; a spray over many names from one address is stopped)."""
 
     def __init__(self, attempts: int = 5, window: float = 900.0) -> None:
         self.attempts = attempts
@@ -118,10 +120,11 @@ class LoginLimiter:
         """Seconds to wait before another login of ``name`` from ``address`` (0: go on)."""
         now = time.monotonic()
         with self._lock:
+            limits = ((f"n:{name}", self.attempts), (f"a:{address}", 4 * self.attempts))
             waits = [
                 self.window - (now - seen[0])
-                for seen in (self._recent(f"n:{name}", now), self._recent(f"a:{address}", now))
-                if len(seen) >= self.attempts
+                for key, limit in limits
+                if len(seen := self._recent(key, now)) >= limit
             ]
         return max(waits, default=0.0)
 
