@@ -31,7 +31,7 @@ import polars as pl
 
 from bench_risk import machine, markdown_table, write_result
 from custodes import Workspace
-from custodes.dp import BOUNDED_TABLES, LRU, Bounded, Budget, answer_query, bounded, parse_query
+from custodes.dp import BOUNDED_TABLES, LRU, Bounded, answer_query, bounded, parse_query, plan_query
 from custodes.governance import Governance
 from custodes.settings import load_settings
 from custodes.store import Store
@@ -147,7 +147,7 @@ def ours(ws: Workspace, data: Path, repeats: int) -> dict[str, dict[str, float]]
         for _ in range(repeats):
             start = time.perf_counter()
             table = bounded(ws.engine, tables, data, query, config)
-            answer_query(query, config, table, Budget(RHO), 1e-6, ws.engine)
+            answer_query(plan_query(query, config, 1e-6, rho=RHO), table, ws.engine)
             answer_times.append(time.perf_counter() - start)
         sensitivity = 1 if column == "count" else 90
         out[name] = {

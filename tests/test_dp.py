@@ -118,11 +118,13 @@ def _table(folder: Path, people: int = 400, seed: int = 1) -> Path:
     return path
 
 
-@pytest.fixture
-def service(store_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Path]]:  # noqa: F811
-    settings = load_settings(tmp_path / "ws", {"store_url": store_url})
+def dp_service(folder: Path, url: str) -> tuple[Settings, Path]:
+    """A workspace in ``folder`` whose dataset ``people`` answers DP queries: actors root, st
+    (steward), an (a requester with a released DP request for every column), other (a
+    requester without one), lee and pat (reviewers); the settings and the data's path."""
+    settings = load_settings(folder / "ws", {"store_url": url})
     init_workspace(settings)
-    data = _table(tmp_path)
+    data = _table(folder)
     ws = Workspace(settings)
     root = Governance(ws, "root")
     root.add_actor("root", ["admin"], organisation="Office", credential="c0")
@@ -153,7 +155,12 @@ def service(store_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Path]]: 
             "public_groups": {"sex": ["F", "M"]},
         },
     )
-    yield settings, data
+    return settings, data
+
+
+@pytest.fixture
+def service(store_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Path]]:  # noqa: F811
+    yield dp_service(tmp_path, store_url)
     Store.dispose_all()
 
 

@@ -1,4 +1,4 @@
-"""Differential-privacy query access: dp configure/budget/query, dp budget-change."""
+"""Differential-privacy query access: dp configure/budget/estimate/query, dp budget-change."""
 
 from __future__ import annotations
 
@@ -125,28 +125,56 @@ def budget_change_list(
     show(queried(workspace, as_, lambda a: a.budget_changes(dataset, exact=exact)))
 
 
+EpsilonOpt = Annotated[
+    str | None,
+    typer.Option(help="Privacy loss as epsilon (at the policy's delta), e.g. 0.5."),
+]
+RhoOpt = Annotated[str | None, typer.Option(help="Privacy loss as rho (zCDP), e.g. 1/50.")]
+ExactOpt = Annotated[
+    bool, typer.Option("--exact", help="Show rho as exact fractions, not decimals.")
+]
+
+
+def _checked(dataset: str, sql: str, rho: str | None, epsilon: str | None) -> None:
+    """A bad privacy loss, then a query of another dataset, named before anything is read."""
+    from custodes.dp import parse_query, query_spend
+
+    query_spend(rho, epsilon, 1e-6)
+    if parse_query(sql).dataset != dataset:
+        raise SettingError(f"the query reads FROM another dataset than {dataset!r}.")
+
+
 @dp_app.command("query")
 def dp_query(
     dataset: Annotated[str, typer.Argument(help="The catalog dataset the query reads.")],
     sql: Annotated[str, typer.Argument(help="SELECT ... FROM dataset [WHERE] [GROUP BY].")],
-    epsilon: Annotated[
-        str | None,
-        typer.Option(help="Privacy loss as epsilon (at the policy's delta), e.g. 0.5."),
-    ] = None,
-    rho: Annotated[str | None, typer.Option(help="Privacy loss as rho (zCDP), e.g. 1/50.")] = None,
-    exact: Annotated[
-        bool, typer.Option("--exact", help="Show rho as exact fractions, not decimals.")
-    ] = False,
+    epsilon: EpsilonOpt = None,
+    rho: RhoOpt = None,
+    exact: ExactOpt = False,
     as_: AsOpt = None,
     key: KeyOpt = None,
     workspace: WsOpt = None,
 ) -> None:
     """Answer an aggregate query with differential privacy (a recipient)."""
-    from custodes.dp import parse_query, query_spend
-
-    query_spend(rho, epsilon, 1e-6)  # a bad privacy loss is named before the query is read
-    if parse_query(sql).dataset != dataset:
-        raise SettingError(f"the query reads FROM another dataset than {dataset!r}.")
+    _checked(dataset, sql, rho, epsilon)
     show(
         queried(workspace, as_, lambda a: a.query(sql, rho=rho, epsilon=epsilon, exact=exact)),
+    )
+
+
+@dp_app.command("estimate")
+def dp_estimate(
+    dataset: Annotated[str, typer.Argument(help="The catalog dataset the query reads.")],
+    sql: Annotated[str, typer.Argument(help="SELECT ... FROM dataset [WHERE] [GROUP BY].")],
+    epsilon: EpsilonOpt = None,
+    rho: RhoOpt = None,
+    exact: ExactOpt = False,
+    as_: AsOpt = None,
+    key: KeyOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Show what a query would cost and its intervals' width, spending nothing (a recipient)."""
+    _checked(dataset, sql, rho, epsilon)
+    show(
+        queried(workspace, as_, lambda a: a.estimate(sql, rho=rho, epsilon=epsilon, exact=exact)),
     )

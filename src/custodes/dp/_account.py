@@ -20,6 +20,7 @@ and the policy), never through governance itself.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -34,7 +35,7 @@ from custodes.dp._budget import Budget
 from custodes.errors import ForbiddenError, InvalidInputError, RefusedError
 from custodes.store import Decision, DPBudget, DPBudgetChange, timestamp
 
-__all__ = ["GLOBAL", "BudgetAccount", "Payment"]
+__all__ = ["GLOBAL", "BudgetAccount", "Payment", "Quote"]
 
 GLOBAL = "*"
 """The recipient name of a dataset's global ceiling."""
@@ -57,8 +58,44 @@ class Payment:
         return _remaining(self.rows[0])
 
 
+@dataclass(frozen=True)
+class Quote:
+    """What paying a spend would leave, read without locking or changing anything."""
+
+    spend: Budget
+    remaining: tuple[Budget, Budget]
+    """What the recipient's budget and the dataset's global ceiling have left now."""
+    refusal: str | None
+    """Why paying would be refused (as the query would be), or None when both can pay."""
+
+    def shown(self, delta: float, exact: bool = False) -> dict[str, Any]:
+        """For people: each budget's remaining rho and epsilon before and after paying
+        (after: None when the query would be refused), and the refusal."""
+        budgets = {}
+        for name, before in zip(("recipient", "global"), self.remaining, strict=True):
+            after = None if self.refusal is not None else before - self.spend
+            budgets[name] = {
+                "remaining_rho": before.shown(exact),
+                "remaining_epsilon": before.epsilon_shown(delta),
+                "remaining_rho_after": None if after is None else after.shown(exact),
+                "remaining_epsilon_after": None if after is None else after.epsilon_shown(delta),
+            }
+        return {"budgets": budgets, "refused": self.refusal is not None, "refusal": self.refusal}
+
+
 def _remaining(row: DPBudget) -> Budget:
     return Budget.stored(row.total) - Budget.stored(row.spent)
+
+
+def _refusal(
+    spend: Budget, dataset: str, remaining: Iterable[tuple[str, Budget]]
+) -> RefusedError | None:
+    """Why ``spend`` cannot be paid from each recipient's (then the global) ``remaining``."""
+    for recipient, left in remaining:
+        if not spend.fits_within(left):
+            whose = "the dataset's global" if recipient == GLOBAL else "your"
+            return spend.refusal(whose, dataset, left)
+    return None
 
 
 class BudgetAccount:
@@ -82,7 +119,7 @@ class BudgetAccount:
         )
         row = session.execute(query).scalar_one_or_none()
         if row is None:
-            default = Budget(self.access.grade_default(grade, ceiling=recipient == GLOBAL))
+            default = self._default(recipient, grade)
             row = DPBudget(
                 dataset=dataset,
                 recipient=recipient,
@@ -105,12 +142,26 @@ class BudgetAccount:
             self.row(session, dataset, self.actor, grade),
             self.row(session, dataset, GLOBAL, grade),
         )
-        for row in rows:
-            remaining = _remaining(row)
-            if not spend.fits_within(remaining):
-                whose = "the dataset's global" if row.recipient == GLOBAL else "your"
-                raise spend.refusal(whose, dataset, remaining)
+        refusal = _refusal(spend, dataset, [(row.recipient, _remaining(row)) for row in rows])
+        if refusal is not None:
+            raise refusal
         return Payment(spend, rows)
+
+    def quote(self, session: Session, dataset: str, grade: str, spend: Budget) -> Quote:
+        """What :meth:`payment` would find, read without locking or writing: the remaining
+        budgets (a row not made yet is at the grade's default) and its refusal, if any."""
+        remaining = []
+        for recipient in (self.actor, GLOBAL):
+            row = session.execute(
+                select(DPBudget).where(DPBudget.dataset == dataset, DPBudget.recipient == recipient)
+            ).scalar_one_or_none()
+            remaining.append(self._default(recipient, grade) if row is None else _remaining(row))
+        refusal = _refusal(spend, dataset, zip((self.actor, GLOBAL), remaining, strict=True))
+        return Quote(spend, (remaining[0], remaining[1]), None if refusal is None else str(refusal))
+
+    def _default(self, recipient: str, grade: str) -> Budget:
+        """A budget's total before anything changed it: the policy's default for the grade."""
+        return Budget(self.access.grade_default(grade, ceiling=recipient == GLOBAL))
 
     def set_budget(self, dataset: str, rho: str | Fraction, recipient: str = GLOBAL) -> None:
         """Lower a recipient's budget (or the global ceiling, recipient '*'), one steward.
@@ -162,9 +213,7 @@ class BudgetAccount:
                     "total_rho": total.shown(exact),
                     "spent_rho": spent.shown(exact),
                     "remaining_rho": remaining.shown(exact),
-                    "remaining_epsilon": round(remaining.epsilon(delta), 6)
-                    if total > spent
-                    else 0.0,
+                    "remaining_epsilon": remaining.epsilon_shown(delta),
                     "queries": row.queries,
                     "source": row.source,
                 }

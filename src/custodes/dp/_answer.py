@@ -9,26 +9,24 @@ again when the file's size or modification time change.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scipy.stats import norm
-
 from custodes._cache import LRU
 from custodes.dp._budget import Budget
-from custodes.dp._mechanisms import Z95, noisy_counts, noisy_quantile, noisy_sums
-from custodes.dp._query import Aggregate, Query
+from custodes.dp._mechanisms import half_width, noisy_counts, noisy_quantile, noisy_sums
+from custodes.dp._plan import Plan, Planned
+from custodes.dp._query import Query
 from custodes.engines._dp import Cells, DPOps
+from custodes.errors import InternalError
 from custodes.io import TableSource, read_table
 
 __all__ = ["BOUNDED_TABLES", "Bounded", "answer_query", "bounded"]
 
 BOUNDED_TABLES = 4
 """How many bounded tables a workspace keeps between queries (least recently used dropped)."""
-_QUANTILE_CANDIDATES = 101
 
 Bounded = LRU[tuple[Any, ...], TableSource]
 """A cache of bounded tables (the workspace owns one)."""
@@ -62,55 +60,35 @@ def bounded(
 
 
 def answer_query(
-    query: Query,
-    config: Mapping[str, Any],
-    table: TableSource,
-    rho: Budget,
-    delta: float,
-    engine: DPOps,
-    *,
-    dry: bool = False,
+    plan: Plan, table: TableSource, engine: DPOps, *, dry: bool = False
 ) -> dict[str, Any]:
-    """Aggregate the bounded ``table`` exactly, then release every cell through OpenDP.
+    """Aggregate the bounded ``table`` exactly, then release every cell through OpenDP as
+    ``plan`` says (see :func:`~custodes.dp._plan.plan_query`).
 
     ``table``: from :func:`bounded`. ``dry``: filter and group none of the
     rows and release nothing (a check of the query against the data's types,
     before anything is spent).
     """
-    unit = config["privacy_unit"]
-    m = int(config["max_contributions"])
-    bounds = config["bounds"]
-    public = config["public_groups"]
+    query, share = plan.query, plan.share
+    m = int(plan.config["max_contributions"])
     groups = list(query.groups)
-    private_groups = [g for g in groups if g not in public]
-    releases = sum(2 if a.kind == "avg" else 1 for a in query.aggregates)
-    releases += 1 if private_groups else 0
-    share = rho.split(releases)
     sums = sorted(
         {a.column for a in query.aggregates if a.kind in ("sum", "avg") and a.column is not None}
     )
-    domain = None
-    if groups and not private_groups:
-        domain = list(itertools.product(*(public[g] for g in groups)))
-    cells = engine.dp_cells(table, groups, sums, query.where, domain, limit=0 if dry else None)
+    limit = 0 if dry else None
+    cells = engine.dp_cells(table, groups, sums, query.where, plan.domain, limit=limit)
     if dry:
         return {}
-    per = f"({unit})" if unit is not None else "(each row is one person)"
-    notes = [f"at most {m} row(s) per person {per}; values clamped to declared bounds"]
-    if private_groups:
-        counts, scale = noisy_counts(cells.counts, m, share.rho)
-        threshold = m + scale * float(norm.ppf(1 - delta / m))
-        cells = cells.select([c >= threshold for c in counts])
-        notes.append(
-            f"groups of {', '.join(private_groups)} released by DP partition selection "
-            f"(threshold {threshold:.1f}, delta {delta:g})"
-        )
+    if plan.threshold is not None:
+        counts, _ = noisy_counts(cells.counts, m, share.rho)
+        cells = cells.select([c >= plan.threshold for c in counts])
     columns = [*groups]
     results: dict[str, list[Any]] = {g: [k[i] for k in cells.keys] for i, g in enumerate(groups)}
-    for agg in query.aggregates:
-        columns.append(agg.label)
-        results[agg.label], results[f"{agg.label} 95% interval"] = _release(
-            agg, cells, table, query, engine, bounds, m, share
+    for planned in plan.releases:
+        label = planned.aggregate.label
+        columns.append(label)
+        results[label], results[f"{label} 95% interval"] = _release(
+            planned, cells, table, query, engine, plan.config["bounds"], m, share
         )
     rows = []
     for i in range(len(cells)):
@@ -124,15 +102,16 @@ def answer_query(
         "query": query.text,
         "columns": columns,
         "rows": rows,
-        "rho_spent": rho.exact(),
-        "epsilon_spent": round(rho.epsilon(delta), 6),
-        "delta": delta,
-        "notes": notes,
+        "rho_spent": plan.charge.exact(),
+        "epsilon_spent": plan.charge.epsilon_shown(plan.delta),
+        "delta": plan.delta,
+        "aggregates": [planned.shown() for planned in plan.releases],
+        "notes": plan.notes(),
     }
 
 
 def _release(
-    agg: Aggregate,
+    planned: Planned,
     cells: Cells,
     table: TableSource,
     query: Query,
@@ -141,28 +120,29 @@ def _release(
     m: int,
     share: Budget,
 ) -> tuple[list[Any], list[Any]]:
-    counts_exact = cells.counts
+    """One aggregate's released values and 95 % intervals, at the scales ``planned`` fitted."""
+    agg, counts_exact = planned.aggregate, cells.counts
     if agg.kind == "count":
         noisy, scale = noisy_counts(counts_exact, m, share.rho)
-        half = Z95 * scale
-        return noisy, [[round(v - half, 2), round(v + half, 2)] for v in noisy]
+        _same(scale, planned, "count")
+        return noisy, [planned.interval(v) for v in noisy]
     assert agg.column is not None
     low, high = bounds[agg.column]
     reach = m * max(abs(low), abs(high))
     if agg.kind == "sum":
         noisy_s, scale = noisy_sums(cells.sums[agg.column], reach, share.rho)
-        half = Z95 * scale
-        return [round(v, 4) for v in noisy_s], [
-            [round(v - half, 4), round(v + half, 4)] for v in noisy_s
-        ]
+        _same(scale, planned, "sum")
+        return [round(v, 4) for v in noisy_s], [planned.interval(v) for v in noisy_s]
     if agg.kind == "avg":
         noisy_s, s_scale = noisy_sums(cells.sums[agg.column], reach, share.rho)
         noisy_n, n_scale = noisy_counts(counts_exact, m, share.rho)
+        _same(s_scale, planned, "sum")
+        _same(n_scale, planned, "count")
         values: list[float | None] = []
         intervals: list[list[float]] = []
         for s, n in zip(noisy_s, noisy_n, strict=True):
-            n_low, n_high = n - Z95 * n_scale, n + Z95 * n_scale
-            s_low, s_high = s - Z95 * s_scale, s + Z95 * s_scale
+            n_low, n_high = n - half_width(n_scale), n + half_width(n_scale)
+            s_low, s_high = s - half_width(s_scale), s + half_width(s_scale)
             value = min(max(s / n, low), high) if n > 0 else None
             values.append(None if value is None else round(value, 4))
             if n_low > 0:
@@ -171,10 +151,20 @@ def _release(
             else:
                 intervals.append([low, high])
         return values, intervals
-    # Quantile: noisy max over a grid of candidates, per group (disjoint groups).
-    step = (high - low) / (_QUANTILE_CANDIDATES - 1)
-    candidates = [low + i * step for i in range(_QUANTILE_CANDIDATES)]
+    # Quantile: noisy max over the planned candidates, per group (disjoint groups).
     parts = engine.dp_values(table, agg.column, cells.groups, cells.keys, query.where)
     assert agg.quantile is not None
-    picked = [noisy_quantile(part, candidates, agg.quantile, m, share.rho) for part in parts]
+    picked = [
+        noisy_quantile(part, planned.candidates, agg.quantile, m, share.rho) for part in parts
+    ]
     return [round(v, 4) for v in picked], [None] * len(picked)
+
+
+def _same(scale: float, planned: Planned, statistic: str) -> None:
+    """The noise was released at the scale the plan (and so the estimate) showed."""
+    if scale != planned.scales[statistic]:  # pragma: no cover (both fit the same way)
+        raise InternalError(
+            f"{planned.aggregate.label}: the {statistic} was released at scale {scale}, not the "
+            f"planned {planned.scales[statistic]}; nothing was spent. This is a bug in custodes: "
+            "please report it."
+        )

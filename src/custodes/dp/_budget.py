@@ -141,6 +141,10 @@ class Budget:
         """The epsilon of (epsilon, delta)-DP this rho implies (for people; never added up)."""
         return epsilon_of(self.rho, delta)
 
+    def epsilon_shown(self, delta: float) -> float:
+        """The epsilon people read: to 6 decimals, 0 when there is no loss (or none left)."""
+        return round(self.epsilon(delta), 6) if self.rho > 0 else 0.0
+
     def exact(self) -> str:
         """The exact fraction's text, e.g. ``1/4`` (what the store holds)."""
         return str(self.rho)

@@ -15,6 +15,13 @@ released through OpenDP's mechanisms), and only then adds the spend and
 appends ``dp.query_answered`` with the answer's SHA-256. A query that fails
 at any point rolls back: it spends nothing and the ledger says nothing.
 
+An estimate (:meth:`PrivateQueries.estimate`) makes the same checks but the
+type check, then shows the query's plan (its charge, mechanisms, noise
+scales and interval half-widths) and the budgets before and after, from the
+settings alone: it reads no data, spends nothing and records nothing. The
+charge it shows and the charge a query pays come from one function,
+:func:`~custodes.dp._plan.plan_query`.
+
 :class:`PrivateQueries` works through an :class:`~custodes.dp._access.Access`
 (governance's checks and ledger) and a :class:`~custodes.dp._account.BudgetAccount`;
 ``Workspace.queries(actor)`` builds one.
@@ -35,6 +42,7 @@ from custodes.dp._access import Access, Catalogued
 from custodes.dp._account import GLOBAL, BudgetAccount
 from custodes.dp._answer import Bounded, answer_query, bounded
 from custodes.dp._budget import Budget
+from custodes.dp._plan import Plan, plan_query
 from custodes.dp._query import Query, parse_query
 from custodes.engines._dp import DPOps, EvaluationError
 from custodes.errors import (
@@ -54,6 +62,11 @@ __all__ = ["PrivateQueries", "answer_query"]
 
 _COMPOSITION_NOTE = "rho adds up (zCDP); epsilon, concave in rho, falls by less than spent"
 """Why the remaining epsilon falls by less than the epsilon a query spends (short: one line)."""
+_ESTIMATE_NOTE = (
+    "an estimate: nothing spent, the data not read; the query itself is still checked against "
+    "the data's types, and the budgets may change before it is asked"
+)
+"""What an estimate does not know (short: one line)."""
 
 
 def _check_config(config: Mapping[str, Any], columns: list[str]) -> dict[str, Any]:
@@ -220,6 +233,42 @@ class PrivateQueries:
         _check_query(query, config)
         return data, config
 
+    def estimate(
+        self,
+        sql: str,
+        *,
+        rho: str | Fraction | float | None = None,
+        epsilon: str | Fraction | float | None = None,
+        exact: bool = False,
+    ) -> dict[str, Any]:
+        """What a query would cost and how precise its answer would be, before anything is spent.
+
+        The same checks as :meth:`query` (the recipient's grant, the columns,
+        the settings, the privacy loss), then its plan (see
+        :func:`~custodes.dp._plan.plan_query`, which :meth:`query` charges
+        through too) and the budgets as they stand, from the catalog and the
+        DP settings alone: the data is not read, nothing is spent or written,
+        and the ledger says nothing (reading budgets is not recorded either).
+        """
+        delta = self.access.delta
+        query = parse_query(sql)
+        with self.access.transaction() as session:
+            data, config = self._granted(session, query)
+            plan = plan_query(query, config, delta, rho=rho, epsilon=epsilon)
+            quote = self.account.quote(session, query.dataset, data.grade, plan.charge)
+        cost = plan.cost(exact)
+        return {
+            "dataset": query.dataset,
+            "query": query.text,
+            "rho_cost": cost["rho"],
+            "epsilon_cost": cost["epsilon"],
+            "delta": delta,
+            "groups": plan.groups,
+            "aggregates": [planned.shown() for planned in plan.releases],
+            **quote.shown(delta, exact),
+            "notes": [*plan.notes(), _ESTIMATE_NOTE, _COMPOSITION_NOTE],
+        }
+
     def query(
         self,
         sql: str,
@@ -231,21 +280,25 @@ class PrivateQueries:
         """Answer an aggregate query with differential privacy, paying from both budgets.
 
         Nothing is spent unless the answer is computed: validation first,
-        then lock, check, compute, spend and record in one transaction.
+        then lock, check, compute, spend and record in one transaction. The
+        charge is the plan's (:func:`~custodes.dp._plan.plan_query`), as
+        :meth:`estimate` shows it.
         """
         delta = self.access.delta
-        spend = Budget.spend(rho, epsilon, delta)
         query = parse_query(sql)
         with self.access.transaction() as session:
             data, config = self._granted(session, query)
+        plan = plan_query(query, config, delta, rho=rho, epsilon=epsilon)  # before data is read
         source = self.access.source(data)
         table = bounded(self.engine, self.tables, source, query, config, data.has_header)
-        _check_types(query, config, table, self.engine)
+        _check_types(plan, table, self.engine)
         with self.access.transaction() as session:
             data, config = self._granted(session, query)  # again: the grant may have ended
+            plan = plan_query(query, config, delta, rho=rho, epsilon=epsilon)  # and the settings
+            spend = plan.charge
             payment = self.account.payment(session, query.dataset, data.grade, spend)
             try:
-                answer = answer_query(query, config, table, spend, delta, self.engine)
+                answer = answer_query(plan, table, self.engine)
             except CustodesError:
                 raise
             except Exception as exc:
@@ -282,9 +335,9 @@ class PrivateQueries:
                 },
             )
         answer["answer_sha256"] = digest
-        answer["rho_spent"] = spend.shown(exact)
+        answer["rho_spent"] = plan.cost(exact)["rho"]
         answer["remaining_rho"] = remaining.shown(exact)
-        answer["remaining_epsilon"] = round(remaining.epsilon(delta), 6)
+        answer["remaining_epsilon"] = remaining.epsilon_shown(delta)
         answer["notes"].append(_COMPOSITION_NOTE)
         return answer
 
@@ -307,15 +360,13 @@ def _unknown(name: str, columns: Sequence[str], dataset: str) -> UnknownColumnEr
     return UnknownColumnError(message)
 
 
-def _check_types(
-    query: Query, config: Mapping[str, Any], table: TableSource, engine: DPOps
-) -> None:
+def _check_types(plan: Plan, table: TableSource, engine: DPOps) -> None:
     """Run the query's filter and grouping on none of the data's rows: type errors show here."""
     try:
-        answer_query(query, config, table, Budget(Fraction(1)), 1e-6, engine, dry=True)
+        answer_query(plan, table, engine, dry=True)
     except EvaluationError as exc:
         raise InvalidInputError(
-            f"the query cannot be evaluated on the columns of {query.dataset} "
+            f"the query cannot be evaluated on the columns of {plan.query.dataset} "
             f"({exc.kind}); compare numbers with numbers and text with quoted text."
         ) from None
     except CustodesError:

@@ -101,6 +101,26 @@ class Workspace(TablesFace, LedgerFace):
 
         return published_disclosure(self.store, year)
 
+    def dp_estimate(
+        self,
+        sql: str,
+        *,
+        actor: str,
+        rho: str | float | None = None,
+        epsilon: str | float | None = None,
+    ) -> dict[str, Any]:
+        """What :meth:`dp_query` would cost ``actor`` and how precise its answer would be,
+        with the budgets before and after; nothing is spent, read or recorded.
+
+        See :meth:`custodes.dp.PrivateQueries.estimate`: the same checks of the
+        recipient's grant as a query, and the very charge the query would pay.
+        """
+        access = self.queries(actor)
+        try:
+            return access.estimate(sql, rho=None if rho is None else str(rho), epsilon=epsilon)
+        finally:
+            access.close()
+
     def doctor(
         self, *, folders: Iterable[str | os.PathLike[str]] = (), fix: bool = False
     ) -> Checkup:
