@@ -57,10 +57,10 @@ PUBLIC = {
 
 def _routes(client: TestClient) -> list[tuple[str, str]]:
     """Every route of the API and the pages, by method and path."""
-    from custodes.server import _api, _console, _pages
+    from custodes.server import _api, _api_access, _console, _pages
 
     found = []
-    for router in (_api.router, _pages.router, _console.router):
+    for router in (_api.router, _api_access.router, _pages.router, _console.router):
         for route in router.routes:
             if isinstance(route, APIRoute):
                 found += [(m, route.path) for m in sorted(route.methods - {"HEAD"})]
@@ -337,3 +337,81 @@ def test_a_dataset_uploaded_through_the_api_is_registered(
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
     assert answer.json()["rows"] == 300
+
+
+def _call(client: TestClient, method: str, url: str, csrf: str, **body: Any) -> dict[str, Any]:
+    answer = client.request(method, url, json=body, headers={"x-csrf-token": csrf})
+    assert answer.status_code == 200, (url, answer.text)
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def test_the_whole_lifecycle_through_the_api_with_its_refusals(client: TestClient) -> None:
+    csrf = log_in(client, "steward")
+    fee = _call(client, "POST", "/api/v1/fees", csrf, department="civil-affairs",
+                product="county table", unit="per_product", cap="200.00")["id"]  # fmt: skip
+    csrf = log_in(client, "pricing-office")
+    _call(client, "POST", f"/api/v1/fees/{fee}/approve", csrf, report="cost study")
+    csrf = log_in(client, "researcher")
+    request = _call(client, "POST", "/api/v1/requests", csrf, dataset="population-register")["id"]
+    _call(client, "PUT", f"/api/v1/requests/{request}/objectives", csrf, purpose="commercial",
+          sharing_model="file_under_agreement", columns=["sex", "birth_date", "income_band"],
+          intended_use="a county study", term_end="2027-06-30", fee_standard=fee)  # fmt: skip
+    csrf = log_in(client, "steward")
+    _call(client, "POST", f"/api/v1/requests/{request}/identify", csrf)
+    plan = (
+        'quasi_identifiers = ["sex", "birth_date"]\nsuppression = 0.05\n[hierarchies]\n'
+        'sex = "mask:step=1"\nbirth_date = "date:month,year,decade"\n'
+        '[[models]]\ntype = "k-anonymity"\nk = 10\n'
+    )
+    report = _call(client, "POST", f"/api/v1/requests/{request}/prepare", csrf, plan=plan)
+    assert report["k_anonymity"] >= 10
+    csrf = log_in(client, "researcher")
+    _call(client, "POST", f"/api/v1/requests/{request}/submit", csrf)
+    # the requester may not decide on its own request
+    answer = client.post(
+        f"/api/v1/requests/{request}/decisions",
+        json={"approve": True, "rationale": "mine"},
+        headers={"x-csrf-token": csrf},
+    )
+    assert answer.status_code == 403
+    for reviewer in ("counsel", "privacy-officer"):
+        csrf = log_in(client, reviewer)
+        _call(client, "POST", f"/api/v1/requests/{request}/decisions", csrf, approve=True,
+              rationale="k 10 on two columns")  # fmt: skip
+    csrf = log_in(client, "steward")
+    _call(client, "POST", f"/api/v1/requests/{request}/release", csrf,
+          recipient="Example Analytics Ltd.", terms="DUA-1")  # fmt: skip
+    over = client.post(
+        f"/api/v1/requests/{request}/charge",
+        json={"quantity": "1", "unit_price": "250.00"},
+        headers={"x-csrf-token": csrf},
+    )
+    assert over.status_code in (400, 409) and "cap" in over.json()["message"]
+    charged = _call(client, "POST", f"/api/v1/requests/{request}/charge", csrf, quantity="1",
+                    unit_price="180.00")  # fmt: skip
+    assert charged["amount"] == "180.00"
+    public = client.get("/api/v1/public/disclosure").json()
+    assert any(a["request"] == request for a in public["authorisations"])
+
+
+def test_the_estimate_costs_exactly_what_the_query_is_charged(client: TestClient) -> None:
+    csrf = log_in(client, "steward")
+    change = _call(client, "POST", "/api/v1/dp/population-register/budget-changes", csrf,
+                   total="10", recipient="researcher", reason="load")["id"]  # fmt: skip
+    for reviewer in ("counsel", "privacy-officer"):
+        csrf = log_in(client, reviewer)
+        _call(client, "POST", f"/api/v1/dp/budget-changes/{change}/decisions", csrf,
+              approve=True, rationale="ok")  # fmt: skip
+    csrf = log_in(client, "researcher")
+    sql = 'SELECT sex, COUNT(*) FROM "population-register" GROUP BY sex'
+    estimate = _call(client, "POST", "/api/v1/dp/estimate", csrf, sql=sql, rho="1/50", exact=True)
+    answer = _call(client, "POST", "/api/v1/dp/query", csrf, sql=sql, rho="1/50", exact=True)
+    assert estimate["rho_cost"] == answer["rho_spent"] == "1/50"
+    assert estimate["aggregates"] == answer["aggregates"]
+    page = client.post(
+        "/dp",
+        data={"csrf": csrf, "sql": sql, "loss": "1/50", "kind": "rho", "action": "estimate",
+              "dataset": "population-register"},
+    )  # fmt: skip
+    assert page.status_code == 200 and "rho_cost" in page.text

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 
 from custodes._files import write_atomic
 from custodes.errors import SettingError
@@ -464,89 +460,3 @@ def post_charge(request_id: Name, body: ChargeBody, who: Who, srv: Srv) -> dict[
             request_id, quantity=body.quantity, unit_price=body.unit_price, reason=body.reason
         ),
     )
-
-
-# --- reports and the ledger ------------------------------------------------------------
-
-Year = Annotated[int, Query(ge=2000, le=2200)]
-
-
-@router.get("/audit/report", tags=["audit"])
-def get_audit(who: Who, srv: Srv, year: Year = date.today().year) -> dict[str, Any]:
-    """The auditor's annual report: the ledger replayed and the store reconciled with it."""
-    from custodes.governance import audit_report
-
-    return srv.governed(who, lambda g: audit_report(g, year))
-
-
-@router.get("/ledger/verify", tags=["audit"])
-def get_verify(who: Who, srv: Srv) -> dict[str, Any]:
-    """The workspace's ledger verified as an auditor would (an auditor or an admin)."""
-    srv.governed(who, lambda g: g.require("auditor", "admin"))
-    with srv.locked() as ws:
-        problems = ws.check_ledger()
-        newest = ws.signed_heads()[-1] if not problems else None
-        kept = sorted({w.size for w in ws.witnessed_heads()})
-    return {
-        "verified": not problems,
-        "problems": problems,
-        "entries": None if newest is None else newest.size,
-        "root_hash": None if newest is None else newest.root_hash.hex(),
-        "witnessed_head_sizes": kept,
-    }
-
-
-@router.get("/ledger/head", tags=["audit"])
-def get_head(who: Who, srv: Srv) -> dict[str, Any]:
-    """A newly signed tree head of the ledger."""
-    with srv.locked() as ws:
-        return ws.sign_head().to_dict()
-
-
-@router.get("/ledger/proof/inclusion", tags=["audit"])
-def get_inclusion(
-    who: Who,
-    srv: Srv,
-    entry: Annotated[int, Query(ge=0)],
-    size: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
-    """An inclusion proof of an entry in the tree of ``size`` entries (default: all)."""
-    with srv.locked() as ws:
-        return ws.inclusion_proof(entry, size)
-
-
-@router.get("/ledger/proof/consistency", tags=["audit"])
-def get_consistency(
-    who: Who,
-    srv: Srv,
-    old: Annotated[int, Query(ge=1)],
-    new: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
-    """A consistency proof from the tree of ``old`` entries to that of ``new``."""
-    with srv.locked() as ws:
-        return ws.consistency_proof(old, new)
-
-
-@router.get("/ledger/export", tags=["audit"], response_class=FileResponse)
-def get_export(who: Who, srv: Srv) -> FileResponse:
-    """The whole ledger as an export file (JSON lines) an auditor verifies offline."""
-    srv.governed(who, lambda g: g.require("auditor", "admin"))
-    folder = srv.workspace.path / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"ledger-{secrets.token_hex(8)}.jsonl"
-    with srv.locked() as ws:
-        ws.export_ledger(path)
-    return FileResponse(
-        path,
-        media_type="application/x-ndjson",
-        filename="ledger.jsonl",
-        background=BackgroundTask(path.unlink, missing_ok=True),
-    )
-
-
-@router.get("/public/disclosure", tags=["public"])
-def get_disclosure(srv: Srv, year: Year = date.today().year) -> dict[str, Any]:
-    """The year's disclosure (public, no login): authorisations, fee standards, products,
-    fees charged, and the newest witnessed head."""
-    with srv.locked() as ws:
-        return ws.disclosure(year)
