@@ -145,7 +145,7 @@ class StagedFile:
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike[str], *, private: bool = False) -> Iterator[BinaryIO]:
     """A binary file beside ``path`` that replaces it only once written and synced.
 
     If the block fails, the temporary file is removed and ``path`` is untouched.
@@ -153,16 +153,19 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     with StagedFile(path) as staged:
         try:
             with open(staged.temp, "wb") as handle:
+                if private:  # before a byte is written: no one else ever reads it
+                    os.chmod(staged.temp, 0o600)
                 yield handle
         except OSError as exc:
             raise DataFileError(f"cannot write {str(staged.target)!r}: {exc.strerror}.") from None
         staged.commit()
 
 
-def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place
+    (``private``: readable by its owner only, from the first byte)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with atomic_writer(path) as handle:
+    with atomic_writer(path, private=private) as handle:
         handle.write(payload)
     return Path(path)
 

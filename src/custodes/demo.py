@@ -72,6 +72,8 @@ class DemoResult:
     """The audit report computed from the verified export alone, summarized."""
     keyring: Path
     """Where the actors' private keys are (each signs its own steps)."""
+    web_logins: Path
+    """The demo actors' web passwords for ``custodes serve`` (file mode 0600)."""
 
 
 def _key(workspace: Workspace) -> bytes:
@@ -292,6 +294,20 @@ def _dp_queries(workspace: Workspace, act: Any) -> list[str]:
     return lines
 
 
+def _web_logins(workspace: Workspace, folder: Path) -> Path:
+    """A web login for each demo actor (``custodes serve``): a new random password that seals
+    the actor's own key, listed in a file only its owner reads."""
+    from custodes.server import set_password
+
+    lines = ["# custodes serve: the demo actors' web logins (name, password); keep private"]
+    for name, _roles, _board in _ACTORS:
+        password = secrets.token_urlsafe(12)
+        set_password(workspace.store, name, workspace.actor_key(name), password)
+        lines.append(f"{name} {password}")
+    path = folder / "web-logins.txt"
+    return write_atomic(path, "\n".join(lines) + "\n", private=True)
+
+
 def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130) -> DemoResult:
     """Generate the register, assess it, anonymize it, and write everything to the workspace.
 
@@ -340,6 +356,7 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         release_html(release, "Released register: 10-anonymous, identifiers pseudonymized"),
     )
     governed = _governed_release(workspace, data_path, folder)
+    web_logins = _web_logins(workspace, folder)
     head = workspace.sign_head()
     ledger_path = folder / "ledger.jsonl"
     workspace.export_ledger(ledger_path)
@@ -364,6 +381,7 @@ def run_demo(workspace: Workspace, *, rows: int = 100_000, seed: int = 20261130)
         witnessed_path=witnessed_path,
         offline_audit=audit_summary(alone),
         keyring=workspace.keyring_folder(),
+        web_logins=web_logins,
         data_path=data_path,
         report_path=report_path,
         scan=scanned,

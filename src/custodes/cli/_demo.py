@@ -55,5 +55,7 @@ def demo(
         f"audit in the workspace (the store reconciled with the ledger): "
         f"{result.governance['audit_summary']}",
         f"audit from the export alone (no store): {result.offline_audit}",
+        f"web interface: run `custodes serve` and open http://127.0.0.1:8000/ (logins of the "
+        f"demo actors: {result.web_logins})",
     ):
         out.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -8,7 +8,6 @@ step on the ledger, signed with the caller's key. OpenAPI: ``/api/openapi.json``
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -170,8 +169,7 @@ def _upload_path(srv: Server, data: bytes, filename: str) -> Path:
     path = srv.workspace.path / "uploads" / f"{digest}{suffix}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, data)
-        os.chmod(path, 0o600)
+        write_atomic(path, data, private=True)
     return path
 
 
