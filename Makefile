@@ -29,6 +29,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
 pytest: $(STAMP)
+	scripts/ensure-chromium
 	scripts/with-postgres $(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -54,4 +54,11 @@ def make_office(folder: Path, rows: int = 3000) -> Office:
         )
         for actor in (*ACTORS, SECOND_REQUESTER):
             set_password(ws.store, actor, ws.actor_key(actor), PASSWORD)
+        # the researcher's DP budget raised by the board, for queries beyond the demo's
+        steward = ws.queries("steward")
+        change = steward.propose_budget_change(
+            "population-register", "10", recipient="researcher", reason="the tests' queries"
+        )
+        for reviewer in ("counsel", "privacy-officer"):
+            ws.queries(reviewer).decide_budget_change(change, True, "for the tests")
     return Office(settings, made.data_path)

@@ -199,8 +199,11 @@ def request_page(request: Request, request_id: str) -> Response:
             mosaic = {"refused": exc.message}
     data = srv.governed(caller, lambda g: g.dataset(view["dataset"], view["dataset_version"]))
     preview = srv.previews.get((caller.actor, request_id))
+    from custodes.governance import GATES
+
     return page(
         request, "request.html", caller, r=view, mosaic=mosaic, columns=data["columns"],
+        gates=list(GATES),
         roles=data["roles"], plan=srv.plans.get(request_id) or default_plan(data["roles"]),
         preview=preview,
     )  # fmt: skip
@@ -292,3 +295,66 @@ def review(request: Request) -> Response:
     rows = server_of(request).governed(caller, lambda g: [r.to_dict() for r in g.requests()])
     waiting = [r for r in rows if r["state"] == "under_review"]
     return page(request, "review.html", caller, rows=waiting)
+
+
+@router.get("/fees")
+def fees(request: Request) -> Response:
+    caller = _need(request)
+    if not isinstance(caller, Caller):
+        return caller
+    srv = server_of(request)
+    standards = srv.governed(caller, lambda g: g.fee_standards())
+    departments = sorted({d["department"] for d in srv.governed(caller, lambda g: g.datasets())})
+    from custodes.governance import UNITS
+
+    return page(
+        request, "fees.html", caller, standards=standards, departments=departments, units=UNITS,
+        year=date.today().year,
+    )  # fmt: skip
+
+
+@router.post("/fees")
+async def propose_fee(request: Request) -> Response:
+    caller, form = await form_caller(request)
+    if caller is None:
+        return RedirectResponse(login_url(request), 303)
+    srv = server_of(request)
+    return act(
+        caller, "/fees",
+        lambda: srv.governed(caller, lambda g: g.propose_fee_standard(
+            department=_field(form, "department"), product=_field(form, "product"),
+            unit=_field(form, "unit"), cap=_field(form, "cap"),
+            currency=_field(form, "currency", "CNY") or "CNY",
+        )),
+        "proposed",
+    )  # fmt: skip
+
+
+@router.post("/fees/{standard_id}/approve")
+async def approve_fee(request: Request, standard_id: str) -> Response:
+    caller, form = await form_caller(request)
+    if caller is None:
+        return RedirectResponse(login_url(request), 303)
+    srv = server_of(request)
+    report = _field(form, "report")
+    return act(
+        caller, "/fees",
+        lambda: srv.governed(caller, lambda g: g.approve_fee_standard(standard_id, report)),
+        "approved",
+    )  # fmt: skip
+
+
+@router.post("/fees/limits")
+async def revenue_limit(request: Request) -> Response:
+    caller, form = await form_caller(request)
+    if caller is None:
+        return RedirectResponse(login_url(request), 303)
+    srv = server_of(request)
+    return act(
+        caller, "/fees",
+        lambda: srv.governed(caller, lambda g: g.set_revenue_limit(
+            _field(form, "department"), int(_field(form, "year") or date.today().year),
+            _field(form, "amount"),
+        )),
+        "set",
+    )  # fmt: skip

@@ -101,7 +101,9 @@ def act(caller: Caller, back: str, job: Callable[[], T], done: str | None = None
     except CustodesError as exc:
         note = f"✗ {exc.message}"
     else:
-        note = f"✓ {done}" if done else "✓"
+        note = "✓"
+        if done and caller.session is not None:
+            note = f"✓ {Texts(caller.session.locale)(done)}"
     if caller.session is not None:
         caller.session.notes.append(note)
     return RedirectResponse(back, status_code=303)
