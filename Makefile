@@ -79,6 +79,7 @@ bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/
 	scripts/with-postgres $(BIN)/python bench/bench_ledger.py
 	$(BIN)/python bench/bench_dp.py
 	$(BIN)/python bench/bench_mosaic.py
+	$(BIN)/python bench/bench_server.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -428,4 +428,4 @@ def test_the_estimate_costs_exactly_what_the_query_is_charged(client: TestClient
               "dataset": "population-register"},
     )  # fmt: skip
     assert page.status_code == 200
-    assert "rho_cost" in page.text
+    assert 'data-rho="1/50"' in page.text

@@ -79,13 +79,15 @@ async def console_post(request: Request) -> Response:
     kind = str(form.get("kind", "rho"))
     rho, epsilon = (loss, None) if kind == "rho" else (None, loss)
     action = "query" if form.get("action") == "query" else "estimate"
-    result: dict[str, Any] = {"sql": sql, "action": action}
+    result: dict[str, Any] = {"sql": sql, "action": action, "loss": loss or "", "kind": kind}
     try:
         if action == "query":
-            result["answer"] = srv.queried(caller, lambda q: q.query(sql, rho=rho, epsilon=epsilon))
+            result["answer"] = srv.queried(
+                caller, lambda q: q.query(sql, rho=rho, epsilon=epsilon, exact=True)
+            )
         else:
             result["estimate"] = srv.queried(
-                caller, lambda q: q.estimate(sql, rho=rho, epsilon=epsilon)
+                caller, lambda q: q.estimate(sql, rho=rho, epsilon=epsilon, exact=True)
             )
     except CustodesError as exc:
         result["refused"] = exc.message

@@ -134,6 +134,15 @@ _ZH = {
     "Query": "查询",
     "Estimate": "预估",
     "Estimate the cost": "预估成本",
+    "Computed from the settings alone: the data is not read and nothing is spent.": (
+        "仅根据配置计算：不读取数据，也不消耗预算。"
+    ),
+    "Groups": "分组数",
+    "Privacy loss": "隐私损失",
+    "Aggregate": "聚合",
+    "Mechanism": "机制",
+    "Noise scale": "噪声尺度",
+    "After": "查询后",
     "Run the query": "执行查询",
     "Budget": "隐私预算",
     "Spent": "已用",
