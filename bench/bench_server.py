@@ -213,7 +213,8 @@ def _write(result: dict[str, object]) -> None:
         *rows,
         "",
         f"Requests answered: {total:,} in {duration:.1f} s; errors: {len(errors)}"
-        + (f" (first: {errors[0]})" if errors else "") + ".",
+        + (f" (first: {errors[0]})" if errors else "")
+        + ".",
         "",
         f"Budget exact: {result['budget_exact']} (the researcher's spent rho rose by "
         f"{result['spent']} = {result['answered']:,} answers x 1/100000).",

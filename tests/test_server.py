@@ -376,6 +376,9 @@ def test_the_whole_lifecycle_through_the_api_with_its_refusals(client: TestClien
         'sex = "mask:step=1"\nbirth_date = "date:month,year,decade"\n'
         '[[models]]\ntype = "k-anonymity"\nk = 10\n'
     )
+    preview = _call(client, "POST", f"/api/v1/requests/{request}/preview", csrf, plan=plan)
+    assert preview["risk_after"]["k_anonymity"] >= 10
+    assert preview["risk_before"]["k_anonymity"] < 10
     report = _call(client, "POST", f"/api/v1/requests/{request}/prepare", csrf, plan=plan)
     assert report["k_anonymity"] >= 10
     csrf = log_in(client, "researcher")
@@ -429,3 +432,25 @@ def test_the_estimate_costs_exactly_what_the_query_is_charged(client: TestClient
     )  # fmt: skip
     assert page.status_code == 200
     assert 'data-rho="1/50"' in page.text
+
+
+def test_a_revoked_key_ends_the_actors_sessions_and_logins(office: Office) -> None:
+    app = office.app()
+    with TestClient(app, base_url=BASE) as admin:
+        rachel = TestClient(app, base_url=BASE)  # another browser, the same server
+        log_in(rachel, SECOND_REQUESTER)
+        assert rachel.get("/api/v1/requests").status_code == 200
+        csrf = log_in(admin, "admin")
+        risk = admin.get("/api/v1/catalog/population-register/risk").json()
+        assert risk["k_anonymity"] >= 1
+        assert "equivalence_classes" in risk
+        revoked = admin.post(
+            f"/api/v1/actors/{SECOND_REQUESTER}/revoke-key", headers={"x-csrf-token": csrf}
+        )
+        assert revoked.status_code == 200, revoked.text
+        assert rachel.get("/api/v1/requests").status_code == 401  # the session ended
+        answer = rachel.post(
+            "/api/v1/session", json={"actor": SECOND_REQUESTER, "password": PASSWORD}
+        )
+        assert answer.status_code == 403
+        assert "registered key" in answer.json()["message"]

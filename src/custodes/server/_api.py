@@ -135,6 +135,29 @@ def post_actor(body: ActorBody, who: Who, srv: Srv) -> dict[str, str]:
     return {"registered": body.name}
 
 
+class KeyBody(BaseModel):
+    public_key: Annotated[str, Field(pattern="^[0-9a-fA-F]{64}$")]
+
+
+@router.post("/actors/{name}/key", tags=["actors"])
+def post_key(name: Name, body: KeyBody, who: Who, srv: Srv) -> dict[str, str]:
+    """Register a new public key (the actor rotating its own, or an admin after a
+    revocation); the actor's web sessions end, and its web password must be set again
+    with the new key (``custodes account set``)."""
+    srv.governed(who, lambda g: g.register_key(name, body.public_key))
+    srv.sessions.end_actor(name)
+    return {"actor": name, "key": "registered"}
+
+
+@router.post("/actors/{name}/revoke-key", tags=["actors"])
+def post_revoke_key(name: Name, who: Who, srv: Srv) -> dict[str, str]:
+    """Revoke an actor's key (an admin, or the actor): it signs nothing from now on, and
+    its web sessions end."""
+    srv.governed(who, lambda g: g.revoke_key(name))
+    srv.sessions.end_actor(name)
+    return {"actor": name, "key": "revoked"}
+
+
 class DepartmentBody(BaseModel):
     code: Name
     name: Name
@@ -159,6 +182,14 @@ def get_dataset(
 ) -> dict[str, Any]:
     """One dataset version (default: the newest)."""
     return srv.governed(who, lambda g: g.dataset(name, version))
+
+
+@router.get("/catalog/{name}/risk", tags=["catalog"])
+def get_risk(name: Name, who: Who, srv: Srv) -> dict[str, Any]:
+    """The dataset's re-identification risk under its roles (staff): the assessment JSON
+    of ``custodes assess``, aggregate figures and column names only."""
+    data = srv.governed(who, lambda g: g.dataset(name))
+    return srv.assessed(who, name, data["content_sha256"])
 
 
 def _upload_path(srv: Server, data: bytes, filename: str) -> Path:
@@ -322,6 +353,18 @@ def post_prepare(request_id: Name, body: PrepareBody, who: Who, srv: Srv) -> dic
     """Run the plan and attach the risk and utility report (a steward); gates checked."""
     plan = None if body.plan is None else plan_file(srv, request_id, body.plan)
     return srv.governed(who, lambda g: g.prepare(request_id, plan, mosaic_safe=body.mosaic_safe))
+
+
+class PlanBody(BaseModel):
+    plan: Annotated[str, Field(min_length=1, max_length=200_000)]
+
+
+@router.post("/requests/{request_id}/preview", tags=["requests"])
+def post_preview(request_id: Name, body: PlanBody, who: Who, srv: Srv) -> dict[str, Any]:
+    """What a plan would make (transformation, suppression, loss, risk before and after),
+    before preparing; nothing is written or recorded."""
+    plan = plan_file(srv, request_id, body.plan)
+    return srv.governed(who, lambda g: g.preview(request_id, plan))
 
 
 @router.post("/requests/{request_id}/submit", tags=["requests"])
