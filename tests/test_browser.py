@@ -106,19 +106,6 @@ class User:
         return str(self.page.locator("#state").get_attribute("data-state"))
 
 
-PLAN = """quasi_identifiers = ["sex", "birth_date"]
-suppression = 0.05
-
-[hierarchies]
-sex = "mask:step=1"
-birth_date = "date:month,year,decade"
-
-[[models]]
-type = "k-anonymity"
-k = 10
-"""
-
-
 def test_the_lifecycle_by_six_users_in_the_browser(browser: Any, live: str) -> None:
     steward = User(browser, live, "steward")
     steward.go("/catalog")
@@ -164,7 +151,14 @@ def test_the_lifecycle_by_six_users_in_the_browser(browser: Any, live: str) -> N
     steward.go(f"/requests/{request}")
     steward.page.click("#identify")
     assert steward.state() == "identifiers_identified"
-    steward.page.fill("#plan", PLAN)
+    builder = steward.page.locator("#plan-builder")
+    assert builder.locator("input[name='qi:sex']").is_checked()
+    builder.locator("input[name=suppression]").fill("0.05")
+    builder.locator("input[name=k]").fill("10")
+    steward.page.click("#build-plan")
+    plan = steward.page.locator("#plan").input_value()
+    assert 'birth_date" = "date:month,year,decade"' in plan
+    assert "k = 10" in plan
     steward.page.click("#preview")
     assert steward.page.locator("#preview-result").is_visible()
     steward.shot("plan-editor")

@@ -342,8 +342,7 @@ def test_a_dataset_uploaded_through_the_api_is_registered(
     rows = ["age,sex,zip"] + [f"{20 + i % 50},{'MF'[i % 2]},{10000 + i % 30}" for i in range(300)]
     answer = client.post(
         "/api/v1/catalog/datasets",
-        data={"name": "survey", "department": "civil-affairs", "system": "survey",
-              "filename": "survey.csv"},
+        data={"name": "survey", "department": "civil-affairs", "system": "survey"},
         files={"file": ("survey.csv", "\n".join(rows).encode(), "text/csv")},
         headers={"x-csrf-token": csrf},
     )  # fmt: skip
@@ -454,3 +453,19 @@ def test_a_revoked_key_ends_the_actors_sessions_and_logins(office: Office) -> No
         )
         assert answer.status_code == 403
         assert "registered key" in answer.json()["message"]
+
+
+def test_the_plan_editor_writes_valid_toml_whatever_the_column_names() -> None:
+    import tomllib
+
+    from custodes.server._pages import built_plan
+
+    columns = ['a"b', "c\\d", "年龄", "x]\n[evil]"]
+    form = {f"qi:{c}": "on" for c in columns} | {"k": "5", "suppression": "0.02"}
+    form |= {f"h:{columns[0]}": 'interval:width=5"\n[x]', "l_attribute": "年龄", "l": "2"}
+    plan = tomllib.loads(built_plan(form, columns))
+    assert plan["quasi_identifiers"] == columns
+    assert plan["hierarchies"][columns[0]] == 'interval:width=5"\n[x]'
+    assert plan["models"][0] == {"type": "k-anonymity", "k": 5}
+    assert plan["models"][1]["attribute"] == "年龄"
+    assert set(plan) == {"quasi_identifiers", "suppression", "hierarchies", "models"}

@@ -8,10 +8,22 @@ step on the ledger, signed with the caller's key. OpenAPI: ``/api/openapi.json``
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from pydantic import BaseModel, Field
 
 from custodes._files import write_atomic
@@ -192,15 +204,34 @@ def get_risk(name: Name, who: Who, srv: Srv) -> dict[str, Any]:
     return srv.assessed(who, name, data["content_sha256"])
 
 
-def _upload_path(srv: Server, data: bytes, filename: str) -> Path:
+def _saved_upload(srv: Server, upload: UploadFile) -> Path:
+    """The uploaded file, streamed to the workspace's uploads (named by its SHA-256, mode
+    0600) within the size limit; nothing is left behind when it is refused."""
+    filename = upload.filename or "data.csv"
     suffix = "".join(Path(filename).suffixes)[-20:].lower()
     if not suffix or any(not (c.isalnum() or c == ".") for c in suffix):
-        raise SettingError(f"the uploaded file {filename!r} needs a suffix such as .csv.")
-    digest = hashlib.sha256(data).hexdigest()
-    path = srv.workspace.path / "uploads" / f"{digest}{suffix}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, data, private=True)
+        raise SettingError("the uploaded file needs a suffix such as .csv, .xlsx or .parquet.")
+    folder = srv.workspace.path / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False) as out:
+        os.chmod(out.name, 0o600)
+        try:
+            while chunk := upload.file.read(1 << 20):
+                size += len(chunk)
+                if size > _UPLOAD_LIMIT:
+                    raise SettingError(
+                        "the upload is larger than 2 GiB; register it from the command line."
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        except BaseException:
+            out.close()
+            os.unlink(out.name)
+            raise
+    path = folder / f"{digest.hexdigest()}{suffix}"
+    os.replace(out.name, path)
     return path
 
 
@@ -211,14 +242,12 @@ def post_dataset(
     name: Annotated[str, Form(min_length=1, max_length=100)],
     department: Annotated[str, Form(min_length=1, max_length=100)],
     system: Annotated[str, Form(min_length=1, max_length=200)],
-    file: Annotated[bytes, File(description="The data file (CSV, TSV, Excel, Parquet).")],
-    filename: Annotated[str, Form(min_length=1, max_length=200)] = "data.csv",
+    file: Annotated[UploadFile, File(description="The data file (CSV, TSV, Excel, Parquet).")],
     has_header: Annotated[bool | None, Form()] = None,
 ) -> dict[str, Any]:
     """Register a dataset from an uploaded file (a steward): scanned, graded and hashed."""
-    if len(file) > _UPLOAD_LIMIT:
-        raise SettingError("the upload is larger than 2 GiB; register it from the command line.")
-    path = _upload_path(srv, file, filename)
+    srv.governed(who, lambda g: g.require("steward"))
+    path = _saved_upload(srv, file)
     return srv.governed(
         who,
         lambda g: g.register_dataset(

@@ -10,14 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from custodes.errors import CustodesError
-from custodes.server._core import Bounded, Caller, Server
+from custodes.server._core import Caller, Server
 from custodes.server._render import form_caller, login_url, page, page_caller, server_of
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-_RESULTS: Bounded[str, dict[str, Any]] = Bounded(256)
-"""The last estimate or answer per actor, shown once after the form's redirect."""
 
 
 def _queryable(srv: Server, caller: Caller) -> list[str]:
@@ -60,7 +58,7 @@ def console(request: Request, dataset: str = "") -> Response:
     srv = server_of(request)
     datasets = _queryable(srv, caller)
     chosen = dataset if dataset in datasets else (datasets[0] if datasets else "")
-    result = _RESULTS.pop(caller.actor, None)
+    result = srv.results.pop(caller.actor, None)
     return page(
         request, "dp.html", caller, datasets=datasets, chosen=chosen, result=result,
         gauges=_gauges(srv, caller, datasets),
@@ -91,7 +89,7 @@ async def console_post(request: Request) -> Response:
             )
     except CustodesError as exc:
         result["refused"] = exc.message
-    _RESULTS[caller.actor] = result
+    srv.results[caller.actor] = result
     dataset = str(form.get("dataset", ""))
     return RedirectResponse(f"/dp?dataset={dataset}" if dataset else "/dp", status_code=303)
 

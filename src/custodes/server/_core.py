@@ -110,6 +110,8 @@ class Server:
         self.previews: Bounded[tuple[str, str], dict[str, Any]] = Bounded(64)
         """The last preview per steward and request."""
         self._assessed: Bounded[str, dict[str, Any]] = Bounded(16)
+        self.results: Bounded[str, dict[str, Any]] = Bounded(256)
+        """The DP console's last estimate or answer per actor, shown once after its form."""
 
     @contextmanager
     def locked(self) -> Iterator[Workspace]:

@@ -64,6 +64,8 @@ _ZH = {
     "Unique in the population": "总体唯一（估计）",
     "Plan editor": "匿名化方案编辑",
     "Plan": "方案",
+    "Write the plan": "生成方案文本",
+    "plan written": "方案已生成，可预览",
     "Preview": "预览",
     "Preview the plan": "预览方案",
     "Suppression limit": "最大抑制比例",
@@ -214,7 +216,49 @@ _ZH = {
     "Too many failed logins; wait and try again.": "登录失败次数过多，请稍后再试。",
     "the name or the password is wrong.": "用户名或密码错误。",
 }
-_TABLES = {"zh": _ZH, "en": {}}
+_ZH.update(
+    {
+        # the kinds of refusal (the library's message follows, in English)
+        "error:custodes_error": "错误",
+        "error:invalid_input": "输入无效",
+        "error:data_file": "数据文件有误",
+        "error:encoding": "文件编码有误",
+        "error:malformed_table": "表格格式有误",
+        "error:unknown_column": "字段不存在",
+        "error:column_role": "字段角色有误",
+        "error:setting": "设置有误",
+        "error:unsupported": "不支持",
+        "error:refused": "已拒绝",
+        "error:forbidden": "无权执行",
+        "error:tampered": "检测到篡改",
+        "error:internal": "内部错误",
+        # the values the workflow names
+        "public_governance": "公共治理",
+        "public_welfare": "公益",
+        "research": "科学研究",
+        "commercial": "商业",
+        "open_publication": "公开发布",
+        "file_under_agreement": "协议下提供文件",
+        "dp_query": "差分隐私查询",
+        "enclave": "数据安全屋",
+        "general": "一般数据",
+        "important": "重要数据",
+        "core": "核心数据",
+        "approve": "批准",
+        "reject": "驳回",
+        "send_back": "退回修改",
+        "per_product": "按产品",
+        "per_call": "按次调用",
+        "per_volume": "按数据量",
+        "per_period": "按期限",
+    }
+)
+_EN = {f"error:{code}": code.replace("_", " ") for code in (
+    "custodes_error", "invalid_input", "data_file", "encoding", "malformed_table",
+    "unknown_column", "column_role", "setting", "unsupported", "refused", "forbidden",
+    "tampered", "internal",
+)}  # fmt: skip
+_TABLES = {"zh": _ZH, "en": _EN}
 
 
 def pick_locale(asked: str | None) -> str:
@@ -230,8 +274,11 @@ class Texts:
         self.locale = LOCALES[self.lang]
         self._table = _TABLES[self.lang]
 
-    def __call__(self, text: str) -> str:
-        """``text`` in this language (the English when no translation is kept)."""
+    def __call__(self, text: str | None) -> str:
+        """``text`` in this language (the English when no translation is kept; '—' for
+        none)."""
+        if text is None:
+            return "—"
         return self._table.get(text, text)
 
     def number(self, value: object, digits: int = 3) -> str:

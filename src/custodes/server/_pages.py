@@ -7,6 +7,7 @@ message on the page it came from.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from custodes.errors import CustodesError, ForbiddenError
+from custodes.errors import CustodesError, ForbiddenError, SettingError
 from custodes.server._api import plan_file
 from custodes.server._core import Caller
 from custodes.server._login import login_body, logout, set_lang
@@ -42,7 +43,8 @@ def _field(form: Mapping[str, Any], name: str, default: str = "") -> str:
 
 def _safe_next(target: str) -> str:
     """Only a path of this site (never another host) to go back to after logging in."""
-    return target if target.startswith("/") and not target.startswith("//") else "/catalog"
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if local and target.isprintable() else "/catalog"
 
 
 def _need(request: Request) -> Caller | Response:
@@ -226,6 +228,51 @@ def default_plan(roles: Mapping[str, Any]) -> str:
         "k = 10",
     ]
     return "\n".join(lines) + "\n"
+
+
+def built_plan(form: Mapping[str, Any], columns: list[str]) -> str:
+    """A plan from the plan editor's fields: the quasi-identifiers ticked, a hierarchy for
+    each, k, the suppression limit and, optionally, l-diversity of a sensitive column."""
+
+    def quoted(text: str) -> str:  # a JSON string is a TOML basic string
+        return json.dumps(text, ensure_ascii=False)
+
+    qis = [c for c in columns if form.get(f"qi:{c}") == "on"]
+    lines = [
+        f"quasi_identifiers = [{', '.join(quoted(c) for c in qis)}]",
+        f"suppression = {float(_field(form, 'suppression', '0.01') or 0.01)!r}",
+        "",
+        "[hierarchies]",
+        *(f"{quoted(c)} = {quoted(_field(form, f'h:{c}') or 'mask:step=1')}" for c in qis),
+        "",
+        "[[models]]",
+        'type = "k-anonymity"',
+        f"k = {int(_field(form, 'k', '10') or 10)}",
+    ]
+    sensitive = _field(form, "l_attribute")
+    if sensitive in columns and _field(form, "l"):
+        lines += ["", "[[models]]", 'type = "distinct-l-diversity"',
+                  f"attribute = {quoted(sensitive)}", f"l = {int(_field(form, 'l'))}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+@router.post("/requests/{request_id}/plan")
+async def plan_form(request: Request, request_id: str) -> Response:
+    """The plan editor's fields made into the plan's text (then previewed or prepared)."""
+    caller, form = await form_caller(request)
+    if caller is None:
+        return RedirectResponse(login_url(request), 303)
+    srv = server_of(request)
+    view = srv.governed(caller, lambda g: g.request(request_id).to_dict())
+    columns = list(view["details"].get("columns") or [])
+
+    def build() -> None:
+        try:
+            srv.plans[request_id] = built_plan(form, columns)
+        except ValueError:
+            raise SettingError("k, l and the suppression limit are numbers.") from None
+
+    return act(caller, f"/requests/{request_id}", build, "plan written")
 
 
 @router.post("/requests/{request_id}/{action}")

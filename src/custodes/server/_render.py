@@ -96,14 +96,13 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 def act(caller: Caller, back: str, job: Callable[[], T], done: str | None = None) -> Response:
     """Run a form's ``job``; its outcome (or the library's refusal) is shown on ``back``."""
+    t = Texts(caller.session.locale if caller.session is not None else "zh")
     try:
         job()
     except CustodesError as exc:
-        note = f"✗ {exc.message}"
+        note = f"✗ {t('error:' + exc.code)}: {exc.message}"
     else:
-        note = "✓"
-        if done and caller.session is not None:
-            note = f"✓ {Texts(caller.session.locale)(done)}"
+        note = f"✓ {t(done)}" if done else "✓"
     if caller.session is not None:
         caller.session.notes.append(note)
     return RedirectResponse(back, status_code=303)
