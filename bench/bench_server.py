@@ -96,6 +96,29 @@ async def _spent(client: httpx.AsyncClient, token: str) -> Fraction:
     return Fraction(answer.json()["budgets"]["researcher"]["spent_rho"])
 
 
+async def _alone(client: httpx.AsyncClient, tokens: dict[str, list[str]]) -> dict[str, float]:
+    """Median latency of one user alone (no queue): 30 browses, 10 DP queries."""
+    browse, query = [], []
+    for i in range(30):
+        t0 = time.perf_counter()
+        answer = await client.get(
+            ("/catalog", "/api/v1/catalog", "/datasets/population-register")[i % 3],
+            headers={"authorization": f"Bearer {tokens['steward'][0]}"},
+        )
+        answer.raise_for_status()
+        browse.append(time.perf_counter() - t0)
+    for _ in range(10):
+        t0 = time.perf_counter()
+        answer = await client.post(
+            "/api/v1/dp/query",
+            json={"sql": SQL, "rho": f"{RHO}"},
+            headers={"authorization": f"Bearer {tokens['researcher'][0]}"},
+        )
+        answer.raise_for_status()
+        query.append(time.perf_counter() - t0)
+    return {"browse": statistics.median(browse), "dp query": statistics.median(query)}
+
+
 async def _run(base: str) -> dict[str, object]:
     timings: dict[str, list[float]] = {"browse": [], "dp query": []}
     errors: list[str] = []
@@ -104,6 +127,7 @@ async def _run(base: str) -> dict[str, object]:
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as setup:
         tokens = {actor: await _tokens(setup, actor, USERS) for actor in ("steward", "researcher")}
         before = await _spent(setup, tokens["researcher"][0])
+        alone = await _alone(setup, tokens)
     started = time.perf_counter()
 
     async def user(index: int) -> None:
@@ -141,7 +165,8 @@ async def _run(base: str) -> dict[str, object]:
         "timings": timings,
         "errors": errors,
         "duration": duration,
-        "budget_exact": after - before == answered * RHO,
+        "budget_exact": after - before == (answered + 10) * RHO,  # with the 10 alone
+        "alone": alone,
         "spent": after - before,
         "answered": answered,
     }
@@ -190,6 +215,7 @@ def _write(result: dict[str, object]) -> None:
     timings: dict[str, list[float]] = result["timings"]  # type: ignore[assignment]
     errors: list[str] = result["errors"]  # type: ignore[assignment]
     duration = float(result["duration"])  # type: ignore[arg-type]
+    alone: dict[str, float] = result["alone"]  # type: ignore[assignment]
     total = sum(len(v) for v in timings.values())
     rows = [
         f"| {kind} | {len(v):,} | {len(v) / duration:.1f} | {_ms(v, 0.5)} | {_ms(v, 0.95)} | "
@@ -217,7 +243,12 @@ def _write(result: dict[str, object]) -> None:
         + ".",
         "",
         f"Budget exact: {result['budget_exact']} (the researcher's spent rho rose by "
-        f"{result['spent']} = {result['answered']:,} answers x 1/100000).",
+        f"{result['spent']} = ({result['answered']:,} + 10 answered alone) x 1/100000).",
+        "",
+        "One user alone (no queue), median: "
+        + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in alone.items())
+        + f". With {USERS} users the latency is mostly the queue: 2 cores and one Python "
+        "process serve about as many requests per second as one user's latency allows.",
         "",
         "Every library call is serialized by one lock (the store and the ledger see one "
         "writer, as from the command line), and each DP answer is a signed ledger entry "

@@ -348,6 +348,23 @@ def test_a_dataset_uploaded_through_the_api_is_registered(
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
     assert answer.json()["rows"] == 300
+    table = {"file": ("survey.csv", "\n".join(rows).encode(), "text/csv")}
+    scanned = client.post("/api/v1/scan", files=table, headers={"x-csrf-token": csrf})
+    assert scanned.status_code == 200, scanned.text
+    assert "grade" in scanned.json()
+    assessed = client.post(
+        "/api/v1/assess",
+        data={"quasi_identifiers": "age, sex"},
+        files=table,
+        headers={"x-csrf-token": csrf},
+    )
+    assert assessed.status_code == 200, assessed.text
+    assert assessed.json()["quasi_identifiers"] == ["age", "sex"]
+    uploads = client.app.state.server.workspace.path / "uploads"  # type: ignore[attr-defined]
+    assert len(list(uploads.glob("*.csv"))) == 1  # the registered file, kept
+    assert not list(uploads.glob("scratch/*"))  # the scanned and assessed ones, gone
+    listed = client.get("/datasets/survey?assess=1")  # its source still there
+    assert listed.status_code == 200
 
 
 def _call(client: TestClient, method: str, url: str, csrf: str, **body: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -204,9 +205,11 @@ def get_risk(name: Name, who: Who, srv: Srv) -> dict[str, Any]:
     return srv.assessed(who, name, data["content_sha256"])
 
 
-def _saved_upload(srv: Server, upload: UploadFile) -> Path:
-    """The uploaded file, streamed to the workspace's uploads (named by its SHA-256, mode
-    0600) within the size limit; nothing is left behind when it is refused."""
+def _saved_upload(srv: Server, upload: UploadFile, *, keep: bool = True) -> Path:
+    """The uploaded file, streamed to the workspace's uploads (mode 0600) within the size
+    limit; nothing is left behind when it is refused. A file ``keep`` is named by its
+    SHA-256 (a registered source); any other has a name of its own in ``uploads/scratch``,
+    for its caller to remove (never a registered file of the same content)."""
     filename = upload.filename or "data.csv"
     suffix = "".join(Path(filename).suffixes)[-20:].lower()
     if not suffix or any(not (c.isalnum() or c == ".") for c in suffix):
@@ -230,7 +233,9 @@ def _saved_upload(srv: Server, upload: UploadFile) -> Path:
             out.close()
             os.unlink(out.name)
             raise
-    path = folder / f"{digest.hexdigest()}{suffix}"
+    name = digest.hexdigest() if keep else f"scratch/{secrets.token_hex(16)}"
+    path = folder / f"{name}{suffix}"
+    path.parent.mkdir(exist_ok=True)
     os.replace(out.name, path)
     return path
 
@@ -254,6 +259,45 @@ def post_dataset(
             name, department=department, system=system, source=path, has_header=has_header
         ),
     )
+
+
+@router.post("/scan", tags=["tables"])
+def post_scan(
+    who: Who,
+    srv: Srv,
+    file: Annotated[UploadFile, File(description="The table to scan (CSV, Excel, ...).")],
+    full: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Scan an uploaded table for personal data (a steward), as ``custodes scan``: roles,
+    entities, the grade and its reasons; recorded on the ledger, the file not kept."""
+    srv.governed(who, lambda g: g.require("steward", "admin"))
+    path = _saved_upload(srv, file, keep=False)
+    try:
+        with srv.locked() as ws:
+            return ws.scan(path, full=full, actor=who.actor).to_dict()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@router.post("/assess", tags=["tables"])
+def post_assess(
+    who: Who,
+    srv: Srv,
+    file: Annotated[UploadFile, File(description="The table to assess.")],
+    quasi_identifiers: Annotated[str, Form(min_length=1, max_length=4000)],
+    sensitive: Annotated[str, Form(max_length=4000)] = "",
+) -> dict[str, Any]:
+    """The re-identification risk of an uploaded table (a steward), as ``custodes assess``
+    (comma-separated column names); the file is not kept."""
+    srv.governed(who, lambda g: g.require("steward", "admin"))
+    path = _saved_upload(srv, file, keep=False)
+    qis = [c.strip() for c in quasi_identifiers.split(",") if c.strip()]
+    given = [c.strip() for c in sensitive.split(",") if c.strip()] or None
+    try:
+        with srv.locked() as ws:
+            return ws.assess(path, quasi_identifiers=qis, sensitive=given).to_dict()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 class RolesBody(BaseModel):
