@@ -110,6 +110,7 @@ def test_the_lifecycle_by_six_users_in_the_browser(browser: Any, live: str) -> N
     steward = User(browser, live, "steward")
     steward.go("/catalog")
     assert "population-register" in steward.page.content()
+    assert "Civil Affairs Bureau" in steward.page.content()
     steward.shot("catalog")
     steward.go("/datasets/population-register")
     steward.page.click("#assess")

@@ -203,6 +203,13 @@ class Catalog(Acting):
             },
         )
 
+    def departments(self) -> list[dict[str, str]]:
+        """The departments: code and name."""
+        with self._change() as session:
+            self._me(session)
+            rows = session.execute(select(Department).order_by(Department.code)).scalars()
+            return [{"code": d.code, "name": d.name} for d in rows]
+
     def datasets(self) -> list[dict[str, Any]]:
         """Every version of every dataset."""
         with self._change() as session:

@@ -183,6 +183,12 @@ def post_department(body: DepartmentBody, who: Who, srv: Srv) -> dict[str, str]:
     return {"added": body.code}
 
 
+@router.get("/departments", tags=["catalog"])
+def get_departments(who: Who, srv: Srv) -> list[dict[str, str]]:
+    """The departments: code and name."""
+    return srv.governed(who, lambda g: g.departments())
+
+
 @router.get("/catalog", tags=["catalog"])
 def get_catalog(who: Who, srv: Srv) -> list[dict[str, Any]]:
     """Every version of every dataset: department, grade, owner, columns and roles."""

@@ -114,10 +114,15 @@ def catalog(request: Request) -> Response:
     for row in rows:
         newest[row["name"]] = {**row, "versions": [*newest.get(row["name"], {}).get("versions", []),
                                                    row["version"]]}  # fmt: skip
-    departments: dict[str, list[dict[str, Any]]] = {}
+    names = {
+        d["code"]: d["name"] for d in server_of(request).governed(caller, lambda g: g.departments())
+    }
+    departments: dict[str, list[dict[str, Any]]] = {code: [] for code in names}
     for row in newest.values():
         departments.setdefault(row["department"], []).append(row)
-    return page(request, "catalog.html", caller, departments=sorted(departments.items()))
+    return page(
+        request, "catalog.html", caller, departments=sorted(departments.items()), names=names
+    )
 
 
 @router.get("/datasets/{name}")
