@@ -192,3 +192,30 @@ def test_dp_imports_neither_governance_nor_polars() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert loaded.strip() == "False"
+
+
+def test_a_privacy_loss_written_to_take_the_machine_is_refused_at_once() -> None:
+    """Fraction("1e-999999999") takes hours: such a text is refused before it is read."""
+    import threading
+
+    from custodes.dp._budget import Budget
+    from custodes.errors import SettingError
+
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        for text in ("1e-999999999", "1e999999999", "1" * 5000, "1/" + "9" * 5000):
+            try:
+                Budget.spend(text, None, 1e-6)
+            except SettingError:
+                outcomes.append("refused")
+            try:
+                Budget.total(text)
+            except SettingError:
+                outcomes.append("refused")
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert outcomes == ["refused"] * 8
+    assert Budget.total("1/4").rho == Budget.total("0.25").rho == Budget.total("2.5e-1").rho

@@ -11,6 +11,7 @@ never added up (rho composes, epsilon does not).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -38,13 +39,24 @@ MAX_BUDGET_RHO = Fraction(10**6)
 Text = str | Fraction | float | int
 
 
+_NUMBER = re.compile(
+    r"[+-]?(\d{1,40}(\.\d{0,40})?|\.\d{1,40})([eE][+-]?\d{1,3})?|\d{1,40}\s*/\s*\d{1,40}"
+)
+"""What a privacy loss is written as: a decimal (an exponent of at most three digits) or a
+fraction, of at most 40 digits a part. Anything longer is refused before it is read:
+``Fraction("1e-999999999")`` alone would take the machine for hours."""
+
+
 def _number(text: Text, what: str, example: str) -> Fraction:
     if isinstance(text, Fraction):
         return text
     try:
         if isinstance(text, float) and not math.isfinite(text):
             raise ValueError
-        return Fraction(text.strip() if isinstance(text, str) else str(text))
+        written = text.strip() if isinstance(text, str) else str(text)
+        if isinstance(text, str) and not _NUMBER.fullmatch(written):
+            raise ValueError
+        return Fraction(written)
     except (ValueError, ZeroDivisionError, OverflowError, TypeError):
         raise SettingError(
             f"{what} {text!r} is not a finite number; give e.g. {example}."
