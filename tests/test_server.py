@@ -232,6 +232,9 @@ def test_a_requester_cannot_reach_another_requesters_request_or_budget(
     assert {r["requester"] for r in mine} == {"researcher"}
     log_in(client, SECOND_REQUESTER)
     assert client.get("/api/v1/requests").json() == []
+    budgets = client.get("/api/v1/dp/population-register/budget").json()["budgets"]
+    assert "researcher" not in budgets  # another recipient's budget is not shown
+    assert client.get("/api/v1/dp/budget-changes").json() == []
     for request in mine:
         answer = client.get(f"/api/v1/requests/{request['id']}")
         assert answer.status_code in (403, 404), answer.text
@@ -486,3 +489,70 @@ def test_the_plan_editor_writes_valid_toml_whatever_the_column_names() -> None:
     assert plan["models"][0] == {"type": "k-anonymity", "k": 5}
     assert plan["models"][1]["attribute"] == "年龄"
     assert set(plan) == {"quasi_identifiers", "suppression", "hierarchies", "models"}
+
+
+def test_nobody_uploads_or_posts_a_body_before_logging_in(client: TestClient) -> None:
+    """The body is not read (nor spooled to disk) before the caller is known, and its
+    length is bounded."""
+    big = b"x" * (9 * 1024**2)
+    answer = client.post("/api/v1/scan", files={"file": ("a.csv", big, "text/csv")})
+    assert answer.status_code == 401
+    answer = client.post("/requests", content=b"dataset=x", follow_redirects=False)
+    assert answer.status_code == 303
+    csrf = log_in(client, "steward")
+    answer = client.post(
+        "/api/v1/fees", content=big, headers={"x-csrf-token": csrf, "content-type": "text/plain"}
+    )
+    assert answer.status_code == 413
+
+
+def test_the_ledger_is_read_whole_by_auditors_only(client: TestClient) -> None:
+    log_in(client, "researcher")
+    for path in ("/api/v1/ledger/proof/inclusion?entry=1", "/api/v1/ledger/head",
+                 "/api/v1/ledger/proof/consistency?old=1", "/api/v1/ledger/export"):  # fmt: skip
+        assert client.get(path).status_code == 403, path
+    budgets = client.get("/api/v1/dp/population-register/budget").json()["budgets"]
+    assert set(budgets) == {"global", "researcher"}  # no other recipient's
+    changes = client.get("/api/v1/dp/budget-changes").json()
+    assert changes
+    assert {c["recipient"] for c in changes} == {"researcher"}
+    log_in(client, "auditor")
+    assert client.get("/api/v1/ledger/proof/inclusion?entry=1").status_code == 200
+    assert (
+        client.get("/api/v1/ledger/proof/inclusion?entry=1&size=99999999999999").status_code == 400
+    )
+
+
+def test_a_new_password_ends_sessions_and_tokens(office: Office) -> None:
+    app = office.app()
+    with TestClient(app, base_url=BASE) as client:
+        csrf = log_in(client, "pricing-office")
+        token = client.post("/api/v1/tokens", json={}, headers={"x-csrf-token": csrf}).json()
+        bearer = {"authorization": f"Bearer {token['token']}"}
+        # a token cannot make another
+        assert client.post("/api/v1/tokens", json={}, headers=bearer).status_code == 403
+        assert [t["id"] for t in client.get("/api/v1/tokens").json()] == [token["id"]]
+        with Workspace(office.settings) as ws:
+            set_password(ws.store, "pricing-office", ws.actor_key("pricing-office"), PASSWORD)
+        assert client.get("/api/v1/fees").status_code == 401  # the session ended
+        assert client.get("/api/v1/fees", headers=bearer).status_code == 401
+
+
+def test_a_plan_from_the_web_names_no_file_of_the_server(client: TestClient) -> None:
+    csrf = log_in(client, "steward")
+    plan = (
+        'quasi_identifiers = ["sex"]\n[hierarchies]\nsex = "/etc/passwd"\n'
+        '[[models]]\ntype = "k-anonymity"\nk = 2\n'
+    )
+    answer = client.post(
+        "/api/v1/requests/x1/preview", json={"plan": plan}, headers={"x-csrf-token": csrf}
+    )
+    assert answer.status_code == 400
+    assert "builder" in answer.json()["message"]
+    assert "root" not in answer.text
+    # and someone who may not prepare cannot leave a plan for the steward
+    csrf = log_in(client, "researcher")
+    answer = client.post(
+        "/api/v1/requests/x1/prepare", json={"plan": plan}, headers={"x-csrf-token": csrf}
+    )
+    assert answer.status_code == 403

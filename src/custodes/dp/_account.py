@@ -37,6 +37,10 @@ from custodes.store import Decision, DPBudget, DPBudgetChange, timestamp
 
 __all__ = ["GLOBAL", "BudgetAccount", "Payment", "Quote"]
 
+STAFF = frozenset({"admin", "steward", "reviewer", "pricing_authority", "auditor"})
+"""Roles that see every recipient's budget (governance's full view); a recipient sees its
+own and the dataset's ceiling."""
+
 GLOBAL = "*"
 """The recipient name of a dataset's global ceiling."""
 
@@ -200,13 +204,15 @@ class BudgetAccount:
         """Every budget on a dataset: total, spent, remaining (rho), epsilon at delta, source."""
         delta = self.access.delta
         with self.access.transaction() as session:
-            self.access.member(session)
+            me = self.access.member(session)
             self.access.dataset(session, dataset)
             rows = session.execute(
                 select(DPBudget).where(DPBudget.dataset == dataset).order_by(DPBudget.recipient)
             ).scalars()
             out = {}
             for row in rows:
+                if not (me.roles & STAFF) and row.recipient not in (GLOBAL, me.name):
+                    continue  # a recipient sees its own budget and the ceiling, no other's
                 total, spent = Budget.stored(row.total), Budget.stored(row.spent)
                 remaining = total - spent
                 out["global" if row.recipient == GLOBAL else row.recipient] = {
@@ -338,8 +344,10 @@ class BudgetAccount:
     ) -> list[dict[str, Any]]:
         """Budget changes (of one dataset, or all), oldest first, with their decisions."""
         with self.access.transaction() as session:
-            self.access.member(session)
+            me = self.access.member(session)
             query = select(DPBudgetChange).order_by(DPBudgetChange.created_at, DPBudgetChange.id)
+            if not me.roles & STAFF:  # a recipient sees the changes of its own budget only
+                query = query.where(DPBudgetChange.recipient == me.name)
             if dataset is not None:
                 query = query.where(DPBudgetChange.dataset == dataset)
             out = []

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes._files import text_sha256
-from custodes.errors import InvalidInputError, RefusedError
+from custodes.errors import InvalidInputError, RefusedError, SettingError
 from custodes.governance._base import Acting, now
 from custodes.governance._roles import apply_roles, check_roles
 from custodes.io import file_sha256
@@ -52,6 +52,7 @@ class Catalog(Acting):
         source is read again. ``roles`` corrects the roles the scan suggested
         (``{column: role}``, see :meth:`correct_roles`), with its ``reason``.
         """
+        check_dataset_name(name)
         path = Path(source)
         if not path.is_file():
             raise InvalidInputError(f"dataset source {str(path)!r} is not a file.")
@@ -232,6 +233,22 @@ def _person_key(latest: Dataset | None, columns: list[str]) -> dict[str, str]:
         return {}
     key = json.loads(latest.roles).get("person_key")
     return {"person_key": key} if key in columns else {}
+
+
+def check_dataset_name(name: str) -> None:
+    """Refuse a dataset name that could not be shown, typed or used in a path: empty, over
+    100 characters, with a control character, a slash or a backslash, or '..'."""
+    if (
+        not 1 <= len(name) <= 100
+        or not name.isprintable()
+        or any(c in name for c in "/\\")
+        or name.strip() != name
+        or name in (".", "..")
+    ):
+        raise SettingError(
+            f"dataset name {name[:40]!r}: use 1 to 100 printable characters, without a slash, "
+            "a backslash or spaces at the ends."
+        )
 
 
 def source_options(has_header: bool | None) -> dict[str, Any]:

@@ -44,12 +44,14 @@ from custodes.store._models import Actor, WebAccount, WebToken, timestamp
 __all__ = [
     "MIN_PASSWORD",
     "Unlocked",
+    "account_stamp",
     "accounts",
     "issue_token",
     "log_in",
     "revoke_token",
     "set_password",
     "token_log_in",
+    "tokens_of",
 ]
 
 MIN_PASSWORD = 12
@@ -70,6 +72,8 @@ class Unlocked:
     key: Ed25519PrivateKey
     token: str | None = None
     """The API token's id, when the login is a token's."""
+    stamp: str | None = None
+    """When the account's password was set, at login: a new password ends the session."""
 
 
 def _seed(key: Ed25519PrivateKey) -> bytes:
@@ -154,7 +158,13 @@ def set_password(store: Store, actor: str, key: Ed25519PrivateKey, password: str
         row.password_hash = _HASHER.hash(password)
         row.sealed_key = sealed
         row.public_key = registered
-        row.updated_at = now
+        row.updated_at = f"{now}#{secrets.token_hex(4)}"  # a new stamp, even in the same second
+        # A new password ends what the old one opened: the actor's tokens are revoked (and
+        # its sessions end at their next request, see :func:`account_stamp`).
+        for token in session.execute(
+            select(WebToken).where(WebToken.actor == actor, WebToken.revoked_at.is_(None))
+        ).scalars():
+            token.revoked_at = now
 
 
 def log_in(store: Store, actor: str, password: str) -> Unlocked:
@@ -162,7 +172,7 @@ def log_in(store: Store, actor: str, password: str) -> Unlocked:
     (one message for an unknown name and a wrong password) when refused."""
     with store.transaction() as session:
         row = session.get(WebAccount, actor)
-        account = None if row is None else (row.password_hash, row.sealed_key)
+        account = None if row is None else (row.password_hash, row.sealed_key, row.updated_at)
     if account is None:
         _verify(_DUMMY, password)
         raise ForbiddenError(REFUSED)
@@ -172,7 +182,27 @@ def log_in(store: Store, actor: str, password: str) -> Unlocked:
     if key is None:
         raise ForbiddenError(REFUSED)
     _check_registered(store, actor, key)
-    return Unlocked(actor, key)
+    return Unlocked(actor, key, stamp=account[2])
+
+
+def account_stamp(store: Store, actor: str) -> str | None:
+    """The stamp of ``actor``'s password (None: no account)."""
+    with store.transaction() as session:
+        row = session.get(WebAccount, actor)
+        return None if row is None else row.updated_at
+
+
+def tokens_of(store: Store, actor: str) -> list[dict[str, str | None]]:
+    """``actor``'s API tokens: id, label, made, expires, revoked (never the token)."""
+    with store.transaction() as session:
+        rows = session.execute(
+            select(WebToken).where(WebToken.actor == actor).order_by(WebToken.created_at)
+        ).scalars()
+        return [
+            {"id": r.id, "label": r.label, "created_at": r.created_at,
+             "expires_at": r.expires_at, "revoked_at": r.revoked_at}
+            for r in rows
+        ]  # fmt: skip
 
 
 def _verify(stored: str, password: str) -> bool:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from custodes._files import write_atomic
 from custodes.errors import SettingError
-from custodes.server._accounts import issue_token, revoke_token
+from custodes.server._accounts import issue_token, revoke_token, tokens_of
 from custodes.server._core import Caller, Server
 from custodes.server._login import login_body, logout
 
@@ -99,10 +99,20 @@ class TokenBody(BaseModel):
 
 @router.post("/tokens", tags=["session"])
 def post_token(body: TokenBody, who: Who, srv: Srv) -> dict[str, Any]:
-    """A new API token for the logged-in actor (shown once; only its hash is kept)."""
+    """A new API token for the logged-in actor (shown once; only its hash is kept). Only a
+    session (a person who logged in) makes tokens: a token never makes another."""
+    if who.session is None:
+        raise HTTPException(403, "API tokens are made from a logged-in session, not a token.")
     with srv.locked() as ws:
         token, record = issue_token(ws.store, who.who, body.label, body.days)
     return {"token": token, **record}
+
+
+@router.get("/tokens", tags=["session"])
+def get_tokens(who: Who, srv: Srv) -> list[dict[str, str | None]]:
+    """The caller's API tokens: id, label, made, expires, revoked (never the token)."""
+    with srv.locked() as ws:
+        return tokens_of(ws.store, who.actor)
 
 
 @router.delete("/tokens/{token_id}", tags=["session"])
@@ -192,15 +202,20 @@ def get_departments(who: Who, srv: Srv) -> list[dict[str, str]]:
 @router.get("/catalog", tags=["catalog"])
 def get_catalog(who: Who, srv: Srv) -> list[dict[str, Any]]:
     """Every version of every dataset: department, grade, owner, columns and roles."""
-    return srv.governed(who, lambda g: g.datasets())
+    return [shown(d) for d in srv.governed(who, lambda g: g.datasets())]
+
+
+def shown(dataset: dict[str, Any]) -> dict[str, Any]:
+    """A dataset as the web shows it: its source by file name (no path of the server)."""
+    return {**dataset, "source": Path(str(dataset.get("source") or "")).name}
 
 
 @router.get("/catalog/{name}", tags=["catalog"])
 def get_dataset(
-    name: Name, who: Who, srv: Srv, version: Annotated[int | None, Query(ge=1)] = None
+    name: Name, who: Who, srv: Srv, version: Annotated[int | None, Query(ge=1, le=2**31)] = None
 ) -> dict[str, Any]:
     """One dataset version (default: the newest)."""
-    return srv.governed(who, lambda g: g.dataset(name, version))
+    return shown(srv.governed(who, lambda g: g.dataset(name, version)))
 
 
 @router.get("/catalog/{name}/risk", tags=["catalog"])
@@ -259,12 +274,21 @@ def post_dataset(
     """Register a dataset from an uploaded file (a steward): scanned, graded and hashed."""
     srv.governed(who, lambda g: g.require("steward"))
     path = _saved_upload(srv, file)
-    return srv.governed(
-        who,
-        lambda g: g.register_dataset(
-            name, department=department, system=system, source=path, has_header=has_header
-        ),
-    )
+    try:
+        return shown(
+            srv.governed(
+                who,
+                lambda g: g.register_dataset(
+                    name, department=department, system=system, source=path,
+                    has_header=has_header,
+                ),
+            )
+        )  # fmt: skip
+    except BaseException:  # refused: the file goes unless a registered version is it
+        with srv.locked():
+            if not any(d["source"] == str(path) for d in srv.governed(who, lambda g: g.datasets())):
+                path.unlink(missing_ok=True)
+        raise
 
 
 @router.post("/scan", tags=["tables"])
@@ -418,7 +442,10 @@ def post_identify(request_id: Name, body: IdentifyBody, who: Who, srv: Srv) -> d
 
 
 def plan_file(srv: Server, request_id: str, plan: str) -> Path:
-    """The plan's text as a file of the workspace (named by its hash) for ``prepare``."""
+    """The plan's text as a file of the workspace (named by its hash) for ``prepare``. A plan
+    from the web names its hierarchies by builders (``interval:``, ``date:``, ``mask:``,
+    ``prc``): a path would read a file of the server."""
+    _builders_only(plan)
     data = plan.encode("utf-8")
     name = f"{hashlib.sha256(request_id.encode()).hexdigest()[:16]}-"
     path = srv.workspace.path / "plans" / f"{name}{hashlib.sha256(data).hexdigest()[:16]}.toml"
@@ -427,9 +454,35 @@ def plan_file(srv: Server, request_id: str, plan: str) -> Path:
     return path
 
 
+def _builders_only(plan: str) -> None:
+    import tomllib
+
+    from custodes.hierarchy import BUILDERS
+
+    try:
+        spec = tomllib.loads(plan)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingError(f"the plan is not valid TOML ({exc}); fix it.") from None
+    named = list((spec.get("hierarchies") or {}).items()) if isinstance(spec, dict) else []
+    named += [
+        (f"models[{i}].hierarchy", m["hierarchy"])
+        for i, m in enumerate(spec.get("models") or [])
+        if isinstance(m, dict) and "hierarchy" in m
+    ]
+    for where, value in named:
+        text = str(value)
+        if not any(text == b or text.startswith(f"{b}:") for b in BUILDERS):
+            raise SettingError(
+                f"hierarchy {where!s}: a plan from the web names a builder "
+                f"({', '.join(f'{b}:...' for b in BUILDERS)}), not a file; register file "
+                "hierarchies from the command line."
+            )
+
+
 @router.post("/requests/{request_id}/prepare", tags=["requests"])
 def post_prepare(request_id: Name, body: PrepareBody, who: Who, srv: Srv) -> dict[str, Any]:
     """Run the plan and attach the risk and utility report (a steward); gates checked."""
+    srv.governed(who, lambda g: g.require("steward"))
     plan = None if body.plan is None else plan_file(srv, request_id, body.plan)
     return srv.governed(who, lambda g: g.prepare(request_id, plan, mosaic_safe=body.mosaic_safe))
 
@@ -442,6 +495,7 @@ class PlanBody(BaseModel):
 def post_preview(request_id: Name, body: PlanBody, who: Who, srv: Srv) -> dict[str, Any]:
     """What a plan would make (transformation, suppression, loss, risk before and after),
     before preparing; nothing is written or recorded."""
+    srv.governed(who, lambda g: g.require("steward"))
     plan = plan_file(srv, request_id, body.plan)
     return srv.governed(who, lambda g: g.preview(request_id, plan))
 

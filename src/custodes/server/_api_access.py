@@ -143,7 +143,8 @@ def get_verify(who: Who, srv: Srv) -> dict[str, Any]:
 
 @router.get("/ledger/head", tags=["audit"])
 def get_head(who: Who, srv: Srv) -> dict[str, Any]:
-    """A newly signed tree head of the ledger."""
+    """A newly signed tree head of the ledger (an auditor or an admin)."""
+    srv.governed(who, lambda g: g.require("auditor", "admin"))
     with srv.locked() as ws:
         return ws.sign_head().to_dict()
 
@@ -152,10 +153,11 @@ def get_head(who: Who, srv: Srv) -> dict[str, Any]:
 def get_inclusion(
     who: Who,
     srv: Srv,
-    entry: Annotated[int, Query(ge=0)],
-    size: Annotated[int | None, Query(ge=1)] = None,
+    entry: Annotated[int, Query(ge=0, le=2**53)],
+    size: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> dict[str, Any]:
     """An inclusion proof of an entry in the tree of ``size`` entries (default: all)."""
+    srv.governed(who, lambda g: g.require("auditor", "admin"))
     with srv.locked() as ws:
         return ws.inclusion_proof(entry, size)
 
@@ -164,10 +166,11 @@ def get_inclusion(
 def get_consistency(
     who: Who,
     srv: Srv,
-    old: Annotated[int, Query(ge=1)],
-    new: Annotated[int | None, Query(ge=1)] = None,
+    old: Annotated[int, Query(ge=1, le=2**53)],
+    new: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> dict[str, Any]:
     """A consistency proof from the tree of ``old`` entries to that of ``new``."""
+    srv.governed(who, lambda g: g.require("auditor", "admin"))
     with srv.locked() as ws:
         return ws.consistency_proof(old, new)
 

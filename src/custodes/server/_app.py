@@ -13,11 +13,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from custodes._version import __version__
-from custodes.errors import CustodesError
-from custodes.server._core import Server, error_body, log, status_of
+from custodes.errors import CustodesError, ForbiddenError
+from custodes.server._accounts import token_log_in
+from custodes.server._core import COOKIE, SAFE_METHODS, Server, error_body, log, status_of
 from custodes.settings import Settings
 
 __all__ = ["create_app"]
@@ -32,6 +35,87 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+_UPLOADS = frozenset({"/api/v1/catalog/datasets", "/api/v1/scan", "/api/v1/assess"})
+_UPLOAD_LIMIT = 2 * 1024**3 + 1024**2
+_BODY_LIMIT = 8 * 1024**2
+_OPEN = frozenset({"/login", "/api/v1/session"})
+
+
+class BodyGuard:
+    """Before any body is read: an unsafe request (POST, PUT, DELETE) with a body must say
+    its length (else 411), within the limit of its route (else 413: 2 GiB for an upload, 8 MiB
+    otherwise), and come from someone logged in (else 401, or the login page), except a
+    login. Nobody can fill the disk or the memory without an account."""
+
+    def __init__(self, app: ASGIApp, server: Server) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        path = scope["path"]
+        length = request.headers.get("content-length")
+        if length is None and "transfer-encoding" not in request.headers:
+            length = "0"  # no body
+        limit = _UPLOAD_LIMIT if path in _UPLOADS else _BODY_LIMIT
+        refusal: Response | None = None
+        if length is None or not length.isdigit():
+            refusal = _refuse(path, 411, "say the body's length (Content-Length).")
+        elif int(length) > limit:
+            refusal = _refuse(path, 413, f"the body is larger than {limit // 1024**2:,} MiB.")
+        elif path not in _OPEN and not await run_in_threadpool(self._known, request):
+            if path.startswith("/api/"):
+                refusal = _refuse(path, 401, "log in first (POST /api/v1/session), or send "
+                                  "an API token (Authorization: Bearer ...).")  # fmt: skip
+            else:
+                refusal = RedirectResponse("/login", status_code=303)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, _capped(receive, int(length or 0)), send)
+
+    def _known(self, request: Request) -> bool:
+        """Whether the request carries a live session or a valid token (no CSRF check
+        here: the route makes it)."""
+        header = request.headers.get("authorization", "")
+        if header[:7].lower() == "bearer ":
+            try:
+                with self.server.locked() as ws:
+                    token_log_in(ws.store, header[7:].strip())
+            except ForbiddenError:
+                return False
+            return True
+        return self.server.sessions.get(request.cookies.get(COOKIE)) is not None
+
+
+def _capped(receive: Receive, length: int) -> Receive:
+    """``receive`` that ends the body once the announced length is read (a client that
+    sends more is cut off there)."""
+    seen = 0
+
+    async def capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            body = message.get("body", b"")
+            if seen + len(body) > length:
+                message = {"type": "http.request", "body": body[: length - seen],
+                           "more_body": False}  # fmt: skip
+            seen += len(message.get("body", b""))
+        return message
+
+    return capped
+
+
+def _refuse(path: str, status: int, message: str) -> Response:
+    if path.startswith("/api/"):
+        return JSONResponse({"error": "http", "message": message}, status_code=status)
+    return Response(message, status_code=status, media_type="text/plain; charset=utf-8")
 
 
 def _is_api(request: Request) -> bool:
@@ -81,6 +165,7 @@ def create_app(
         lifespan=_closing(server),
     )
     app.state.server = server
+    app.add_middleware(BodyGuard, server=server)
     app.include_router(_api.router)
     app.include_router(_api_access.router)
     app.include_router(_pages.router)

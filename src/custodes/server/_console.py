@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from custodes.errors import CustodesError
 from custodes.server._core import Caller, Server
-from custodes.server._render import form_caller, login_url, page, page_caller, server_of
+from custodes.server._render import Posted, form_caller, login_url, page, page_caller, server_of
 
 __all__ = ["router"]
 
@@ -67,8 +67,8 @@ def console(request: Request, dataset: str = "") -> Response:
 
 
 @router.post("/dp")
-async def console_post(request: Request) -> Response:
-    caller, form = await form_caller(request)
+def console_post(request: Request, form: Posted) -> Response:
+    caller = form_caller(request, form)
     if caller is None:
         return RedirectResponse(login_url(request), 303)
     srv = server_of(request)

@@ -26,7 +26,7 @@ from custodes.errors import (
     TamperedError,
     UnsupportedError,
 )
-from custodes.server._accounts import Unlocked, token_log_in
+from custodes.server._accounts import Unlocked, account_stamp, token_log_in
 from custodes.server._sessions import LoginLimiter, Session, Sessions
 from custodes.settings import Settings
 from custodes.workspace import Workspace
@@ -167,6 +167,11 @@ class Server:
                 return None
         session = self.sessions.get(request.cookies.get(COOKIE))
         if session is None:
+            return None
+        with self.locked() as ws:
+            current = account_stamp(ws.store, session.who.actor)
+        if current != session.who.stamp:  # a new password (or none): the session ends
+            self.sessions.end_actor(session.who.actor)
             return None
         if request.method not in SAFE_METHODS:
             given = request.headers.get("x-csrf-token") or form_csrf

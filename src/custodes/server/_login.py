@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import HTTPException, Request, Response
 
-from custodes.errors import ForbiddenError
 from custodes.server._accounts import log_in
 from custodes.server._core import COOKIE, LANG_COOKIE, Server
 from custodes.server._i18n import pick_locale
@@ -24,21 +23,17 @@ def login_body(
     """Log ``actor`` in: 429 while the name or the address waits, 403 when refused; on
     success the session cookie is set and the CSRF token answered."""
     address = _address(request)
-    wait = srv.limiter.wait(actor, address)
+    wait = srv.limiter.begin(actor, address)
     if wait > 0:
         raise HTTPException(
             429,
             "too many failed logins; wait and try again.",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    try:
-        with srv.locked() as ws:
-            store = ws.store
-        who = log_in(store, actor, password)
-    except ForbiddenError:
-        srv.limiter.failed(actor, address)
-        raise
-    srv.limiter.succeeded(actor)
+    with srv.locked() as ws:
+        store = ws.store
+    who = log_in(store, actor, password)  # refused: the attempt stays counted
+    srv.limiter.succeeded(actor, address)
     locale = pick_locale(lang or request.cookies.get(LANG_COOKIE))
     session_id, session = srv.sessions.start(who, locale)
     response.set_cookie(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +21,7 @@ from custodes.server._api import plan_file
 from custodes.server._core import Caller
 from custodes.server._login import login_body, logout, set_lang
 from custodes.server._render import (
+    Posted,
     act,
     error_page,
     form_caller,
@@ -66,8 +68,7 @@ def login_page(request: Request, next: str = "/catalog") -> Response:
 
 
 @router.post("/login")
-async def login_form(request: Request) -> Response:
-    form = await request.form()
+def login_form(request: Request, form: Posted) -> Response:
     actor, password = _field(form, "actor"), str(form.get("password", ""))
     target = _safe_next(_field(form, "next", "/catalog"))
     answer = RedirectResponse(target, status_code=303)
@@ -83,8 +84,8 @@ async def login_form(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout_form(request: Request) -> Response:
-    caller, _ = await form_caller(request)
+def logout_form(request: Request, form: Posted) -> Response:
+    caller = form_caller(request, form)
     answer = RedirectResponse("/login", status_code=303)
     if caller is not None:
         logout(server_of(request), request, answer)
@@ -162,8 +163,8 @@ def requests(request: Request) -> Response:
 
 
 @router.post("/requests")
-async def file_request(request: Request) -> Response:
-    caller, form = await form_caller(request)
+def file_request(request: Request, form: Posted) -> Response:
+    caller = form_caller(request, form)
     if caller is None:
         return RedirectResponse(login_url(request), 303)
     srv = server_of(request)
@@ -262,9 +263,9 @@ def built_plan(form: Mapping[str, Any], columns: list[str]) -> str:
 
 
 @router.post("/requests/{request_id}/plan")
-async def plan_form(request: Request, request_id: str) -> Response:
+def plan_form(request: Request, request_id: str, form: Posted) -> Response:
     """The plan editor's fields made into the plan's text (then previewed or prepared)."""
-    caller, form = await form_caller(request)
+    caller = form_caller(request, form)
     if caller is None:
         return RedirectResponse(login_url(request), 303)
     srv = server_of(request)
@@ -272,6 +273,7 @@ async def plan_form(request: Request, request_id: str) -> Response:
     columns = list(view["details"].get("columns") or [])
 
     def build() -> None:
+        srv.governed(caller, lambda g: g.require("steward"))
         try:
             srv.plans[request_id] = built_plan(form, columns)
         except ValueError:
@@ -281,8 +283,8 @@ async def plan_form(request: Request, request_id: str) -> Response:
 
 
 @router.post("/requests/{request_id}/{action}")
-async def request_action(request: Request, request_id: str, action: str) -> Response:
-    caller, form = await form_caller(request)
+def request_action(request: Request, request_id: str, action: str, form: Posted) -> Response:
+    caller = form_caller(request, form)
     if caller is None:
         return RedirectResponse(login_url(request), 303)
     srv = server_of(request)
@@ -297,8 +299,17 @@ async def request_action(request: Request, request_id: str, action: str) -> Resp
         return act(caller, back, lambda: run(lambda g: g.identify(request_id)), "identified")
     if action in ("preview", "prepare"):
         plan = str(form.get("plan", ""))[:200_000]
-        srv.plans[request_id] = plan
-        path = plan_file(srv, request_id, plan) if plan.strip() else None
+
+        def steward_plan() -> Path | None:  # kept and written for the steward alone
+            srv.governed(caller, lambda g: g.require("steward"))
+            srv.plans[request_id] = plan
+            return plan_file(srv, request_id, plan) if plan.strip() else None
+
+        try:
+            path = steward_plan()
+        except CustodesError as exc:
+            failed = exc  # shown on the page like any refusal
+            return act(caller, back, lambda: _raise(failed))
         if action == "preview":
 
             def preview() -> None:
@@ -339,6 +350,10 @@ async def request_action(request: Request, request_id: str, action: str) -> Resp
     return error_page(request, 404, f"no action {action[:40]!r} on a request.")
 
 
+def _raise(exc: CustodesError) -> None:
+    raise exc
+
+
 @router.get("/review")
 def review(request: Request) -> Response:
     caller = _need(request)
@@ -366,8 +381,8 @@ def fees(request: Request) -> Response:
 
 
 @router.post("/fees")
-async def propose_fee(request: Request) -> Response:
-    caller, form = await form_caller(request)
+def propose_fee(request: Request, form: Posted) -> Response:
+    caller = form_caller(request, form)
     if caller is None:
         return RedirectResponse(login_url(request), 303)
     srv = server_of(request)
@@ -383,8 +398,8 @@ async def propose_fee(request: Request) -> Response:
 
 
 @router.post("/fees/{standard_id}/approve")
-async def approve_fee(request: Request, standard_id: str) -> Response:
-    caller, form = await form_caller(request)
+def approve_fee(request: Request, standard_id: str, form: Posted) -> Response:
+    caller = form_caller(request, form)
     if caller is None:
         return RedirectResponse(login_url(request), 303)
     srv = server_of(request)
@@ -396,17 +411,23 @@ async def approve_fee(request: Request, standard_id: str) -> Response:
     )  # fmt: skip
 
 
+def _year(text: str) -> int:
+    """A year from a form (2000 to 2200)."""
+    if not text.isdigit() or not 2000 <= int(text) <= 2200:
+        raise SettingError(f"the year {text[:12]!r} is not a year from 2000 to 2200.")
+    return int(text)
+
+
 @router.post("/fees/limits")
-async def revenue_limit(request: Request) -> Response:
-    caller, form = await form_caller(request)
+def revenue_limit(request: Request, form: Posted) -> Response:
+    caller = form_caller(request, form)
     if caller is None:
         return RedirectResponse(login_url(request), 303)
     srv = server_of(request)
     return act(
         caller, "/fees",
         lambda: srv.governed(caller, lambda g: g.set_revenue_limit(
-            _field(form, "department"), int(_field(form, "year") or date.today().year),
-            _field(form, "amount"),
+            _field(form, "department"), _year(_field(form, "year")), _field(form, "amount"),
         )),
         "set",
     )  # fmt: skip

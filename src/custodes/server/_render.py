@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -16,6 +16,7 @@ from custodes.server._i18n import Texts, pick_locale
 from custodes.server._svg import bar_chart, gauge, risk_charts
 
 __all__ = [
+    "Posted",
     "act",
     "error_page",
     "form_caller",
@@ -58,11 +59,20 @@ def page_caller(request: Request) -> Caller | None:
     return server_of(request).caller(request)
 
 
-async def form_caller(request: Request) -> tuple[Caller | None, Mapping[str, Any]]:
-    """Who posts a form (its CSRF token checked) and the form's fields."""
-    form = await request.form()
+async def _posted(request: Request) -> Mapping[str, Any]:
+    """A form's fields, read before the route runs (in a worker thread: it blocks)."""
+    return await request.form()
+
+
+Posted = Annotated[Mapping[str, Any], Depends(_posted)]
+"""A posted form: the routes that take it are plain functions, run in worker threads, so
+that hashing a password or preparing a release never holds up the server's event loop."""
+
+
+def form_caller(request: Request, form: Mapping[str, Any]) -> Caller | None:
+    """Who posts ``form`` (its CSRF token checked)."""
     csrf = form.get("csrf")
-    return server_of(request).caller(request, csrf if isinstance(csrf, str) else None), form
+    return server_of(request).caller(request, csrf if isinstance(csrf, str) else None)
 
 
 def page(

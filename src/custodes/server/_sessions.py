@@ -100,45 +100,59 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per name, and four times as many per address, in
-    ``window`` seconds (an office behind one address still logs in while one name is
-    locked; a spray over many names from one address is stopped)."""
+    """Login attempts counted in ``window`` seconds, each before its password is checked
+    (parallel guesses count too): at most ``attempts`` per name from one address, twice as
+    many per name from anywhere, six times as many per address. Past a limit, logins of
+    that name or address wait for the rest of the window; a success forgets its own
+    attempt and the failures of that name from that address. Behind a proxy that hides the
+    callers' addresses, a spray of wrong names locks only the address's unknown names first:
+    a person's own limit (name and address) is the smallest."""
 
     def __init__(self, attempts: int = 5, window: float = 900.0) -> None:
         self.attempts = attempts
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
+        self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def _keys(self, name: str, address: str) -> tuple[tuple[str, int], ...]:
+        return (
+            (f"p:{address}\x00{name}", self.attempts),
+            (f"n:{name}", 2 * self.attempts),
+            (f"a:{address}", 6 * self.attempts),
+        )
+
     def _recent(self, key: str, now: float) -> deque[float]:
-        seen = self._failures.setdefault(key, deque())
+        seen = self._seen.setdefault(key, deque())
         while seen and now - seen[0] > self.window:
             seen.popleft()
         return seen
 
-    def wait(self, name: str, address: str) -> float:
-        """Seconds to wait before another login of ``name`` from ``address`` (0: go on)."""
+    def begin(self, name: str, address: str) -> float:
+        """Count an attempt of ``name`` from ``address``: seconds to wait (0: go on, the
+        attempt counted; else refused and not counted)."""
         now = time.monotonic()
         with self._lock:
-            limits = ((f"n:{name}", self.attempts), (f"a:{address}", 4 * self.attempts))
+            keys = self._keys(name, address)
             waits = [
                 self.window - (now - seen[0])
-                for key, limit in limits
+                for key, limit in keys
                 if len(seen := self._recent(key, now)) >= limit
             ]
-        return max(waits, default=0.0)
-
-    def failed(self, name: str, address: str) -> None:
-        """Count a failed login."""
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"n:{name}", f"a:{address}"):
+            if waits:
+                return max(max(waits), 1.0)
+            for key, _ in keys:
                 self._recent(key, now).append(now)
-            if len(self._failures) > 100_000:  # bounded: the oldest keys go first
-                for key in list(self._failures)[:50_000]:
-                    del self._failures[key]
+            if len(self._seen) > 100_000:  # bounded: the oldest keys go first
+                for key in list(self._seen)[:50_000]:
+                    del self._seen[key]
+            return 0.0
 
-    def succeeded(self, name: str) -> None:
-        """A login of ``name`` went through: its failures are forgotten (not the address's)."""
+    def succeeded(self, name: str, address: str) -> None:
+        """The attempt went through: it is forgotten, with that name's failures from that
+        address."""
         with self._lock:
-            self._failures.pop(f"n:{name}", None)
+            for key, _ in self._keys(name, address):
+                seen = self._seen.get(key)
+                if seen:
+                    seen.pop()
+            self._seen.pop(f"p:{address}\x00{name}", None)
