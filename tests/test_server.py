@@ -57,10 +57,11 @@ PUBLIC = {
 
 def _routes(client: TestClient) -> list[tuple[str, str]]:
     """Every route of the API and the pages, by method and path."""
-    from custodes.server import _api, _api_access, _console, _pages
+    from custodes.server import _api, _api_access, _api_tables, _console, _pages
 
     found = []
-    for router in (_api.router, _api_access.router, _pages.router, _console.router):
+    routers = (_api.router, _api_access.router, _api_tables.router, _pages.router, _console.router)
+    for router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute):
                 found += [(m, route.path) for m in sorted(route.methods - {"HEAD"})]

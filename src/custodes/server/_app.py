@@ -144,7 +144,7 @@ def create_app(
     HTTPS and to localhost only); ``idle`` and ``lifetime`` end sessions (seconds);
     ``login_attempts`` failed logins per name or address lock logins for 15 minutes.
     """
-    from custodes.server import _api, _api_access, _console, _pages
+    from custodes.server import _api, _api_access, _api_tables, _console, _pages
 
     server = Server(
         settings,
@@ -168,6 +168,7 @@ def create_app(
     app.add_middleware(BodyGuard, server=server)
     app.include_router(_api.router)
     app.include_router(_api_access.router)
+    app.include_router(_api_tables.router)
     app.include_router(_pages.router)
     app.include_router(_console.router)
     app.mount("/static", StaticFiles(packages=[("custodes.server", "static")]), name="static")
