@@ -115,7 +115,7 @@ def test_the_lifecycle_by_six_users_in_the_browser(browser: Any, live: str) -> N
     steward.go("/datasets/population-register")
     steward.page.click("#assess")
     assert steward.page.locator("#k").inner_text() != ""
-    assert steward.page.locator("svg.chart").count() == 3
+    assert steward.page.locator("svg.chart").count() == 4
     steward.shot("dataset-risk")
 
     # a fee standard: proposed by the steward, approved by the pricing authority

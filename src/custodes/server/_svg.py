@@ -85,7 +85,18 @@ def risk_charts(risk: dict[str, Any], t: Any) -> dict[str, Markup]:
         (c["column"], float(c["uniques_removed"]), t.percent(c["uniques_removed"]))
         for c in risk.get("column_impact", [])
     ]
+    population = risk.get("population") or {}
+    models = [
+        (name, population.get(key))
+        for name, key in (("Pitman", "pitman"), ("Zayatz", "zayatz"), ("SNB", "snb"))
+    ]
+    dankar = (population.get("dankar") or {}).get("fraction")
+    models.append((f"Dankar ({(population.get('dankar') or {}).get('model') or '-'})", dankar))
+    unique = [(name, float(v), t.percent(v)) for name, v in models if v is not None]
+    unique.insert(0, (t("Unique in the sample"), float(risk["sample_uniques"]["fraction"] or 0),
+                      t.percent(risk["sample_uniques"]["fraction"])))  # fmt: skip
     return {
+        "population": bar_chart(unique, t("Population uniqueness")),
         "classes": bar_chart(bars, t("Class sizes")),
         "risk": bar_chart(by_risk, t("Records by risk")),
         "impact": bar_chart(impact, t("Generalize first")),
