@@ -216,7 +216,7 @@ def get_risk(name: Name, who: Who, srv: Srv) -> dict[str, Any]:
     """The dataset's re-identification risk under its roles (staff): the assessment JSON
     of ``custodes assess``, aggregate figures and column names only."""
     data = srv.governed(who, lambda g: g.dataset(name))
-    return srv.assessed(who, name, data["content_sha256"])
+    return srv.assessed(who, data)
 
 
 class RolesBody(BaseModel):

@@ -18,9 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from custodes._version import __version__
-from custodes.errors import CustodesError, ForbiddenError
-from custodes.server._accounts import token_log_in
-from custodes.server._core import COOKIE, SAFE_METHODS, Server, error_body, log, status_of
+from custodes.errors import CustodesError
+from custodes.server._core import SAFE_METHODS, Server, error_body, log, status_of
 from custodes.settings import Settings
 
 __all__ = ["create_app"]
@@ -68,7 +67,7 @@ class BodyGuard:
             refusal = _refuse(path, 411, "say the body's length (Content-Length).")
         elif int(length) > limit:
             refusal = _refuse(path, 413, f"the body is larger than {limit // 1024**2:,} MiB.")
-        elif path not in _OPEN and not await run_in_threadpool(self._known, request):
+        elif path not in _OPEN and await run_in_threadpool(self.server.who, request) is None:
             if path.startswith("/api/"):
                 refusal = _refuse(path, 401, "log in first (POST /api/v1/session), or send "
                                   "an API token (Authorization: Bearer ...).")  # fmt: skip
@@ -78,19 +77,6 @@ class BodyGuard:
             await refusal(scope, receive, send)
             return
         await self.app(scope, _capped(receive, int(length or 0)), send)
-
-    def _known(self, request: Request) -> bool:
-        """Whether the request carries a live session or a valid token (no CSRF check
-        here: the route makes it)."""
-        header = request.headers.get("authorization", "")
-        if header[:7].lower() == "bearer ":
-            try:
-                with self.server.locked() as ws:
-                    token_log_in(ws.store, header[7:].strip())
-            except ForbiddenError:
-                return False
-            return True
-        return self.server.sessions.get(request.cookies.get(COOKIE)) is not None
 
 
 def _capped(receive: Receive, length: int) -> Receive:

@@ -11,7 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from custodes.errors import CustodesError
 from custodes.server._core import Caller, Server
-from custodes.server._render import Posted, form_caller, login_url, page, page_caller, server_of
+from custodes.server._render import (
+    Posted,
+    logged_in,
+    page,
+    page_caller,
+    posted_by,
+    server_of,
+)
 
 __all__ = ["router"]
 
@@ -52,9 +59,7 @@ def _gauges(srv: Server, caller: Caller, datasets: list[str]) -> list[dict[str, 
 
 @router.get("/dp")
 def console(request: Request, dataset: str = "") -> Response:
-    caller = page_caller(request)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = logged_in(request)
     srv = server_of(request)
     datasets = _queryable(srv, caller)
     chosen = dataset if dataset in datasets else (datasets[0] if datasets else "")
@@ -68,9 +73,7 @@ def console(request: Request, dataset: str = "") -> Response:
 
 @router.post("/dp")
 def console_post(request: Request, form: Posted) -> Response:
-    caller = form_caller(request, form)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = posted_by(request, form)
     srv = server_of(request)
     sql = str(form.get("sql", ""))[:20_000]
     loss = str(form.get("loss", "")).strip() or None
@@ -96,29 +99,22 @@ def console_post(request: Request, form: Posted) -> Response:
 
 @router.get("/audit")
 def audit(request: Request, year: int = date.today().year) -> Response:
-    caller = page_caller(request)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = logged_in(request)
     from custodes.governance import audit_report
 
     srv = server_of(request)
-    srv.governed(caller, lambda g: g.require("auditor", "admin"))
-    with srv.locked() as ws:
-        problems = ws.check_ledger()
-        heads = ws.signed_heads()
-        witnessed = [w.to_dict() for w in ws.witnessed_heads()]
+    problems, newest, witnessed = srv.ledger_checked(caller)
     report = srv.governed(caller, lambda g: audit_report(g, year))
     return page(
-        request, "audit.html", caller, problems=problems, newest=heads[-1].to_dict() if heads
-        else None, witnessed=witnessed, report=report, year=year,
+        request, "audit.html", caller, problems=problems,
+        newest=None if newest is None else newest.to_dict(),
+        witnessed=[w.to_dict() for w in witnessed], report=report, year=year,
     )  # fmt: skip
 
 
 @router.get("/audit/report.html")
 def audit_html(request: Request, year: int = date.today().year) -> Response:
-    caller = page_caller(request)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = logged_in(request)
     from custodes.governance import audit_report
     from custodes.report import render_audit_html
 

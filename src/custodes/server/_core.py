@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -133,19 +133,31 @@ class Server:
             finally:
                 access.close()
 
-    def assessed(self, caller: Caller, name: str, content_sha256: str) -> dict[str, Any]:
-        """The risk of a dataset under its roles (kept per content and roles, and shown to
-        the staff roles only, who the library lets assess)."""
+    def assessed(self, caller: Caller, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The risk of a dataset version (``data``, as the catalog gives it) under its roles,
+        kept per content and roles, and shown to the staff roles only, who the library
+        lets assess."""
         from custodes.governance import FULL_VIEW
 
         self.governed(caller, lambda g: g.require(*FULL_VIEW))
-        roles = self.governed(caller, lambda g: g.dataset(name)["roles"])
-        key = f"{name}\x00{content_sha256}\x00{sorted(roles.items())!r}"
+        name, version = data["name"], data["version"]
+        key = f"{name}\x00{data['content_sha256']}\x00{sorted(data['roles'].items())!r}"
         found = self._assessed.get(key)
         if found is None:
-            found = self.governed(caller, lambda g: g.assess_dataset(name))
+            found = self.governed(caller, lambda g: g.assess_dataset(name, version))
             self._assessed[key] = found
         return found
+
+    def ledger_checked(self, caller: Caller) -> tuple[list[str], Any, list[Any]]:
+        """The workspace's ledger checked as an auditor would (an auditor or an admin): the
+        problems found (none: verified), the newest signed head (None: none) and the
+        witnessed heads the ledger keeps."""
+        self.governed(caller, lambda g: g.require("auditor", "admin"))
+        with self.locked() as ws:
+            problems = ws.check_ledger()
+            heads = ws.signed_heads()
+            witnessed = ws.witnessed_heads()
+        return problems, heads[-1] if heads else None, witnessed
 
     def close(self) -> None:
         """Close the workspace."""
@@ -153,11 +165,10 @@ class Server:
 
     # --- who calls -----------------------------------------------------------------
 
-    def caller(self, request: Request, form_csrf: str | None = None) -> Caller | None:
-        """The caller of ``request`` (None: nobody logged in). A token in an
-        ``Authorization: Bearer`` header, else the session cookie; a cookie's unsafe
-        request must carry the session's CSRF token (header ``X-CSRF-Token`` or the form's
-        ``csrf`` field), else it is refused (403)."""
+    def who(self, request: Request) -> Caller | None:
+        """Who sends ``request`` (None: nobody logged in): a valid token in an
+        ``Authorization: Bearer`` header, else a live session cookie whose password is
+        still the one it logged in with. No CSRF check: see :meth:`caller`."""
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer ":
             try:
@@ -173,11 +184,18 @@ class Server:
         if current != session.who.stamp:  # a new password (or none): the session ends
             self.sessions.end_actor(session.who.actor)
             return None
-        if request.method not in SAFE_METHODS:
-            given = request.headers.get("x-csrf-token") or form_csrf
-            if not Sessions.csrf_ok(session, given):
-                raise HTTPException(403, "the CSRF token is missing or wrong; reload the page.")
         return Caller(session.who, session)
+
+    def caller(self, request: Request, form_csrf: str | None = None) -> Caller | None:
+        """The caller of ``request`` (:meth:`who`); a cookie's unsafe request must carry
+        the session's CSRF token (header ``X-CSRF-Token`` or the form's ``csrf`` field),
+        else it is refused (403)."""
+        found = self.who(request)
+        if found is not None and found.session is not None and request.method not in SAFE_METHODS:
+            given = request.headers.get("x-csrf-token") or form_csrf
+            if not Sessions.csrf_ok(found.session, given):
+                raise HTTPException(403, "the CSRF token is missing or wrong; reload the page.")
+        return found
 
 
 def error_body(exc: CustodesError) -> dict[str, str]:

@@ -18,16 +18,17 @@ from fastapi.responses import RedirectResponse, Response
 
 from custodes.errors import CustodesError, ForbiddenError, SettingError
 from custodes.server._api import plan_file
-from custodes.server._core import Caller
 from custodes.server._login import login_body, logout, set_lang
 from custodes.server._render import (
     Posted,
     act,
     error_page,
     form_caller,
+    logged_in,
     login_url,
     page,
     page_caller,
+    posted_by,
     server_of,
 )
 
@@ -47,11 +48,6 @@ def _safe_next(target: str) -> str:
     """Only a path of this site (never another host) to go back to after logging in."""
     local = target.startswith("/") and not target.startswith("//") and "\\" not in target
     return target if local and target.isprintable() else "/catalog"
-
-
-def _need(request: Request) -> Caller | Response:
-    caller = page_caller(request)
-    return caller if caller is not None else RedirectResponse(login_url(request), 303)
 
 
 # --- logging in ------------------------------------------------------------------------
@@ -107,9 +103,7 @@ def language(request: Request, code: str, next: str = "/catalog") -> Response:
 
 @router.get("/catalog")
 def catalog(request: Request) -> Response:
-    caller = _need(request)
-    if not isinstance(caller, Caller):
-        return caller
+    caller = logged_in(request)
     rows = server_of(request).governed(caller, lambda g: g.datasets())
     newest: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -128,15 +122,13 @@ def catalog(request: Request) -> Response:
 
 @router.get("/datasets/{name}")
 def dataset(request: Request, name: str, assess: int = 0) -> Response:
-    caller = _need(request)
-    if not isinstance(caller, Caller):
-        return caller
+    caller = logged_in(request)
     srv = server_of(request)
     data = srv.governed(caller, lambda g: g.dataset(name))
     risk, refused = None, None
     if assess:
         try:
-            risk = srv.assessed(caller, name, data["content_sha256"])
+            risk = srv.assessed(caller, data)
         except CustodesError as exc:
             refused = exc.message
     return page(request, "dataset.html", caller, data=data, risk=risk, refused=refused)
@@ -147,9 +139,7 @@ def dataset(request: Request, name: str, assess: int = 0) -> Response:
 
 @router.get("/requests")
 def requests(request: Request) -> Response:
-    caller = _need(request)
-    if not isinstance(caller, Caller):
-        return caller
+    caller = logged_in(request)
     srv = server_of(request)
     rows = srv.governed(caller, lambda g: [r.to_dict() for r in g.requests()])
     datasets = sorted({d["name"] for d in srv.governed(caller, lambda g: g.datasets())})
@@ -164,9 +154,7 @@ def requests(request: Request) -> Response:
 
 @router.post("/requests")
 def file_request(request: Request, form: Posted) -> Response:
-    caller = form_caller(request, form)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = posted_by(request, form)
     srv = server_of(request)
     made: list[str] = []
 
@@ -194,9 +182,7 @@ def file_request(request: Request, form: Posted) -> Response:
 
 @router.get("/requests/{request_id}")
 def request_page(request: Request, request_id: str) -> Response:
-    caller = _need(request)
-    if not isinstance(caller, Caller):
-        return caller
+    caller = logged_in(request)
     srv = server_of(request)
     view = srv.governed(caller, lambda g: g.request(request_id).to_dict())
     mosaic = None
@@ -265,9 +251,7 @@ def built_plan(form: Mapping[str, Any], columns: list[str]) -> str:
 @router.post("/requests/{request_id}/plan")
 def plan_form(request: Request, request_id: str, form: Posted) -> Response:
     """The plan editor's fields made into the plan's text (then previewed or prepared)."""
-    caller = form_caller(request, form)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = posted_by(request, form)
     srv = server_of(request)
     view = srv.governed(caller, lambda g: g.request(request_id).to_dict())
     columns = list(view["details"].get("columns") or [])
@@ -284,9 +268,7 @@ def plan_form(request: Request, request_id: str, form: Posted) -> Response:
 
 @router.post("/requests/{request_id}/{action}")
 def request_action(request: Request, request_id: str, action: str, form: Posted) -> Response:
-    caller = form_caller(request, form)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = posted_by(request, form)
     srv = server_of(request)
     back = f"/requests/{request_id}"
 
@@ -356,9 +338,7 @@ def _raise(exc: CustodesError) -> None:
 
 @router.get("/review")
 def review(request: Request) -> Response:
-    caller = _need(request)
-    if not isinstance(caller, Caller):
-        return caller
+    caller = logged_in(request)
     rows = server_of(request).governed(caller, lambda g: [r.to_dict() for r in g.requests()])
     waiting = [r for r in rows if r["state"] == "under_review"]
     return page(request, "review.html", caller, rows=waiting)
@@ -366,9 +346,7 @@ def review(request: Request) -> Response:
 
 @router.get("/fees")
 def fees(request: Request) -> Response:
-    caller = _need(request)
-    if not isinstance(caller, Caller):
-        return caller
+    caller = logged_in(request)
     srv = server_of(request)
     standards = srv.governed(caller, lambda g: g.fee_standards())
     departments = sorted({d["department"] for d in srv.governed(caller, lambda g: g.datasets())})
@@ -382,9 +360,7 @@ def fees(request: Request) -> Response:
 
 @router.post("/fees")
 def propose_fee(request: Request, form: Posted) -> Response:
-    caller = form_caller(request, form)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = posted_by(request, form)
     srv = server_of(request)
     return act(
         caller, "/fees",
@@ -399,9 +375,7 @@ def propose_fee(request: Request, form: Posted) -> Response:
 
 @router.post("/fees/{standard_id}/approve")
 def approve_fee(request: Request, standard_id: str, form: Posted) -> Response:
-    caller = form_caller(request, form)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = posted_by(request, form)
     srv = server_of(request)
     report = _field(form, "report")
     return act(
@@ -420,9 +394,7 @@ def _year(text: str) -> int:
 
 @router.post("/fees/limits")
 def revenue_limit(request: Request, form: Posted) -> Response:
-    caller = form_caller(request, form)
-    if caller is None:
-        return RedirectResponse(login_url(request), 303)
+    caller = posted_by(request, form)
     srv = server_of(request)
     return act(
         caller, "/fees",

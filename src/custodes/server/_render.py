@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -20,9 +20,11 @@ __all__ = [
     "act",
     "error_page",
     "form_caller",
+    "logged_in",
     "login_url",
     "page",
     "page_caller",
+    "posted_by",
     "server_of",
 ]
 
@@ -57,6 +59,23 @@ def login_url(request: Request) -> str:
 def page_caller(request: Request) -> Caller | None:
     """Who views a page (None: nobody logged in)."""
     return server_of(request).caller(request)
+
+
+def logged_in(request: Request) -> Caller:
+    """Who views a page; nobody logged in is sent to the login page (the app answers a 401
+    of a page with it)."""
+    caller = page_caller(request)
+    if caller is None:
+        raise HTTPException(401, "log in first.")
+    return caller
+
+
+def posted_by(request: Request, form: Mapping[str, Any]) -> Caller:
+    """Who posts ``form`` (its CSRF token checked); nobody logged in is sent to log in."""
+    caller = form_caller(request, form)
+    if caller is None:
+        raise HTTPException(401, "log in first.")
+    return caller
 
 
 async def _posted(request: Request) -> Mapping[str, Any]:

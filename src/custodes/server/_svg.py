@@ -19,12 +19,9 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def bar_chart(
-    bars: Sequence[tuple[str, float, str]], title: str, warn_above: float | None = None
-) -> Markup:
-    """Bars of ``(label, value, text)`` scaled to the largest value; bars whose value is
-    above ``warn_above`` are drawn as warnings. The title and each bar's text are read
-    out by screen readers."""
+def bar_chart(bars: Sequence[tuple[str, float, str]], title: str) -> Markup:
+    """Bars of ``(label, value, text)`` scaled to the largest value. The title and each
+    bar's text are read out by screen readers."""
     top = max((v for _, v, _ in bars), default=0.0) or 1.0
     height = _ROW * max(len(bars), 1) + 8
     width = _LABEL + _BAR + 110
@@ -36,11 +33,10 @@ def bar_chart(
     for i, (label, value, text) in enumerate(bars):
         y = 4 + i * _ROW
         w = max(_BAR * value / top, 1.0 if value > 0 else 0.0)
-        tone = " warn" if warn_above is not None and value > warn_above else ""
         parts += [
             f'<text class="label" x="{_LABEL - 6}" y="{y + 15}" text-anchor="end">'
             f"{escape(label)}</text>",
-            f'<rect class="bar{tone}" x="{_LABEL}" y="{y + 3}" width="{_num(w)}" '
+            f'<rect class="bar" x="{_LABEL}" y="{y + 3}" width="{_num(w)}" '
             f'height="{_ROW - 6}"><title>{escape(label)}: {escape(text)}</title></rect>',
             f'<text class="value" x="{_num(_LABEL + w + 6)}" y="{y + 15}">{escape(text)}</text>',
         ]
