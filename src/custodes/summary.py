@@ -158,12 +158,17 @@ class Summary:
     sensitive: dict[str, SensitiveHistogram]
     categories: tuple[pa.Array, ...]
     """Per quasi-identifier, an Arrow text array: entry ``c`` is the value of code ``c``."""
+    sorted_by: tuple[int, ...] = ()
+    """When not empty, a permutation of the quasi-identifiers' positions: the classes are in
+    ascending order of their codes under it (first column first), with no two equal."""
 
     def __post_init__(self) -> None:
         if self.codes.shape != (len(self.counts), len(self.quasi_identifiers)):
             raise InternalError("summary codes do not match its classes and quasi-identifiers")
         if len(self.categories) != len(self.quasi_identifiers):
             raise InternalError("summary categories do not match its quasi-identifiers")
+        if self.sorted_by and sorted(self.sorted_by) != list(range(len(self.quasi_identifiers))):
+            raise InternalError("a summary's order must name each quasi-identifier once")
 
     @property
     def rows(self) -> int:

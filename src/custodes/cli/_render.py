@@ -8,6 +8,7 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from custodes.risk import Assessment
 
@@ -138,6 +139,8 @@ def render_assessment(a: Assessment, console: Console) -> None:
                 f"{c.separation:.4f}",
             )
         parts.append(combo)
+    if a.qi_combinations_coverage is not None and a.qi_combinations_coverage.note:
+        parts.append(Text(f"Not every column set was measured: {a.qi_combinations_coverage.note}."))
     console.print(Panel(Group(*parts), title="Re-identification risk", expand=False))
 
 

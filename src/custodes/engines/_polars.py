@@ -16,6 +16,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from custodes.engines._polars_packed import packed_summary, text_arrow
 from custodes.errors import ColumnRoleError
 from custodes.io import TableSource
 from custodes.summary import SensitiveHistogram, Summary, natural_rank
@@ -45,12 +46,6 @@ def source_like(frame: pl.LazyFrame, like: Table) -> TableSource:
             frame, like.name, like.format, like.encoding, like.delimiter, columns, like.diagnose
         )
     return TableSource(frame, "<table>", "polars", None, None, columns)
-
-
-def text_arrow(series: pl.Series) -> pa.Array:
-    """A Polars column as an Arrow array of text."""
-    text = series.cast(pl.String)
-    return text.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(pa.string())
 
 
 def _first_index(codes: IntArray, size: int) -> IntArray:
@@ -244,6 +239,10 @@ class PolarsSummaryOps:
                 "a column is listed twice among the quasi-identifiers and sensitive "
                 "attributes; give each column one role."
             )
+        if not sens:
+            packed = packed_summary(frame, qis)
+            if packed is not None:
+                return packed
         # Positional names inside the query: a user column may be called anything.
         keys = [f"k{j}" for j in range(len(names))]
         # Group the raw values first (one hash pass over the data), then code each

@@ -455,6 +455,8 @@ def _combinations(a: _Fields) -> str:
         best.setdefault(len(c.texts("columns")), c)
     heads = ["Unique records", "Distinction", "Separation"]
     top = ranked[:_TOP_COMBINATIONS]
+    coverage = a.obj("qi_combinations_coverage") if a.has("qi_combinations_coverage") else None
+    note = coverage.text("note", "") if coverage is not None and coverage.has("note") else ""
     return _section(
         "combinations",
         paragraph(
@@ -462,6 +464,7 @@ def _combinations(a: _Fields) -> str:
             "records: the share of records that no other record matches on the columns; "
             "distinction: distinct value combinations per record; separation: the share of "
             "record pairs the columns tell apart."
+            + (f" Not all were measured: {note}." if note else "")
         ),
         table(
             f"The {len(top)} riskiest combinations",

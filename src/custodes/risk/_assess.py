@@ -18,6 +18,7 @@ from custodes.hierarchy import Hierarchy
 from custodes.risk._closeness import TCloseness, t_closeness
 from custodes.risk._combinations import (
     ColumnImpact,
+    Coverage,
     QICombination,
     column_impact,
     qi_combinations,
@@ -73,6 +74,8 @@ class Assessment:
     t_closeness: Mapping[str, TCloseness] = field(default_factory=dict)
     qi_combinations: tuple[QICombination, ...] = ()
     column_impact: tuple[ColumnImpact, ...] = ()
+    qi_combinations_coverage: Coverage | None = None
+    """How many subsets were measured (None when the analysis was not asked for)."""
     identifying: tuple[str, ...] = ()
     """Direct identifiers in the table: not assessed; a release must remove or mask them."""
 
@@ -103,6 +106,9 @@ class Assessment:
             "risk_distribution": [b.to_dict() for b in self.risk_distribution],
             "qi_combinations": [c.to_dict() for c in self.qi_combinations],
             "column_impact": [c.to_dict() for c in self.column_impact],
+            "qi_combinations_coverage": (
+                self.qi_combinations_coverage.to_dict() if self.qi_combinations_coverage else None
+            ),
         }
         if self.sensitive:
             out["l_diversity"] = {k: v.to_dict() for k, v in self.l_diversity.items()}
@@ -235,8 +241,9 @@ def assess_summary(
         s: t_closeness(h, summary.classes, hierarchies.get(s)) for s, h in summary.sensitive.items()
     }
     combos: list[QICombination] = []
+    coverage = None
     if combinations:
-        combos = qi_combinations(summary, max_qi_combinations, progress)
+        combos, coverage = qi_combinations(summary, max_qi_combinations, progress)
     return Assessment(
         source=source,
         quasi_identifiers=summary.quasi_identifiers,
@@ -255,5 +262,6 @@ def assess_summary(
         t_closeness=tclose,
         qi_combinations=tuple(combos),
         column_impact=tuple(column_impact(combos, summary.quasi_identifiers)),
+        qi_combinations_coverage=coverage,
         identifying=identifying,
     )

@@ -12,8 +12,9 @@ a dense count when the codes' product is small, a sort otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 from math import comb
 
@@ -22,7 +23,7 @@ import numpy.typing as npt
 
 from custodes.summary import Summary
 
-__all__ = ["ColumnImpact", "QICombination", "column_impact", "qi_combinations"]
+__all__ = ["ColumnImpact", "Coverage", "QICombination", "column_impact", "qi_combinations"]
 
 
 @dataclass(frozen=True)
@@ -64,62 +65,225 @@ class ColumnImpact:
         }
 
 
-def _measure(counts: npt.NDArray[np.int64], rows: int, names: tuple[str, ...]) -> QICombination:
-    f = counts.astype(np.float64)
-    pairs = rows * (rows - 1)
-    same = float((f * (f - 1)).sum())
-    return QICombination(
-        columns=names,
-        distinction=len(counts) / rows,
-        separation=1.0 - same / pairs if pairs else 0.0,
-        uniques=float((counts == 1).sum()) / rows,
-    )
-
-
 IntArray = npt.NDArray[np.int64]
+_PACKABLE = 2**62
+SORT_BUDGET = 4
+"""Rows a subset's grouping may sort, in all, as a multiple of the table's classes."""
+DENSE_FLOOR = 1 << 16
+"""Combinations always counted in a tensor, however few classes the table has."""
+SORT_FLOOR = 1 << 22
+"""Rows the roll-ups may sort in all, however few classes the table has (well under a second)."""
 
 
 @dataclass(frozen=True)
-class _Classes:
-    """Classes under some columns: the code of each class per column, and its size."""
+class Coverage:
+    """How many subsets of quasi-identifiers were measured, and why not all."""
 
-    codes: dict[int, IntArray]
-    sizes: dict[int, int]
+    measured: int
+    subsets: int
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {"measured": self.measured, "subsets": self.subsets, "note": self.note}
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """Class counts of records already settled: classes, sum of f(f-1), unique records."""
+
+    classes: int = 0
+    same: int = 0
+    uniques: int = 0
+
+    def add(self, counts: IntArray) -> _Tally:
+        return _Tally(
+            self.classes + len(counts),
+            self.same + int(counts @ counts) - int(counts.sum()),
+            self.uniques + int(np.count_nonzero(counts == 1)),
+        )
+
+    def plus(self, other: _Tally) -> _Tally:
+        return _Tally(
+            self.classes + other.classes, self.same + other.same, self.uniques + other.uniques
+        )
+
+    def minus(self, other: _Tally) -> _Tally:
+        return _Tally(
+            self.classes - other.classes, self.same - other.same, self.uniques - other.uniques
+        )
+
+
+def _measured(tally: _Tally, rows: int, names: tuple[str, ...]) -> QICombination:
+    pairs = rows * (rows - 1)
+    return QICombination(
+        columns=names,
+        distinction=tally.classes / rows,
+        separation=1.0 - tally.same / pairs if pairs else 0.0,
+        uniques=tally.uniques / rows,
+    )
+
+
+@dataclass(frozen=True)
+class _Dense:
+    """Counts of every combination of ``cols`` as a tensor (one axis per column)."""
+
+    cols: tuple[int, ...]
+    tensor: IntArray
+
+    def tally(self) -> _Tally:
+        return _Tally().add(self.tensor[self.tensor > 0])
+
+    def drop(self, j: int) -> _Dense:
+        axis = self.cols.index(j)
+        return _Dense(tuple(c for c in self.cols if c != j), self.tensor.sum(axis=axis))
+
+
+@dataclass(frozen=True)
+class _Sparse:
+    """Classes under ``cols`` (most distinct values first), as sorted packed keys.
+
+    Classes already known to stay alone under every subset still to be rolled
+    up from this one are settled in ``settled`` and kept out of ``key``.
+    """
+
+    cols: tuple[int, ...]
+    key: IntArray
     counts: IntArray
+    settled: _Tally
 
-    def roll_up(self, keep: tuple[int, ...]) -> _Classes:
-        """The classes under ``keep`` (a subset of the columns), sizes summed."""
-        n = len(self.counts)
-        cells = float(np.prod([max(self.sizes[j], 1) for j in keep], dtype=np.float64))
-        if cells >= 2.0**62:  # too many combinations for one integer key
-            matrix = np.stack([self.codes[j] for j in keep], axis=1)
-            unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
-            totals = np.bincount(inverse.reshape(-1), weights=self.counts, minlength=len(unique))
-            kept = {j: unique[:, i].astype(np.int64) for i, j in enumerate(keep)}
-            return _Classes(kept, {j: self.sizes[j] for j in keep}, totals.astype(np.int64))
-        key = np.zeros(n, dtype=np.int64)
-        for j in keep:
-            key = key * max(self.sizes[j], 1) + self.codes[j]
-        if cells <= 4 * n + (1 << 16):  # a dense count: no sort
-            dense = np.bincount(key, weights=self.counts, minlength=int(cells))
-            present = np.flatnonzero(dense)
-            totals = dense[present]
-        else:
-            present, inverse = np.unique(key, return_inverse=True)
-            totals = np.bincount(inverse, weights=self.counts, minlength=len(present))
-        codes: dict[int, IntArray] = {}
-        rest = present.astype(np.int64)
-        for j in reversed(keep):
-            size = max(self.sizes[j], 1)
-            codes[j] = rest % size
-            rest = rest // size
-        return _Classes(codes, {j: self.sizes[j] for j in keep}, totals.astype(np.int64))
+    @cached_property
+    def active(self) -> _Tally:
+        """The tally of the classes not settled."""
+        return _Tally().add(self.counts)
+
+    def tally(self) -> _Tally:
+        return self.settled.plus(self.active)
 
 
-def _classes(summary: Summary) -> _Classes:
-    codes = {j: summary.codes[:, j].astype(np.int64) for j in range(summary.codes.shape[1])}
-    sizes = {j: int(c.max()) + 1 if len(c) else 0 for j, c in codes.items()}
-    return _Classes(codes, sizes, summary.counts)
+def _sorted_classes(key: IntArray, counts: IntArray, cells: float) -> tuple[IntArray, IntArray]:
+    """Distinct keys (0 <= key < cells), ascending, with their summed counts."""
+    if len(key) == 0:
+        return key, counts
+    top = int(counts.max()) + 1
+    if cells * top < _PACKABLE:
+        # Key and count in one integer: a plain sort, no permutation to gather through.
+        both = np.sort(key * top + counts)
+        key = both // top
+        counts = both - key * top
+    else:
+        order = np.argsort(key, kind="stable")
+        key, counts = key[order], counts[order]
+    new = np.empty(len(key), dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    if new.all():
+        return key, counts
+    starts = np.flatnonzero(new)
+    return key[starts], np.add.reduceat(counts, starts)
+
+
+class _Lattice:
+    """The summary's classes under any subset of its quasi-identifiers.
+
+    A subset whose combinations fit in a tensor as large as the table's classes
+    is counted densely (a marginal of a larger tensor, or one pass over the
+    classes); any other is rolled up from a superset one column larger, whose
+    classes are sorted by a packed key with the columns of most values first.
+    Dropping a column then only merges classes inside runs that agree on the
+    columns before it, and a class alone in its run stays alone under every
+    subset rolled up from it, so it is settled and not looked at again.
+    """
+
+    def __init__(self, summary: Summary) -> None:
+        codes = summary.codes
+        self.counts = summary.counts.astype(np.int64)
+        self.sizes = [
+            int(codes[:, j].max()) + 1 if len(codes) else 1 for j in range(codes.shape[1])
+        ]
+        self.dense_limit = max(len(self.counts), DENSE_FLOOR)
+        self.budget = SORT_BUDGET * len(self.counts) + SORT_FLOOR
+        self.sorted_rows = 0
+        self.skipped = 0
+        # Columns of most distinct values come first in every packed key, unless the
+        # summary comes sorted by another order of them.
+        self.order = list(summary.sorted_by) or sorted(
+            range(len(self.sizes)), key=lambda j: (-self.sizes[j], j)
+        )
+        self.packable = self._cells(self.order) < _PACKABLE
+        self.codes = codes
+
+    def _cells(self, cols: Sequence[int]) -> float:
+        return float(np.prod([max(self.sizes[j], 1) for j in cols], dtype=np.float64))
+
+    def _key(self, cols: Sequence[int]) -> IntArray:
+        key = np.zeros(len(self.counts), dtype=np.int64)
+        for j in cols:
+            key *= max(self.sizes[j], 1)
+            key += self.codes[:, j]
+        return key
+
+    def ordered(self, cols: Sequence[int]) -> tuple[int, ...]:
+        return tuple(j for j in self.order if j in cols)
+
+    def root(self) -> _Sparse:
+        cols = tuple(self.order)
+        key = self._key(cols)
+        if len(key) > 1 and bool((key[1:] > key[:-1]).all()):  # the summary came sorted
+            return _Sparse(cols, key, self.counts, _Tally())
+        return _Sparse(cols, *_sorted_classes(key, self.counts, self._cells(cols)), _Tally())
+
+    def dense(self, cols: tuple[int, ...]) -> _Dense:
+        """Counts under ``cols`` in one pass over the table's classes."""
+        cols = self.ordered(cols)
+        shape = [max(self.sizes[j], 1) for j in cols]
+        flat = np.bincount(self._key(cols), weights=self.counts, minlength=int(np.prod(shape)))
+        return _Dense(cols, flat.astype(np.int64).reshape(shape))
+
+    def fits(self, cols: Sequence[int]) -> bool:
+        return self._cells(cols) <= self.dense_limit
+
+    def direct(self, cols: tuple[int, ...]) -> _Sparse | _Dense | None:
+        """Classes under ``cols`` from the table's classes (None: over the sorting budget)."""
+        if self.fits(cols):
+            return self.dense(cols)
+        cols = self.ordered(cols)
+        self.sorted_rows += len(self.counts)
+        if self.sorted_rows > self.budget:
+            return None
+        return _Sparse(
+            cols, *_sorted_classes(self._key(cols), self.counts, self._cells(cols)), _Tally()
+        )
+
+    def roll_up(
+        self, node: _Sparse | _Dense | None, cols: tuple[int, ...], j: int
+    ) -> _Sparse | _Dense | None:
+        """Classes under ``cols`` without column ``j``, from ``node`` (the classes under
+        ``cols``) when there is one. None: over the sorting budget."""
+        kept = tuple(c for c in cols if c != j)
+        if isinstance(node, _Dense):
+            return node.drop(j)
+        if node is None or self.fits(kept):
+            return self.dense(kept) if self.fits(kept) else None
+        cols = tuple(c for c in node.cols if c != j)  # most distinct values first
+        at = node.cols.index(j)
+        below = int(np.prod([max(self.sizes[c], 1) for c in node.cols[at + 1 :]]))
+        size = max(self.sizes[j], 1)
+        key = node.key
+        run = key // (size * below)  # the columns before j: sorted, as the key is
+        n = len(key)
+        edge = np.ones(n + 1, dtype=bool)  # edge[i]: a run starts at i (or i == n)
+        np.not_equal(run[1:], run[:-1], out=edge[1:n])
+        busy = np.flatnonzero(~(edge[:-1] & edge[1:]))  # rows in runs of two or more
+        counts = node.counts[busy]
+        # The rest is alone in its run: settled (tallied as all minus the busy rows).
+        settled = node.settled.plus(node.active.minus(_Tally().add(counts)))
+        self.sorted_rows += len(busy)
+        if self.sorted_rows > self.budget:
+            return None
+        rest = key[busy]
+        child = run[busy] * below + (rest - (rest // below) * below)
+        return _Sparse(cols, *_sorted_classes(child, counts, self._cells(cols)), settled)
 
 
 def subsets_to_measure(q: int, max_size: int) -> int:
@@ -133,49 +297,74 @@ def qi_combinations(
     summary: Summary,
     max_size: int = 10,
     progress: Callable[[int, int], None] | None = None,
-) -> list[QICombination]:
+) -> tuple[list[QICombination], Coverage]:
     """Distinction, separation and uniques for quasi-identifier subsets.
 
     With at most ``max_size`` quasi-identifiers every non-empty subset is
     measured; with more, the single columns, the pairs and the full set.
     Results are ranked: smaller subsets first, then by uniques, descending.
+    Subsets that would need more sorting than :data:`SORT_BUDGET` times the
+    table's classes are left out, and the coverage says how many.
     """
     q = len(summary.quasi_identifiers)
     rows = summary.rows
     if rows == 0 or q == 0:
-        return []
+        return [], Coverage(0, 0)
     names = summary.quasi_identifiers
-    total = subsets_to_measure(q, max_size)
+    lattice = _Lattice(summary)
+    total = subsets_to_measure(q, max_size if lattice.packable else 0)
     results: list[QICombination] = []
+    done = 0
 
-    def record(cols: tuple[int, ...], counts: npt.NDArray[np.int64]) -> None:
-        results.append(_measure(counts, rows, tuple(names[j] for j in cols)))
+    def record(cols: tuple[int, ...], node: _Sparse | _Dense | None) -> None:
+        nonlocal done
+        done += 1
+        if node is not None:
+            ordered = tuple(names[j] for j in sorted(cols))
+            results.append(_measured(node.tally(), rows, ordered))
         if progress is not None:
-            progress(len(results), total)
+            progress(done, total)
 
-    full = _classes(summary)
-    if q <= max_size:
-        # Depth-first over the lattice: each child drops one column that sorts
-        # before every column its parent already dropped, so each subset is
-        # visited once and at most q roll-ups are alive at a time.
-        def visit(cols: tuple[int, ...], classes: _Classes, first_dropped: int) -> None:
-            record(cols, classes.counts)
-            if len(cols) == 1:
-                return
-            for j in cols:
-                if j >= first_dropped:
-                    break
-                child = tuple(c for c in cols if c != j)
-                visit(child, classes.roll_up(child), j)
+    everything = tuple(range(q))
+    if q <= max_size and lattice.packable:
+        # Depth-first over the lattice: each child drops one column that comes
+        # after (in the keys' order) every column its parent already dropped, so
+        # each subset is visited once, its parent adds back a column of few values,
+        # and at most q nodes are alive.
+        rank = lattice.order[::-1]  # (a child's descendants drop columns later in the keys)
 
-        visit(tuple(range(q)), full, q)
+        def visit(cols: tuple[int, ...], node: _Sparse | _Dense | None, first: int) -> None:
+            record(cols, node)
+            if len(cols) > 1:
+                for at, j in enumerate(rank[:first]):
+                    if j in cols:
+                        visit(tuple(c for c in cols if c != j), lattice.roll_up(node, cols, j), at)
+
+        visit(everything, lattice.root(), q)
     else:
-        record(tuple(range(q)), summary.counts)
+        record(
+            everything,
+            _Sparse(
+                everything, lattice.counts[:0], lattice.counts[:0], _Tally().add(lattice.counts)
+            ),
+        )
         for size in (1, 2):
             for cols in combinations(range(q), size):
-                record(cols, full.roll_up(cols).counts)
+                record(cols, lattice.direct(cols))
     results.sort(key=lambda r: (len(r.columns), -r.uniques, -r.distinction, r.columns))
-    return results
+    skipped = done - len(results)
+    note = None
+    if q <= max_size and not lattice.packable:
+        note = (
+            "the quasi-identifiers have too many combinations of values to measure every "
+            "subset: the single columns, the pairs and the full set are measured"
+        )
+    if skipped:
+        note = (
+            f"{skipped} of {total} subsets were not measured: grouping them would sort more "
+            f"than {SORT_BUDGET} times the table's {len(lattice.counts)} classes"
+        )
+    return results, Coverage(len(results), total, note)
 
 
 def column_impact(

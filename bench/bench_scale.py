@@ -1,0 +1,301 @@
+"""Benchmark: national scale on one machine, from Parquet, at low and high cardinality.
+
+Run with ``.venv/bin/python bench/bench_scale.py [--sizes 10,50,100] [--repeats 3]``
+(DuckDB is installed into the environment on first use). Data: two generated
+population registers (``bench/scale_data.py``) of 10, 50 and 100 million rows,
+five integer quasi-identifiers each:
+
+- high: sex, birth day (90 years), county (2,850), education, marital status:
+  nearly every row unique;
+- low: sex, age, education, marital status, urban/rural: some 40,000
+  combinations at any size.
+
+Each measurement is one fresh process (its wall time and peak resident memory
+from ``wait4``), side by side in one run:
+
+- ``polars``: a Polars streaming group-by of the quasi-identifiers with counts;
+- ``duckdb``: DuckDB's group-by of the same columns, fetched as Arrow;
+- ``custodes assess``: the command as a user runs it (``--format json``), with
+  the default output (every figure, and the analysis of the 31 column subsets).
+
+At 10 M rows the benchmark also checks that custodes' figures equal the ones
+computed from the data in memory (class sizes, and uniques per column subset
+from a Polars group-by each). Results go to ``bench/results/scale.md`` with a
+plot of time and memory against rows (``bench/results/scale.svg``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scale_data import SHAPES, write_register
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TOOLS = ("polars", "duckdb", "custodes")
+
+
+def _worker(tool: str, path: str) -> None:
+    """Run one tool once (in this fresh process) and print what it found as JSON."""
+    columns = pl.scan_parquet(path).collect_schema().names()
+    if tool == "polars":
+        out = pl.scan_parquet(path).group_by(columns).agg(pl.len()).collect(engine="streaming")
+        print(json.dumps({"classes": out.height}))
+    elif tool == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET threads = 2")
+        cols = ", ".join(f'"{c}"' for c in columns)
+        table = con.execute(
+            f"SELECT {cols}, count(*) AS n FROM read_parquet('{path}') GROUP BY {cols}"
+        ).to_arrow_table()
+        print(json.dumps({"classes": table.num_rows}))
+    elif tool == "check":
+        print(_check(Path(path)))
+
+
+def _run(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (GB) and standard output of one process."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=tempfile.gettempdir())
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            text = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text}")
+        return wall, usage.ru_maxrss / 2**20, out.read().decode()
+
+
+def _command(tool: str, path: Path) -> list[str]:
+    if tool == "custodes":
+        qis = ",".join(pl.scan_parquet(path).collect_schema().names())
+        exe = str(Path(sys.executable).with_name("custodes"))
+        return [exe, "assess", str(path), "--qi", qis, "--format", "json"]
+    return [sys.executable, __file__, "--worker", tool, str(path)]
+
+
+def measure(path: Path, repeats: int) -> dict[str, dict[str, float]]:
+    """Median wall time and peak memory of each tool, interleaved run by run."""
+    runs: dict[str, list[tuple[float, float]]] = {t: [] for t in TOOLS}
+    classes = 0
+    for _ in range(repeats):
+        for tool in TOOLS:
+            wall, peak, out = _run(_command(tool, path))
+            runs[tool].append((wall, peak))
+            if tool == "polars":
+                classes = json.loads(out)["classes"]
+            print(f"  {path.name} {tool}: {wall:.2f} s, {peak:.2f} GB", flush=True)
+    found = {
+        t: {
+            "seconds": statistics.median(w for w, _ in r),
+            "peak_gb": statistics.median(p for _, p in r),
+            "runs": len(r),
+        }
+        for t, r in runs.items()
+    }
+    found["classes"] = {"count": float(classes)}
+    return found
+
+
+def cross_check(path: Path) -> str:
+    """custodes' figures at 10 M rows against the ones computed in memory (in a process of
+    its own, so that this one stays small: a child starts with its parent's memory)."""
+    _, _, out = _run([sys.executable, __file__, "--worker", "check", str(path)])
+    return out.strip()
+
+
+def _check(path: Path) -> str:
+    _, _, out = _run(_command("custodes", path))
+    found = json.loads(out)
+    data = pl.read_parquet(path)
+    columns = data.columns
+    counts = data.group_by(columns).len().get_column("len").to_numpy()
+    n = data.height
+    assert found["rows"] == n
+    assert found["equivalence_classes"]["count"] == len(counts)
+    assert found["k_anonymity"] == int(counts.min())
+    assert found["sample_uniques"]["records"] == int((counts == 1).sum())
+    assert abs(found["prosecutor"]["average_risk"] - len(counts) / n) < 1e-12
+    by_cols = {tuple(c["columns"]): c for c in found["qi_combinations"]}
+    checked = 0
+    for size in range(1, len(columns) + 1):
+        for cols in itertools.combinations(columns, size):
+            sizes = data.group_by(list(cols)).len().get_column("len").to_numpy().astype(np.int64)
+            got = by_cols[cols]
+            assert abs(got["uniques"] - float((sizes == 1).sum()) / n) < 1e-12, cols
+            assert abs(got["distinction"] - len(sizes) / n) < 1e-12, cols
+            same = float((sizes * (sizes - 1)).sum())
+            assert abs(got["separation"] - (1 - same / (n * (n - 1)))) < 1e-9, cols
+            checked += 1
+    return (
+        f"{path.name}: classes, k, sample uniques and average risk, and distinction, separation "
+        f"and uniques of all {checked} column subsets equal the in-memory figures"
+    )
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import duckdb
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM; {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}, polars {pl.__version__}, "
+        f"duckdb {duckdb.__version__}, numpy {np.__version__}"
+    )
+
+
+def _svg(results: dict[str, dict[int, dict[str, dict[str, float]]]]) -> str:
+    """Time and peak memory against rows, one line per tool and shape."""
+    width, height, pad = 360, 240, 46
+    colours = {"polars": "#1f77b4", "duckdb": "#2ca02c", "custodes": "#d62728"}
+    dashes = {"high": "", "low": "6 4"}
+    panels = []
+    for p, (metric, label) in enumerate((("seconds", "seconds"), ("peak_gb", "peak GB"))):
+        x0 = p * (width + 20)
+        top = max(r[t][metric] for shape in results.values() for r in shape.values() for t in TOOLS)
+        sizes = sorted({s for shape in results.values() for s in shape})
+        most = max(sizes)
+
+        def px(rows: int, x0: int = x0, most: int = most) -> float:
+            return x0 + pad + (width - pad - 10) * rows / most
+
+        def py(v: float, top: float = top) -> float:
+            return height - pad + 10 - (height - pad - 10) * v / top
+
+        parts = [
+            f'<text x="{x0 + width / 2}" y="14" text-anchor="middle">{label} by rows</text>',
+            f'<line x1="{x0 + pad}" y1="{py(0)}" x2="{x0 + width - 10}" y2="{py(0)}" '
+            'stroke="#888"/>',
+            f'<line x1="{x0 + pad}" y1="{py(0)}" x2="{x0 + pad}" y2="{py(top)}" stroke="#888"/>',
+            f'<text x="{x0 + pad - 4}" y="{py(top) + 4}" text-anchor="end">{top:.0f}</text>',
+            f'<text x="{x0 + pad - 4}" y="{py(0) + 4}" text-anchor="end">0</text>',
+        ]
+        for s in sizes:
+            parts.append(
+                f'<text x="{px(s)}" y="{py(0) + 16}" text-anchor="middle">{s // 10**6} M</text>'
+            )
+        for shape, by_size in results.items():
+            for tool in TOOLS:
+                points = " ".join(
+                    f"{px(s):.1f},{py(by_size[s][tool][metric]):.1f}" for s in sorted(by_size)
+                )
+                parts.append(
+                    f'<polyline points="{points}" fill="none" stroke="{colours[tool]}" '
+                    f'stroke-width="2" stroke-dasharray="{dashes[shape]}"/>'
+                )
+        panels.append("\n".join(parts))
+    legend = []
+    for i, tool in enumerate(TOOLS):
+        legend.append(
+            f'<line x1="{60 + i * 150}" y1="{height + 14}" x2="{85 + i * 150}" '
+            f'y2="{height + 14}" stroke="{colours[tool]}" stroke-width="2"/>'
+            f'<text x="{90 + i * 150}" y="{height + 18}">{tool}</text>'
+        )
+    legend.append(f'<text x="540" y="{height + 18}">solid: high cardinality; dashed: low</text>')
+    total_w = 2 * width + 20
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{height + 30}" '
+        'font-family="sans-serif" font-size="11">\n'
+        + "\n".join(panels)
+        + "\n"
+        + "\n".join(legend)
+        + "\n</svg>\n"
+    )
+
+
+def report(results: dict[str, dict[int, dict[str, dict[str, float]]]], checks: list[str]) -> str:
+    lines = [
+        "# Scale benchmark: 10 to 100 million rows from Parquet",
+        "",
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {machine()}",
+        "- data: generated registers (`bench/scale_data.py`), five integer quasi-identifiers;"
+        " high: sex, birth day in 90 years, one of 2,850 counties, education, marital status;"
+        " low: sex, age, education, marital status, urban/rural",
+        "- each figure: the median of the runs (one fresh process each, tools interleaved);"
+        " time is the whole process's wall time, memory its peak resident set",
+        "- polars: streaming group-by with counts; duckdb: GROUP BY with counts fetched as"
+        " Arrow, 2 threads; custodes: `custodes assess FILE --qi ... --format json`, the"
+        " default output (every risk figure and all 31 column subsets)",
+        "",
+        "![time and memory by rows](scale.svg)",
+        "",
+        "| shape | rows | classes | polars s | duckdb s | custodes s | custodes / polars |"
+        " polars GB | duckdb GB | custodes GB | memory custodes / polars |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for shape, by_size in results.items():
+        for size in sorted(by_size):
+            r = by_size[size]
+            p, d, c = r["polars"], r["duckdb"], r["custodes"]
+            lines.append(
+                f"| {shape} | {size // 10**6} M | {int(r['classes']['count']):,} "
+                f"| {p['seconds']:.2f} | {d['seconds']:.2f} | {c['seconds']:.2f} "
+                f"| {c['seconds'] / p['seconds']:.2f}x | {p['peak_gb']:.2f} | {d['peak_gb']:.2f} "
+                f"| {c['peak_gb']:.2f} | {c['peak_gb'] / p['peak_gb']:.2f}x |"
+            )
+    lines += ["", "## Cross-check", ""]
+    lines += [f"- {c}" for c in checks] or ["- not run"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worker", nargs=2, metavar=("TOOL", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="10,50,100", help="millions of rows, e.g. 10,50")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data", default="/tmp/custodes-scale", help="where the data is made")
+    args = parser.parse_args()
+    if args.worker:
+        _worker(*args.worker)
+        return
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "duckdb>=1.1"], check=True)
+    sizes = [int(s) * 10**6 for s in args.sizes.split(",")]
+    results: dict[str, dict[int, dict[str, dict[str, float]]]] = {}
+    checks = []
+    for shape in SHAPES:
+        results[shape] = {}
+        for size in sizes:
+            path = write_register(
+                Path(args.data) / f"{shape}-{size // 10**6}M.parquet", shape, size
+            )
+            print(f"{path.name}", flush=True)
+            results[shape][size] = measure(path, args.repeats)
+            if size == 10**7:
+                checks.append(cross_check(path))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scale.svg").write_text(_svg(results))
+    (RESULTS / "scale.md").write_text(report(results, checks))
+    print((RESULTS / "scale.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

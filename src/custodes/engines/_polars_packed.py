@@ -1,0 +1,154 @@
+"""The summary of integer quasi-identifiers, grouped by one packed key.
+
+When every quasi-identifier holds integers, dates or booleans (a birth day,
+a county code, a coded education), one cheap streaming pass finds each
+column's range; each row is then packed into one 64-bit integer (mixed radix
+over the ranges) and the data is grouped by that single key. A hash group-by
+of one integer column is about twice as fast as one over five columns, and
+decoding the key back into per-column codes is arithmetic on the (smaller)
+result. Columns of other types, or ranges whose product does not fit in 63
+bits, take the general path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+
+from custodes.summary import Summary
+
+__all__ = ["packed_summary", "text_arrow"]
+
+IntArray = npt.NDArray[np.int64]
+_KEY, _COUNT = "key", "n"
+_LIMIT = 2**62
+
+
+def text_arrow(series: pl.Series) -> pa.Array:
+    """A Polars column as an Arrow array of text."""
+    text = series.cast(pl.String)
+    return text.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(pa.string())
+
+
+def _packable(dtype: pl.DataType) -> bool:
+    return dtype.is_integer() or dtype == pl.Boolean or dtype == pl.Date
+
+
+def _ranges(
+    frame: pl.LazyFrame, columns: Sequence[str]
+) -> tuple[int, list[tuple[int, int, bool]]] | None:
+    """The rows, and (lowest, highest, has nulls) of each column as integers; None when a
+    column holds no value at all."""
+    physical = [pl.col(c).to_physical().cast(pl.Int64, strict=False) for c in columns]
+    found = frame.select(
+        *(p.min().alias(f"lo{j}") for j, p in enumerate(physical)),
+        *(p.max().alias(f"hi{j}") for j, p in enumerate(physical)),
+        *(pl.col(c).null_count().alias(f"nulls{j}") for j, c in enumerate(columns)),
+        pl.len().alias("rows"),
+    ).collect(engine="streaming")
+    out = []
+    rows = int(found[0, "rows"])
+    for j in range(len(columns)):
+        lo, hi = found[0, f"lo{j}"], found[0, f"hi{j}"]
+        if lo is None or hi is None:
+            return None
+        out.append((int(lo), int(hi), int(found[0, f"nulls{j}"]) > 0))
+    return rows, out
+
+
+def _present(codes: IntArray, size: int) -> tuple[IntArray, IntArray]:
+    """Dense codes 0..k-1 for ``codes`` (0..size-1) and which old code each new one was."""
+    seen = np.zeros(size, dtype=bool)
+    seen[codes] = True
+    kept = np.flatnonzero(seen)
+    if len(kept) == size:
+        return codes, kept
+    lut = np.cumsum(seen) - 1
+    return lut[codes], kept
+
+
+def packed_summary(frame: pl.LazyFrame, quasi_identifiers: Sequence[str]) -> Summary | None:
+    """The summary by one packed key, or None when the columns cannot be packed."""
+    qis = list(quasi_identifiers)
+    schema = frame.collect_schema()
+    if not qis or not all(_packable(schema[c]) for c in qis):
+        return None
+    found = _ranges(frame, qis)
+    if found is None:
+        return None
+    rows, ranges = found
+    sizes = [hi - lo + 1 + int(nulls) for lo, hi, nulls in ranges]
+    if any(abs(lo) >= _LIMIT or abs(hi) >= _LIMIT for lo, hi, _ in ranges):
+        return None
+    cells = float(np.prod(np.array(sizes, dtype=np.float64)))
+    if cells >= _LIMIT:
+        return None
+    # The columns of widest range are packed first, and when the class counts fit
+    # beside the key the classes come out sorted, which the analysis of column
+    # combinations uses.
+    order = sorted(range(len(qis)), key=lambda j: (-sizes[j], j))
+    key = pl.lit(0, dtype=pl.Int64)
+    for j in order:
+        lo, size = ranges[j][0], sizes[j]
+        # A null is the slot after the highest value.
+        offset = (pl.col(qis[j]).to_physical().cast(pl.Int64) - lo).fill_null(size - 1)
+        key = key * size + offset
+    grouped = frame.select(key.alias(_KEY)).group_by(_KEY).agg(pl.len().alias(_COUNT))
+    top = rows + 1
+    if cells * top < _LIMIT:
+        both = (
+            grouped.select((pl.col(_KEY) * top + pl.col(_COUNT)).sort().alias(_KEY))
+            .collect(engine="streaming")
+            .get_column(_KEY)
+            .to_numpy()
+        )
+        keys = both // top
+        counts = np.multiply(keys, top)
+        np.subtract(both, counts, out=counts)
+        del both
+    else:
+        detail = grouped.collect(engine="streaming")
+        keys = detail.get_column(_KEY).to_numpy().astype(np.int64)  # a copy we may write to
+        counts = detail.get_column(_COUNT).to_numpy().astype(np.int64)
+        del detail
+    matrix = np.empty((len(counts), len(qis)), dtype=np.int32, order="F")  # column by column
+    categories: dict[int, pa.Array] = {}
+    # Decoded in place, in three buffers: a fresh large array costs its page faults.
+    rest, part, code = keys, np.empty_like(keys), np.empty_like(keys)
+    del keys
+    for at, j in enumerate(reversed(order)):
+        size = sizes[j]
+        lo, _, nulls = ranges[j]
+        if at == len(order) - 1:  # the first column packed: what is left is its code
+            rest, code = code, rest
+        else:  # numpy divides by a scalar fast; its % is slow
+            np.floor_divide(rest, size, out=part)
+            np.multiply(part, size, out=code)
+            np.subtract(rest, code, out=code)
+            rest, part = part, rest
+        codes, kept = _present(code, size)
+        matrix[:, j] = codes
+        values = pl.Series(kept + lo, dtype=pl.Int64)
+        if nulls and kept[-1] == size - 1:
+            values = values.scatter(len(kept) - 1, None)
+        dtype = schema[qis[j]]
+        if dtype == pl.Date:
+            values = values.cast(pl.Int32).cast(pl.Date)
+        elif dtype == pl.Boolean:
+            values = values.cast(pl.Boolean)
+        else:
+            values = values.cast(dtype)
+        categories[j] = text_arrow(values)
+    del rest, part, code
+    return Summary(
+        quasi_identifiers=tuple(qis),
+        codes=matrix,
+        counts=counts,
+        sensitive={},
+        categories=tuple(categories[j] for j in range(len(qis))),
+        sorted_by=tuple(order) if cells * top < _LIMIT else (),
+    )

@@ -1,0 +1,140 @@
+"""National scale: the fast paths give the figures of the plain ones, and plans stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from custodes.engines import get_engine
+from custodes.engines._polars_packed import packed_summary
+from custodes.risk import _combinations
+from custodes.risk._combinations import qi_combinations
+
+# Integer columns of assorted domains (some with gaps and nulls): 30 to 300 rows.
+_columns = st.lists(
+    st.tuples(st.integers(1, 40), st.booleans(), st.integers(-5, 5)),
+    min_size=2,
+    max_size=5,
+)
+
+
+def _table(draw: st.DrawFn) -> pl.DataFrame:
+    spec = draw(_columns)
+    rows = draw(st.integers(30, 300))
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    data: dict[str, pl.Series] = {}
+    for j, (domain, nulls, shift) in enumerate(spec):
+        values = rng.integers(0, domain, rows) * (1 + j % 3) + shift * 1000
+        series = pl.Series(values)
+        if nulls:
+            series = series.scatter(rng.integers(0, rows, rows // 10), None)
+        data[f"column {j}"] = series
+    return pl.DataFrame(data)
+
+
+tables = st.composite(_table)()
+
+
+def _brute(frame: pl.DataFrame, cols: tuple[str, ...]) -> tuple[float, float, float]:
+    counts = frame.group_by(list(cols)).len().get_column("len").to_numpy().astype(np.int64)
+    n = frame.height
+    same = int((counts * (counts - 1)).sum())
+    return len(counts) / n, 1 - same / (n * (n - 1)), float((counts == 1).sum()) / n
+
+
+@pytest.mark.parametrize("floor", [0, 1 << 16])
+@given(frame=tables)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_every_subset_matches_a_group_by(
+    frame: pl.DataFrame, floor: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # floor 0 makes every subset larger than the table's classes sparse: rolled up by sorting.
+    monkeypatch.setattr(_combinations, "DENSE_FLOOR", floor)
+    monkeypatch.setattr(_combinations, "SORT_BUDGET", 100)
+    summary = get_engine().summarize(frame.lazy(), frame.columns)
+    found, coverage = qi_combinations(summary)
+    q = len(frame.columns)
+    assert coverage.measured == coverage.subsets == 2**q - 1
+    assert coverage.note is None
+    by_cols = {c.columns: c for c in found}
+    for size in range(1, q + 1):
+        for cols in itertools.combinations(frame.columns, size):
+            distinction, separation, uniques = _brute(frame, cols)
+            got = by_cols[cols]
+            assert got.distinction == pytest.approx(distinction)
+            assert got.separation == pytest.approx(separation)
+            assert got.uniques == pytest.approx(uniques)
+
+
+@given(frame=tables)
+@settings(max_examples=30, deadline=None)
+def test_the_packed_summary_equals_the_general_one(frame: pl.DataFrame) -> None:
+    packed = packed_summary(frame.lazy(), frame.columns)
+    assert packed is not None
+    general = get_engine().summarize(
+        frame.with_columns(pl.all().cast(pl.String)).lazy(), frame.columns
+    )
+
+    def classes(summary: object) -> list[tuple[object, ...]]:
+        values = summary.values_frame().to_pylist()  # type: ignore[attr-defined]
+        counts = summary.counts.tolist()  # type: ignore[attr-defined]
+        return sorted((tuple(map(str, v.values())), c) for v, c in zip(values, counts, strict=True))
+
+    assert classes(packed) == classes(general)
+    for j in range(len(frame.columns)):
+        assert sorted(map(str, packed.category_values(j))) == sorted(
+            map(str, general.category_values(j))
+        )
+    assert all(len(c) == int(packed.codes[:, j].max()) + 1 for j, c in enumerate(packed.categories))
+
+
+def test_dates_and_booleans_are_packed_and_read_back_as_text() -> None:
+    frame = pl.DataFrame(
+        {
+            "born": [dt.date(1950, 1, 2), dt.date(2001, 12, 31), None, dt.date(1950, 1, 2)],
+            "flag": [True, False, True, True],
+            "code": [110101, 659004, 110101, 110101],
+        }
+    )
+    packed = packed_summary(frame.lazy(), frame.columns)
+    assert packed is not None
+    assert sorted(map(str, packed.category_values(0))) == ["1950-01-02", "2001-12-31", "None"]
+    assert sorted(packed.category_values(1)) == ["false", "true"]
+    assert sorted(packed.category_values(2)) == ["110101", "659004"]
+    assert sorted(packed.counts.tolist()) == [1, 1, 2]
+
+
+def test_columns_that_cannot_be_packed_take_the_general_path() -> None:
+    frame = pl.DataFrame({"a": ["x", "y"], "b": [1, 2]})
+    assert packed_summary(frame.lazy(), ["a", "b"]) is None
+    wide = pl.DataFrame({f"c{j}": [0, 2**40] for j in range(3)})
+    assert packed_summary(wide.lazy(), wide.columns) is None
+    summary = get_engine().summarize(wide.lazy(), wide.columns)
+    assert summary.counts.tolist() == [1, 1]
+
+
+def test_a_subset_over_the_sorting_budget_is_left_out_and_said(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_combinations, "DENSE_FLOOR", 0)
+    monkeypatch.setattr(_combinations, "SORT_BUDGET", 0)
+    monkeypatch.setattr(_combinations, "SORT_FLOOR", 0)
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame({f"c{j}": rng.integers(0, 50, 400) for j in range(4)})
+    summary = get_engine().summarize(frame.lazy(), frame.columns)
+    found, coverage = qi_combinations(summary)
+    assert coverage.subsets == 15
+    assert coverage.measured == len(found) < 15
+    assert coverage.note is not None
+    assert "not measured" in coverage.note
+    for combo in found:  # what is reported is still exact
+        assert combo.uniques == pytest.approx(_brute(frame, combo.columns)[2])
