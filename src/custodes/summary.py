@@ -182,7 +182,12 @@ class Summary:
 
     def class_size_frequencies(self) -> tuple[IntArray, IntArray]:
         """Distinct class sizes (ascending) and how many classes have each."""
-        sizes, freq = np.unique(self.counts, return_counts=True)
+        counts = self.counts
+        if len(counts) and int(counts.max()) <= 4 * len(counts) + (1 << 16):
+            every = np.bincount(counts)  # one pass, no sort
+            sizes = np.flatnonzero(every)
+            return sizes.astype(np.int64), every[sizes].astype(np.int64)
+        sizes, freq = np.unique(counts, return_counts=True)
         return sizes.astype(np.int64), freq.astype(np.int64)
 
     def _text(self, j: int) -> pa.Array:

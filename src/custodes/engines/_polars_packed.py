@@ -24,6 +24,7 @@ from custodes.summary import Summary
 __all__ = ["packed_summary", "text_arrow"]
 
 IntArray = npt.NDArray[np.int64]
+CodeArray = npt.NDArray[np.int32]
 _KEY, _COUNT = "key", "n"
 _LIMIT = 2**62
 
@@ -60,14 +61,13 @@ def _ranges(
     return rows, out
 
 
-def _present(codes: IntArray, size: int) -> tuple[IntArray, IntArray]:
+def _present(codes: CodeArray, size: int) -> tuple[CodeArray, IntArray]:
     """Dense codes 0..k-1 for ``codes`` (0..size-1) and which old code each new one was."""
-    seen = np.zeros(size, dtype=bool)
-    seen[codes] = True
+    seen = np.bincount(codes, minlength=size) > 0
     kept = np.flatnonzero(seen)
     if len(kept) == size:
         return codes, kept
-    lut = np.cumsum(seen) - 1
+    lut = (np.cumsum(seen) - 1).astype(np.int32)
     return lut[codes], kept
 
 
@@ -99,41 +99,33 @@ def packed_summary(frame: pl.LazyFrame, quasi_identifiers: Sequence[str]) -> Sum
         key = key * size + offset
     grouped = frame.select(key.alias(_KEY)).group_by(_KEY).agg(pl.len().alias(_COUNT))
     top = rows + 1
-    if cells * top < _LIMIT:
-        both = (
-            grouped.select((pl.col(_KEY) * top + pl.col(_COUNT)).sort().alias(_KEY))
-            .collect(engine="streaming")
-            .get_column(_KEY)
-            .to_numpy()
-        )
-        keys = both // top
-        counts = np.multiply(keys, top)
-        np.subtract(both, counts, out=counts)
-        del both
+    ordered = cells * top < _LIMIT
+    if ordered:
+        # Key and count in one integer, sorted: the classes come out in key order.
+        both = pl.col(_KEY)
+        grouped = grouped.select((pl.col(_KEY) * top + pl.col(_COUNT)).sort().alias(_KEY))
+        counted = (both - both // top * top).alias(_COUNT)
+        radix = top
     else:
-        detail = grouped.collect(engine="streaming")
-        keys = detail.get_column(_KEY).to_numpy().astype(np.int64)  # a copy we may write to
-        counts = detail.get_column(_COUNT).to_numpy().astype(np.int64)
-        del detail
-    matrix = np.empty((len(counts), len(qis)), dtype=np.int32, order="F")  # column by column
+        both = pl.col(_KEY)
+        counted = pl.col(_COUNT).cast(pl.Int64)
+        radix = 1
+    # Each column's code out of the key, column by column in parallel (Polars).
+    columns = []
+    for j in reversed(order):
+        columns.append(((both // radix) % sizes[j]).cast(pl.Int32).alias(f"c{j}"))
+        radix *= sizes[j]
+    detail = grouped.select(counted, *columns).collect(engine="streaming")
+    counts = detail.get_column(_COUNT).to_numpy().astype(np.int64, copy=False)
     categories: dict[int, pa.Array] = {}
-    # Decoded in place, in three buffers: a fresh large array costs its page faults.
-    rest, part, code = keys, np.empty_like(keys), np.empty_like(keys)
-    del keys
-    for at, j in enumerate(reversed(order)):
-        size = sizes[j]
+    for j in order:
         lo, _, nulls = ranges[j]
-        if at == len(order) - 1:  # the first column packed: what is left is its code
-            rest, code = code, rest
-        else:  # numpy divides by a scalar fast; its % is slow
-            np.floor_divide(rest, size, out=part)
-            np.multiply(part, size, out=code)
-            np.subtract(rest, code, out=code)
-            rest, part = part, rest
-        codes, kept = _present(code, size)
-        matrix[:, j] = codes
+        codes = detail.get_column(f"c{j}").to_numpy()
+        dense, kept = _present(codes, sizes[j])
+        if dense is not codes:
+            detail = detail.with_columns(pl.Series(f"c{j}", dense, dtype=pl.Int32))
         values = pl.Series(kept + lo, dtype=pl.Int64)
-        if nulls and kept[-1] == size - 1:
+        if nulls and kept[-1] == sizes[j] - 1:
             values = values.scatter(len(kept) - 1, None)
         dtype = schema[qis[j]]
         if dtype == pl.Date:
@@ -143,12 +135,13 @@ def packed_summary(frame: pl.LazyFrame, quasi_identifiers: Sequence[str]) -> Sum
         else:
             values = values.cast(dtype)
         categories[j] = text_arrow(values)
-    del rest, part, code
+    matrix = detail.select(f"c{j}" for j in range(len(qis))).to_numpy(order="c")
+    del detail
     return Summary(
         quasi_identifiers=tuple(qis),
         codes=matrix,
         counts=counts,
         sensitive={},
         categories=tuple(categories[j] for j in range(len(qis))),
-        sorted_by=tuple(order) if cells * top < _LIMIT else (),
+        sorted_by=tuple(order) if ordered else (),
     )

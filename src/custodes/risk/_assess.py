@@ -30,6 +30,7 @@ from custodes.risk._reidentification import (
     ClassStatistics,
     attacker_risk,
     class_statistics,
+    prosecutor_risk,
 )
 from custodes.summary import Summary
 
@@ -120,13 +121,17 @@ class Assessment:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
 
-def _risk_distribution(counts: npt.NDArray[np.int64]) -> tuple[RiskBucket, ...]:
-    rows = int(counts.sum())
-    risk = 1.0 / counts.astype(np.float64)
+def _risk_distribution(
+    sizes: npt.NDArray[np.int64], freq: npt.NDArray[np.int64]
+) -> tuple[RiskBucket, ...]:
+    """From the class size frequencies: records of classes of size ``sizes[i]``."""
+    records = sizes * freq
+    rows = int(records.sum())
+    risk = 1.0 / sizes.astype(np.float64)
     buckets = []
     for high, low in itertools.pairwise(_RISK_EDGES):
         inside = (risk <= high) & (risk > low)
-        buckets.append(RiskBucket(low, high, float(counts[inside].sum() / rows) if rows else 0.0))
+        buckets.append(RiskBucket(low, high, float(records[inside].sum() / rows) if rows else 0.0))
     return tuple(buckets)
 
 
@@ -216,8 +221,11 @@ def assess_summary(
     hierarchies = hierarchies or {}
     counts = summary.counts
     rows = summary.rows
-    stats = class_statistics(summary)
-    prosecutor = attacker_risk(counts, threshold)
+    # Most figures depend on the class sizes only: counted once, they cost no more
+    # for ten million classes than for ten.
+    sizes, freq = frequencies = summary.class_size_frequencies()
+    stats = class_statistics(summary, frequencies)
+    prosecutor = prosecutor_risk(sizes, freq, threshold)
     if population_summary is not None:
         ref = _population_sizes(summary, population_summary)
         journalist = attacker_risk(counts, threshold, ref)
@@ -233,7 +241,6 @@ def assess_summary(
         if population == rows:
             pop = census(summary)
         else:
-            sizes, freq = summary.class_size_frequencies()
             pop = population_uniqueness(sizes, freq, population)
 
     ldiv = {s: l_diversity(h, summary.classes, recursive_c) for s, h in summary.sensitive.items()}
@@ -252,12 +259,12 @@ def assess_summary(
         rows=rows,
         equivalence_classes=stats,
         k_anonymity=stats.min_size,
-        sample_unique_records=int((counts == 1).sum()),
+        sample_unique_records=int(freq[0]) if len(sizes) and sizes[0] == 1 else 0,
         prosecutor=prosecutor,
         journalist=journalist,
         marketer_success_rate=marketer,
         population=pop,
-        risk_distribution=_risk_distribution(counts),
+        risk_distribution=_risk_distribution(sizes, freq),
         l_diversity=ldiv,
         t_closeness=tclose,
         qi_combinations=tuple(combos),

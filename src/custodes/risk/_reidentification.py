@@ -17,7 +17,13 @@ import numpy.typing as npt
 
 from custodes.summary import Summary
 
-__all__ = ["AttackerRisk", "ClassStatistics", "attacker_risk", "class_statistics"]
+__all__ = [
+    "AttackerRisk",
+    "ClassStatistics",
+    "attacker_risk",
+    "class_statistics",
+    "prosecutor_risk",
+]
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,12 @@ class AttackerRisk:
         }
 
 
-def class_statistics(summary: Summary) -> ClassStatistics:
-    """Count, size range and size histogram of the equivalence classes."""
-    sizes, freq = summary.class_size_frequencies()
+def class_statistics(
+    summary: Summary, frequencies: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+) -> ClassStatistics:
+    """Count, size range and size histogram of the equivalence classes (``frequencies``:
+    the summary's class size frequencies, when already counted)."""
+    sizes, freq = frequencies or summary.class_size_frequencies()
     if summary.classes == 0:
         return ClassStatistics(0, 0, 0.0, 0, ())
     return ClassStatistics(
@@ -102,4 +111,23 @@ def attacker_risk(
         records_at_risk=float(weights[risk > threshold].sum() / rows),
         records_at_highest_risk=float(weights[risk == highest].sum() / rows),
         basis="sample" if reference_sizes is None else "population table",
+    )
+
+
+def prosecutor_risk(
+    sizes: npt.NDArray[np.int64], freq: npt.NDArray[np.int64], threshold: float
+) -> AttackerRisk:
+    """The prosecutor model from the class size frequencies (``freq[i]`` classes of size
+    ``sizes[i]``, ascending): what :func:`attacker_risk` computes class by class."""
+    records = (sizes * freq).astype(np.float64)
+    rows = float(records.sum())
+    if rows == 0:
+        return AttackerRisk(0.0, 0.0, 0.0, 0.0, "sample")
+    risk = 1.0 / sizes.astype(np.float64)
+    return AttackerRisk(
+        highest_risk=float(risk[0]),
+        average_risk=float(freq.sum() / rows),
+        records_at_risk=float(records[risk > threshold].sum() / rows),
+        records_at_highest_risk=float(records[0] / rows),
+        basis="sample",
     )
