@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -138,3 +143,47 @@ def test_a_subset_over_the_sorting_budget_is_left_out_and_said(
     assert "not measured" in coverage.note
     for combo in found:  # what is reported is still exact
         assert combo.uniques == pytest.approx(_brute(frame, combo.columns)[2])
+
+
+def _peak_of_assess(path: Path, columns: list[str]) -> float:
+    """Peak resident memory (MB) of a fresh `custodes assess` process on ``path``."""
+    code = (
+        "import resource, sys, custodes; "
+        "custodes.assess(sys.argv[1], quasi_identifiers=sys.argv[2].split(',')); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path), ",".join(columns)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=path.parent,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def test_assessing_streams_instead_of_loading_the_table(tmp_path: Path) -> None:
+    # Few combinations, many rows: a streaming assessment holds the classes, not the rows,
+    # so four times the rows (460 MB more in memory as integers) must not cost a quarter of that.
+    rng = np.random.default_rng(7)
+    columns = ["sex", "age", "education", "marital_status", "urban"]
+    domains = [2, 90, 16, 7, 2]
+    sizes = {}
+    for rows in (8_000_000, 32_000_000):
+        path = tmp_path / f"register-{rows}.parquet"
+        writer = None
+        for _ in range(0, rows, 2_000_000):
+            chunk = pa.table(
+                {
+                    c: rng.integers(0, d, 2_000_000, dtype=np.int32)
+                    for c, d in zip(columns, domains, strict=True)
+                }
+            )
+            writer = writer or pq.ParquetWriter(path, chunk.schema)
+            writer.write_table(chunk)
+        assert writer is not None
+        writer.close()
+        sizes[rows] = _peak_of_assess(path, columns)
+    grown = sizes[32_000_000] - sizes[8_000_000]
+    loaded = 24_000_000 * len(columns) * 4 / 2**20
+    assert grown < loaded / 4, (sizes, loaded)
