@@ -187,3 +187,17 @@ def test_assessing_streams_instead_of_loading_the_table(tmp_path: Path) -> None:
     grown = sizes[32_000_000] - sizes[8_000_000]
     loaded = 24_000_000 * len(columns) * 4 / 2**20
     assert grown < loaded / 4, (sizes, loaded)
+
+
+def test_a_column_of_wide_range_is_packed_without_a_table_as_wide() -> None:
+    # Ten rows, one column spanning ten billion values: its codes must come from its
+    # ten distinct values, not from a count over its whole range.
+    frame = pl.DataFrame(
+        {
+            "phone": [13_800_000_000 + 10**9 * (j % 7) for j in range(10)],
+            "sex": [1] * 10,
+        }
+    )
+    summary = get_engine().summarize(frame.lazy(), frame.columns)
+    assert sorted(summary.counts.tolist()) == [1, 1, 1, 1, 2, 2, 2]
+    assert len(summary.categories[0]) == 7

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["group_keys"]
+__all__ = ["group_keys", "renumber"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+_Int = TypeVar("_Int", np.int32, np.int64)
 
 
 def group_keys(
@@ -31,3 +34,25 @@ def group_keys(
     inverse = inverse.reshape(-1).astype(np.int64)
     sums = np.bincount(inverse, weights=weights, minlength=len(distinct))
     return distinct.astype(np.int64), inverse, np.asarray(sums, dtype=np.float64)
+
+
+def renumber(values: npt.NDArray[_Int]) -> tuple[npt.NDArray[_Int], IntArray]:
+    """``values`` renumbered 0..m-1 in their order, and the m distinct values (ascending).
+
+    Small non-negative values (codes, class numbers, folded pairs of them) are
+    renumbered through a lookup table, others by a sort: a value range much
+    wider than the values is never allocated. The numbers are of the values'
+    type (32 or 64 bits: m never exceeds the values' count); values already
+    0..m-1 come back as they are.
+    """
+    if len(values) == 0:
+        return values, values.astype(np.int64)
+    low, high = int(values.min()), int(values.max())
+    if low >= 0 and high <= 8 * len(values) + 1024:
+        present = np.bincount(values, minlength=high + 1) > 0
+        distinct = np.flatnonzero(present)
+        if len(distinct) == high + 1:
+            return values, distinct
+        return (np.cumsum(present) - 1)[values].astype(values.dtype), distinct
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return inverse.reshape(-1).astype(values.dtype), distinct.astype(np.int64)

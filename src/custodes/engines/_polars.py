@@ -16,6 +16,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from custodes._grouping import renumber
 from custodes.engines._polars_packed import packed_summary, text_arrow
 from custodes.errors import ColumnRoleError
 from custodes.io import TableSource
@@ -62,17 +63,6 @@ def _codes(physical: pl.Series) -> IntArray:
         missing = np.isnan(column)
         column = np.where(missing, (-1.0 if missing.all() else np.nanmax(column)) + 1, column)
     return column.astype(np.int64)
-
-
-def _dense(codes: IntArray) -> tuple[IntArray, int]:
-    """Make codes 0..k-1 (they normally already are)."""
-    if len(codes) == 0:
-        return codes, 0
-    present = np.bincount(codes) > 0
-    if present.all():
-        return codes, len(present)
-    lut = np.cumsum(present) - 1
-    return lut[codes], int(present.sum())
 
 
 def _radix_key(columns: list[IntArray], sizes: list[int]) -> IntArray | None:
@@ -219,7 +209,8 @@ class PolarsSummaryOps:
         for key in keys:
             series = data.get_column(key)
             physical = series.cast(pl.Categorical(pl.Categories.random())).to_physical()
-            codes, size = _dense(_codes(physical))
+            codes, distinct = renumber(_codes(physical))
+            size = len(distinct)
             out.append((codes, text_arrow(series.gather(_first_index(codes, size)))))
         return out
 
@@ -269,7 +260,8 @@ class PolarsSummaryOps:
         codes: list[IntArray] = []
         sizes: list[int] = []
         for j in range(len(keys)):
-            c, size = _dense(_codes(detail.get_column(f"c{j}")))
+            c, distinct = renumber(_codes(detail.get_column(f"c{j}")))
+            size = len(distinct)
             codes.append(c)
             sizes.append(size)
 

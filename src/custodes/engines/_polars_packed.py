@@ -6,7 +6,7 @@ column's range; each row is then packed into one 64-bit integer (mixed radix
 over the ranges) and the data is grouped by that single key. A hash group-by
 of one integer column is about twice as fast as one over five columns, and
 decoding the key back into per-column codes is arithmetic on the (smaller)
-result. Columns of other types, or ranges whose product does not fit in 63
+result. Columns of other types, or ranges whose product does not fit in 62
 bits, take the general path.
 """
 
@@ -15,16 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from custodes._grouping import renumber
 from custodes.summary import Summary
 
 __all__ = ["packed_summary", "text_arrow"]
 
-IntArray = npt.NDArray[np.int64]
-CodeArray = npt.NDArray[np.int32]
 _KEY, _COUNT = "key", "n"
 _LIMIT = 2**62
 
@@ -61,16 +59,6 @@ def _ranges(
     return rows, out
 
 
-def _present(codes: CodeArray, size: int) -> tuple[CodeArray, IntArray]:
-    """Dense codes 0..k-1 for ``codes`` (0..size-1) and which old code each new one was."""
-    seen = np.bincount(codes, minlength=size) > 0
-    kept = np.flatnonzero(seen)
-    if len(kept) == size:
-        return codes, kept
-    lut = (np.cumsum(seen) - 1).astype(np.int32)
-    return lut[codes], kept
-
-
 def packed_summary(frame: pl.LazyFrame, quasi_identifiers: Sequence[str]) -> Summary | None:
     """The summary by one packed key, or None when the columns cannot be packed."""
     qis = list(quasi_identifiers)
@@ -100,20 +88,20 @@ def packed_summary(frame: pl.LazyFrame, quasi_identifiers: Sequence[str]) -> Sum
     grouped = frame.select(key.alias(_KEY)).group_by(_KEY).agg(pl.len().alias(_COUNT))
     top = rows + 1
     ordered = cells * top < _LIMIT
+    packed = pl.col(_KEY)
     if ordered:
         # Key and count in one integer, sorted: the classes come out in key order.
-        both = pl.col(_KEY)
-        grouped = grouped.select((pl.col(_KEY) * top + pl.col(_COUNT)).sort().alias(_KEY))
-        counted = (both - both // top * top).alias(_COUNT)
+        grouped = grouped.select((packed * top + pl.col(_COUNT)).sort().alias(_KEY))
+        counted = (packed % top).alias(_COUNT)
         radix = top
     else:
-        both = pl.col(_KEY)
         counted = pl.col(_COUNT).cast(pl.Int64)
         radix = 1
     # Each column's code out of the key, column by column in parallel (Polars).
     columns = []
     for j in reversed(order):
-        columns.append(((both // radix) % sizes[j]).cast(pl.Int32).alias(f"c{j}"))
+        code = (packed // radix) % sizes[j]
+        columns.append((code.cast(pl.Int32) if sizes[j] < 2**31 else code).alias(f"c{j}"))
         radix *= sizes[j]
     detail = grouped.select(counted, *columns).collect(engine="streaming")
     counts = detail.get_column(_COUNT).to_numpy().astype(np.int64, copy=False)
@@ -121,9 +109,9 @@ def packed_summary(frame: pl.LazyFrame, quasi_identifiers: Sequence[str]) -> Sum
     for j in order:
         lo, _, nulls = ranges[j]
         codes = detail.get_column(f"c{j}").to_numpy()
-        dense, kept = _present(codes, sizes[j])
-        if dense is not codes:
-            detail = detail.with_columns(pl.Series(f"c{j}", dense, dtype=pl.Int32))
+        dense, kept = renumber(codes)  # a range may be wider than its values
+        if dense is not codes:  # values missing inside the range
+            detail = detail.with_columns(pl.Series(f"c{j}", dense))
         values = pl.Series(kept + lo, dtype=pl.Int64)
         if nulls and kept[-1] == sizes[j] - 1:
             values = values.scatter(len(kept) - 1, None)
@@ -135,7 +123,9 @@ def packed_summary(frame: pl.LazyFrame, quasi_identifiers: Sequence[str]) -> Sum
         else:
             values = values.cast(dtype)
         categories[j] = text_arrow(values)
-    matrix = detail.select(f"c{j}" for j in range(len(qis))).to_numpy(order="c")
+    matrix = detail.select(pl.col(f"c{j}").cast(pl.Int32) for j in range(len(qis))).to_numpy(
+        order="c"
+    )
     del detail
     return Summary(
         quasi_identifiers=tuple(qis),

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from custodes._grouping import renumber
 from custodes.errors import InvalidInputError
 
 __all__ = [
@@ -105,18 +106,9 @@ class MosaicRisk:
 
 
 def _dense(values: IntArray) -> tuple[IntArray, int]:
-    """Values renumbered 0..m-1 in their order (m returned). Small non-negative values
-    (the usual case: class numbers, folded pairs of them) by a lookup table, not a sort."""
-    if len(values) == 0:
-        return values.astype(np.int64), 0
-    low, high = int(values.min()), int(values.max())
-    if low >= 0 and high <= 8 * len(values) + 1024:
-        present = np.zeros(high + 1, dtype=bool)
-        present[values] = True
-        number = np.cumsum(present, dtype=np.int64) - 1
-        return number[values], int(number[-1]) + 1
-    unique, inverse = np.unique(values, return_inverse=True)
-    return inverse.reshape(-1).astype(np.int64), len(unique)
+    """Values renumbered 0..m-1 in their order (m returned)."""
+    codes, distinct = renumber(values)
+    return codes.astype(np.int64, copy=False), len(distinct)
 
 
 def combination_ids(columns: list[IntArray]) -> tuple[IntArray, IntArray]:
