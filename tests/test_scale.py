@@ -201,3 +201,22 @@ def test_a_column_of_wide_range_is_packed_without_a_table_as_wide() -> None:
     summary = get_engine().summarize(frame.lazy(), frame.columns)
     assert sorted(summary.counts.tolist()) == [1, 1, 1, 1, 2, 2, 2]
     assert len(summary.categories[0]) == 7
+
+
+@given(frame=tables)
+@settings(max_examples=20, deadline=None)
+def test_with_more_columns_than_the_limit_singles_pairs_and_all_match(
+    frame: pl.DataFrame,
+) -> None:
+    summary = get_engine().summarize(frame.lazy(), frame.columns)
+    found, coverage = qi_combinations(summary, max_size=1)
+    q = len(frame.columns)
+    wanted = {cols for size in (1, 2) for cols in itertools.combinations(frame.columns, size)}
+    wanted.add(tuple(frame.columns))
+    assert {c.columns for c in found} == wanted
+    assert coverage.measured == coverage.subsets == len(wanted) == q + q * (q - 1) // 2 + (q > 2)
+    for got in found:
+        distinction, separation, uniques = _brute(frame, got.columns)
+        assert got.distinction == pytest.approx(distinction)
+        assert got.separation == pytest.approx(separation)
+        assert got.uniques == pytest.approx(uniques)

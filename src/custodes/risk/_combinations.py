@@ -5,9 +5,9 @@ columns) we compute Motwani and Xu's *distinction* (distinct combinations per
 record) and *separation* (the fraction of record pairs the columns tell
 apart), as ARX reports them, and the fraction of records unique under the
 subset. Subsets are rolled up from a superset already computed (a depth-first
-walk of the subset lattice), so each costs work proportional to its parent's
-number of classes, not to the rows. Roll-ups group integer codes with numpy:
-a dense count when the codes' product is small, a sort otherwise.
+walk of the subset lattice, see :class:`_Lattice`), so the work is close to the
+number of classes, not that times the number of subsets; what would sort more
+than a budget is left out, and :class:`Coverage` says so.
 """
 
 from __future__ import annotations
@@ -204,7 +204,6 @@ class _Lattice:
         self.dense_limit = max(len(self.counts), DENSE_FLOOR)
         self.budget = SORT_BUDGET * len(self.counts) + SORT_FLOOR
         self.sorted_rows = 0
-        self.skipped = 0
         # Columns of most distinct values come first in every packed key, unless the
         # summary comes sorted by another order of them.
         self.order = list(summary.sorted_by) or sorted(
@@ -260,12 +259,13 @@ class _Lattice:
     ) -> _Sparse | _Dense | None:
         """Classes under ``cols`` without column ``j``, from ``node`` (the classes under
         ``cols``) when there is one. None: over the sorting budget."""
-        kept = tuple(c for c in cols if c != j)
         if isinstance(node, _Dense):
             return node.drop(j)
-        if node is None or self.fits(kept):
-            return self.dense(kept) if self.fits(kept) else None
-        cols = tuple(c for c in node.cols if c != j)  # most distinct values first
+        kept = tuple(c for c in cols if c != j)
+        if self.fits(kept):
+            return self.dense(kept)
+        if node is None:
+            return None
         at = node.cols.index(j)
         below = int(np.prod([max(self.sizes[c], 1) for c in node.cols[at + 1 :]]))
         size = max(self.sizes[j], 1)
@@ -283,14 +283,15 @@ class _Lattice:
             return None
         rest = key[busy]
         child = run[busy] * below + (rest - (rest // below) * below)
-        return _Sparse(cols, *_sorted_classes(child, counts, self._cells(cols)), settled)
+        kept = node.cols[:at] + node.cols[at + 1 :]  # most distinct values first
+        return _Sparse(kept, *_sorted_classes(child, counts, self._cells(kept)), settled)
 
 
 def subsets_to_measure(q: int, max_size: int) -> int:
     """How many subsets :func:`qi_combinations` measures for ``q`` columns."""
     if q <= max_size:
         return (1 << q) - 1
-    return comb(q, 1) + comb(q, 2) + 1
+    return comb(q, 1) + comb(q, 2) + (q > 2)  # (with two columns the pair is the full set)
 
 
 def qi_combinations(
@@ -316,12 +317,12 @@ def qi_combinations(
     results: list[QICombination] = []
     done = 0
 
-    def record(cols: tuple[int, ...], node: _Sparse | _Dense | None) -> None:
+    def record(cols: tuple[int, ...], tally: _Tally | None) -> None:
         nonlocal done
         done += 1
-        if node is not None:
+        if tally is not None:
             ordered = tuple(names[j] for j in sorted(cols))
-            results.append(_measured(node.tally(), rows, ordered))
+            results.append(_measured(tally, rows, ordered))
         if progress is not None:
             progress(done, total)
 
@@ -334,7 +335,7 @@ def qi_combinations(
         rank = lattice.order[::-1]  # (a child's descendants drop columns later in the keys)
 
         def visit(cols: tuple[int, ...], node: _Sparse | _Dense | None, first: int) -> None:
-            record(cols, node)
+            record(cols, None if node is None else node.tally())
             if len(cols) > 1:
                 for at, j in enumerate(rank[:first]):
                     if j in cols:
@@ -342,15 +343,11 @@ def qi_combinations(
 
         visit(everything, lattice.root(), q)
     else:
-        record(
-            everything,
-            _Sparse(
-                everything, lattice.counts[:0], lattice.counts[:0], _Tally().add(lattice.counts)
-            ),
-        )
-        for size in (1, 2):
+        record(everything, _Tally().add(lattice.counts))
+        for size in range(1, min(q, 3)):
             for cols in combinations(range(q), size):
-                record(cols, lattice.direct(cols))
+                node = lattice.direct(cols)
+                record(cols, None if node is None else node.tally())
     results.sort(key=lambda r: (len(r.columns), -r.uniques, -r.distinction, r.columns))
     skipped = done - len(results)
     note = None
