@@ -88,6 +88,25 @@ def class_statistics(
     )
 
 
+def _risk(
+    reference: npt.NDArray[np.int64], records: npt.NDArray[np.int64], threshold: float, basis: str
+) -> AttackerRisk:
+    """``records[i]`` records have risk 1 / ``reference[i]``."""
+    rows = int(records.sum())
+    if rows == 0:
+        return AttackerRisk(0.0, 0.0, 0.0, 0.0, basis)
+    risk = 1.0 / reference.astype(np.float64)
+    highest = float(risk.max())
+    weights = records.astype(np.float64)
+    return AttackerRisk(
+        highest_risk=highest,
+        average_risk=float((weights * risk).sum() / rows),
+        records_at_risk=float(weights[risk > threshold].sum() / rows),
+        records_at_highest_risk=float(weights[risk == highest].sum() / rows),
+        basis=basis,
+    )
+
+
 def attacker_risk(
     sample_sizes: npt.NDArray[np.int64],
     threshold: float,
@@ -98,36 +117,14 @@ def attacker_risk(
     With no reference the sample is the population (prosecutor model); with a
     reference (population class sizes per sample class) it is the journalist model.
     """
-    rows = int(sample_sizes.sum())
-    if rows == 0:
-        return AttackerRisk(0.0, 0.0, 0.0, 0.0, "sample")
-    ref = sample_sizes if reference_sizes is None else reference_sizes
-    risk = 1.0 / ref.astype(np.float64)
-    highest = float(risk.max())
-    weights = sample_sizes.astype(np.float64)
-    return AttackerRisk(
-        highest_risk=highest,
-        average_risk=float((weights * risk).sum() / rows),
-        records_at_risk=float(weights[risk > threshold].sum() / rows),
-        records_at_highest_risk=float(weights[risk == highest].sum() / rows),
-        basis="sample" if reference_sizes is None else "population table",
-    )
+    if reference_sizes is None:
+        return _risk(sample_sizes, sample_sizes, threshold, "sample")
+    return _risk(reference_sizes, sample_sizes, threshold, "population table")
 
 
 def prosecutor_risk(
     sizes: npt.NDArray[np.int64], freq: npt.NDArray[np.int64], threshold: float
 ) -> AttackerRisk:
     """The prosecutor model from the class size frequencies (``freq[i]`` classes of size
-    ``sizes[i]``, ascending): what :func:`attacker_risk` computes class by class."""
-    records = (sizes * freq).astype(np.float64)
-    rows = float(records.sum())
-    if rows == 0:
-        return AttackerRisk(0.0, 0.0, 0.0, 0.0, "sample")
-    risk = 1.0 / sizes.astype(np.float64)
-    return AttackerRisk(
-        highest_risk=float(risk[0]),
-        average_risk=float(freq.sum() / rows),
-        records_at_risk=float(records[risk > threshold].sum() / rows),
-        records_at_highest_risk=float(records[0] / rows),
-        basis="sample",
-    )
+    ``sizes[i]``): :func:`attacker_risk` with the classes of one size taken together."""
+    return _risk(sizes, sizes * freq, threshold, "sample")
