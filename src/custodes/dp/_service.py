@@ -152,6 +152,12 @@ class PrivateQueries:
         """Close the store's connections (they open again when needed)."""
         self.access.close()
 
+    def __enter__(self) -> PrivateQueries:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------ setup
 
     def configure(self, dataset: str, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -126,12 +126,8 @@ class Server:
 
     def queried(self, caller: Caller, job: Callable[[PrivateQueries], T]) -> T:
         """Run ``job`` with DP queries asked by the caller."""
-        with self.locked() as ws:
-            access = ws.queries(caller.actor, key=caller.who.key)
-            try:
-                return job(access)
-            finally:
-                access.close()
+        with self.locked() as ws, ws.queries(caller.actor, key=caller.who.key) as access:
+            return job(access)
 
     def assessed(self, caller: Caller, data: Mapping[str, Any]) -> dict[str, Any]:
         """The risk of a dataset version (``data``, as the catalog gives it) under its roles,

@@ -89,11 +89,8 @@ class Workspace(TablesFace, LedgerFace):
         request for DP query access, and both the recipient's budget and the
         dataset's global ceiling must pay the query's rho.
         """
-        access = self.queries(actor)
-        try:
+        with self.queries(actor) as access:
             return access.query(sql, rho=None if rho is None else str(rho), epsilon=epsilon)
-        finally:
-            access.close()
 
     def disclosure(self, year: int) -> dict[str, Any]:
         """The year's annual disclosure as the public reads it (no actor: it is published)."""
@@ -115,11 +112,8 @@ class Workspace(TablesFace, LedgerFace):
         See :meth:`custodes.dp.PrivateQueries.estimate`: the same checks of the
         recipient's grant as a query, and the very charge the query would pay.
         """
-        access = self.queries(actor)
-        try:
+        with self.queries(actor) as access:
             return access.estimate(sql, rho=None if rho is None else str(rho), epsilon=epsilon)
-        finally:
-            access.close()
 
     def doctor(
         self, *, folders: Iterable[str | os.PathLike[str]] = (), fix: bool = False
