@@ -27,11 +27,10 @@ plot of time and memory against rows (``bench/results/scale.svg``).
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import itertools
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -50,9 +49,30 @@ RESULTS = ROOT / "bench" / "results"
 TOOLS = ("polars", "duckdb", "custodes")
 
 
+def _peak_gb() -> float:
+    """This process's peak resident memory since it began running its program (VmHWM).
+
+    Not ``ru_maxrss``: that also counts what the parent held when it forked the
+    process, so a benchmark that has read a table would inflate every tool.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    raise RuntimeError("/proc/self/status has no VmHWM line")
+
+
 def _worker(tool: str, path: str) -> None:
-    """Run one tool once (in this fresh process) and print what it found as JSON."""
-    columns = pl.scan_parquet(path).collect_schema().names()
+    """Run one tool once (in this fresh process): what it found on standard output, its
+    peak memory as the last line of standard error."""
+    atexit.register(lambda: print(f"peak_gb {_peak_gb()}", file=sys.stderr, flush=True))
+    if tool == "custodes":  # the command line, as a user runs it
+        columns = ",".join(SHAPES[Path(path).name.split("-")[0]])
+        sys.argv = ["custodes", "assess", path, "--qi", columns, "--format", "json"]
+        from custodes.cli import main
+
+        main()
+        return
+    columns = list(pl.scan_parquet(path).collect_schema().names())
     if tool == "polars":
         out = pl.scan_parquet(path).group_by(columns).agg(pl.len()).collect(engine="streaming")
         print(json.dumps({"classes": out.height}))
@@ -71,26 +91,21 @@ def _worker(tool: str, path: str) -> None:
 
 
 def _run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (GB) and standard output of one process."""
+    """Wall seconds, peak memory (GB, as the process reports it) and standard output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=tempfile.gettempdir())
-        _, status, usage = os.wait4(proc.pid, 0)
+        done = subprocess.run(cmd, stdout=out, stderr=err, cwd=tempfile.gettempdir(), check=False)
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        if proc.returncode != 0:
-            text = err.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text}")
-        return wall, usage.ru_maxrss / 2**20, out.read().decode()
+        errors = err.read().decode(errors="replace")
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{errors[-2000:]}")
+        peak = float(errors.strip().splitlines()[-1].removeprefix("peak_gb "))
+        return wall, peak, out.read().decode()
 
 
 def _command(tool: str, path: Path) -> list[str]:
-    if tool == "custodes":
-        qis = ",".join(pl.scan_parquet(path).collect_schema().names())
-        exe = str(Path(sys.executable).with_name("custodes"))
-        return [exe, "assess", str(path), "--qi", qis, "--format", "json"]
     return [sys.executable, __file__, "--worker", tool, str(path)]
 
 
@@ -120,7 +135,7 @@ def measure(path: Path, repeats: int) -> dict[str, dict[str, float]]:
 def cross_check(path: Path) -> str:
     """custodes' figures at 10 M rows against the ones computed in memory (in a process of
     its own, so that this one stays small: a child starts with its parent's memory)."""
-    _, _, out = _run([sys.executable, __file__, "--worker", "check", str(path)])
+    _, _, out = _run(_command("check", path))
     return out.strip()
 
 
@@ -154,19 +169,12 @@ def _check(path: Path) -> str:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import duckdb
+    """The machine, as the other benchmarks name it, and DuckDB's version."""
+    from importlib.metadata import version
 
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM; {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}, polars {pl.__version__}, "
-        f"duckdb {duckdb.__version__}, numpy {np.__version__}"
-    )
+    from bench_risk import machine as named
+
+    return f"{named()}, duckdb {version('duckdb')}"
 
 
 def _svg(results: dict[str, dict[int, dict[str, dict[str, float]]]]) -> str:
@@ -238,9 +246,10 @@ def report(results: dict[str, dict[int, dict[str, dict[str, float]]]], checks: l
         " high: sex, birth day in 90 years, one of 2,850 counties, education, marital status;"
         " low: sex, age, education, marital status, urban/rural",
         "- each figure: the median of the runs (one fresh process each, tools interleaved);"
-        " time is the whole process's wall time, memory its peak resident set",
+        " time is the whole process's wall time, memory its peak resident set (VmHWM)",
         "- polars: streaming group-by with counts; duckdb: GROUP BY with counts fetched as"
-        " Arrow, 2 threads; custodes: `custodes assess FILE --qi ... --format json`, the"
+        " Arrow, 2 threads; custodes: the command line `custodes assess FILE --qi ..."
+        " --format json` (run by `custodes.cli.main` in the benchmark's worker), the"
         " default output (every risk figure and all 31 column subsets)",
         "",
         "![time and memory by rows](scale.svg)",
