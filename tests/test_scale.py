@@ -121,6 +121,9 @@ def test_dates_and_booleans_are_packed_and_read_back_as_text() -> None:
 def test_columns_that_cannot_be_packed_take_the_general_path() -> None:
     frame = pl.DataFrame({"a": ["x", "y"], "b": [1, 2]})
     assert packed_summary(frame.lazy(), ["a", "b"]) is None
+    unsigned = pl.DataFrame({"big": pl.Series([1, 2**63 + 5, 3], dtype=pl.UInt64), "b": [1, 2, 1]})
+    assert packed_summary(unsigned.lazy(), ["big", "b"]) is None
+    assert sorted(get_engine().summarize(unsigned.lazy(), ["big", "b"]).counts) == [1, 1, 1]
     wide = pl.DataFrame({f"c{j}": [0, 2**40] for j in range(3)})
     assert packed_summary(wide.lazy(), wide.columns) is None
     summary = get_engine().summarize(wide.lazy(), wide.columns)

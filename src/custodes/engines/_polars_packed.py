@@ -42,7 +42,8 @@ def _ranges(
 ) -> tuple[int, list[tuple[int, int, bool]]] | None:
     """The rows, and (lowest, highest, has nulls) of each column as integers; None when a
     column holds no value at all."""
-    physical = [pl.col(c).to_physical().cast(pl.Int64, strict=False) for c in columns]
+    # As the columns hold them: an unsigned value past 2**63 must not become a null here.
+    physical = [pl.col(c).to_physical() for c in columns]
     found = frame.select(
         *(p.min().alias(f"lo{j}") for j, p in enumerate(physical)),
         *(p.max().alias(f"hi{j}") for j, p in enumerate(physical)),
