@@ -1,11 +1,16 @@
 """Generated population registers for the scale benchmark, written to Parquet in chunks.
 
-Two shapes with five integer quasi-identifiers each:
+Two shapes with five integer quasi-identifiers each, for the assessment:
 
 - ``high``: sex, birth day (any of 90 years), one of 2,850 counties, education and
   marital status: nearly every person is unique.
 - ``low``: sex, age in years, education, marital status and urban or rural:
   some 40,000 combinations, whatever the number of rows (like Adult's 37,000).
+
+And ``register``, for anonymizing, with the demo register's quasi-identifiers as
+text and dates: sex (``男``/``女``), birth date (ages 0-100) and the 6-digit code
+of one of the current county-level divisions (Zipf-weighted), with household
+size, income band and diagnosis beside them.
 
 Chunks are generated with their own seeds, so a file of any size is made in
 bounded memory and the first rows of a larger file are a smaller file.
@@ -13,18 +18,20 @@ bounded memory and the first rows of a larger file are a smaller file.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["SHAPES", "write_register"]
+__all__ = ["REGISTER_QIS", "SHAPES", "write_register"]
 
 SHAPES = {
     "high": ("sex", "birth_day", "county", "education", "marital_status"),
     "low": ("sex", "age", "education", "marital_status", "urban"),
 }
+REGISTER_QIS = ("sex", "birth_date", "region_code")
 _CHUNK = 2_000_000
 _DAYS = 90 * 365 + 22  # birth days in 90 years
 _COUNTIES = 2_850
@@ -35,8 +42,30 @@ def _skewed(rng: np.random.Generator, size: int, domain: int, a: float) -> np.nd
     return rng.choice(domain, size=size, p=weights / weights.sum()).astype(np.int32)
 
 
+def _register(rng: np.random.Generator, rows: int) -> pa.Table:
+    from custodes.synth._geography import counties
+
+    codes = pa.array(counties().code, type=pa.string())
+    first = (date(1926, 12, 1) - date(1970, 1, 1)).days
+    days = rng.integers(first, first + 100 * 365 + 24, rows, dtype=np.int32)
+    incomes = pa.array(["<20k", "20-50k", "50-100k", "100-200k", ">200k"])
+    diagnoses = pa.array(["无", "J00-J99", "I00-I99", "E00-E90", "K00-K93", "M00-M99"])
+    return pa.table(
+        {
+            "sex": pa.array(["男", "女"]).take(pa.array(rng.integers(0, 2, rows))),
+            "birth_date": pa.array(days, type=pa.int32()).cast(pa.date32()),
+            "region_code": codes.take(pa.array(_skewed(rng, rows, len(codes), 1.0))),
+            "household_size": pa.array(_skewed(rng, rows, 8, 1.0) + 1),
+            "income_band": incomes.take(pa.array(_skewed(rng, rows, 5, 0.7))),
+            "diagnosis": diagnoses.take(pa.array(_skewed(rng, rows, 6, 1.5))),
+        }
+    )
+
+
 def _chunk(shape: str, rows: int, seed: int) -> pa.Table:
     rng = np.random.default_rng(seed)
+    if shape == "register":
+        return _register(rng, rows)
     sex = rng.integers(0, 2, rows, dtype=np.int32)
     education = _skewed(rng, rows, 16, 0.8)
     marital = _skewed(rng, rows, 7, 1.2)

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from custodes._grouping import group_keys
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
 from custodes.summary import SensitiveHistogram, Summary, fits_dense
 
-__all__ = ["Generalized", "Scheme", "apply", "schemes_for"]
+__all__ = ["Generalized", "Scheme", "apply", "released_summary", "schemes_for"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -194,6 +195,24 @@ def value_mappings(
     return out
 
 
+def _node_labels(
+    summary: Summary, hierarchies: dict[str, Hierarchy], generalized: Generalized
+) -> list[list[str]]:
+    """Per quasi-identifier, the label of each node id at the transformation's level."""
+    mappings = value_mappings(summary, hierarchies, generalized.levels)
+    out = []
+    for j, name in enumerate(summary.quasi_identifiers):
+        _, labels = mappings[name]
+        # Node of each original code: any class holding the code tells it.
+        node_of_code = np.zeros(len(labels), dtype=np.int64)
+        node_of_code[summary.codes[:, j]] = generalized.nodes[generalized.class_of, j]
+        label_of_node = [""] * (int(generalized.nodes[:, j].max(initial=-1)) + 1)
+        for code in range(len(labels) - 1, -1, -1):  # the first code's label wins
+            label_of_node[int(node_of_code[code])] = labels[code]
+        out.append(label_of_node)
+    return out
+
+
 def suppressed_labels(
     summary: Summary,
     hierarchies: dict[str, Hierarchy],
@@ -201,17 +220,53 @@ def suppressed_labels(
     suppressed: npt.NDArray[np.bool_],
 ) -> dict[str, list[str]]:
     """The generalized labels (one list per quasi-identifier) of the suppressed classes."""
-    mappings = value_mappings(summary, hierarchies, generalized.levels)
-    out: dict[str, list[str]] = {}
-    for j, name in enumerate(summary.quasi_identifiers):
-        values, labels = mappings[name]
-        # Label of each node id at this level: any original code mapping to it.
-        scheme_nodes = np.asarray(generalized.nodes[:, j])
-        label_of_node: dict[int, str] = {}
-        codes = summary.codes[:, j]
-        node_of_code = np.zeros(len(values), dtype=np.int64)
-        node_of_code[codes] = generalized.nodes[generalized.class_of, j]
-        for code, label in enumerate(labels):
-            label_of_node.setdefault(int(node_of_code[code]), label)
-        out[name] = [label_of_node[int(n)] for n in scheme_nodes[suppressed]]
-    return out
+    labels = _node_labels(summary, hierarchies, generalized)
+    return {
+        name: [labels[j][int(n)] for n in generalized.nodes[suppressed, j]]
+        for j, name in enumerate(summary.quasi_identifiers)
+    }
+
+
+def released_summary(
+    summary: Summary,
+    hierarchies: dict[str, Hierarchy],
+    generalized: Generalized,
+    suppressed: npt.NDArray[np.bool_],
+) -> Summary:
+    """The summary of the release (generalized, suppressed classes left out), made from the
+    search's classes: what the engine's summary of the released table holds, without
+    reading the table again.
+
+    Only for a release whose quasi-identifiers and sensitive attributes nothing but the
+    generalization changes (no microaggregation or identifier action on them).
+    """
+    kept = ~suppressed
+    labels = _node_labels(summary, hierarchies, generalized)
+    nodes = generalized.nodes[kept]
+    codes = np.empty(nodes.shape, dtype=np.int32)
+    categories = []
+    for j in range(nodes.shape[1]):
+        present, code = np.unique(nodes[:, j], return_inverse=True)
+        codes[:, j] = code.reshape(-1)
+        categories.append(pa.array([labels[j][int(n)] for n in present], type=pa.string()))
+    renumbered = np.cumsum(kept) - 1  # generalized class -> released class
+    histograms = {}
+    for name, hist in summary.sensitive.items():
+        grouped = generalized.histogram(hist)
+        keep = kept[grouped.class_index]
+        value = grouped.value_code[keep]
+        present, value_code = np.unique(value, return_inverse=True)  # values still released
+        histograms[name] = SensitiveHistogram(
+            name=name,
+            values=hist.values.take(pa.array(present)),
+            class_index=renumbered[grouped.class_index[keep]],
+            value_code=value_code.reshape(-1).astype(np.int64),
+            count=grouped.count[keep],
+        )
+    return Summary(
+        quasi_identifiers=summary.quasi_identifiers,
+        codes=codes,
+        counts=generalized.sizes[kept].astype(np.int64),
+        sensitive=histograms,
+        categories=tuple(categories),
+    )

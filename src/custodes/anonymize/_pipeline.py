@@ -6,9 +6,11 @@
 3. The engine's plan for the release is built, nothing computed yet:
    generalize (or recode), microaggregate, identifier actions, the requested
    columns.
-4. The release is assessed from the engine's summary of that plan (one scan
-   of the columns it needs); the report's distributions come from the two
-   summaries.
+4. The release is assessed from its summary: for a global generalization that
+   nothing else changes, the search's classes with the suppressed ones left out
+   (no second reading of the table); otherwise the engine's summary of the
+   plan (one scan of the columns it needs). The report's distributions come
+   from the two summaries.
 
 What comes back is an :class:`~custodes.anonymize.Anonymization` whose
 ``table`` is the release as a lazy engine table: writing it
@@ -26,6 +28,7 @@ import pyarrow as pa
 
 from custodes.anonymize._generalize import (
     Scheme,
+    released_summary,
     schemes_for,
     suppressed_labels,
     value_mappings,
@@ -171,6 +174,7 @@ def prepare_release(
     hierarchies = _hierarchies(summary, spec)
     schemes = schemes_for(summary, hierarchies)
     result: SearchResult | None = None
+    derived: Summary | None = None
     local: LocalRecoding | None = None
     compared: SearchResult | None = None
     if spec.method == "local":
@@ -207,6 +211,14 @@ def prepare_release(
         )
         with reading("making the release"):
             transformed = engine.generalize(source, mappings, suppressed)
+        # Nothing else changes the columns the summary holds: the release's summary is
+        # the search's classes, no second reading of the table needed.
+        changed = {a.column for a in spec.actions()} | set(spec.microaggregation)
+        held = {*spec.quasi_identifiers, *spec.sensitive}
+        if not changed & held and (columns is None or held <= set(columns)):
+            derived = released_summary(
+                summary, hierarchies, result.generalized, result.suppressed_classes
+            )
     with reading("making the release"):
         transformed = engine.microaggregate(
             transformed, spec.microaggregation, spec.quasi_identifiers
@@ -214,7 +226,9 @@ def prepare_release(
         released = apply_identifier_actions(engine, transformed, spec.actions())
         if columns is not None:  # what was not asked for never leaves
             released = engine.select(released, columns)
-        before, after, after_summary, revealed = _assess(engine, summary, released, spec, limits)
+        before, after, after_summary, revealed = _assess(
+            engine, summary, released, spec, limits, derived
+        )
     distributions = _distributions(spec, summary, after_summary, after)
     return Anonymization(
         distributions=distributions,
@@ -266,8 +280,10 @@ def _assess(
     released: TableSource,
     spec: AnonymizationSpec,
     limits: Limits,
+    derived: Summary | None = None,
 ) -> tuple[Assessment, Assessment, Summary, list[Any]]:
-    """Risk before and after; the after from the engine's summary of the release's plan."""
+    """Risk before and after; the after from the engine's summary of the release's plan,
+    or from ``derived``, the release's summary made from the search's classes."""
     hierarchy_of = {
         m.sensitive: m.hierarchy
         for m in spec.models
@@ -283,8 +299,10 @@ def _assess(
         combinations=False,
     )
 
-    def assessed(table: TableSource, qis: Sequence[str]) -> tuple[Assessment, Summary]:
-        made = engine.summarize(table, qis, spec.sensitive)
+    def assessed(
+        table: TableSource, qis: Sequence[str], made: Summary | None = None
+    ) -> tuple[Assessment, Summary]:
+        made = made or engine.summarize(table, qis, spec.sensitive)
         if made.rows == 0:  # every record suppressed
             raise InvalidInputError("<table> has no records: there is nothing to assess.")
         return (
@@ -300,7 +318,7 @@ def _assess(
             made,
         )
 
-    after, after_summary = assessed(released, spec.quasi_identifiers)
+    after, after_summary = assessed(released, spec.quasi_identifiers, derived)
     revealed = revealed_by(engine, released, spec.actions())  # a kept prefix is a QI
     counted = tuple(r.column for r in revealed if r.counted)
     if counted:

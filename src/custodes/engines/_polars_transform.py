@@ -163,6 +163,87 @@ def _relabel(column: str, old: list[str | None], new: list[str]) -> pl.Expr:
     return pl.when(text.is_null()).then(pl.lit(null_label)).otherwise(mapped).alias(column)
 
 
+def _label_codes(
+    column: str, dtype: pl.DataType, old: list[str | None], new: list[int]
+) -> pl.Expr | None:
+    """Each row's label number, looked up on the column's own values (no text made per
+    row); a value not in ``old`` gets null. None when the column's type is not one the
+    lookup knows (or its values do not read back as that type)."""
+    known = [(o, n) for o, n in zip(old, new, strict=True) if o is not None]
+    null_code = next((n for o, n in zip(old, new, strict=True) if o is None), None)
+    text = pl.Series([o for o, _ in known], dtype=pl.String)
+    target = pl.Series([n for _, n in known], dtype=pl.Int64)
+    value = pl.col(column)
+    mapped: pl.Expr
+    if not known:
+        mapped = pl.lit(None, dtype=pl.Int64)
+    elif dtype == pl.String:  # a value's place among ``old``, then its label
+        place = value.cast(pl.Enum(text), strict=False).to_physical()
+        mapped = pl.lit(target).gather(place)
+    elif dtype.is_integer() or dtype == pl.Date:
+        values = text.str.to_date("%Y-%m-%d", strict=False) if dtype == pl.Date else text
+        physical = values.cast(dtype, strict=False).to_physical().cast(pl.Int64)
+        if physical.null_count():
+            return None
+        number = value.to_physical().cast(pl.Int64)
+        low, high = int(physical.min()), int(physical.max())  # type: ignore[arg-type]
+        if high - low <= 4 * len(physical) + 1024:  # a lookup table over the range
+            table = np.full(high - low + 1, -1, dtype=np.int64)
+            table[physical.to_numpy() - low] = target.to_numpy()
+            lookup = pl.Series(table).replace(-1, None)
+            inside = number.is_between(low, high)
+            mapped = pl.when(inside).then(pl.lit(lookup).gather((number - low).clip(0, high - low)))
+        else:
+            mapped = number.replace_strict(physical, target, default=None, return_dtype=pl.Int64)
+    else:
+        return None
+    if null_code is not None:
+        mapped = pl.when(value.is_null()).then(pl.lit(null_code)).otherwise(mapped)
+    return mapped
+
+
+def _numbered(
+    frame: pl.LazyFrame,
+    mappings: Mapping[str, tuple[list[str | None], list[str]]],
+    suppressed: Mapping[str, list[str]],
+) -> pl.LazyFrame | None:
+    """The generalization through label numbers: each row's labels are looked up by
+    number, suppressed records found by one packed key; None when a column's type or
+    the number of label combinations does not allow it."""
+    schema = frame.collect_schema()
+    names = schema.names()
+    prefix = "__label_"
+    while any(n.startswith(prefix) for n in names):
+        prefix += "_"
+    columns = list(mappings)
+    numbers: dict[str, dict[str, int]] = {}
+    codes = []
+    for j, (column, (old, new)) in enumerate(mappings.items()):
+        number = numbers[column] = {}
+        for label in new:
+            number.setdefault(label, len(number))
+        code = _label_codes(column, schema[column], old, [number[n] for n in new])
+        if code is None:
+            return None
+        codes.append(code.alias(f"{prefix}{j}"))
+    out = frame.with_columns(codes)
+    if suppressed and any(suppressed.values()):
+        if float(np.prod([max(len(numbers[c]), 1) for c in columns], dtype=np.float64)) >= 2**62:
+            return None
+        key = pl.lit(0, dtype=pl.Int64)
+        keys = np.zeros(len(suppressed[columns[0]]), dtype=np.int64)
+        for j, column in enumerate(columns):
+            size = max(len(numbers[column]), 1)
+            key = key * size + pl.col(f"{prefix}{j}")
+            keys = keys * size + np.array([numbers[column][x] for x in suppressed[column]])
+        out = out.filter(~key.is_in(pl.Series(np.unique(keys))).fill_null(False))
+    labels = [pl.Series(list(numbers[c]), dtype=pl.String) for c in columns]
+    return out.with_columns(
+        pl.lit(text).gather(pl.col(f"{prefix}{j}")).alias(c)
+        for j, (c, text) in enumerate(zip(columns, labels, strict=True))
+    ).drop([f"{prefix}{j}" for j in range(len(columns))])
+
+
 def generalize(
     frame: pl.LazyFrame,
     mappings: Mapping[str, tuple[list[str | None], list[str]]],
@@ -174,8 +255,22 @@ def generalize(
     ``mappings[column]`` pairs each value with its generalized label; records
     whose generalized quasi-identifiers match a row of ``suppressed`` are
     removed from the release (suppressed records would otherwise form one
-    class of their own that no model was checked against).
+    class of their own that no model was checked against). Labels are looked
+    up by number on the columns' own values where their types allow (text,
+    integers, dates), else on the values as text.
     """
+    out = _numbered(frame, mappings, suppressed)
+    if out is None:
+        out = _generalize_text(frame, mappings, suppressed)
+    return out.drop(list(drop)) if drop else out
+
+
+def _generalize_text(
+    frame: pl.LazyFrame,
+    mappings: Mapping[str, tuple[list[str | None], list[str]]],
+    suppressed: Mapping[str, list[str]],
+) -> pl.LazyFrame:
+    """:func:`generalize` on the values as text: a lookup per value, a join for suppression."""
     columns = list(mappings)
     out = frame.with_columns(_relabel(c, old, new) for c, (old, new) in mappings.items())
     if suppressed and any(suppressed.values()):
@@ -187,7 +282,7 @@ def generalize(
         ).with_columns(pl.lit(True).alias(flag))
         out = out.join(keys, on=columns, how="left", maintain_order="left", nulls_equal=True)
         out = out.filter(pl.col(flag).is_null()).drop(flag)
-    return out.drop(list(drop)) if drop else out
+    return out
 
 
 def recode(frame: pl.LazyFrame, mapping: pl.DataFrame, columns: Sequence[str]) -> pl.LazyFrame:
