@@ -149,6 +149,15 @@ def _regroup(
     return group, mapped[first].astype(np.int64), sizes
 
 
+def _identity(schemes: Sequence[Scheme]) -> bool:
+    """Whether every scheme's level 0 numbers the values as their codes do."""
+    return all(
+        len(s.nodes[0]) == s.node_counts[0]
+        and bool((s.nodes[0] == np.arange(len(s.nodes[0]))).all())
+        for s in schemes
+    )
+
+
 def apply(
     summary: Summary,
     schemes: Sequence[Scheme],
@@ -165,6 +174,10 @@ def apply(
         return start
     pairs = list(zip(schemes, levels, strict=True))
     radix = [scheme.node_counts[level] for scheme, level in pairs]
+    if start is None and not any(levels) and _identity(schemes):
+        # Level 0 is each value itself: the summary's classes, as they are.
+        nodes = summary.codes.astype(np.int64)
+        return Generalized(tuple(levels), np.arange(summary.classes), summary.counts, nodes)
     if start is None:
         tables = [scheme.nodes[level] for scheme, level in pairs]
         group, nodes, sizes = _regroup(summary.codes, tables, radix, summary.counts)

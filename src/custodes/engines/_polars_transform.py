@@ -236,7 +236,7 @@ def _numbered(
             size = max(len(numbers[column]), 1)
             key = key * size + pl.col(f"{prefix}{j}")
             keys = keys * size + np.array([numbers[column][x] for x in suppressed[column]])
-        out = out.filter(~key.is_in(pl.Series(np.unique(keys))).fill_null(False))
+        out = out.filter(~key.is_in(pl.Series(np.unique(keys)).implode()).fill_null(False))
     labels = [pl.Series(list(numbers[c]), dtype=pl.String) for c in columns]
     return out.with_columns(
         pl.lit(text).gather(pl.col(f"{prefix}{j}")).alias(c)
