@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -134,3 +140,59 @@ def test_the_release_summary_from_the_search_equals_the_release_read_again(
     read = engine.summarize(released, qis, ["diagnosis"])
     assert _classes(derived) == _classes(read)
     assert _histograms(derived) == _histograms(read)
+
+
+def _register_file(path: Path, rows: int, rng: np.random.Generator) -> None:
+    """Few combinations of sex, age and region; a wide text column beside them."""
+    text = pa.scalar("号：" + "记录内容" * 8)
+    regions = pa.array([f"{110101 + j}" for j in range(30)])
+    writer = None
+    for _ in range(0, rows, 1_000_000):
+        chunk = pa.table(
+            {
+                "sex": pa.array(["男", "女"]).take(pa.array(rng.integers(0, 2, 1_000_000))),
+                "age": pa.array(rng.integers(0, 90, 1_000_000, dtype=np.int32)),
+                "region": regions.take(pa.array(rng.integers(0, 30, 1_000_000))),
+                "note": pc.binary_join_element_wise(  # each row its own: no dictionary
+                    pa.array(rng.integers(0, 2**62, 1_000_000)).cast(pa.string()), text, ""
+                ),
+            }
+        )
+        writer = writer or pq.ParquetWriter(path, chunk.schema)
+        writer.write_table(chunk, row_group_size=1 << 17)
+    assert writer is not None
+    writer.close()
+
+
+def test_anonymizing_streams_the_release_instead_of_loading_the_table(tmp_path: Path) -> None:
+    # A streaming anonymization holds the classes, not the rows: four times the rows
+    # (each over 100 bytes in memory) must not cost a quarter of the extra table.
+    code = (
+        "import resource, sys, custodes\n"
+        "from custodes.anonymize import KAnonymity\n"
+        "from custodes.hierarchy import Hierarchy\n"
+        "sex = Hierarchy(rows=(('男', '*'), ('女', '*')))\n"
+        "spec = custodes.AnonymizationSpec(('sex', 'age', 'region'), {'sex': sex, "
+        "'age': 'interval:width=10', 'region': 'mask'}, (KAnonymity(10),), 0.01)\n"
+        "done = custodes.anonymize(sys.argv[1], spec, output=sys.argv[2])\n"
+        "assert done.rows > 0\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    rng = np.random.default_rng(11)
+    peaks = {}
+    for rows in (2_000_000, 8_000_000):
+        path = tmp_path / f"register-{rows}.parquet"
+        _register_file(path, rows, rng)
+        out = tmp_path / f"release-{rows}.parquet"
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path), str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+        )
+        peaks[rows] = float(done.stdout.strip().splitlines()[-1])
+        assert pl.scan_parquet(out).select(pl.len()).collect().item() == rows
+        out.unlink()
+    loaded = pl.read_parquet(path).estimated_size("mb") * 6 / 8  # the extra 6 M rows
+    assert peaks[8_000_000] - peaks[2_000_000] < loaded / 4, (peaks, loaded)

@@ -8,6 +8,7 @@ numpy from a mixed-radix key of the codes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,12 @@ from custodes.io import TableSource
 from custodes.summary import SensitiveHistogram, Summary, natural_rank
 
 __all__ = ["PolarsSummaryOps", "Table", "frame_of", "source_like"]
+
+# Polars decodes Parquet row groups ahead of a slower consumer (a sink writing the
+# release) without bound, so memory grew with the table (pola-rs/polars#28569); one row
+# group ahead keeps a streaming write in bounded memory and costs no speed on two cores.
+# Read when a scan runs, so setting it here (before any) is enough; a user's value stays.
+os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", "1")
 
 Table = TableSource | pl.LazyFrame | pl.DataFrame
 """What the Polars engine takes: a table handle, or (for convenience) a Polars frame."""

@@ -48,19 +48,22 @@ def _ranges(
     text = {j for j, c in enumerate(columns) if schema[c] == pl.String}
     # As the columns hold them: an unsigned value past 2**63 must not become a null here.
     physical = {j: pl.col(c).to_physical() for j, c in enumerate(columns) if j not in text}
-    found = frame.select(
+    ranges = frame.select(
         *(p.min().alias(f"lo{j}") for j, p in physical.items()),
         *(p.max().alias(f"hi{j}") for j, p in physical.items()),
-        *(pl.col(columns[j]).drop_nulls().unique().implode().alias(f"v{j}") for j in text),
         *(pl.col(c).null_count().alias(f"nulls{j}") for j, c in enumerate(columns)),
         pl.len().alias("rows"),
-    ).collect(engine="streaming")
+    )
+    # Each text column's values by a query of its own: ``unique().implode()`` beside the
+    # ranges would not stream (it holds the column).
+    distinct = [frame.select(pl.col(columns[j]).unique().alias("v")) for j in sorted(text)]
+    found, *texts = pl.collect_all([ranges, *distinct], engine="streaming")
     out = []
-    values = {j: found.get_column(f"v{j}").explode().sort() for j in text}
+    order = sorted(text)
+    values = {j: t.get_column("v").drop_nulls().sort() for j, t in zip(order, texts, strict=True)}
     rows = int(found[0, "rows"])
     for j in range(len(columns)):
         if j in text:
-            values[j] = values[j].drop_nulls()  # an empty list explodes to a null
             lo, hi = 0, len(values[j]) - 1  # no value at all: only the null slot
         else:
             lo, hi = found[0, f"lo{j}"], found[0, f"hi{j}"]
