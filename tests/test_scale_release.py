@@ -12,10 +12,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custodes.anonymize._generalize import (
+    apply,
     released_summary,
     schemes_for,
     suppressed_labels,
@@ -23,6 +25,7 @@ from custodes.anonymize._generalize import (
 )
 from custodes.anonymize._models import DistinctLDiversity, KAnonymity
 from custodes.anonymize._search import optimal_generalization
+from custodes.anonymize._utility import utility
 from custodes.engines import get_engine
 from custodes.engines._polars_transform import _generalize_text, _numbered, generalize
 from custodes.errors import InvalidInputError
@@ -196,3 +199,51 @@ def test_anonymizing_streams_the_release_instead_of_loading_the_table(tmp_path: 
         out.unlink()
     loaded = pl.read_parquet(path).estimated_size("mb") * 6 / 8  # the extra 6 M rows
     assert peaks[8_000_000] - peaks[2_000_000] < loaded / 4, (peaks, loaded)
+
+
+@given(case=_registers(), seed=st.integers(0, 2**31))
+@settings(max_examples=40, deadline=None)
+def test_utility_per_value_equals_the_measures_record_by_record(
+    case: tuple[pl.DataFrame, int, float], seed: int
+) -> None:
+    frame = case[0].drop("diagnosis").fill_null("")
+    qis = frame.columns
+    rng = np.random.default_rng(seed)
+    summary = get_engine().summarize(frame.lazy(), qis)
+    rows = (("", "", "", "*"), *((str(v), f"{v // 3}x", f"{v // 9}y", "*") for v in range(27)))
+    hierarchies = {q: Hierarchy(rows=rows) for q in qis}
+    schemes = schemes_for(summary, hierarchies)
+    levels = tuple(int(rng.integers(0, 4)) for _ in qis)
+    generalized = apply(summary, schemes, levels)
+    suppressed = rng.random(generalized.classes) < 0.3
+    found = utility(summary, schemes, generalized, suppressed)
+    # Record by record: each row's class, its value's frequency and its node's.
+    n = frame.height
+    labels = {v: path for v, *path in rows}
+    cut = suppressed[generalized.class_of]
+    values = summary.values_frame().to_pylist()
+    by_row = frame.join(
+        pl.DataFrame([{**v, "__cut": bool(c)} for v, c in zip(values, cut, strict=True)]),
+        on=qis,
+        how="left",
+    )
+    for j, q in enumerate(qis):
+        column = by_row.get_column(q).to_list()
+        level = levels[j]
+        node = [v if level == 0 else labels[v][level - 1] for v in column]
+        freq = {v: column.count(v) for v in set(column)}
+        node_freq = {x: node.count(x) for x in set(node)}
+        leaves = {x: sum(1 for r in rows if (r[0] if level == 0 else r[level]) == x) for x in node}
+        lost = granular = missing = 0.0
+        for v, x, c in zip(column, node, by_row.get_column("__cut"), strict=True):
+            if c:
+                lost += -np.log2(freq[v] / n)
+                granular += 1.0
+                missing += 1.0
+            else:
+                lost += -np.log2(freq[v] / node_freq[x])
+                granular += leaves[x] / len(rows)
+        got = found.columns[j]
+        assert got.non_uniform_entropy == pytest.approx(lost / n)
+        assert got.granularity == pytest.approx(granular / n)
+        assert got.missing_fraction == pytest.approx(1.0 if level == 3 else missing / n)

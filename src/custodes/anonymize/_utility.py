@@ -85,25 +85,30 @@ def utility(
     """The measures of the transformation ``generalized`` with ``suppressed`` classes."""
     rows = float(summary.rows)
     counts = summary.counts.astype(np.float64)
-    cut = suppressed[generalized.class_of]  # per original class: is it suppressed?
+    # Records of each original class that are suppressed: the sums below are taken per
+    # value (code), so no array as long as the summary is made per column but one count.
+    cut_counts = np.where(suppressed[generalized.class_of], counts, 0.0)
     columns = []
     for j, scheme in enumerate(schemes):
         level = generalized.levels[j]
         codes = summary.codes[:, j]
-        code_freq = np.bincount(codes, weights=counts)
-        original = code_freq[codes]
-        kept_bits = bits_lost(code_freq, scheme, level)[codes]
-        lost_bits = np.where(cut, -np.log2(original / rows), kept_bits)
-        share = np.where(cut, 1.0, scheme.shares[level][scheme.nodes[level][codes]])
+        code_freq = np.bincount(codes, weights=counts, minlength=len(scheme.nodes[level]))
+        cut_freq = np.bincount(codes, weights=cut_counts, minlength=len(code_freq))
+        kept_freq = code_freq - cut_freq
+        kept_bits = bits_lost(code_freq, scheme, level)
+        with np.errstate(divide="ignore"):  # a value no record holds loses nothing
+            all_bits = np.where(code_freq > 0, -np.log2(code_freq / rows), 0.0)
+        share = scheme.shares[level][scheme.nodes[level]]
+        lost = float((kept_freq * np.nan_to_num(kept_bits)).sum() + (cut_freq * all_bits).sum())
         is_top = level == scheme.height
-        missing = rows if is_top else float(counts[cut].sum())
+        missing = rows if is_top else float(cut_freq.sum())
         columns.append(
             ColumnUtility(
                 column=scheme.name,
                 level=level,
                 generalization_intensity=level / scheme.height if scheme.height else 0.0,
-                granularity=float((counts * share).sum() / rows),
-                non_uniform_entropy=float((counts * lost_bits).sum() / rows),
+                granularity=float(((kept_freq * share).sum() + cut_freq.sum()) / rows),
+                non_uniform_entropy=lost / rows,
                 missing_fraction=missing / rows,
             )
         )
