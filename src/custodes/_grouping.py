@@ -7,7 +7,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["group_keys", "renumber"]
+__all__ = ["cut_sorted", "group_keys", "renumber"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -34,6 +34,23 @@ def group_keys(
     inverse = inverse.reshape(-1).astype(np.int64)
     sums = np.bincount(inverse, weights=weights, minlength=len(distinct))
     return distinct.astype(np.int64), inverse, np.asarray(sums, dtype=np.float64)
+
+
+def cut_sorted(
+    key: IntArray, weights: npt.NDArray[np.int64]
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Groups of keys in ascending order: (group of each row, first row of each group, sums).
+
+    Equal keys sit side by side, so a group starts wherever the key changes:
+    no sort and no table, a few passes over the keys.
+    """
+    new = np.empty(len(key), dtype=bool)
+    new[:1] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    group = np.cumsum(new, dtype=np.int64) - 1
+    sums = np.add.reduceat(weights, first) if len(first) else weights[:0]
+    return group, first.astype(np.int64), np.asarray(sums, dtype=np.int64)
 
 
 def renumber(values: npt.NDArray[_Int]) -> tuple[npt.NDArray[_Int], IntArray]:
