@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from custodes.anonymize._generalize import Generalized, Scheme, apply
+from custodes.anonymize._generalize import Generalized, Scheme
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import (
     DistinctLDiversity,
@@ -29,8 +29,9 @@ from custodes.anonymize._models import (
     violating_classes,
 )
 from custodes.anonymize._objectives import Objective
+from custodes.anonymize._rollup import Classes, Rollup
 from custodes.errors import InvalidInputError, SettingError
-from custodes.summary import Summary
+from custodes.summary import SensitiveHistogram, Summary
 
 __all__ = ["Accept", "SearchResult", "optimal_generalization"]
 
@@ -57,45 +58,12 @@ class SearchResult:
 
 
 def _violations(
-    summary: Summary, generalized: Generalized, models: Sequence[PrivacyModel]
+    summary: Summary, rollup: Rollup, classes: Classes, models: Sequence[PrivacyModel]
 ) -> npt.NDArray[np.bool_]:
-    return violating_classes(
-        generalized.sizes, models, lambda name: generalized.histogram(summary.sensitive[name])
-    )
+    def histogram(name: str) -> SensitiveHistogram:
+        return rollup.generalized(classes).histogram(summary.sensitive[name])
 
-
-class _Cache:
-    """Recently computed transformations, to regroup new ones from the closest below."""
-
-    def __init__(self, bottom: Generalized, size: int = 256, budget: int = 512 << 20) -> None:
-        self.bottom = bottom
-        # Each entry holds a class number per summary class: stay within the budget.
-        size = max(8, min(size, budget // max(1, 8 * len(bottom.class_of))))
-        self.items: list[Generalized] = []
-        self.levels = np.zeros((0, len(bottom.levels)), dtype=np.int64)
-        self.classes = np.zeros(0, dtype=np.int64)
-        self.size = size
-
-    def closest_below(self, levels: tuple[int, ...]) -> Generalized:
-        """The cached transformation below ``levels`` with the fewest classes."""
-        if not self.items:
-            return self.bottom
-        below = (self.levels <= np.asarray(levels)).all(axis=1)
-        if not below.any():
-            return self.bottom
-        candidates = np.flatnonzero(below)
-        return self.items[int(candidates[np.argmin(self.classes[candidates])])]
-
-    def add(self, generalized: Generalized) -> None:
-        """Remember a transformation, forgetting the oldest beyond the size."""
-        if len(self.items) >= self.size:
-            keep = self.size // 2
-            self.items = self.items[-keep:]
-            self.levels = self.levels[-keep:]
-            self.classes = self.classes[-keep:]
-        self.items.append(generalized)
-        self.levels = np.vstack([self.levels, np.asarray(generalized.levels)[None, :]])
-        self.classes = np.append(self.classes, generalized.classes)
+    return violating_classes(classes.sizes, models, histogram)
 
 
 def optimal_generalization(
@@ -175,7 +143,7 @@ def optimal_generalization(
     limit = math.floor(suppression_limit * summary.rows + 1e-9)
     leaves = [s.leaves for s in schemes]
 
-    cache = _Cache(apply(summary, schemes, lows))
+    rollup = Rollup(summary, schemes, lows, class_of=any(m.sensitive for m in models))
     monotone = all(isinstance(m, KAnonymity | DistinctLDiversity) for m in models)
     # Classes smaller than the floor violate whatever their values; the records
     # in them only shrink as the levels rise, so too many of them at a node
@@ -192,9 +160,8 @@ def optimal_generalization(
     lows_arr = np.asarray(lows, dtype=np.int64)
     checked = 0
 
-    results: dict[int, tuple[Generalized, npt.NDArray[np.bool_], int]] = {}
-    # Keep results within about 256 MB (each holds a class number per summary class).
-    keep = max(16, (256 << 20) // max(1, 16 * summary.classes * (len(schemes) + 1)))
+    results: dict[int, tuple[Classes, npt.NDArray[np.bool_], int]] = {}
+    room = 256 << 20  # bytes the results may still take
     visited: set[int] = set()
 
     # at_most[j][v]: the nodes whose level j is at most v (and at_least likewise).
@@ -213,17 +180,15 @@ def optimal_generalization(
             out &= at_least[j][v]
         return out
 
-    def evaluate(i: int) -> tuple[Generalized, npt.NDArray[np.bool_], int]:
-        nonlocal checked
+    def evaluate(i: int) -> tuple[Classes, npt.NDArray[np.bool_], int]:
+        nonlocal checked, room
         if i in results:
             return results[i]
-        levels = tuple(int(x) for x in nodes[i])
-        generalized = apply(summary, schemes, levels, cache.closest_below(levels))
-        cache.add(generalized)
+        classes = rollup.classes(tuple(int(x) for x in nodes[i]))
         visited.add(i)
         checked = len(visited)
-        small = generalized.sizes < floor
-        records = int(generalized.sizes[small].sum())
+        small = classes.sizes < floor
+        records = int(classes.sizes[small].sum())
         if records > limit:  # ruled out by the floor alone: no model needs checking
             lower = below(i)
             known[lower] = -1
@@ -232,16 +197,17 @@ def optimal_generalization(
         else:
             if relaxed[i] != 1:  # else every node above is marked already
                 relaxed[above(i)] = 1
-            suppressed = _violations(summary, generalized, models)
-            records = int(generalized.sizes[suppressed].sum())
+            suppressed = _violations(summary, rollup, classes, models)
+            records = int(classes.sizes[suppressed].sum())
             if monotone:  # feasibility is inherited up and down the lattice
                 if records <= limit:
                     known[above(i)] = 1
                 else:
                     known[below(i)] = -1
-        if len(results) < keep:
-            results[i] = (generalized, suppressed, records)
-        return generalized, suppressed, records
+        if room > 0:
+            results[i] = (classes, suppressed, records)
+            room -= classes.nbytes() + suppressed.nbytes
+        return classes, suppressed, records
 
     def probe_chain(i: int, state: npt.NDArray[np.int8]) -> None:
         """Binary search the chain from node i to the top for the first feasible node.
@@ -282,7 +248,7 @@ def optimal_generalization(
             progress(position + 1, len(order))
         if known[index] == -1:
             continue
-        generalized, suppressed, records = evaluate(int(index))
+        classes, suppressed, records = evaluate(int(index))
         if records > limit:
             if monotone:
                 probe_chain(int(index), known)
@@ -290,6 +256,7 @@ def optimal_generalization(
                 probe_chain(int(index), relaxed)
             continue
         levels = tuple(int(x) for x in nodes[index])
+        generalized = rollup.generalized(classes)
         score = objective.value(summary, schemes, generalized, suppressed)
         candidate = (round(score, 12), sum(levels), levels)
         if best is None or candidate < best:
@@ -351,15 +318,15 @@ def _heuristic(
     deadline = time.monotonic() + time_limit
     limit = math.floor(suppression_limit * summary.rows + 1e-9)
     leaves = [s.leaves for s in schemes]
-    cache = _Cache(apply(summary, schemes, lows))
+    rollup = Rollup(summary, schemes, lows, class_of=any(m.sensitive for m in models))
     seen: dict[tuple[int, ...], tuple[int, float, Generalized, npt.NDArray[np.bool_]]] = {}
 
     def evaluate(levels: tuple[int, ...]) -> tuple[int, float, Generalized, npt.NDArray[np.bool_]]:
         if levels not in seen:
-            generalized = apply(summary, schemes, levels, cache.closest_below(levels))
-            cache.add(generalized)
-            suppressed = _violations(summary, generalized, models)
-            records = int(generalized.sizes[suppressed].sum())
+            classes = rollup.classes(levels)
+            suppressed = _violations(summary, rollup, classes, models)
+            records = int(classes.sizes[suppressed].sum())
+            generalized = rollup.generalized(classes)
             score = objective.value(summary, schemes, generalized, suppressed)
             seen[levels] = (records, score, generalized, suppressed)
         return seen[levels]
