@@ -214,7 +214,9 @@ def optimal_generalization(
 
         ``state`` is ``known`` (when the models are monotone) or ``relaxed``
         (the floor alone, which is): either way, nodes found infeasible mark
-        every node below them.
+        every node below them. Node i itself need not have been evaluated: the
+        highest infeasible node found on the chain rules out i with all the
+        other nodes below it, and costs far less (fewer classes) than i.
         """
         chain = [i]
         current = nodes[i].copy()
@@ -222,7 +224,7 @@ def optimal_generalization(
             j = int(np.argmax(highs_arr - current))
             current[j] += 1
             chain.append(int((current - lows_arr) @ strides))
-        lo, hi = 0, len(chain) - 1
+        lo, hi = -1, len(chain) - 1
         if state[chain[hi]] == 0:
             evaluate(chain[hi])
         if state[chain[hi]] == -1:
@@ -246,13 +248,13 @@ def optimal_generalization(
             break
         if progress is not None:
             progress(position + 1, len(order))
+        if monotone and known[index] == 0:  # a chain above may rule it out cheaper
+            probe_chain(int(index), known)
         if known[index] == -1:
             continue
         classes, suppressed, records = evaluate(int(index))
         if records > limit:
-            if monotone:
-                probe_chain(int(index), known)
-            elif relaxed[index] == -1:
+            if not monotone and relaxed[index] == -1:
                 probe_chain(int(index), relaxed)
             continue
         levels = tuple(int(x) for x in nodes[index])
