@@ -5,8 +5,8 @@ grouped from the classes of a transformation already computed below it, and
 that grouping is nearly all of the search's time. It is made cheap here:
 
 - A class is one integer, its *packed key*: its node ids, column by column,
-  with fixed multipliers (the number of values of the columns after it), so
-  keys compare like the node ids read first column first. Rolling up rewrites
+  each in a fixed field of bits (wide enough for the column's values at
+  level 0), so keys compare like the node ids read first column first. Rolling up rewrites
   the key only in the columns that move up; the others cost nothing, and a
   transformation held for later costs 16 bytes a class.
 - Classes are kept in ascending order of their keys. Node ids follow the
@@ -31,11 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from custodes._grouping import cut_sorted
 from custodes.anonymize._generalize import Generalized, Scheme, apply
 from custodes.summary import Summary
 
 __all__ = ["Classes", "Rollup"]
+
+_RUNS = 16
+"""Keys with fewer descents than one in this many are merged; others are sorted by digits."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -86,10 +88,10 @@ class Rollup:
     ) -> None:
         self.summary = summary
         self.schemes = tuple(schemes)
-        self.radix = np.asarray([s.node_counts[0] for s in schemes], dtype=np.int64)
-        self.packed = float(np.prod(self.radix, dtype=np.float64)) < 2.0**62
-        self.multipliers = np.cumprod([1, *self.radix[:0:-1]], dtype=np.int64)[::-1]
-        self.keep_class_of = class_of or not self.packed
+        bits = [_bits(s.node_counts[0]) for s in schemes]
+        self.packed = sum(bits) <= 62
+        self.shifts = [sum(bits[j + 1 :]) for j in range(len(bits))]
+        self.masks = [(1 << b) - 1 for b in bits]
         bottom = apply(summary, schemes, lows)
         if self.packed:
             key = self._pack([bottom.nodes[:, j] for j in range(len(schemes))])
@@ -104,14 +106,13 @@ class Rollup:
 
     def _pack(self, columns: Sequence[npt.NDArray[np.integer]]) -> IntArray:
         key = np.zeros(len(columns[0]), dtype=np.int64)
-        for column, multiplier in zip(columns, self.multipliers, strict=True):
-            key += column.astype(np.int64) * multiplier
+        for column, shift in zip(columns, self.shifts, strict=True):
+            key |= column.astype(np.int64) << shift
         return key
 
     def _column(self, key: IntArray, j: int) -> IntArray:
         """Node ids of column j from packed keys."""
-        column = key // self.multipliers[j] if self.multipliers[j] != 1 else key
-        return column % self.radix[j] if j else column
+        return (key >> self.shifts[j]) & self.masks[j]
 
     def classes(self, levels: Sequence[int]) -> Classes:
         """The classes of the transformation ``levels`` (held for later ones)."""
@@ -132,17 +133,49 @@ class Rollup:
         for j, (low, high) in enumerate(zip(start.levels, levels, strict=True)):
             if low != high:
                 column = self._column(start.key, j)
-                key -= (column - self.schemes[j].up(low, high)[column]) * self.multipliers[j]
-        if len(key) > 1 and bool((key[1:] < key[:-1]).any()):
-            order = np.argsort(key, kind="stable")  # merges the sorted runs
-            sorted_group, first, sizes = cut_sorted(key[order], start.sizes[order])
-            group = np.empty(len(key), dtype=np.int64)
-            group[order] = sorted_group
-            first = order[first]
-        else:
-            group, first, sizes = cut_sorted(key, start.sizes)
-        class_of = None if start.class_of is None else group[start.class_of]
-        return Classes(levels, key[first], sizes, class_of)
+                key -= (column - self.schemes[j].up(low, high)[column]) << self.shifts[j]
+        order = self._order(key, levels)
+        weights = start.sizes if order is None else start.sizes[order]
+        if order is not None:
+            key = key[order]
+        new = np.empty(len(key), dtype=bool)
+        new[:1] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        sizes = np.add.reduceat(weights, first) if len(first) else weights[:0]
+        class_of = None
+        if start.class_of is not None:  # the class of each start class, then of each summary's
+            group = np.cumsum(new, dtype=np.int64) - 1
+            if order is not None:
+                unsorted = np.empty_like(group)
+                unsorted[order] = group
+                group = unsorted
+            class_of = group[start.class_of]
+        return Classes(levels, key[first], np.asarray(sizes, dtype=np.int64), class_of)
+
+    def _order(self, key: IntArray, levels: tuple[int, ...]) -> IntArray | None:
+        """The order that sorts ``key`` (None: sorted already).
+
+        Keys a move of one column leaves as a few sorted runs are merged by a
+        stable sort; keys far out of order (many columns moved at once) are
+        sorted by their digits: the node ids at ``levels`` packed tight, 16
+        bits a pass, each pass a counting sort.
+        """
+        descents = int(np.count_nonzero(key[1:] < key[:-1]))
+        if descents == 0:
+            return None
+        if descents * _RUNS <= len(key):
+            return np.argsort(key, kind="stable")
+        tight = np.zeros(len(key), dtype=np.int64)
+        for j, level in enumerate(levels):
+            tight <<= _bits(self.schemes[j].node_counts[level])
+            tight |= self._column(key, j)
+        order: IntArray | None = None
+        for shift in range(0, max(1, int(tight.max()).bit_length()), 16):
+            digits = ((tight if order is None else tight[order]) >> shift).astype(np.uint16)
+            step = np.argsort(digits, kind="stable")
+            order = step if order is None else order[step]
+        return order
 
     def generalized(self, classes: Classes) -> Generalized:
         """The classes as a :class:`Generalized` (the class of each summary class found on
@@ -179,3 +212,8 @@ class Rollup:
             self.items = [self.items[0], *self.items[drop:]]
             self.levels = np.concatenate([self.levels[:1], self.levels[drop:]])
             self.counts = np.concatenate([self.counts[:1], self.counts[drop:]])
+
+
+def _bits(values: int) -> int:
+    """Bits that hold the numbers 0..values-1."""
+    return max(1, (values - 1).bit_length())
