@@ -230,7 +230,9 @@ def optimal_generalization(
         if state[chain[hi]] == -1:
             return
         while hi - lo > 1:
-            mid = (lo + hi) // 2
+            # Three quarters up rather than half: higher nodes have fewer classes, and
+            # one found infeasible rules out more below it.
+            mid = min(hi - 1, lo + 3 * (hi - lo) // 4)
             if state[chain[mid]] == 0:
                 evaluate(chain[mid])
             if state[chain[mid]] == 1:
