@@ -101,8 +101,11 @@ class Rollup:
         self.budget = budget
         self.items = [first]
         self.held = first.nbytes()
-        self.levels = np.asarray([first.levels], dtype=np.int64)
-        self.counts = np.asarray([first.classes], dtype=np.int64)
+        self.present = {first.levels}
+        # Levels and class counts of the held items, in rows 0..len(items)-1 (room to grow).
+        self.levels = np.zeros((64, len(lows)), dtype=np.int64)
+        self.counts = np.zeros(64, dtype=np.int64)
+        self.levels[0], self.counts[0] = first.levels, first.classes
 
     def _pack(self, columns: Sequence[npt.NDArray[np.integer]]) -> IntArray:
         key = np.zeros(len(columns[0]), dtype=np.int64)
@@ -126,7 +129,7 @@ class Rollup:
         hub = tuple(
             min(level, low + 1) for level, low in zip(levels, self.items[0].levels, strict=True)
         )
-        if hub != levels and not (self.levels == np.asarray(hub)).all(axis=1).any():
+        if hub != levels and hub not in self.present:
             self._hold(self._compute(hub, self._start(hub)))
         start = self._start(levels)
         if start.levels == levels:
@@ -137,8 +140,10 @@ class Rollup:
 
     def _start(self, levels: tuple[int, ...]) -> Classes:
         """The held transformation at or below ``levels`` with the fewest classes."""
-        below = (self.levels <= np.asarray(levels)).all(axis=1)
-        return self.items[int(np.argmin(np.where(below, self.counts, np.iinfo(np.int64).max)))]
+        held = len(self.items)
+        below = (self.levels[:held] <= levels).all(axis=1)
+        fewest = np.argmin(np.where(below, self.counts[:held], np.iinfo(np.int64).max))
+        return self.items[int(fewest)]
 
     def _compute(self, levels: tuple[int, ...], start: Classes) -> Classes:
         if start.levels == levels:
@@ -220,18 +225,24 @@ class Rollup:
 
     def _hold(self, classes: Classes) -> None:
         """Remember a transformation, forgetting the oldest (never the bottom) beyond the budget."""
+        held = len(self.items)
+        if held == len(self.counts):
+            self.levels = np.concatenate([self.levels, np.zeros_like(self.levels)])
+            self.counts = np.concatenate([self.counts, np.zeros_like(self.counts)])
         self.items.append(classes)
+        self.present.add(classes.levels)
+        self.levels[held], self.counts[held] = classes.levels, classes.classes
         self.held += classes.nbytes()
-        self.levels = np.vstack([self.levels, np.asarray(classes.levels)[None, :]])
-        self.counts = np.append(self.counts, classes.classes)
         drop = 1
-        while self.held > self.budget and drop < len(self.items) - 1:
+        while self.held > self.budget and drop < held:
             self.held -= self.items[drop].nbytes()
+            self.present.discard(self.items[drop].levels)
             drop += 1
         if drop > 1:
-            self.items = [self.items[0], *self.items[drop:]]
-            self.levels = np.concatenate([self.levels[:1], self.levels[drop:]])
-            self.counts = np.concatenate([self.counts[:1], self.counts[drop:]])
+            del self.items[1:drop]
+            kept = len(self.items)
+            self.levels[1:kept] = self.levels[drop : held + 1].copy()
+            self.counts[1:kept] = self.counts[drop : held + 1].copy()
 
 
 def _bits(values: int) -> int:

@@ -157,7 +157,7 @@ def optimal_generalization(
     # Nodes are in lexicographic order: a node's index is its mixed-radix number.
     spans = [hi - lo + 1 for lo, hi in zip(lows, highs, strict=True)]
     strides = np.cumprod([1, *spans[:0:-1]], dtype=np.int64)[::-1]
-    lows_arr = np.asarray(lows, dtype=np.int64)
+    step = strides.tolist()  # a level up in column j moves a node's index this far
     checked = 0
 
     results: dict[int, tuple[Classes, npt.NDArray[np.bool_], int]] = {}
@@ -184,7 +184,7 @@ def optimal_generalization(
         nonlocal checked, room
         if i in results:
             return results[i]
-        classes = rollup.classes(tuple(int(x) for x in nodes[i]))
+        classes = rollup.classes(tuple(nodes[i].tolist()))
         visited.add(i)
         checked = len(visited)
         small = classes.sizes < floor
@@ -219,11 +219,11 @@ def optimal_generalization(
         other nodes below it, and costs far less (fewer classes) than i.
         """
         chain = [i]
-        current = nodes[i].copy()
-        while (current < highs_arr).any():
-            j = int(np.argmax(highs_arr - current))
-            current[j] += 1
-            chain.append(int((current - lows_arr) @ strides))
+        room = [high - level for high, level in zip(highs, nodes[i].tolist(), strict=True)]
+        while room and (most := max(room)) > 0:  # up the column with the most levels left
+            j = room.index(most)
+            room[j] -= 1
+            chain.append(chain[-1] + step[j])
         lo, hi = -1, len(chain) - 1
         if state[chain[hi]] == 0:
             evaluate(chain[hi])
@@ -240,7 +240,6 @@ def optimal_generalization(
             else:
                 lo = mid
 
-    highs_arr = np.asarray(highs, dtype=np.int64)
     rejected = 0
     best: tuple[float, int, tuple[int, ...]] | None = None
     best_result: tuple[Generalized, npt.NDArray[np.bool_], npt.NDArray[np.float64], int] | None
