@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from custodes._grouping import cut_sorted, group_keys
+from custodes._grouping import cut_sorted, group_keys, sorting_order
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
 from custodes.summary import SensitiveHistogram, Summary, fits_dense
@@ -56,10 +56,22 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
     leaves = [("" if v is None else v) for v in values]
     paths = hierarchy.paths_for(leaves, column=name)
     total_leaves = len(hierarchy.rows)
-    # Node ids follow the tree (values ordered by their path from the top): a node's
-    # ancestor never has a smaller id than the ancestor of a node with a smaller id,
-    # so generalizing keeps classes sorted by their nodes nearly sorted (see _regroup).
-    order = sorted(range(len(paths)), key=lambda code: paths[code][::-1])
+    # Node ids at levels 1 and up follow the tree: values ordered by their path from the
+    # top (each group where its first value in code order is), so a node's ancestor never
+    # has a smaller id than the ancestor of a node with a smaller id, and moving a column
+    # up between these levels keeps classes sorted by their nodes nearly sorted (see
+    # _regroup and custodes.anonymize._rollup). Level 0 keeps the codes' order: a summary
+    # sorted by its codes then has its classes sorted at the bottom without a sort.
+    first: dict[tuple[int, str], int] = {}
+    for code, path in enumerate(paths):
+        for level in range(1, len(path)):
+            first.setdefault((level, path[level]), code)
+    order = sorted(
+        range(len(paths)),
+        key=lambda code: [
+            first[level, paths[code][level]] for level in range(hierarchy.height, 0, -1)
+        ],
+    )
     nodes: list[IntArray] = []
     counts: list[int] = []
     shares: list[FloatArray] = []
@@ -70,7 +82,7 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
             covered[row[level]] = covered.get(row[level], 0) + 1
         ids: dict[str, int] = {}
         node_of_code = np.zeros(len(paths), dtype=np.int64)
-        for code in order:
+        for code in range(len(paths)) if level == 0 else order:
             node_of_code[code] = ids.setdefault(paths[code][level], len(ids))
         nodes.append(node_of_code)
         counts.append(len(ids))
@@ -150,10 +162,10 @@ def _regroup(
     Column j of row r maps to ``tables[j][source[r, j]]`` (stays when the
     table is None); rows with the same mapped codes form a group. Groups come
     out in ascending order of their codes (first column first). Rows that are
-    already in that order stay nearly in it once mapped, because node ids
-    follow the hierarchy's tree (see :func:`_scheme`): the sort that groups
-    them then merges a few runs instead of sorting from scratch, or finds
-    them sorted and only cuts.
+    already in that order stay nearly in it once mapped from level 1 up,
+    because node ids there follow the hierarchy's tree (see :func:`_scheme`):
+    the sort that groups them then merges a few runs instead of sorting from
+    scratch, or finds them sorted and only cuts.
     """
     rows = len(source)
     total = float(np.prod(radix, dtype=np.float64))
@@ -170,7 +182,7 @@ def _regroup(
         column = source[:, j]
         key *= radix[j]
         key += column if table is None else table[column]
-    if rows and not bool((key[1:] < key[:-1]).any()):  # sorted: cut where the key changes
+    if not bool((key[1:] < key[:-1]).any()):  # sorted: cut where the key changes
         group, first, sizes = cut_sorted(key, weights)
     elif total <= max(4 * rows, 1 << 12):  # small range: count into it
         sums = np.bincount(key, weights=weights, minlength=int(total))
@@ -183,15 +195,16 @@ def _regroup(
             rest, nodes[:, j] = np.divmod(rest, radix[j])
         return group.astype(np.int64), nodes, sums[distinct].astype(np.int64)
     else:
-        order = np.argsort(key, kind="stable")  # merges the runs the rows are in
+        order = sorting_order(key, int(total - 1).bit_length())
+        assert order is not None
         sorted_group, first, sizes = cut_sorted(key[order], weights[order])
         group = np.empty(rows, dtype=np.int64)
         group[order] = sorted_group
         first = order[first]
+    picked = source[first]  # one row of each group
     nodes = np.empty((len(first), len(tables)), dtype=np.int64, order="F")
     for j, table in enumerate(tables):
-        column = source[first, j]
-        nodes[:, j] = column if table is None else table[column]
+        nodes[:, j] = picked[:, j] if table is None else table[picked[:, j]]
     return group, nodes, sizes
 
 

@@ -6,18 +6,22 @@ that grouping is nearly all of the search's time. It is made cheap here:
 
 - A class is one integer, its *packed key*: its node ids, column by column,
   each in a fixed field of bits (wide enough for the column's values at
-  level 0), so keys compare like the node ids read first column first. Rolling up rewrites
-  the key only in the columns that move up; the others cost nothing, and a
-  transformation held for later costs 16 bytes a class.
-- Classes are kept in ascending order of their keys. Node ids follow the
-  hierarchy's tree (see ``_scheme`` in :mod:`custodes.anonymize._generalize`),
-  so moving a column up never breaks the order between classes that differ
-  in an earlier column: the new keys are sorted already, or a few sorted runs
-  that a stable sort merges in a few passes. Equal keys then sit side by side
-  and the classes are cut where the key changes.
+  level 0), so keys compare like the node ids read first column first.
+  Rolling up rewrites the key only in the columns that move up; the others
+  cost nothing, and a transformation held for later costs 16 bytes a class.
+- Classes are kept in ascending order of their keys. From level 1 up, node
+  ids follow the hierarchy's tree (see ``_scheme`` in
+  :mod:`custodes.anonymize._generalize`), so moving a column up never breaks
+  the order between classes that differ in an earlier column: the new keys
+  are sorted already, or sorted runs. Few runs are merged by a stable sort,
+  many sorted by digits (:func:`custodes._grouping.sorting_order`); equal
+  keys then sit side by side and the classes are cut where the key changes.
 - The class of every summary class is worked out only for the models that
   need it (the sensitive attributes' histograms); for the others only for
   the transformations whose value is asked for.
+- Each transformation starts from the held one below it with the fewest
+  classes; *hubs* (see :meth:`Rollup.classes`) spare most of the starts from
+  the bottom.
 
 When the packed key would not fit 62 bits, transformations are regrouped the
 general way (:func:`custodes.anonymize._generalize.apply`).
@@ -31,15 +35,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from custodes._grouping import sorting_order
 from custodes.anonymize._generalize import Generalized, Scheme, apply
 from custodes.summary import Summary
 
 __all__ = ["Classes", "Rollup"]
 
-_RUNS = 16
-"""Keys with fewer descents than one in this many are merged; others are sorted by digits."""
-
 IntArray = npt.NDArray[np.int64]
+_NONE: IntArray = np.zeros(0, dtype=np.int64)
+"""Marks class numbers that are not to be worked out."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,23 +96,29 @@ class Rollup:
         self.packed = sum(bits) <= 62
         self.shifts = [sum(bits[j + 1 :]) for j in range(len(bits))]
         self.masks = [(1 << b) - 1 for b in bits]
-        bottom = apply(summary, schemes, lows)
-        if self.packed:
-            key = self._pack([bottom.nodes[:, j] for j in range(len(schemes))])
-            first = Classes(tuple(lows), key, bottom.sizes, bottom.class_of if class_of else None)
+        if self.packed:  # the summary's classes, each a key, grouped like any roll
+            codes = summary.codes
+            key = self._pack(
+                [
+                    s.nodes[low][codes[:, j]]
+                    for j, (s, low) in enumerate(zip(schemes, lows, strict=True))
+                ]
+            )
+            first = self._group(tuple(lows), key, summary.counts, None if class_of else _NONE)
         else:
+            bottom = apply(summary, schemes, lows)
             first = Classes(tuple(lows), bottom.sizes[:0], bottom.sizes, bottom.class_of, bottom)
         self.budget = budget
         self.items = [first]
         self.held = first.nbytes()
-        self.present = {first.levels}
+        self.wanted: dict[tuple[int, ...], int] = {}  # hubs: how often one was wanted
         # Levels and class counts of the held items, in rows 0..len(items)-1 (room to grow).
         self.levels = np.zeros((64, len(lows)), dtype=np.int64)
         self.counts = np.zeros(64, dtype=np.int64)
         self.levels[0], self.counts[0] = first.levels, first.classes
 
     def _pack(self, columns: Sequence[npt.NDArray[np.integer]]) -> IntArray:
-        key = np.zeros(len(columns[0]), dtype=np.int64)
+        key = np.zeros(self.summary.classes if not columns else len(columns[0]), dtype=np.int64)
         for column, shift in zip(columns, self.shifts, strict=True):
             key |= column.astype(np.int64) << shift
         return key
@@ -121,19 +131,22 @@ class Rollup:
         """The classes of the transformation ``levels`` (held for later ones).
 
         A transformation with every level at most one above the bottom's is
-        a *hub*: the first time one is needed below ``levels`` it is computed
-        and held too, so the transformations above it that come later start
-        from its classes instead of the bottom's (often ten times as many).
+        a *hub*: the second time one would start from the bottom and the same
+        hub lies below it, the hub is computed and held too, so this one and
+        the later ones above it start from its classes instead of the
+        bottom's (often ten times as many).
         """
         levels = tuple(levels)
-        hub = tuple(
-            min(level, low + 1) for level, low in zip(levels, self.items[0].levels, strict=True)
-        )
-        if hub != levels and hub not in self.present:
-            self._hold(self._compute(hub, self._start(hub)))
         start = self._start(levels)
         if start.levels == levels:
             return start
+        if start is self.items[0]:
+            bottom = start.levels
+            hub = tuple(min(level, low + 1) for level, low in zip(levels, bottom, strict=True))
+            self.wanted[hub] = self.wanted.get(hub, 0) + 1
+            if hub != levels and self.wanted[hub] > 1:  # wanted again: likely to serve more
+                start = self._compute(hub, start)
+                self._hold(start)
         out = self._compute(levels, start)
         self._hold(out)
         return out
@@ -159,48 +172,59 @@ class Rollup:
             if low != high:
                 column = self._column(start.key, j)
                 key -= (column - self.schemes[j].up(low, high)[column]) << self.shifts[j]
+        return self._group(
+            levels, key, start.sizes, _NONE if start.class_of is None else start.class_of
+        )
+
+    def _group(
+        self,
+        levels: tuple[int, ...],
+        key: IntArray,
+        weights: IntArray,
+        class_of: IntArray | None,
+    ) -> Classes:
+        """The classes of rows with packed keys at ``levels`` (in any order) and sizes.
+
+        ``class_of`` gives the row of each summary class (None: the rows are the
+        summary's classes; :data:`_NONE`: not worked out).
+        """
         order = self._order(key, levels)
-        weights = start.sizes if order is None else start.sizes[order]
         if order is not None:
-            key = key[order]
+            key, weights = key[order], weights[order]
         new = np.empty(len(key), dtype=bool)
         new[:1] = True
         np.not_equal(key[1:], key[:-1], out=new[1:])
         first = np.flatnonzero(new)
         sizes = np.add.reduceat(weights, first) if len(first) else weights[:0]
-        class_of = None
-        if start.class_of is not None:  # the class of each start class, then of each summary's
+        found = None
+        if class_of is not _NONE:  # the class of each row, then of each summary class
             group = np.cumsum(new, dtype=np.int64) - 1
             if order is not None:
                 unsorted = np.empty_like(group)
                 unsorted[order] = group
                 group = unsorted
-            class_of = group[start.class_of]
-        return Classes(levels, key[first], np.asarray(sizes, dtype=np.int64), class_of)
+            found = group if class_of is None else group[class_of]
+        return Classes(levels, key[first], np.asarray(sizes, dtype=np.int64), found)
 
     def _order(self, key: IntArray, levels: tuple[int, ...]) -> IntArray | None:
         """The order that sorts ``key`` (None: sorted already).
 
-        Keys a move of one column leaves as a few sorted runs are merged by a
-        stable sort; keys far out of order (many columns moved at once) are
-        sorted by their digits: the node ids at ``levels`` packed tight, 16
-        bits a pass, each pass a counting sort.
+        Sorting by digits takes the node ids at ``levels`` packed tight: a move
+        of a column whose values number thousands (days to decades, say) leaves
+        a run per day but a key of a few bits.
         """
-        descents = int(np.count_nonzero(key[1:] < key[:-1]))
-        if descents == 0:
-            return None
-        if descents * _RUNS <= len(key):
-            return np.argsort(key, kind="stable")
-        tight = np.zeros(len(key), dtype=np.int64)
-        for j, level in enumerate(levels):
-            tight <<= _bits(self.schemes[j].node_counts[level])
-            tight |= self._column(key, j)
-        order: IntArray | None = None
-        for shift in range(0, max(1, int(tight.max()).bit_length()), 16):
-            digits = ((tight if order is None else tight[order]) >> shift).astype(np.uint16)
-            step = np.argsort(digits, kind="stable")
-            order = step if order is None else order[step]
-        return order
+        widths = [
+            _bits(s.node_counts[level]) for s, level in zip(self.schemes, levels, strict=True)
+        ]
+
+        def tight() -> IntArray:
+            packed = np.zeros(len(key), dtype=np.int64)
+            for j, width in enumerate(widths):
+                packed <<= width
+                packed |= self._column(key, j)
+            return packed
+
+        return sorting_order(key, sum(widths), tight)
 
     def generalized(self, classes: Classes) -> Generalized:
         """The classes as a :class:`Generalized` (the class of each summary class found on
@@ -230,13 +254,11 @@ class Rollup:
             self.levels = np.concatenate([self.levels, np.zeros_like(self.levels)])
             self.counts = np.concatenate([self.counts, np.zeros_like(self.counts)])
         self.items.append(classes)
-        self.present.add(classes.levels)
         self.levels[held], self.counts[held] = classes.levels, classes.classes
         self.held += classes.nbytes()
         drop = 1
         while self.held > self.budget and drop < held:
             self.held -= self.items[drop].nbytes()
-            self.present.discard(self.items[drop].levels)
             drop += 1
         if drop > 1:
             del self.items[1:drop]
