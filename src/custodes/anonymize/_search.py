@@ -7,6 +7,15 @@ order of that bound; once the bound of the next node exceeds the best Loss
 found, no remaining node can beat it, so the result is the proven optimum.
 Ties in Loss go to the transformation with the smaller sum of levels (as in
 ARX), then to the lexicographically smaller one.
+
+Most nodes below the optimum fail the models, and proving that is most of
+the work. When the models are monotone (a node that meets them passes that on
+to every node above it, and one that fails to every node below), a node not
+yet known is not evaluated first: the chain from it to the top is binary
+searched for its highest failing node, which rules out the node with every
+other node below it at the cost of a node with far fewer classes. Each node's
+classes are rolled up from a node below it already computed
+(:mod:`custodes.anonymize._rollup`).
 """
 
 from __future__ import annotations
@@ -60,8 +69,12 @@ class SearchResult:
 def _violations(
     summary: Summary, rollup: Rollup, classes: Classes, models: Sequence[PrivacyModel]
 ) -> npt.NDArray[np.bool_]:
+    generalized: list[Generalized] = []  # made when a model first asks for a histogram
+
     def histogram(name: str) -> SensitiveHistogram:
-        return rollup.generalized(classes).histogram(summary.sensitive[name])
+        if not generalized:
+            generalized.append(rollup.generalized(classes))
+        return generalized[0].histogram(summary.sensitive[name])
 
     return violating_classes(classes.sizes, models, histogram)
 
@@ -219,10 +232,10 @@ def optimal_generalization(
         other nodes below it, and costs far less (fewer classes) than i.
         """
         chain = [i]
-        room = [high - level for high, level in zip(highs, nodes[i].tolist(), strict=True)]
-        while room and (most := max(room)) > 0:  # up the column with the most levels left
-            j = room.index(most)
-            room[j] -= 1
+        left = [high - level for high, level in zip(highs, nodes[i].tolist(), strict=True)]
+        while left and (most := max(left)) > 0:  # up the column with the most levels left
+            j = left.index(most)
+            left[j] -= 1
             chain.append(chain[-1] + step[j])
         lo, hi = -1, len(chain) - 1
         if state[chain[hi]] == 0:
