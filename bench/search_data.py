@@ -1,12 +1,14 @@
 """A generated census-like table whose generalization lattice is large and hard to search.
 
 70,000 people with eight quasi-identifiers, correlated the way census answers
-are (age drives marital status, income and hours; region drives income), and a
-hierarchy for each whose heights are 4, 4, 4, 4, 3, 3, 2, 2: the lattice holds
-5^4 * 4^2 * 3^2 = 90,000 transformations. Nearly every person is unique at the
-bottom, so at k=5 the optimum lies in the middle of the lattice, and the bound
-that orders the search leaves tens of thousands of transformations cheaper than
-it: the search has to earn its proof.
+are (age drives marital status, income and hours; region and education drive
+income; education drives occupation), answers clustered on round numbers, and
+a hierarchy for each whose heights are 4, 4, 4, 4, 3, 3, 2, 2: the lattice
+holds 5^4 * 4^2 * 3^2 = 90,000 transformations. Nearly every person is unique
+at the bottom (69,946 classes), so at k=5 with 2 % suppression the optimum is
+well above it (levels 4, 2, 3, 3, 2, 2, 1, 1), and the bound that orders the
+search leaves some 60,000 transformations cheaper than the optimum, all but
+one of them failing k-anonymity: the search has to earn its proof.
 
 The same seed always gives the same table.
 """
@@ -32,7 +34,7 @@ COLUMNS = (
     "household",
 )
 ROWS = 70_000
-_REGIONS = 400  # three-digit codes 100..499: district, county, province, macro-region, *
+_REGIONS = 400  # three-digit codes 100..499 -> district (13x) -> province (1xx) -> north/south -> *
 _OCCUPATIONS = 24
 
 
