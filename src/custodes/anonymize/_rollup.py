@@ -97,13 +97,7 @@ class Rollup:
         self.shifts = [sum(bits[j + 1 :]) for j in range(len(bits))]
         self.masks = [(1 << b) - 1 for b in bits]
         if self.packed:  # the summary's classes, each a key, grouped like any roll
-            codes = summary.codes
-            key = self._pack(
-                [
-                    s.nodes[low][codes[:, j]]
-                    for j, (s, low) in enumerate(zip(schemes, lows, strict=True))
-                ]
-            )
+            key = _pack(summary, self.schemes, tuple(lows), self.shifts)
             first = self._group(tuple(lows), key, summary.counts, None if class_of else _NONE)
         else:
             bottom = apply(summary, schemes, lows)
@@ -116,12 +110,6 @@ class Rollup:
         self.levels = np.zeros((64, len(lows)), dtype=np.int64)
         self.counts = np.zeros(64, dtype=np.int64)
         self.levels[0], self.counts[0] = first.levels, first.classes
-
-    def _pack(self, columns: Sequence[npt.NDArray[np.integer]]) -> IntArray:
-        key = np.zeros(self.summary.classes if not columns else len(columns[0]), dtype=np.int64)
-        for column, shift in zip(columns, self.shifts, strict=True):
-            key |= column.astype(np.int64) << shift
-        return key
 
     def _column(self, key: IntArray, j: int) -> IntArray:
         """Node ids of column j from packed keys."""
@@ -237,13 +225,13 @@ class Rollup:
         if classes.class_of is not None:
             return Generalized(classes.levels, classes.class_of, classes.sizes, nodes)
 
+        # Found from the summary when asked, holding only what that needs (not the rollup).
+        summary, schemes, shifts, levels = self.summary, self.schemes, self.shifts, classes.levels
+        key = classes.key
+
         def find() -> IntArray:
-            codes = self.summary.codes
-            columns = [
-                s.nodes[level][codes[:, j]]
-                for j, (s, level) in enumerate(zip(self.schemes, classes.levels, strict=True))
-            ]
-            return np.searchsorted(classes.key, self._pack(columns)).astype(np.int64)
+            packed = _pack(summary, schemes, levels, shifts)
+            return np.searchsorted(key, packed).astype(np.int64)
 
         return Generalized(classes.levels, find, classes.sizes, nodes)
 
@@ -265,6 +253,16 @@ class Rollup:
             kept = len(self.items)
             self.levels[1:kept] = self.levels[drop : held + 1].copy()
             self.counts[1:kept] = self.counts[drop : held + 1].copy()
+
+
+def _pack(
+    summary: Summary, schemes: Sequence[Scheme], levels: tuple[int, ...], shifts: Sequence[int]
+) -> IntArray:
+    """The packed key of each summary class at ``levels``."""
+    key = np.zeros(summary.classes, dtype=np.int64)
+    for j, (scheme, level, shift) in enumerate(zip(schemes, levels, shifts, strict=True)):
+        key |= scheme.nodes[level][summary.codes[:, j]] << shift
+    return key
 
 
 def _bits(values: int) -> int:
