@@ -132,7 +132,10 @@ class Rollup:
             bottom = start.levels
             hub = tuple(min(level, low + 1) for level, low in zip(levels, bottom, strict=True))
             self.wanted[hub] = self.wanted.get(hub, 0) + 1
-            if hub != levels and self.wanted[hub] > 1:  # wanted again: likely to serve more
+            # Wanted again (likely to serve more), and not held (with as many classes as
+            # the bottom, a held hub is passed over for it).
+            held = (self.levels[: len(self.items)] == hub).all(axis=1).any()
+            if hub != levels and self.wanted[hub] > 1 and not held:
                 start = self._compute(hub, start)
                 self._hold(start)
         out = self._compute(levels, start)
