@@ -104,7 +104,7 @@ class Rollup:
             first = Classes(tuple(lows), bottom.sizes[:0], bottom.sizes, bottom.class_of, bottom)
         self.budget = budget
         self.items = [first]
-        self.held = first.nbytes()
+        self.bytes_held = first.nbytes()
         self.wanted: dict[tuple[int, ...], int] = {}  # hubs: how often one was wanted
         # Levels and class counts of the held items, in rows 0..len(items)-1 (room to grow).
         self.levels = np.zeros((64, len(lows)), dtype=np.int64)
@@ -134,8 +134,8 @@ class Rollup:
             self.wanted[hub] = self.wanted.get(hub, 0) + 1
             # Wanted again (likely to serve more), and not held (with as many classes as
             # the bottom, a held hub is passed over for it).
-            held = (self.levels[: len(self.items)] == hub).all(axis=1).any()
-            if hub != levels and self.wanted[hub] > 1 and not held:
+            hub_held = (self.levels[: len(self.items)] == hub).all(axis=1).any()
+            if hub != levels and self.wanted[hub] > 1 and not hub_held:
                 start = self._compute(hub, start)
                 self._hold(start)
         out = self._compute(levels, start)
@@ -246,10 +246,10 @@ class Rollup:
             self.counts = np.concatenate([self.counts, np.zeros_like(self.counts)])
         self.items.append(classes)
         self.levels[held], self.counts[held] = classes.levels, classes.classes
-        self.held += classes.nbytes()
+        self.bytes_held += classes.nbytes()
         drop = 1
-        while self.held > self.budget and drop < held:
-            self.held -= self.items[drop].nbytes()
+        while self.bytes_held > self.budget and drop < held:
+            self.bytes_held -= self.items[drop].nbytes()
             drop += 1
         if drop > 1:
             del self.items[1:drop]
