@@ -75,6 +75,7 @@ bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/
 		.venv-opendp/.installed .venv-smartnoise/.installed .venv-diffprivlib/.installed
 	$(BIN)/python bench/bench_risk.py
 	$(BIN)/python bench/bench_anonymize.py
+	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_detect.py
 	scripts/with-postgres $(BIN)/python bench/bench_ledger.py
 	$(BIN)/python bench/bench_dp.py

@@ -9,14 +9,14 @@ summary the generalized table would have, computed without touching the data.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from custodes._grouping import group_keys
+from custodes._grouping import cut_sorted, group_keys, sorting_order
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
 from custodes.summary import SensitiveHistogram, Summary, fits_dense
@@ -57,6 +57,22 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
     leaves = [("" if v is None else v) for v in values]
     paths = hierarchy.paths_for(leaves, column=name)
     total_leaves = len(hierarchy.rows)
+    # Node ids at levels 1 and up follow the tree: values ordered by their path from the
+    # top (each group where its first value in code order is), so a node's ancestor never
+    # has a smaller id than the ancestor of a node with a smaller id, and moving a column
+    # up between these levels keeps classes sorted by their nodes nearly sorted (see
+    # _regroup and custodes.anonymize._rollup). Level 0 keeps the codes' order: a summary
+    # sorted by its codes then has its classes sorted at the bottom without a sort.
+    first: dict[tuple[int, str], int] = {}
+    for code, path in enumerate(paths):
+        for level in range(1, len(path)):
+            first.setdefault((level, path[level]), code)
+    order = sorted(
+        range(len(paths)),
+        key=lambda code: [
+            first[level, paths[code][level]] for level in range(hierarchy.height, 0, -1)
+        ],
+    )
     nodes: list[IntArray] = []
     counts: list[int] = []
     shares: list[FloatArray] = []
@@ -65,10 +81,11 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
         covered: dict[str, int] = {}
         for row in hierarchy.rows:
             covered[row[level]] = covered.get(row[level], 0) + 1
-        labels = [p[level] for p in paths]
         ids: dict[str, int] = {}
-        node_of_code = np.array([ids.setdefault(label, len(ids)) for label in labels])
-        nodes.append(node_of_code.astype(np.int64))
+        node_of_code = np.zeros(len(paths), dtype=np.int64)
+        for code in range(len(paths)) if level == 0 else order:
+            node_of_code[code] = ids.setdefault(paths[code][level], len(ids))
+        nodes.append(node_of_code)
         counts.append(len(ids))
         shares.append(np.array([covered[label] / total_leaves for label in ids], dtype=float))
     return Scheme(name, tuple(nodes), tuple(counts), tuple(shares), total_leaves)
@@ -89,15 +106,28 @@ def schemes_for(summary: Summary, hierarchies: dict[str, Hierarchy]) -> tuple[Sc
 
 @dataclass(frozen=True, eq=False)
 class Generalized:
-    """The classes of the table after a transformation."""
+    """The classes of the table after a transformation.
+
+    The class of each summary class may be given as a function that finds it
+    on first use: the search scores transformations whose models need only
+    the class sizes, and most never need it.
+    """
 
     levels: tuple[int, ...]
-    class_of: IntArray
-    """For each class of the original summary, its class after generalization."""
+    _class_of: IntArray | Callable[[], IntArray] = field(repr=False)
     sizes: IntArray
     """Size of each generalized class."""
     nodes: IntArray
     """``nodes[c, j]``: node (at the transformation's level) of class ``c``, column ``j``."""
+
+    @property
+    def class_of(self) -> IntArray:
+        """For each class of the original summary, its class after generalization."""
+        found = self._class_of
+        if callable(found):
+            found = found()
+            object.__setattr__(self, "_class_of", found)
+        return found
 
     @property
     def classes(self) -> int:
@@ -124,29 +154,59 @@ class Generalized:
 
 def _regroup(
     source: npt.NDArray[np.int64] | npt.NDArray[np.int32],
-    tables: list[IntArray],
-    radix: list[int],
+    tables: Sequence[IntArray | None],
+    radix: Sequence[int],
     weights: IntArray,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Group rows by mapped codes: (group of each row, codes of each group, sizes).
 
-    Column j of row r maps to ``tables[j][source[r, j]]``; rows with the same
-    mapped codes form a group.
+    Column j of row r maps to ``tables[j][source[r, j]]`` (stays when the
+    table is None); rows with the same mapped codes form a group. Groups come
+    out in ascending order of their codes (first column first). Rows that are
+    already in that order stay nearly in it once mapped from level 1 up,
+    because node ids there follow the hierarchy's tree (see :func:`_scheme`):
+    the sort that groups them then merges a few runs instead of sorting from
+    scratch, or finds them sorted and only cuts.
     """
-    offsets = np.cumsum([0, *(len(t) for t in tables[:-1])], dtype=np.int64)
-    mapped = np.concatenate(tables)[source + offsets]  # one gather for all columns
+    rows = len(source)
     total = float(np.prod(radix, dtype=np.float64))
-    if total < 2.0**62:
-        multipliers = np.cumprod([1, *radix[:0:-1]], dtype=np.int64)[::-1]
-        key = mapped @ multipliers
-        distinct, group, sums = group_keys(key, weights, int(total))
-        representative = np.empty(len(distinct), dtype=np.int64)
-        representative[group] = np.arange(len(group), dtype=np.int64)  # any row of the group
-        return group, mapped[representative], sums.astype(np.int64)
-    _, first, inverse = np.unique(mapped, axis=0, return_index=True, return_inverse=True)
-    group = inverse.reshape(-1).astype(np.int64)
-    sizes = np.bincount(group, weights=weights, minlength=len(first)).astype(np.int64)
-    return group, mapped[first].astype(np.int64), sizes
+    if total >= 2.0**62:
+        mapped = np.stack(
+            [source[:, j] if t is None else t[source[:, j]] for j, t in enumerate(tables)], axis=1
+        )
+        _, first, inverse = np.unique(mapped, axis=0, return_index=True, return_inverse=True)
+        group = inverse.reshape(-1).astype(np.int64)
+        sizes = np.bincount(group, weights=weights, minlength=len(first)).astype(np.int64)
+        return group, mapped[first].astype(np.int64), sizes
+    key = np.zeros(rows, dtype=np.int64)
+    for j, table in enumerate(tables):
+        column = source[:, j]
+        key *= radix[j]
+        key += column if table is None else table[column]
+    if not bool((key[1:] < key[:-1]).any()):  # sorted: cut where the key changes
+        group, first, sizes = cut_sorted(key, weights)
+    elif total <= max(4 * rows, 1 << 12):  # small range: count into it
+        sums = np.bincount(key, weights=weights, minlength=int(total))
+        present = sums > 0
+        distinct = np.flatnonzero(present)
+        group = (np.cumsum(present) - 1)[key]
+        nodes = np.empty((len(distinct), len(tables)), dtype=np.int64, order="F")
+        rest = distinct.astype(np.int64)
+        for j in range(len(tables) - 1, -1, -1):
+            rest, nodes[:, j] = np.divmod(rest, radix[j])
+        return group.astype(np.int64), nodes, sums[distinct].astype(np.int64)
+    else:
+        order = sorting_order(key, int(total - 1).bit_length())
+        assert order is not None
+        sorted_group, first, sizes = cut_sorted(key[order], weights[order])
+        group = np.empty(rows, dtype=np.int64)
+        group[order] = sorted_group
+        first = order[first]
+    picked = source[first]  # one row of each group
+    nodes = np.empty((len(first), len(tables)), dtype=np.int64, order="F")
+    for j, table in enumerate(tables):
+        nodes[:, j] = picked[:, j] if table is None else table[picked[:, j]]
+    return group, nodes, sizes
 
 
 def _identity(schemes: Sequence[Scheme]) -> bool:
@@ -179,12 +239,13 @@ def apply(
         nodes = summary.codes.astype(np.int64)
         return Generalized(tuple(levels), np.arange(summary.classes), summary.counts, nodes)
     if start is None:
-        tables = [scheme.nodes[level] for scheme, level in pairs]
+        tables: list[IntArray | None] = [scheme.nodes[level] for scheme, level in pairs]
         group, nodes, sizes = _regroup(summary.codes, tables, radix, summary.counts)
         class_of = group
     else:
         tables = [
-            scheme.up(low, level) for (scheme, level), low in zip(pairs, start.levels, strict=True)
+            None if low == level else scheme.up(low, level)
+            for (scheme, level), low in zip(pairs, start.levels, strict=True)
         ]
         group, nodes, sizes = _regroup(start.nodes, tables, radix, start.sizes)
         class_of = group[start.class_of]

@@ -7,6 +7,15 @@ order of that bound; once the bound of the next node exceeds the best Loss
 found, no remaining node can beat it, so the result is the proven optimum.
 Ties in Loss go to the transformation with the smaller sum of levels (as in
 ARX), then to the lexicographically smaller one.
+
+Most nodes below the optimum fail the models, and proving that is most of
+the work. When the models are monotone (a node that meets them passes that on
+to every node above it, and one that fails to every node below), a node not
+yet known is not evaluated first: the chain from it to the top is binary
+searched for its highest failing node, which rules out the node with every
+other node below it at the cost of a node with far fewer classes. Each node's
+classes are rolled up from a node below it already computed
+(:mod:`custodes.anonymize._rollup`).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from custodes.anonymize._generalize import Generalized, Scheme, apply
+from custodes.anonymize._generalize import Generalized, Scheme
 from custodes.anonymize._loss import LossMetric
 from custodes.anonymize._models import (
     DistinctLDiversity,
@@ -29,8 +38,9 @@ from custodes.anonymize._models import (
     violating_classes,
 )
 from custodes.anonymize._objectives import Objective
+from custodes.anonymize._rollup import Classes, Rollup
 from custodes.errors import InvalidInputError, SettingError
-from custodes.summary import Summary
+from custodes.summary import SensitiveHistogram, Summary
 
 __all__ = ["Accept", "SearchResult", "optimal_generalization"]
 
@@ -57,45 +67,16 @@ class SearchResult:
 
 
 def _violations(
-    summary: Summary, generalized: Generalized, models: Sequence[PrivacyModel]
+    summary: Summary, rollup: Rollup, classes: Classes, models: Sequence[PrivacyModel]
 ) -> npt.NDArray[np.bool_]:
-    return violating_classes(
-        generalized.sizes, models, lambda name: generalized.histogram(summary.sensitive[name])
-    )
+    generalized: list[Generalized] = []  # made when a model first asks for a histogram
 
+    def histogram(name: str) -> SensitiveHistogram:
+        if not generalized:
+            generalized.append(rollup.generalized(classes))
+        return generalized[0].histogram(summary.sensitive[name])
 
-class _Cache:
-    """Recently computed transformations, to regroup new ones from the closest below."""
-
-    def __init__(self, bottom: Generalized, size: int = 256, budget: int = 512 << 20) -> None:
-        self.bottom = bottom
-        # Each entry holds a class number per summary class: stay within the budget.
-        size = max(8, min(size, budget // max(1, 8 * len(bottom.class_of))))
-        self.items: list[Generalized] = []
-        self.levels = np.zeros((0, len(bottom.levels)), dtype=np.int64)
-        self.classes = np.zeros(0, dtype=np.int64)
-        self.size = size
-
-    def closest_below(self, levels: tuple[int, ...]) -> Generalized:
-        """The cached transformation below ``levels`` with the fewest classes."""
-        if not self.items:
-            return self.bottom
-        below = (self.levels <= np.asarray(levels)).all(axis=1)
-        if not below.any():
-            return self.bottom
-        candidates = np.flatnonzero(below)
-        return self.items[int(candidates[np.argmin(self.classes[candidates])])]
-
-    def add(self, generalized: Generalized) -> None:
-        """Remember a transformation, forgetting the oldest beyond the size."""
-        if len(self.items) >= self.size:
-            keep = self.size // 2
-            self.items = self.items[-keep:]
-            self.levels = self.levels[-keep:]
-            self.classes = self.classes[-keep:]
-        self.items.append(generalized)
-        self.levels = np.vstack([self.levels, np.asarray(generalized.levels)[None, :]])
-        self.classes = np.append(self.classes, generalized.classes)
+    return violating_classes(classes.sizes, models, histogram)
 
 
 def optimal_generalization(
@@ -175,7 +156,7 @@ def optimal_generalization(
     limit = math.floor(suppression_limit * summary.rows + 1e-9)
     leaves = [s.leaves for s in schemes]
 
-    cache = _Cache(apply(summary, schemes, lows))
+    rollup = Rollup(summary, schemes, lows, class_of=any(m.sensitive for m in models))
     monotone = all(isinstance(m, KAnonymity | DistinctLDiversity) for m in models)
     # Classes smaller than the floor violate whatever their values; the records
     # in them only shrink as the levels rise, so too many of them at a node
@@ -189,12 +170,11 @@ def optimal_generalization(
     # Nodes are in lexicographic order: a node's index is its mixed-radix number.
     spans = [hi - lo + 1 for lo, hi in zip(lows, highs, strict=True)]
     strides = np.cumprod([1, *spans[:0:-1]], dtype=np.int64)[::-1]
-    lows_arr = np.asarray(lows, dtype=np.int64)
+    step = strides.tolist()  # a level up in column j moves a node's index this far
     checked = 0
 
-    results: dict[int, tuple[Generalized, npt.NDArray[np.bool_], int]] = {}
-    # Keep results within about 256 MB (each holds a class number per summary class).
-    keep = max(16, (256 << 20) // max(1, 16 * summary.classes * (len(schemes) + 1)))
+    results: dict[int, tuple[Classes, npt.NDArray[np.bool_], int]] = {}
+    room = 256 << 20  # bytes the results may still take
     visited: set[int] = set()
 
     # at_most[j][v]: the nodes whose level j is at most v (and at_least likewise).
@@ -213,17 +193,15 @@ def optimal_generalization(
             out &= at_least[j][v]
         return out
 
-    def evaluate(i: int) -> tuple[Generalized, npt.NDArray[np.bool_], int]:
-        nonlocal checked
+    def evaluate(i: int) -> tuple[Classes, npt.NDArray[np.bool_], int]:
+        nonlocal checked, room
         if i in results:
             return results[i]
-        levels = tuple(int(x) for x in nodes[i])
-        generalized = apply(summary, schemes, levels, cache.closest_below(levels))
-        cache.add(generalized)
+        classes = rollup.classes(tuple(nodes[i].tolist()))
         visited.add(i)
         checked = len(visited)
-        small = generalized.sizes < floor
-        records = int(generalized.sizes[small].sum())
+        small = classes.sizes < floor
+        records = int(classes.sizes[small].sum())
         if records > limit:  # ruled out by the floor alone: no model needs checking
             lower = below(i)
             known[lower] = -1
@@ -232,37 +210,42 @@ def optimal_generalization(
         else:
             if relaxed[i] != 1:  # else every node above is marked already
                 relaxed[above(i)] = 1
-            suppressed = _violations(summary, generalized, models)
-            records = int(generalized.sizes[suppressed].sum())
+            suppressed = _violations(summary, rollup, classes, models)
+            records = int(classes.sizes[suppressed].sum())
             if monotone:  # feasibility is inherited up and down the lattice
                 if records <= limit:
                     known[above(i)] = 1
                 else:
                     known[below(i)] = -1
-        if len(results) < keep:
-            results[i] = (generalized, suppressed, records)
-        return generalized, suppressed, records
+        if room > 0:
+            results[i] = (classes, suppressed, records)
+            room -= classes.nbytes() + suppressed.nbytes
+        return classes, suppressed, records
 
     def probe_chain(i: int, state: npt.NDArray[np.int8]) -> None:
         """Binary search the chain from node i to the top for the first feasible node.
 
         ``state`` is ``known`` (when the models are monotone) or ``relaxed``
         (the floor alone, which is): either way, nodes found infeasible mark
-        every node below them.
+        every node below them. Node i itself need not have been evaluated: the
+        highest infeasible node found on the chain rules out i with all the
+        other nodes below it, and costs far less (fewer classes) than i.
         """
         chain = [i]
-        current = nodes[i].copy()
-        while (current < highs_arr).any():
-            j = int(np.argmax(highs_arr - current))
-            current[j] += 1
-            chain.append(int((current - lows_arr) @ strides))
-        lo, hi = 0, len(chain) - 1
+        left = [high - level for high, level in zip(highs, nodes[i].tolist(), strict=True)]
+        while left and (most := max(left)) > 0:  # up the column with the most levels left
+            j = left.index(most)
+            left[j] -= 1
+            chain.append(chain[-1] + step[j])
+        lo, hi = -1, len(chain) - 1
         if state[chain[hi]] == 0:
             evaluate(chain[hi])
         if state[chain[hi]] == -1:
             return
         while hi - lo > 1:
-            mid = (lo + hi) // 2
+            # Three quarters up rather than half: higher nodes have fewer classes, and
+            # one found infeasible rules out more below it.
+            mid = min(hi - 1, lo + 3 * (hi - lo) // 4)
             if state[chain[mid]] == 0:
                 evaluate(chain[mid])
             if state[chain[mid]] == 1:
@@ -270,7 +253,6 @@ def optimal_generalization(
             else:
                 lo = mid
 
-    highs_arr = np.asarray(highs, dtype=np.int64)
     rejected = 0
     best: tuple[float, int, tuple[int, ...]] | None = None
     best_result: tuple[Generalized, npt.NDArray[np.bool_], npt.NDArray[np.float64], int] | None
@@ -280,16 +262,17 @@ def optimal_generalization(
             break
         if progress is not None:
             progress(position + 1, len(order))
+        if monotone and known[index] == 0:  # a chain above may rule it out cheaper
+            probe_chain(int(index), known)
         if known[index] == -1:
             continue
-        generalized, suppressed, records = evaluate(int(index))
+        classes, suppressed, records = evaluate(int(index))
         if records > limit:
-            if monotone:
-                probe_chain(int(index), known)
-            elif relaxed[index] == -1:
+            if not monotone and relaxed[index] == -1:
                 probe_chain(int(index), relaxed)
             continue
         levels = tuple(int(x) for x in nodes[index])
+        generalized = rollup.generalized(classes)
         score = objective.value(summary, schemes, generalized, suppressed)
         candidate = (round(score, 12), sum(levels), levels)
         if best is None or candidate < best:
@@ -351,15 +334,15 @@ def _heuristic(
     deadline = time.monotonic() + time_limit
     limit = math.floor(suppression_limit * summary.rows + 1e-9)
     leaves = [s.leaves for s in schemes]
-    cache = _Cache(apply(summary, schemes, lows))
+    rollup = Rollup(summary, schemes, lows, class_of=any(m.sensitive for m in models))
     seen: dict[tuple[int, ...], tuple[int, float, Generalized, npt.NDArray[np.bool_]]] = {}
 
     def evaluate(levels: tuple[int, ...]) -> tuple[int, float, Generalized, npt.NDArray[np.bool_]]:
         if levels not in seen:
-            generalized = apply(summary, schemes, levels, cache.closest_below(levels))
-            cache.add(generalized)
-            suppressed = _violations(summary, generalized, models)
-            records = int(generalized.sizes[suppressed].sum())
+            classes = rollup.classes(levels)
+            suppressed = _violations(summary, rollup, classes, models)
+            records = int(classes.sizes[suppressed].sum())
+            generalized = rollup.generalized(classes)
             score = objective.value(summary, schemes, generalized, suppressed)
             seen[levels] = (records, score, generalized, suppressed)
         return seen[levels]
