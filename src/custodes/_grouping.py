@@ -15,8 +15,8 @@ FloatArray = npt.NDArray[np.float64]
 _Int = TypeVar("_Int", np.int32, np.int64)
 
 DENSE_RANGE = 1 << 26
-"""Keys below this are counted into a dense array when there are many of them (about a
-gigabyte at the most, for a moment), whatever the ratio of range to keys."""
+"""Keys below this are counted into a dense array when the range is at most 16 times
+their number (about a gigabyte at the most, for a moment)."""
 
 
 def group_keys(
@@ -25,12 +25,13 @@ def group_keys(
     """Distinct keys (ascending), the group of every row, and the weight sum per group.
 
     ``key_range`` bounds the keys (0 <= key < key_range); every weight must be
-    positive. When the range is not much larger than the number of rows (or
-    small enough to count into: :data:`DENSE_RANGE`), counting into a dense
-    array avoids sorting, which costs seconds on millions of keys.
+    positive. When the range is not much larger than the number of rows (up to
+    16 times, below :data:`DENSE_RANGE`), counting into a dense array avoids
+    sorting, which costs seconds on millions of keys; a range far wider than
+    the keys would cost more to allocate than the sort.
     """
     n = len(key)
-    if key_range <= max(4 * n, 1 << 12) or (n > 1 << 16 and key_range <= DENSE_RANGE):
+    if key_range <= max(4 * n, 1 << 12) or key_range <= min(16 * n, DENSE_RANGE):
         sums = np.bincount(key, weights=weights, minlength=key_range)
         present = sums > 0
         distinct = np.flatnonzero(present).astype(np.int64)
