@@ -143,6 +143,16 @@ def test_the_release_summary_from_the_search_equals_the_release_read_again(
     read = engine.summarize(released, qis, ["diagnosis"])
     assert _classes(derived) == _classes(read)
     assert _histograms(derived) == _histograms(read)
+    # The same with the search's schemes and the mappings made already (the pipeline's way).
+    given = {"schemes": schemes, "mappings": mappings}
+    again = suppressed_labels(
+        summary, hierarchies, result.generalized, result.suppressed_classes, **given
+    )
+    assert again == labels
+    derived = released_summary(
+        summary, hierarchies, result.generalized, result.suppressed_classes, **given
+    )
+    assert _classes(derived) == _classes(read)
 
 
 def _register_file(path: Path, rows: int, rng: np.random.Generator) -> None:

@@ -269,20 +269,32 @@ def value_mappings(
     return out
 
 
+Mappings = dict[str, tuple[list[str | None], list[str]]]
+"""Per quasi-identifier, its values and their labels at a transformation's levels."""
+
+
 def _node_labels(
-    summary: Summary, hierarchies: dict[str, Hierarchy], generalized: Generalized
+    summary: Summary,
+    hierarchies: dict[str, Hierarchy],
+    generalized: Generalized,
+    schemes: Sequence[Scheme] | None,
+    mappings: Mappings | None,
 ) -> list[list[str]]:
     """Per quasi-identifier, the label of each node id at the transformation's level."""
-    mappings = value_mappings(summary, hierarchies, generalized.levels)
+    mappings = mappings or value_mappings(summary, hierarchies, generalized.levels)
     out = []
     for j, name in enumerate(summary.quasi_identifiers):
         _, labels = mappings[name]
-        # Node of each original code: any class holding the code tells it.
-        node_of_code = np.zeros(len(labels), dtype=np.int64)
-        node_of_code[summary.codes[:, j]] = generalized.nodes[generalized.class_of, j]
+        if schemes is not None:  # the node of each code, as the search numbered it
+            node_of_code = schemes[j].nodes[generalized.levels[j]]
+        else:  # any class holding the code tells it
+            node_of_code = np.zeros(len(labels), dtype=np.int64)
+            node_of_code[summary.codes[:, j]] = generalized.nodes[generalized.class_of, j]
         label_of_node = [""] * (int(generalized.nodes[:, j].max(initial=-1)) + 1)
         for code in range(len(labels) - 1, -1, -1):  # the first code's label wins
-            label_of_node[int(node_of_code[code])] = labels[code]
+            node = int(node_of_code[code])
+            if node < len(label_of_node):
+                label_of_node[node] = labels[code]
         out.append(label_of_node)
     return out
 
@@ -292,9 +304,16 @@ def suppressed_labels(
     hierarchies: dict[str, Hierarchy],
     generalized: Generalized,
     suppressed: npt.NDArray[np.bool_],
+    *,
+    schemes: Sequence[Scheme] | None = None,
+    mappings: Mappings | None = None,
 ) -> dict[str, list[str]]:
-    """The generalized labels (one list per quasi-identifier) of the suppressed classes."""
-    labels = _node_labels(summary, hierarchies, generalized)
+    """The generalized labels (one list per quasi-identifier) of the suppressed classes.
+
+    With the search's ``schemes`` and the ``mappings`` already made (see
+    :func:`value_mappings`), no class is looked up again.
+    """
+    labels = _node_labels(summary, hierarchies, generalized, schemes, mappings)
     return {
         name: [labels[j][int(n)] for n in generalized.nodes[suppressed, j]]
         for j, name in enumerate(summary.quasi_identifiers)
@@ -306,6 +325,9 @@ def released_summary(
     hierarchies: dict[str, Hierarchy],
     generalized: Generalized,
     suppressed: npt.NDArray[np.bool_],
+    *,
+    schemes: Sequence[Scheme] | None = None,
+    mappings: Mappings | None = None,
 ) -> Summary:
     """The summary of the release (generalized, suppressed classes left out), made from the
     search's classes: what the engine's summary of the released table holds, without
@@ -315,7 +337,7 @@ def released_summary(
     generalization changes (no microaggregation or identifier action on them).
     """
     kept = ~suppressed
-    labels = _node_labels(summary, hierarchies, generalized)
+    labels = _node_labels(summary, hierarchies, generalized, schemes, mappings)
     nodes = generalized.nodes[kept]
     codes = np.empty(nodes.shape, dtype=np.int32)
     categories = []

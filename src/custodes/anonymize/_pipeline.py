@@ -207,7 +207,12 @@ def prepare_release(
         )
         mappings = value_mappings(summary, hierarchies, result.levels)
         suppressed = suppressed_labels(
-            summary, hierarchies, result.generalized, result.suppressed_classes
+            summary,
+            hierarchies,
+            result.generalized,
+            result.suppressed_classes,
+            schemes=schemes,
+            mappings=mappings,
         )
         with reading("making the release"):
             transformed = engine.generalize(source, mappings, suppressed)
@@ -217,7 +222,12 @@ def prepare_release(
         held = {*spec.quasi_identifiers, *spec.sensitive}
         if not changed & held and (columns is None or held <= set(columns)):
             derived = released_summary(
-                summary, hierarchies, result.generalized, result.suppressed_classes
+                summary,
+                hierarchies,
+                result.generalized,
+                result.suppressed_classes,
+                schemes=schemes,
+                mappings=mappings,
             )
     with reading("making the release"):
         transformed = engine.microaggregate(
