@@ -439,6 +439,8 @@ def scan_table(
     scanned = head.sampled
     if full:
         scanned = 0
+        if progress is not None:
+            progress(0, rows)
         # The columns of a run in parallel (the engine, Arrow and numpy free the GIL),
         # free text first: it takes longest.
         order = sorted(tallies, key=lambda name: not tallies[name].text)
