@@ -3,7 +3,8 @@
 Regular expressions are Polars' (Rust ``regex``: ``\\d``, ``\\s`` and ``\\b`` are
 Unicode-aware). The shapes of one search run in one ``select`` and the
 searches in one ``collect_all``, so Polars evaluates them in parallel. Columns
-are worked on, and handed over, in chunks of about :data:`CHUNK` values.
+are worked on, and handed over, in chunks of about :data:`CHUNK` values; a
+whole table is read by the streaming engine in runs of :data:`BATCH` rows.
 """
 
 from __future__ import annotations
@@ -193,8 +194,8 @@ class PolarsDetectOps:
             return [_no_matches() for _ in searches]
         frame = _strings(values).to_frame("text").with_row_index("row")
         if all(s.span is not None and s == SpanSearch(s.shape, s.span) for s in searches):
-            # Only runs of the patterns are candidates: a value in which none is found
-            # (most notes hold no digits) is left out with one pass of them all at once.
+            # Only runs of the patterns are candidates: the values in which none of them is
+            # found (notes without a digit, say) are left out first, in one pass of them all.
             anywhere = "|".join(f"(?:{s.span})" for s in searches)
             frame = frame.filter(pl.col("text").str.contains(anywhere))
         lazy = frame.lazy()
