@@ -198,15 +198,21 @@ def quality() -> list[list[str]]:
     return rows
 
 
-def presidio(path: Path) -> dict[str, object] | str:
+def presidio(path: Path, repeats: int) -> dict[str, object] | str:
+    """Presidio's run on ``path`` with the median time of ``repeats`` runs."""
     python = ROOT / ".venv-presidio" / "bin" / "python"
     if not python.exists():
         return "not run: `.venv-presidio` is missing (make .venv-presidio/.installed)"
     cmd = [str(python), str(ROOT / "bench" / "presidio_worker.py"), str(path), ",".join(COLUMNS)]
-    done = subprocess.run([*cmd, "--rows", str(PRESIDIO_ROWS)], capture_output=True, text=True)
-    if done.returncode != 0:
-        return f"Presidio failed: {done.stderr.strip().splitlines()[-1]}"
-    result: dict[str, object] = json.loads(done.stdout)
+    runs = []
+    for _ in range(repeats):
+        done = subprocess.run([*cmd, "--rows", str(PRESIDIO_ROWS)], capture_output=True, text=True)
+        if done.returncode != 0:
+            return f"Presidio failed: {done.stderr.strip().splitlines()[-1]}"
+        runs.append(json.loads(done.stdout))
+    result: dict[str, object] = runs[0]
+    seconds = statistics.median(float(r["seconds"]) for r in runs)
+    result.update(seconds=seconds, cells_per_second=int(str(result["cells"])) / seconds)
     return result
 
 
@@ -254,10 +260,12 @@ def main() -> int:
     print("1 M rows", file=sys.stderr)
     path = make_table(1_000_000, data)
     cells = 1_000_000 * len(COLUMNS)
-    sample_s, _ = timed(lambda: scan(path))
-    full_s, result = timed(lambda: scan(path, full=True))
+    load = os.getloadavg()[0]
+    sample_s = statistics.median(timed(lambda: scan(path))[0] for _ in range(args.repeats))
+    fulls = [timed(lambda: scan(path, full=True)) for _ in range(args.repeats)]
+    full_s, result = statistics.median(s for s, _ in fulls), fulls[0][1]
     rate = cells / full_s
-    peer = presidio(path)
+    peer = presidio(path, args.repeats)
     lines += [
         "## Speed beside Presidio",
         "",
@@ -265,7 +273,8 @@ def main() -> int:
         "remark holds an ID and a phone number, the others a sentence without digits), "
         "Parquet. custodes times include reading the file (in this process). Presidio: its "
         f"pattern recognizers only on the first {PRESIDIO_ROWS:,} rows (it analyzes cell by "
-        "cell, so its rate does not depend on the row count).",
+        "cell, so its rate does not depend on the row count). Each time is the median of "
+        f"{args.repeats} runs; the load average was {load:.1f} when they began.",
         "",
     ]
     rows = [
