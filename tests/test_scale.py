@@ -20,6 +20,7 @@ from custodes.engines import get_engine
 from custodes.engines._polars_packed import packed_summary
 from custodes.risk import _combinations
 from custodes.risk._combinations import qi_combinations
+from tests.peak_memory import peak_mib
 
 # Columns of assorted domains (some with gaps and nulls, some as text): 30 to 300 rows.
 _columns = st.lists(
@@ -201,6 +202,65 @@ def test_assessing_streams_instead_of_loading_the_table(tmp_path: Path) -> None:
     grown = sizes[32_000_000] - sizes[8_000_000]
     loaded = 24_000_000 * len(columns) * 4 / 2**20
     assert grown < loaded / 4, (sizes, loaded)
+
+
+def _case_notes(rng: np.random.Generator, rows: int) -> pa.Table:
+    """Resident IDs (valid), mobile numbers and case notes, every tenth with both inside."""
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    born = rng.integers(1940, 2020, rows) * 10**4 + rng.integers(1, 13, rows) * 100
+    tail = (born + rng.integers(1, 29, rows)) * 1000 + rng.integers(0, 1000, rows)
+    check = (41 + sum(tail // 10**k % 10 * weights[16 - k] for k in range(11))) % 11
+    frame = pl.DataFrame(
+        {"tail": tail, "check": check, "phone": rng.integers(13 * 10**9, 2 * 10**10, rows)}
+    )
+    return (
+        frame.select(
+            resident_id=pl.concat_str(
+                pl.lit("110105"),
+                pl.col("tail").cast(pl.String),
+                pl.col("check").replace_strict(list(range(11)), list("10X98765432")),
+            ),
+            phone=pl.col("phone").cast(pl.String),
+        )
+        .with_columns(
+            remarks=pl.when(pl.int_range(pl.len()) % 10 == 0)
+            .then(pl.format("来电人身份证{}，联系电话{}，已转办。", "resident_id", "phone"))
+            .otherwise(pl.lit("已办结，群众对处理结果表示满意。"))
+        )
+        .to_arrow()
+    )
+
+
+# Polars reads a few dozen chunks ("morsels") ahead of a slow reader, more with more
+# threads, and the scan counts runs of a million rows: with two threads, small morsels and
+# runs of 65,536 rows, tables of a few million rows show whether what the scan holds grows
+# with the rows.
+_SMALL_READ_AHEAD = {"POLARS_MAX_THREADS": "2", "POLARS_IDEAL_MORSEL_SIZE": "20000"}
+
+
+def test_a_full_scan_streams_instead_of_loading_the_table(tmp_path: Path) -> None:
+    # Four times the rows (some 600 MB more as Arrow strings) must not cost a quarter of
+    # that: the scan counts a run of rows at a time and keeps only the counts.
+    rng = np.random.default_rng(11)
+    peaks, loaded = {}, {}
+    code = (
+        "import sys, custodes, custodes.engines._polars_detect as engine\n"
+        "engine.BATCH = 1 << 16\n"
+        "found = custodes.scan(sys.argv[1], full=True).column('resident_id')\n"
+        "assert found.values == found.entities[0].matches == int(sys.argv[2])"
+    )
+    for rows in (2_000_000, 8_000_000):
+        path = tmp_path / f"notes-{rows}.parquet"
+        loaded[rows] = 0
+        with pq.ParquetWriter(path, _case_notes(rng, 1).schema) as writer:
+            for _ in range(0, rows, 1_000_000):
+                chunk = _case_notes(rng, 1_000_000)
+                loaded[rows] += chunk.nbytes
+                writer.write_table(chunk, row_group_size=1 << 18)
+        peaks[rows] = peak_mib(code, str(path), str(rows), cwd=tmp_path, env=_SMALL_READ_AHEAD)
+    grown = peaks[8_000_000] - peaks[2_000_000]
+    more = (loaded[8_000_000] - loaded[2_000_000]) / 2**20
+    assert grown < more / 4, (peaks, more)
 
 
 def test_a_column_of_wide_range_is_packed_without_a_table_as_wide() -> None:

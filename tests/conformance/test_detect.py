@@ -71,10 +71,21 @@ def test_the_sample_is_the_first_rows_stripped_without_empties(
     assert (everything.rows, everything.sampled) == (5, 5)
 
 
-@pytest.mark.operation("detect_values")
-def test_a_whole_column_is_read_in_row_order(engine: Engine, mixed: TableSource) -> None:
-    assert _strings(engine.detect_values(mixed, "text")) == ["a b", "c", "d"]
-    assert _strings(engine.detect_values(mixed, "number")) == ["1", "3", "40", "5"]
+def _read(engine: Engine, source: TableSource, columns: list[str]) -> dict[str, list[str]]:
+    """Every batch of ``columns`` put together."""
+    out: dict[str, list[str]] = {c: [] for c in columns}
+    for batch in engine.detect_batches(source, columns):
+        assert list(batch.values) == columns
+        for c, values in batch.values.items():
+            out[c] += _strings(values)
+    return out
+
+
+@pytest.mark.operation("detect_batches")
+def test_whole_columns_are_read_in_row_order(engine: Engine, mixed: TableSource) -> None:
+    found = _read(engine, mixed, ["number", "text"])
+    assert found == {"number": ["1", "3", "40", "5"], "text": ["a b", "c", "d"]}
+    assert [b.rows for b in engine.detect_batches(mixed, ["day"])] == [5]
 
 
 @pytest.mark.operation("shape_matches")
@@ -170,12 +181,21 @@ def test_long_columns_cross_in_chunks_and_rows_count_across_them(engine: Engine)
     assert failed.rows.tolist() == [0]
 
 
-@pytest.mark.operation("detect_values")
-def test_a_long_column_is_read_whole_and_in_order(engine: Engine, tmp_path: Path) -> None:
-    n = 400_003
-    source = _parquet(tmp_path, pl.DataFrame({"v": [str(i) if i % 3 else "" for i in range(n)]}))
-    values = engine.detect_values(source, "v")
-    assert _strings(values) == [str(i) for i in range(n) if i % 3]
+@pytest.mark.operation("detect_batches")
+def test_a_long_table_is_read_in_runs_of_rows_in_order(engine: Engine, tmp_path: Path) -> None:
+    n = 2_400_003
+    frame = pl.DataFrame({"v": pl.int_range(n, eager=True)}).with_columns(
+        w=pl.when(pl.col("v") % 3 == 0).then(pl.lit("")).otherwise(pl.col("v").cast(pl.String))
+    )
+    source = _parquet(tmp_path, frame)
+    sizes: list[int] = []
+    values: list[str] = []
+    for batch in engine.detect_batches(source, ["w"]):
+        sizes.append(batch.rows)
+        values += _strings(batch.values["w"])
+    assert sum(sizes) == n
+    assert len(sizes) > 1, "the table came in one piece"
+    assert values == frame.filter(pl.col("w") != "").get_column("w").to_list()
 
 
 @pytest.mark.operation("columns_matching")

@@ -136,9 +136,12 @@ def open_workspace(path: Path | None, **overrides: Any) -> Workspace:
 
 @contextmanager
 def progress_bar(
-    enabled: bool, label: str = "measuring column combinations"
+    enabled: bool,
+    label: str = "measuring column combinations",
+    first: str = "reading and summarizing the table",
 ) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress display on stderr: the scan, then the column combinations."""
+    """A progress display on stderr: ``first`` (a spinner), then ``label`` with a bar
+    (from the first report of progress)."""
     if not enabled:
         yield None
         return
@@ -151,7 +154,7 @@ def progress_bar(
         console=err,
         transient=True,
     ) as bar:
-        scan = bar.add_task("reading and summarizing the table", total=None)
+        scan = bar.add_task(first, total=None)
         combos: list[TaskID] = []
 
         def update(done: int, total: int) -> None:

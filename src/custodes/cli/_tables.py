@@ -190,7 +190,8 @@ def scan(
     """Find the columns holding personal data; suggest roles and the table's grade."""
     ws = open_workspace(workspace)
     options = input_options(input_format, delimiter, encoding, header, table, sheet)
-    with progress_bar(err.is_terminal, "scanning columns") as progress:
+    label = "scanning every row" if all_rows else "scanning columns"
+    with progress_bar(err.is_terminal, label, "reading the first rows") as progress:
         result = ws.scan(
             path,
             sample=sample,

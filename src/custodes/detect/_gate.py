@@ -57,12 +57,14 @@ def checked_identifiers(
     columns = ops.columns_matching(source, _CANDIDATE)
     counted: dict[tuple[str, str], int] = {}
     chosen = _chosen()
-    for column in columns:
-        values = ops.detect_values(source, column)
-        cells: dict[str, npt.NDArray[np.bool_]] = {}
-        for r, found in zip(chosen, validated_hits(values, chosen, _search, ops), strict=True):
-            if len(found.rows):
-                cells.setdefault(r.entity, np.zeros(len(values), dtype=bool))[found.rows] = True
-        for entity, mask in cells.items():
-            counted[(column, entity)] = int(mask.sum())
+    batches = ops.detect_batches(source, columns) if columns else iter(())
+    for batch in batches:  # those columns read once, a run of rows at a time
+        for column, values in batch.values.items():
+            cells: dict[str, npt.NDArray[np.bool_]] = {}
+            found = validated_hits(values, chosen, _search, ops)
+            for r, hits in zip(chosen, found, strict=True):
+                if len(hits.rows):
+                    cells.setdefault(r.entity, np.zeros(len(values), dtype=bool))[hits.rows] = True
+            for entity, mask in cells.items():
+                counted[(column, entity)] = counted.get((column, entity), 0) + int(mask.sum())
     return [IdentifierHit(column, entity, n) for (column, entity), n in counted.items()]

@@ -4,7 +4,9 @@ The scan reads a sample (the first ``sample`` rows) and, for every column,
 matches every recognizer on the normalised values at once (the engine
 evaluates the shapes in parallel), then validates the candidates. With
 ``full=True`` it then counts every value of the table for the recognizers the
-sample or the column's name pointed to, one column at a time.
+sample or the column's name pointed to: the engine reads the table once, a
+run of rows at a time, and each run is counted (:class:`_Tally`) and dropped,
+so memory does not grow with the rows.
 
 Cells that are not one entity but text (remarks, case notes) are searched for
 identifier spans. Nothing in the result quotes a value: only names, counts
@@ -19,6 +21,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -61,6 +64,8 @@ SECONDARY_RATE = 0.05
 """Share of values below which other entities than the main one are not reported."""
 FREE_TEXT_LENGTH = 15
 """Median characters from which a column that is no single entity counts as text."""
+AGE_HINTS = ("年龄", "age")
+"""Names of a column of ages (checked for people under 14)."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,37 @@ def _spans(values: Strings, engine: DetectOps) -> dict[str, int]:
     return out
 
 
+@dataclass
+class _Tally:
+    """What a scan counts in one column, a run of values at a time."""
+
+    candidates: Sequence[Recognizer]
+    text: bool
+    """Whether the values are searched for identifier spans."""
+    birth: bool
+    """Whether dates of birth of people under 14 are looked for."""
+    age: bool
+    """Whether ages under 14 are looked for."""
+    values: int = 0
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    spans: dict[str, int] = field(default_factory=dict)
+    minors: dict[bool, bool] = field(default_factory=dict)
+    """Per kind (True: dates of birth, False: ages), whether people under 14 were seen."""
+
+    def add(self, values: Strings, engine: DetectOps) -> None:
+        """Count ``values`` (the next non-empty values of the column)."""
+        self.values += len(values)
+        for name, (valid, shaped) in _count(values, self.candidates, engine).items():
+            before = self.counts.get(name, (0, 0))
+            self.counts[name] = (before[0] + valid, before[1] + shaped)
+        if self.text:
+            for name, cells in _spans(values, engine).items():
+                self.spans[name] = self.spans.get(name, 0) + cells
+        for birth, wanted in ((True, self.birth), (False, self.age)):
+            if wanted and not self.minors.get(birth):
+                self.minors[birth] = _minors(values, birth)
+
+
 def _minors(values: Strings, birth: bool) -> bool:
     """Whether a date-of-birth or age column shows people under 14 (a chunk at a time)."""
     youngest = date.today().year - 14
@@ -267,13 +303,9 @@ def _minors(values: Strings, birth: bool) -> bool:
     return False
 
 
-def _column(
-    name: str,
-    values: Strings,
-    counts: dict[str, tuple[int, int]],
-    spans: dict[str, int] | None,
-) -> ColumnScan:
-    n = len(values)
+def _column(name: str, tally: _Tally) -> ColumnScan:
+    n, counts = tally.values, tally.counts
+    spans = tally.spans if tally.text else None
     matches: list[EntityMatch] = []
     for r in RECOGNIZERS:
         valid, shaped = counts.get(r.name, (0, 0))
@@ -348,7 +380,7 @@ def _column(
         named = ", ".join(sorted(categories))
         reasons.append(f"the column name suggests sensitive information ({named})")
     birth = main is not None and main.entity == "DATE_OF_BIRTH"
-    if (birth or name_has(name, ("年龄", "age"))) and _minors(values, birth):
+    if (birth or name_has(name, AGE_HINTS)) and tally.minors.get(birth, False):
         categories.add("minors_under_14")
         reasons.append("holds people under 14 (sensitive under PIPL Art. 28)")
     return ColumnScan(
@@ -381,37 +413,51 @@ def scan_table(
     ops: DetectOps = engine or get_engine()
     head = ops.detect_sample(source, sample)
     rows = head.rows
-    sampled = {c: (v, _count(v, RECOGNIZERS, ops)) for c, v in head.values.items()}
-    columns: list[ColumnScan] = []
-    for i, name in enumerate(source.columns):
-        values, counts = sampled[name]
+    tallies: dict[str, _Tally] = {}
+    for i, (name, values) in enumerate(head.values.items()):
+        tally = _Tally(RECOGNIZERS, False, True, name_has(name, AGE_HINTS))
+        tally.add(values, ops)
         lengths = pc.utf8_length(plain(values)).to_numpy(zero_copy_only=False)
         long_text = len(values) > 0 and float(np.median(lengths)) >= FREE_TEXT_LENGTH
-        matched = (
-            any(v + s for v, s in counts.values())
-            and max((v + s) / max(len(values), 1) for v, s in counts.values()) >= HINTED_RATE
-        )
-        text = long_text and not matched  # searched for identifier spans
-        spans = _spans(values, ops) if text and not full else None
+        most = max((v + s for v, s in tally.counts.values()), default=0)
+        matched = most / max(len(values), 1) >= HINTED_RATE
+        tally.text = long_text and not matched  # searched for identifier spans
         if full:
             candidates = [
                 r
                 for r in RECOGNIZERS
-                if sum(counts.get(r.name, (0, 0))) or name_has(name, NAME_HINTS.get(r.entity, ()))
+                if sum(tally.counts.get(r.name, (0, 0)))
+                or name_has(name, NAME_HINTS.get(r.entity, ()))
             ]
-            values = ops.detect_values(source, name)
-            counts = _count(values, candidates, ops)
-            if text:
-                spans = _spans(values, ops)  # the sample's spans would be counted again here
-        columns.append(_column(name, values, counts, spans))
+            birth = any(r.name == "date_of_birth" for r in candidates)
+            tally = _Tally(candidates, tally.text, birth, tally.age)
+        elif tally.text:
+            tally.spans = _spans(values, ops)
+        tallies[name] = tally
+        if progress is not None and not full:
+            progress(i + 1, len(head.values))
+    scanned = head.sampled
+    if full:
+        scanned = 0
         if progress is not None:
-            progress(i + 1, len(source.columns))
+            progress(0, rows)
+        # The columns of a run in parallel (the engine, Arrow and numpy free the GIL),
+        # free text first: it takes longest.
+        order = sorted(tallies, key=lambda name: not tallies[name].text)
+        with ThreadPoolExecutor(max(1, min(len(order), os.cpu_count() or 1))) as pool:
+            for batch in ops.detect_batches(source, order):
+                work = [pool.submit(tallies[c].add, v, ops) for c, v in batch.values.items()]
+                for done in work:
+                    done.result()
+                scanned += batch.rows
+                if progress is not None:
+                    progress(scanned, rows)
+    columns = [_column(name, tally) for name, tally in tallies.items()]
     kinds = personal_data_in([c.name for c in columns])
     columns = [
         c if kind is None else dataclasses.replace(c, name_withheld=kind)
         for c, kind in zip(columns, kinds, strict=True)
     ]
-    scanned = rows if full else head.sampled
     personal = [c for c in columns if c.suggested_role in ("identifying", "quasi_identifying")]
     sensitive = [c for c in columns if c.sensitive_categories]
     people = rows if personal else 0

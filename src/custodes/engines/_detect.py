@@ -1,4 +1,4 @@
-"""What the detector asks of an engine: samples, whole columns, shape and span searches.
+"""What the detector asks of an engine: samples, runs of rows, shape and span searches.
 
 The detector (:mod:`custodes.detect`) keeps its recognizers as data: a
 normalisation (:data:`Variant`), the regular expression a whole value must
@@ -6,7 +6,9 @@ match, the runs to look for inside text, and a validator that works on a
 ``pyarrow`` array. An engine reads the values and evaluates the regular
 expressions (in its own regex dialect, the same for every search); the
 detector validates what the engine found, in memory. Everything that crosses
-the seam is a ``pyarrow`` array, a numpy array or plain Python values. Strings
+the seam is a ``pyarrow`` array, a numpy array or plain Python values. A whole
+table crosses in runs of rows (:class:`DetectBatch`), read while the detector
+works on the previous run, so that memory stays the same at any size. Strings
 may be ``string``, ``large_string`` or ``string_view`` arrays (views cross
 without a copy; the detector casts what its validators read), whole or in
 chunks (:data:`Strings`): a long column crosses in the chunks the engine
@@ -17,7 +19,7 @@ intermediate result leaves the cache).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias
 
@@ -28,6 +30,7 @@ import pyarrow as pa
 from custodes.io import TableSource
 
 __all__ = [
+    "DetectBatch",
     "DetectOps",
     "DetectSample",
     "Matches",
@@ -103,15 +106,31 @@ class DetectSample:
     white space stripped at both ends, nulls and empty strings left out."""
 
 
+@dataclass(frozen=True)
+class DetectBatch:
+    """A run of rows of a table read whole: how many, and their values."""
+
+    rows: int
+    """Rows in the run."""
+    values: Mapping[str, Strings]
+    """Per column asked for, the non-empty values of the run's rows (as
+    :attr:`DetectSample.values`)."""
+
+
 class DetectOps(Protocol):
-    """The detector's operations (conformance: ``tests/conformance/test_detect.py``)."""
+    """The detector's operations (conformance: ``tests/conformance/test_detect.py``).
+
+    The detector may search (:meth:`shape_matches`, :meth:`span_matches`) from several
+    threads at once, one column's values in each.
+    """
 
     def detect_sample(self, source: TableSource, rows: int) -> DetectSample:
         """The row count, and the non-empty values of the first ``rows`` rows per column."""
         ...
 
-    def detect_values(self, source: TableSource, column: str) -> Strings:
-        """Every non-empty value of ``column`` (as :attr:`DetectSample.values`), in row order."""
+    def detect_batches(self, source: TableSource, columns: Sequence[str]) -> Iterator[DetectBatch]:
+        """Every row of ``columns`` once, in runs of rows in row order, read as the runs are
+        taken (streaming: the table is read once, and never held whole)."""
         ...
 
     def shape_matches(self, values: Strings, shapes: Sequence[Shape]) -> list[Matches]:

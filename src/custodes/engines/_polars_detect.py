@@ -3,13 +3,14 @@
 Regular expressions are Polars' (Rust ``regex``: ``\\d``, ``\\s`` and ``\\b`` are
 Unicode-aware). The shapes of one search run in one ``select`` and the
 searches in one ``collect_all``, so Polars evaluates them in parallel. Columns
-are worked on, and handed over, in chunks of about :data:`CHUNK` values.
+are worked on, and handed over, in chunks of about :data:`CHUNK` values; a
+whole table is read by the streaming engine in runs of :data:`BATCH` rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -17,6 +18,7 @@ import pyarrow as pa
 
 from custodes.engines._detect import (
     DIGEST,
+    DetectBatch,
     DetectSample,
     Matches,
     Shape,
@@ -26,13 +28,16 @@ from custodes.engines._detect import (
 )
 from custodes.io import TableSource, reading
 
-__all__ = ["CHUNK", "PolarsDetectOps", "normalised", "redaction_expr"]
+__all__ = ["BATCH", "CHUNK", "PolarsDetectOps", "normalised", "redaction_expr"]
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: run markers
 _VIEWS = pl.CompatLevel.newest()  # strings leave as Arrow string views: no copy
 CHUNK = 1 << 17
 """Values per chunk of a column the detector works on: string work on one array of
 millions of values is about twice as slow (its intermediate results leave the cache)."""
+BATCH = 1 << 20
+"""Rows per run of a whole table read (:meth:`PolarsDetectOps.detect_batches`): ten
+columns of a register are some 200 MB as text."""
 
 
 def normalised(column: pl.Expr, variant: Variant) -> pl.Expr:
@@ -53,18 +58,23 @@ def _compact_digits(text: pl.Expr) -> pl.Expr:
     )
 
 
-def _text_values(values: pl.Series) -> pl.Series:
-    """Strings stripped at both ends, nulls and empty strings left out."""
-    text = values.cast(pl.String).str.strip_chars()
-    return text.filter(text.is_not_null() & (text != ""))
+def _text(column: str) -> pl.Expr:
+    """A column as strings stripped at both ends, an empty string as null."""
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(text != "").then(text).alias(column)
+
+
+def _non_empty(text: pl.Series) -> pl.Series:
+    """The strings of a :func:`_text` column (nulls left out)."""
+    return text if text.null_count() == 0 else text.drop_nulls()
 
 
 def _chunked(values: pl.Series) -> pl.Series:
     """``values`` in chunks of about :data:`CHUNK` (zero-copy slices); chunks of a
-    streamed read are kept unless they are far too small or too large."""
+    streamed read are kept unless one is too large or most are far too small (a run of
+    rows that starts or ends inside one of the engine's chunks has a small one there)."""
     sizes = [len(c) for c in values.get_chunks()]
-    fits = all(CHUNK // 8 <= n <= 2 * CHUNK for n in sizes[:-1])
-    if not sizes or (fits and sizes[-1] <= 2 * CHUNK):
+    if not sizes or (max(sizes) <= 2 * CHUNK and len(values) >= len(sizes) * CHUNK // 8):
         return values
     whole = values.rechunk() if len(sizes) > 1 else values
     parts = [whole.slice(start, CHUNK) for start in range(0, len(whole), CHUNK)]
@@ -140,15 +150,23 @@ class PolarsDetectOps:
         """The row count, and the non-empty values of the first ``rows`` rows per column."""
         with reading(source):
             count = int(source.frame.select(pl.len()).collect().item())
-            head = source.frame.head(rows).collect()
-        values = {c: _arrow(_text_values(head.get_column(c))) for c in head.columns}
+            head = source.frame.head(rows).select(_text(c) for c in source.columns).collect()
+        values = {c: _arrow(_non_empty(head.get_column(c))) for c in head.columns}
         return DetectSample(count, head.height, values)
 
-    def detect_values(self, source: TableSource, column: str) -> Strings:
-        """Every non-empty value of ``column``, in row order (streaming read)."""
+    def detect_batches(self, source: TableSource, columns: Sequence[str]) -> Iterator[DetectBatch]:
+        """Every row of ``columns``, :data:`BATCH` rows at a time, in row order: the
+        streaming engine reads (and strips) the next rows while the caller works."""
+        query = source.frame.select(_text(c) for c in columns)
         with reading(source):
-            whole = source.frame.select(pl.col(column)).collect(engine="streaming")
-        return _arrow(_chunked(_text_values(whole.get_column(column))))
+            batches = iter(query.collect_batches(chunk_size=BATCH, engine="streaming"))
+        while True:
+            with reading(source):  # only the read: the caller's own errors pass
+                frame = next(batches, None)
+            if frame is None:
+                return
+            values = {c: _arrow(_chunked(_non_empty(frame.get_column(c)))) for c in columns}
+            yield DetectBatch(frame.height, values)
 
     def shape_matches(self, values: Strings, shapes: Sequence[Shape]) -> list[Matches]:
         """Per shape, the values that have it, normalised; all shapes in one ``select``."""
@@ -174,9 +192,15 @@ class PolarsDetectOps:
         """Per search, every candidate of every value that has the search's shape."""
         if len(values) == 0:
             return [_no_matches() for _ in searches]
-        frame = _strings(values).to_frame("text").with_row_index("row").lazy()
+        frame = _strings(values).to_frame("text").with_row_index("row")
+        if all(s.span is not None and s == SpanSearch(s.shape, s.span) for s in searches):
+            # Only runs of the patterns are candidates: the values in which none of them is
+            # found (notes without a digit, say) are left out first, in one pass of them all.
+            anywhere = "|".join(f"(?:{s.span})" for s in searches)
+            frame = frame.filter(pl.col("text").str.contains(anywhere))
+        lazy = frame.lazy()
         queries = [
-            frame.select("row", _candidates(s).alias("span"))
+            lazy.select("row", _candidates(s).alias("span"))
             .explode("span")
             .drop_nulls("span")
             .with_columns(normalised(pl.col("span"), s.shape.variant).alias("span"))

@@ -160,19 +160,20 @@ class TablesFace(WorkspaceCore):
             policy=policy or DEFAULT_POLICY,
             progress=progress,
         )
-        self.record(
-            "scan.made",
-            self._relative(source.name),
-            {
-                "input_sha256": _input_hash(self, table),
-                "rows": result.rows,
-                "full": result.full,
-                "grade": result.grade.level,
-                "roles": result.roles(),
-                "policy": result.policy.source,
-            },
-            actor=actor,
-        )
+        if self.initialized():  # hash the input only for a ledger to record it in
+            self.record(
+                "scan.made",
+                self._relative(source.name),
+                {
+                    "input_sha256": _input_hash(self, table),
+                    "rows": result.rows,
+                    "full": result.full,
+                    "grade": result.grade.level,
+                    "roles": result.roles(),
+                    "policy": result.policy.source,
+                },
+                actor=actor,
+            )
         return result
 
     def anonymize(
