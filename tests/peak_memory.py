@@ -8,7 +8,12 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["peak_mib"]
+__all__ = ["SMALL_READ_AHEAD", "peak_mib"]
+
+SMALL_READ_AHEAD = {"POLARS_MAX_THREADS": "2", "POLARS_IDEAL_MORSEL_SIZE": "20000"}
+"""A small read-ahead for the streaming tests: Polars reads some rows ahead of what it
+works on whatever the table, so a table of a few million rows would be held whole anyway
+(and more threads read further ahead)."""
 
 _REPORT = """
 import pathlib

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ from custodes.engines import get_engine
 from custodes.engines._polars_packed import packed_summary
 from custodes.risk import _combinations
 from custodes.risk._combinations import qi_combinations
-from tests.peak_memory import peak_mib
+from tests.peak_memory import SMALL_READ_AHEAD, peak_mib
 
 # Columns of assorted domains (some with gaps and nulls, some as text): 30 to 300 rows.
 _columns = st.lists(
@@ -161,20 +159,12 @@ def test_a_subset_over_the_sorting_budget_is_left_out_and_said(
 
 
 def _peak_of_assess(path: Path, columns: list[str]) -> float:
-    """Peak resident memory (MB) of a fresh `custodes assess` process on ``path``."""
+    """Peak resident memory (MiB) of a fresh `custodes assess` process on ``path``."""
     code = (
-        "import resource, sys, custodes; "
-        "custodes.assess(sys.argv[1], quasi_identifiers=sys.argv[2].split(',')); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "import sys, custodes\n"
+        "custodes.assess(sys.argv[1], quasi_identifiers=sys.argv[2].split(','))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(path), ",".join(columns)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=path.parent,
-    )
-    return float(done.stdout.strip().splitlines()[-1])
+    return peak_mib(code, str(path), ",".join(columns), cwd=path.parent, env=SMALL_READ_AHEAD)
 
 
 def test_assessing_streams_instead_of_loading_the_table(tmp_path: Path) -> None:
@@ -235,9 +225,6 @@ def _case_notes(rng: np.random.Generator, rows: int) -> pa.Table:
 # threads, and the scan counts runs of a million rows: with two threads, small morsels and
 # runs of 65,536 rows, tables of a few million rows show whether what the scan holds grows
 # with the rows.
-_SMALL_READ_AHEAD = {"POLARS_MAX_THREADS": "2", "POLARS_IDEAL_MORSEL_SIZE": "20000"}
-
-
 def test_a_full_scan_streams_instead_of_loading_the_table(tmp_path: Path) -> None:
     # Four times the rows (some 600 MB more as Arrow strings) must not cost a quarter of
     # that: the scan counts a run of rows at a time and keeps only the counts.
@@ -257,7 +244,7 @@ def test_a_full_scan_streams_instead_of_loading_the_table(tmp_path: Path) -> Non
                 chunk = _case_notes(rng, 1_000_000)
                 loaded[rows] += chunk.nbytes
                 writer.write_table(chunk, row_group_size=1 << 18)
-        peaks[rows] = peak_mib(code, str(path), str(rows), cwd=tmp_path, env=_SMALL_READ_AHEAD)
+        peaks[rows] = peak_mib(code, str(path), str(rows), cwd=tmp_path, env=SMALL_READ_AHEAD)
     grown = peaks[8_000_000] - peaks[2_000_000]
     more = (loaded[8_000_000] - loaded[2_000_000]) / 2**20
     assert grown < more / 4, (peaks, more)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +29,7 @@ from custodes.engines._polars_transform import _generalize_text, _numbered, gene
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
 from custodes.summary import Summary
+from tests.peak_memory import SMALL_READ_AHEAD, peak_mib
 
 
 def _column(rng: np.random.Generator, kind: str, rows: int) -> pl.Series:
@@ -181,7 +180,7 @@ def test_anonymizing_streams_the_release_instead_of_loading_the_table(tmp_path: 
     # A streaming anonymization holds the classes, not the rows: four times the rows
     # (each over 100 bytes in memory) must not cost a quarter of the extra table.
     code = (
-        "import resource, sys, custodes\n"
+        "import sys, custodes\n"
         "from custodes.anonymize import KAnonymity\n"
         "from custodes.hierarchy import Hierarchy\n"
         "sex = Hierarchy(rows=(('男', '*'), ('女', '*')))\n"
@@ -189,7 +188,6 @@ def test_anonymizing_streams_the_release_instead_of_loading_the_table(tmp_path: 
         "'age': 'interval:width=10', 'region': 'mask'}, (KAnonymity(10),), 0.01)\n"
         "done = custodes.anonymize(sys.argv[1], spec, output=sys.argv[2])\n"
         "assert done.rows > 0\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
     rng = np.random.default_rng(11)
     peaks = {}
@@ -197,14 +195,7 @@ def test_anonymizing_streams_the_release_instead_of_loading_the_table(tmp_path: 
         path = tmp_path / f"register-{rows}.parquet"
         _register_file(path, rows, rng)
         out = tmp_path / f"release-{rows}.parquet"
-        done = subprocess.run(
-            [sys.executable, "-c", code, str(path), str(out)],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=tmp_path,
-        )
-        peaks[rows] = float(done.stdout.strip().splitlines()[-1])
+        peaks[rows] = peak_mib(code, str(path), str(out), cwd=tmp_path, env=SMALL_READ_AHEAD)
         assert pl.scan_parquet(out).select(pl.len()).collect().item() == rows
         out.unlink()
     loaded = pl.read_parquet(path).estimated_size("mb") * 6 / 8  # the extra 6 M rows
