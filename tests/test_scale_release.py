@@ -248,3 +248,11 @@ def test_utility_per_value_equals_the_measures_record_by_record(
         assert got.non_uniform_entropy == pytest.approx(lost / n)
         assert got.granularity == pytest.approx(granular / n)
         assert got.missing_fraction == pytest.approx(1.0 if level == 3 else missing / n)
+
+
+def test_an_unsigned_column_past_2_63_is_relabelled_as_text() -> None:
+    # Its values do not fit the 64-bit signed numbers the lookup uses: the text path.
+    frame = pl.DataFrame({"u": pl.Series([1, 2**63 + 5, 3], dtype=pl.UInt64), "r": [0, 1, 2]})
+    mappings = {"u": (["1", str(2**63 + 5), "3"], ["a", "b", "a"])}
+    released = generalize(frame.lazy(), mappings, {"u": ["b"]}).collect()
+    assert released.to_dict(as_series=False) == {"u": ["a", "a"], "r": [0, 2]}

@@ -180,7 +180,7 @@ def _label_codes(
     elif dtype == pl.String:  # a value's place among ``old``, then its label
         place = value.cast(pl.Enum(text), strict=False).to_physical()
         mapped = pl.lit(target).gather(place)
-    elif dtype.is_integer() or dtype == pl.Date:
+    elif (dtype.is_integer() and dtype != pl.UInt64) or dtype == pl.Date:  # fit an Int64
         values = text.str.to_date("%Y-%m-%d", strict=False) if dtype == pl.Date else text
         physical = values.cast(dtype, strict=False).to_physical().cast(pl.Int64)
         if physical.null_count():
