@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from custodes.anonymize._generalize import (
     apply,
+    node_labels,
     released_summary,
     schemes_for,
     suppressed_labels,
@@ -143,7 +144,11 @@ def test_the_release_summary_from_the_search_equals_the_release_read_again(
     assert _classes(derived) == _classes(read)
     assert _histograms(derived) == _histograms(read)
     # The same with the search's schemes and the mappings made already (the pipeline's way).
-    given = {"schemes": schemes, "mappings": mappings}
+    given = {
+        "labels": node_labels(
+            summary, hierarchies, result.generalized, schemes=schemes, mappings=mappings
+        )
+    }
     again = suppressed_labels(
         summary, hierarchies, result.generalized, result.suppressed_classes, **given
     )

@@ -21,7 +21,7 @@ from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
 from custodes.summary import SensitiveHistogram, Summary, fits_dense
 
-__all__ = ["Generalized", "Scheme", "apply", "released_summary", "schemes_for"]
+__all__ = ["Generalized", "Scheme", "apply", "node_labels", "released_summary", "schemes_for"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -273,14 +273,19 @@ Mappings = dict[str, tuple[list[str | None], list[str]]]
 """Per quasi-identifier, its values and their labels at a transformation's levels."""
 
 
-def _node_labels(
+def node_labels(
     summary: Summary,
     hierarchies: dict[str, Hierarchy],
     generalized: Generalized,
-    schemes: Sequence[Scheme] | None,
-    mappings: Mappings | None,
+    *,
+    schemes: Sequence[Scheme] | None = None,
+    mappings: Mappings | None = None,
 ) -> list[list[str]]:
-    """Per quasi-identifier, the label of each node id at the transformation's level."""
+    """Per quasi-identifier, the label of each node id at the transformation's level.
+
+    With the search's ``schemes`` and the ``mappings`` already made (see
+    :func:`value_mappings`), no class is looked up again.
+    """
     mappings = mappings or value_mappings(summary, hierarchies, generalized.levels)
     out = []
     for j, name in enumerate(summary.quasi_identifiers):
@@ -305,15 +310,12 @@ def suppressed_labels(
     generalized: Generalized,
     suppressed: npt.NDArray[np.bool_],
     *,
-    schemes: Sequence[Scheme] | None = None,
-    mappings: Mappings | None = None,
+    labels: list[list[str]] | None = None,
 ) -> dict[str, list[str]]:
-    """The generalized labels (one list per quasi-identifier) of the suppressed classes.
-
-    With the search's ``schemes`` and the ``mappings`` already made (see
-    :func:`value_mappings`), no class is looked up again.
-    """
-    labels = _node_labels(summary, hierarchies, generalized, schemes, mappings)
+    """The generalized labels (one list per quasi-identifier) of the suppressed classes;
+    ``labels`` are the nodes' labels when made already (:func:`node_labels`)."""
+    if labels is None:
+        labels = node_labels(summary, hierarchies, generalized)
     return {
         name: [labels[j][int(n)] for n in generalized.nodes[suppressed, j]]
         for j, name in enumerate(summary.quasi_identifiers)
@@ -326,8 +328,7 @@ def released_summary(
     generalized: Generalized,
     suppressed: npt.NDArray[np.bool_],
     *,
-    schemes: Sequence[Scheme] | None = None,
-    mappings: Mappings | None = None,
+    labels: list[list[str]] | None = None,
 ) -> Summary:
     """The summary of the release (generalized, suppressed classes left out), made from the
     search's classes: what the engine's summary of the released table holds, without
@@ -335,9 +336,11 @@ def released_summary(
 
     Only for a release whose quasi-identifiers and sensitive attributes nothing but the
     generalization changes (no microaggregation or identifier action on them).
+    ``labels`` are the nodes' labels when made already (:func:`node_labels`).
     """
     kept = ~suppressed
-    labels = _node_labels(summary, hierarchies, generalized, schemes, mappings)
+    if labels is None:
+        labels = node_labels(summary, hierarchies, generalized)
     nodes = generalized.nodes[kept]
     codes = np.empty(nodes.shape, dtype=np.int32)
     categories = []

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from custodes.anonymize._generalize import (
     Scheme,
+    node_labels,
     released_summary,
     schemes_for,
     suppressed_labels,
@@ -206,13 +207,11 @@ def prepare_release(
             accept=accept,
         )
         mappings = value_mappings(summary, hierarchies, result.levels)
+        labels = node_labels(
+            summary, hierarchies, result.generalized, schemes=schemes, mappings=mappings
+        )
         suppressed = suppressed_labels(
-            summary,
-            hierarchies,
-            result.generalized,
-            result.suppressed_classes,
-            schemes=schemes,
-            mappings=mappings,
+            summary, hierarchies, result.generalized, result.suppressed_classes, labels=labels
         )
         with reading("making the release"):
             transformed = engine.generalize(source, mappings, suppressed)
@@ -222,12 +221,7 @@ def prepare_release(
         held = {*spec.quasi_identifiers, *spec.sensitive}
         if not changed & held and (columns is None or held <= set(columns)):
             derived = released_summary(
-                summary,
-                hierarchies,
-                result.generalized,
-                result.suppressed_classes,
-                schemes=schemes,
-                mappings=mappings,
+                summary, hierarchies, result.generalized, result.suppressed_classes, labels=labels
             )
     with reading("making the release"):
         transformed = engine.microaggregate(
