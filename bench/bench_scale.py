@@ -274,14 +274,21 @@ def _svg(results: dict[str, dict[int, dict[str, dict[str, float]]]]) -> str:
     )
 
 
-def anonymize_report(results: dict[int, dict[str, dict[str, float]]]) -> str:
-    lines = [
-        "# Scale benchmark: anonymizing 10 to 100 million rows from Parquet",
+def _head(title: str) -> list[str]:
+    """A results file's title, date, machine and what each figure is."""
+    return [
+        f"# Scale benchmark: {title}",
         "",
         f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine()}",
         "- each figure: the median of the runs (one fresh process each, tools interleaved);"
         " time is the whole process's wall time, memory its peak resident set (VmHWM)",
+    ]
+
+
+def anonymize_report(results: dict[int, dict[str, dict[str, float]]]) -> str:
+    lines = [
+        *_head("anonymizing 10 to 100 million rows from Parquet"),
         "",
         "`custodes anonymize FILE --qi sex,birth_date,region_code --hierarchy sex=sex.csv"
         " --hierarchy birth_date=date:month,year,decade --hierarchy region_code=prc --k 10"
@@ -309,15 +316,10 @@ def anonymize_report(results: dict[int, dict[str, dict[str, float]]]) -> str:
 
 def report(results: dict[str, dict[int, dict[str, dict[str, float]]]], checks: list[str]) -> str:
     lines = [
-        "# Scale benchmark: 10 to 100 million rows from Parquet",
-        "",
-        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        f"- machine: {machine()}",
+        *_head("10 to 100 million rows from Parquet"),
         "- data: generated registers (`bench/scale_data.py`), five integer quasi-identifiers;"
         " high: sex, birth day in 90 years, one of 2,850 counties, education, marital status;"
         " low: sex, age, education, marital status, urban/rural",
-        "- each figure: the median of the runs (one fresh process each, tools interleaved);"
-        " time is the whole process's wall time, memory its peak resident set (VmHWM)",
         "- polars: streaming group-by with counts; duckdb: GROUP BY with counts fetched as"
         " Arrow, 2 threads; custodes: the command line `custodes assess FILE --qi ..."
         " --format json` (run by `custodes.cli.main` in the benchmark's worker), the"

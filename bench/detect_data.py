@@ -11,12 +11,14 @@ million rows of every file are the 1 M-row table.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
+import pyarrow as pa
 
 from custodes.synth import population_register
+from scale_data import write_chunks
 
 __all__ = ["COLUMNS", "table", "write_table"]
 
@@ -39,24 +41,14 @@ def table(rows: int, seed: int = SEED) -> pl.DataFrame:
 
 def write_table(path: Path, rows: int) -> Path:
     """Write ``rows`` rows to ``path`` (Parquet, zstd) a million at a time, if not there."""
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    writer: pq.ParquetWriter | None = None
-    try:
+
+    def chunks() -> Iterator[pa.Table]:
         for i, start in enumerate(range(0, rows, CHUNK)):
-            chunk = table(min(CHUNK, rows - start), SEED + i).to_arrow()
-            if writer is None:
-                writer = pq.ParquetWriter(partial, chunk.schema, compression="zstd")
-            writer.write_table(chunk)
+            yield table(min(CHUNK, rows - start), SEED + i).to_arrow()
             if i % 10 == 9:
                 print(f"  {path.name}: {start + CHUNK:,} rows written", file=sys.stderr)
-    finally:
-        if writer is not None:
-            writer.close()
-    partial.rename(path)
-    return path
+
+    return write_chunks(path, chunks())
 
 
 if __name__ == "__main__":  # python bench/detect_data.py ROWS PATH

@@ -18,6 +18,7 @@ bounded memory and the first rows of a larger file are a smaller file.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["REGISTER_QIS", "SHAPES", "write_register"]
+__all__ = ["REGISTER_QIS", "SHAPES", "write_chunks", "write_register"]
 
 SHAPES = {
     "high": ("sex", "birth_day", "county", "education", "marital_status"),
@@ -88,16 +89,16 @@ def _chunk(shape: str, rows: int, seed: int) -> pa.Table:
     return pa.table(columns)
 
 
-def write_register(path: Path, shape: str, rows: int, seed: int = 17) -> Path:
-    """Write ``rows`` rows of the ``shape`` register to ``path`` (Parquet), if not there."""
+def write_chunks(path: Path, chunks: Iterable[pa.Table]) -> Path:
+    """Write ``chunks`` to ``path`` (Parquet, zstd, row groups of 2**20 rows) if it is not
+    there: under a temporary name, renamed once whole, so a killed run leaves no table."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     writer: pq.ParquetWriter | None = None
     try:
-        for start in range(0, rows, _CHUNK):
-            table = _chunk(shape, min(_CHUNK, rows - start), seed * 1_000_003 + start)
+        for table in chunks:
             if writer is None:
                 writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
             writer.write_table(table, row_group_size=1 << 20)
@@ -106,3 +107,12 @@ def write_register(path: Path, shape: str, rows: int, seed: int = 17) -> Path:
             writer.close()
     partial.rename(path)
     return path
+
+
+def write_register(path: Path, shape: str, rows: int, seed: int = 17) -> Path:
+    """Write ``rows`` rows of the ``shape`` register to ``path`` (Parquet), if not there."""
+    chunks = (
+        _chunk(shape, min(_CHUNK, rows - start), seed * 1_000_003 + start)
+        for start in range(0, rows, _CHUNK)
+    )
+    return write_chunks(path, chunks)
