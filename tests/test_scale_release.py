@@ -261,3 +261,18 @@ def test_an_unsigned_column_past_2_63_is_relabelled_as_text() -> None:
     mappings = {"u": (["1", str(2**63 + 5), "3"], ["a", "b", "a"])}
     released = generalize(frame.lazy(), mappings, {"u": ["b"]}).collect()
     assert released.to_dict(as_series=False) == {"u": ["a", "a"], "r": [0, 2]}
+
+
+def test_a_bad_read_ahead_setting_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Polars would panic deep in a scan; the setting is named with the fix instead.
+    from custodes.cli import main
+
+    path = tmp_path / "people.parquet"
+    pl.DataFrame({"sex": ["男", "女"] * 5, "age": list(range(10))}).write_parquet(path)
+    monkeypatch.setenv("POLARS_ROW_GROUP_PREFETCH_SIZE", "many")
+    assert main(["assess", str(path), "--qi", "sex,age"]) == 2
+    err = capsys.readouterr().err
+    assert "POLARS_ROW_GROUP_PREFETCH_SIZE" in err
+    assert "whole number" in err

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from custodes.engines._detect import DetectOps
 from custodes.engines._dp import DPOps
-from custodes.engines._polars import PolarsSummaryOps
+from custodes.engines._polars import PolarsSummaryOps, check_environment
 from custodes.engines._polars_detect import PolarsDetectOps
 from custodes.engines._polars_dp import PolarsDP
 from custodes.engines._polars_transform import PolarsTransformOps
@@ -53,9 +53,10 @@ ENGINES: dict[str, type[Engine]] = {"polars": PolarsEngine}
 
 
 def get_engine(name: str = "polars") -> Engine:
-    """The engine registered under ``name`` (the one place an engine name is checked)."""
+    """The engine registered under ``name`` (the one place an engine name is checked), once
+    the environment it reads is sound."""
     try:
-        return ENGINES[name]()
+        engine = ENGINES[name]
     except KeyError:
         hint = closest(name, ENGINES)
         extra = f" Did you mean {hint!r}?" if hint else ""
@@ -63,3 +64,6 @@ def get_engine(name: str = "polars") -> Engine:
             f"setting 'engine' is {name!r}, which is not an engine.{extra} "
             f"Available: {', '.join(sorted(ENGINES))}."
         ) from None
+    if engine is PolarsEngine:
+        check_environment()
+    return engine()

@@ -19,17 +19,29 @@ import pyarrow as pa
 
 from custodes._grouping import renumber
 from custodes.engines._polars_packed import packed_summary, text_arrow
-from custodes.errors import ColumnRoleError
+from custodes.errors import ColumnRoleError, SettingError
 from custodes.io import TableSource
 from custodes.summary import SensitiveHistogram, Summary, natural_rank
 
-__all__ = ["PolarsSummaryOps", "Table", "frame_of", "source_like"]
+__all__ = ["PolarsSummaryOps", "Table", "check_environment", "frame_of", "source_like"]
 
 # Polars decodes Parquet row groups ahead of a slower consumer (a sink writing the
 # release) without bound, so memory grew with the table (pola-rs/polars#28569); one row
 # group ahead keeps a streaming write in bounded memory and costs no speed on two cores.
 # Read when a scan runs, so setting it here (before any) is enough; a user's value stays.
-os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", "1")
+_PREFETCH = "POLARS_ROW_GROUP_PREFETCH_SIZE"
+os.environ.setdefault(_PREFETCH, "1")
+
+
+def check_environment() -> None:
+    """Refuse a read-ahead setting Polars would panic on in the middle of a scan."""
+    value = os.environ.get(_PREFETCH, "1").strip()
+    if not value.isdigit() or int(value) < 1:
+        raise SettingError(
+            f"the environment variable {_PREFETCH} is {value[:40]!r}; give a whole number "
+            "of Parquet row groups to read ahead, at least 1 (custodes uses 1), or unset it."
+        )
+
 
 Table = TableSource | pl.LazyFrame | pl.DataFrame
 """What the Polars engine takes: a table handle, or (for convenience) a Polars frame."""
