@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from pathlib import Path
@@ -18,6 +19,7 @@ from custodes.engines import get_engine
 from custodes.engines._polars_packed import packed_summary
 from custodes.risk import _combinations
 from custodes.risk._combinations import qi_combinations
+from custodes.summary import Decoded, Summary
 from tests.peak_memory import SMALL_READ_AHEAD, peak_mib
 
 # Columns of assorted domains (some with gaps and nulls, some as text): 30 to 300 rows.
@@ -105,6 +107,37 @@ def test_the_packed_summary_equals_the_general_one(
             map(str, general.category_values(j))
         )
     assert all(len(c) == int(packed.codes[:, j].max()) + 1 for j, c in enumerate(packed.categories))
+
+
+@pytest.mark.parametrize("floor", [0, 1 << 16])
+@given(frame=tables)
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_the_combinations_of_packed_classes_need_no_codes(
+    frame: pl.DataFrame, floor: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The analysis works on the engine's packed keys alone: making the codes (a pass over
+    # every class and column) would fail here, and the figures are a group-by's.
+    monkeypatch.setattr(_combinations, "DENSE_FLOOR", floor)
+    monkeypatch.setattr(_combinations, "SORT_BUDGET", 100)
+    packed = packed_summary(frame.lazy(), frame.columns)
+    assert packed is not None and packed.packed is not None
+
+    def refuse() -> Decoded:
+        raise AssertionError("the codes were made")
+
+    keys = dataclasses.replace(packed.packed, decode=refuse)
+    summary = Summary(
+        quasi_identifiers=packed.quasi_identifiers, counts=packed.counts, sensitive={}, packed=keys
+    )
+    found, coverage = qi_combinations(summary)
+    assert coverage.measured == coverage.subsets == 2 ** len(frame.columns) - 1
+    for got in found:
+        distinction, separation, uniques = _brute(frame, got.columns)
+        assert got.distinction == pytest.approx(distinction)
+        assert got.separation == pytest.approx(separation)
+        assert got.uniques == pytest.approx(uniques)
 
 
 def test_dates_and_booleans_are_packed_and_read_back_as_text() -> None:

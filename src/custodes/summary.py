@@ -13,7 +13,9 @@ They cross the engine seam as Arrow arrays (text), which every engine speaks.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +27,8 @@ from custodes.errors import InternalError
 __all__ = [
     "COUNT",
     "DENSE_CELLS",
+    "Decoded",
+    "PackedClasses",
     "SensitiveHistogram",
     "Summary",
     "fits_dense",
@@ -140,7 +144,29 @@ class SensitiveHistogram:
         return np.asarray(totals / totals.sum(), dtype=np.float64)
 
 
+Decoded = tuple[npt.NDArray[np.int32], tuple[pa.Array, ...]]
+"""A summary's codes and categories."""
+
+
 @dataclass(frozen=True, eq=False)
+class PackedClasses:
+    """A summary's classes as the engine first found them: one integer per class.
+
+    Column ``order[0]`` sits in the highest bits, each column ``j`` in
+    ``bit_length(sizes[j] - 1)`` bits, and the keys ascend (the summary's
+    classes are in this order, no two equal). A column's number here is its
+    value's offset in a range of ``sizes[j]`` slots, some of which no class may
+    use; the summary's own (dense) codes and categories are made from the keys
+    by ``decode``, on first use. Measures that only count classes (the
+    combinations of quasi-identifiers) work on the keys and never need them.
+    """
+
+    key: IntArray
+    order: tuple[int, ...]
+    sizes: tuple[int, ...]
+    decode: Callable[[], Decoded]
+
+
 class Summary:
     """Equivalence classes of a table under its quasi-identifiers.
 
@@ -149,26 +175,64 @@ class Summary:
     ``counts[c]`` is the class size. The values themselves are decoded only on
     request (:meth:`values_frame`) from ``categories``: per quasi-identifier, the
     value (text) of each code, so what crosses the engine seam is one entry per
-    distinct value of a column, not one per class.
+    distinct value of a column, not one per class. An engine may give the
+    classes ``packed`` instead of ``codes`` and ``categories``, which are then
+    made when first asked for.
     """
 
-    quasi_identifiers: tuple[str, ...]
-    codes: npt.NDArray[np.int32]
-    counts: IntArray
-    sensitive: dict[str, SensitiveHistogram]
-    categories: tuple[pa.Array, ...]
-    """Per quasi-identifier, an Arrow text array: entry ``c`` is the value of code ``c``."""
-    sorted_by: tuple[int, ...] = ()
-    """When not empty, a permutation of the quasi-identifiers' positions: the classes are in
-    ascending order of their codes under it (first column first), with no two equal."""
-
-    def __post_init__(self) -> None:
-        if self.codes.shape != (len(self.counts), len(self.quasi_identifiers)):
-            raise InternalError("summary codes do not match its classes and quasi-identifiers")
-        if len(self.categories) != len(self.quasi_identifiers):
-            raise InternalError("summary categories do not match its quasi-identifiers")
-        if self.sorted_by and sorted(self.sorted_by) != list(range(len(self.quasi_identifiers))):
+    def __init__(
+        self,
+        *,
+        quasi_identifiers: tuple[str, ...],
+        counts: IntArray,
+        sensitive: dict[str, SensitiveHistogram],
+        codes: npt.NDArray[np.int32] | None = None,
+        categories: tuple[pa.Array, ...] | None = None,
+        sorted_by: tuple[int, ...] = (),
+        packed: PackedClasses | None = None,
+    ) -> None:
+        self.quasi_identifiers: Final = quasi_identifiers
+        self.counts: Final = counts
+        self.sensitive: Final = sensitive
+        self.sorted_by: Final = packed.order if packed is not None else sorted_by
+        """When not empty, a permutation of the quasi-identifiers' positions: the classes
+        are in ascending order of their codes under it (first column first), no two equal."""
+        self.packed: Final = packed
+        self._decoded: Decoded | None = None
+        q = len(quasi_identifiers)
+        if codes is not None and categories is not None:
+            self._decoded = (codes, categories)
+            self._check(codes, categories)
+        elif packed is None:
+            raise InternalError("a summary needs its codes and categories, or packed classes")
+        elif len(packed.key) != len(counts) or len(packed.sizes) != q:
+            raise InternalError("packed classes do not match the summary's classes")
+        if self.sorted_by and sorted(self.sorted_by) != list(range(q)):
             raise InternalError("a summary's order must name each quasi-identifier once")
+
+    def _check(self, codes: npt.NDArray[np.int32], categories: tuple[pa.Array, ...]) -> None:
+        if codes.shape != (len(self.counts), len(self.quasi_identifiers)):
+            raise InternalError("summary codes do not match its classes and quasi-identifiers")
+        if len(categories) != len(self.quasi_identifiers):
+            raise InternalError("summary categories do not match its quasi-identifiers")
+
+    def _decode(self) -> Decoded:
+        if self._decoded is None:
+            assert self.packed is not None  # (the constructor saw to it)
+            codes, categories = self.packed.decode()
+            self._check(codes, categories)
+            self._decoded = (codes, categories)
+        return self._decoded
+
+    @property
+    def codes(self) -> npt.NDArray[np.int32]:
+        """``codes[c, j]``: the code of class ``c``'s value of quasi-identifier ``j``."""
+        return self._decode()[0]
+
+    @property
+    def categories(self) -> tuple[pa.Array, ...]:
+        """Per quasi-identifier, an Arrow text array: entry ``c`` is the value of code ``c``."""
+        return self._decode()[1]
 
     @property
     def rows(self) -> int:

@@ -66,7 +66,9 @@ class ColumnImpact:
 
 
 IntArray = npt.NDArray[np.int64]
-_PACKABLE = 2**62
+FloatArray = npt.NDArray[np.float64]
+_KEY_BITS = 62
+"""Bits of a packed key (and of a key with its count beside it, to sort both at once)."""
 SORT_BUDGET = 4
 """Rows a subset's grouping may sort, in all, as a multiple of the table's classes."""
 DENSE_FLOOR = 1 << 16
@@ -129,10 +131,11 @@ class _Dense:
     """Counts of every combination of ``cols`` as a tensor (one axis per column)."""
 
     cols: tuple[int, ...]
-    tensor: IntArray
+    tensor: FloatArray
+    """Record counts (whole numbers far below 2**53: exact as floats)."""
 
     def tally(self) -> _Tally:
-        return _Tally().add(self.tensor[self.tensor > 0])
+        return _Tally().add(self.tensor[self.tensor > 0].astype(np.int64))
 
     def drop(self, j: int) -> _Dense:
         axis = self.cols.index(j)
@@ -161,19 +164,25 @@ class _Sparse:
         return self.settled.plus(self.active)
 
 
-def _sorted_classes(key: IntArray, counts: IntArray, cells: float) -> tuple[IntArray, IntArray]:
-    """Distinct keys (0 <= key < cells), ascending, with their summed counts."""
+def _bits(value: int) -> int:
+    """Bits that hold every number below ``value``."""
+    return max(int(value) - 1, 0).bit_length()
+
+
+def _sorted_classes(key: IntArray, counts: IntArray, bits: int) -> tuple[IntArray, IntArray]:
+    """Distinct keys (0 <= key < 2**bits), ascending, with their summed counts."""
     if len(key) == 0:
         return key, counts
-    top = int(counts.max()) + 1
-    if cells * top < _PACKABLE:
-        # Key and count in one integer: a plain sort, no permutation to gather through.
-        both = np.sort(key * top + counts)
-        key = both // top
-        counts = both - key * top
-    else:
-        order = np.argsort(key, kind="stable")
-        key, counts = key[order], counts[order]
+    if not bool((key[1:] >= key[:-1]).all()):  # (dropping the last column keeps the order)
+        shift = int(counts.max()).bit_length()
+        if bits + shift <= _KEY_BITS:
+            # Key and count in one integer: a plain sort, no permutation to gather through.
+            both = np.sort((key << shift) | counts)
+            key = both >> shift
+            counts = both & ((1 << shift) - 1)
+        else:
+            order = np.argsort(key, kind="stable")
+            key, counts = key[order], counts[order]
     new = np.empty(len(key), dtype=bool)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
@@ -186,22 +195,31 @@ def _sorted_classes(key: IntArray, counts: IntArray, cells: float) -> tuple[IntA
 class _Lattice:
     """The summary's classes under any subset of its quasi-identifiers.
 
-    A subset whose combinations fit in a tensor as large as the table's classes
-    is counted densely (a marginal of a larger tensor, or one pass over the
-    classes); any other is rolled up from a superset one column larger, whose
-    classes are sorted by a packed key with the columns of most values first.
-    Dropping a column then only merges classes inside runs that agree on the
-    columns before it, and a class alone in its run stays alone under every
-    subset rolled up from it, so it is settled and not looked at again.
+    Every class is one integer, its codes in fixed fields of bits (the columns
+    of most distinct values first), so a column is a shift and a mask away,
+    never a division. A subset whose combinations fit in a tensor as large as
+    the table's classes is counted densely (a marginal of a larger tensor, or
+    one pass over the classes); any other is rolled up from a superset one
+    column larger, whose classes are sorted by their keys. Dropping a column
+    then only merges classes inside runs that agree on the columns before it
+    (dropping the last needs no sort at all), and a class alone in its run
+    stays alone under every subset rolled up from it, so it is settled and not
+    looked at again.
     """
 
     def __init__(self, summary: Summary) -> None:
-        codes = summary.codes
-        self.counts = summary.counts.astype(np.int64)
-        self.sizes = [
-            int(codes[:, j].max()) + 1 if len(codes) else 1 for j in range(codes.shape[1])
-        ]
-        self.dense_limit = max(len(self.counts), DENSE_FLOOR)
+        self.counts = summary.counts.astype(np.int64, copy=False)
+        self.packed = summary.packed  # (then the codes are never needed)
+        if self.packed is not None:
+            self.sizes = list(self.packed.sizes)
+        else:
+            codes = summary.codes
+            self.sizes = [
+                int(codes[:, j].max()) + 1 if len(codes) else 1 for j in range(codes.shape[1])
+            ]
+        self.widths = [_bits(size) for size in self.sizes]
+        # Tensors of up to twice the classes (fields of bits waste under a bit a column).
+        self.dense_bits = (2 * max(len(self.counts), DENSE_FLOOR)).bit_length() - 1
         self.budget = SORT_BUDGET * len(self.counts) + SORT_FLOOR
         self.sorted_rows = 0
         # Columns of most distinct values come first in every packed key, unless the
@@ -209,38 +227,83 @@ class _Lattice:
         self.order = list(summary.sorted_by) or sorted(
             range(len(self.sizes)), key=lambda j: (-self.sizes[j], j)
         )
-        self.packable = self._cells(self.order) < _PACKABLE
-        self.codes = codes
+        self.packable = self._bits_of(self.order) <= _KEY_BITS
+        self.summary = summary
+        self._root: _Sparse | None = None
 
-    def _cells(self, cols: Sequence[int]) -> float:
-        return float(np.prod([max(self.sizes[j], 1) for j in cols], dtype=np.float64))
+    def _bits_of(self, cols: Sequence[int]) -> int:
+        return sum(self.widths[j] for j in cols)
 
-    def _key(self, cols: Sequence[int]) -> IntArray:
-        key = np.zeros(len(self.counts), dtype=np.int64)
-        for j in cols:
-            key *= max(self.sizes[j], 1)
-            key += self.codes[:, j]
-        return key
+    def _weights(self) -> IntArray:
+        """The class sizes in the order :meth:`_fields` gives the keys."""
+        return self.root().counts if self.packable else self.counts
 
     def ordered(self, cols: Sequence[int]) -> tuple[int, ...]:
         return tuple(j for j in self.order if j in cols)
 
     def root(self) -> _Sparse:
-        cols = tuple(self.order)
-        key = self._key(cols)
-        if len(key) > 1 and bool((key[1:] > key[:-1]).all()):  # the summary came sorted
-            return _Sparse(cols, key, self.counts, _Tally())
-        return _Sparse(cols, *_sorted_classes(key, self.counts, self._cells(cols)), _Tally())
+        """The classes under every column, sorted by their keys."""
+        if self._root is None:
+            cols = tuple(self.order)
+            if self.packed is not None:
+                self._root = _Sparse(cols, self.packed.key, self.counts, _Tally())
+                return self._root
+            codes = self.summary.codes
+            key = np.zeros(len(self.counts), dtype=np.int64)
+            for j in cols:
+                key <<= self.widths[j]
+                key |= codes[:, j]
+            key, counts = _sorted_classes(key, self.counts, self._bits_of(cols))
+            self._root = _Sparse(cols, key, counts, _Tally())
+        return self._root
 
     def dense(self, cols: tuple[int, ...]) -> _Dense:
-        """Counts under ``cols`` in one pass over the table's classes."""
+        """Counts under ``cols`` in one pass over the table's classes (an axis per column's
+        field of bits)."""
         cols = self.ordered(cols)
-        shape = [max(self.sizes[j], 1) for j in cols]
-        flat = np.bincount(self._key(cols), weights=self.counts, minlength=int(np.prod(shape)))
-        return _Dense(cols, flat.astype(np.int64).reshape(shape))
+        shape = [1 << self.widths[j] for j in cols]
+        total = np.bincount(
+            self._fields(cols),
+            weights=self._weights(),
+            minlength=1 << sum(self.widths[j] for j in cols),
+        )
+        tensor = np.asarray(total, dtype=np.float64).reshape(shape)
+        # Cut the slots past each column's values: the marginals then sum less.
+        trimmed = tensor[tuple(slice(0, max(self.sizes[j], 1)) for j in cols)]
+        return _Dense(cols, np.ascontiguousarray(trimmed))
+
+    def _fields(self, cols: tuple[int, ...]) -> IntArray:
+        """Keys of ``cols`` alone (their fields, packed), in the root's order of classes
+        (the summary's, when the columns do not fit one key)."""
+        if not self.packable:
+            codes = self.summary.codes
+            key = np.zeros(len(self.counts), dtype=np.int64)
+            for j in cols:
+                key <<= self.widths[j]
+                key |= codes[:, j]
+            return key
+        root = self.root()
+        total = self._bits_of(root.cols)
+        out = np.zeros(len(root.key), dtype=np.int64)
+        low = run = done = 0  # bits below the column; of the run of ``cols``; placed
+        for j in (*reversed(root.cols), -1):  # least significant first
+            if j in cols:
+                run += self.widths[j]
+            elif run:  # a run of adjacent columns ends: move it in one piece
+                start = low - run
+                piece = root.key >> start if start else root.key
+                if low < total:
+                    piece = piece & ((1 << run) - 1)
+                out |= piece << done if done else piece
+                done += run
+                run = 0
+            low += self.widths[j] if j >= 0 else 0
+        return out
 
     def fits(self, cols: Sequence[int]) -> bool:
-        return self._cells(cols) <= self.dense_limit
+        """Whether ``cols`` are counted densely (in a tensor of at most twice the classes:
+        fields of bits waste less than one bit a column)."""
+        return self._bits_of(cols) <= self.dense_bits
 
     def direct(self, cols: tuple[int, ...]) -> _Sparse | _Dense | None:
         """Classes under ``cols`` from the table's classes (None: over the sorting budget)."""
@@ -250,9 +313,30 @@ class _Lattice:
         self.sorted_rows += len(self.counts)
         if self.sorted_rows > self.budget:
             return None
-        return _Sparse(
-            cols, *_sorted_classes(self._key(cols), self.counts, self._cells(cols)), _Tally()
-        )
+        key = self._fields(cols)
+        counts = self._weights()
+        return _Sparse(cols, *_sorted_classes(key, counts, self._bits_of(cols)), _Tally())
+
+    def narrow(self, node: _Sparse, at: int) -> _Sparse:
+        """``node`` with the classes alone under its first ``at`` columns settled.
+
+        Every subset rolled up from ``node`` that keeps those columns (all its
+        descendants in the walk, when none drops a column before position ``at``)
+        leaves such a class alone: one pass here spares the roll-ups below from
+        looking at it again.
+        """
+        if at == 0 or len(node.key) < 2:
+            return node
+        run = node.key >> self._bits_of(node.cols[at:])
+        n = len(run)
+        edge = np.ones(n + 1, dtype=bool)
+        np.not_equal(run[1:], run[:-1], out=edge[1:n])
+        busy = np.flatnonzero(~(edge[:-1] & edge[1:]))
+        if len(busy) > n // 2:  # not worth a copy
+            return node
+        counts = node.counts[busy]
+        settled = node.settled.plus(node.active.minus(_Tally().add(counts)))
+        return _Sparse(node.cols, node.key[busy], counts, settled)
 
     def roll_up(
         self, node: _Sparse | _Dense | None, cols: tuple[int, ...], j: int
@@ -267,10 +351,9 @@ class _Lattice:
         if node is None:
             return None
         at = node.cols.index(j)
-        below = int(np.prod([max(self.sizes[c], 1) for c in node.cols[at + 1 :]]))
-        size = max(self.sizes[j], 1)
+        below = self._bits_of(node.cols[at + 1 :])
         key = node.key
-        run = key // (size * below)  # the columns before j: sorted, as the key is
+        run = key >> (below + self.widths[j])  # the columns before j: sorted, as the key is
         n = len(key)
         edge = np.ones(n + 1, dtype=bool)  # edge[i]: a run starts at i (or i == n)
         np.not_equal(run[1:], run[:-1], out=edge[1:n])
@@ -278,13 +361,13 @@ class _Lattice:
         counts = node.counts[busy]
         # The rest is alone in its run: settled (tallied as all minus the busy rows).
         settled = node.settled.plus(node.active.minus(_Tally().add(counts)))
-        self.sorted_rows += len(busy)
-        if self.sorted_rows > self.budget:
-            return None
-        rest = key[busy]
-        child = run[busy] * below + (rest - (rest // below) * below)
+        if below:
+            self.sorted_rows += len(busy)
+            if self.sorted_rows > self.budget:
+                return None
+        child = (run[busy] << below) | (key[busy] & ((1 << below) - 1))
         kept = node.cols[:at] + node.cols[at + 1 :]  # most distinct values first
-        return _Sparse(kept, *_sorted_classes(child, counts, self._cells(kept)), settled)
+        return _Sparse(kept, *_sorted_classes(child, counts, self._bits_of(kept)), settled)
 
 
 def subsets_to_measure(q: int, max_size: int) -> int:
@@ -336,10 +419,20 @@ def qi_combinations(
 
         def visit(cols: tuple[int, ...], node: _Sparse | _Dense | None, first: int) -> None:
             record(cols, None if node is None else node.tally())
-            if len(cols) > 1:
-                for at, j in enumerate(rank[:first]):
-                    if j in cols:
-                        visit(tuple(c for c in cols if c != j), lattice.roll_up(node, cols, j), at)
+            if len(cols) < 2:
+                return
+            drops = [(at, j) for at, j in enumerate(rank[:first]) if j in cols]
+            if isinstance(node, _Sparse):
+                # The children to roll up (not counted densely) all keep the columns
+                # before the earliest one they drop.
+                rolled = [
+                    node.cols.index(j)
+                    for _, j in drops
+                    if not lattice.fits(tuple(c for c in cols if c != j))
+                ]
+                node = lattice.narrow(node, min(rolled, default=0))
+            for at, j in drops:
+                visit(tuple(c for c in cols if c != j), lattice.roll_up(node, cols, j), at)
 
         visit(everything, lattice.root(), q)
     else:
