@@ -13,10 +13,12 @@ than a budget is left out, and :class:`Coverage` says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations
 from math import comb
+from threading import Lock
 
 import numpy as np
 import numpy.typing as npt
@@ -399,15 +401,17 @@ def qi_combinations(
     total = subsets_to_measure(q, max_size if lattice.packable else 0)
     results: list[QICombination] = []
     done = 0
+    lock = Lock()
 
     def record(cols: tuple[int, ...], tally: _Tally | None) -> None:
         nonlocal done
-        done += 1
-        if tally is not None:
-            ordered = tuple(names[j] for j in sorted(cols))
-            results.append(_measured(tally, rows, ordered))
-        if progress is not None:
-            progress(done, total)
+        with lock:
+            done += 1
+            if tally is not None:
+                ordered = tuple(names[j] for j in sorted(cols))
+                results.append(_measured(tally, rows, ordered))
+            if progress is not None:
+                progress(done, total)
 
     everything = tuple(range(q))
     if q <= max_size and lattice.packable:
@@ -416,6 +420,15 @@ def qi_combinations(
         # each subset is visited once, its parent adds back a column of few values,
         # and at most q nodes are alive.
         rank = lattice.order[::-1]  # (a child's descendants drop columns later in the keys)
+        # Subsets counted densely (and their marginals) are worked out on a thread of their
+        # own, beside the roll-ups: most of numpy's work runs without the interpreter's
+        # lock, so two cores share it. The sorting budget is only spent by the roll-ups, in
+        # this thread, in a fixed order: what is measured does not depend on timing.
+        beside = ThreadPoolExecutor(max_workers=1)
+        counted: list[Future[None]] = []
+
+        def visit_dense(cols: tuple[int, ...], first: int) -> None:
+            visit(cols, lattice.dense(cols), first)
 
         def visit(cols: tuple[int, ...], node: _Sparse | _Dense | None, first: int) -> None:
             record(cols, None if node is None else node.tally())
@@ -432,9 +445,18 @@ def qi_combinations(
                 ]
                 node = lattice.narrow(node, min(rolled, default=0))
             for at, j in drops:
-                visit(tuple(c for c in cols if c != j), lattice.roll_up(node, cols, j), at)
+                kept = tuple(c for c in cols if c != j)
+                if not isinstance(node, _Dense) and lattice.fits(kept):
+                    counted.append(beside.submit(visit_dense, kept, at))
+                else:
+                    visit(kept, lattice.roll_up(node, cols, j), at)
 
-        visit(everything, lattice.root(), q)
+        try:
+            visit(everything, lattice.root(), q)
+            for future in counted:
+                future.result()  # (raises what went wrong there)
+        finally:
+            beside.shutdown(cancel_futures=True)
     else:
         record(everything, _Tally().add(lattice.counts))
         for size in range(1, min(q, 3)):
