@@ -140,6 +140,40 @@ def test_the_combinations_of_packed_classes_need_no_codes(
         assert got.uniques == pytest.approx(uniques)
 
 
+def test_over_the_sorting_budget_the_first_columns_of_the_keys_are_still_measured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With no sorting allowed, the subsets that need a sort are left out (and the note
+    # says so), but those cut from the sorted keys (the widest columns) are measured.
+    monkeypatch.setattr(_combinations, "DENSE_FLOOR", 0)
+    monkeypatch.setattr(_combinations, "SORT_BUDGET", 0)
+    monkeypatch.setattr(_combinations, "SORT_FLOOR", 0)
+    rng = np.random.default_rng(7)
+    frame = pl.DataFrame(
+        {
+            "day": rng.integers(0, 3000, 4000),
+            "place": rng.integers(0, 300, 4000),
+            "job": rng.integers(0, 30, 4000),
+            "sex": rng.integers(0, 2, 4000),
+        }
+    )
+    summary = get_engine().summarize(frame.lazy(), frame.columns)
+    found, coverage = qi_combinations(summary)
+    by_cols = {c.columns: c for c in found}
+    for cols in [("day",), ("day", "place"), ("day", "place", "job"), tuple(frame.columns)]:
+        distinction, separation, uniques = _brute(frame, cols)
+        assert by_cols[cols].distinction == pytest.approx(distinction)
+        assert by_cols[cols].separation == pytest.approx(separation)
+        assert by_cols[cols].uniques == pytest.approx(uniques)
+    assert ("day", "job") not in by_cols
+    assert coverage.measured == len(found) < coverage.subsets == 15
+    assert coverage.note is not None and "were not measured" in coverage.note
+    for got in found:
+        assert (got.distinction, got.separation, got.uniques) == pytest.approx(
+            _brute(frame, got.columns)
+        )
+
+
 def test_dates_and_booleans_are_packed_and_read_back_as_text() -> None:
     frame = pl.DataFrame(
         {

@@ -19,6 +19,7 @@ from functools import cached_property
 from itertools import combinations
 from math import comb
 from threading import Lock
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -171,15 +172,23 @@ def _bits(value: int) -> int:
     return max(int(value) - 1, 0).bit_length()
 
 
-def _sorted_classes(key: IntArray, counts: IntArray, bits: int) -> tuple[IntArray, IntArray]:
-    """Distinct keys (0 <= key < 2**bits), ascending, with their summed counts."""
+def _sorted_classes(
+    key: IntArray, counts: IntArray, bits: int, *, runs: bool = False
+) -> tuple[IntArray, IntArray]:
+    """Distinct keys (0 <= key < 2**bits), ascending, with their summed counts.
+
+    ``runs``: the keys are sorted but inside short runs (as a roll-up leaves them),
+    which a merge sort (timsort) orders in a few passes, several times faster than
+    a quicksort; keys in no order are sorted by a quicksort.
+    """
     if len(key) == 0:
         return key, counts
     if not bool((key[1:] >= key[:-1]).all()):  # (dropping the last column keeps the order)
+        kind: Literal["stable", "quicksort"] = "stable" if runs else "quicksort"
         shift = int(counts.max()).bit_length()
         if bits + shift <= _KEY_BITS:
-            # Key and count in one integer: a plain sort, no permutation to gather through.
-            both = np.sort((key << shift) | counts)
+            # Key and count in one integer: one sort, no permutation to gather through.
+            both = np.sort((key << shift) | counts, kind=kind)
             key = both >> shift
             counts = both & ((1 << shift) - 1)
         else:
@@ -329,47 +338,65 @@ class _Lattice:
         """
         if at == 0 or len(node.key) < 2:
             return node
-        run = node.key >> self._bits_of(node.cols[at:])
-        n = len(run)
-        edge = np.ones(n + 1, dtype=bool)
-        np.not_equal(run[1:], run[:-1], out=edge[1:n])
-        busy = np.flatnonzero(~(edge[:-1] & edge[1:]))
-        if len(busy) > n // 2:  # not worth a copy
+        busy = _busy(node.key >> self._bits_of(node.cols[at:]))
+        if busy is None or len(busy) > 3 * len(node.key) // 4:  # not worth a copy
             return node
         counts = node.counts[busy]
         settled = node.settled.plus(node.active.minus(_Tally().add(counts)))
         return _Sparse(node.cols, node.key[busy], counts, settled)
 
+    def prefix(self, cols: tuple[int, ...]) -> _Sparse | None:
+        """The classes under the first columns of the keys (``cols``, in any order) cut
+        from the root's sorted keys, or None when ``cols`` are not such columns."""
+        if set(cols) != set(self.order[: len(cols)]):
+            return None
+        root = self.root()
+        kept = tuple(self.order[: len(cols)])
+        key = root.key >> self._bits_of(self.order[len(cols) :])
+        return _Sparse(kept, *_sorted_classes(key, root.counts, self._bits_of(kept)), _Tally())
+
     def roll_up(
         self, node: _Sparse | _Dense | None, cols: tuple[int, ...], j: int
     ) -> _Sparse | _Dense | None:
         """Classes under ``cols`` without column ``j``, from ``node`` (the classes under
-        ``cols``) when there is one. None: over the sorting budget."""
+        ``cols``) when there is one. None: over the sorting budget (and not the first
+        columns of the keys, which need no sort)."""
         if isinstance(node, _Dense):
             return node.drop(j)
         kept = tuple(c for c in cols if c != j)
         if self.fits(kept):
             return self.dense(kept)
         if node is None:
-            return None
+            return self.prefix(kept)
         at = node.cols.index(j)
         below = self._bits_of(node.cols[at + 1 :])
-        key = node.key
+        key, counts, settled = node.key, node.counts, node.settled
         run = key >> (below + self.widths[j])  # the columns before j: sorted, as the key is
-        n = len(key)
-        edge = np.ones(n + 1, dtype=bool)  # edge[i]: a run starts at i (or i == n)
-        np.not_equal(run[1:], run[:-1], out=edge[1:n])
-        busy = np.flatnonzero(~(edge[:-1] & edge[1:]))  # rows in runs of two or more
-        counts = node.counts[busy]
-        # The rest is alone in its run: settled (tallied as all minus the busy rows).
-        settled = node.settled.plus(node.active.minus(_Tally().add(counts)))
+        busy = _busy(run)
+        if busy is not None:  # the rest is alone in its run: settled
+            counts = counts[busy]
+            settled = settled.plus(node.active.minus(_Tally().add(counts)))
+            key, run = key[busy], run[busy]
         if below:
-            self.sorted_rows += len(busy)
+            self.sorted_rows += len(key)
             if self.sorted_rows > self.budget:
-                return None
-        child = (run[busy] << below) | (key[busy] & ((1 << below) - 1))
+                return self.prefix(kept)
+        child = (run << below) | (key & ((1 << below) - 1)) if below else run
         kept = node.cols[:at] + node.cols[at + 1 :]  # most distinct values first
-        return _Sparse(kept, *_sorted_classes(child, counts, self._bits_of(kept)), settled)
+        return _Sparse(
+            kept, *_sorted_classes(child, counts, self._bits_of(kept), runs=True), settled
+        )
+
+
+def _busy(run: IntArray) -> IntArray | None:
+    """Positions in runs of two or more equal values (None: every position)."""
+    n = len(run)
+    edge = np.ones(n + 1, dtype=bool)  # edge[i]: a run starts at i (or i == n)
+    np.not_equal(run[1:], run[:-1], out=edge[1:n])
+    alone = edge[:-1] & edge[1:]
+    if not alone.any():
+        return None
+    return np.flatnonzero(~alone)
 
 
 def subsets_to_measure(q: int, max_size: int) -> int:
