@@ -471,11 +471,12 @@ def qi_combinations(
                     if not lattice.fits(tuple(c for c in cols if c != j))
                 ]
                 node = lattice.narrow(node, min(rolled, default=0))
-            for at, j in drops:
-                kept = tuple(c for c in cols if c != j)
+            children = [(tuple(c for c in cols if c != j), j, at) for at, j in drops]
+            for kept, _, at in children:  # (first, so both threads start at once)
                 if not isinstance(node, _Dense) and lattice.fits(kept):
                     counted.append(beside.submit(visit_dense, kept, at))
-                else:
+            for kept, j, at in children:
+                if isinstance(node, _Dense) or not lattice.fits(kept):
                     visit(kept, lattice.roll_up(node, cols, j), at)
 
         try:
