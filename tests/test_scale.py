@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from custodes.engines import get_engine
 from custodes.engines._polars_packed import packed_summary
+from custodes.io import open_table
 from custodes.risk import _combinations
 from custodes.risk._combinations import qi_combinations
 from custodes.summary import Decoded, Summary
@@ -122,7 +123,8 @@ def test_the_combinations_of_packed_classes_need_no_codes(
     monkeypatch.setattr(_combinations, "DENSE_FLOOR", floor)
     monkeypatch.setattr(_combinations, "SORT_BUDGET", 100)
     packed = packed_summary(frame.lazy(), frame.columns)
-    assert packed is not None and packed.packed is not None
+    assert packed is not None
+    assert packed.packed is not None
 
     def refuse() -> Decoded:
         raise AssertionError("the codes were made")
@@ -167,11 +169,61 @@ def test_over_the_sorting_budget_the_first_columns_of_the_keys_are_still_measure
         assert by_cols[cols].uniques == pytest.approx(uniques)
     assert ("day", "job") not in by_cols
     assert coverage.measured == len(found) < coverage.subsets == 15
-    assert coverage.note is not None and "were not measured" in coverage.note
+    assert coverage.note is not None
+    assert "were not measured" in coverage.note
     for got in found:
         assert (got.distinction, got.separation, got.uniques) == pytest.approx(
             _brute(frame, got.columns)
         )
+
+
+def test_a_parquet_files_statistics_spare_the_pass_over_its_number_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 5000
+    born = pa.array(
+        [dt.date(1930, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 30000, n)]
+    )
+    frame = pl.DataFrame(
+        {
+            "born": pl.from_arrow(born),
+            "county": pl.Series(rng.integers(-50, 2800, n)).scatter([3, 9], None),
+            "member": pl.Series(rng.integers(0, 2, n) == 1),
+            "sex": pl.Series(rng.integers(1, 3, n), dtype=pl.Int8),
+        }
+    )
+    path = tmp_path / "register.parquet"
+    pq.write_table(frame.to_arrow(), path, row_group_size=700)
+    expected = get_engine().summarize(frame.lazy(), frame.columns)
+    table = open_table(path)
+    assert table.bounds is not None
+    with monkeypatch.context() as patched:  # no query may run before the group-by
+        patched.setattr(
+            "custodes.engines._polars_packed.pl.collect_all",
+            lambda *_, **__: pytest.fail("the ranges were read from the data"),
+        )
+        summary = get_engine().summarize(table, frame.columns)
+    assert summary.packed is not None
+
+    def classes(found: Summary) -> list[tuple[object, ...]]:
+        values = found.values_frame().to_pylist()
+        return sorted(
+            (*map(str, v.values()), c) for v, c in zip(values, found.counts.tolist(), strict=True)
+        )
+
+    assert classes(summary) == classes(expected)
+    # A frame made from the file holds other values: the file's bounds are not its own.
+    derived = dataclasses.replace(table, frame=table.frame.filter(pl.col("sex") == 1))
+    assert derived.bounds is not None
+    assert derived.bounds.of(derived.frame, ["sex"]) is None
+    # A file without statistics (or of text columns) is read for its ranges.
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(frame.to_arrow(), plain, write_statistics=False)
+    bare = open_table(plain)
+    assert bare.bounds is not None
+    assert bare.bounds.of(bare.frame, ["born"]) == (n, {})
+    assert classes(get_engine().summarize(bare, frame.columns)) == classes(expected)
 
 
 def test_dates_and_booleans_are_packed_and_read_back_as_text() -> None:

@@ -250,7 +250,9 @@ class PolarsSummaryOps:
                 "attributes; give each column one role."
             )
         if not sens:
-            packed = packed_summary(frame, qis)
+            bounds = table.bounds if isinstance(table, TableSource) else None
+            stated = bounds.of(frame, qis) if bounds is not None else None
+            packed = packed_summary(frame, qis, stated)
             if packed is not None:
                 return packed
         # Positional names inside the query: a user column may be called anything.

@@ -15,6 +15,7 @@ other types, or fields that do not fit in 62 bits, take the general path.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from custodes._grouping import renumber
+from custodes.io import Bound
 from custodes.summary import Decoded, PackedClasses, Summary
 
 __all__ = ["packed_summary", "text_arrow"]
@@ -30,6 +32,7 @@ __all__ = ["packed_summary", "text_arrow"]
 _KEY, _COUNT = "key", "n"
 _LIMIT = 2**62
 _KEY_BITS = 62
+_EPOCH = dt.date(1970, 1, 1)
 IntArray = npt.NDArray[np.int64]
 
 
@@ -44,46 +47,84 @@ def _packable(dtype: pl.DataType) -> bool:
 
 
 def _ranges(
-    frame: pl.LazyFrame, columns: Sequence[str], schema: pl.Schema
+    frame: pl.LazyFrame,
+    columns: Sequence[str],
+    schema: pl.Schema,
+    stated: tuple[int, dict[str, Bound]] | None = None,
 ) -> tuple[int, list[tuple[int, int, bool]], dict[int, pl.Series]] | None:
     """The rows, (lowest, highest, has nulls) of each column as integers, and each text
     column's distinct values (sorted; a value's code is its rank); None when a number
-    column holds no value at all."""
+    column holds no value at all. Bounds the file ``stated`` spare the pass over the
+    number columns."""
     text = {j for j, c in enumerate(columns) if schema[c] == pl.String}
+    numbers = [j for j in range(len(columns)) if j not in text]
+    known = stated[1] if stated is not None else {}
+    if not all(columns[j] in known for j in numbers):
+        known = {}
+    asked = [j for j in range(len(columns)) if columns[j] not in known]
     # As the columns hold them: an unsigned value past 2**63 must not become a null here.
-    physical = {j: pl.col(c).to_physical() for j, c in enumerate(columns) if j not in text}
-    ranges = frame.select(
-        *(p.min().alias(f"lo{j}") for j, p in physical.items()),
-        *(p.max().alias(f"hi{j}") for j, p in physical.items()),
-        *(pl.col(c).null_count().alias(f"nulls{j}") for j, c in enumerate(columns)),
-        pl.len().alias("rows"),
-    )
+    physical = {j: pl.col(columns[j]).to_physical() for j in asked if j not in text}
+    queries = []
+    if asked or stated is None:
+        queries.append(
+            frame.select(
+                *(p.min().alias(f"lo{j}") for j, p in physical.items()),
+                *(p.max().alias(f"hi{j}") for j, p in physical.items()),
+                *(pl.col(columns[j]).null_count().alias(f"nulls{j}") for j in asked),
+                pl.len().alias("rows"),
+            )
+        )
     # Each text column's values by a query of its own: ``unique().implode()`` beside the
     # ranges would not stream (it holds the column).
-    distinct = [frame.select(pl.col(columns[j]).unique().alias("v")) for j in sorted(text)]
-    found, *texts = pl.collect_all([ranges, *distinct], engine="streaming")
-    out = []
     order = sorted(text)
+    queries.extend(frame.select(pl.col(columns[j]).unique().alias("v")) for j in order)
+    results = pl.collect_all(queries, engine="streaming") if queries else []
+    found = results[0] if len(results) > len(order) else None
+    texts = results[len(results) - len(order) :]
     values = {j: t.get_column("v").drop_nulls().sort() for j, t in zip(order, texts, strict=True)}
-    rows = int(found[0, "rows"])
-    for j in range(len(columns)):
-        if j in text:
-            lo, hi = 0, len(values[j]) - 1  # no value at all: only the null slot
+    rows = int(found[0, "rows"]) if found is not None else stated[0] if stated else 0
+    out = []
+    for j, name in enumerate(columns):
+        low: object
+        high: object
+        if name in known:
+            low, high, nulls = _number(known[name][0]), _number(known[name][1]), known[name][2]
         else:
-            lo, hi = found[0, f"lo{j}"], found[0, f"hi{j}"]
-            if lo is None or hi is None:
-                return None
-        out.append((int(lo), int(hi), int(found[0, f"nulls{j}"]) > 0))
+            assert found is not None
+            nulls = found[0, f"nulls{j}"]
+            if j in text:
+                low, high = 0, len(values[j]) - 1  # no value at all: only the null slot
+            else:
+                low, high = found[0, f"lo{j}"], found[0, f"hi{j}"]
+        if low is None or high is None:
+            return None
+        out.append((int(low), int(high), int(nulls) > 0))  # type: ignore[call-overload]
     return rows, out, values
 
 
-def packed_summary(frame: pl.LazyFrame, quasi_identifiers: Sequence[str]) -> Summary | None:
-    """The summary by one packed key, or None when the columns cannot be packed."""
+def _number(value: object) -> int | None:
+    """A stated bound as the column's physical number (a date: days since 1970)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return (value - _EPOCH).days
+    if isinstance(value, bool | int):
+        return int(value)
+    raise TypeError(f"a bound of type {type(value).__name__}")
+
+
+def packed_summary(
+    frame: pl.LazyFrame,
+    quasi_identifiers: Sequence[str],
+    stated: tuple[int, dict[str, Bound]] | None = None,
+) -> Summary | None:
+    """The summary by one packed key, or None when the columns cannot be packed.
+    ``stated``: the rows and columns' bounds as the file states them, if it does."""
     qis = list(quasi_identifiers)
     schema = frame.collect_schema()
     if not qis or not all(_packable(schema[c]) for c in qis):
         return None
-    found = _ranges(frame, qis, schema)
+    found = _ranges(frame, qis, schema, stated)
     if found is None:
         return None
     rows, ranges, texts = found

@@ -14,13 +14,15 @@ Parquet, Excel and database columns keep their types. Errors are
 from ._csv import HeaderJudge, is_identifier_name
 from ._open import TableLike, is_text, open_table
 from ._read import EXTENSIONS, FORMATS, read_table
-from ._source import TableSource, check_columns, collect, reading
+from ._source import Bound, Bounds, TableSource, check_columns, collect, reading
 from ._write import WRITE_FORMATS, file_sha256, write_table
 
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
     "WRITE_FORMATS",
+    "Bound",
+    "Bounds",
     "HeaderJudge",
     "TableLike",
     "TableSource",

@@ -7,16 +7,22 @@ columns are read as String (nested values as JSON text), like CSV.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fastexcel
 import polars as pl
+import pyarrow as pa
 
 from custodes.errors import MalformedTableError, SettingError, closest
 
 from ._csv import HeaderJudge, ask_header, check_header, header_verdict
 from ._encoding import open_utf8, text_sample
-from ._source import TableSource
+from ._source import Bound, Bounds, TableSource
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 __all__ = ["read_jsonl", "read_parquet", "read_xlsx"]
 
@@ -33,7 +39,56 @@ def read_parquet(path: Path, shown: str) -> TableSource:
             f"{shown!r} is not a readable Parquet file: it may be incomplete or in another "
             "format (force one with format='csv', CLI: --input-format csv)."
         ) from None
-    return TableSource(frame, shown, "parquet", None, None, tuple(names))
+    bounds = _parquet_bounds(path, frame)
+    return TableSource(frame, shown, "parquet", None, None, tuple(names), bounds=bounds)
+
+
+def _parquet_bounds(path: Path, frame: pl.LazyFrame) -> Bounds | None:
+    """The columns' bounds from the row groups' statistics (of signed integers, dates and
+    booleans only: those every writer orders as their values)."""
+    import pyarrow.parquet as pq  # (only for Parquet files)
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException):
+        return None
+    where = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    arrow = meta.schema.to_arrow_schema()
+
+    def read(columns: Sequence[str]) -> dict[str, Bound]:
+        out: dict[str, Bound] = {}
+        for name in columns:
+            i = where.get(name)
+            if i is None or arrow.get_field_index(name) < 0:
+                continue
+            kind = arrow.field(name).type
+            if not (pa.types.is_signed_integer(kind) or kind in (pa.date32(), pa.bool_())):
+                continue
+            found = _stated(meta, i)
+            if found is not None:
+                out[name] = found
+        return out
+
+    return Bounds(frame, meta.num_rows, read)
+
+
+def _stated(meta: pq.FileMetaData, i: int) -> Bound | None:
+    """Column ``i``'s bounds over every row group (None: a group does not state them)."""
+    low: object = None
+    high: object = None
+    nulls = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        stats = group.column(i).statistics
+        if stats is None or not stats.has_null_count:
+            return None
+        nulls += stats.null_count
+        if stats.has_min_max:
+            low = stats.min if low is None else min(low, stats.min)
+            high = stats.max if high is None else max(high, stats.max)
+        elif stats.null_count != group.num_rows:
+            return None
+    return low, high, nulls
 
 
 def _json_problem(line: str, number: int, shown: str) -> MalformedTableError | None:

@@ -20,6 +20,8 @@ from custodes.errors import (
 )
 
 __all__ = [
+    "Bound",
+    "Bounds",
     "TableSource",
     "check_columns",
     "collect",
@@ -45,6 +47,34 @@ class TableSource:
     columns: tuple[str, ...]
     # Raises the precise error (bad line, bad bytes) when a later collect fails.
     diagnose: Callable[[], None] | None = field(default=None, repr=False)
+    bounds: Bounds | None = field(default=None, repr=False)
+    """What the file states about its columns' values, for the frame that reads it as is."""
+
+
+Bound = tuple[object, object, int]
+"""A column's lowest and highest value (None when it holds only nulls) and its nulls."""
+
+
+@dataclass(frozen=True, eq=False)
+class Bounds:
+    """Each column's lowest and highest value and its nulls, as a file states them.
+
+    A Parquet file keeps them per row group; reading them costs no pass over the
+    data. They hold for ``frame`` (the file as it was opened): any other frame,
+    even one made from it, may hold other values and gets none.
+    """
+
+    frame: pl.LazyFrame
+    rows: int
+    read: Callable[[Sequence[str]], dict[str, Bound]]
+
+    def of(
+        self, frame: pl.LazyFrame, columns: Sequence[str]
+    ) -> tuple[int, dict[str, Bound]] | None:
+        """The rows of ``frame`` and the bounds of those of ``columns`` the file states
+        (None: ``frame`` is not the file as it was opened)."""
+        found = self.read(columns) if frame is self.frame else None
+        return None if found is None else (self.rows, found)
 
 
 def check_columns(source: TableSource, names: Iterable[str]) -> None:
