@@ -120,6 +120,9 @@ def people(tmp_path: Path) -> Path:
             "nope.csv",
         ),
         (["--qi", ""], "no quasi-identifiers"),
+        # The parser would keep the last and quietly drop the first.
+        (["--qi", "age", "--qi", "sex"], "the option --qi is given twice"),
+        (["--qi=age", "--threshold", "0.1", "--qi", "sex"], "--qi a,b"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(
@@ -130,6 +133,32 @@ def test_bad_input_exits_2_with_a_clear_message(
     assert message in " ".join(err.split())
     assert "Traceback" not in err
     assert "SECRETNAME" not in err + out
+
+
+def test_an_option_given_once_a_value_may_be_repeated(
+    people: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Repeatable options (--hierarchy) stay repeatable; a value may look like an option.
+    for name in ("age", "zip"):
+        (tmp_path / f"{name}.csv").write_text("", encoding="utf-8")
+    code, _, err = run(
+        [
+            "assess",
+            str(people),
+            "--qi",
+            "age,sex",
+            "--sensitive",
+            "zip,diagnosis",
+            "--hierarchy",
+            f"zip={tmp_path / 'zip.csv'}",
+            "--hierarchy",
+            f"diagnosis={tmp_path / 'age.csv'}",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert "given twice" not in err
 
 
 def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -213,10 +214,48 @@ def _error(exc: CustodesError) -> None:
     err.print(text, highlight=False, soft_wrap=True)
 
 
+def _repeated(command: Any, args: list[str]) -> str | None:
+    """The first option of one value given twice to the command ``args`` run (the
+    parser would keep the last and drop the first without a word), or None."""
+    rest = list(args)
+    while hasattr(command, "commands"):  # a group: follow the subcommand named
+        names = [a for a in rest if not a.startswith("-")]
+        if not names or names[0] not in command.commands:
+            return None
+        rest = rest[rest.index(names[0]) + 1 :]
+        command = command.commands[names[0]]
+    single = {
+        opt: param.name
+        for param in getattr(command, "params", ())
+        if getattr(param, "opts", None)
+        and not getattr(param, "multiple", True)
+        and not getattr(param, "is_flag", True)
+        and not getattr(param, "count", False)
+        for opt in param.opts
+    }
+    seen: set[str] = set()
+    for arg in rest:
+        if arg == "--":
+            break
+        option = arg.split("=", 1)[0]
+        if option in single:
+            if single[option] in seen:
+                return option
+            seen.add(single[option])
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (errors mapped from the exception tree)."""
     try:
-        app(args=argv, prog_name="custodes")
+        command = typer.main.get_command(app)
+        twice = _repeated(command, sys.argv[1:] if argv is None else argv)
+        if twice is not None:
+            raise SettingError(
+                f"the option {twice} is given twice, and only one would count; give it once "
+                f"(several names go in one, comma-separated: {twice} a,b)."
+            )
+        command(args=argv, prog_name="custodes")
     except SystemExit as exc:  # usage errors and --help: the parser's own exit code
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CustodesError as exc:
