@@ -141,7 +141,7 @@ def test_an_option_given_once_a_value_may_be_repeated(
     # Repeatable options (--hierarchy) stay repeatable; a value may look like an option.
     for name in ("age", "zip"):
         (tmp_path / f"{name}.csv").write_text("", encoding="utf-8")
-    code, _, err = run(
+    _, _, err = run(
         [
             "assess",
             str(people),
