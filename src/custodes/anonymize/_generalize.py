@@ -39,6 +39,9 @@ class Scheme:
     """``shares[h][node]``: the node's share of the hierarchy's values (leaves)."""
     leaves: int
     """Number of values in the hierarchy (ARX's domain size D)."""
+    covers: tuple[IntArray, ...]
+    """``covers[h][node]``: how many of the hierarchy's values the node covers (its share
+    times ``leaves``, exactly: sums of it over classes add up the same in any order)."""
 
     @property
     def height(self) -> int:
@@ -76,6 +79,7 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
     nodes: list[IntArray] = []
     counts: list[int] = []
     shares: list[FloatArray] = []
+    covers: list[IntArray] = []
     for level in range(hierarchy.height + 1):
         # Domain share: how many of the hierarchy's values the node covers.
         covered: dict[str, int] = {}
@@ -88,7 +92,8 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
         nodes.append(node_of_code)
         counts.append(len(ids))
         shares.append(np.array([covered[label] / total_leaves for label in ids], dtype=float))
-    return Scheme(name, tuple(nodes), tuple(counts), tuple(shares), total_leaves)
+        covers.append(np.array([covered[label] for label in ids], dtype=np.int64))
+    return Scheme(name, tuple(nodes), tuple(counts), tuple(shares), total_leaves, tuple(covers))
 
 
 def schemes_for(summary: Summary, hierarchies: dict[str, Hierarchy]) -> tuple[Scheme, ...]:
