@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -96,7 +97,20 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
     return Scheme(name, tuple(nodes), tuple(counts), tuple(shares), total_leaves, tuple(covers))
 
 
-def schemes_for(summary: Summary, hierarchies: dict[str, Hierarchy]) -> tuple[Scheme, ...]:
+class Valued(Protocol):
+    """A summary, in memory or on disk: its quasi-identifiers and their values."""
+
+    @property
+    def quasi_identifiers(self) -> tuple[str, ...]:
+        """The columns."""
+        ...
+
+    def category_values(self, j: int) -> list[str | None]:
+        """The value behind each code of column ``j``."""
+        ...
+
+
+def schemes_for(summary: Valued, hierarchies: dict[str, Hierarchy]) -> tuple[Scheme, ...]:
     """A scheme for every quasi-identifier of ``summary``; each needs a hierarchy."""
     schemes = []
     for j, name in enumerate(summary.quasi_identifiers):
