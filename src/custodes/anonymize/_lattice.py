@@ -61,6 +61,8 @@ class SearchResult:
     """True when the search proved no other transformation has a lower objective."""
     objective: str = "loss"
     objective_value: float = 0.0
+    spilled_parts: int = 0
+    """The parts on disk the summary's classes were searched in (0: in memory)."""
 
 
 def check_search(

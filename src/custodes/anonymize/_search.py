@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +46,7 @@ from custodes.anonymize._models import (
 )
 from custodes.anonymize._objectives import Objective
 from custodes.anonymize._rollup import Classes, Rollup
+from custodes.anonymize._spill import check_spillable, fits_in_memory, spilled_generalization
 from custodes.errors import InvalidInputError
 from custodes.summary import SensitiveHistogram, Summary
 
@@ -81,6 +83,8 @@ def optimal_generalization(
     time_limit: float = 60.0,
     objective: Objective | None = None,
     accept: Accept | None = None,
+    memory_limit: int | None = None,
+    spill_directory: str | Path | None = None,
 ) -> SearchResult:
     """The transformation with the least Loss that meets every model within the limit.
 
@@ -91,6 +95,11 @@ def optimal_generalization(
     ``accept`` is a further constraint (the mosaic check): asked only of a
     transformation that meets the models and would be the best so far, so the
     result is the least-loss transformation that also passes it.
+
+    With ``memory_limit`` (bytes), a summary too large to search within it in memory
+    is searched in parts on disk, under ``spill_directory`` (default: the system's
+    temporary folder): the same result, for k-anonymity only (see
+    :mod:`custodes.anonymize._spill`).
     """
     metric = metric or LossMetric()
     objective = objective or Objective("loss", metric)
@@ -100,6 +109,23 @@ def optimal_generalization(
             raise InvalidInputError(
                 f"{model.describe()} needs {model.sensitive!r} as a sensitive attribute."
             )
+    if memory_limit is not None and not fits_in_memory(summary.classes, memory_limit):
+        check_spillable(models, objective, mosaic=accept is not None)
+        return spilled_generalization(
+            summary,
+            schemes,
+            models,
+            memory_limit=memory_limit,
+            suppression_limit=suppression_limit,
+            metric=metric,
+            min_levels=lows,
+            max_levels=highs,
+            progress=progress,
+            max_nodes=max_nodes,
+            time_limit=time_limit,
+            objective=objective,
+            directory=spill_directory,
+        )
 
     size = math.prod(hi - lo + 1 for lo, hi in zip(lows, highs, strict=True))
     if size > max_nodes:
