@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from custodes import AnonymizationSpec
 from custodes._spilled import SummaryWriter
 from custodes.anonymize._generalize import Scheme, schemes_for
 from custodes.anonymize._lattice import SearchResult
@@ -30,8 +31,10 @@ from custodes.anonymize._spill import spilled_generalization
 from custodes.engines import get_engine
 from custodes.errors import DataFileError, InvalidInputError, SettingError
 from custodes.hierarchy import Hierarchy, build_hierarchy
+from custodes.settings import load_settings
 from custodes.summary import Summary
 from custodes.synth._geography import counties
+from custodes.workspace import Workspace
 from tests.peak_memory import peak_mib
 from tests.test_search_exhaustive import random_hierarchy
 
@@ -272,6 +275,72 @@ def test_models_the_search_on_disk_cannot_check_are_refused_naming_the_setting()
         optimal_generalization(
             summary, schemes, [KAnonymity(5)], memory_limit=TINY, accept=lambda *_: True
         )
+
+
+def test_anonymize_past_the_memory_limit_makes_the_same_release(tmp_path: Path) -> None:
+    path = tmp_path / "register.parquet"
+    register(40_000, seed=2).write_parquet(path)
+    spec = AnonymizationSpec(
+        QIS,
+        {"sex": SEX, "birth_date": "date:month,year,decade", "region_code": "prc"},
+        (KAnonymity(10),),
+        0.01,
+    )
+    released = {}
+    for limit in ("auto", "1MiB"):
+        ws = Workspace(load_settings(tmp_path / "ws", {"memory_limit": limit}, environ={}))
+        out = tmp_path / f"release-{limit}.parquet"
+        result = ws.anonymize(str(path), spec, output=out)
+        assert result.search is not None
+        released[limit] = (result, pl.read_parquet(out))
+    (memory, in_memory), (disk, on_disk) = released["auto"], released["1MiB"]
+    assert memory.search is not None
+    assert disk.search is not None
+    assert (memory.search.spilled_parts, disk.search.spilled_parts > 1) == (0, True)
+    assert disk.manifest()["utility"] == memory.manifest()["utility"]
+    assert disk.manifest()["risk_after"] == memory.manifest()["risk_after"]
+    assert on_disk.equals(in_memory)
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ("lots", "environment variable CUSTODES_MEMORY_LIMIT"),
+        ("0", "environment variable CUSTODES_MEMORY_LIMIT"),
+        ("512K", "environment variable CUSTODES_MEMORY_LIMIT"),
+        ("150%", "environment variable CUSTODES_MEMORY_LIMIT"),
+    ],
+)
+def test_a_bad_memory_limit_is_refused_naming_the_setting_and_the_fix(
+    value: str, where: str, tmp_path: Path
+) -> None:
+    with pytest.raises(SettingError, match=rf"'memory_limit' from {where} is '{value}'.*4GiB"):
+        load_settings(tmp_path, environ={"CUSTODES_MEMORY_LIMIT": value})
+    assert load_settings(tmp_path, {"memory_limit": "2GiB"}, environ={}).memory_limit_bytes() == (
+        2 << 30
+    )
+    assert load_settings(tmp_path, {"memory_limit": "50%"}, environ={}).memory_limit_bytes() > 0
+
+
+def test_the_command_line_refuses_a_bad_memory_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from custodes.cli import main
+
+    path = tmp_path / "register.csv"
+    register(50, seed=3).write_csv(path)
+    code = main(
+        [
+            "anonymize", str(path), "--qi", "sex", "--hierarchy", "sex=prc", "--k", "2",
+            "--output", str(tmp_path / "out.csv"), "--memory-limit", "a lot",
+            "--workspace", str(tmp_path / "ws"),
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "'memory_limit' from the command line (--memory-limit) is 'a lot'" in err
+    assert "4GiB" in err
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_what_the_search_on_disk_holds_does_not_grow_with_the_summary(tmp_path: Path) -> None:
