@@ -122,12 +122,11 @@ class _Nodes:
     ) -> None:
         self.parts, self.packing, self.lows, self.k = parts, packing, tuple(lows), k
         self.covers = covers
-        self.hold_classes = max(64, budget // (4 * _HELD_BYTES))
+        # An eighth of the budget held: joining or sorting them takes a few times that.
+        self.hold_classes = max(64, budget // (8 * _HELD_BYTES))
         self.held: list[tuple[tuple[int, ...], IntArray, IntArray]] = []
         self.held_classes = 0
         self.tallies: dict[tuple[int, ...], Tally] = {}
-        self.passes = 0
-        """Times the parts were read (after they were written)."""
 
     def _tally(self, levels: tuple[int, ...], key: IntArray, sizes: IntArray) -> Tally:
         covers = []
@@ -160,7 +159,6 @@ class _Nodes:
             if len(key) <= self.hold_classes:
                 self._hold(levels, key, sizes)
             return key, sizes
-        self.passes += 1
         tally = Tally.empty(len(levels) if self.covers else 0)
         kept: list[tuple[IntArray, IntArray]] | None = []
         count = 0
