@@ -118,6 +118,15 @@ def test_on_the_register_the_search_on_disk_equals_the_search_in_memory(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_heuristic_on_disk_equals_the_heuristic_in_memory(tmp_path: Path) -> None:
+    summary, schemes = register_problem(20_000, seed=4)
+    options = {"suppression_limit": 0.01, "max_nodes": 4}  # too many nodes to search exactly
+    memory = optimal_generalization(summary, schemes, [KAnonymity(10)], **options)  # type: ignore[arg-type]
+    disk = spilled_generalization(summary, schemes, [KAnonymity(10)], memory_limit=TINY, **options)  # type: ignore[arg-type]
+    assert not disk.optimal
+    same(memory, disk)
+
+
 @st.composite
 def problems(draw: st.DrawFn) -> tuple[Summary, tuple[Scheme, ...]]:
     """A random table of 1 to 4 quasi-identifiers with a random hierarchy each."""
