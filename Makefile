@@ -82,6 +82,7 @@ bench: $(STAMP) .venv-pycanon/.installed .venv-anjana/.installed .venv-presidio/
 	$(BIN)/python bench/bench_mosaic.py
 	$(BIN)/python bench/bench_server.py
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_spill.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

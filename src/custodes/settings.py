@@ -10,6 +10,7 @@ never read from the settings file.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,7 +18,15 @@ from typing import Any
 
 from custodes.errors import SettingError, closest
 
-__all__ = ["SETTINGS", "Setting", "Settings", "check_threshold", "load_settings"]
+__all__ = [
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "available_memory",
+    "check_threshold",
+    "load_settings",
+    "memory_bytes",
+]
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,14 @@ SETTINGS: tuple[Setting, ...] = (
         60.0,
         float,
         "Seconds the heuristic search may spend improving its result.",
+    ),
+    Setting(
+        "memory_limit",
+        "auto",
+        str,
+        "Memory the anonymization search may hold (4GiB, 512MiB, 50% of the available "
+        "memory); past it, the summary's classes are searched in parts on disk. "
+        "auto: half of the available memory.",
     ),
     Setting(
         "grading_policy",
@@ -127,6 +144,7 @@ class Settings:
     encoding: str = "auto"
     search_max_nodes: int = 100_000
     search_time_limit: float = 60.0
+    memory_limit: str = "auto"
     grading_policy: str = ""
     store_url: str = ""
     signing_key: str = ""
@@ -150,6 +168,10 @@ class Settings:
             return Path(self.keyring)
         config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
         return Path(config) / "custodes" / "keys"
+
+    def memory_limit_bytes(self) -> int:
+        """The memory limit in bytes (``auto`` and shares of the memory resolved now)."""
+        return memory_bytes(self.memory_limit)
 
     def signing_key_path(self) -> Path:
         """Where the ledger's private key is."""
@@ -183,6 +205,52 @@ def check_threshold(value: object, name: str = "risk_threshold") -> float:
     return threshold
 
 
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?")
+_SHARE = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+_LEAST = 1 << 20
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new program now (Linux: MemAvailable), else the
+    free physical memory, else 4 GiB."""
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 4 << 30
+
+
+def memory_bytes(value: object, origin: str = "the settings") -> int:
+    """A memory limit in bytes: ``auto`` (half of the available memory), a share of the
+    available memory (``50%``) or a size (``4GiB``, ``512M``, ``1073741824``; K, M, G
+    and T are powers of 1024, with or without ``B`` or ``iB``); at least 1 MiB."""
+    text = str(value).strip().lower()
+    share = _SHARE.fullmatch(text)
+    size = _SIZE.fullmatch(text)
+    found: float | None = None
+    if text == "auto":
+        found = available_memory() / 2
+    elif share is not None and 0 < float(share.group(1)) <= 100:
+        found = available_memory() * float(share.group(1)) / 100
+    elif size is not None:
+        found = float(size.group(1)) * _UNITS[size.group(2)]
+        if found < _LEAST:
+            found = None
+    if found is None:
+        raise SettingError(
+            f"setting 'memory_limit' from {origin} is {value!r}; give a size of at least "
+            "1MiB such as 4GiB or 512MiB, a share of the available memory such as 50%, "
+            "or auto (half of the available memory)."
+        )
+    return max(_LEAST, int(found))
+
+
 def _check(values: dict[str, Any]) -> None:
     check_threshold(values["risk_threshold"])
     if values["search_max_nodes"] < 1 or values["search_time_limit"] <= 0:
@@ -191,6 +259,18 @@ def _check(values: dict[str, Any]) -> None:
         raise SettingError("setting 'max_qi_combinations' must be between 1 and 16.")
     if values["ledger_head_every"] < 1:
         raise SettingError("setting 'ledger_head_every' must be a whole number >= 1, e.g. 1000.")
+
+
+def _origin(setting: Setting, sources: dict[str, str]) -> str:
+    """Where a setting's value came from, as a message names it."""
+    source = sources[setting.name]
+    if source == "default":
+        return "the defaults"
+    if source == "flag":
+        return f"the command line (--{setting.name.replace('_', '-')})"
+    if source == "environment":
+        return f"environment variable {setting.env}"
+    return source
 
 
 def load_settings(
@@ -238,6 +318,7 @@ def load_settings(
         sources[key] = "flag"
 
     _check(values)
+    memory_bytes(values["memory_limit"], _origin(_BY_NAME["memory_limit"], sources))
     known = {f.name for f in fields(Settings)} - {"sources"}
     kwargs = {k: v for k, v in values.items() if k in known}
     kwargs["workspace"] = Path(kwargs["workspace"])

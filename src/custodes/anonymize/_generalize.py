@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,9 @@ class Scheme:
     """``shares[h][node]``: the node's share of the hierarchy's values (leaves)."""
     leaves: int
     """Number of values in the hierarchy (ARX's domain size D)."""
+    covers: tuple[IntArray, ...]
+    """``covers[h][node]``: how many of the hierarchy's values the node covers (its share
+    times ``leaves``, exactly: sums of it over classes add up the same in any order)."""
 
     @property
     def height(self) -> int:
@@ -76,6 +80,7 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
     nodes: list[IntArray] = []
     counts: list[int] = []
     shares: list[FloatArray] = []
+    covers: list[IntArray] = []
     for level in range(hierarchy.height + 1):
         # Domain share: how many of the hierarchy's values the node covers.
         covered: dict[str, int] = {}
@@ -88,10 +93,24 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
         nodes.append(node_of_code)
         counts.append(len(ids))
         shares.append(np.array([covered[label] / total_leaves for label in ids], dtype=float))
-    return Scheme(name, tuple(nodes), tuple(counts), tuple(shares), total_leaves)
+        covers.append(np.array([covered[label] for label in ids], dtype=np.int64))
+    return Scheme(name, tuple(nodes), tuple(counts), tuple(shares), total_leaves, tuple(covers))
 
 
-def schemes_for(summary: Summary, hierarchies: dict[str, Hierarchy]) -> tuple[Scheme, ...]:
+class Valued(Protocol):
+    """A summary, in memory or on disk: its quasi-identifiers and their values."""
+
+    @property
+    def quasi_identifiers(self) -> tuple[str, ...]:
+        """The columns."""
+        ...
+
+    def category_values(self, j: int) -> list[str | None]:
+        """The value behind each code of column ``j``."""
+        ...
+
+
+def schemes_for(summary: Valued, hierarchies: dict[str, Hierarchy]) -> tuple[Scheme, ...]:
     """A scheme for every quasi-identifier of ``summary``; each needs a hierarchy."""
     schemes = []
     for j, name in enumerate(summary.quasi_identifiers):

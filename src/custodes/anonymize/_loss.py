@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from custodes.anonymize._generalize import Generalized, Scheme
+from custodes.anonymize._tally import Tally
 from custodes.errors import SettingError
 
 __all__ = ["LossMetric"]
@@ -62,19 +63,27 @@ class LossMetric:
         leaves: Sequence[int],
     ) -> FloatArray:
         """L_j for every quasi-identifier of a transformation."""
-        sizes = generalized.sizes.astype(np.float64)
-        rows = float(sizes.sum())
-        kept = ~suppressed
-        out = np.zeros(len(schemes))
-        for j, (scheme, level) in enumerate(zip(schemes, generalized.levels, strict=True)):
-            share = scheme.shares[level][generalized.nodes[:, j]]
-            cost = float((sizes[kept] * self.g_factor * share[kept]).sum())
+        covers = [
+            scheme.covers[level][generalized.nodes[:, j]]
+            for j, (scheme, level) in enumerate(zip(schemes, generalized.levels, strict=True))
+        ]
+        return self.per_column_of(Tally.of(generalized.sizes, suppressed, covers), leaves)
+
+    def per_column_of(self, tally: Tally, leaves: Sequence[int]) -> FloatArray:
+        """L_j for every quasi-identifier, from a transformation's sums (:class:`Tally`).
+
+        A record's cost is a share of the leaves (covered / D), so a column's cost
+        is a whole-number sum divided once: the same however its classes were added.
+        """
+        out = np.zeros(len(leaves))
+        for j, domain in enumerate(leaves):
+            cost = self.g_factor * (tally.kept_cover[j] / domain)
             if self.s_factor == 1.0:
-                cost += float(sizes[suppressed].sum())
-            else:
-                s = share[suppressed]
-                cost += float((sizes[suppressed] * (s + self.s_factor * (1 - s))).sum())
-            out[j] = self.normalize(cost, rows, leaves[j])
+                cost += tally.suppressed
+            else:  # s + s_factor (1 - s) per record
+                share = tally.suppressed_cover[j] / domain
+                cost += self.s_factor * tally.suppressed + (1 - self.s_factor) * share
+            out[j] = self.normalize(cost, tally.rows, domain)
         return out
 
     def normalize(self, cost: float, rows: float, leaves: int) -> float:

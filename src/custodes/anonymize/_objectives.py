@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from custodes.anonymize._generalize import Generalized, Scheme
 from custodes.anonymize._loss import LossMetric
+from custodes.anonymize._tally import Tally
 from custodes.anonymize._utility import bits_lost, utility
 from custodes.errors import SettingError, closest
 from custodes.summary import Summary
@@ -67,30 +68,52 @@ class Objective:
         self, summary: Summary, schemes: Sequence[Scheme], nodes: IntArray
     ) -> FloatArray:
         """A bound per node (row of levels) that ignores suppression."""
-        rows = float(summary.rows)
+        if self.name == "entropy":
+            by_level = [_per_level(summary, schemes, j) for j in range(len(schemes))]
+            return self._combine(by_level, nodes)
+        counts = summary.counts.astype(np.int64)
+        records = [
+            np.bincount(summary.codes[:, j], weights=counts).astype(np.int64)
+            for j in range(len(schemes))
+        ]
+        squares = int((counts * counts).sum())
+        return self.bounds_of(records, summary.rows, summary.classes, squares, schemes, nodes)
+
+    def bounds_of(
+        self,
+        records_per_code: Sequence[IntArray],
+        rows: int,
+        classes: int,
+        squares: int,
+        schemes: Sequence[Scheme],
+        nodes: IntArray,
+    ) -> FloatArray:
+        """The bounds of :meth:`lower_bounds` from what they need of the summary: each
+        column's records per code, the records, classes and their squared sizes."""
+        if self.name == "entropy":
+            raise SettingError("the entropy objective needs the summary's classes in memory.")
         if self.name in ("discernibility", "aecs"):
-            bottom = summary.counts.astype(np.float64)
-            if self.name == "discernibility":
-                value = float((bottom**2).sum()) / rows**2
-            else:
-                value = rows / len(bottom) / rows
+            value = squares / rows**2 if self.name == "discernibility" else rows / classes / rows
             return np.full(len(nodes), value)
-        per_column = np.zeros(nodes.shape)
-        for j, scheme in enumerate(schemes):
+        by_level: list[list[float]] = []
+        for scheme, per_code in zip(schemes, records_per_code, strict=True):
             if self.name == "precision":
-                by_level = [
-                    lv / scheme.height if scheme.height else 0.0 for lv in range(scheme.height + 1)
-                ]
-            elif self.name == "entropy":
-                by_level = _per_level(summary, schemes, j)
-            else:
-                records_per_code = np.bincount(summary.codes[:, j], weights=summary.counts)
-                by_level = []
-                for level in range(scheme.height + 1):
-                    share = scheme.shares[level][scheme.nodes[level]]
-                    cost = self.metric.g_factor * float((records_per_code * share).sum())
-                    by_level.append(self.metric.normalize(cost, rows, scheme.leaves))
-            per_column[:, j] = np.asarray(by_level)[nodes[:, j]]
+                levels = range(scheme.height + 1)
+                by_level.append([lv / scheme.height if scheme.height else 0.0 for lv in levels])
+                continue
+            column = []
+            for level in range(scheme.height + 1):
+                covered = int((per_code * scheme.covers[level][scheme.nodes[level]]).sum())
+                cost = self.metric.g_factor * (covered / scheme.leaves)
+                column.append(self.metric.normalize(cost, rows, scheme.leaves))
+            by_level.append(column)
+        return self._combine(by_level, nodes)
+
+    def _combine(self, by_level: Sequence[Sequence[float]], nodes: IntArray) -> FloatArray:
+        """Each node's bound from each column's bound per level."""
+        per_column = np.zeros(nodes.shape)
+        for j, column in enumerate(by_level):
+            per_column[:, j] = np.asarray(column)[nodes[:, j]]
         if self.name == "loss":
             return np.asarray(np.exp(np.log1p(per_column).mean(axis=1)) - 1.0)
         return np.asarray(per_column.mean(axis=1))
@@ -103,25 +126,33 @@ class Objective:
         suppressed: npt.NDArray[np.bool_],
     ) -> float:
         """The objective of a transformation with its suppressed classes."""
-        rows = float(summary.rows)
-        sizes = generalized.sizes.astype(np.float64)
-        dropped = float(sizes[suppressed].sum())
+        if self.name == "entropy":
+            measures = utility(summary, schemes, generalized, suppressed)
+            return float(np.mean([c.non_uniform_entropy for c in measures.columns]))
+        covers = [
+            scheme.covers[level][generalized.nodes[:, j]]
+            for j, (scheme, level) in enumerate(zip(schemes, generalized.levels, strict=True))
+        ]
+        tally = Tally.of(generalized.sizes, suppressed, covers)
+        return self.value_of(tally, generalized.levels, schemes)
+
+    def value_of(self, tally: Tally, levels: Sequence[int], schemes: Sequence[Scheme]) -> float:
+        """The objective from a transformation's sums (:class:`Tally`); not ``entropy``."""
+        rows = tally.rows
+        dropped = tally.suppressed
         if self.name == "loss":
             leaves = [s.leaves for s in schemes]
-            return self.metric.aggregate(
-                self.metric.per_column(generalized, schemes, suppressed, leaves)
-            )
+            return self.metric.aggregate(self.metric.per_column_of(tally, leaves))
         if self.name == "discernibility":
-            return (float((sizes[~suppressed] ** 2).sum()) + dropped * rows) / rows**2
+            return (tally.kept_squares + dropped * rows) / rows**2
         if self.name == "aecs":
-            classes = int((~suppressed).sum()) + (1 if dropped else 0)
+            classes = tally.classes - tally.suppressed_classes + (1 if dropped else 0)
             return rows / classes / rows if classes else 1.0
         if self.name == "precision":
             kept = rows - dropped
             per = [
                 (kept * lv / s.height if s.height else 0.0) + dropped
-                for s, lv in zip(schemes, generalized.levels, strict=True)
+                for s, lv in zip(schemes, levels, strict=True)
             ]
             return float(np.mean(per)) / rows
-        measures = utility(summary, schemes, generalized, suppressed)
-        return float(np.mean([c.non_uniform_entropy for c in measures.columns]))
+        raise SettingError("the entropy objective needs the summary's classes in memory.")

@@ -69,6 +69,9 @@ class Limits:
     search_max_nodes: int = 100_000
     search_time_limit: float = 60.0
     max_qi_combinations: int = 10
+    memory_limit: int | None = None
+    """Bytes the global search may hold; past it the summary is searched on disk (None:
+    always in memory)."""
 
 
 def check_aggregations(engine: Engine, source: TableSource, functions: Mapping[str, str]) -> None:
@@ -205,6 +208,7 @@ def prepare_release(
             progress=progress,
             objective=Objective(spec.objective, LossMetric(spec.gs_factor)),
             accept=accept,
+            memory_limit=limits.memory_limit,
         )
         mappings = value_mappings(summary, hierarchies, result.levels)
         labels = node_labels(

@@ -39,7 +39,7 @@ from custodes._grouping import sorting_order
 from custodes.anonymize._generalize import Generalized, Scheme, apply
 from custodes.summary import Summary
 
-__all__ = ["Classes", "Rollup"]
+__all__ = ["Classes", "Packing", "Rollup"]
 
 IntArray = npt.NDArray[np.int64]
 _NONE: IntArray = np.zeros(0, dtype=np.int64)
@@ -73,6 +73,79 @@ class Classes:
         return held
 
 
+class Packing:
+    """Packed keys: a class's node ids, column by column, each in a fixed field of bits.
+
+    The field of a column is as wide as its values at level 0, so a key at any
+    level compares like the node ids read first column first (``fits``: the
+    fields take at most 62 bits).
+    """
+
+    def __init__(self, schemes: Sequence[Scheme]) -> None:
+        self.schemes = tuple(schemes)
+        bits = [_bits(s.node_counts[0]) for s in schemes]
+        self.fits = sum(bits) <= 62
+        self.shifts = [sum(bits[j + 1 :]) for j in range(len(bits))]
+        self.masks = [(1 << b) - 1 for b in bits]
+
+    def column(self, key: IntArray, j: int) -> IntArray:
+        """Node ids of column j from packed keys."""
+        return (key >> self.shifts[j]) & self.masks[j]
+
+    def pack(self, codes: npt.NDArray[np.int32], levels: Sequence[int]) -> IntArray:
+        """The packed key at ``levels`` of each row of summary codes."""
+        key = np.zeros(len(codes), dtype=np.int64)
+        for j, (scheme, level, shift) in enumerate(
+            zip(self.schemes, levels, self.shifts, strict=True)
+        ):
+            key |= scheme.nodes[level][codes[:, j]] << shift
+        return key
+
+    def roll(self, key: IntArray, low: Sequence[int], high: Sequence[int]) -> IntArray:
+        """Keys at levels ``low`` rewritten at levels ``high`` (at or above, column by column)."""
+        out = key.copy()
+        for j, (a, b) in enumerate(zip(low, high, strict=True)):
+            if a != b:
+                column = self.column(key, j)
+                out -= (column - self.schemes[j].up(a, b)[column]) << self.shifts[j]
+        return out
+
+    def order(self, key: IntArray, levels: Sequence[int]) -> IntArray | None:
+        """The order that sorts ``key`` (None: sorted already).
+
+        Sorting by digits takes the node ids at ``levels`` packed tight: a move
+        of a column whose values number thousands (days to decades, say) leaves
+        a run per day but a key of a few bits.
+        """
+        widths = [
+            _bits(s.node_counts[level]) for s, level in zip(self.schemes, levels, strict=True)
+        ]
+
+        def tight() -> IntArray:
+            packed = np.zeros(len(key), dtype=np.int64)
+            for j, width in enumerate(widths):
+                packed <<= width
+                packed |= self.column(key, j)
+            return packed
+
+        return sorting_order(key, sum(widths), tight)
+
+    def group(
+        self, key: IntArray, weights: IntArray, levels: Sequence[int]
+    ) -> tuple[IntArray, IntArray]:
+        """Distinct keys at ``levels`` (ascending) and the weights summed for each."""
+        order = self.order(key, levels)
+        if order is not None:
+            key, weights = key[order], weights[order]
+        if len(key) == 0:
+            return key, weights.astype(np.int64)
+        new = np.empty(len(key), dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        return key[first], np.add.reduceat(weights, first).astype(np.int64, copy=False)
+
+
 class Rollup:
     """Computes transformations' classes, each from the closest below already computed.
 
@@ -92,12 +165,10 @@ class Rollup:
     ) -> None:
         self.summary = summary
         self.schemes = tuple(schemes)
-        bits = [_bits(s.node_counts[0]) for s in schemes]
-        self.packed = sum(bits) <= 62
-        self.shifts = [sum(bits[j + 1 :]) for j in range(len(bits))]
-        self.masks = [(1 << b) - 1 for b in bits]
+        self.packing = Packing(schemes)
+        self.packed = self.packing.fits
         if self.packed:  # the summary's classes, each a key, grouped like any roll
-            key = _pack(summary, self.schemes, tuple(lows), self.shifts)
+            key = self.packing.pack(summary.codes, lows)
             first = self._group(tuple(lows), key, summary.counts, None if class_of else _NONE)
         else:
             bottom = apply(summary, schemes, lows)
@@ -110,10 +181,6 @@ class Rollup:
         self.levels = np.zeros((64, len(lows)), dtype=np.int64)
         self.counts = np.zeros(64, dtype=np.int64)
         self.levels[0], self.counts[0] = first.levels, first.classes
-
-    def _column(self, key: IntArray, j: int) -> IntArray:
-        """Node ids of column j from packed keys."""
-        return (key >> self.shifts[j]) & self.masks[j]
 
     def classes(self, levels: Sequence[int]) -> Classes:
         """The classes of the transformation ``levels`` (held for later ones).
@@ -158,11 +225,7 @@ class Rollup:
         return self._roll(start, levels)
 
     def _roll(self, start: Classes, levels: tuple[int, ...]) -> Classes:
-        key = start.key.copy()
-        for j, (low, high) in enumerate(zip(start.levels, levels, strict=True)):
-            if low != high:
-                column = self._column(start.key, j)
-                key -= (column - self.schemes[j].up(low, high)[column]) << self.shifts[j]
+        key = self.packing.roll(start.key, start.levels, levels)
         return self._group(
             levels, key, start.sizes, _NONE if start.class_of is None else start.class_of
         )
@@ -179,7 +242,7 @@ class Rollup:
         ``class_of`` gives the row of each summary class (None: the rows are the
         summary's classes; :data:`_NONE`: not worked out).
         """
-        order = self._order(key, levels)
+        order = self.packing.order(key, levels)
         if order is not None:
             key, weights = key[order], weights[order]
         new = np.empty(len(key), dtype=bool)
@@ -197,26 +260,6 @@ class Rollup:
             found = group if class_of is None else group[class_of]
         return Classes(levels, key[first], np.asarray(sizes, dtype=np.int64), found)
 
-    def _order(self, key: IntArray, levels: tuple[int, ...]) -> IntArray | None:
-        """The order that sorts ``key`` (None: sorted already).
-
-        Sorting by digits takes the node ids at ``levels`` packed tight: a move
-        of a column whose values number thousands (days to decades, say) leaves
-        a run per day but a key of a few bits.
-        """
-        widths = [
-            _bits(s.node_counts[level]) for s, level in zip(self.schemes, levels, strict=True)
-        ]
-
-        def tight() -> IntArray:
-            packed = np.zeros(len(key), dtype=np.int64)
-            for j, width in enumerate(widths):
-                packed <<= width
-                packed |= self._column(key, j)
-            return packed
-
-        return sorting_order(key, sum(widths), tight)
-
     def generalized(self, classes: Classes) -> Generalized:
         """The classes as a :class:`Generalized` (the class of each summary class found on
         first use when it was not worked out)."""
@@ -224,17 +267,16 @@ class Rollup:
             return classes.general
         nodes = np.empty((classes.classes, len(self.schemes)), dtype=np.int64, order="F")
         for j in range(len(self.schemes)):
-            nodes[:, j] = self._column(classes.key, j)
+            nodes[:, j] = self.packing.column(classes.key, j)
         if classes.class_of is not None:
             return Generalized(classes.levels, classes.class_of, classes.sizes, nodes)
 
         # Found from the summary when asked, holding only what that needs (not the rollup).
-        summary, schemes, shifts, levels = self.summary, self.schemes, self.shifts, classes.levels
+        summary, packing, levels = self.summary, self.packing, classes.levels
         key = classes.key
 
         def find() -> IntArray:
-            packed = _pack(summary, schemes, levels, shifts)
-            return np.searchsorted(key, packed).astype(np.int64)
+            return np.searchsorted(key, packing.pack(summary.codes, levels)).astype(np.int64)
 
         return Generalized(classes.levels, find, classes.sizes, nodes)
 
@@ -256,16 +298,6 @@ class Rollup:
             kept = len(self.items)
             self.levels[1:kept] = self.levels[drop : held + 1].copy()
             self.counts[1:kept] = self.counts[drop : held + 1].copy()
-
-
-def _pack(
-    summary: Summary, schemes: Sequence[Scheme], levels: tuple[int, ...], shifts: Sequence[int]
-) -> IntArray:
-    """The packed key of each summary class at ``levels``."""
-    key = np.zeros(summary.classes, dtype=np.int64)
-    for j, (scheme, level, shift) in enumerate(zip(schemes, levels, shifts, strict=True)):
-        key |= scheme.nodes[level][summary.codes[:, j]] << shift
-    return key
 
 
 def _bits(values: int) -> int:

@@ -77,10 +77,11 @@ ReasonOpt = Annotated[
 
 
 def _acting(
-    workspace: Path | None, actor: str | None, default: str | None = None
+    workspace: Path | None, actor: str | None, default: str | None = None, **more: str | None
 ) -> tuple[Workspace, str]:
-    overrides = {"key": str(_KEY[0])} if _KEY else None
-    settings = load_settings(workspace, overrides)
+    overrides = {"key": str(_KEY[0])} if _KEY else {}
+    overrides |= {name: value for name, value in more.items() if value is not None}
+    settings = load_settings(workspace, overrides or None)
     who = actor or settings.actor or default
     if not who:
         raise SettingError("say who acts: --as NAME, or the actor setting.")

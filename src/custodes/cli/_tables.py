@@ -293,6 +293,14 @@ def anonymize(
     suppression: Annotated[
         float, typer.Option(help="Largest fraction of records that may be suppressed.")
     ] = 0.0,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="Memory the search may hold: 4GiB, 512MiB, 50% (of the available) or auto "
+            "(half); past it the summary is searched in parts on disk (k-anonymity only).",
+        ),
+    ] = None,
     identifying: Annotated[
         str | None, typer.Option(help="Direct identifiers to remove, comma-separated.")
     ] = None,
@@ -357,7 +365,7 @@ def anonymize(
             "--mosaic-safe weighs what the recipient holds of a catalog dataset's people: "
             "name the registered dataset PATH is (--dataset NAME)."
         )
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, memory_limit=memory_limit)
     flags = [qi, hierarchy, k, sensitive, l_value, recursive_c, t, identifying, mask, redact]
     flags += [average_risk, microaggregate, population_uniqueness, population]
     chosen = [local, objective != "loss"]
@@ -389,7 +397,9 @@ def anonymize(
             population=population, redact=redact or (),
         )  # fmt: skip
     if mosaic_safe is not None and dataset is not None:
-        result = _mosaic_safe(path, spec, output, manifest, mosaic_safe, dataset, as_, workspace)
+        result = _mosaic_safe(
+            path, spec, output, manifest, mosaic_safe, dataset, as_, workspace, memory_limit
+        )
     else:
         with progress_bar(err.is_terminal, "searching transformations") as progress:
             result = ws.anonymize(path, spec, output=output, manifest=manifest, progress=progress)
@@ -409,11 +419,12 @@ def _mosaic_safe(
     dataset: str,
     actor: str | None,
     workspace: Path | None,
+    memory_limit: str | None,
 ) -> Anonymization:
     """Anonymize ``path`` (the registered file of ``dataset``) to the least-loss
     transformation whose combination with what ``recipient`` holds meets the policy; the
     check is recorded on the ledger and its figures printed."""
-    ws, who = _acting(workspace, actor)
+    ws, who = _acting(workspace, actor, memory_limit=memory_limit)
     with ws:
         governance = ws.governance(who)
         check, holdings = governance.mosaic_preview(dataset, recipient, spec, Path(path))

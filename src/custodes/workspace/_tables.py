@@ -295,6 +295,7 @@ class TablesFace(WorkspaceCore):
             search_max_nodes=self.settings.search_max_nodes,
             search_time_limit=self.settings.search_time_limit,
             max_qi_combinations=self.settings.max_qi_combinations,
+            memory_limit=self.settings.memory_limit_bytes(),
         )
 
     @staticmethod
