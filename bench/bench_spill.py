@@ -139,7 +139,13 @@ def _search_worker(mode: str, folder: Path, limit: int) -> dict[str, Any]:
     else:
         codes = np.fromfile(folder / "codes.bin", dtype=np.int32).reshape(-1, len(REGISTER_QIS))
         counts = np.fromfile(folder / "counts.bin", dtype=np.int64)
-        summary = Summary(REGISTER_QIS, codes, counts, {}, categories)
+        summary = Summary(
+            quasi_identifiers=REGISTER_QIS,
+            codes=codes,
+            counts=counts,
+            sensitive={},
+            categories=categories,
+        )
         schemes = _schemes(summary)
         loaded = _peak_mib()
         start = time.perf_counter()
