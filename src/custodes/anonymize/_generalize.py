@@ -130,6 +130,11 @@ class Generalized:
         return found
 
     @property
+    def class_of_known(self) -> bool:
+        """Whether :attr:`class_of` is at hand (not still to be found)."""
+        return not callable(self._class_of)
+
+    @property
     def classes(self) -> int:
         """Number of generalized classes."""
         return len(self.sizes)
