@@ -255,6 +255,39 @@ def test_utility_per_value_equals_the_measures_record_by_record(
         assert got.missing_fraction == pytest.approx(1.0 if level == 3 else missing / n)
 
 
+@given(case=_registers(), seed=st.integers(0, 2**31), packed=st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_utility_finds_the_suppressed_classes_without_each_class_of(
+    case: tuple[pl.DataFrame, int, float], seed: int, packed: bool
+) -> None:
+    # The search leaves each class's generalized class to be found; the utility finds the
+    # suppressed ones by their packed nodes instead (unless they would not fit a table),
+    # and gives what it gives when every class's generalized class is at hand.
+    from custodes.anonymize import _utility
+    from custodes.anonymize._generalize import Generalized
+
+    frame = case[0].drop("diagnosis").fill_null("")
+    qis = frame.columns
+    rng = np.random.default_rng(seed)
+    summary = get_engine().summarize(frame.lazy(), qis)
+    rows = (("", "", "", "*"), *((str(v), f"{v // 3}x", f"{v // 9}y", "*") for v in range(27)))
+    schemes = schemes_for(summary, {q: Hierarchy(rows=rows) for q in qis})
+    known = apply(summary, schemes, tuple(int(rng.integers(0, 4)) for _ in qis))
+    suppressed = rng.random(known.classes) < 0.3
+    asked = []
+
+    def find() -> np.ndarray:  # type: ignore[type-arg]
+        asked.append(True)
+        return known.class_of
+
+    later = Generalized(known.levels, find, known.sizes, known.nodes)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_utility, "PACKED_TABLE", _utility.PACKED_TABLE if packed else 0)
+        found = utility(summary, schemes, later, suppressed)
+    assert found == utility(summary, schemes, known, suppressed)
+    assert bool(asked) == (not packed and bool(suppressed.any()))
+
+
 def test_an_unsigned_column_past_2_63_is_relabelled_as_text() -> None:
     # Its values do not fit the 64-bit signed numbers the lookup uses: the text path.
     frame = pl.DataFrame({"u": pl.Series([1, 2**63 + 5, 3], dtype=pl.UInt64), "r": [0, 1, 2]})

@@ -9,6 +9,7 @@ summary the generalized table would have, computed without touching the data.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -67,29 +68,31 @@ def _scheme(name: str, values: Sequence[str | None], hierarchy: Hierarchy) -> Sc
     # up between these levels keeps classes sorted by their nodes nearly sorted (see
     # _regroup and custodes.anonymize._rollup). Level 0 keeps the codes' order: a summary
     # sorted by its codes then has its classes sorted at the bottom without a sort.
-    first: dict[tuple[int, str], int] = {}
-    for code, path in enumerate(paths):
-        for level in range(1, len(path)):
-            first.setdefault((level, path[level]), code)
-    order = sorted(
-        range(len(paths)),
-        key=lambda code: [
-            first[level, paths[code][level]] for level in range(hierarchy.height, 0, -1)
-        ],
-    )
+    height = hierarchy.height
+    labels = list(zip(*paths, strict=True)) or [()] * (height + 1)  # per level, each label
+    keys = []  # per level from 1 up, the first code of each code's group
+    for level in range(1, height + 1):
+        column = labels[level]  # each label's first code (built from the end: it wins)
+        first = dict(zip(reversed(column), range(len(column) - 1, -1, -1), strict=True))
+        keys.append(np.fromiter(map(first.__getitem__, column), np.int64, len(column)))
+    # The codes ordered by their groups' first codes, the top's first (a stable sort).
+    order = np.lexsort(keys) if keys else np.arange(len(paths))
+    rows = list(zip(*hierarchy.rows, strict=True))
     nodes: list[IntArray] = []
     counts: list[int] = []
     shares: list[FloatArray] = []
     covers: list[IntArray] = []
-    for level in range(hierarchy.height + 1):
+    for level in range(height + 1):
         # Domain share: how many of the hierarchy's values the node covers.
-        covered: dict[str, int] = {}
-        for row in hierarchy.rows:
-            covered[row[level]] = covered.get(row[level], 0) + 1
-        ids: dict[str, int] = {}
+        covered = Counter(rows[level])
+        visited = labels[level] if level == 0 else [labels[level][c] for c in order.tolist()]
+        ids = {label: i for i, label in enumerate(dict.fromkeys(visited))}  # as first met
         node_of_code = np.zeros(len(paths), dtype=np.int64)
-        for code in range(len(paths)) if level == 0 else order:
-            node_of_code[code] = ids.setdefault(paths[code][level], len(ids))
+        found = np.fromiter(map(ids.__getitem__, visited), np.int64, len(visited))
+        if level == 0:
+            node_of_code[:] = found
+        else:
+            node_of_code[order] = found
         nodes.append(node_of_code)
         counts.append(len(ids))
         shares.append(np.array([covered[label] / total_leaves for label in ids], dtype=float))
@@ -147,6 +150,11 @@ class Generalized:
             found = found()
             object.__setattr__(self, "_class_of", found)
         return found
+
+    @property
+    def class_of_known(self) -> bool:
+        """Whether :attr:`class_of` is at hand (not still to be found)."""
+        return not callable(self._class_of)
 
     @property
     def classes(self) -> int:

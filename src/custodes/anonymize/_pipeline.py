@@ -10,7 +10,7 @@
    nothing else changes, the search's classes with the suppressed ones left out
    (no second reading of the table); otherwise the engine's summary of the
    plan (one scan of the columns it needs). The report's distributions come
-   from the two summaries.
+   from the two summaries, when first asked for.
 
 What comes back is an :class:`~custodes.anonymize.Anonymization` whose
 ``table`` is the release as a lazy engine table: writing it
@@ -19,6 +19,7 @@ What comes back is an :class:`~custodes.anonymize.Anonymization` whose
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from custodes.anonymize._models import TCloseness
 from custodes.anonymize._mondrian import LocalRecoding, mondrian
 from custodes.anonymize._mosaic import MosaicCheck, Records, combined_with, records_of, view_of
 from custodes.anonymize._objectives import Objective
-from custodes.anonymize._result import Anonymization
+from custodes.anonymize._result import Anonymization, Distributions
 from custodes.anonymize._revealed import check_revealed, kept_parts, revealed_by
 from custodes.anonymize._search import SearchResult, optimal_generalization
 from custodes.anonymize._spec import AnonymizationSpec
@@ -237,9 +238,8 @@ def prepare_release(
         before, after, after_summary, revealed = _assess(
             engine, summary, released, spec, limits, derived
         )
-    distributions = _distributions(spec, summary, after_summary, after)
     return Anonymization(
-        distributions=distributions,
+        _distributions=functools.partial(_distributions, spec, summary, after_summary, after),
         table=released,
         rows=after_summary.rows,
         engine=engine,
@@ -341,7 +341,7 @@ def _assess(
 
 def _distributions(
     spec: AnonymizationSpec, before: Summary, after: Summary, risk_after: Assessment
-) -> dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]]:
+) -> Distributions:
     """Per quasi-identifier, records per value before and after, rare values folded.
 
     Nothing downstream gets a value rarer than the release's k: it singles people out.

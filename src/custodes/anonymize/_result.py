@@ -9,6 +9,7 @@ comes from summaries.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,10 @@ from custodes.risk import Assessment, ReleaseView
 if TYPE_CHECKING:
     from custodes.engines import Engine
 
-__all__ = ["Anonymization"]
+__all__ = ["Anonymization", "Distributions"]
+
+Distributions = dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]]
+"""Per quasi-identifier: its (value, records) before and after."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,10 +51,10 @@ class Anonymization:
     local: LocalRecoding | None = None
     compared: SearchResult | None = None
     """For local recoding: the global optimum under the same policy (None: there is none)."""
-    distributions: dict[str, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = field(
-        default_factory=dict
+    _distributions: Distributions | Callable[[], Distributions] = field(
+        default_factory=dict, repr=False
     )
-    """Per quasi-identifier: (value, records) before and after, for the report."""
+    """The distributions (see :attr:`distributions`), or how to make them on first use."""
     revealed: tuple[Revealed, ...] = ()
     """Masks that keep characters, what they reveal, and whether ``after`` counts them."""
     input_sha256: str | None = None
@@ -61,6 +65,17 @@ class Anonymization:
     engine: Engine | None = field(default=None, repr=False)
     records: Records | None = field(default=None, repr=False)
     """The source's records for the mosaic check (when it was asked for)."""
+
+    @property
+    def distributions(self) -> Distributions:
+        """Per quasi-identifier: (value, records) before and after, for the report; made
+        when first asked for (a pass over every class of the table's summary per column,
+        seconds at a hundred million rows, that only the report needs)."""
+        found = self._distributions
+        if callable(found):
+            found = found()
+            object.__setattr__(self, "_distributions", found)
+        return found
 
     def mosaic_view(self, name: str, link: str | None) -> ReleaseView:
         """The release as the mosaic check sees it (the records must have been read)."""

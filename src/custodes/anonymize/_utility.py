@@ -14,6 +14,7 @@ Computed from the summary and the chosen transformation, for the manifest:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -85,15 +86,16 @@ def utility(
     """The measures of the transformation ``generalized`` with ``suppressed`` classes."""
     rows = float(summary.rows)
     counts = summary.counts.astype(np.float64)
-    # Records of each original class that are suppressed: the sums below are taken per
-    # value (code), so no array as long as the summary is made per column but one count.
-    cut_counts = np.where(suppressed[generalized.class_of], counts, 0.0)
+    # The original classes that are suppressed, and their records: the sums below are
+    # taken per value (code), over all classes for what is kept, over these for what is cut.
+    cut = _classes_within(summary, schemes, generalized, suppressed)
+    cut_counts = counts[cut]
     columns = []
     for j, scheme in enumerate(schemes):
         level = generalized.levels[j]
         codes = summary.codes[:, j]
         code_freq = np.bincount(codes, weights=counts, minlength=len(scheme.nodes[level]))
-        cut_freq = np.bincount(codes, weights=cut_counts, minlength=len(code_freq))
+        cut_freq = np.bincount(codes[cut], weights=cut_counts, minlength=len(code_freq))
         kept_freq = code_freq - cut_freq
         kept_bits = bits_lost(code_freq, scheme, level)
         with np.errstate(divide="ignore"):  # a value no record holds loses nothing
@@ -121,3 +123,41 @@ def utility(
         discernibility=float((kept**2).sum() + suppressed_records * rows),
         average_class_size=rows / classes if classes else 0.0,
     )
+
+
+PACKED_TABLE = 1 << 26
+"""Largest number of node combinations for which :func:`_classes_within` marks the flagged
+ones in a table (a byte each) instead of finding every class's generalized class."""
+
+
+def _classes_within(
+    summary: Summary,
+    schemes: Sequence[Scheme],
+    generalized: Generalized,
+    flagged: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.intp]:
+    """The summary's classes (ascending) whose generalized class is ``flagged``.
+
+    A class's generalized class is the one holding its nodes at the transformation's
+    levels. Unless :attr:`Generalized.class_of` is at hand (the search most often leaves
+    it to be found, a search for every class) and when the combinations of nodes are few,
+    the flagged classes' combinations are marked in a table and each summary class is
+    looked up by its own nodes, packed into one number.
+    """
+    if not flagged.any():
+        return np.empty(0, dtype=np.intp)
+    pairs = list(zip(schemes, generalized.levels, strict=True))
+    radix = [scheme.node_counts[level] for scheme, level in pairs]
+    if generalized.class_of_known or math.prod(radix) > PACKED_TABLE:
+        return np.flatnonzero(flagged[generalized.class_of])
+    # Each column's nodes scaled to their place in the packed number (which fits 32 bits).
+    key = np.zeros(summary.classes, dtype=np.int32)
+    flagged_key = np.zeros(int(flagged.sum()), dtype=np.int64)
+    place = math.prod(radix)
+    for j, (scheme, level) in enumerate(pairs):
+        place //= radix[j]
+        key += (scheme.nodes[level] * place).astype(np.int32)[summary.codes[:, j]]
+        flagged_key += generalized.nodes[flagged, j] * place
+    marked = np.zeros(math.prod(radix), dtype=np.bool_)
+    marked[flagged_key] = True
+    return np.flatnonzero(marked[key])

@@ -290,11 +290,17 @@ def date_hierarchy(
             name, failed, len(distinct), "dates in a known format",
             "write them as YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD with a valid month and day.",
         )  # fmt: skip
-    rows = (
-        (v, *(_DATE_LEVELS[level](d) for level in chosen), TOP)
-        for v, d in zip(distinct, dates, strict=True)
-        if d is not None
-    )
+    # Above the day, a date's labels are its month's: made once per month.
+    made: dict[date, tuple[str, ...]] = {}
+    rows = []
+    for v, d in zip(distinct, dates, strict=True):
+        if d is None:
+            continue
+        key = d if "day" in chosen else d.replace(day=1)
+        labels = made.get(key)
+        if labels is None:
+            labels = made[key] = tuple(_DATE_LEVELS[level](key) for level in chosen)
+        rows.append((v, *labels, TOP))
     return Hierarchy(rows=tuple(rows), source=name)
 
 
@@ -381,8 +387,13 @@ def _latest(names: str) -> str:
     return best[2]
 
 
-def _prc_path(code: str) -> tuple[str, str] | None:
-    """The prefecture and province labels of a 6-digit code, or None if unknown."""
+def _prc_path(
+    code: str, prefectures: dict[str, list[tuple[str, dict[str, str]]]]
+) -> tuple[str, str] | None:
+    """The prefecture and province labels of a 6-digit code, or None if unknown.
+
+    ``prefectures`` remembers the look-ups of prefecture codes: many counties share one.
+    """
     if not re.fullmatch(r"[0-9]{6}", code):
         return None
     db = numdb.get("cn/loc")
@@ -393,7 +404,10 @@ def _prc_path(code: str) -> tuple[str, str] | None:
     province = f"{code[:2]} {province_name}"
     if code[2:] == "0000":  # a province given as a whole
         return province, province
-    prefecture = db.info(code[:4] + "00")
+    prefecture_code = code[:4] + "00"
+    prefecture = prefectures.get(prefecture_code)
+    if prefecture is None:
+        prefecture = prefectures[prefecture_code] = db.info(prefecture_code)
     if len(prefecture) != 2 or "county" not in prefecture[1][1]:
         return None
     pref_name = _latest(prefecture[1][1]["county"])
@@ -411,7 +425,8 @@ def prc_division_hierarchy(values: Sequence[str]) -> Hierarchy:
     """
     name = "prc_division_hierarchy"
     distinct = _distinct(values, name)
-    paths = [_prc_path(v.strip()) for v in distinct]
+    prefectures: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    paths = [_prc_path(v.strip(), prefectures) for v in distinct]
     failed = sum(p is None for p in paths)
     if failed:
         raise _failed(

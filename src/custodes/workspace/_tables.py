@@ -426,10 +426,16 @@ def read_table(source: str | os.PathLike[str], /, **read_options: Any) -> TableS
     (:func:`custodes.detect.header_judge`), unless ``has_header`` says.
     """
     if read_options.get("has_header") is None:
-        from custodes.detect import header_judge
-
-        return _read_table(source, header_judge=header_judge, **read_options)
+        return _read_table(source, header_judge=_judge_header, **read_options)
     return _read_table(source, **read_options)
+
+
+def _judge_header(fields: Sequence[str], fits: Sequence[bool]) -> bool:
+    """:func:`custodes.detect.header_judge`, the detector (its recognizers, a third of a
+    second) imported only when a first row is in doubt: never for Parquet."""
+    from custodes.detect import header_judge
+
+    return header_judge(fields, fits)
 
 
 def _check_types(engine: Engine, source: TableSource, columns: Sequence[str]) -> None:
