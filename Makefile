@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Compiled as pip compiles an installed package (an editable install is not, and with
+	# PYTHONDONTWRITEBYTECODE set every command would compile custodes again).
+	$(BIN)/python -m compileall -q src > /dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -295,21 +295,23 @@ class _Lattice:
             return key
         root = self.root()
         total = self._bits_of(root.cols)
-        out = np.zeros(len(root.key), dtype=np.int64)
+        out: IntArray | None = None
         low = run = done = 0  # bits below the column; of the run of ``cols``; placed
         for j in (*reversed(root.cols), -1):  # least significant first
             if j in cols:
                 run += self.widths[j]
-            elif run:  # a run of adjacent columns ends: move it in one piece
+            elif run:  # a run of adjacent columns ends: move it in one piece (in place)
                 start = low - run
-                piece = root.key >> start if start else root.key
+                piece = np.right_shift(root.key, start) if start else root.key.copy()
                 if low < total:
-                    piece = piece & ((1 << run) - 1)
-                out |= piece << done if done else piece
+                    np.bitwise_and(piece, (1 << run) - 1, out=piece)
+                if done:
+                    np.left_shift(piece, done, out=piece)
+                out = piece if out is None else np.bitwise_or(out, piece, out=out)
                 done += run
                 run = 0
             low += self.widths[j] if j >= 0 else 0
-        return out
+        return out if out is not None else np.zeros(len(root.key), dtype=np.int64)
 
     def fits(self, cols: Sequence[int]) -> bool:
         """Whether ``cols`` are counted densely (in a tensor of at most twice the classes:
@@ -447,42 +449,47 @@ def qi_combinations(
         # each subset is visited once, its parent adds back a column of few values,
         # and at most q nodes are alive.
         rank = lattice.order[::-1]  # (a child's descendants drop columns later in the keys)
-        # Subsets counted densely (and their marginals) are worked out on a thread of their
-        # own, beside the roll-ups: most of numpy's work runs without the interpreter's
-        # lock, so two cores share it. The sorting budget is only spent by the roll-ups, in
-        # this thread, in a fixed order: what is measured does not depend on timing.
-        beside = ThreadPoolExecutor(max_workers=1)
+        # Subsets counted densely, and each of their marginals, are tasks for two threads
+        # beside the roll-ups: most of numpy's work runs without the interpreter's lock,
+        # so the cores share it. The sorting budget is only spent by the roll-ups, in this
+        # thread, in a fixed order: what is measured does not depend on timing.
+        beside = ThreadPoolExecutor(max_workers=2)
         counted: list[Future[None]] = []
 
         def visit_dense(cols: tuple[int, ...], first: int) -> None:
             visit(cols, lattice.dense(cols), first)
+
+        def visit_drop(node: _Dense, cols: tuple[int, ...], j: int, first: int) -> None:
+            visit(tuple(c for c in cols if c != j), node.drop(j), first)
 
         def visit(cols: tuple[int, ...], node: _Sparse | _Dense | None, first: int) -> None:
             record(cols, None if node is None else node.tally())
             if len(cols) < 2:
                 return
             drops = [(at, j) for at, j in enumerate(rank[:first]) if j in cols]
+            if isinstance(node, _Dense):
+                for at, j in drops:
+                    counted.append(beside.submit(visit_drop, node, cols, j, at))
+                return
+            children = [(tuple(c for c in cols if c != j), j, at) for at, j in drops]
             if isinstance(node, _Sparse):
                 # The children to roll up (not counted densely) all keep the columns
                 # before the earliest one they drop.
-                rolled = [
-                    node.cols.index(j)
-                    for _, j in drops
-                    if not lattice.fits(tuple(c for c in cols if c != j))
-                ]
+                rolled = [node.cols.index(j) for kept, j, _ in children if not lattice.fits(kept)]
                 node = lattice.narrow(node, min(rolled, default=0))
-            children = [(tuple(c for c in cols if c != j), j, at) for at, j in drops]
-            for kept, _, at in children:  # (first, so both threads start at once)
-                if not isinstance(node, _Dense) and lattice.fits(kept):
+            for kept, _, at in children:  # (first, so the threads start at once)
+                if lattice.fits(kept):
                     counted.append(beside.submit(visit_dense, kept, at))
             for kept, j, at in children:
-                if isinstance(node, _Dense) or not lattice.fits(kept):
+                if not lattice.fits(kept):
                     visit(kept, lattice.roll_up(node, cols, j), at)
 
         try:
             visit(everything, lattice.root(), q)
-            for future in counted:
-                future.result()  # (raises what went wrong there)
+            waited = 0
+            while waited < len(counted):  # (a task adds its children before it ends)
+                counted[waited].result()  # (raises what went wrong there)
+                waited += 1
         finally:
             beside.shutdown(cancel_futures=True)
     else:
