@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from custodes.errors import InvalidInputError
 from custodes.hierarchy import Hierarchy
@@ -168,6 +167,8 @@ def census(summary: Summary) -> PopulationRisk:
 
 def _population_sizes(sample: Summary, population: Summary) -> npt.NDArray[np.int64]:
     """Size of each sample class in the population table (matched by value, not code)."""
+    import pyarrow.compute as pc  # (imported when needed: 40-60 ms)
+
     left, right = sample.values_frame(), population.values_frame()
     n, m = sample.classes, population.classes
     key = np.zeros(n + m, dtype=np.int64)
