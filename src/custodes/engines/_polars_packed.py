@@ -150,9 +150,15 @@ def packed_summary(
     shift = _bits(rows + 1)
     if sum(widths) + shift <= _KEY_BITS:
         # Key and count in one integer: one column to sort, in parallel (Polars).
-        both = grouped.select((pl.col(_KEY) * (1 << shift) + pl.col(_COUNT)).sort())
-        packed = both.collect(engine="streaming").to_series().to_numpy()
-        keys, counts = packed >> shift, packed & ((1 << shift) - 1)
+        both = pl.col(_KEY) * (1 << shift) + pl.col(_COUNT)
+        # (split again in parallel, by Polars: in numpy, 3 s at 100 M classes)
+        split = (
+            grouped.select(both.sort())
+            .select(pl.col(_KEY) // (1 << shift), (pl.col(_KEY) % (1 << shift)).alias(_COUNT))
+            .collect(engine="streaming")
+        )
+        keys = split.get_column(_KEY).to_numpy()
+        counts = split.get_column(_COUNT).to_numpy()
     else:
         detail = grouped.sort(_KEY).collect(engine="streaming")
         keys = detail.get_column(_KEY).to_numpy()
