@@ -19,7 +19,7 @@ from custodes.engines import get_engine
 from custodes.engines._polars_packed import packed_summary
 from custodes.io import open_table
 from custodes.risk import _combinations
-from custodes.risk._combinations import qi_combinations
+from custodes.risk._combinations import _Pairs, qi_combinations
 from custodes.summary import Decoded, Summary
 from tests.peak_memory import SMALL_READ_AHEAD, peak_mib
 
@@ -224,6 +224,35 @@ def test_a_parquet_files_statistics_spare_the_pass_over_its_number_columns(
     assert bare.bounds is not None
     assert bare.bounds.of(bare.frame, ["born"]) == (n, {})
     assert classes(get_engine().summarize(bare, frame.columns)) == classes(expected)
+
+
+def test_classes_in_twos_are_set_apart_and_counted_under_every_subset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Most rows share their widest columns with one other row at most: the roll-ups
+    # then leave those pairs out and count them under each subset in one pass.
+    monkeypatch.setattr(_combinations, "DENSE_FLOOR", 0)
+    made: list[object] = []
+    monkeypatch.setattr(
+        _combinations, "_Pairs", lambda *a, **k: made.append(_Pairs(*a, **k)) or made[-1]
+    )
+    rng = np.random.default_rng(11)
+    for rows, wide in ((3000, 4000), (800, 300), (5000, 900)):
+        frame = pl.DataFrame(
+            {
+                "day": rng.integers(0, wide, rows),
+                "place": rng.integers(0, 60, rows),
+                "job": rng.integers(0, 9, rows),
+                "sex": rng.integers(0, 2, rows),
+            }
+        )
+        found, coverage = qi_combinations(get_engine().summarize(frame.lazy(), frame.columns))
+        assert coverage.measured == coverage.subsets == 15
+        for got in found:
+            assert (got.distinction, got.separation, got.uniques) == pytest.approx(
+                _brute(frame, got.columns)
+            )
+    assert made
 
 
 def test_dates_and_booleans_are_packed_and_read_back_as_text() -> None:

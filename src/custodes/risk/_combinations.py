@@ -145,26 +145,60 @@ class _Dense:
         return _Dense(tuple(c for c in self.cols if c != j), self.tensor.sum(axis=axis))
 
 
+@dataclass(frozen=True, eq=False)
+class _Pairs:
+    """Classes that come in twos among the rows agreeing on the columns every subset
+    below keeps: under a subset, the two of a pair make one class when their keys
+    agree on its fields (``apart``: the bits where they differ), else stay two."""
+
+    apart: IntArray
+    joined: IntArray
+    """f(f-1) of the pair as one class."""
+    split: IntArray
+    """f(f-1) of the two classes."""
+    alone: IntArray
+    """Of the two classes, how many hold one record."""
+    masks: tuple[tuple[int, int], ...]
+    """(column, its field's bits in the keys)."""
+
+    def tally(self, cols: tuple[int, ...]) -> _Tally:
+        mask = 0
+        for column, bits in self.masks:
+            if column in cols:
+                mask |= bits
+        apart = (self.apart & mask) != 0
+        return _Tally(
+            len(apart) + int(np.count_nonzero(apart)),
+            int(self.joined.sum()) + int((self.split - self.joined)[apart].sum()),
+            int(self.alone[apart].sum()),
+        )
+
+
 @dataclass(frozen=True)
 class _Sparse:
     """Classes under ``cols`` (most distinct values first), as sorted packed keys.
 
     Classes already known to stay alone under every subset still to be rolled
-    up from this one are settled in ``settled`` and kept out of ``key``.
+    up from this one are settled in ``settled`` and kept out of ``key``; those
+    that come in twos are in ``pairs``, each set counted under any subset at once.
     """
 
     cols: tuple[int, ...]
     key: IntArray
     counts: IntArray
     settled: _Tally
+    pairs: tuple[_Pairs, ...] = ()
 
     @cached_property
     def active(self) -> _Tally:
-        """The tally of the classes not settled."""
+        """The tally of the classes in ``key``."""
         return _Tally().add(self.counts)
 
     def tally(self) -> _Tally:
-        return self.settled.plus(self.active)
+        total = self.settled.plus(self.active)
+        for pairs in self.pairs:
+            total = total.plus(pairs.tally(self.cols))
+        return total
 
 
 def _bits(value: int) -> int:
@@ -331,21 +365,47 @@ class _Lattice:
         return _Sparse(cols, *_sorted_classes(key, counts, self._bits_of(cols)), _Tally())
 
     def narrow(self, node: _Sparse, at: int) -> _Sparse:
-        """``node`` with the classes alone under its first ``at`` columns settled.
+        """``node`` with the classes alone under its first ``at`` columns settled, and
+        those in twos set apart as pairs.
 
         Every subset rolled up from ``node`` that keeps those columns (all its
         descendants in the walk, when none drops a column before position ``at``)
-        leaves such a class alone: one pass here spares the roll-ups below from
-        looking at it again.
+        leaves a class alone there alone, and merges the two of a pair or not by
+        their other columns alone: one pass here spares the roll-ups below from
+        looking at them again.
         """
         if at == 0 or len(node.key) < 2:
             return node
-        busy = _busy(node.key >> self._bits_of(node.cols[at:]))
-        if busy is None or len(busy) > 3 * len(node.key) // 4:  # not worth a copy
+        run = node.key >> self._bits_of(node.cols[at:])
+        n = len(run)
+        edge = np.ones(n + 1, dtype=bool)  # edge[i]: a run starts at i (or i == n)
+        np.not_equal(run[1:], run[:-1], out=edge[1:n])
+        starts = np.flatnonzero(edge)
+        sizes = np.diff(starts)
+        many = np.repeat(sizes > 2, sizes)
+        if np.count_nonzero(many) > 3 * n // 4:  # not worth a copy
             return node
-        counts = node.counts[busy]
-        settled = node.settled.plus(node.active.minus(_Tally().add(counts)))
-        return _Sparse(node.cols, node.key[busy], counts, settled)
+        first = starts[:-1][sizes == 2]
+        key, counts = node.key, node.counts
+        one, two = counts[first], counts[first + 1]
+        rest = np.flatnonzero(many)
+        kept = counts[rest]
+        gone = node.active.minus(_Tally().add(kept)).minus(
+            _Tally().add(one).plus(_Tally().add(two))
+        )
+        masks = tuple(
+            (c, ((1 << self.widths[c]) - 1) << self._bits_of(node.cols[p + 1 :]))
+            for p, c in enumerate(node.cols)
+        )
+        pairs = _Pairs(
+            apart=key[first] ^ key[first + 1],
+            joined=(one + two) * (one + two - 1),
+            split=one * (one - 1) + two * (two - 1),
+            alone=(one == 1).astype(np.int64) + (two == 1),
+            masks=masks,
+        )
+        settled = node.settled.plus(gone)
+        return _Sparse(node.cols, key[rest], kept, settled, (*node.pairs, pairs))
 
     def prefix(self, cols: tuple[int, ...]) -> _Sparse | None:
         """The classes under the first columns of the keys (``cols``, in any order) cut
@@ -386,7 +446,10 @@ class _Lattice:
         child = (run << below) | (key & ((1 << below) - 1)) if below else run
         kept = node.cols[:at] + node.cols[at + 1 :]  # most distinct values first
         return _Sparse(
-            kept, *_sorted_classes(child, counts, self._bits_of(kept), runs=True), settled
+            kept,
+            *_sorted_classes(child, counts, self._bits_of(kept), runs=True),
+            settled,
+            node.pairs,
         )
 
 
