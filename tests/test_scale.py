@@ -213,6 +213,17 @@ def test_a_parquet_files_statistics_spare_the_pass_over_its_number_columns(
         )
 
     assert classes(summary) == classes(expected)
+    # A file whose statistics lie (values past the bounds, fewer rows) must not merge
+    # classes: the summary is then made from the data's own ranges.
+    stated = table.bounds.read(frame.columns)
+    assert set(stated) == set(frame.columns)
+    for lie in (
+        dataclasses.replace(table.bounds, read=lambda _: {**stated, "county": (0, 100, 0)}),
+        dataclasses.replace(table.bounds, read=lambda _: {**stated, "sex": (1, 1, 0)}),
+        dataclasses.replace(table.bounds, rows=n // 2),
+    ):
+        lied = dataclasses.replace(table, bounds=lie)
+        assert classes(get_engine().summarize(lied, frame.columns)) == classes(expected)
     # A frame made from the file holds other values: the file's bounds are not its own.
     derived = dataclasses.replace(table, frame=table.frame.filter(pl.col("sex") == 1))
     assert derived.bounds is not None

@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from custodes._grouping import renumber
+from custodes.errors import DataFileError
 from custodes.io import Bound
 from custodes.summary import Decoded, PackedClasses, Summary
 
@@ -138,14 +139,21 @@ def packed_summary(
     # its own: a column is a shift and a mask away, and the keys sort like the columns.
     order = tuple(sorted(range(len(qis)), key=lambda j: (-sizes[j], j)))
     key = pl.lit(0, dtype=pl.Int64)
+    inside = []
     for j in order:
         lo, size = ranges[j][0], sizes[j]
         if j in texts:  # a value's rank among the column's values
             offset = pl.col(qis[j]).cast(pl.Enum(texts[j])).to_physical().cast(pl.Int64)
         else:
             offset = pl.col(qis[j]).to_physical().cast(pl.Int64) - lo
+            inside.append(offset.is_null() | offset.is_between(0, size - 1))
         # A null is the slot after the highest value.
         key = key * (1 << widths[j]) + offset.fill_null(size - 1)
+    # A value outside the range found (a file whose statistics lie, or that changed since
+    # its ranges were read) would spill into another column's field: such a row gets the
+    # key -1, which sorts first, and the summary is made again from the data's own ranges.
+    if inside:
+        key = pl.when(pl.all_horizontal(inside)).then(key).otherwise(pl.lit(-1, pl.Int64))
     grouped = frame.select(key.alias(_KEY)).group_by(_KEY).agg(pl.len().alias(_COUNT))
     shift = _bits(rows + 1)
     if sum(widths) + shift <= _KEY_BITS:
@@ -164,6 +172,13 @@ def packed_summary(
         keys = detail.get_column(_KEY).to_numpy()
         counts = detail.get_column(_COUNT).to_numpy().astype(np.int64)
     del grouped
+    if (len(keys) and int(keys[0]) < 0) or int(counts.sum()) != rows:
+        if stated is not None:  # the file's statistics were wrong: read the ranges
+            return packed_summary(frame, quasi_identifiers)
+        raise DataFileError(
+            "the table changed while it was read (its values left the ranges found a "
+            "moment before); read it again once it is no longer being written."
+        )
 
     def decode() -> Decoded:
         return _decoded(keys, order, sizes, ranges, texts, [schema[c] for c in qis])
