@@ -374,18 +374,22 @@ class _Lattice:
         their other columns alone: one pass here spares the roll-ups below from
         looking at them again.
         """
-        if at == 0 or len(node.key) < 2:
+        if at == 0 or len(node.key) < 3:
             return node
         run = node.key >> self._bits_of(node.cols[at:])
         n = len(run)
-        edge = np.ones(n + 1, dtype=bool)  # edge[i]: a run starts at i (or i == n)
-        np.not_equal(run[1:], run[:-1], out=edge[1:n])
-        starts = np.flatnonzero(edge)
-        sizes = np.diff(starts)
-        many = np.repeat(sizes > 2, sizes)
+        same = run[1:] == run[:-1]  # same[i]: rows i and i + 1 agree
+        del run
+        # A row is in a run of three or more when it is one of three agreeing in a row.
+        three = same[:-1] & same[1:]
+        many = np.zeros(n, dtype=bool)
+        many[:-2] |= three
+        many[1:-1] |= three
+        many[2:] |= three
+        del three
         if np.count_nonzero(many) > 3 * n // 4:  # not worth a copy
             return node
-        first = starts[:-1][sizes == 2]
+        first = np.flatnonzero(same & ~many[:-1])  # the first of a run of exactly two
         key, counts = node.key, node.counts
         one, two = counts[first], counts[first + 1]
         rest = np.flatnonzero(many)
