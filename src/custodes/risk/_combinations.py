@@ -370,9 +370,9 @@ class _Lattice:
 
         Every subset rolled up from ``node`` that keeps those columns (all its
         descendants in the walk, when none drops a column before position ``at``)
-        leaves a class alone there alone, and merges the two of a pair or not by
-        their other columns alone: one pass here spares the roll-ups below from
-        looking at them again.
+        keeps a class that is alone under them alone, and whether it merges the two
+        classes of a pair depends only on their other columns: one pass here spares
+        the roll-ups below from looking at either again.
         """
         if at == 0 or len(node.key) < 3:
             return node
