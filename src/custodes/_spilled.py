@@ -35,7 +35,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from custodes.errors import DataFileError, InternalError
-from custodes.summary import Summary
+from custodes.summary import Summary, as_text
 
 __all__ = ["SpilledSummary", "SummaryParts", "SummaryWriter", "parts_of"]
 
@@ -221,11 +221,7 @@ class SpilledSummary:
 
     def category_values(self, j: int) -> list[str | None]:
         """The value (as text) behind each code of quasi-identifier ``j``."""
-        column = self.categories[j]
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        text = column if pa.types.is_string(column.type) else column.cast(pa.string())
-        values: list[str | None] = text.to_pylist()
+        values: list[str | None] = as_text(self.categories[j]).to_pylist()
         return values
 
     def close(self) -> None:

@@ -30,6 +30,8 @@ __all__ = [
     "PackedClasses",
     "SensitiveHistogram",
     "Summary",
+    "as_text",
+    "field_bits",
     "fits_dense",
     "natural_rank",
 ]
@@ -147,6 +149,11 @@ Decoded = tuple[npt.NDArray[np.int32], tuple[pa.Array, ...]]
 """A summary's codes and categories."""
 
 
+def field_bits(size: int) -> int:
+    """Bits of a field that holds every number below ``size`` (none for one value)."""
+    return max(int(size) - 1, 0).bit_length()
+
+
 @dataclass(frozen=True, eq=False)
 class PackedClasses:
     """A summary's classes as the engine first found them: one integer per class.
@@ -254,10 +261,7 @@ class Summary:
         return sizes.astype(np.int64), freq.astype(np.int64)
 
     def _text(self, j: int) -> pa.Array:
-        column = self.categories[j]
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        return column if pa.types.is_string(column.type) else column.cast(pa.string())
+        return as_text(self.categories[j])
 
     def category_values(self, j: int) -> list[str | None]:
         """The value (as text) behind each code 0..k-1 of quasi-identifier ``j``."""
@@ -300,7 +304,7 @@ def natural_rank(values: pa.Array) -> npt.NDArray[np.int64]:
     number, else as text; nulls last. ``values`` holds distinct values (text)."""
     if len(values) > 50_000:  # large domains: vectorised
         return _natural_rank_numpy(values)
-    texts = _as_text(values).to_pylist()
+    texts = as_text(values).to_pylist()
     numbers = [None if t is None else _number(t) for t in texts]
     numeric = all(x is not None for x, t in zip(numbers, texts, strict=True) if t is not None)
 
@@ -316,7 +320,8 @@ def natural_rank(values: pa.Array) -> npt.NDArray[np.int64]:
     return rank
 
 
-def _as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+def as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Values as one Arrow array of text (categories may come chunked, or as numbers)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     return values if pa.types.is_string(values.type) else values.cast(pa.string())
@@ -352,7 +357,7 @@ def _natural_rank_numpy(values: pa.Array) -> npt.NDArray[np.int64]:
     import pyarrow.compute as pc  # (imported when needed: 40-60 ms)
 
     n = len(values)
-    text = _as_text(values)
+    text = as_text(values)
     nulls = pc.is_null(text)
     numbers = _numbers(text) if len(text) > text.null_count else None
     columns = {"nulls": nulls, "text": pc.fill_null(text, "")}

@@ -26,7 +26,7 @@ import pyarrow as pa
 from custodes._grouping import renumber
 from custodes.errors import DataFileError
 from custodes.io import Bound
-from custodes.summary import Decoded, PackedClasses, Summary
+from custodes.summary import Decoded, PackedClasses, Summary, field_bits
 
 __all__ = ["packed_summary", "text_arrow"]
 
@@ -132,7 +132,7 @@ def packed_summary(
     if any(abs(lo) >= _LIMIT or abs(hi) >= _LIMIT for lo, hi, _ in ranges):
         return None
     sizes = tuple(hi - lo + 1 + int(nulls) for lo, hi, nulls in ranges)
-    widths = [_bits(size) for size in sizes]
+    widths = [field_bits(size) for size in sizes]
     if sum(widths) > _KEY_BITS:
         return None
     # The columns of widest range are packed first (highest bits), each in a field of
@@ -155,7 +155,7 @@ def packed_summary(
     if inside:
         key = pl.when(pl.all_horizontal(inside)).then(key).otherwise(pl.lit(-1, pl.Int64))
     grouped = frame.select(key.alias(_KEY)).group_by(_KEY).agg(pl.len().alias(_COUNT))
-    shift = _bits(rows + 1)
+    shift = field_bits(rows + 1)
     if sum(widths) + shift <= _KEY_BITS:
         # Key and count in one integer: one column to sort, in parallel (Polars).
         both = pl.col(_KEY) * (1 << shift) + pl.col(_COUNT)
@@ -191,10 +191,6 @@ def packed_summary(
     )
 
 
-def _bits(size: int) -> int:
-    return max(int(size) - 1, 0).bit_length()
-
-
 def _decoded(
     keys: IntArray,
     order: tuple[int, ...],
@@ -207,7 +203,7 @@ def _decoded(
     # Each column's field out of the keys, column by column in parallel (Polars).
     fields, shift = [], 0
     for j in reversed(order):
-        width = _bits(sizes[j])
+        width = field_bits(sizes[j])
         field = (pl.col(_KEY) // (1 << shift)) % (1 << width)
         fields.append((field.cast(pl.Int32) if width < 31 else field).alias(f"c{j}"))
         shift += width
