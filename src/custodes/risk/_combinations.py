@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from custodes.summary import Summary
+from custodes.summary import Summary, field_bits
 
 __all__ = ["ColumnImpact", "Coverage", "QICombination", "column_impact", "qi_combinations"]
 
@@ -201,11 +201,6 @@ class _Sparse:
         return total
 
 
-def _bits(value: int) -> int:
-    """Bits that hold every number below ``value``."""
-    return max(int(value) - 1, 0).bit_length()
-
-
 def _sorted_classes(
     key: IntArray, counts: IntArray, bits: int, *, runs: bool = False
 ) -> tuple[IntArray, IntArray]:
@@ -262,7 +257,7 @@ class _Lattice:
             self.sizes = [
                 int(codes[:, j].max()) + 1 if len(codes) else 1 for j in range(codes.shape[1])
             ]
-        self.widths = [_bits(size) for size in self.sizes]
+        self.widths = [field_bits(size) for size in self.sizes]
         # Tensors of up to twice the classes (fields of bits waste under a bit a column).
         self.dense_bits = (2 * max(len(self.counts), DENSE_FLOOR)).bit_length() - 1
         self.budget = SORT_BUDGET * len(self.counts) + SORT_FLOOR
@@ -380,13 +375,7 @@ class _Lattice:
         n = len(run)
         same = run[1:] == run[:-1]  # same[i]: rows i and i + 1 agree
         del run
-        # A row is in a run of three or more when it is one of three agreeing in a row.
-        three = same[:-1] & same[1:]
-        many = np.zeros(n, dtype=bool)
-        many[:-2] |= three
-        many[1:-1] |= three
-        many[2:] |= three
-        del three
+        many = _in_runs(same, 3)
         if np.count_nonzero(many) > 3 * n // 4:  # not worth a copy
             return node
         first = np.flatnonzero(same & ~many[:-1])  # the first of a run of exactly two
@@ -459,13 +448,23 @@ class _Lattice:
 
 def _busy(run: IntArray) -> IntArray | None:
     """Positions in runs of two or more equal values (None: every position)."""
-    n = len(run)
-    edge = np.ones(n + 1, dtype=bool)  # edge[i]: a run starts at i (or i == n)
-    np.not_equal(run[1:], run[:-1], out=edge[1:n])
-    alone = edge[:-1] & edge[1:]
-    if not alone.any():
+    if len(run) == 0:
         return None
-    return np.flatnonzero(~alone)
+    busy = _in_runs(run[1:] == run[:-1], 2)
+    return None if busy.all() else np.flatnonzero(busy)
+
+
+def _in_runs(same: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
+    """Which positions are in runs of ``length`` or more equal values, where ``same[i]``
+    says whether positions i and i + 1 hold equal values: those among ``length`` in a
+    row that all agree (boolean shifts, no run lengths)."""
+    window = same
+    for step in range(1, length - 1):
+        window = window[:-1] & same[step:]
+    out = np.zeros(len(same) + 1, dtype=bool)
+    for step in range(length):
+        out[step : step + len(window)] |= window
+    return out
 
 
 def subsets_to_measure(q: int, max_size: int) -> int:
@@ -539,17 +538,20 @@ def qi_combinations(
                     counted.append(beside.submit(visit_drop, node, cols, j, at))
                 return
             children = [(tuple(c for c in cols if c != j), j, at) for at, j in drops]
-            if isinstance(node, _Sparse):
-                # The children to roll up (not counted densely) all keep the columns
-                # before the earliest one they drop.
-                rolled = [node.cols.index(j) for kept, j, _ in children if not lattice.fits(kept)]
-                node = lattice.narrow(node, min(rolled, default=0))
-            for kept, _, at in children:  # (first, so the threads start at once)
+            rolled = []
+            for kept, j, at in children:  # (dense ones first, so the threads start at once)
                 if lattice.fits(kept):
                     counted.append(beside.submit(visit_dense, kept, at))
-            for kept, j, at in children:
-                if not lattice.fits(kept):
-                    visit(kept, lattice.roll_up(node, cols, j), at)
+                else:
+                    rolled.append((kept, j, at))
+            if isinstance(node, _Sparse):
+                # The children to roll up all keep the columns before the earliest one
+                # they drop.
+                node = lattice.narrow(
+                    node, min((node.cols.index(j) for _, j, _ in rolled), default=0)
+                )
+            for kept, j, at in rolled:
+                visit(kept, lattice.roll_up(node, cols, j), at)
 
         try:
             visit(everything, lattice.root(), q)
