@@ -19,7 +19,7 @@ from custodes.engines import get_engine
 from custodes.engines._polars_packed import packed_summary
 from custodes.io import open_table
 from custodes.risk import _combinations
-from custodes.risk._combinations import _Pairs, qi_combinations
+from custodes.risk._combinations import QICombination, _Pairs, qi_combinations
 from custodes.summary import Decoded, Summary
 from tests.peak_memory import SMALL_READ_AHEAD, peak_mib
 
@@ -56,6 +56,15 @@ def _brute(frame: pl.DataFrame, cols: tuple[str, ...]) -> tuple[float, float, fl
     n = frame.height
     same = int((counts * (counts - 1)).sum())
     return len(counts) / n, 1 - same / (n * (n - 1)), float((counts == 1).sum()) / n
+
+
+def _assert_group_by_figures(frame: pl.DataFrame, found: list[QICombination]) -> None:
+    """Every measured subset's figures are a group-by's of ``frame``."""
+    for got in found:
+        distinction, separation, uniques = _brute(frame, got.columns)
+        assert got.distinction == pytest.approx(distinction)
+        assert got.separation == pytest.approx(separation)
+        assert got.uniques == pytest.approx(uniques)
 
 
 @pytest.mark.parametrize("floor", [0, 1 << 16])
@@ -135,11 +144,7 @@ def test_the_combinations_of_packed_classes_need_no_codes(
     )
     found, coverage = qi_combinations(summary)
     assert coverage.measured == coverage.subsets == 2 ** len(frame.columns) - 1
-    for got in found:
-        distinction, separation, uniques = _brute(frame, got.columns)
-        assert got.distinction == pytest.approx(distinction)
-        assert got.separation == pytest.approx(separation)
-        assert got.uniques == pytest.approx(uniques)
+    _assert_group_by_figures(frame, found)
 
 
 def test_over_the_sorting_budget_the_first_columns_of_the_keys_are_still_measured(
@@ -171,10 +176,7 @@ def test_over_the_sorting_budget_the_first_columns_of_the_keys_are_still_measure
     assert coverage.measured == len(found) < coverage.subsets == 15
     assert coverage.note is not None
     assert "were not measured" in coverage.note
-    for got in found:
-        assert (got.distinction, got.separation, got.uniques) == pytest.approx(
-            _brute(frame, got.columns)
-        )
+    _assert_group_by_figures(frame, found)
 
 
 def test_a_parquet_files_statistics_spare_the_pass_over_its_number_columns(
@@ -259,10 +261,7 @@ def test_classes_in_twos_are_set_apart_and_counted_under_every_subset(
         )
         found, coverage = qi_combinations(get_engine().summarize(frame.lazy(), frame.columns))
         assert coverage.measured == coverage.subsets == 15
-        for got in found:
-            assert (got.distinction, got.separation, got.uniques) == pytest.approx(
-                _brute(frame, got.columns)
-            )
+        _assert_group_by_figures(frame, found)
     assert made
 
 
@@ -435,8 +434,4 @@ def test_with_more_columns_than_the_limit_singles_pairs_and_all_match(
     wanted.add(tuple(frame.columns))
     assert {c.columns for c in found} == wanted
     assert coverage.measured == coverage.subsets == len(wanted) == q + q * (q - 1) // 2 + (q > 2)
-    for got in found:
-        distinction, separation, uniques = _brute(frame, got.columns)
-        assert got.distinction == pytest.approx(distinction)
-        assert got.separation == pytest.approx(separation)
-        assert got.uniques == pytest.approx(uniques)
+    _assert_group_by_figures(frame, found)
