@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custodes.anonymize._generalize import (
+    Generalized,
+    Scheme,
     apply,
     node_labels,
     released_summary,
@@ -207,21 +210,33 @@ def test_anonymizing_streams_the_release_instead_of_loading_the_table(tmp_path: 
     assert peaks[8_000_000] - peaks[2_000_000] < loaded / 4, (peaks, loaded)
 
 
+_LEVELS = (("", "", "", "*"), *((str(v), f"{v // 3}x", f"{v // 9}y", "*") for v in range(27)))
+"""A hierarchy of three levels over the values 0..26 (and the empty value)."""
+
+
+def _generalized(
+    case: tuple[pl.DataFrame, int, float], seed: int
+) -> tuple[
+    pl.DataFrame, Summary, tuple[Scheme, ...], tuple[int, ...], Generalized, npt.NDArray[np.bool_]
+]:
+    """A register, its summary and schemes, levels drawn at random, its classes at those
+    levels, and about three in ten of them suppressed."""
+    frame = case[0].drop("diagnosis").fill_null("")
+    rng = np.random.default_rng(seed)
+    summary = get_engine().summarize(frame.lazy(), frame.columns)
+    schemes = schemes_for(summary, {q: Hierarchy(rows=_LEVELS) for q in frame.columns})
+    levels = tuple(int(rng.integers(0, 4)) for _ in frame.columns)
+    generalized = apply(summary, schemes, levels)
+    return frame, summary, schemes, levels, generalized, rng.random(generalized.classes) < 0.3
+
+
 @given(case=_registers(), seed=st.integers(0, 2**31))
 @settings(max_examples=40, deadline=None)
 def test_utility_per_value_equals_the_measures_record_by_record(
     case: tuple[pl.DataFrame, int, float], seed: int
 ) -> None:
-    frame = case[0].drop("diagnosis").fill_null("")
-    qis = frame.columns
-    rng = np.random.default_rng(seed)
-    summary = get_engine().summarize(frame.lazy(), qis)
-    rows = (("", "", "", "*"), *((str(v), f"{v // 3}x", f"{v // 9}y", "*") for v in range(27)))
-    hierarchies = {q: Hierarchy(rows=rows) for q in qis}
-    schemes = schemes_for(summary, hierarchies)
-    levels = tuple(int(rng.integers(0, 4)) for _ in qis)
-    generalized = apply(summary, schemes, levels)
-    suppressed = rng.random(generalized.classes) < 0.3
+    frame, summary, schemes, levels, generalized, suppressed = _generalized(case, seed)
+    qis, rows = frame.columns, _LEVELS
     found = utility(summary, schemes, generalized, suppressed)
     # Record by record: each row's class, its value's frequency and its node's.
     n = frame.height
@@ -264,16 +279,8 @@ def test_utility_finds_the_suppressed_classes_without_each_class_of(
     # suppressed ones by their packed nodes instead (unless they would not fit a table),
     # and gives what it gives when every class's generalized class is at hand.
     from custodes.anonymize import _utility
-    from custodes.anonymize._generalize import Generalized
 
-    frame = case[0].drop("diagnosis").fill_null("")
-    qis = frame.columns
-    rng = np.random.default_rng(seed)
-    summary = get_engine().summarize(frame.lazy(), qis)
-    rows = (("", "", "", "*"), *((str(v), f"{v // 3}x", f"{v // 9}y", "*") for v in range(27)))
-    schemes = schemes_for(summary, {q: Hierarchy(rows=rows) for q in qis})
-    known = apply(summary, schemes, tuple(int(rng.integers(0, 4)) for _ in qis))
-    suppressed = rng.random(known.classes) < 0.3
+    _, summary, schemes, _, known, suppressed = _generalized(case, seed)
     asked = []
 
     def find() -> np.ndarray:  # type: ignore[type-arg]
