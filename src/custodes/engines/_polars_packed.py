@@ -66,7 +66,7 @@ def _ranges(
     # As the columns hold them: an unsigned value past 2**63 must not become a null here.
     physical = {j: pl.col(columns[j]).to_physical() for j in asked if j not in text}
     queries = []
-    if asked or stated is None:
+    if asked:  # (with nothing stated, every column is)
         queries.append(
             frame.select(
                 *(p.min().alias(f"lo{j}") for j, p in physical.items()),
@@ -83,7 +83,11 @@ def _ranges(
     found = results[0] if len(results) > len(order) else None
     texts = results[len(results) - len(order) :]
     values = {j: t.get_column("v").drop_nulls().sort() for j, t in zip(order, texts, strict=True)}
-    rows = int(found[0, "rows"]) if found is not None else stated[0] if stated else 0
+    if found is not None:
+        rows = int(found[0, "rows"])
+    else:  # every column's bounds were stated
+        assert stated is not None
+        rows = stated[0]
     out = []
     for j, name in enumerate(columns):
         low: object
