@@ -222,6 +222,9 @@ def test_a_parquet_files_statistics_spare_the_pass_over_its_number_columns(
     for lie in (
         dataclasses.replace(table.bounds, read=lambda _: {**stated, "county": (0, 100, 0)}),
         dataclasses.replace(table.bounds, read=lambda _: {**stated, "sex": (1, 1, 0)}),
+        dataclasses.replace(
+            table.bounds, read=lambda _: {**stated, "county": (*stated["county"][:2], 0)}
+        ),
         dataclasses.replace(table.bounds, rows=n // 2),
     ):
         lied = dataclasses.replace(table, bounds=lie)

@@ -150,12 +150,14 @@ def packed_summary(
             offset = pl.col(qis[j]).cast(pl.Enum(texts[j])).to_physical().cast(pl.Int64)
         else:
             offset = pl.col(qis[j]).to_physical().cast(pl.Int64) - lo
-            inside.append(offset.is_null() | offset.is_between(0, size - 1))
+            # (a null only where the column was found to hold nulls: it has a slot then)
+            inside.append(offset.is_between(0, size - 1).fill_null(ranges[j][2]))
         # A null is the slot after the highest value.
         key = key * (1 << widths[j]) + offset.fill_null(size - 1)
-    # A value outside the range found (a file whose statistics lie, or that changed since
-    # its ranges were read) would spill into another column's field: such a row gets the
-    # key -1, which sorts first, and the summary is made again from the data's own ranges.
+    # A value outside the range found, or a null where none was (a file whose statistics
+    # lie, or that changed since its ranges were read), would land in another value's
+    # slot or another column's field: such a row gets the key -1, which sorts first, and
+    # the summary is made again from the data's own ranges.
     if inside:
         key = pl.when(pl.all_horizontal(inside)).then(key).otherwise(pl.lit(-1, pl.Int64))
     grouped = frame.select(key.alias(_KEY)).group_by(_KEY).agg(pl.len().alias(_COUNT))
