@@ -609,4 +609,5 @@ def test_the_ledger_screen_skips_only_what_no_recognizer_matches(strings: list[s
     assert could_be_personal("dead.beef.cafe")
     assert could_be_personal("ab-cd-ef-ab-cd-ef")
     assert could_be_personal("13812345678")  # a phone number is a number, but a long one
+    assert could_be_personal("01010000")  # and a short one with an area code
     assert could_be_personal("E12345678")

@@ -40,11 +40,12 @@ _DIGEST = re.compile(r"^(?:sha256:)?(?=[0-9a-f]*[a-f])[0-9a-f]{16,}$")
 # What no recognizer can match, so that most strings of a ledger entry (event names, keys,
 # states, parameters, digests) skip the engine: ASCII words and a few separators with no
 # pairs of hex letters joined as a MAC address joins them; a word with a short number in it
-# (sha256); a number of at most 8 digits a side; a hex digest (the ledger's own hashes).
+# (sha256); a number of at most 8 digits a side that does not start with a 0 (01010000 is
+# a Beijing telephone number); a hex digest (the ledger's own hashes).
 _WORDS = re.compile(r"[A-Za-z_./ \-]*")
 _HEX_PAIRS = re.compile(r"(?i)[a-f]{2}[.\-][a-f]{2}")
 _SHORT_NUMBERED = re.compile(r"[A-Za-z_]*[0-9]{1,4}[A-Za-z_]*")
-_NUMBER = re.compile(r"-?[0-9]{1,8}(?:\.[0-9]{1,8})?(?:e[-+]?[0-9]{1,3})?")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,7})(?:\.[0-9]{1,8})?(?:e[-+]?[0-9]{1,3})?")
 
 
 def could_be_personal(text: str) -> bool:
