@@ -1,4 +1,5 @@
-"""Grouping integer keys fast: a dense count when the key range is small, else a sort."""
+"""Grouping integer keys fast (a dense count when the key range is small, else a sort),
+and finding the runs of equal values in sorted keys."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["cut_sorted", "group_keys", "renumber", "sorting_order"]
+__all__ = ["cut_sorted", "group_keys", "in_runs", "in_runs_of_two", "renumber", "sorting_order"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -107,3 +108,24 @@ def renumber(values: npt.NDArray[_Int]) -> tuple[npt.NDArray[_Int], IntArray]:
         return (np.cumsum(present) - 1)[values].astype(values.dtype), distinct
     distinct, inverse = np.unique(values, return_inverse=True)
     return inverse.reshape(-1).astype(values.dtype), distinct.astype(np.int64)
+
+
+def in_runs_of_two(run: IntArray) -> IntArray | None:
+    """Positions in runs of two or more equal values (None: every position)."""
+    if len(run) == 0:
+        return None
+    busy = in_runs(run[1:] == run[:-1], 2)
+    return None if busy.all() else np.flatnonzero(busy)
+
+
+def in_runs(same: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
+    """Which positions are in runs of ``length`` or more equal values, where ``same[i]``
+    says whether positions i and i + 1 hold equal values: those among ``length`` in a
+    row that all agree (boolean shifts, no run lengths)."""
+    window = same
+    for step in range(1, length - 1):
+        window = window[:-1] & same[step:]
+    out = np.zeros(len(same) + 1, dtype=bool)
+    for step in range(length):
+        out[step : step + len(window)] |= window
+    return out

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from custodes._grouping import in_runs, in_runs_of_two
 from custodes.summary import Summary, field_bits
 
 __all__ = ["ColumnImpact", "Coverage", "QICombination", "column_impact", "qi_combinations"]
@@ -375,7 +376,7 @@ class _Lattice:
         n = len(run)
         same = run[1:] == run[:-1]  # same[i]: rows i and i + 1 agree
         del run
-        many = _in_runs(same, 3)
+        many = in_runs(same, 3)
         if np.count_nonzero(many) > 3 * n // 4:  # not worth a copy
             return node
         first = np.flatnonzero(same & ~many[:-1])  # the first of a run of exactly two
@@ -427,7 +428,7 @@ class _Lattice:
         below = self._bits_of(node.cols[at + 1 :])
         key, counts, settled = node.key, node.counts, node.settled
         run = key >> (below + self.widths[j])  # the columns before j: sorted, as the key is
-        busy = _busy(run)
+        busy = in_runs_of_two(run)
         if busy is not None:  # the rest is alone in its run: settled
             counts = counts[busy]
             settled = settled.plus(node.active.minus(_Tally().add(counts)))
@@ -444,27 +445,6 @@ class _Lattice:
             settled,
             node.pairs,
         )
-
-
-def _busy(run: IntArray) -> IntArray | None:
-    """Positions in runs of two or more equal values (None: every position)."""
-    if len(run) == 0:
-        return None
-    busy = _in_runs(run[1:] == run[:-1], 2)
-    return None if busy.all() else np.flatnonzero(busy)
-
-
-def _in_runs(same: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
-    """Which positions are in runs of ``length`` or more equal values, where ``same[i]``
-    says whether positions i and i + 1 hold equal values: those among ``length`` in a
-    row that all agree (boolean shifts, no run lengths)."""
-    window = same
-    for step in range(1, length - 1):
-        window = window[:-1] & same[step:]
-    out = np.zeros(len(same) + 1, dtype=bool)
-    for step in range(length):
-        out[step : step + len(window)] |= window
-    return out
 
 
 def subsets_to_measure(q: int, max_size: int) -> int:
