@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from custodes.engines import get_engine
 from custodes.engines._polars_packed import packed_summary
 from custodes.io import open_table
-from custodes.risk import _combinations
-from custodes.risk._combinations import QICombination, _Pairs, qi_combinations
+from custodes.risk import _classes, _combinations
+from custodes.risk._classes import Pairs
+from custodes.risk._combinations import QICombination, qi_combinations
 from custodes.summary import Decoded, Summary
 from tests.peak_memory import SMALL_READ_AHEAD, peak_mib
 
@@ -67,17 +68,21 @@ def _assert_group_by_figures(frame: pl.DataFrame, found: list[QICombination]) ->
         assert got.uniques == pytest.approx(uniques)
 
 
-@pytest.mark.parametrize("floor", [0, 1 << 16])
+@pytest.mark.parametrize(
+    ("floor", "part"), [(0, 1 << 21), (1 << 16, 1 << 21), (0, 3), (1 << 16, 8)]
+)
 @given(frame=tables)
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_every_subset_matches_a_group_by(
-    frame: pl.DataFrame, floor: int, monkeypatch: pytest.MonkeyPatch
+    frame: pl.DataFrame, floor: int, part: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # floor 0 makes every subset larger than the table's classes sparse: rolled up by sorting.
-    monkeypatch.setattr(_combinations, "DENSE_FLOOR", floor)
-    monkeypatch.setattr(_combinations, "SORT_BUDGET", 100)
+    monkeypatch.setattr(_classes, "DENSE_FLOOR", floor)
+    monkeypatch.setattr(_classes, "SORT_BUDGET", 100)
+    # A small part measures the subsets that keep the first column part by part.
+    monkeypatch.setattr(_combinations, "PART", part)
     summary = get_engine().summarize(frame.lazy(), frame.columns)
     found, coverage = qi_combinations(summary)
     q = len(frame.columns)
@@ -129,8 +134,8 @@ def test_the_combinations_of_packed_classes_need_no_codes(
 ) -> None:
     # The analysis works on the engine's packed keys alone: making the codes (a pass over
     # every class and column) would fail here, and the figures are a group-by's.
-    monkeypatch.setattr(_combinations, "DENSE_FLOOR", floor)
-    monkeypatch.setattr(_combinations, "SORT_BUDGET", 100)
+    monkeypatch.setattr(_classes, "DENSE_FLOOR", floor)
+    monkeypatch.setattr(_classes, "SORT_BUDGET", 100)
     packed = packed_summary(frame.lazy(), frame.columns)
     assert packed is not None
     assert packed.packed is not None
@@ -152,9 +157,9 @@ def test_over_the_sorting_budget_the_first_columns_of_the_keys_are_still_measure
 ) -> None:
     # With no sorting allowed, the subsets that need a sort are left out (and the note
     # says so), but those cut from the sorted keys (the widest columns) are measured.
-    monkeypatch.setattr(_combinations, "DENSE_FLOOR", 0)
-    monkeypatch.setattr(_combinations, "SORT_BUDGET", 0)
-    monkeypatch.setattr(_combinations, "SORT_FLOOR", 0)
+    monkeypatch.setattr(_classes, "DENSE_FLOOR", 0)
+    monkeypatch.setattr(_classes, "SORT_BUDGET", 0)
+    monkeypatch.setattr(_classes, "SORT_FLOOR", 0)
     rng = np.random.default_rng(7)
     frame = pl.DataFrame(
         {
@@ -247,11 +252,9 @@ def test_classes_in_twos_are_set_apart_and_counted_under_every_subset(
 ) -> None:
     # Most rows share their widest columns with one other row at most: the roll-ups
     # then leave those pairs out and count them under each subset in one pass.
-    monkeypatch.setattr(_combinations, "DENSE_FLOOR", 0)
+    monkeypatch.setattr(_classes, "DENSE_FLOOR", 0)
     made: list[object] = []
-    monkeypatch.setattr(
-        _combinations, "_Pairs", lambda *a, **k: made.append(_Pairs(*a, **k)) or made[-1]
-    )
+    monkeypatch.setattr(_classes, "Pairs", lambda *a, **k: made.append(Pairs(*a, **k)) or made[-1])
     rng = np.random.default_rng(11)
     for rows, wide in ((3000, 4000), (800, 300), (5000, 900)):
         frame = pl.DataFrame(
@@ -304,9 +307,9 @@ def test_columns_that_cannot_be_packed_take_the_general_path() -> None:
 def test_a_subset_over_the_sorting_budget_is_left_out_and_said(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_combinations, "DENSE_FLOOR", 0)
-    monkeypatch.setattr(_combinations, "SORT_BUDGET", 0)
-    monkeypatch.setattr(_combinations, "SORT_FLOOR", 0)
+    monkeypatch.setattr(_classes, "DENSE_FLOOR", 0)
+    monkeypatch.setattr(_classes, "SORT_BUDGET", 0)
+    monkeypatch.setattr(_classes, "SORT_FLOOR", 0)
     rng = np.random.default_rng(3)
     frame = pl.DataFrame({f"c{j}": rng.integers(0, 50, 400) for j in range(4)})
     summary = get_engine().summarize(frame.lazy(), frame.columns)
