@@ -543,3 +543,16 @@ def test_build_hierarchy_errors(description: str, message: str) -> None:
 
 def test_builder_names() -> None:
     assert BUILDERS == ("date", "interval", "mask", "prc")
+
+
+def test_the_cn_loc_index_answers_as_stdnum_does() -> None:
+    # The index made in one walk of python-stdnum's table gives what its own look-up
+    # gives, for every code it holds and for codes it does not.
+    from custodes.hierarchy import _builders
+
+    db = numdb.get("cn/loc")
+    indexed = _builders._cn_loc()
+    assert len(indexed) > 3000
+    others = [f"{n:06d}" for n in range(0, 1_000_000, 997)]
+    for code in [*indexed, *others, "110000", "110100", "999999"]:
+        assert _builders._info(code) == db.info(code), code

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 
 from custodes import AnonymizationSpec
 from custodes._spilled import SummaryWriter
+from custodes.anonymize import _parts, _search, _spill
 from custodes.anonymize._generalize import Scheme, schemes_for
 from custodes.anonymize._lattice import SearchResult
 from custodes.anonymize._models import DistinctLDiversity, KAnonymity, PrivacyModel
@@ -151,6 +154,7 @@ def problems(draw: st.DrawFn) -> tuple[Summary, tuple[Scheme, ...]]:
     factor=st.sampled_from([0.2, 0.5, 0.8]),
     limit=st.sampled_from([1, 4 << 10, 1 << 20]),
     narrow=st.booleans(),
+    held=st.booleans(),
 )
 @settings(max_examples=40, deadline=None)
 def test_on_random_tables_the_search_on_disk_equals_the_search_in_memory(
@@ -161,7 +165,10 @@ def test_on_random_tables_the_search_on_disk_equals_the_search_in_memory(
     factor: float,
     limit: int,
     narrow: bool,
+    held: bool,
 ) -> None:
+    # ``held``: the parts cut as on disk but kept in memory (the search of a large
+    # summary that memory would hold, run in parts for its speed).
     summary, schemes = problem
     lows = [min(1, s.height) if narrow else 0 for s in schemes]
     highs = [
@@ -175,15 +182,46 @@ def test_on_random_tables_the_search_on_disk_equals_the_search_in_memory(
         "metric": chosen.metric,
         "min_levels": lows,
         "max_levels": highs,
+        "held": held,
     }
     try:
-        memory = optimal_generalization(summary, schemes, [KAnonymity(k)], **options)  # type: ignore[arg-type]
+        memory = optimal_generalization(summary, schemes, [KAnonymity(k)], **without_held(options))  # type: ignore[arg-type]
     except InvalidInputError as refused:
         with pytest.raises(InvalidInputError, match=str(refused)[:40]):
             spilled_generalization(summary, schemes, [KAnonymity(k)], memory_limit=limit, **options)  # type: ignore[arg-type]
         return
     disk = spilled_generalization(summary, schemes, [KAnonymity(k)], memory_limit=limit, **options)  # type: ignore[arg-type]
     same(memory, disk)
+
+
+def without_held(options: dict[str, object]) -> dict[str, object]:
+    return {name: value for name, value in options.items() if name != "held"}
+
+
+def test_a_large_summary_is_searched_in_parts_held_in_memory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Past IN_PARTS classes the search runs in parts, whatever the memory, and holds
+    # them in memory when the memory would hold the whole search: nothing on disk.
+    summary, schemes = register_problem(60_000, seed=17)
+    whole = optimal_generalization(summary, schemes, [KAnonymity(10)], suppression_limit=0.01)
+    assert whole.spilled_parts == 0
+    monkeypatch.setattr(_search, "IN_PARTS", 100)
+    monkeypatch.setattr(_search, "PART_BUDGET", 64 << 10)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: list[list[Path]] = []
+    real = _parts.write_parts
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        seen.append([p for p in tmp_path.rglob("*") if p.is_file()])
+        return made
+
+    monkeypatch.setattr(_spill, "write_parts", spy)
+    parted = optimal_generalization(summary, schemes, [KAnonymity(10)], suppression_limit=0.01)
+    assert parted.spilled_parts > 1
+    assert seen == [[]]  # (held: no part written)
+    same(whole, parted)
 
 
 def write_spilled(summary: Summary, folder: Path, budget: int) -> SummaryWriter:

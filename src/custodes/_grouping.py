@@ -84,6 +84,12 @@ def runs(key: IntArray, weights: IntArray | None = None) -> tuple[IntArray, IntA
     if new.all():
         return key, np.ones(len(key), dtype=np.int64) if weights is None else weights
     distinct = key[new]
+    if 2 * len(distinct) < len(key):  # (many repeats: cut at the first of each run)
+        first = np.flatnonzero(new)
+        del new
+        if weights is not None:
+            return distinct, np.add.reduceat(weights, first)
+        return distinct, np.diff(first, append=len(key))
     sums = np.ones(len(distinct), dtype=np.int64) if weights is None else weights[new]
     np.logical_not(new, out=new)
     repeats = np.flatnonzero(new)

@@ -110,6 +110,18 @@ def _write(path: Path, data: bytes) -> None:
         out.write(data)
 
 
+def _split(
+    which: IntArray, key: IntArray, sizes: IntArray, parts: int
+) -> list[tuple[IntArray, IntArray]]:
+    """Each part's (keys, sizes) among these classes (``which`` names the part)."""
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(parts + 1))
+    key, sizes = key[order], sizes[order]
+    return [
+        (key[bounds[i] : bounds[i + 1]], sizes[bounds[i] : bounds[i + 1]]) for i in range(parts)
+    ]
+
+
 def _append(paths: Sequence[Path], which: IntArray, key: IntArray, sizes: IntArray) -> None:
     """Append each (key, size) to the file of ``paths`` that ``which`` names."""
     order = np.argsort(which, kind="stable")
@@ -134,17 +146,26 @@ def _read(path: Path) -> tuple[IntArray, IntArray]:
 
 
 class Parts:
-    """The classes at the lowest levels, in parts on disk (see the module's docstring)."""
+    """The classes at the lowest levels, in parts on disk (see the module's docstring), or
+    ``held`` in memory."""
 
-    def __init__(self, folder: Path, plan: Plan, paths: list[Path], classes: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        plan: Plan,
+        paths: list[Path],
+        classes: int,
+        held: list[tuple[IntArray, IntArray]] | None = None,
+    ) -> None:
         self.folder, self.plan, self.paths, self.classes = folder, plan, paths, classes
+        self.held = held
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.held) if self.held is not None else len(self.paths)
 
     def read(self, i: int) -> tuple[IntArray, IntArray]:
         """Part i: keys (ascending) and sizes."""
-        return _read(self.paths[i])
+        return self.held[i] if self.held is not None else _read(self.paths[i])
 
 
 def write_parts(
@@ -153,11 +174,16 @@ def write_parts(
     lows: Sequence[int],
     plan: Plan,
     folder: Path,
+    *,
+    in_memory: bool = False,
 ) -> Parts:
     """The source's classes at ``lows`` written to parts in ``folder`` (one pass of the
-    source, then each part grouped: classes that ``lows`` joins are in the same part)."""
+    source, then each part grouped: classes that ``lows`` joins are in the same part);
+    ``in_memory``: the parts are held, not written (the memory allows it, and the
+    search runs in parts for its speed)."""
     folder.mkdir(parents=True, exist_ok=True)
     raw = [folder / f"raw{i}" for i in range(plan.parts)]
+    pieces: list[list[tuple[IntArray, IntArray]]] = [[] for _ in raw]
     for codes, counts in source.chunks():
         key = packing.pack(codes, lows)
         if plan.column is None:
@@ -165,7 +191,22 @@ def write_parts(
         else:
             nodes = packing.schemes[plan.column].nodes[plan.level]
             which = plan.part_of_node[nodes[codes[:, plan.column]]]
-        _append(raw, which, key, counts.astype(np.int64, copy=False))
+        if in_memory:
+            for i, piece in enumerate(_split(which, key, counts, plan.parts)):
+                if len(piece[0]):
+                    pieces[i].append(piece)
+        else:
+            _append(raw, which, key, counts.astype(np.int64, copy=False))
+    if in_memory:
+        held = []
+        for kept in pieces:
+            if kept:
+                keys, sizes = (np.concatenate(a) for a in zip(*kept, strict=True))
+                held.append(packing.group(keys, sizes.astype(np.int64, copy=False), lows))
+            else:
+                held.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+            kept.clear()
+        return Parts(folder, plan, [], sum(len(k) for k, _ in held), held)
     paths, classes = [], 0
     for i, path in enumerate(raw):
         done = folder / f"part{i}"

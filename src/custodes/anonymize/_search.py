@@ -46,7 +46,14 @@ from custodes.anonymize._models import (
 )
 from custodes.anonymize._objectives import Objective
 from custodes.anonymize._rollup import Classes, Rollup
-from custodes.anonymize._spill import check_spillable, fits_in_memory, spilled_generalization
+from custodes.anonymize._spill import (
+    IN_PARTS,
+    PART_BUDGET,
+    check_spillable,
+    fits_in_memory,
+    spillable,
+    spilled_generalization,
+)
 from custodes.errors import InvalidInputError
 from custodes.summary import SensitiveHistogram, Summary
 
@@ -99,7 +106,9 @@ def optimal_generalization(
     With ``memory_limit`` (bytes), a summary too large to search within it in memory
     is searched in parts on disk, under ``spill_directory`` (default: the system's
     temporary folder): the same result, for k-anonymity only (see
-    :mod:`custodes.anonymize._spill`).
+    :mod:`custodes.anonymize._spill`). A summary of more than
+    :data:`~custodes.anonymize._spill.IN_PARTS` classes is searched so whatever the
+    limit, when the models allow it: the parts' roll-ups are faster.
     """
     metric = metric or LossMetric()
     objective = objective or Objective("loss", metric)
@@ -109,6 +118,11 @@ def optimal_generalization(
             raise InvalidInputError(
                 f"{model.describe()} needs {model.sensitive!r} as a sensitive attribute."
             )
+    held = False
+    if summary.classes > IN_PARTS and spillable(models, objective, mosaic=accept is not None):
+        # In parts, held in memory when it would hold the whole search: faster.
+        held = memory_limit is None or fits_in_memory(summary.classes, memory_limit)
+        memory_limit = min(memory_limit or PART_BUDGET, PART_BUDGET)
     if memory_limit is not None and not fits_in_memory(summary.classes, memory_limit):
         check_spillable(models, objective, mosaic=accept is not None)
         return spilled_generalization(
@@ -125,6 +139,7 @@ def optimal_generalization(
             time_limit=time_limit,
             objective=objective,
             directory=spill_directory,
+            held=held,
         )
 
     size = math.prod(hi - lo + 1 for lo, hi in zip(lows, highs, strict=True))

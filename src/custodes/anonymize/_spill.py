@@ -61,6 +61,7 @@ __all__ = [
     "SEARCH_BYTES_PER_CLASS",
     "check_spillable",
     "fits_in_memory",
+    "spillable",
     "spilled_generalization",
 ]
 
@@ -75,6 +76,16 @@ _HELD_BYTES = 16
 """Bytes per class of a held transformation or a piece waiting to be joined."""
 
 
+PART_BUDGET = 64 << 20
+"""Bytes the search of a summary of more than :data:`IN_PARTS` classes holds, at most,
+when it runs in parts though memory would hold it whole."""
+IN_PARTS = 1 << 22
+"""Classes past which a search the parts can do runs in parts (in the system's temporary
+folder) whatever the memory: each part's roll-ups stay in the processor's caches, where
+those of the whole summary sort arrays of hundreds of megabytes (measured: 1.7 s in parts
+against 3.0 s whole at 6.5 million classes, ``bench/results/spill.md``)."""
+
+
 def fits_in_memory(classes: int, memory_limit: int) -> bool:
     """Whether the search in memory of a summary of ``classes`` stays within the limit."""
     return classes * SEARCH_BYTES_PER_CLASS <= memory_limit
@@ -86,6 +97,17 @@ def _refuse(why: str) -> SettingError:
         f"on disk {why}; raise the limit (the setting memory_limit, or --memory-limit) so "
         "that the search runs in memory."
     )
+
+
+def spillable(
+    models: Sequence[PrivacyModel], objective: Objective, *, mosaic: bool = False
+) -> bool:
+    """Whether the search on disk can do what is asked."""
+    try:
+        check_spillable(models, objective, mosaic=mosaic)
+    except SettingError:
+        return False
+    return True
 
 
 def check_spillable(
@@ -237,10 +259,12 @@ def spilled_generalization(
     time_limit: float = 60.0,
     objective: Objective | None = None,
     directory: str | Path | None = None,
+    held: bool = False,
 ) -> SearchResult:
     """The result :func:`~custodes.anonymize._search.optimal_generalization` gives, found
     holding about ``memory_limit`` bytes (besides the result's classes), the classes in
-    parts in a temporary folder under ``directory`` (default: the system's, ``$TMPDIR``).
+    parts in a temporary folder under ``directory`` (default: the system's, ``$TMPDIR``);
+    ``held``: the parts in memory (which the memory allows), only cut as on disk.
 
     ``summary`` may be in memory or on disk (:class:`custodes._spilled.SpilledSummary`).
     Only k-anonymity with suppression, and objectives other than ``entropy``.
@@ -263,8 +287,12 @@ def spilled_generalization(
     folder = _folder(directory)
     try:
         plan = plan_parts(source, schemes, lows, highs, part_classes)
-        parts = write_parts(source, packing, lows, plan, folder / "parts")
-        nodes = _Nodes(parts, packing, lows, k, objective.name == "loss", memory_limit)
+        parts = write_parts(source, packing, lows, plan, folder / "parts", in_memory=held)
+        # Held in memory, the search may keep what the whole search in memory would.
+        holding = (
+            max(memory_limit, source.classes * SEARCH_BYTES_PER_CLASS) if held else memory_limit
+        )
+        nodes = _Nodes(parts, packing, lows, k, objective.name == "loss", holding)
         if size > max_nodes:
 
             def guess(levels: tuple[int, ...]) -> tuple[int, float]:

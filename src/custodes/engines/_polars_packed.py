@@ -23,7 +23,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
-from custodes._grouping import renumber, runs
+from custodes._grouping import renumber
 from custodes.errors import DataFileError
 from custodes.io import Bound
 from custodes.summary import Decoded, PackedClasses, Summary, field_bits
@@ -202,10 +202,11 @@ def _mostly_distinct(keyed: pl.LazyFrame, rows: int) -> bool:
 
 
 def _sorted_runs(keyed: pl.LazyFrame) -> tuple[IntArray, IntArray]:
-    """Distinct keys and their counts, by sorting every row's key (in parallel, Polars)
-    and cutting the runs of equal keys."""
-    ordered = keyed.sort(_KEY).collect(engine="streaming").get_column(_KEY).to_numpy()
-    return runs(ordered)
+    """Distinct keys and their counts, by sorting every row's key and counting the runs
+    of equal keys (both in parallel, Polars: twice as fast as the runs in numpy)."""
+    runs = keyed.sort(_KEY).select(pl.col(_KEY).rle()).unnest(_KEY)
+    found = runs.select(pl.col("value"), pl.col("len").cast(pl.Int64)).collect(engine="streaming")
+    return found.get_column("value").to_numpy(), found.get_column("len").to_numpy()
 
 
 def _grouped(keyed: pl.LazyFrame, rows: int, bits: int) -> tuple[IntArray, IntArray]:

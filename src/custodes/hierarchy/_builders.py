@@ -15,9 +15,9 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from functools import cache
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from functools import cache
 from itertools import pairwise
 
 from stdnum import numdb
