@@ -271,6 +271,25 @@ def test_classes_in_twos_are_set_apart_and_counted_under_every_subset(
     assert made
 
 
+def test_in_parts_the_subsets_without_the_widest_column_keep_their_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The subsets without the widest column are counted in a tensor part by part; its
+    # axes are in the keys' order (most values first), not the table's.
+    monkeypatch.setattr(_combinations, "PART", 64)
+    rng = np.random.default_rng(5)
+    frame = pl.DataFrame(
+        {
+            "few": rng.integers(0, 3, 3000),
+            "some": rng.integers(0, 10, 3000),
+            "day": rng.integers(0, 1000, 3000),
+        }
+    )
+    found, coverage = qi_combinations(get_engine().summarize(frame.lazy(), frame.columns))
+    assert coverage.measured == coverage.subsets == 7
+    _assert_group_by_figures(frame, found)
+
+
 def test_dates_and_booleans_are_packed_and_read_back_as_text() -> None:
     frame = pl.DataFrame(
         {

@@ -212,8 +212,8 @@ def _walk_in_parts(
         counted = part.dense(rest) if dense_rest else None
         with lock:
             if counted is not None:
-                if marginal:
-                    marginal[0] = Dense(rest, marginal[0].tensor + counted.tensor)
+                if marginal:  # (the axes in the keys' order, as the part counted them)
+                    marginal[0] = Dense(counted.cols, marginal[0].tensor + counted.tensor)
                 else:
                     marginal.append(counted)
             done += 1
