@@ -80,10 +80,11 @@ PART_BUDGET = 64 << 20
 """Bytes the search of a summary of more than :data:`IN_PARTS` classes holds, at most,
 when it runs in parts though memory would hold it whole."""
 IN_PARTS = 1 << 22
-"""Classes past which a search the parts can do runs in parts (in the system's temporary
-folder) whatever the memory: each part's roll-ups stay in the processor's caches, where
-those of the whole summary sort arrays of hundreds of megabytes (measured: 1.7 s in parts
-against 3.0 s whole at 6.5 million classes, ``bench/results/spill.md``)."""
+"""Classes past which a search the parts can do runs in parts whatever the memory (held
+in memory when it would hold the whole search, else on disk): each part's roll-ups stay
+in the processor's caches, where those of the whole summary sort arrays of hundreds of
+megabytes (measured: 1.7 s in parts on disk against 3.0 s whole at 6.5 million classes,
+``bench/results/spill.md``)."""
 
 
 def fits_in_memory(classes: int, memory_limit: int) -> bool:

@@ -163,7 +163,8 @@ def packed_summary(
     if inside:
         key = pl.when(pl.all_horizontal(inside)).then(key).otherwise(pl.lit(-1, pl.Int64))
     keyed = frame.select(key.alias(_KEY))
-    if _mostly_distinct(keyed, rows):
+    share = _distinct_share(keyed, rows)
+    if share > 1 / 4:
         keys, counts = _sorted_runs(keyed)
     else:
         keys, counts = _grouped(keyed, rows, sum(widths))
@@ -186,19 +187,19 @@ def packed_summary(
     )
 
 
-def _mostly_distinct(keyed: pl.LazyFrame, rows: int) -> bool:
-    """Whether most rows of a sample (the first :data:`SAMPLE`) hold a key of their own.
+def _distinct_share(keyed: pl.LazyFrame, rows: int) -> float:
+    """The share of distinct keys among a sample's (the first :data:`SAMPLE` rows).
 
     A hash group-by of a hundred million distinct keys takes three times as long
-    as sorting them (its table outgrows every cache) and three times the memory,
-    while a few thousand classes are counted far faster than any sort: which one
-    runs only changes the time, never the classes.
+    as sorting them (its table outgrows every cache) and three times the memory;
+    a few million classes or fewer are counted faster by a group-by. Which one runs
+    only changes the time, never the classes.
     """
     if rows < SAMPLE // 4:
-        return False  # (either way is quick)
+        return 0.0  # (either way is quick)
     head = keyed.head(SAMPLE).select(pl.col(_KEY).n_unique(), pl.len())
     distinct, seen = head.collect(engine="streaming").row(0)
-    return bool(distinct > seen // 4)
+    return float(distinct) / max(int(seen), 1)
 
 
 def _sorted_runs(keyed: pl.LazyFrame) -> tuple[IntArray, IntArray]:
