@@ -188,9 +188,12 @@ def test_over_the_sorting_budget_the_first_columns_of_the_keys_are_still_measure
     _assert_group_by_figures(frame, found)
 
 
+@pytest.mark.parametrize("sample", [1 << 20, 8])
 def test_a_parquet_files_statistics_spare_the_pass_over_its_number_columns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: int
 ) -> None:
+    # (sample 8: the keys are sorted, not grouped, and a lying file still caught)
+    monkeypatch.setattr(_polars_packed, "SAMPLE", sample)
     rng = np.random.default_rng(3)
     n = 5000
     born = pa.array(
