@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from custodes.engines import _polars_packed, get_engine
 from custodes.engines._polars_packed import packed_summary
+from custodes.errors import DataFileError
 from custodes.io import open_table
 from custodes.risk import _classes, _combinations
 from custodes.risk._classes import Pairs
@@ -311,6 +312,31 @@ def test_dates_and_booleans_are_packed_and_read_back_as_text() -> None:
     assert sorted(packed.category_values(1)) == ["false", "true"]
     assert sorted(packed.category_values(2)) == ["110101", "659004"]
     assert sorted(packed.counts.tolist()) == [1, 1, 2]
+
+
+@pytest.mark.parametrize("sample", [1 << 20, 8])
+def test_a_text_value_that_appears_between_the_passes_is_a_changed_table(
+    monkeypatch: pytest.MonkeyPatch, sample: int
+) -> None:
+    # The first pass lists each text column's values; a value the second pass meets that
+    # the first did not (or a null where it found none) means the table changed while it
+    # was read: said so (exit 2), never a library's error or a value merged with another.
+    monkeypatch.setattr(_polars_packed, "SAMPLE", sample)
+    frame = pl.DataFrame({"place": ["北京", "上海", "广州", None] * 50, "age": list(range(200))})
+    real = _polars_packed._ranges
+
+    def first_pass(*args: object, **kwargs: object) -> object:
+        found = real(*args, **kwargs)  # type: ignore[arg-type]
+        assert found is not None
+        rows, ranges, texts = found
+        j = 0 if 0 in texts else 1
+        ranges[j] = (ranges[j][0], ranges[j][1] - 1, False)  # neither 上海 nor null seen
+        texts[j] = texts[j].filter(texts[j] != "上海")
+        return rows, ranges, texts
+
+    monkeypatch.setattr(_polars_packed, "_ranges", first_pass)
+    with pytest.raises(DataFileError, match="changed while it was read"):
+        packed_summary(frame.lazy(), ["place", "age"])
 
 
 def test_columns_that_cannot_be_packed_take_the_general_path() -> None:

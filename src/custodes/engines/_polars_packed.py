@@ -149,15 +149,21 @@ def packed_summary(
     for j in order:
         lo, size = ranges[j][0], sizes[j]
         if j in texts:  # a value's rank among the column's values
-            offset = pl.col(qis[j]).cast(pl.Enum(texts[j])).to_physical().cast(pl.Int64)
+            text = pl.col(qis[j])
+            offset = text.cast(pl.Enum(texts[j]), strict=False).to_physical().cast(pl.Int64)
+            # (a value the first pass did not list has no rank: null, told from a null)
+            inside.append(
+                pl.when(text.is_null()).then(ranges[j][2]).otherwise(offset.is_not_null())
+            )
         else:
             offset = pl.col(qis[j]).to_physical().cast(pl.Int64) - lo
             # (a null only where the column was found to hold nulls: it has a slot then)
             inside.append(offset.is_between(0, size - 1).fill_null(ranges[j][2]))
         # A null is the slot after the highest value.
         key = key * (1 << widths[j]) + offset.fill_null(size - 1)
-    # A value outside the range found, or a null where none was (a file whose statistics
-    # lie, or that changed since its ranges were read), would land in another value's
+    # A value outside the range found, a text the first pass did not list, or a null where
+    # none was (a file whose statistics lie, or that changed since its ranges and values
+    # were read), would land in another value's
     # slot or another column's field: such a row gets the key -1, which sorts first, and
     # the summary is made again from the data's own ranges.
     if inside:
