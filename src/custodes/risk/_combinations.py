@@ -5,9 +5,11 @@ columns) we compute Motwani and Xu's *distinction* (distinct combinations per
 record) and *separation* (the fraction of record pairs the columns tell
 apart), as ARX reports them, and the fraction of records unique under the
 subset. Subsets are rolled up from a superset already computed (a depth-first
-walk of the subset lattice, see :class:`_Lattice`), so the work is close to the
-number of classes, not that times the number of subsets; what would sort more
-than a budget is left out, and :class:`Coverage` says so.
+walk of the subset lattice, :class:`_Walk`, over the classes of
+:class:`custodes.risk._classes.Lattice`), so the work is close to the number of
+classes, not that times the number of subsets; what would sort more than a
+budget is left out, and :class:`Coverage` says so. A table of many classes is
+walked in slices that stay in the processor's caches (:func:`_walk_in_parts`).
 """
 
 from __future__ import annotations
