@@ -69,42 +69,26 @@ def cut_sorted(
     return group, first.astype(np.int64), np.asarray(sums, dtype=np.int64)
 
 
-def runs(key: IntArray, weights: IntArray | None = None) -> tuple[IntArray, IntArray]:
-    """The distinct values of sorted keys, and how many times each occurs (or the sum of
-    its rows' ``weights``).
+def runs(key: IntArray, weights: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct values of sorted keys, and the sum of each one's rows' ``weights``.
 
-    Found from the repeats (a key equal to the one before it), which are few
-    when nearly every key is distinct: listing the positions of a hundred
-    million distinct keys, or gathering through them, takes several times as long
-    as picking the distinct keys out by a mask.
+    When nearly every key is distinct, the sums are found from the few repeats (a
+    key equal to the one before it): listing the positions of a hundred million
+    distinct keys, or gathering through them, takes several times as long as
+    picking the distinct keys out by a mask.
     """
     new = np.empty(len(key), dtype=bool)
     new[:1] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
     if new.all():
-        return key, np.ones(len(key), dtype=np.int64) if weights is None else weights
+        return key, weights
     distinct = key[new]
     if 2 * len(distinct) < len(key):  # (many repeats: cut at the first of each run)
-        first = np.flatnonzero(new)
-        del new
-        if weights is not None:
-            return distinct, np.add.reduceat(weights, first)
-        return distinct, np.diff(first, append=len(key))
-    sums = np.ones(len(distinct), dtype=np.int64) if weights is None else weights[new]
-    np.logical_not(new, out=new)
-    repeats = np.flatnonzero(new)
-    del new
-    if len(repeats):
-        # The i-th repeat (from 0) at position p belongs to the (p - i - 1)-th distinct key.
-        owner = repeats - np.arange(1, len(repeats) + 1)
-        if weights is None:
-            changes = np.empty(len(owner), dtype=bool)
-            changes[:1] = True
-            np.not_equal(owner[1:], owner[:-1], out=changes[1:])
-            starts = np.flatnonzero(changes)
-            sums[owner[starts]] += np.diff(np.append(starts, len(owner)))
-        else:
-            np.add.at(sums, owner, weights[repeats])
+        return distinct, np.add.reduceat(weights, np.flatnonzero(new))
+    sums = weights[new]
+    repeats = np.flatnonzero(~new)
+    # The i-th repeat (from 0) at position p belongs to the (p - i - 1)-th distinct key.
+    np.add.at(sums, repeats - np.arange(1, len(repeats) + 1), weights[repeats])
     return distinct, sums
 
 

@@ -110,6 +110,11 @@ def _write(path: Path, data: bytes) -> None:
         out.write(data)
 
 
+def _empty() -> tuple[IntArray, IntArray]:
+    """No classes: keys and sizes."""
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+
+
 def _split(
     which: IntArray, key: IntArray, sizes: IntArray, parts: int
 ) -> list[tuple[IntArray, IntArray]]:
@@ -124,14 +129,13 @@ def _split(
 
 def _append(paths: Sequence[Path], which: IntArray, key: IntArray, sizes: IntArray) -> None:
     """Append each (key, size) to the file of ``paths`` that ``which`` names."""
-    order = np.argsort(which, kind="stable")
-    bounds = np.searchsorted(which[order], np.arange(len(paths) + 1))
-    records = np.empty(len(key), dtype=_RECORD)
-    records["key"], records["size"] = key[order], sizes[order]
+    pieces = _split(which, key, sizes, len(paths))
     try:
-        for i, path in enumerate(paths):
-            if bounds[i + 1] > bounds[i]:
-                _write(path, records[bounds[i] : bounds[i + 1]].tobytes())
+        for path, (part_key, part_sizes) in zip(paths, pieces, strict=True):
+            if len(part_key):
+                records = np.empty(len(part_key), dtype=_RECORD)
+                records["key"], records["size"] = part_key, part_sizes
+                _write(path, records.tobytes())
     except OSError as exc:
         raise DataFileError(
             f"cannot write the search's parts under {path.parent.parent} "
@@ -191,20 +195,21 @@ def write_parts(
         else:
             nodes = packing.schemes[plan.column].nodes[plan.level]
             which = plan.part_of_node[nodes[codes[:, plan.column]]]
+        sizes = counts.astype(np.int64, copy=False)
         if in_memory:
-            for i, piece in enumerate(_split(which, key, counts, plan.parts)):
+            for kept, piece in zip(pieces, _split(which, key, sizes, plan.parts), strict=True):
                 if len(piece[0]):
-                    pieces[i].append(piece)
+                    kept.append(piece)
         else:
-            _append(raw, which, key, counts.astype(np.int64, copy=False))
+            _append(raw, which, key, sizes)
     if in_memory:
         held = []
         for kept in pieces:
             if kept:
                 keys, sizes = (np.concatenate(a) for a in zip(*kept, strict=True))
-                held.append(packing.group(keys, sizes.astype(np.int64, copy=False), lows))
+                held.append(packing.group(keys, sizes, lows))
             else:
-                held.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+                held.append(_empty())
             kept.clear()
         return Parts(folder, plan, [], sum(len(k) for k, _ in held), held)
     paths, classes = [], 0
@@ -214,7 +219,7 @@ def write_parts(
             key, sizes = packing.group(*_read(path), lows)
             path.unlink()
         else:
-            key, sizes = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            key, sizes = _empty()
         _append([done], np.zeros(len(key), dtype=np.int64), key, sizes)
         done.touch()
         paths.append(done)

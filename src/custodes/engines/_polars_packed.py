@@ -163,9 +163,9 @@ def packed_summary(
         key = key * (1 << widths[j]) + offset.fill_null(size - 1)
     # A value outside the range found, a text the first pass did not list, or a null where
     # none was (a file whose statistics lie, or that changed since its ranges and values
-    # were read), would land in another value's
-    # slot or another column's field: such a row gets the key -1, which sorts first, and
-    # the summary is made again from the data's own ranges.
+    # were read), would land in another value's slot or another column's field: such a
+    # row gets the key -1, which sorts first, and the summary is made again from the
+    # data's own ranges.
     if inside:
         key = pl.when(pl.all_horizontal(inside)).then(key).otherwise(pl.lit(-1, pl.Int64))
     keyed = frame.select(key.alias(_KEY))

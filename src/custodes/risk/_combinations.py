@@ -242,8 +242,9 @@ def qi_combinations(
     With at most ``max_size`` quasi-identifiers every non-empty subset is
     measured; with more, the single columns, the pairs and the full set.
     Results are ranked: smaller subsets first, then by uniques, descending.
-    Subsets that would need more sorting than :data:`SORT_BUDGET` times the
-    table's classes are left out, and the coverage says how many.
+    Subsets that would need more sorting than
+    :data:`~custodes.risk._classes.SORT_BUDGET` times the table's classes are
+    left out, and the coverage says how many.
     """
     q = len(summary.quasi_identifiers)
     rows = summary.rows
