@@ -426,13 +426,8 @@ def _info(code: str) -> _Found:
     return known if known is not None else numdb.get("cn/loc").info(code)
 
 
-def _prc_path(
-    code: str, prefectures: dict[str, list[tuple[str, dict[str, str]]]]
-) -> tuple[str, str] | None:
-    """The prefecture and province labels of a 6-digit code, or None if unknown.
-
-    ``prefectures`` remembers the look-ups of prefecture codes: many counties share one.
-    """
+def _prc_path(code: str) -> tuple[str, str] | None:
+    """The prefecture and province labels of a 6-digit code, or None if unknown."""
     if not re.fullmatch(r"[0-9]{6}", code):
         return None
     found = _info(code)
@@ -443,9 +438,7 @@ def _prc_path(
     if code[2:] == "0000":  # a province given as a whole
         return province, province
     prefecture_code = code[:4] + "00"
-    prefecture = prefectures.get(prefecture_code)
-    if prefecture is None:
-        prefecture = prefectures[prefecture_code] = _info(prefecture_code)
+    prefecture = _info(prefecture_code)
     if len(prefecture) != 2 or "county" not in prefecture[1][1]:
         return None
     pref_name = _latest(prefecture[1][1]["county"])
@@ -463,8 +456,7 @@ def prc_division_hierarchy(values: Sequence[str]) -> Hierarchy:
     """
     name = "prc_division_hierarchy"
     distinct = _distinct(values, name)
-    prefectures: dict[str, list[tuple[str, dict[str, str]]]] = {}
-    paths = [_prc_path(v.strip(), prefectures) for v in distinct]
+    paths = [_prc_path(v.strip()) for v in distinct]
     failed = sum(p is None for p in paths)
     if failed:
         raise _failed(
